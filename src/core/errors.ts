@@ -1,0 +1,75 @@
+// Typed errors shared by every layer: a stable `code` for programs and tests, context for people.
+// Never put secrets (passwords, keys, plaintext) into a message or a context field.
+
+export type ErrorCode =
+  | 'REPO_NOT_FOUND' // no repository at the given location
+  | 'NOT_A_REPOSITORY' // the location exists but holds no repository
+  | 'REPO_EXISTS' // init into a location that already holds one
+  | 'WRONG_PASSWORD' // no key file opens with the password
+  | 'NO_PASSWORD' // no password source was given
+  | 'INTEGRITY' // stored bytes fail a hash or authentication check
+  | 'FORMAT' // stored bytes decrypt but do not parse, or an unknown version
+  | 'NOT_FOUND' // a file, blob, tree, snapshot or path that was asked for is missing
+  | 'AMBIGUOUS' // an id prefix matches more than one object
+  | 'BACKEND' // a storage operation failed (I/O, permissions, full disk)
+  | 'SOURCE' // a backup source cannot be read
+  | 'INVALID_ARGUMENT' // a caller passed something that cannot work
+  | 'LOCKED' // a lock is held by someone else
+  | 'INTERRUPTED' // the operation was aborted
+  | 'COMMAND_FAILED'; // an external command (e.g. --stdin-from-command) failed
+
+export interface ErrorContext {
+  file?: string; // a repository file, e.g. "data/ab/ab12…" or a source path
+  pack?: string;
+  blob?: string;
+  snapshot?: string;
+  tree?: string;
+  path?: string;
+  [key: string]: string | number | undefined;
+}
+
+export class RepoError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RepoError';
+    this.code = code;
+    this.context = context;
+  }
+}
+
+/** Stored bytes fail authentication or do not match their content hash. Never returns wrong bytes. */
+export class IntegrityError extends RepoError {
+  constructor(message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super('INTEGRITY', message, context, options);
+    this.name = 'IntegrityError';
+  }
+}
+
+/** Stored bytes authenticate but their structure is not what the format says. */
+export class FormatError extends RepoError {
+  constructor(message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super('FORMAT', message, context, options);
+    this.name = 'FormatError';
+  }
+}
+
+export class NotFoundError extends RepoError {
+  constructor(message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super('NOT_FOUND', message, context, options);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class BackendError extends RepoError {
+  constructor(message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super('BACKEND', message, context, options);
+    this.name = 'BackendError';
+  }
+}
+
+export function isRepoError(err: unknown, code?: ErrorCode): err is RepoError {
+  return err instanceof RepoError && (code === undefined || err.code === code);
+}
