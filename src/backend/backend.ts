@@ -1,0 +1,179 @@
+// The storage interface every repository backend implements, plus handle validation and shared helpers.
+// Must never interpret file contents (no crypto, no parsing) and never let a handle name escape the layout.
+
+import { BackendError, NotFoundError, RepoError, isRepoError } from '../core/errors.js';
+import { isIdHex } from '../core/id.js';
+
+/** The kinds of files a repository holds; each maps to one place in the layout. */
+export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks';
+
+/** Every file type, in layout order. */
+export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks'];
+
+/**
+ * Names one stored file. `name` is 64 lowercase hex characters for every type except
+ * `config`, whose only valid name is `'config'`. Anything else is rejected with
+ * RepoError('INVALID_ARGUMENT') before any storage is touched.
+ */
+export interface Handle {
+  type: FileType;
+  name: string;
+}
+
+/** A stored file's name (as in its Handle) and its size in bytes. */
+export interface FileInfo {
+  name: string;
+  size: number;
+}
+
+/**
+ * A place that stores repository files. Implementations never look inside the bytes.
+ *
+ * Contract shared by all implementations:
+ * - Every method validates its handle first (see Handle); invalid handles throw
+ *   RepoError('INVALID_ARGUMENT').
+ * - A missing file is reported as NotFoundError (code 'NOT_FOUND') with the relative
+ *   layout path in `context.file`; other storage failures are BackendError (code 'BACKEND').
+ * - A signal that is already aborted makes the call throw RepoError('INTERRUPTED') before
+ *   anything is done; a signal aborted during the call may also end it with 'INTERRUPTED',
+ *   and then no partial result is visible.
+ * - Error messages and `location` never contain credentials.
+ */
+export interface Backend {
+  /** Human-readable location of the repository (e.g. a path); never contains credentials. */
+  readonly location: string;
+
+  /** Creates the layout; throws RepoError('REPO_EXISTS') if a config already exists. Does not write the config. */
+  create(): Promise<void>;
+
+  /**
+   * Stores data atomically under h. Saving an existing handle with identical content is allowed
+   * (it overwrites); readers never see partial content: a file is either absent or complete.
+   * The caller keeps ownership of `data`; the backend never retains or mutates it.
+   */
+  save(h: Handle, data: Uint8Array, opts?: { signal?: AbortSignal }): Promise<void>;
+
+  /**
+   * Returns the whole file, or the range [offset, offset+length) when offset and/or length are
+   * given (offset defaults to 0, length to "up to the end"). A range that reaches past the end of
+   * the file is a permanent BackendError, never partial data; offset == size with length 0 (or no
+   * length) is an empty Buffer. Negative or non-integer offset/length → RepoError('INVALID_ARGUMENT').
+   * NotFoundError if absent. The returned Buffer is owned by the caller.
+   */
+  load(h: Handle, opts?: { offset?: number; length?: number; signal?: AbortSignal }): Promise<Buffer>;
+
+  /** Size of the stored file. NotFoundError if absent. */
+  stat(h: Handle): Promise<FileInfo>;
+
+  /** Whether the file is stored. Never throws NotFoundError. */
+  exists(h: Handle): Promise<boolean>;
+
+  /**
+   * All files of a type, each once (names as in Handle, so `data` files are listed by id, not by
+   * sub-directory). Temporary files and any other name that is not a valid handle name are ignored.
+   * Order unspecified. For `config`, yields the config if it exists.
+   */
+  list(type: FileType, opts?: { signal?: AbortSignal }): AsyncIterable<FileInfo>;
+
+  /** Deletes the file. NotFoundError if absent. */
+  remove(h: Handle): Promise<void>;
+
+  /** Releases resources. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** True for a NotFoundError (or any RepoError with code 'NOT_FOUND'). */
+export function isNotFound(err: unknown): boolean {
+  return isRepoError(err, 'NOT_FOUND');
+}
+
+/** Whether `name` is a valid handle name for `type`. */
+export function isValidName(type: FileType, name: string): boolean {
+  return type === 'config' ? name === 'config' : isIdHex(name);
+}
+
+/** Throws RepoError('INVALID_ARGUMENT') unless h is a well-formed handle. */
+export function validateHandle(h: Handle): void {
+  if (h === null || typeof h !== 'object') {
+    throw new RepoError('INVALID_ARGUMENT', 'invalid handle: not an object');
+  }
+  if (!FILE_TYPES.includes(h.type)) {
+    throw new RepoError('INVALID_ARGUMENT', `invalid file type ${JSON.stringify(String(h.type).slice(0, 40))}`);
+  }
+  if (typeof h.name !== 'string' || !isValidName(h.type, h.name)) {
+    const shown = typeof h.name === 'string' ? JSON.stringify(h.name.slice(0, 80)) : typeof h.name;
+    const want = h.type === 'config' ? "'config'" : '64 lowercase hex characters';
+    throw new RepoError('INVALID_ARGUMENT', `invalid ${h.type} file name ${shown}: must be ${want}`, {
+      type: h.type,
+    });
+  }
+}
+
+/** Throws RepoError('INVALID_ARGUMENT') unless `type` is a known file type. */
+export function validateFileType(type: FileType): void {
+  if (!FILE_TYPES.includes(type)) {
+    throw new RepoError('INVALID_ARGUMENT', `invalid file type ${JSON.stringify(String(type).slice(0, 40))}`);
+  }
+}
+
+/**
+ * The relative, '/'-separated path of h in the layout: `config`, `keys/<id>`,
+ * `data/<id[0:2]>/<id>`, `index/<id>`, `snapshots/<id>`, `locks/<id>`. Validates h first.
+ */
+export function handleToPath(h: Handle): string {
+  validateHandle(h);
+  switch (h.type) {
+    case 'config':
+      return 'config';
+    case 'data':
+      return `data/${h.name.slice(0, 2)}/${h.name}`;
+    default:
+      return `${h.type}/${h.name}`;
+  }
+}
+
+/** Throws RepoError('INTERRUPTED') if the signal is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, file?: string): void {
+  if (signal?.aborted) {
+    throw new RepoError('INTERRUPTED', 'operation aborted', file === undefined ? {} : { file }, {
+      cause: signal.reason,
+    });
+  }
+}
+
+/** Throws RepoError('INVALID_ARGUMENT') unless offset and length are absent or non-negative safe integers. */
+export function validateRangeArgs(offset: number | undefined, length: number | undefined, file: string): void {
+  if (offset !== undefined && (!Number.isSafeInteger(offset) || offset < 0)) {
+    throw new RepoError('INVALID_ARGUMENT', `invalid offset ${String(offset)} for ${file}`, { file });
+  }
+  if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
+    throw new RepoError('INVALID_ARGUMENT', `invalid length ${String(length)} for ${file}`, { file });
+  }
+}
+
+/**
+ * Resolves a load range against a file size. Returns [start, end) or throws:
+ * INVALID_ARGUMENT for malformed numbers, BackendError when the range reaches past the end.
+ */
+export function resolveRange(
+  size: number,
+  offset: number | undefined,
+  length: number | undefined,
+  file: string,
+): [number, number] {
+  validateRangeArgs(offset, length, file);
+  const start = offset ?? 0;
+  const end = length === undefined ? Math.max(start, size) : start + length;
+  if (start > size || end > size) {
+    throw new BackendError(
+      `range [${start}, ${end}) is beyond the end of ${file} (size ${size})`,
+      { file, offset: start, length: end - start, size },
+    );
+  }
+  return [start, end];
+}
+
+/** A NotFoundError for a relative layout path. */
+export function notFound(file: string, options?: { cause?: unknown }): NotFoundError {
+  return new NotFoundError(`${file} not found`, { file }, options);
+}

@@ -1,0 +1,96 @@
+// Chunker parameters: their type, the library's accepted ranges, validation and the default.
+// Must never let parameters reach fastcdc-wasm unvalidated (a bad value traps inside WASM).
+
+import { FormatError, RepoError } from '../core/errors.js';
+
+/**
+ * The name stored in a repository config's `chunker.algorithm`.
+ *
+ * NOTE: fastcdc-wasm 0.1.0 wraps the Rust `fastcdc` crate 1.0.5, whose only
+ * algorithm is the 2016 FastCDC as ported from ronomon/deduplication (31-bit
+ * gear hash shifted right, fixed 256-entry table, normalization level 1, see
+ * fastcdc.ts) - in later crate versions that code lives in the `ronomon`
+ * module, not `v2020`. The string is kept as the format spec currently names
+ * it; it is an opaque identifier of "whatever fastcdc-wasm 0.1.0 computes".
+ */
+export const FASTCDC_ALGORITHM = 'fastcdc-2020' as const;
+
+export interface ChunkerParams {
+  algorithm: typeof FASTCDC_ALGORITHM;
+  /** No chunk is shorter, except the last chunk of a file. */
+  min: number;
+  /** Target ("normal") chunk size; its base-2 logarithm, rounded, sets the cut masks. */
+  avg: number;
+  /** No chunk is longer. */
+  max: number;
+}
+
+/**
+ * Ranges the underlying fastcdc crate (1.0.5) asserts; values outside trap in WASM.
+ * `maxMax` is tighter than the crate's 1 GiB: the streaming window holds at least
+ * 2 x max bytes twice (JS + WASM copy), and blobs larger than 64 MiB are never useful.
+ */
+export const CHUNKER_LIMITS = Object.freeze({
+  minMin: 64,
+  minMax: 67_108_864, // crate limit (64 MiB)
+  avgMin: 256,
+  avgMax: 268_435_456, // crate limit (256 MiB)
+  maxMin: 1024,
+  maxMax: 67_108_864, // project limit; the crate allows 1 GiB
+});
+
+/**
+ * Default parameters for new repositories (min 512 KiB / avg 1 MiB / max 8 MiB).
+ * Chosen by bench/chunker-params/measure.mjs; see the table in that script's header.
+ */
+export const DEFAULT_CHUNKER_PARAMS: Readonly<ChunkerParams> = Object.freeze({
+  algorithm: FASTCDC_ALGORITHM,
+  min: 524_288,
+  avg: 1_048_576,
+  max: 8_388_608,
+});
+
+/** Where parameters came from: a caller (→ INVALID_ARGUMENT) or a stored repository config (→ FORMAT). */
+export type ParamsOrigin = 'argument' | 'config';
+
+function fail(origin: ParamsOrigin, message: string): never {
+  if (origin === 'config') throw new FormatError(`repository config: ${message}`, { file: 'config' });
+  throw new RepoError('INVALID_ARGUMENT', message);
+}
+
+function checkInt(origin: ParamsOrigin, name: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+    fail(origin, `chunker.${name} must be an integer, got ${describe(v)}`);
+  }
+  if (v < lo || v > hi) fail(origin, `chunker.${name} must be between ${lo} and ${hi}, got ${v}`);
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 40));
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  return typeof v;
+}
+
+/**
+ * Checks chunker parameters (e.g. parsed from JSON) and returns a clean copy holding only the
+ * known members (unknown members are ignored, as the config spec says for readers).
+ * Requires min < avg < max and the ranges in CHUNKER_LIMITS; powers of two are not required
+ * (the crate rounds log2(avg) to the nearest integer for its masks).
+ * Throws RepoError 'INVALID_ARGUMENT' for origin 'argument' (the default), FormatError for 'config'.
+ */
+export function validateChunkerParams(p: unknown, origin: ParamsOrigin = 'argument'): ChunkerParams {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) {
+    fail(origin, `chunker parameters must be an object, got ${describe(p)}`);
+  }
+  const o = p as Record<string, unknown>;
+  if (o.algorithm !== FASTCDC_ALGORITHM) {
+    fail(origin, `unknown chunker algorithm ${describe(o.algorithm)} (this version knows "${FASTCDC_ALGORITHM}")`);
+  }
+  const L = CHUNKER_LIMITS;
+  const min = checkInt(origin, 'min', o.min, L.minMin, L.minMax);
+  const avg = checkInt(origin, 'avg', o.avg, L.avgMin, L.avgMax);
+  const max = checkInt(origin, 'max', o.max, L.maxMin, L.maxMax);
+  if (!(min < avg && avg < max)) fail(origin, `chunker sizes must satisfy min < avg < max, got ${min}/${avg}/${max}`);
+  return { algorithm: FASTCDC_ALGORITHM, min, avg, max };
+}

@@ -1,0 +1,111 @@
+// Password-based key derivation (scrypt via node:crypto) plus calibration and validation of its parameters.
+// Must never accept unvalidated cost parameters from a key file (memory/CPU exhaustion) or log a password.
+
+import { scrypt } from 'node:crypto';
+import { FormatError, RepoError } from '../core/errors.js';
+
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+export const DERIVED_KEY_LENGTH = 32;
+/** Shorter salts make precomputation across repositories cheaper; every salt we generate is longer. */
+export const MIN_SALT_LENGTH = 16;
+
+const MIN_LOG_N = 10;
+const MAX_LOG_N = 22;
+const MAX_R = 32;
+const MAX_P = 16;
+const MAX_MEMORY = 1024 * 1024 * 1024;
+const MAXMEM_HEADROOM = 1024 * 1024;
+
+const CALIBRATE_MIN_N = 2 ** 14;
+const CALIBRATE_MAX_N = 2 ** 20;
+const CALIBRATE_R = 8;
+const CALIBRATE_P = 1;
+
+/**
+ * For tests only: cheap enough to run hundreds of times, far too weak to protect a real repository.
+ * Never write these parameters into a real key file.
+ */
+export const CHEAP_TEST_SCRYPT: ScryptParams = Object.freeze({ N: 1024, r: 8, p: 1 });
+
+/** Bytes scrypt needs for these parameters, by the conservative 128·N·r·p bound. */
+export function scryptMemory(params: ScryptParams): number {
+  return 128 * params.N * params.r * params.p;
+}
+
+/**
+ * Throws FormatError unless the parameters are ones this program would ever write or accept: a key file
+ * is untrusted input, and a hostile N or r could otherwise exhaust memory or stall the program.
+ */
+export function validateScryptParams(params: unknown): asserts params is ScryptParams {
+  if (typeof params !== 'object' || params === null) throw new FormatError('scrypt parameters are missing');
+  const { N, r, p } = params as Record<string, unknown>;
+  const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+  if (!isInt(N) || N < 2 ** MIN_LOG_N || N > 2 ** MAX_LOG_N || (N & (N - 1)) !== 0) {
+    throw new FormatError(`scrypt N must be a power of two between 2^${MIN_LOG_N} and 2^${MAX_LOG_N}`, { N: String(N) });
+  }
+  if (!isInt(r) || r < 1 || r > MAX_R) throw new FormatError(`scrypt r must be an integer from 1 to ${MAX_R}`, { r: String(r) });
+  if (!isInt(p) || p < 1 || p > MAX_P) throw new FormatError(`scrypt p must be an integer from 1 to ${MAX_P}`, { p: String(p) });
+  if (scryptMemory({ N, r, p }) > MAX_MEMORY) {
+    throw new FormatError('scrypt parameters need more than 1 GiB of memory', { N, r, p });
+  }
+}
+
+function runScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, keyLength: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password,
+      salt,
+      keyLength,
+      { N: params.N, r: params.r, p: params.p, maxmem: scryptMemory(params) + MAXMEM_HEADROOM },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    );
+  });
+}
+
+/**
+ * A 32-byte key from a password. The password is NFC-normalised first (RFC 8265) so the same typed
+ * password opens the repository whichever OS or input method composed its characters.
+ */
+export async function deriveKey(password: string, salt: Uint8Array, params: ScryptParams): Promise<Buffer> {
+  if (typeof password !== 'string') throw new RepoError('INVALID_ARGUMENT', 'password must be a string');
+  if (!(salt instanceof Uint8Array) || salt.byteLength < MIN_SALT_LENGTH) {
+    throw new RepoError('INVALID_ARGUMENT', `scrypt salt must be at least ${MIN_SALT_LENGTH} bytes`);
+  }
+  validateScryptParams(params);
+  const pw = Buffer.from(password.normalize('NFC'), 'utf8');
+  try {
+    return await runScrypt(pw, salt, params, DERIVED_KEY_LENGTH);
+  } finally {
+    pw.fill(0);
+  }
+}
+
+async function timeScrypt(N: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  await runScrypt(Buffer.from('calibration'), Buffer.alloc(MIN_SALT_LENGTH), { N, r: CALIBRATE_R, p: CALIBRATE_P }, DERIVED_KEY_LENGTH);
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+/**
+ * Picks r = 8, p = 1 and the smallest N in 2^14..2^20 whose derivation takes at least `targetMs` here.
+ * Only N = 2^14 is actually run; larger N are extrapolated linearly, which if anything underestimates
+ * (big N fall out of cache), so the result errs towards the stronger side while calibration stays fast.
+ */
+export async function calibrateScrypt(targetMs = 500): Promise<ScryptParams> {
+  if (!(targetMs >= 0) || !Number.isFinite(targetMs)) throw new RepoError('INVALID_ARGUMENT', 'targetMs must be a finite number ≥ 0');
+  // The first call pays for thread-pool start-up; it must not be counted as scrypt cost.
+  await timeScrypt(2 ** MIN_LOG_N);
+  // Best of two: the first probe also pays for faulting in its fresh 16 MiB.
+  const probeMs = Math.min(await timeScrypt(CALIBRATE_MIN_N), await timeScrypt(CALIBRATE_MIN_N));
+  const msPerN = Math.max(probeMs, 0.001) / CALIBRATE_MIN_N;
+  let N = CALIBRATE_MIN_N;
+  while (N < CALIBRATE_MAX_N && N * msPerN < targetMs) N *= 2;
+  const params = { N, r: CALIBRATE_R, p: CALIBRATE_P };
+  validateScryptParams(params);
+  return params;
+}

@@ -1,0 +1,162 @@
+// The in-memory index of every blob in the repository, in fixed-size typed-array records.
+// Memory per blob: 32 (id) + 4×4 (pack, offset, stored, raw) + 1 (type/compression) + 8 (two 4-byte
+// hash slots at load ≤ 0.5) ≈ 57 bytes, with no per-blob JS objects. It never does I/O.
+
+import type { BlobEntry, BlobType, IndexedBlob } from './blob.js';
+import { Compression } from './blob.js';
+
+const INITIAL_CAPACITY = 1024;
+
+export class MasterIndex {
+  private count = 0;
+  private capacity = 0;
+  private ids = Buffer.alloc(0);
+  private packIdx = new Uint32Array(0);
+  private offsets = new Uint32Array(0);
+  private stored = new Uint32Array(0);
+  private raw = new Uint32Array(0);
+  private flags = new Uint8Array(0); // bit0: tree, bit1: zstd
+  private slots = new Int32Array(0); // entry index + 1, 0 = empty
+  private slotMask = 0;
+  private readonly packs: string[] = [];
+  private readonly packNumbers = new Map<string, number>();
+
+  constructor() {
+    this.grow(INITIAL_CAPACITY);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Approximate bytes held by the index arrays (for statistics and the bench). */
+  get memoryBytes(): number {
+    return this.capacity * (32 + 16 + 1) + this.slots.byteLength;
+  }
+
+  /** Adds a location; the same (type, id) in the same pack is ignored, in another pack it is kept as a duplicate. */
+  add(pack: string, e: BlobEntry): void {
+    const p = this.packNumber(pack);
+    const tree = e.type === 'tree';
+    for (let s = this.firstSlot(e.id); ; s = (s + 1) & this.slotMask) {
+      const v = this.slots[s];
+      if (v === 0) break;
+      const i = v - 1;
+      if (this.packIdx[i] === p && this.matches(i, e.id, tree)) return;
+    }
+    if (this.count === this.capacity) this.grow(this.capacity * 2);
+    const i = this.count++;
+    e.id.copy(this.ids, i * 32, 0, 32);
+    this.packIdx[i] = p;
+    this.offsets[i] = e.offset;
+    this.stored[i] = e.storedLength;
+    this.raw[i] = e.rawLength;
+    this.flags[i] = (tree ? 1 : 0) | (e.compression === Compression.Zstd ? 2 : 0);
+    this.insertSlot(i);
+  }
+
+  has(type: BlobType, id: Uint8Array): boolean {
+    return this.findFirst(type, id) >= 0;
+  }
+
+  /** The first known location of a blob, or undefined. */
+  lookup(type: BlobType, id: Uint8Array): IndexedBlob | undefined {
+    const i = this.findFirst(type, id);
+    return i < 0 ? undefined : this.entryAt(i);
+  }
+
+  /** Every known location of a blob (more than one when the blob is stored in several packs). */
+  lookupAll(type: BlobType, id: Uint8Array): IndexedBlob[] {
+    const out: IndexedBlob[] = [];
+    const tree = type === 'tree';
+    for (let s = this.firstSlot(id); ; s = (s + 1) & this.slotMask) {
+      const v = this.slots[s];
+      if (v === 0) return out;
+      if (this.matches(v - 1, id, tree)) out.push(this.entryAt(v - 1));
+    }
+  }
+
+  /** Every entry, in insertion order. */
+  *entries(): IterableIterator<IndexedBlob> {
+    for (let i = 0; i < this.count; i++) yield this.entryAt(i);
+  }
+
+  packIds(): string[] {
+    return [...this.packs];
+  }
+
+  hasPack(pack: string): boolean {
+    return this.packNumbers.has(pack);
+  }
+
+  private entryAt(i: number): IndexedBlob {
+    const f = this.flags[i];
+    return {
+      pack: this.packs[this.packIdx[i]],
+      type: f & 1 ? 'tree' : 'data',
+      compression: f & 2 ? Compression.Zstd : Compression.None,
+      id: Buffer.from(this.ids.subarray(i * 32, i * 32 + 32)),
+      offset: this.offsets[i],
+      storedLength: this.stored[i],
+      rawLength: this.raw[i],
+    };
+  }
+
+  private findFirst(type: BlobType, id: Uint8Array): number {
+    const tree = type === 'tree';
+    for (let s = this.firstSlot(id); ; s = (s + 1) & this.slotMask) {
+      const v = this.slots[s];
+      if (v === 0) return -1;
+      if (this.matches(v - 1, id, tree)) return v - 1;
+    }
+  }
+
+  private matches(i: number, id: Uint8Array, tree: boolean): boolean {
+    if (((this.flags[i] & 1) === 1) !== tree) return false;
+    const base = i * 32;
+    for (let k = 0; k < 32; k++) if (this.ids[base + k] !== id[k]) return false;
+    return true;
+  }
+
+  // Blob ids are uniformly random hash outputs, so their first four bytes are a good slot hash.
+  private firstSlot(id: Uint8Array): number {
+    return ((id[0] | (id[1] << 8) | (id[2] << 16) | (id[3] << 24)) >>> 0) & this.slotMask;
+  }
+
+  private insertSlot(i: number): void {
+    const id = this.ids.subarray(i * 32, i * 32 + 32);
+    let s = this.firstSlot(id);
+    while (this.slots[s] !== 0) s = (s + 1) & this.slotMask;
+    this.slots[s] = i + 1;
+  }
+
+  private packNumber(pack: string): number {
+    let n = this.packNumbers.get(pack);
+    if (n === undefined) {
+      n = this.packs.length;
+      this.packs.push(pack);
+      this.packNumbers.set(pack, n);
+    }
+    return n;
+  }
+
+  private grow(capacity: number): void {
+    const ids = Buffer.alloc(capacity * 32);
+    this.ids.copy(ids, 0, 0, this.count * 32);
+    this.ids = ids;
+    this.packIdx = copyInto(new Uint32Array(capacity), this.packIdx, this.count);
+    this.offsets = copyInto(new Uint32Array(capacity), this.offsets, this.count);
+    this.stored = copyInto(new Uint32Array(capacity), this.stored, this.count);
+    this.raw = copyInto(new Uint32Array(capacity), this.raw, this.count);
+    this.flags = copyInto(new Uint8Array(capacity), this.flags, this.count);
+    this.capacity = capacity;
+    this.slots = new Int32Array(capacity * 2);
+    this.slotMask = capacity * 2 - 1;
+    for (let i = 0; i < this.count; i++) this.insertSlot(i);
+  }
+}
+
+function copyInto<T extends Uint32Array | Uint8Array>(dst: T, src: T, n: number): T {
+  dst.set(src.subarray(0, n));
+  return dst;
+}

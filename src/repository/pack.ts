@@ -1,0 +1,97 @@
+// Pack files (spec §7): stored blobs in random order, then the sealed header and its length.
+// Assembling and parsing only; storing a pack is the packer's job.
+
+import { randomInt } from 'node:crypto';
+import { FormatError, IntegrityError } from '../core/errors.js';
+import type { XaesKey } from '../crypto/xaes.js';
+import { AAD_PACK_HEADER } from './aad.js';
+import { ENTRY_SIZE, readEntry, writeEntry, type BlobEntry } from './blob.js';
+
+export interface SealedBlob {
+  type: BlobEntry['type'];
+  id: Buffer;
+  compression: BlobEntry['compression'];
+  rawLength: number;
+  sealed: Buffer;
+}
+
+export interface AssembledPack {
+  bytes: Buffer;
+  entries: BlobEntry[];
+}
+
+export const MAX_PACK_LENGTH = 0xffffffff;
+
+/** Lays out blobs in random order (so a pack does not reveal file or chunk order) and appends the sealed header. */
+export function assemblePack(blobs: SealedBlob[], key: XaesKey): AssembledPack {
+  if (blobs.length === 0) throw new RangeError('a pack needs at least one blob');
+  const order = blobs.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const entries: BlobEntry[] = [];
+  const header = Buffer.alloc(blobs.length * ENTRY_SIZE);
+  let offset = 0;
+  for (const i of order) {
+    const b = blobs[i];
+    const e: BlobEntry = {
+      type: b.type,
+      id: b.id,
+      compression: b.compression,
+      offset,
+      storedLength: b.sealed.length,
+      rawLength: b.rawLength,
+    };
+    writeEntry(header, entries.length * ENTRY_SIZE, e);
+    entries.push(e);
+    offset += b.sealed.length;
+  }
+  const sealedHeader = key.seal(header, AAD_PACK_HEADER);
+  const total = offset + sealedHeader.length + 4;
+  if (total > MAX_PACK_LENGTH) throw new RangeError('pack would exceed 4 GiB');
+  const bytes = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const i of order) at += blobs[i].sealed.copy(bytes, at);
+  at += sealedHeader.copy(bytes, at);
+  bytes.writeUInt32LE(sealedHeader.length, at);
+  return { bytes, entries };
+}
+
+/** The header length stored in a pack's last four bytes, checked against the pack length. */
+export function headerLengthFromTrailer(trailer: Buffer, packLength: number, pack: string): number {
+  if (packLength < 4 + 40 + ENTRY_SIZE || trailer.length !== 4) {
+    throw new IntegrityError(`pack ${pack} is too short (${packLength} bytes) to hold a header`, { pack });
+  }
+  const n = trailer.readUInt32LE(0);
+  if (n < 40 + ENTRY_SIZE || n > packLength - 4) {
+    throw new IntegrityError(`pack ${pack} has an impossible header length ${n}`, { pack });
+  }
+  return n;
+}
+
+/** Opens and validates a sealed pack header; every entry must lie inside the blob area without overlap. */
+export function parsePackHeader(sealedHeader: Buffer, packLength: number, key: XaesKey, pack: string): BlobEntry[] {
+  let plain: Buffer;
+  try {
+    plain = key.open(sealedHeader, AAD_PACK_HEADER);
+  } catch (err) {
+    throw new IntegrityError(`header of pack ${pack} fails authentication`, { pack, file: `data/${pack.slice(0, 2)}/${pack}` }, { cause: err });
+  }
+  const ctx = { pack };
+  if (plain.length === 0 || plain.length % ENTRY_SIZE !== 0) {
+    throw new FormatError(`header of pack ${pack} has a length that is not a whole number of entries`, ctx);
+  }
+  const blobArea = packLength - 4 - sealedHeader.length;
+  const entries: BlobEntry[] = [];
+  for (let at = 0; at < plain.length; at += ENTRY_SIZE) entries.push(readEntry(plain, at, ctx));
+  const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+  let end = 0;
+  for (const e of sorted) {
+    if (e.offset < end || e.offset + e.storedLength > blobArea || e.storedLength < 40) {
+      throw new FormatError(`header of pack ${pack} lists a blob outside the pack or overlapping another`, ctx);
+    }
+    end = e.offset + e.storedLength;
+  }
+  return entries;
+}

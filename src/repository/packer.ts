@@ -1,0 +1,75 @@
+// Collects sealed blobs into packs of the target size, stores each pack, then indexes it.
+// Order is what keeps a repository consistent: a pack is stored before any index names it.
+
+import type { Backend } from '../backend/backend.js';
+import { blake3 } from '../crypto/blake3.js';
+import type { XaesKey } from '../crypto/xaes.js';
+import type { BlobType } from './blob.js';
+import type { PackRecord } from './index-file.js';
+import { assemblePack, type SealedBlob } from './pack.js';
+
+/** Where a finished pack is reported once it is safely stored. */
+export type PackStored = (record: PackRecord, storedBytes: number) => void;
+
+export class Packer {
+  private readonly open: Record<BlobType, { blobs: SealedBlob[]; bytes: number }> = {
+    data: { blobs: [], bytes: 0 },
+    tree: { blobs: [], bytes: 0 },
+  };
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly key: XaesKey,
+    private readonly packSize: number,
+    private readonly onStored: PackStored,
+    private readonly maxConcurrentUploads = 2,
+  ) {}
+
+  /** Adds a blob; when its pack is full the pack is stored. Waits when too many uploads are in flight (backpressure). */
+  async add(blob: SealedBlob): Promise<void> {
+    this.throwIfFailed();
+    const p = this.open[blob.type];
+    p.blobs.push(blob);
+    p.bytes += blob.sealed.length;
+    if (p.bytes >= this.packSize) {
+      this.startUpload(blob.type);
+      while (this.inFlight.size >= this.maxConcurrentUploads) await Promise.race(this.inFlight);
+      this.throwIfFailed();
+    }
+  }
+
+  /** Stores every partly filled pack and waits for all uploads. */
+  async flush(): Promise<void> {
+    for (const t of ['data', 'tree'] as const) if (this.open[t].blobs.length > 0) this.startUpload(t);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    this.throwIfFailed();
+  }
+
+  /** Bytes of sealed blobs not yet stored. */
+  get pendingBytes(): number {
+    return this.open.data.bytes + this.open.tree.bytes;
+  }
+
+  private startUpload(type: BlobType): void {
+    const blobs = this.open[type].blobs;
+    this.open[type] = { blobs: [], bytes: 0 };
+    const job = this.upload(blobs).catch((err) => {
+      this.failure ??= err;
+    });
+    const tracked = job.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private async upload(blobs: SealedBlob[]): Promise<void> {
+    const { bytes, entries } = assemblePack(blobs, this.key);
+    const id = blake3(bytes).toString('hex');
+    await this.backend.save({ type: 'data', name: id }, bytes);
+    this.onStored({ pack: id, blobs: entries }, bytes.length);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+}

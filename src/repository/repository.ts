@@ -1,0 +1,297 @@
+// A repository opened with a password: blob storage through packs and the index, sealed files, config.
+// Maintenance (check, prune, repair) and snapshots live in their own modules and use this one.
+
+import type { Backend, FileType } from '../backend/backend.js';
+import { isNotFound } from '../backend/backend.js';
+import { createChunker, type Chunker, type ChunkerParams } from '../chunker/chunker.js';
+import { IntegrityError, NotFoundError, RepoError } from '../core/errors.js';
+import { idToHex } from '../core/id.js';
+import { blake3 } from '../crypto/blake3.js';
+import { calibrateScrypt, type ScryptParams } from '../crypto/kdf.js';
+import { randomBytes } from '../crypto/random.js';
+import { AAD_CONFIG, AAD_INDEX, blobAad } from './aad.js';
+import type { BlobType, IndexedBlob } from './blob.js';
+import { compressBlob, compressionLevel, decompressBlob, validateCompression } from './compression.js';
+import { DEFAULT_PACK_SIZE, encodeConfig, FORMAT_VERSION, parseConfig, validatePackSize, type RepoConfig } from './config.js';
+import { decodeIndex, encodeIndex, type PackRecord } from './index-file.js';
+import { createKeyFile, openKeyFile, parseKeyFile } from './keys.js';
+import { MasterIndex } from './master-index.js';
+import { MasterKey } from './master-key.js';
+import { Packer } from './packer.js';
+
+/** The chunker parameters new repositories get (see spec/chunker-parameters.md for the measurements). */
+export const DEFAULT_CHUNKER: ChunkerParams = { algorithm: 'fastcdc-2020', min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 };
+
+// An index file is written at the latest after this many new blobs, so an interrupted backup keeps most of its work.
+const INDEX_FLUSH_BLOBS = 40_000;
+
+export interface InitOptions {
+  chunker?: ChunkerParams;
+  compression?: string;
+  packSize?: number;
+  /** KDF parameters for the first key; by default calibrated to ~0.5 s. Cheap values are for tests only. */
+  kdf?: ScryptParams;
+  now?: Date;
+}
+
+export interface OpenOptions {
+  /** Overrides the config's compression for blobs written through this handle. */
+  compression?: string;
+  maxConcurrentUploads?: number;
+}
+
+export interface SaveBlobResult {
+  id: Buffer;
+  /** True when the repository already had the blob and nothing was stored. */
+  known: boolean;
+  storedLength: number;
+}
+
+export interface WriteStats {
+  blobsAdded: number;
+  rawBytesAdded: number;
+  storedBytesAdded: number;
+  packsWritten: number;
+  indexFilesWritten: number;
+}
+
+export class Repository {
+  readonly index = new MasterIndex();
+  readonly chunker: Chunker;
+  readonly stats: WriteStats = { blobsAdded: 0, rawBytesAdded: 0, storedBytesAdded: 0, packsWritten: 0, indexFilesWritten: 0 };
+  private readonly packer: Packer;
+  private readonly pendingIds = new Set<string>(); // type+hex of blobs sealed but not yet in a stored pack
+  private unindexed: PackRecord[] = [];
+  private unindexedBlobs = 0;
+  private readonly level: number;
+  /** Index files that newer index files supersede (spec §8). */
+  readonly supersededIndexes = new Set<string>();
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: RepoConfig,
+    readonly key: MasterKey,
+    readonly keyName: string,
+    opts: OpenOptions,
+  ) {
+    this.chunker = createChunker(config.chunker);
+    this.level = compressionLevel(opts.compression ?? config.compression);
+    this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), opts.maxConcurrentUploads);
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  /** Creates a new repository in an empty backend and returns it opened. */
+  static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    if (await backend.exists({ type: 'config', name: 'config' })) {
+      throw new RepoError('REPO_EXISTS', `a repository already exists at ${backend.location}`);
+    }
+    const config: RepoConfig = {
+      version: FORMAT_VERSION,
+      id: Buffer.from(randomBytes(32)).toString('hex'),
+      chunker: opts.chunker ?? DEFAULT_CHUNKER,
+      compression: validateCompression(opts.compression ?? 'auto'),
+      pack_size: validatePackSize(opts.packSize ?? DEFAULT_PACK_SIZE),
+      created: (opts.now ?? new Date()).toISOString(),
+    };
+    createChunker(config.chunker); // validates
+    const key = MasterKey.generate();
+    await backend.create();
+    const keyBytes = await createKeyFile(password, key, opts.kdf ?? (await calibrateScrypt()), opts.now);
+    const keyName = blake3(keyBytes).toString('hex');
+    await backend.save({ type: 'keys', name: keyName }, keyBytes);
+    // The config is written last: a repository without config is not a repository, so a crash leaves nothing half-made.
+    await backend.save({ type: 'config', name: 'config' }, key.encryption.seal(encodeConfig(config), AAD_CONFIG));
+    return new Repository(backend, config, key, keyName, {});
+  }
+
+  /** Opens with the first key file the password fits; WRONG_PASSWORD if none does. */
+  static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
+    const { key, keyName } = await Repository.unlock(backend, password);
+    const sealed = await backend.load({ type: 'config', name: 'config' });
+    let plain: Buffer;
+    try {
+      plain = key.encryption.open(sealed, AAD_CONFIG);
+    } catch (err) {
+      throw new IntegrityError('config fails authentication', { file: 'config' }, { cause: err });
+    }
+    const repo = new Repository(backend, parseConfig(plain), key, keyName, opts);
+    await repo.loadIndex();
+    return repo;
+  }
+
+  static async unlock(backend: Backend, password: string): Promise<{ key: MasterKey; keyName: string }> {
+    const names: string[] = [];
+    for await (const f of backend.list('keys')) names.push(f.name);
+    if (names.length === 0) throw new RepoError('FORMAT', `repository at ${backend.location} has no key files`, { file: 'keys/' });
+    let lastError: unknown;
+    for (const name of names.sort()) {
+      try {
+        const bytes = await backend.load({ type: 'keys', name });
+        verifyStorageId(bytes, 'keys', name);
+        const key = await openKeyFile(parseKeyFile(bytes, name), password);
+        if (key) return { key, keyName: name };
+      } catch (err) {
+        lastError = err; // a damaged key file must not hide a good one
+      }
+    }
+    if (lastError && names.length === 1) throw lastError;
+    throw new RepoError('WRONG_PASSWORD', 'wrong password: no key file of this repository opens with it');
+  }
+
+  /** Loads every index file into memory. Damaged index files raise an IntegrityError naming the file. */
+  async loadIndex(): Promise<void> {
+    const files = await this.listNames('index');
+    for (const name of files) {
+      const idx = decodeIndex(await this.loadUnpacked('index', name, AAD_INDEX), name);
+      for (const s of idx.supersedes) this.supersededIndexes.add(s);
+      for (const p of idx.packs) for (const b of p.blobs) this.index.add(p.pack, b);
+    }
+  }
+
+  hasBlob(type: BlobType, id: Uint8Array): boolean {
+    return this.index.has(type, id) || this.pendingIds.has(type + idToHex(id));
+  }
+
+  /** Stores a blob unless the repository already has it. Its id is the keyed hash of `plain`. */
+  async saveBlob(type: BlobType, plain: Buffer, knownId?: Buffer): Promise<SaveBlobResult> {
+    const id = knownId ?? this.key.blobId(plain);
+    const pendingKey = type + idToHex(id);
+    if (this.index.has(type, id) || this.pendingIds.has(pendingKey)) return { id, known: true, storedLength: 0 };
+    this.pendingIds.add(pendingKey);
+    const { data, compression } = compressBlob(plain, this.level);
+    const sealed = this.key.encryption.seal(data, blobAad(type, id));
+    this.stats.blobsAdded++;
+    this.stats.rawBytesAdded += plain.length;
+    this.stats.storedBytesAdded += sealed.length;
+    await this.packer.add({ type, id, compression, rawLength: plain.length, sealed });
+    return { id, known: false, storedLength: sealed.length };
+  }
+
+  /** Loads, authenticates, decompresses and re-hashes a blob; tries duplicate locations before failing. */
+  async loadBlob(type: BlobType, id: Buffer): Promise<Buffer> {
+    const locations = this.index.lookupAll(type, id);
+    if (locations.length === 0) throw new NotFoundError(`${type} blob ${idToHex(id)} is not in the index`, { blob: idToHex(id) });
+    let firstError: unknown;
+    for (const loc of locations) {
+      try {
+        return await this.loadBlobAt(loc);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    throw firstError;
+  }
+
+  /** Reads one blob from a known location and proves it is the blob the index names. */
+  async loadBlobAt(loc: IndexedBlob): Promise<Buffer> {
+    const stored = await this.loadPackRange(loc.pack, loc.offset, loc.storedLength);
+    return this.openBlob(loc, stored);
+  }
+
+  /** Decrypts, decompresses and verifies one stored blob; never returns bytes whose keyed hash differs from its id. */
+  openBlob(loc: IndexedBlob, stored: Buffer): Buffer {
+    const ctx = { pack: loc.pack, blob: idToHex(loc.id), file: packPath(loc.pack) };
+    let plain: Buffer;
+    try {
+      plain = decompressBlob(this.key.encryption.open(stored, blobAad(loc.type, loc.id)), loc.compression, loc.rawLength);
+    } catch (err) {
+      throw new IntegrityError(`blob ${ctx.blob} in pack ${loc.pack} is damaged`, ctx, { cause: err });
+    }
+    if (!this.key.blobId(plain).equals(loc.id)) {
+      throw new IntegrityError(`blob ${ctx.blob} in pack ${loc.pack} does not match its id`, ctx);
+    }
+    return plain;
+  }
+
+  async loadPackRange(pack: string, offset: number, length: number): Promise<Buffer> {
+    try {
+      return await this.backend.load({ type: 'data', name: pack }, { offset, length });
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`pack ${pack} is missing`, { pack, file: packPath(pack) }, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Stores all buffered blobs and writes an index file for them. Call before saving a snapshot that references them. */
+  async flush(): Promise<void> {
+    await this.packer.flush();
+    await this.writeIndex();
+  }
+
+  /** Seals and stores a file named by its storage id; returns the id. */
+  async saveUnpacked(type: Exclude<FileType, 'config' | 'data'>, plain: Buffer, aad: Buffer): Promise<string> {
+    const bytes = this.key.encryption.seal(plain, aad);
+    const name = blake3(bytes).toString('hex');
+    await this.backend.save({ type, name }, bytes);
+    return name;
+  }
+
+  /** Loads a sealed file, checks its storage id and opens it; errors name the file. */
+  async loadUnpacked(type: Exclude<FileType, 'config' | 'data'>, name: string, aad: Buffer): Promise<Buffer> {
+    const file = `${type}/${name}`;
+    let bytes: Buffer;
+    try {
+      bytes = await this.backend.load({ type, name });
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`${file} is missing`, { file }, { cause: err });
+      throw err;
+    }
+    verifyStorageId(bytes, type, name);
+    try {
+      return this.key.encryption.open(bytes, aad);
+    } catch (err) {
+      throw new IntegrityError(`${file} fails authentication`, { file }, { cause: err });
+    }
+  }
+
+  async listNames(type: FileType): Promise<string[]> {
+    const names: string[] = [];
+    for await (const f of this.backend.list(type)) names.push(f.name);
+    return names.sort();
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+
+  private packStored(rec: PackRecord, size: number): void {
+    for (const b of rec.blobs) {
+      this.index.add(rec.pack, b);
+      this.pendingIds.delete(b.type + idToHex(b.id));
+    }
+    this.stats.packsWritten++;
+    this.stats.storedBytesAdded += size - rec.blobs.reduce((n, b) => n + b.storedLength, 0);
+    this.unindexed.push(rec);
+    this.unindexedBlobs += rec.blobs.length;
+    if (this.unindexedBlobs >= INDEX_FLUSH_BLOBS) void this.writeIndex().catch(() => undefined);
+  }
+
+  private async writeIndex(): Promise<void> {
+    if (this.unindexed.length === 0) return;
+    const packs = this.unindexed;
+    this.unindexed = [];
+    this.unindexedBlobs = 0;
+    try {
+      await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }), AAD_INDEX);
+      this.stats.indexFilesWritten++;
+    } catch (err) {
+      this.unindexed.unshift(...packs); // retried by the next flush
+      throw err;
+    }
+  }
+}
+
+export function packPath(pack: string): string {
+  return `data/${pack.slice(0, 2)}/${pack}`;
+}
+
+/** Every file but config is named by the BLAKE3 of its bytes (spec §2). */
+export function verifyStorageId(bytes: Buffer, type: FileType, name: string): void {
+  if (blake3(bytes).toString('hex') !== name) {
+    const file = type === 'data' ? packPath(name) : `${type}/${name}`;
+    throw new IntegrityError(`${file} is damaged: its content does not match its name`, { file });
+  }
+}

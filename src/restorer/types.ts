@@ -1,0 +1,73 @@
+// Public option, progress and result types of the restorer, plus the shared per-run context.
+// Must never hold file contents or key material; it only describes what a restore does.
+
+import type { Repository } from '../repository/repository.js';
+
+export type OverwriteMode = 'always' | 'if-changed' | 'never';
+
+export interface RestoreOptions {
+  /** Directory to restore into (created if missing). */
+  target: string;
+  /** Restore the contents of this path inside the snapshot directly into target ('/'-separated, first component names a root node). */
+  subPath?: Buffer | string;
+  /** Paths are '/'-joined and relative to the restore root without a leading '/', e.g. "docs/a.txt". */
+  include?: (path: string) => boolean;
+  exclude?: (path: string) => boolean;
+  /** Default 'always'. */
+  overwrite?: OverwriteMode;
+  /** Re-read each written file and compare every chunk's keyed hash with its blob id. */
+  verify?: boolean;
+  /** Walk and count, write nothing. */
+  dryRun?: boolean;
+  /** Files restored in parallel, default 4. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** Called at most every ~100 ms and once at the end. */
+  onProgress?: (p: RestoreProgress) => void;
+  onWarning?: (w: RestoreWarning) => void;
+}
+
+export interface RestoreWarning {
+  path: string;
+  message: string;
+  cause?: unknown;
+}
+
+export interface RestoreProgress {
+  filesTotal: number;
+  filesDone: number;
+  bytesTotal: number;
+  bytesDone: number;
+}
+
+export interface RestoreResult {
+  /** Regular files written (hard links made with link(2) are counted in `hardlinks`). */
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  /** FIFOs and device nodes (sockets are skipped and not counted). */
+  specials: number;
+  /** File content bytes written. */
+  bytes: number;
+  /** Files re-read and verified (only with `verify`). */
+  verified?: number;
+  /** Entries left alone because overwrite said so ('never', or 'if-changed' with matching size and mtime). */
+  skipped: number;
+  warnings: number;
+}
+
+/** State shared by the planner and the executor during one restore. */
+export interface RestoreContext {
+  repo: Repository;
+  opts: RestoreOptions;
+  overwrite: OverwriteMode;
+  /** Absolute target directory as bytes; every path we touch starts with it. */
+  target: Buffer;
+  isRoot: boolean;
+  result: RestoreResult;
+  progress: RestoreProgress;
+  warn(path: Buffer | string, message: string, cause?: unknown): void;
+  reportProgress(final?: boolean): void;
+  checkAborted(): void;
+}
