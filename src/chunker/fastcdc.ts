@@ -154,8 +154,8 @@ export class FastCdcChunker implements Chunker {
         const cuts = getChunks(window, min, avg, max);
         const n = cuts.length;
         if (n < 3) throw new Error(`fastcdc: no cut in a full window of ${full} bytes (max ${max})`);
-        const carryStart = cuts[n - 1];
-        for (let i = 0; i + 1 < n; i++) yield copyOut(window, cuts[i], cuts[i + 1]);
+        const carryStart = cuts[n - 2];
+        for (let i = 0; i + 2 < n; i++) yield copyOut(window, cuts[i], cuts[i + 1]);
         window.copyWithin(0, carryStart, full);
         filled = full - carryStart;
       }

@@ -1,0 +1,29 @@
+// The library's public entry point: everything another Node program needs to create, back up into,
+// list and restore a repository without the CLI. Internals not exported here may change without notice.
+
+export * from './core/errors.js';
+export { idToHex, idFromHex, shortId, isIdHex, type IdHex } from './core/id.js';
+export type { Backend, FileType, Handle, FileInfo } from './backend/backend.js';
+export { isNotFound } from './backend/backend.js';
+export { LocalBackend } from './backend/local.js';
+export { MemoryBackend } from './backend/memory.js';
+export { openBackend, createBackend } from './backend/open.js';
+export { createChunker, DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type Chunker, type ChunkerParams } from './chunker/index.js';
+export { calibrateScrypt, CHEAP_TEST_SCRYPT, type ScryptParams } from './crypto/kdf.js';
+export { Repository, type InitOptions, type OpenOptions, type SaveBlobResult, type WriteStats } from './repository/repository.js';
+export type { RepoConfig } from './repository/config.js';
+export type { BlobType, IndexedBlob } from './repository/blob.js';
+export { saveTree, loadTree } from './tree/tree-store.js';
+export type { TreeNode, NodeType } from './tree/node.js';
+export type { Tree } from './tree/tree.js';
+export {
+  listSnapshots,
+  loadSnapshot,
+  findSnapshot,
+  matchesFilter,
+  type Snapshot,
+  type StoredSnapshot,
+  type SnapshotFilter,
+  type SnapshotSummary,
+} from './snapshot/snapshot.js';
+export * from './archiver/index.js';

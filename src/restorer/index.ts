@@ -1,0 +1,7 @@
+// Public surface of the restorer: restoring snapshots into a directory and resolving paths inside snapshots.
+// Must never contain logic of its own; it only re-exports.
+
+export { restoreSnapshot } from './restore.js';
+export { resolvePath, splitPath, type ResolvedPath } from './resolve.js';
+export { planRestore, type RestorePlan, type PlannedFile, type Piece } from './plan.js';
+export type { OverwriteMode, RestoreOptions, RestoreProgress, RestoreResult, RestoreWarning } from './types.js';

@@ -1,0 +1,78 @@
+// Entry point of a restore: validates options, builds the context, plans, then executes (or only counts for a dry run).
+// Must never write anything before the whole plan (and so every tree's names) has been checked.
+
+import path from 'node:path';
+import { RepoError } from '../core/errors.js';
+import type { Repository } from '../repository/repository.js';
+import type { StoredSnapshot } from '../snapshot/snapshot.js';
+import { displayName } from '../tree/node.js';
+import { executePlan } from './execute.js';
+import { planRestore, type RestorePlan } from './plan.js';
+import type { RestoreContext, RestoreOptions, RestoreResult } from './types.js';
+
+const PROGRESS_INTERVAL_MS = 100;
+
+function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
+  if (typeof opts.target !== 'string' || opts.target === '') throw new RepoError('INVALID_ARGUMENT', 'a restore needs a target directory');
+  const concurrency = opts.concurrency ?? 4;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new RepoError('INVALID_ARGUMENT', `concurrency must be a positive integer, not ${String(concurrency)}`);
+  }
+  const overwrite = opts.overwrite ?? 'always';
+  if (!['always', 'if-changed', 'never'].includes(overwrite)) {
+    throw new RepoError('INVALID_ARGUMENT', `unknown overwrite mode ${JSON.stringify(overwrite)}`);
+  }
+  let last = 0;
+  const ctx: RestoreContext = {
+    repo,
+    opts,
+    overwrite,
+    target: Buffer.from(path.resolve(opts.target), 'utf8'),
+    isRoot: process.getuid?.() === 0,
+    result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0 },
+    progress: { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0 },
+    warn(p, message, cause) {
+      ctx.result.warnings++;
+      opts.onWarning?.({ path: typeof p === 'string' ? p : displayName(p), message, cause });
+    },
+    reportProgress(final = false) {
+      if (opts.onProgress === undefined) return;
+      const now = Date.now();
+      if (!final && now - last < PROGRESS_INTERVAL_MS) return;
+      last = now;
+      opts.onProgress({ ...ctx.progress });
+    },
+    checkAborted() {
+      if (opts.signal?.aborted) throw new RepoError('INTERRUPTED', 'restore aborted', { path: opts.target }, { cause: opts.signal.reason });
+    },
+  };
+  return ctx;
+}
+
+/** A dry run reports what the plan would create, without looking at the target. */
+function countPlan(ctx: RestoreContext, plan: RestorePlan): void {
+  const r = ctx.result;
+  r.dirs = plan.dirs.length;
+  r.files = plan.files.length;
+  r.hardlinks = plan.hardlinks.length;
+  r.bytes = plan.bytesTotal;
+  for (const e of plan.others) {
+    if (e.node.type === 'symlink') r.symlinks++;
+    else if (ctx.isRoot || e.node.type === 'fifo') r.specials++;
+  }
+  ctx.progress.filesDone = plan.filesTotal;
+  ctx.progress.bytesDone = plan.bytesTotal;
+}
+
+/** Restores a snapshot (or opts.subPath inside it) into opts.target. See RestoreOptions for the knobs. */
+export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot, opts: RestoreOptions): Promise<RestoreResult> {
+  const ctx = createContext(repo, opts);
+  ctx.checkAborted();
+  const plan = await planRestore(ctx, snapshot.tree);
+  ctx.progress.filesTotal = plan.filesTotal;
+  ctx.progress.bytesTotal = plan.bytesTotal;
+  if (opts.dryRun) countPlan(ctx, plan);
+  else await executePlan(ctx, plan);
+  ctx.reportProgress(true);
+  return ctx.result;
+}
