@@ -23,6 +23,7 @@
 //        chunks      all chunks (= blob references in trees)
 //        unique      distinct chunks (= data blobs stored)
 //        mean        logical bytes / chunks
+//        =max%       share of chunks cut at exactly max (no content-defined cut found)
 //        logical     bytes of input; unique = bytes of distinct chunks; dedupe = logical/unique
 //        zstd        sum of per-chunk zstd-3 sizes of the distinct chunks
 //        +ovh        zstd plus 88 bytes per blob (40 encryption + 48 pack header entry)
@@ -168,6 +169,7 @@ function measure(inputs, p) {
   let bigBytes = 0;
   let storedAfterFirst = 0;
   let maxChunk = 0;
+  let atMax = 0;
   for (let r = 0; r < inputs.length; r++) {
     for (const input of inputs[r]) {
       logical += input.length;
@@ -178,6 +180,7 @@ function measure(inputs, p) {
         const chunk = input.subarray(cuts[i], cuts[i + 1]);
         chunks++;
         if (chunk.length > maxChunk) maxChunk = chunk.length;
+        if (chunk.length === p.max) atMax++;
         const key = blake3Key(chunk);
         if (seen.has(key)) continue;
         seen.add(key);
@@ -198,6 +201,7 @@ function measure(inputs, p) {
     chunks,
     unique,
     meanChunk: chunks ? logical / chunks : 0,
+    atMaxShare: chunks ? atMax / chunks : 0,
     logical,
     uniqueBytes,
     dedupe: uniqueBytes ? logical / uniqueBytes : 0,
@@ -218,6 +222,7 @@ function printTable(title, rows) {
     ['chunks', (r) => String(r.chunks)],
     ['unique', (r) => String(r.unique)],
     ['mean', (r) => KiB(r.meanChunk)],
+    ['=max%', (r) => (100 * r.atMaxShare).toFixed(0)],
     ['logical MB', (r) => MB(r.logical)],
     ['unique MB', (r) => MB(r.uniqueBytes)],
     ['dedupe', (r) => r.dedupe.toFixed(2)],

@@ -38,6 +38,8 @@ export interface OpenOptions {
   /** Overrides the config's compression for blobs written through this handle. */
   compression?: string;
   maxConcurrentUploads?: number;
+  /** Skip loading the index (check and repair read index files themselves, one by one, to report damage). */
+  skipIndex?: boolean;
 }
 
 export interface SaveBlobResult {
@@ -118,7 +120,7 @@ export class Repository {
       throw new IntegrityError('config fails authentication', { file: 'config' }, { cause: err });
     }
     const repo = new Repository(backend, parseConfig(plain), key, keyName, opts);
-    await repo.loadIndex();
+    if (!opts.skipIndex) await repo.loadIndex();
     return repo;
   }
 

@@ -10,12 +10,16 @@ import type { RestoreContext } from './types.js';
 type FileHandle = promises.FileHandle;
 
 /**
- * Seconds since the epoch as Node's utimes wants them. Node passes a double to libuv, so precision
- * below about a microsecond is lost; converting through whole microseconds keeps the integer part
- * exact (nanoseconds since 1970 no longer fit a double's 53-bit mantissa).
+ * Seconds since the epoch as Node's utimes wants them. Node hands libuv a double and libuv truncates it
+ * to whole microseconds, so sub-microsecond precision is lost (acceptable: most tools keep µs). We round
+ * to the nearest microsecond and aim at the middle of it, so the double's rounding error (about 0.24 µs
+ * for present-day dates) cannot push libuv's truncation into the previous microsecond. Going through
+ * bigint microseconds keeps the integer part exact: nanoseconds since 1970 do not fit a double.
  */
 export function nodeTimeSeconds(rfc3339: string): number {
-  return Number(rfc3339ToNs(rfc3339) / 1000n) / 1e6;
+  const ns = rfc3339ToNs(rfc3339);
+  const us = (ns >= 0n ? ns + 500n : ns - 500n) / 1000n;
+  return Number(us) / 1e6 + 5e-7;
 }
 
 async function attempt(ctx: RestoreContext, path: Buffer, what: string, fn: () => Promise<unknown>): Promise<void> {

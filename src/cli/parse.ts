@@ -1,0 +1,101 @@
+// Parsing of command-line argument values: sizes ("16M"), chunker triples, times, tag lists, repeatable flags.
+// Pure functions that only turn strings into values; every failure is a RepoError('INVALID_ARGUMENT') naming the flag.
+
+import { RepoError } from '../core/errors.js';
+import { FASTCDC_ALGORITHM, type ChunkerParams } from '../chunker/chunker.js';
+
+const SIZE_RE = /^(\d+)(?:\s*([kmgt])(?:i?b)?|\s*b)?$/i;
+const UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "16M", "512K", "1G", "4096", "8MiB" → bytes (binary units). */
+export function parseSize(value: string, flag: string): number {
+  const m = SIZE_RE.exec(value.trim());
+  if (m === null) {
+    throw new RepoError('INVALID_ARGUMENT', `invalid size ${JSON.stringify(value)} for ${flag}: use a number with an optional K, M, G or T suffix`);
+  }
+  const n = Number(m[1]) * (m[2] === undefined ? 1 : UNITS[m[2].toLowerCase()]);
+  if (!Number.isSafeInteger(n)) throw new RepoError('INVALID_ARGUMENT', `size ${JSON.stringify(value)} for ${flag} is too large`);
+  return n;
+}
+
+/** "MIN/AVG/MAX" with sizes as in parseSize, e.g. "512K/1M/8M". Ranges are checked by the library. */
+export function parseChunker(value: string): ChunkerParams {
+  const parts = value.split('/');
+  if (parts.length !== 3) {
+    throw new RepoError('INVALID_ARGUMENT', `invalid --chunker ${JSON.stringify(value)}: use MIN/AVG/MAX, e.g. 512K/1M/8M`);
+  }
+  const [min, avg, max] = parts.map((p) => parseSize(p, '--chunker'));
+  return { algorithm: FASTCDC_ALGORITHM, min, avg, max };
+}
+
+const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/;
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * Accepts "YYYY-MM-DD HH:MM[:SS[.frac]]" in local time and RFC 3339 with fractional seconds and an
+ * offset ("2026-11-27T09:00:00.5+01:00", "…Z"). Sub-millisecond digits are dropped (a Date holds ms).
+ */
+export function parseTime(value: string, flag = '--time'): Date {
+  const s = value.trim();
+  const bad = () => new RepoError('INVALID_ARGUMENT', `invalid ${flag} ${JSON.stringify(value)}: use "YYYY-MM-DD HH:MM:SS" (local time) or RFC 3339`);
+  const ms = (frac: string | undefined) => Number((frac ?? '').padEnd(3, '0').slice(0, 3));
+  let m = RFC3339_RE.exec(s);
+  if (m !== null) {
+    const [, y, mo, d, h, mi, se, frac, zone] = m;
+    checkFields(+y, +mo, +d, +h, +mi, +se, bad);
+    let offsetMin = 0;
+    if (zone.toUpperCase() !== 'Z') {
+      const digits = zone.slice(1).replace(':', '');
+      const oh = Number(digits.slice(0, 2));
+      const om = Number(digits.slice(2, 4));
+      if (oh > 23 || om > 59) throw bad();
+      offsetMin = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
+    }
+    return new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +se, ms(frac)) - offsetMin * 60_000);
+  }
+  m = LOCAL_RE.exec(s);
+  if (m !== null) {
+    const [, y, mo, d, h, mi, se = '0', frac] = m;
+    checkFields(+y, +mo, +d, +h, +mi, +se, bad);
+    const t = new Date(+y, +mo - 1, +d, +h, +mi, +se, ms(frac));
+    if (t.getDate() !== +d) throw bad();
+    return t;
+  }
+  throw bad();
+}
+
+function checkFields(y: number, mo: number, d: number, h: number, mi: number, se: number, bad: () => Error): void {
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate(); // days in month mo
+  if (mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || se > 60) throw bad();
+}
+
+/** Commander collector for repeatable flags: `--exclude a --exclude b` → ['a', 'b']. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Repeatable, comma-separated tags flattened: `--tag a,b --tag c` → ['a', 'b', 'c']. */
+export function flattenTags(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+}
+
+/** Tag filters with restic's semantics: each flag value is a set that must match completely; flags are alternatives. */
+export function tagFilter(values: string[] | undefined): string[][] | undefined {
+  const sets = (values ?? []).map((v) => v.split(',').map((t) => t.trim()).filter((t) => t !== '')).filter((s) => s.length > 0);
+  return sets.length > 0 ? sets : undefined;
+}
+
+/** A positive integer flag value (e.g. --latest N). */
+export function parsePositiveInt(value: string, flag: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new RepoError('INVALID_ARGUMENT', `invalid ${flag} ${JSON.stringify(value)}: expected a positive integer`);
+  }
+  return Number(value);
+}
+
+/** Splits "SNAPSHOT:PATH" at the first colon; a bare "SNAPSHOT" has no path. */
+export function splitSnapshotPath(value: string): { ref: string; path?: string } {
+  const i = value.indexOf(':');
+  if (i < 0) return { ref: value };
+  return { ref: value.slice(0, i), path: value.slice(i + 1) };
+}

@@ -1,0 +1,313 @@
+// `check`: proves that every snapshot would restore, and names what is damaged and what it affects.
+// It only reads; repairs are repair.ts's job. Problems are collected, never thrown, so one fault hides no other.
+
+import { Semaphore } from '../core/concurrency.js';
+import { idFromHex, idToHex } from '../core/id.js';
+import { AAD_INDEX } from '../repository/aad.js';
+import type { BlobEntry } from '../repository/blob.js';
+import { decodeIndex } from '../repository/index-file.js';
+import { parseKeyFile } from '../repository/keys.js';
+import { MasterIndex } from '../repository/master-index.js';
+import { expectedPackLength, loadPackHeader } from '../repository/pack-reader.js';
+import { packPath, verifyStorageId, type Repository } from '../repository/repository.js';
+import { loadSnapshot, sortByTime, type StoredSnapshot } from '../snapshot/snapshot.js';
+import { decodeTree, type Tree } from '../tree/tree.js';
+import { walkTree } from '../tree/walk.js';
+import { compareWithIndex, readPacks, type DataReadStats } from './check-data.js';
+import { selectPacks, type DataSubset } from './subset.js';
+
+export type ProblemKind =
+  | 'key'
+  | 'index'
+  | 'pack-missing'
+  | 'pack-size'
+  | 'pack-header'
+  | 'pack-hash'
+  | 'blob'
+  | 'index-mismatch'
+  | 'snapshot'
+  | 'tree'
+  | 'blob-missing';
+
+export interface CheckProblem {
+  kind: ProblemKind;
+  message: string;
+  file?: string;
+  pack?: string;
+  blob?: string;
+  snapshot?: string;
+  path?: string;
+}
+
+export interface CheckNote {
+  kind: 'unreferenced-pack' | 'duplicate-blob' | 'superseded-index' | 'stale-lock' | 'unknown-file';
+  message: string;
+  file?: string;
+}
+
+export interface AffectedPath {
+  snapshot: string;
+  path: string;
+  blob: string;
+}
+
+export interface CheckOptions {
+  readData?: boolean;
+  subset?: DataSubset;
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { phase: string; done: number; total: number; bytes?: number }) => void;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  problems: CheckProblem[];
+  notes: CheckNote[];
+  affected: AffectedPath[];
+  counts: { keys: number; indexFiles: number; packs: number; blobs: number; snapshots: number; trees: number };
+  readData?: DataReadStats & { estimatedRestoreSeconds?: number; latestSnapshot?: string; latestSnapshotStoredBytes?: number };
+}
+
+/** Everything check learns, shared with the data reader and the path mapper. */
+export interface CheckContext {
+  repo: Repository;
+  index: MasterIndex;
+  packEntries: Map<string, BlobEntry[]>; // as the index files list them
+  packSizes: Map<string, number>; // as storage lists them
+  problems: CheckProblem[];
+  notes: CheckNote[];
+  /** Locations found damaged or missing: "pack:type:id". */
+  badLocations: Set<string>;
+  opts: CheckOptions;
+}
+
+export async function checkRepository(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
+  const ctx: CheckContext = {
+    repo,
+    index: new MasterIndex(),
+    packEntries: new Map(),
+    packSizes: new Map(),
+    problems: [],
+    notes: [],
+    badLocations: new Set(),
+    opts,
+  };
+  const keys = await checkKeys(ctx);
+  const indexFiles = await loadIndexes(ctx);
+  for await (const f of repo.backend.list('data')) ctx.packSizes.set(f.name, f.size);
+  checkPackPresence(ctx);
+
+  const toRead = opts.readData || opts.subset ? selectPacks(ctx.packSizes, opts.subset) : [];
+  const readSet = new Set(toRead);
+  await checkHeaders(ctx, [...ctx.packEntries.keys()].filter((p) => ctx.packSizes.has(p) && !readSet.has(p)));
+  const dataStats = toRead.length > 0 || opts.readData || opts.subset ? await readPacks(ctx, toRead) : undefined;
+
+  const snapshots = await loadSnapshots(ctx);
+  const trees = await checkGraph(ctx, snapshots);
+  const affected = ctx.badLocations.size > 0 ? await mapAffected(ctx, snapshots) : [];
+  let readData: CheckReport['readData'];
+  if (dataStats) {
+    readData = { ...dataStats };
+    const latest = snapshots[snapshots.length - 1];
+    if (latest && dataStats.bytesPerSecond > 0) {
+      const stored = await storedBytesOf(ctx, latest);
+      readData.latestSnapshot = latest.id;
+      readData.latestSnapshotStoredBytes = stored;
+      readData.estimatedRestoreSeconds = stored / dataStats.bytesPerSecond;
+    }
+  }
+  return {
+    ok: ctx.problems.length === 0,
+    problems: ctx.problems,
+    notes: ctx.notes,
+    affected,
+    counts: { keys, indexFiles, packs: ctx.packSizes.size, blobs: ctx.index.size, snapshots: snapshots.length, trees },
+    readData,
+  };
+}
+
+async function checkKeys(ctx: CheckContext): Promise<number> {
+  const names = await ctx.repo.listNames('keys');
+  for (const name of names) {
+    try {
+      const bytes = await ctx.repo.backend.load({ type: 'keys', name });
+      verifyStorageId(bytes, 'keys', name);
+      parseKeyFile(bytes, name);
+    } catch (err) {
+      ctx.problems.push({ kind: 'key', message: `key file keys/${name}: ${(err as Error).message}`, file: `keys/${name}` });
+    }
+  }
+  return names.length;
+}
+
+async function loadIndexes(ctx: CheckContext): Promise<number> {
+  const names = await ctx.repo.listNames('index');
+  const superseded = new Set<string>();
+  for (const name of names) {
+    try {
+      const idx = decodeIndex(await ctx.repo.loadUnpacked('index', name, AAD_INDEX), name);
+      for (const s of idx.supersedes) superseded.add(s);
+      for (const p of idx.packs) {
+        const known = ctx.packEntries.get(p.pack);
+        if (!known) ctx.packEntries.set(p.pack, [...p.blobs]);
+        for (const b of p.blobs) ctx.index.add(p.pack, b);
+      }
+    } catch (err) {
+      ctx.problems.push({ kind: 'index', message: `index file index/${name}: ${(err as Error).message}`, file: `index/${name}` });
+    }
+  }
+  for (const s of superseded) {
+    if (names.includes(s)) ctx.notes.push({ kind: 'superseded-index', message: `index/${s} is superseded and can be removed`, file: `index/${s}` });
+  }
+  return names.length;
+}
+
+function checkPackPresence(ctx: CheckContext): void {
+  for (const [pack, entries] of ctx.packEntries) {
+    const size = ctx.packSizes.get(pack);
+    if (size === undefined) {
+      ctx.problems.push({ kind: 'pack-missing', message: `pack ${pack} is named by the index but missing`, pack, file: packPath(pack) });
+      for (const e of entries) ctx.badLocations.add(locKey(pack, e));
+    } else if (size !== expectedPackLength(entries)) {
+      ctx.problems.push({
+        kind: 'pack-size',
+        message: `pack ${pack} is ${size} bytes but the index implies ${expectedPackLength(entries)}`,
+        pack,
+        file: packPath(pack),
+      });
+    }
+  }
+  for (const pack of ctx.packSizes.keys()) {
+    if (!ctx.packEntries.has(pack)) {
+      ctx.notes.push({ kind: 'unreferenced-pack', message: `pack ${pack} is not in any index (an interrupted backup; prune removes it, repair index adopts it)`, file: packPath(pack) });
+    }
+  }
+  for (const e of ctx.index.entries()) {
+    const all = ctx.index.lookupAll(e.type, e.id);
+    if (all.length > 1 && all[0].pack === e.pack) {
+      ctx.notes.push({ kind: 'duplicate-blob', message: `${e.type} blob ${idToHex(e.id)} is stored in ${all.length} packs` });
+    }
+  }
+}
+
+async function checkHeaders(ctx: CheckContext, packs: string[]): Promise<void> {
+  const sem = new Semaphore(ctx.opts.concurrency ?? 8);
+  let done = 0;
+  await Promise.all(
+    packs.map((pack) =>
+      sem.run(async () => {
+        try {
+          const header = await loadPackHeader(ctx.repo.backend, ctx.repo.key.encryption, pack, ctx.packSizes.get(pack));
+          compareWithIndex(ctx, pack, header);
+        } catch (err) {
+          ctx.problems.push({ kind: 'pack-header', message: `pack ${pack}: ${(err as Error).message}`, pack, file: packPath(pack) });
+          for (const e of ctx.packEntries.get(pack) ?? []) ctx.badLocations.add(locKey(pack, e));
+        }
+        ctx.opts.onProgress?.({ phase: 'pack headers', done: ++done, total: packs.length });
+      }),
+    ),
+  );
+}
+
+async function loadSnapshots(ctx: CheckContext): Promise<StoredSnapshot[]> {
+  const out: StoredSnapshot[] = [];
+  for (const name of await ctx.repo.listNames('snapshots')) {
+    try {
+      out.push(await loadSnapshot(ctx.repo, name));
+    } catch (err) {
+      ctx.problems.push({ kind: 'snapshot', message: `snapshot ${name}: ${(err as Error).message}`, snapshot: name, file: `snapshots/${name}` });
+    }
+  }
+  return sortByTime(out);
+}
+
+/** Loads a tree through check's own index, trying every location, so damage shows as a problem not a crash. */
+export function treeLoader(ctx: CheckContext): (id: string) => Promise<Tree> {
+  return async (id) => {
+    const locs = ctx.index.lookupAll('tree', idFromHex(id));
+    if (locs.length === 0) throw new Error(`tree ${id} is not in the index`);
+    let first: unknown;
+    for (const loc of locs) {
+      if (ctx.badLocations.has(locKey(loc.pack, loc))) continue;
+      try {
+        return decodeTree(await ctx.repo.loadBlobAt(loc), id);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    throw first ?? new Error(`tree ${id} is only stored in damaged packs`);
+  };
+}
+
+/** Walks every snapshot once per distinct tree: every tree must load and every data blob must be indexed. */
+async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<number> {
+  const seen = new Set<string>();
+  const load = treeLoader(ctx);
+  for (const sn of snapshots) {
+    await walkTree(
+      load,
+      sn.tree,
+      {
+        node: (n, path) => {
+          for (const c of n.content ?? []) {
+            if (!ctx.index.has('data', idFromHex(c))) {
+              ctx.problems.push({ kind: 'blob-missing', message: `data blob ${c} of ${path} is not in the index`, blob: c, snapshot: sn.id, path });
+            }
+          }
+        },
+        treeError: (treeId, path, err) => {
+          ctx.problems.push({ kind: 'tree', message: `tree ${treeId} at ${path || '/'}: ${(err as Error).message}`, snapshot: sn.id, path: path || '/' });
+        },
+      },
+      { uniqueTrees: true, seen },
+    );
+  }
+  return seen.size;
+}
+
+/** Maps damaged or missing blobs to the snapshots and paths that need them (only those without an intact copy). */
+async function mapAffected(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<AffectedPath[]> {
+  const lost = (hex: string) => {
+    const locs = ctx.index.lookupAll('data', idFromHex(hex));
+    return locs.length === 0 || locs.every((l) => ctx.badLocations.has(locKey(l.pack, l)));
+  };
+  const out: AffectedPath[] = [];
+  const load = treeLoader(ctx);
+  for (const sn of snapshots) {
+    await walkTree(
+      load,
+      sn.tree,
+      {
+        node: (n, path) => {
+          for (const c of n.content ?? []) if (lost(c)) out.push({ snapshot: sn.id, path, blob: c });
+        },
+        treeError: () => undefined, // already reported by checkGraph
+      },
+    );
+  }
+  return out;
+}
+
+async function storedBytesOf(ctx: CheckContext, sn: StoredSnapshot): Promise<number> {
+  let total = 0;
+  const counted = new Set<string>();
+  await walkTree(
+    treeLoader(ctx),
+    sn.tree,
+    {
+      node: (n) => {
+        for (const c of n.content ?? []) {
+          if (counted.has(c)) continue;
+          counted.add(c);
+          total += ctx.index.lookup('data', idFromHex(c))?.storedLength ?? 0;
+        }
+      },
+      treeError: () => undefined,
+    },
+  );
+  return total;
+}
+
+export function locKey(pack: string, e: Pick<BlobEntry, 'type' | 'id'>): string {
+  return `${pack}:${e.type}:${idToHex(e.id)}`;
+}
