@@ -52,10 +52,10 @@ const DEFAULT_VERSIONS = ['5.6.2', '5.6.3', '5.7.2', '5.7.3', '5.8.2', '5.8.3', 
 const DEFAULT_PARAMS = [
   '16K/64K/256K',
   '64K/256K/1M',
-  '128K/512K/2M',
+  '128K/512K/2M', // the default (src/chunker/params.ts)
+  '256K/512K/2M',
   '256K/1M/4M',
   '512K/1M/8M', // restic-like
-  '512K/2M/8M', // borg-like sizes
   '1M/2M/8M',
   '2M/4M/8M', // kopia-like
 ];

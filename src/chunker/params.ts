@@ -40,14 +40,16 @@ export const CHUNKER_LIMITS = Object.freeze({
 });
 
 /**
- * Default parameters for new repositories (min 512 KiB / avg 1 MiB / max 8 MiB).
- * Chosen by bench/chunker-params/measure.mjs; see the table in that script's header.
+ * Default parameters for new repositories: min 128 KiB / avg 512 KiB / max 2 MiB.
+ * Chosen with bench/chunker-params/measure.mjs (results in bench/chunker-params/RESULTS.md):
+ * with this FastCDC variant, avg >= 1 MiB makes chunks of text-like data 2-3x larger than avg
+ * and loses most deduplication of edited large files; avg 512 KiB costs ~2 blobs per MiB stored.
  */
 export const DEFAULT_CHUNKER_PARAMS: Readonly<ChunkerParams> = Object.freeze({
   algorithm: FASTCDC_ALGORITHM,
-  min: 524_288,
-  avg: 1_048_576,
-  max: 8_388_608,
+  min: 131_072,
+  avg: 524_288,
+  max: 2_097_152,
 });
 
 /** Where parameters came from: a caller (→ INVALID_ARGUMENT) or a stored repository config (→ FORMAT). */

@@ -3,5 +3,4 @@
 
 export { restoreSnapshot } from './restore.js';
 export { resolvePath, splitPath, type ResolvedPath } from './resolve.js';
-export { planRestore, type RestorePlan, type PlannedFile, type Piece } from './plan.js';
 export type { OverwriteMode, RestoreOptions, RestoreProgress, RestoreResult, RestoreWarning } from './types.js';

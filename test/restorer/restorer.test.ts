@@ -9,7 +9,10 @@ import type { MemoryBackend } from '../../src/backend/memory.js';
 import { IntegrityError, NotFoundError, isRepoError } from '../../src/core/errors.js';
 import { idFromHex } from '../../src/core/id.js';
 import type { Repository } from '../../src/repository/repository.js';
+import { verifyFileContent } from '../../src/restorer/content.js';
 import { restoreSnapshot, resolvePath, type RestoreProgress } from '../../src/restorer/index.js';
+import { planRestore } from '../../src/restorer/plan.js';
+import type { RestoreContext } from '../../src/restorer/types.js';
 import type { StoredSnapshot } from '../../src/snapshot/snapshot.js';
 import { rfc3339ToNs } from '../../src/tree/time.js';
 import { ATIME, MTIME, bytes, dirNode, fileNode, newRepo, node, snapshotOf, tempDir } from './helpers.js';
@@ -124,6 +127,20 @@ describe('restoreSnapshot', () => {
     }
   });
 
+  it.runIf(isRoot)('restores ownership when running as root', async () => {
+    const sn = await snapshotOf(repo, [
+      await dirNode(repo, 'd', [await fileNode(repo, 'f', SMALL, { uid: 1234, gid: 5678, mode: 0o4755 })], { uid: 4321, gid: 8765 }),
+      node('l', 'symlink', { linktarget: Buffer.from('d/f'), uid: 1111, gid: 2222 }),
+    ]);
+    await restoreSnapshot(repo, sn, { target });
+    const f = await lstat(join(target, 'd', 'f'));
+    expect([f.uid, f.gid, f.mode & 0o7777]).toEqual([1234, 5678, 0o4755]); // setuid survives: chmod runs after chown
+    const d = await lstat(join(target, 'd'));
+    expect([d.uid, d.gid]).toEqual([4321, 8765]);
+    const l = await lstat(join(target, 'l'));
+    expect([l.uid, l.gid]).toEqual([1111, 2222]);
+  });
+
   it('restores a path inside the snapshot (subPath)', async () => {
     const sn = await sampleSnapshot();
     await restoreSnapshot(repo, sn, { target, subPath: 'docs/ro' });
@@ -193,10 +210,43 @@ describe('restoreSnapshot', () => {
     expect(r.files).toBe(6);
   });
 
-  it('verifies restored files', async () => {
+  it('verifies restored files, many in parallel', async () => {
+    const many = await Promise.all(Array.from({ length: 40 }, (_, i) => fileNode(repo, `f${i}`, bytes(1000 + i * 997, i + 100), {}, [700])));
+    const sn = await snapshotOf(repo, [...many, await dirNode(repo, 'd', many.slice(0, 5))]);
+    const r = await restoreSnapshot(repo, sn, { target, verify: true, concurrency: 8 });
+    expect(r.verified).toBe(45);
+    expect((await readFile(join(target, 'd', 'f3'))).equals(bytes(1000 + 3 * 997, 103))).toBe(true);
+  });
+
+  it('verify detects a restored file that differs from its blobs', async () => {
     const sn = await sampleSnapshot();
-    const r = await restoreSnapshot(repo, sn, { target, verify: true });
-    expect(r.verified).toBe(6);
+    await restoreSnapshot(repo, sn, { target });
+    const ctx = {
+      repo,
+      opts: { target },
+      overwrite: 'always',
+      target: Buffer.from(target),
+      isRoot,
+      result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0 },
+      progress: { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0 },
+      warn: () => undefined,
+      reportProgress: () => undefined,
+      checkAborted: () => undefined,
+    } satisfies RestoreContext;
+    const plan = await planRestore(ctx, sn.tree);
+    const f = plan.files.find((x) => x.rel === 'docs/big.bin')!;
+    expect(f.pieces.map((p) => p.offset)).toEqual([0, 100_000, 250_000]);
+    await verifyFileContent(ctx, f, f.path);
+    const big = join(target, 'docs', 'big.bin');
+    const buf = await readFile(big);
+    buf[150_001] ^= 1;
+    await writeFile(big, buf);
+    const err = await verifyFileContent(ctx, f, f.path).catch((e) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect(err.message).toContain('big.bin');
+    expect(err.message).toContain('offset 100000');
+    await writeFile(big, buf.subarray(0, 10));
+    await expect(verifyFileContent(ctx, f, f.path)).rejects.toBeInstanceOf(IntegrityError);
   });
 
   it('counts without writing in a dry run, and reports progress', async () => {
@@ -219,6 +269,15 @@ describe('restoreSnapshot', () => {
     const err = await restoreSnapshot(repo, sn, { target, signal: ac.signal }).catch((e) => e);
     expect(isRepoError(err, 'INTERRUPTED')).toBe(true);
     expect(existsSync(target)).toBe(false);
+  });
+
+  it('stops between pieces when aborted mid-restore, removing the partial file', async () => {
+    const sn = await sampleSnapshot();
+    const ac = new AbortController();
+    const err = await restoreSnapshot(repo, sn, { target, concurrency: 1, signal: ac.signal, onProgress: () => ac.abort() }).catch((e) => e);
+    expect(isRepoError(err, 'INTERRUPTED')).toBe(true);
+    const big = join(target, 'docs', 'big.bin');
+    if (existsSync(big)) expect((await readFile(big)).equals(BIG)).toBe(true);
   });
 
   it('fails on a damaged blob, naming pack and path, and removes the partial file', async () => {

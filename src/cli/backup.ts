@@ -1,0 +1,234 @@
+// `repo backup`: saves paths, standard input or a command's output as a new snapshot.
+// Exit status 3 when the snapshot was saved but some source files could not be read.
+
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import {
+  backupPaths,
+  backupStream,
+  describeFsError,
+  parseExcludeFile,
+  type ArchiverRepo,
+  type BackupOptions,
+  type BackupResult,
+  type ExcludeRule,
+} from '../archiver/index.js';
+import { RepoError } from '../core/errors.js';
+import { idToHex, shortId } from '../core/id.js';
+import { compressBlob, compressionLevel, validateCompression } from '../repository/compression.js';
+import type { Repository, WriteStats } from '../repository/repository.js';
+import { Env, runtime, withRepository } from './context.js';
+import { formatBytes, formatDuration } from './format.js';
+import { collect, flattenTags, parseTime } from './parse.js';
+import { describeProgress, ProgressLine } from './progress.js';
+
+interface BackupFlags {
+  tag?: string[];
+  host?: string;
+  time?: string;
+  exclude?: string[];
+  iexclude?: string[];
+  excludeFile?: string[];
+  iexcludeFile?: string[];
+  oneFileSystem?: boolean;
+  stdin?: boolean;
+  stdinFilename?: string;
+  stdinFromCommand?: boolean;
+  compression?: string;
+  dryRun?: boolean;
+}
+
+export function registerBackup(program: Command): void {
+  program
+    .command('backup')
+    .description('create a new snapshot of files and directories, standard input or a command\'s output')
+    .argument('[paths...]', 'files and directories to back up (with --stdin-from-command: the command and its arguments, after --)')
+    .option('--tag <tags>', 'add tags to the snapshot, comma-separated (repeatable)', collect)
+    .option('--host <hostname>', 'record this host name instead of the machine\'s')
+    .option('--time <time>', 'record this time instead of now ("YYYY-MM-DD HH:MM:SS" local time, or RFC 3339)')
+    .option('-e, --exclude <pattern>', 'exclude paths matching the pattern (repeatable)', collect)
+    .option('--iexclude <pattern>', 'like --exclude, ignoring case (repeatable)', collect)
+    .option('--exclude-file <file>', 'read exclude patterns from a file, one per line (repeatable)', collect)
+    .option('--iexclude-file <file>', 'like --exclude-file, ignoring case (repeatable)', collect)
+    .option('-x, --one-file-system', 'do not descend into directories on other file systems')
+    .option('--stdin', 'back up standard input as one file')
+    .option('--stdin-filename <name>', 'file name for --stdin / --stdin-from-command', 'stdin')
+    .option('--stdin-from-command', 'run the command given after -- and back up its standard output; fails if it exits non-zero')
+    .option('--compression <mode>', 'compression for this backup: auto, off, max or a zstd level 1-22')
+    .option('-n, --dry-run', 'read and chunk everything, but store nothing')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  repo backup ~/work --tag daily --exclude "*.tmp"\n  repo backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb',
+    )
+    .action((paths: string[], flags: BackupFlags, cmd: Command) => runBackup(Env.from(cmd), paths, flags));
+}
+
+async function readExcludeFiles(files: string[] | undefined, ignoreCase: boolean): Promise<ExcludeRule[]> {
+  const rules: ExcludeRule[] = [];
+  for (const f of files ?? []) {
+    let text: string;
+    try {
+      text = await readFile(f, 'utf8');
+    } catch (err) {
+      throw new RepoError('INVALID_ARGUMENT', `cannot read exclude file ${f}: ${describeFsError(err)}`, { path: f });
+    }
+    for (const pattern of parseExcludeFile(text)) rules.push({ pattern, ignoreCase });
+  }
+  return rules;
+}
+
+async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<void> {
+  const { out } = env;
+  const stdinMode = flags.stdin === true;
+  const commandMode = flags.stdinFromCommand === true;
+  if (stdinMode && commandMode) throw new RepoError('INVALID_ARGUMENT', '--stdin and --stdin-from-command cannot be combined');
+  if (stdinMode && args.length > 0) throw new RepoError('INVALID_ARGUMENT', '--stdin cannot be combined with paths to back up');
+  if (commandMode && args.length === 0) {
+    throw new RepoError('INVALID_ARGUMENT', '--stdin-from-command needs a command after --, e.g. repo backup --stdin-from-command -- pg_dump mydb');
+  }
+  if (!stdinMode && !commandMode && args.length === 0) throw new RepoError('INVALID_ARGUMENT', 'nothing to back up: give at least one path, --stdin or --stdin-from-command');
+  if (flags.compression !== undefined) validateCompression(flags.compression);
+
+  const excludes: ExcludeRule[] = [
+    ...(flags.exclude ?? []).map((pattern) => ({ pattern, ignoreCase: false })),
+    ...(flags.iexclude ?? []).map((pattern) => ({ pattern, ignoreCase: true })),
+    ...(await readExcludeFiles(flags.excludeFile, false)),
+    ...(await readExcludeFiles(flags.iexcludeFile, true)),
+  ];
+  const progress = new ProgressLine(out.progress);
+  const opts: BackupOptions = {
+    tags: flattenTags(flags.tag),
+    host: flags.host,
+    time: flags.time === undefined ? undefined : parseTime(flags.time),
+    excludes,
+    oneFileSystem: flags.oneFileSystem === true,
+    dryRun: flags.dryRun === true,
+    signal: env.signal,
+    onWarning: (w) => {
+      progress.clear();
+      out.warn(`${w.path}: ${w.message}`);
+    },
+  };
+  if (out.progress) {
+    opts.onProgress = (p) => {
+      if (p.done) progress.clear();
+      else progress.update(describeProgress({ ...p, totalsFinal: p.scanDone }));
+    };
+  }
+
+  const started = Date.now();
+  let streamedBytes = 0;
+  const result = await withRepository(env, { compression: flags.compression }, async (repo) => {
+    const target: ArchiverRepo = opts.dryRun ? dryRunRepository(repo, flags.compression) : repo;
+    try {
+      if (!stdinMode && !commandMode) return await backupPaths(target, args, opts);
+      const counted = async function* (src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+        for await (const chunk of src) {
+          streamedBytes += chunk.length;
+          yield chunk;
+        }
+      };
+      const source = stdinMode ? (process.stdin as AsyncIterable<Buffer>) : commandOutput(args, opts.signal!);
+      return await backupStream(target, counted(source), flags.stdinFilename ?? 'stdin', opts);
+    } finally {
+      progress.clear();
+    }
+  });
+  report(env, result, flags.dryRun === true, (Date.now() - started) / 1000, stdinMode || commandMode ? streamedBytes : undefined);
+  if (result.warnings.some((w) => w.skipped)) {
+    process.stderr.write('warning: at least one source file could not be read; the snapshot lacks it\n');
+    runtime.exitCode = 3;
+  }
+}
+
+/**
+ * The standard output of a command run without a shell. The iterable throws at its end when the command
+ * failed, so the archiver aborts before it flushes or saves a snapshot.
+ */
+function commandOutput(argv: string[], signal: AbortSignal): AsyncIterable<Uint8Array> {
+  const [file, ...args] = argv;
+  const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'inherit'] });
+  const status = new Promise<{ error: Error } | { code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('error', (error) => resolve({ error }));
+    child.once('close', (code, sig) => resolve({ code, signal: sig }));
+  });
+  return (async function* () {
+    try {
+      try {
+        for await (const chunk of child.stdout!) yield chunk as Buffer;
+      } catch {
+        // A failed spawn or a broken pipe; the exit status below says what happened.
+      }
+      const st = await status;
+      if (signal.aborted) throw new RepoError('INTERRUPTED', 'backup interrupted; no snapshot was saved');
+      if ('error' in st) {
+        throw new RepoError('COMMAND_FAILED', `cannot run command ${file}: ${describeFsError(st.error)}`, { command: file }, { cause: st.error });
+      }
+      if (st.code !== 0) {
+        const how = st.signal !== null ? `was killed by ${st.signal}` : `exited with code ${st.code}`;
+        throw new RepoError('COMMAND_FAILED', `command ${file} ${how}; no snapshot was saved`, { command: file });
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    }
+  })();
+}
+
+/**
+ * For --dry-run: computes blob ids and stored sizes like the repository would, but stores nothing.
+ * (The archiver itself still calls saveBlob and flush on a dry run.)
+ */
+function dryRunRepository(repo: Repository, compression: string | undefined): ArchiverRepo {
+  const level = compressionLevel(compression ?? repo.config.compression);
+  const seen = new Set<string>();
+  const stats: WriteStats = { blobsAdded: 0, rawBytesAdded: 0, storedBytesAdded: 0, packsWritten: 0, indexFilesWritten: 0 };
+  return {
+    chunker: repo.chunker,
+    stats,
+    async saveBlob(type, plain, knownId) {
+      const id = knownId ?? repo.key.blobId(plain);
+      const key = type + idToHex(id);
+      if (repo.hasBlob(type, id) || seen.has(key)) return { id, known: true, storedLength: 0 };
+      seen.add(key);
+      const storedLength = compressBlob(plain, level).data.length + 40;
+      stats.blobsAdded++;
+      stats.rawBytesAdded += plain.length;
+      stats.storedBytesAdded += storedLength;
+      return { id, known: false, storedLength };
+    },
+    async flush() {},
+    async saveUnpacked() {
+      throw new RepoError('INVALID_ARGUMENT', 'a dry run must not save anything');
+    },
+    loadUnpacked: (type, name, aad) => repo.loadUnpacked(type, name, aad),
+    listNames: (type) => repo.listNames(type),
+  };
+}
+
+function report(env: Env, r: BackupResult, dryRun: boolean, seconds: number, streamedBytes: number | undefined): void {
+  const s = r.snapshot.summary!;
+  const processedBytes = streamedBytes ?? s.total_bytes_processed;
+  if (env.out.json) {
+    env.out.printJson({
+      message_type: 'summary',
+      dry_run: dryRun,
+      snapshot_id: r.snapshotId ?? null,
+      ...s,
+      total_bytes_processed: processedBytes,
+      total_duration: seconds,
+      warnings: r.warnings,
+    });
+    return;
+  }
+  const out = env.out;
+  const row = (label: string, a: number, b: number, c: number) =>
+    `${label.padEnd(8)} ${String(a).padStart(6)} new, ${String(b).padStart(6)} changed, ${String(c).padStart(6)} unmodified`;
+  out.info(row('Files:', s.files_new, s.files_changed, s.files_unmodified));
+  out.info(row('Dirs:', s.dirs_new, s.dirs_changed, s.dirs_unmodified));
+  out.info(`${dryRun ? 'Would add' : 'Added'} to the repository: ${formatBytes(s.data_added)} (${formatBytes(s.data_added_packed)} stored)`);
+  out.info('');
+  out.info(`processed ${s.total_files_processed} files, ${formatBytes(processedBytes)} in ${formatDuration(seconds)}`);
+  if (r.snapshotId !== undefined) out.info(`snapshot ${shortId(r.snapshotId)} saved`);
+  else out.info('dry run: no snapshot saved');
+}
