@@ -27,3 +27,10 @@ export {
   type SnapshotSummary,
 } from './snapshot/snapshot.js';
 export * from './archiver/index.js';
+export * from './restorer/index.js';
+export { Lock, listLocks, removeLocks, isStale, type LockInfo, type LockOptions } from './repository/lock.js';
+export { checkRepository, type CheckReport, type CheckOptions, type CheckProblem, type CheckNote } from './maintenance/check.js';
+export { parseSubset, type DataSubset } from './maintenance/subset.js';
+export { repairIndex, type RepairIndexReport } from './maintenance/repair-index.js';
+export { repairPacks, type RepairPacksReport } from './maintenance/repair-packs.js';
+export { repairSnapshots, type RepairSnapshotsReport } from './maintenance/repair-snapshots.js';

@@ -1,0 +1,159 @@
+// `repo dump SNAPSHOT PATH`: a file's bytes, or a directory as a tar stream, on standard output.
+// Streams blob by blob with a small read-ahead and back-pressure; a file is never held in memory whole.
+
+import type { Command } from 'commander';
+import { NotFoundError, RepoError } from '../core/errors.js';
+import { idFromHex } from '../core/id.js';
+import type { Repository } from '../repository/repository.js';
+import { resolvePath } from '../restorer/index.js';
+import { splitDev } from '../restorer/fsops.js';
+import { findSnapshot } from '../snapshot/snapshot.js';
+import { displayName, type TreeNode } from '../tree/node.js';
+import { rfc3339ToNs } from '../tree/time.js';
+import { loadTree } from '../tree/tree-store.js';
+import { addFilterFlags, Env, snapshotFilter, withRepository, writeTo, type FilterFlags } from './context.js';
+import { collect } from './parse.js';
+import { encodeHeader, endOfArchive, padding, type TarType } from './tar.js';
+
+interface DumpFlags extends FilterFlags {
+  archive?: string;
+}
+
+const READ_AHEAD = 4;
+
+export function registerDump(program: Command): void {
+  const cmd = program
+    .command('dump')
+    .description('write a file from a snapshot to standard output, or a directory as a tar archive')
+    .argument('<snapshot>', 'snapshot id (or a unique prefix of it), or "latest"')
+    .argument('<path>', 'path inside the snapshot, e.g. /docs/a.txt; "/" dumps the whole snapshot')
+    .option('-a, --archive <format>', 'archive format for directories (only "tar")', 'tar');
+  addFilterFlags(cmd, collect).action((ref: string, path: string, flags: DumpFlags, c: Command) => runDump(Env.from(c), ref, path, flags));
+}
+
+/** The plaintext blobs of a file, in order, loading up to READ_AHEAD ahead. */
+async function* fileBlobs(repo: Repository, content: string[], signal: AbortSignal): AsyncIterable<Buffer> {
+  const pending: Promise<Buffer>[] = [];
+  let next = 0;
+  const start = () => {
+    const p = repo.loadBlob('data', idFromHex(content[next++]));
+    p.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
+    pending.push(p);
+  };
+  while (next < content.length && pending.length < READ_AHEAD) start();
+  while (pending.length > 0) {
+    if (signal.aborted) throw new RepoError('INTERRUPTED', 'dump interrupted');
+    const buf = await pending.shift()!;
+    if (next < content.length) start();
+    yield buf;
+  }
+}
+
+/** The content length from the index, so a tar header can be written before the first blob is read. */
+function contentLength(repo: Repository, node: TreeNode, path: string): number {
+  let n = 0;
+  for (const hex of node.content ?? []) {
+    const loc = repo.index.lookup('data', idFromHex(hex));
+    if (loc === undefined) throw new NotFoundError(`data blob ${hex} of ${path} is not in the index`, { blob: hex, path });
+    n += loc.rawLength;
+  }
+  return n;
+}
+
+async function writeFile(repo: Repository, node: TreeNode, path: string, signal: AbortSignal, expected?: number): Promise<void> {
+  let written = 0;
+  for await (const buf of fileBlobs(repo, node.content ?? [], signal)) {
+    await writeTo(process.stdout, buf);
+    written += buf.length;
+  }
+  if (expected !== undefined && written !== expected) {
+    throw new RepoError('INTEGRITY', `${path}: the index promised ${expected} bytes, the blobs held ${written}`, { path });
+  }
+}
+
+function floorSeconds(ns: bigint): number {
+  return Number(ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n));
+}
+
+const TAR_TYPES: Partial<Record<TreeNode['type'], TarType>> = { file: 'file', dir: 'dir', symlink: 'symlink', fifo: 'fifo', chardev: 'chardev', blockdev: 'blockdev' };
+
+async function writeTar(repo: Repository, top: { node: TreeNode; name: Buffer }[] | undefined, rootTree: string, signal: AbortSignal): Promise<void> {
+  const hardlinks = new Map<string, Buffer>();
+  const entry = async (node: TreeNode, name: Buffer): Promise<void> => {
+    if (signal.aborted) throw new RepoError('INTERRUPTED', 'dump interrupted');
+    let type = TAR_TYPES[node.type];
+    if (type === undefined) return; // sockets cannot be archived
+    const shown = '/' + displayName(name);
+    let linkname: Buffer | undefined;
+    let size = 0;
+    if (node.type === 'file') {
+      const key = node.links !== undefined && node.links > 1 && node.inode !== undefined && node.deviceId !== undefined ? `${node.deviceId}:${node.inode}` : undefined;
+      const first = key === undefined ? undefined : hardlinks.get(key);
+      if (first !== undefined) {
+        type = 'hardlink';
+        linkname = first;
+      } else {
+        if (key !== undefined) hardlinks.set(key, name);
+        size = contentLength(repo, node, shown);
+      }
+    } else if (node.type === 'symlink') {
+      linkname = node.linktarget ?? Buffer.alloc(0);
+    }
+    let devmajor: number | undefined;
+    let devminor: number | undefined;
+    if ((node.type === 'chardev' || node.type === 'blockdev') && node.rdev !== undefined && /^\d+$/.test(node.rdev)) {
+      [devmajor, devminor] = splitDev(node.rdev).map(Number);
+    }
+    await writeTo(
+      process.stdout,
+      encodeHeader({
+        name,
+        type,
+        mode: node.mode,
+        uid: node.uid,
+        gid: node.gid,
+        uname: node.user,
+        gname: node.group,
+        mtime: floorSeconds(rfc3339ToNs(node.mtime)),
+        size,
+        linkname,
+        devmajor,
+        devminor,
+      }),
+    );
+    if (type === 'file') {
+      await writeFile(repo, node, shown, signal, size);
+      const pad = padding(size);
+      if (pad.length > 0) await writeTo(process.stdout, pad);
+    }
+    if (node.type === 'dir' && node.subtree !== undefined) await children(node.subtree, name);
+  };
+  const children = async (treeId: string, prefix: Buffer | undefined): Promise<void> => {
+    const tree = await loadTree(repo, treeId);
+    for (const child of tree.nodes) {
+      await entry(child, prefix === undefined ? child.name : Buffer.concat([prefix, Buffer.from('/'), child.name]));
+    }
+  };
+  if (top === undefined) await children(rootTree, undefined);
+  else for (const t of top) await entry(t.node, t.name);
+  await writeTo(process.stdout, endOfArchive());
+}
+
+async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): Promise<void> {
+  const archive = flags.archive ?? 'tar';
+  if (archive !== 'tar') throw new RepoError('INVALID_ARGUMENT', `unsupported --archive ${JSON.stringify(archive)}: only "tar" is supported`);
+  const signal = env.signal;
+  await withRepository(env, {}, async (repo) => {
+    const sn = await findSnapshot(repo, ref, snapshotFilter(flags));
+    const resolved = await resolvePath(repo, sn.tree, path);
+    const node = resolved.node;
+    if (node !== undefined && node.type === 'file') {
+      await writeFile(repo, node, path, signal);
+      return;
+    }
+    if (process.stdout.isTTY) {
+      throw new RepoError('INVALID_ARGUMENT', `${path} is not a regular file and would be written as a tar archive: redirect standard output to a file or a pipe`);
+    }
+    await writeTar(repo, node === undefined ? undefined : [{ node, name: node.name }], sn.tree, signal);
+  });
+}
