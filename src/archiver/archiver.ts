@@ -253,7 +253,7 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
 async function readFile(state: WalkState, abs: Buffer, before: BigIntStats): Promise<{ content: string[]; size: number } | undefined> {
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    fh = await openForBackup(abs);
   } catch (err) {
     warn(state, abs, `cannot open: ${describeFsError(err)}`, true);
     return undefined;
@@ -290,6 +290,21 @@ async function storeChunks(state: WalkState, chunks: AsyncIterable<Buffer>): Pro
     if (!r.known) state.summary.data_blobs++;
   }
   return { content, size };
+}
+
+// O_NOATIME keeps a backup from changing the atime it records (else every run would see new trees);
+// the kernel allows it only to the file's owner or root, so fall back to a plain open.
+async function openForBackup(abs: Buffer): Promise<fs.promises.FileHandle> {
+  const flags = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
+  const noatime = fs.constants.O_NOATIME ?? 0;
+  if (noatime) {
+    try {
+      return await fs.promises.open(abs, flags | noatime);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
+  }
+  return fs.promises.open(abs, flags);
 }
 
 function countTree(summary: SnapshotSummary, known: boolean): void {

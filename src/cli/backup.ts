@@ -18,7 +18,7 @@ import { RepoError } from '../core/errors.js';
 import { idToHex, shortId } from '../core/id.js';
 import { compressBlob, compressionLevel, validateCompression } from '../repository/compression.js';
 import type { Repository, WriteStats } from '../repository/repository.js';
-import { Env, runtime, withRepository } from './context.js';
+import { Env, EXIT_PARTIAL, runtime, withRepository } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { collect, flattenTags, parseTime } from './parse.js';
 import { describeProgress, ProgressLine } from './progress.js';
@@ -138,7 +138,7 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
   report(env, result, flags.dryRun === true, (Date.now() - started) / 1000, stdinMode || commandMode ? streamedBytes : undefined);
   if (result.warnings.some((w) => w.skipped)) {
     process.stderr.write('warning: at least one source file could not be read; the snapshot lacks it\n');
-    runtime.exitCode = 3;
+    runtime.exitCode = EXIT_PARTIAL;
   }
 }
 

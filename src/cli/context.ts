@@ -18,6 +18,9 @@ export interface GlobalOptions {
   verbose?: boolean;
 }
 
+/** Exit status of a backup that saved its snapshot although some source files could not be read. */
+export const EXIT_PARTIAL = 3;
+
 /** Process-wide state shared by main.ts and the commands. */
 export const runtime = {
   /** The exit status a command asks for when it finishes without throwing (e.g. 3 after skipped files). */

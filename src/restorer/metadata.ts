@@ -34,7 +34,7 @@ async function attempt(ctx: RestoreContext, path: Buffer, what: string, fn: () =
 export async function applyHandleMeta(ctx: RestoreContext, fh: FileHandle, path: Buffer, node: TreeNode): Promise<void> {
   if (ctx.isRoot) await attempt(ctx, path, 'owner', () => fh.chown(node.uid, node.gid));
   await attempt(ctx, path, 'mode', () => fh.chmod(node.mode & 0o7777));
-  await attempt(ctx, path, 'times', () => fh.utimes(nodeTimeSeconds(node.atime), nodeTimeSeconds(node.mtime)));
+  await attempt(ctx, path, 'times', () => fh.utimes(nodeTimeSeconds(node.atime ?? node.mtime), nodeTimeSeconds(node.mtime)));
 }
 
 export async function applyDirMeta(ctx: RestoreContext, path: Buffer, node: TreeNode): Promise<void> {
@@ -67,7 +67,7 @@ export async function restoreDirMode(ctx: RestoreContext, path: Buffer, mode: nu
 /** Symlinks: lchown and lutimes only; Linux has no symlink modes. */
 export async function applySymlinkMeta(ctx: RestoreContext, path: Buffer, node: TreeNode): Promise<void> {
   if (ctx.isRoot) await attempt(ctx, path, 'owner', () => fsp.lchown(path, node.uid, node.gid));
-  await attempt(ctx, path, 'times', () => fsp.lutimes(path, nodeTimeSeconds(node.atime), nodeTimeSeconds(node.mtime)));
+  await attempt(ctx, path, 'times', () => fsp.lutimes(path, nodeTimeSeconds(node.atime ?? node.mtime), nodeTimeSeconds(node.mtime)));
 }
 
 /**
@@ -78,5 +78,5 @@ export async function applySpecialMeta(ctx: RestoreContext, path: Buffer, node: 
   if (ctx.isRoot) await attempt(ctx, path, 'owner', () => fsp.lchown(path, node.uid, node.gid));
   const st = await lstatOrUndefined(path);
   if (st !== undefined && !st.isSymbolicLink()) await attempt(ctx, path, 'mode', () => fsp.chmod(path, node.mode & 0o7777));
-  await attempt(ctx, path, 'times', () => fsp.lutimes(path, nodeTimeSeconds(node.atime), nodeTimeSeconds(node.mtime)));
+  await attempt(ctx, path, 'times', () => fsp.lutimes(path, nodeTimeSeconds(node.atime ?? node.mtime), nodeTimeSeconds(node.mtime)));
 }

@@ -10,7 +10,7 @@ export interface TreeNode {
   type: NodeType;
   mode: number; // st_mode & 0o7777
   mtime: string;
-  atime: string;
+  atime?: string; // omitted for directories: listing a directory for backup changes it
   ctime: string;
   uid: number;
   gid: number;

@@ -29,7 +29,7 @@ function nodeToJson(n: TreeNode): Record<string, unknown> {
   o.type = n.type;
   o.mode = n.mode;
   o.mtime = n.mtime;
-  o.atime = n.atime;
+  if (n.atime !== undefined) o.atime = n.atime;
   o.ctime = n.ctime;
   o.uid = n.uid;
   o.gid = n.gid;
@@ -85,7 +85,7 @@ function nodeFromJson(o: any, treeId: string): TreeNode {
     type: o.type,
     mode: num(o.mode, 'mode'),
     mtime: str(o.mtime, 'mtime') ?? '1970-01-01T00:00:00.000000000Z',
-    atime: str(o.atime, 'atime') ?? '1970-01-01T00:00:00.000000000Z',
+    atime: str(o.atime, 'atime'),
     ctime: str(o.ctime, 'ctime') ?? '1970-01-01T00:00:00.000000000Z',
     uid: num(o.uid ?? 0, 'uid'),
     gid: num(o.gid ?? 0, 'gid'),

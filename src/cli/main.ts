@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// Entry point of the `repo` command: builds the commander program, runs one command, maps its outcome to an exit code.
+// The only place that calls process.exit; errors become one `repo: …` line (stack traces only with -v or for bugs).
+
+import { Command, CommanderError } from 'commander';
+import { isRepoError, type ErrorCode } from '../core/errors.js';
+import { registerBackup } from './backup.js';
+import { registerCat } from './cat.js';
+import { runtime } from './context.js';
+import { registerDump } from './dump.js';
+import { registerInit } from './init.js';
+import { registerLs } from './ls.js';
+import { registerRestore } from './restore.js';
+import { registerSnapshots } from './snapshots.js';
+import { registerVersion } from './version.js';
+
+const EXIT_OK = 0;
+const EXIT_ERROR = 1;
+const EXIT_NO_REPOSITORY = 10;
+const EXIT_LOCKED = 11;
+const EXIT_WRONG_PASSWORD = 12;
+const EXIT_INTERRUPTED = 130;
+
+const EPILOG = `
+Environment:
+  REPO_REPOSITORY        repository location (instead of -r/--repo)
+  REPO_PASSWORD          the repository password
+  REPO_PASSWORD_FILE     file whose first line is the password (instead of --password-file)
+  REPO_PASSWORD_COMMAND  shell command printing the password (instead of --password-command)
+Without any of them the password is asked for on the terminal. Passwords are never
+accepted as command-line arguments.
+
+Exit codes:
+  0    success
+  1    error (invalid arguments, missing or damaged data, I/O failure, failed command)
+  3    backup saved, but some source files could not be read
+  10   the repository does not exist
+  11   the repository is locked
+  12   wrong password
+  130  interrupted (Ctrl-C; press it twice to exit immediately)`;
+
+const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
+  REPO_NOT_FOUND: EXIT_NO_REPOSITORY,
+  NOT_A_REPOSITORY: EXIT_NO_REPOSITORY,
+  LOCKED: EXIT_LOCKED,
+  WRONG_PASSWORD: EXIT_WRONG_PASSWORD,
+  INTERRUPTED: EXIT_INTERRUPTED,
+};
+
+/** Commander's messages, as "repo: …" lines, with any value given to a --password… option blanked out. */
+function formatCommanderError(str: string): string {
+  let msg = str.trim().replace(/^error: /, '');
+  msg = msg.replace(/(--?password[\w-]*)=[^'"\s]*/gi, '$1=…');
+  if (/unknown option '--?password(?!-file|-command)/i.test(msg)) {
+    msg += '\n(passwords are not accepted on the command line: set REPO_PASSWORD, or use --password-file or --password-command)';
+  }
+  return `repo: ${msg}\n`;
+}
+
+function buildProgram(): Command {
+  const program = new Command('repo');
+  program
+    .description('encrypted, deduplicating backups')
+    .usage('[options] <command> [arguments]')
+    .option('-r, --repo <location>', 'repository location (default: $REPO_REPOSITORY)')
+    .option('--password-file <file>', 'read the password from the first line of a file (default: $REPO_PASSWORD_FILE)')
+    .option('--password-command <command>', 'run a shell command and use the first line it prints as the password (default: $REPO_PASSWORD_COMMAND)')
+    .option('--json', 'machine-readable JSON output')
+    .option('-q, --quiet', 'print only results, warnings and errors')
+    .option('-v, --verbose', 'more detail, including stack traces of errors')
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(formatCommanderError(str)) })
+    .addHelpText('after', EPILOG);
+  // Registered after exitOverride/configureOutput so that every subcommand inherits them.
+  registerInit(program);
+  registerBackup(program);
+  registerSnapshots(program);
+  registerLs(program);
+  registerRestore(program);
+  registerDump(program);
+  registerCat(program);
+  registerVersion(program);
+  return program;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Prints the error and returns the exit code for it. */
+function reportError(err: unknown, verbose: boolean): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_ERROR; // commander has printed it
+  if (errnoCode(err) === 'EPIPE') return EXIT_ERROR; // the reader of our output went away; nobody to tell
+  const interrupted = runtime.controller.signal.aborted;
+  if (isRepoError(err)) {
+    let msg = err.message;
+    if (err.code === 'INTERRUPTED' || interrupted) msg = /interrupt/i.test(msg) ? msg : 'interrupted';
+    const file = err.context.file;
+    if (typeof file === 'string' && file !== '' && !msg.includes(file) && ['INTEGRITY', 'FORMAT', 'NOT_FOUND', 'BACKEND'].includes(err.code)) {
+      msg += ` (${file})`;
+    }
+    process.stderr.write(`repo: ${msg}\n`);
+    if (verbose) printStack(err);
+    return interrupted ? EXIT_INTERRUPTED : (CODE_EXIT[err.code] ?? EXIT_ERROR);
+  }
+  if (interrupted) {
+    process.stderr.write('repo: interrupted\n');
+    if (verbose) printStack(err);
+    return EXIT_INTERRUPTED;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`repo: ${message}\n`);
+  // A system error (EACCES, ENOSPC, …) is about the environment, not a bug: no stack unless asked for.
+  const systemError = err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+  if (verbose || !systemError) printStack(err);
+  return EXIT_ERROR;
+}
+
+function printStack(err: unknown): void {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 5; depth++) {
+    process.stderr.write(`${depth === 0 ? '' : 'caused by: '}${e.stack ?? e.message}\n`);
+    e = e.cause;
+  }
+}
+
+/** Waits until what was written to stdout and stderr has been handed to the OS, then exits. */
+async function exit(code: number): Promise<never> {
+  const drain = (s: NodeJS.WriteStream) =>
+    s.destroyed || s.writableLength === 0 ? Promise.resolve() : new Promise<void>((resolve) => s.write('', () => resolve()));
+  await Promise.race([Promise.all([drain(process.stdout), drain(process.stderr)]), new Promise((r) => setTimeout(r, 5000).unref())]);
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const verbose = () => argv.includes('-v') || argv.includes('--verbose');
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts++;
+    if (interrupts === 1 && runtime.abortable) {
+      // The running command stops at its next check, cleans up and ends with exit code 130.
+      runtime.controller.abort(new Error('interrupted'));
+      process.stderr.write('\nrepo: interrupting (press Ctrl-C again to exit immediately)\n');
+      return;
+    }
+    process.stderr.write('\nrepo: interrupted\n');
+    process.exit(EXIT_INTERRUPTED);
+  });
+  process.stdout.on('error', (err) => {
+    if (errnoCode(err) === 'EPIPE') process.exit(EXIT_ERROR);
+  });
+  process.on('unhandledRejection', (err) => {
+    void exit(reportError(err, verbose()));
+  });
+
+  const program = buildProgram();
+  let code: number;
+  try {
+    await program.parseAsync(argv);
+    code = runtime.exitCode;
+  } catch (err) {
+    code = reportError(err, verbose() || program.opts().verbose === true);
+  }
+  await exit(code);
+}
+
+void main(process.argv);
