@@ -35,7 +35,7 @@ export interface Chunker {
 export function createChunker(params: ChunkerParams, options: FastCdcOptions = {}): Chunker {
   const p = validateChunkerParams(params, 'argument');
   switch (p.algorithm) {
-    case 'fastcdc-2020':
+    case 'fastcdc-ronomon':
       return new FastCdcChunker(p, options);
   }
 }

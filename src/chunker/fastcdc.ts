@@ -31,7 +31,8 @@ export const DEFAULT_READ_SIZE = 4 * 1024 * 1024;
 export interface FastCdcOptions {
   /**
    * Bytes gathered before each WASM call (default 8 MiB). Raised to at least 2 x max, so that
-   * every call emits at least max bytes. Memory per active stream is about 2 x this (JS + WASM).
+   * every call emits at least max bytes. Memory: one window per active stream, plus a WASM heap
+   * shared by all streams that grows to the largest window once and never shrinks.
    */
   windowSize?: number;
 }

@@ -4,16 +4,12 @@
 import { FormatError, RepoError } from '../core/errors.js';
 
 /**
- * The name stored in a repository config's `chunker.algorithm`.
- *
- * NOTE: fastcdc-wasm 0.1.0 wraps the Rust `fastcdc` crate 1.0.5, whose only
- * algorithm is the 2016 FastCDC as ported from ronomon/deduplication (31-bit
- * gear hash shifted right, fixed 256-entry table, normalization level 1, see
- * fastcdc.ts) - in later crate versions that code lives in the `ronomon`
- * module, not `v2020`. The string is kept as the format spec currently names
- * it; it is an opaque identifier of "whatever fastcdc-wasm 0.1.0 computes".
+ * The name stored in a repository config's `chunker.algorithm`: FastCDC as ported from
+ * ronomon/deduplication (the 2016 algorithm, 31-bit gear hash shifted right, fixed 256-entry table,
+ * normalization level 1), as computed by fastcdc-wasm 0.1.0 (Rust crate fastcdc 1.0.5).
+ * spec/repository-format.md §6 gives the exact cutting rule.
  */
-export const FASTCDC_ALGORITHM = 'fastcdc-2020' as const;
+export const FASTCDC_ALGORITHM = 'fastcdc-ronomon' as const;
 
 export interface ChunkerParams {
   algorithm: typeof FASTCDC_ALGORITHM;

@@ -4,9 +4,10 @@
 import type { Command } from 'commander';
 import { openBackend } from '../backend/index.js';
 import { RepoError } from '../core/errors.js';
+import { Lock } from '../repository/lock.js';
 import { Repository, type OpenOptions } from '../repository/repository.js';
 import type { SnapshotFilter } from '../snapshot/snapshot.js';
-import { tagFilter } from './parse.js';
+import { parseWaitDuration, tagFilter } from './parse.js';
 import { getPassword } from './password.js';
 
 export interface GlobalOptions {
@@ -16,6 +17,9 @@ export interface GlobalOptions {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  /** false with --no-lock. */
+  lock?: boolean;
+  retryLock?: string;
 }
 
 /** Exit status of a backup that saved its snapshot although some source files could not be read. */
@@ -132,12 +136,23 @@ export class Env {
   }
 }
 
-/** Runs `fn` with an opened repository and closes it afterwards, whatever happens. */
-export async function withRepository<T>(env: Env, opts: OpenOptions, fn: (repo: Repository) => Promise<T>): Promise<T> {
+export type LockMode = 'shared' | 'exclusive' | 'none';
+
+/**
+ * Runs `fn` with an opened repository, holding a lock of `lockMode` (unless --no-lock), and releases the
+ * lock and closes the repository afterwards, whatever happens. A conflicting lock → RepoError('LOCKED').
+ */
+export async function withRepository<T>(env: Env, opts: OpenOptions, fn: (repo: Repository) => Promise<T>, lockMode: LockMode = 'shared'): Promise<T> {
+  const retryMs = env.globals.retryLock === undefined ? 0 : parseWaitDuration(env.globals.retryLock, '--retry-lock');
   const repo = await env.openRepository(opts);
+  let lock: Lock | undefined;
   try {
+    if (lockMode !== 'none' && env.globals.lock !== false) {
+      lock = await Lock.acquire(repo, { exclusive: lockMode === 'exclusive', retryMs, signal: runtime.controller.signal });
+    }
     return await fn(repo);
   } finally {
+    await lock?.release().catch(() => undefined);
     await repo.close().catch(() => undefined);
   }
 }

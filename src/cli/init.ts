@@ -8,7 +8,8 @@ import { shortId } from '../core/id.js';
 import { CHEAP_TEST_SCRYPT } from '../crypto/kdf.js';
 import { validateCompression } from '../repository/compression.js';
 import { validatePackSize } from '../repository/config.js';
-import { DEFAULT_CHUNKER, Repository, type InitOptions } from '../repository/repository.js';
+import { DEFAULT_CHUNKER_PARAMS as DEFAULT_CHUNKER } from '../chunker/index.js';
+import { Repository, type InitOptions } from '../repository/repository.js';
 import { Env } from './context.js';
 import { parseChunker, parseSize } from './parse.js';
 

@@ -12,6 +12,7 @@ import { registerInit } from './init.js';
 import { registerLs } from './ls.js';
 import { registerRestore } from './restore.js';
 import { registerSnapshots } from './snapshots.js';
+import { registerUnlock } from './unlock.js';
 import { registerVersion } from './version.js';
 
 const EXIT_OK = 0;
@@ -65,6 +66,8 @@ function buildProgram(): Command {
     .option('-r, --repo <location>', 'repository location (default: $REPO_REPOSITORY)')
     .option('--password-file <file>', 'read the password from the first line of a file (default: $REPO_PASSWORD_FILE)')
     .option('--password-command <command>', 'run a shell command and use the first line it prints as the password (default: $REPO_PASSWORD_COMMAND)')
+    .option('--no-lock', 'do not lock the repository (for read-only storage; unsafe while others prune)')
+    .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a conflicting lock to go away')
     .option('--json', 'machine-readable JSON output')
     .option('-q, --quiet', 'print only results, warnings and errors')
     .option('-v, --verbose', 'more detail, including stack traces of errors')
@@ -80,6 +83,7 @@ function buildProgram(): Command {
   registerRestore(program);
   registerDump(program);
   registerCat(program);
+  registerUnlock(program);
   registerVersion(program);
   return program;
 }

@@ -10,7 +10,7 @@ export class ProgressLine {
 
   update(text: string): void {
     if (!this.enabled) return;
-    const width = process.stderr.columns ?? 80;
+    const width = process.stderr.columns || 80;
     const line = text.length >= width ? text.slice(0, Math.max(0, width - 1)) : text;
     process.stderr.write(`\r\x1b[2K${line}`);
     this.shown = true;

@@ -76,7 +76,11 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
     },
   };
   if (out.progress) {
-    opts.onProgress = (p) => progress.update(describeProgress({ ...p, elapsedMs: Date.now() - started, totalsFinal: true }));
+    let first: number | undefined; // rates count from the first report, after opening and planning
+    opts.onProgress = (p) => {
+      first ??= Date.now();
+      progress.update(describeProgress({ ...p, elapsedMs: Date.now() - first, totalsFinal: true }));
+    };
   }
   const { sn, result } = await withRepository(env, {}, async (repo) => {
     const sn = await findSnapshot(repo, ref, snapshotFilter(flags));

@@ -3,7 +3,7 @@
 
 import type { Backend, FileType } from '../backend/backend.js';
 import { isNotFound } from '../backend/backend.js';
-import { createChunker, type Chunker, type ChunkerParams } from '../chunker/chunker.js';
+import { createChunker, DEFAULT_CHUNKER_PARAMS, type Chunker, type ChunkerParams } from '../chunker/chunker.js';
 import { IntegrityError, NotFoundError, RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { blake3 } from '../crypto/blake3.js';
@@ -19,8 +19,6 @@ import { MasterIndex } from './master-index.js';
 import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
 
-/** The chunker parameters new repositories get (see spec/chunker-parameters.md for the measurements). */
-export const DEFAULT_CHUNKER: ChunkerParams = { algorithm: 'fastcdc-2020', min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 };
 
 // An index file is written at the latest after this many new blobs, so an interrupted backup keeps most of its work.
 const INDEX_FLUSH_BLOBS = 40_000;
@@ -93,7 +91,7 @@ export class Repository {
     const config: RepoConfig = {
       version: FORMAT_VERSION,
       id: Buffer.from(randomBytes(32)).toString('hex'),
-      chunker: opts.chunker ?? DEFAULT_CHUNKER,
+      chunker: { ...(opts.chunker ?? DEFAULT_CHUNKER_PARAMS) },
       compression: validateCompression(opts.compression ?? 'auto'),
       pack_size: validatePackSize(opts.packSize ?? DEFAULT_PACK_SIZE),
       created: (opts.now ?? new Date()).toISOString(),

@@ -10,7 +10,7 @@ import { checkRepository } from '../../src/maintenance/check.js';
 import { localRepo, PASSWORD, prng, randomBuffer, tempDir } from '../helpers/repo.js';
 import { compareTrees, generateTree } from '../helpers/tree-gen.js';
 
-const SMALL_CHUNKER = { algorithm: 'fastcdc-2020' as const, min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
+const SMALL_CHUNKER = { algorithm: 'fastcdc-ronomon' as const, min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
 const dirs: string[] = [];
 const mk = () => {
   const d = tempDir();

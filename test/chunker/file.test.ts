@@ -9,7 +9,7 @@ import { chunkFile, createChunker, fastcdcBoundaries, type ChunkerParams } from 
 import { collect, cutsOf, mixedBytes, randomBytes } from './helpers.js';
 
 const MiB = 1024 * 1024;
-const P: ChunkerParams = { algorithm: 'fastcdc-2020', min: 65536, avg: 262144, max: 1048576 };
+const P: ChunkerParams = { algorithm: 'fastcdc-ronomon', min: 65536, avg: 262144, max: 1048576 };
 const dir = mkdtempSync(join(tmpdir(), 'chunker-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -44,7 +44,7 @@ describe('chunkFile', () => {
     const small = data.subarray(0, 40_000); // several chunks at these small params
     const f = join(dir, 'small.bin');
     writeFileSync(f, small);
-    const p: ChunkerParams = { algorithm: 'fastcdc-2020', min: 1024, avg: 4096, max: 16384 };
+    const p: ChunkerParams = { algorithm: 'fastcdc-ronomon', min: 1024, avg: 4096, max: 16384 };
     const chunks = await collect(chunkFile(f, createChunker(p), { readSize: 1 }));
     expect(chunks.length).toBeGreaterThan(2);
     expect(cutsOf(chunks)).toEqual(Array.from(fastcdcBoundaries(small, p)));

@@ -11,7 +11,7 @@ import {
   validateChunkerParams,
 } from '../../src/chunker/index.js';
 
-const ok = { algorithm: 'fastcdc-2020', min: 262144, avg: 1048576, max: 4194304 } as const;
+const ok = { algorithm: 'fastcdc-ronomon', min: 262144, avg: 1048576, max: 4194304 } as const;
 
 describe('validateChunkerParams', () => {
   it('accepts good params and returns a clean copy', () => {
@@ -19,9 +19,9 @@ describe('validateChunkerParams', () => {
     expect(validateChunkerParams({ ...ok, future: 1 }, 'config')).toEqual(ok); // unknown members ignored
     expect(validateChunkerParams(DEFAULT_CHUNKER_PARAMS)).toEqual(DEFAULT_CHUNKER_PARAMS);
     // extremes of the ranges, non-powers of two
-    validateChunkerParams({ algorithm: 'fastcdc-2020', min: 64, avg: 256, max: 1024 });
-    validateChunkerParams({ algorithm: 'fastcdc-2020', min: 100_000, avg: 300_000, max: 1_000_001 });
-    validateChunkerParams({ algorithm: 'fastcdc-2020', min: 1 << 20, avg: 32 << 20, max: CHUNKER_LIMITS.maxMax });
+    validateChunkerParams({ algorithm: 'fastcdc-ronomon', min: 64, avg: 256, max: 1024 });
+    validateChunkerParams({ algorithm: 'fastcdc-ronomon', min: 100_000, avg: 300_000, max: 1_000_001 });
+    validateChunkerParams({ algorithm: 'fastcdc-ronomon', min: 1 << 20, avg: 32 << 20, max: CHUNKER_LIMITS.maxMax });
   });
 
   const bad: [string, unknown][] = [
@@ -30,13 +30,13 @@ describe('validateChunkerParams', () => {
     ['array', [1, 2, 3]],
     ['unknown algorithm', { ...ok, algorithm: 'rabin' }],
     ['missing algorithm', { min: 1, avg: 2, max: 3 }],
-    ['missing max', { algorithm: 'fastcdc-2020', min: 262144, avg: 1048576 }],
+    ['missing max', { algorithm: 'fastcdc-ronomon', min: 262144, avg: 1048576 }],
     ['string size', { ...ok, min: '262144' }],
     ['fraction', { ...ok, avg: 1048576.5 }],
     ['NaN', { ...ok, max: Number.NaN }],
     ['min < 64', { ...ok, min: 63 }],
-    ['avg < 256', { algorithm: 'fastcdc-2020', min: 64, avg: 255, max: 1024 }],
-    ['max < 1024', { algorithm: 'fastcdc-2020', min: 64, avg: 256, max: 1023 }],
+    ['avg < 256', { algorithm: 'fastcdc-ronomon', min: 64, avg: 255, max: 1024 }],
+    ['max < 1024', { algorithm: 'fastcdc-ronomon', min: 64, avg: 256, max: 1023 }],
     ['max above limit', { ...ok, max: CHUNKER_LIMITS.maxMax + 1 }],
     ['min == avg', { ...ok, min: 1048576 }],
     ['avg == max', { ...ok, avg: 4194304 }],
@@ -78,9 +78,9 @@ describe('validateChunkerParams', () => {
   it('every accepted extreme actually runs in WASM', () => {
     const data = Buffer.alloc(5000, 1);
     for (const p of [
-      { algorithm: 'fastcdc-2020' as const, min: 64, avg: 256, max: 1024 },
-      { algorithm: 'fastcdc-2020' as const, min: 64, avg: 65, max: 66 + 1024 },
-      { algorithm: 'fastcdc-2020' as const, min: CHUNKER_LIMITS.maxMax - 2, avg: CHUNKER_LIMITS.maxMax - 1, max: CHUNKER_LIMITS.maxMax },
+      { algorithm: 'fastcdc-ronomon' as const, min: 64, avg: 256, max: 1024 },
+      { algorithm: 'fastcdc-ronomon' as const, min: 64, avg: 65, max: 66 + 1024 },
+      { algorithm: 'fastcdc-ronomon' as const, min: CHUNKER_LIMITS.maxMax - 2, avg: CHUNKER_LIMITS.maxMax - 1, max: CHUNKER_LIMITS.maxMax },
     ]) {
       if (p.avg < CHUNKER_LIMITS.avgMin) {
         expect(() => fastcdcBoundaries(data, p)).toThrow(RepoError);

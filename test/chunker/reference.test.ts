@@ -66,7 +66,7 @@ function modelCuts(data: Uint8Array, p: ChunkerParams, table: Uint32Array): numb
   return cuts;
 }
 
-const fc = (min: number, avg: number, max: number): ChunkerParams => ({ algorithm: 'fastcdc-2020', min, avg, max });
+const fc = (min: number, avg: number, max: number): ChunkerParams => ({ algorithm: 'fastcdc-ronomon', min, avg, max });
 
 describe('fastcdc-wasm 0.1.0 = fastcdc crate 1.0.5 (ronomon-style FastCDC)', () => {
   const table = tableFromWasm();

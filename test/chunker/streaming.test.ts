@@ -12,8 +12,8 @@ import {
 import { collect, cutsOf, mixedBytes, pieces, prng, randInt, randomBytes } from './helpers.js';
 
 const MiB = 1024 * 1024;
-const SMALL: ChunkerParams = { algorithm: 'fastcdc-2020', min: 16384, avg: 65536, max: 262144 };
-const SPEC: ChunkerParams = { algorithm: 'fastcdc-2020', min: 262144, avg: 1048576, max: 4194304 };
+const SMALL: ChunkerParams = { algorithm: 'fastcdc-ronomon', min: 16384, avg: 65536, max: 262144 };
+const SPEC: ChunkerParams = { algorithm: 'fastcdc-ronomon', min: 262144, avg: 1048576, max: 4194304 };
 
 function checkChunks(chunks: Buffer[], data: Buffer, p: ChunkerParams): void {
   expect(Buffer.concat(chunks).equals(data)).toBe(true);
@@ -76,7 +76,7 @@ describe('streaming boundaries equal whole-input boundaries', () => {
 });
 
 describe('small parameters, minimal window, 1-byte pieces', () => {
-  const p: ChunkerParams = { algorithm: 'fastcdc-2020', min: 256, avg: 1024, max: 4096 };
+  const p: ChunkerParams = { algorithm: 'fastcdc-ronomon', min: 256, avg: 1024, max: 4096 };
   it('matches whole-input cuts with many carries', async () => {
     const data = mixedBytes(512 * 1024, 7);
     const want = Array.from(fastcdcBoundaries(data, p));

@@ -22,7 +22,7 @@ afterAll(() => fs.rmSync(src, { recursive: true, force: true }));
 
 async function backedUp(): Promise<MemoryBackend> {
   const backend = new MemoryBackend();
-  const repo = await Repository.init(backend, PASSWORD, { kdf: CHEAP_TEST_SCRYPT, chunker: { algorithm: 'fastcdc-2020', min: 64 * 1024, avg: 256 * 1024, max: 1 << 20 }, packSize: 4 << 20 });
+  const repo = await Repository.init(backend, PASSWORD, { kdf: CHEAP_TEST_SCRYPT, chunker: { algorithm: 'fastcdc-ronomon', min: 64 * 1024, avg: 256 * 1024, max: 1 << 20 }, packSize: 4 << 20 });
   await backupPaths(repo, [path.join(src, 'data')]);
   return backend;
 }

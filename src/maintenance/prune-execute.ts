@@ -1,0 +1,66 @@
+// Carrying out a prune plan in the only safe order: copy still-used blobs out of packs to repack, store the
+// new packs, write the new index that supersedes the old, and only then delete packs and old index files.
+
+import { idToHex } from '../core/id.js';
+import type { IndexedBlob } from '../repository/blob.js';
+import type { Repository } from '../repository/repository.js';
+import { rewriteIndex } from './index-rewrite.js';
+import { usedBlobs, type PrunePlan } from './prune-plan.js';
+import { recordsOf } from './repair-packs.js';
+
+export interface PruneResult {
+  packsDeleted: number;
+  packsRepacked: number;
+  packsWritten: number;
+  indexFilesWritten: number;
+  bytesFreed: number;
+}
+
+/**
+ * `writer` must be a second handle on the same repository opened with `skipIndex`, so the blobs it
+ * copies are stored anew rather than deduplicated against the packs about to be deleted. The caller
+ * holds an exclusive lock, so the plan cannot go stale under it.
+ */
+export async function executePrune(
+  repo: Repository,
+  writer: Repository,
+  plan: PrunePlan,
+  opts: { onProgress?: (p: { phase: string; done: number; total: number }) => void } = {},
+): Promise<PruneResult> {
+  const removed = new Set([...plan.deletePacks, ...plan.repackPacks, ...plan.unreferencedPacks]);
+  if (plan.repackPacks.length > 0) {
+    const { used } = await usedBlobs(repo);
+    // A used blob needs a copy only if no pack that stays already has one.
+    const keptElsewhere = (type: 'data' | 'tree', id: Buffer) => repo.index.lookupAll(type, id).some((l) => !removed.has(l.pack));
+    const repackSet = new Set(plan.repackPacks);
+    const byPack = new Map(plan.repackPacks.map((p) => [p, [] as IndexedBlob[]]));
+    for (const e of repo.index.entries()) if (repackSet.has(e.pack)) byPack.get(e.pack)!.push(e);
+    let done = 0;
+    for (const [, entries] of byPack) {
+      for (const e of entries) {
+        const key = `${e.type}:${idToHex(e.id)}`;
+        if (!used.has(key) || keptElsewhere(e.type, e.id) || writer.hasBlob(e.type, e.id)) continue;
+        await writer.saveBlob(e.type, await repo.loadBlob(e.type, e.id), e.id);
+      }
+      opts.onProgress?.({ phase: 'repack', done: ++done, total: plan.repackPacks.length });
+    }
+    await writer.flush();
+  }
+  const oldIndexFiles = await repo.listNames('index');
+  const records = [...recordsOf(repo.index, removed), ...recordsOf(writer.index, new Set())];
+  const written = await rewriteIndex(repo, records, oldIndexFiles);
+  let done = 0;
+  for (const pack of removed) {
+    await repo.backend.remove({ type: 'data', name: pack }).catch((err) => {
+      if (!(err as { code?: string }).code?.includes('NOT_FOUND')) throw err;
+    });
+    opts.onProgress?.({ phase: 'delete', done: ++done, total: removed.size });
+  }
+  return {
+    packsDeleted: plan.deletePacks.length + plan.unreferencedPacks.length,
+    packsRepacked: plan.repackPacks.length,
+    packsWritten: writer.stats.packsWritten,
+    indexFilesWritten: written.length + writer.stats.indexFilesWritten,
+    bytesFreed: plan.stats.bytesFreed,
+  };
+}
