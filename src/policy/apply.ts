@@ -1,4 +1,4 @@
-// Applies a retention policy to one group of snapshots with restic's `forget` semantics (ApplyPolicy, restic ≥ 0.16).
+// Applies a retention policy to one group of snapshots with restic's `forget` semantics (current ApplyPolicy).
 // A pure function: it must never read the clock, touch a repository, or remove every snapshot of a non-empty group.
 
 import { isoWeek, subtractCalendar, type WallTime, wallTime } from './calendar.js';
@@ -124,7 +124,7 @@ export function applyPolicy<T extends { id: string; time: string; tags: string[]
     for (const b of buckets) {
       if (b.count > 0 || b.count === -1) {
         const val = b.bucker(cur.wall, nr);
-        // restic ≥ 0.16 also keeps the oldest snapshot while the rule has count left, to maximise the history kept.
+        // restic also keeps the oldest snapshot while the rule has count left, to maximise the history kept.
         if (val !== b.last || isOldest) {
           matches.push(val === b.last ? `oldest ${b.reason}` : b.reason);
           b.last = val;

@@ -1,4 +1,5 @@
 // applyPolicy rule by rule: counts, oldest-kept, within (calendar cutoffs), within-buckets, tags, offsets, ties, safety net.
+// Small hand-written cases; expectations follow restic's ApplyPolicy semantics.
 import { describe, expect, it } from 'vitest';
 import { isRepoError } from '../../src/core/errors.js';
 import { applyPolicy, parseDuration, type RetentionPolicy, SAFETY_REASON } from '../../src/policy/index.js';

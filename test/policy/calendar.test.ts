@@ -1,4 +1,5 @@
 // Calendar helpers: wall-clock fields in the string's own offset, ISO weeks at year boundaries, Go AddDate normalization.
+// Expected values are hand-checked calendar facts, not outputs of the code under test.
 import { describe, expect, it } from 'vitest';
 import { civilFromDays, daysFromCivil, isoWeek, subtractCalendar, wallTime } from '../../src/policy/calendar.js';
 import { parseDuration } from '../../src/policy/index.js';

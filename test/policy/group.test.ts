@@ -1,4 +1,5 @@
 // groupSnapshots: --group-by host/paths/tags variants, set comparison, deterministic group order, no mutation.
+// Groups must not depend on input order.
 import { describe, expect, it } from 'vitest';
 import { applyPolicy, formatGroupKey, groupSnapshots, parseGroupBy } from '../../src/policy/index.js';
 

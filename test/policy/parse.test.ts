@@ -1,4 +1,5 @@
 // Option parsing for retention: durations, keep counts, group-by, policy emptiness and description.
+// Invalid input must fail with INVALID_ARGUMENT, never be silently reinterpreted.
 import { describe, expect, it } from 'vitest';
 import { isRepoError } from '../../src/core/errors.js';
 import {
