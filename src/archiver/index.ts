@@ -1,5 +1,6 @@
 // Public surface of the archiver.
-export { backupPaths, backupStream, PROGRAM_VERSION, describeFsError } from './archiver.js';
-export type { ArchiverRepo, BackupOptions, BackupResult, SourceWarning } from './archiver.js';
+export { backupPaths, backupStream, PROGRAM_VERSION, type BackupResult } from './archiver.js';
+export { describeFsError, type ArchiverRepo, type BackupOptions, type SourceWarning } from './state.js';
+export { findParent, type GroupBy } from './parent.js';
 export type { BackupProgress } from './progress.js';
 export { compileRules, parseExcludeFile, type ExcludeRule } from './exclude.js';

@@ -36,6 +36,13 @@ export class ProgressTracker {
     this.maybeReport();
   }
 
+  /** A file reused from the parent snapshot: it counts as done without being read. */
+  fileSkipped(bytes: number): void {
+    this.p.filesDone++;
+    this.p.bytesDone += bytes;
+    this.maybeReport();
+  }
+
   dirDone(): void {
     this.p.dirsDone++;
   }

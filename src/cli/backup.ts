@@ -197,6 +197,8 @@ function dryRunRepository(repo: Repository, compression: string | undefined): Ar
       stats.storedBytesAdded += storedLength;
       return { id, known: false, storedLength };
     },
+    hasBlob: (type, id) => repo.hasBlob(type, id) || seen.has(type + idToHex(id)),
+    loadBlob: (type, id) => repo.loadBlob(type, id),
     async flush() {},
     async saveUnpacked() {
       throw new RepoError('INVALID_ARGUMENT', 'a dry run must not save anything');

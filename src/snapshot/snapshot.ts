@@ -47,12 +47,13 @@ export interface StoredSnapshot extends Snapshot {
 }
 
 export type SnapshotRepo = Pick<Repository, 'saveUnpacked' | 'loadUnpacked' | 'listNames'>;
+export type SnapshotReader = Pick<Repository, 'loadUnpacked' | 'listNames'>;
 
 export async function saveSnapshot(repo: SnapshotRepo, sn: Snapshot): Promise<string> {
   return repo.saveUnpacked('snapshots', Buffer.from(JSON.stringify(sn), 'utf8'), AAD_SNAPSHOT);
 }
 
-export async function loadSnapshot(repo: SnapshotRepo, id: string): Promise<StoredSnapshot> {
+export async function loadSnapshot(repo: SnapshotReader, id: string): Promise<StoredSnapshot> {
   const plain = await repo.loadUnpacked('snapshots', id, AAD_SNAPSHOT);
   let sn: Snapshot;
   try {
@@ -68,7 +69,7 @@ export async function loadSnapshot(repo: SnapshotRepo, id: string): Promise<Stor
 }
 
 /** All snapshots, oldest first. */
-export async function listSnapshots(repo: SnapshotRepo): Promise<StoredSnapshot[]> {
+export async function listSnapshots(repo: SnapshotReader): Promise<StoredSnapshot[]> {
   const out: StoredSnapshot[] = [];
   for (const name of await repo.listNames('snapshots')) out.push(await loadSnapshot(repo, name));
   return sortByTime(out);
@@ -96,7 +97,7 @@ export function matchesFilter(sn: Snapshot, f: SnapshotFilter): boolean {
 }
 
 /** Resolves "latest" (newest matching the filter) or a unique id prefix. */
-export async function findSnapshot(repo: SnapshotRepo, ref: string, filter: SnapshotFilter = {}): Promise<StoredSnapshot> {
+export async function findSnapshot(repo: SnapshotReader, ref: string, filter: SnapshotFilter = {}): Promise<StoredSnapshot> {
   if (ref === 'latest') {
     const all = (await listSnapshots(repo)).filter((s) => matchesFilter(s, filter));
     if (all.length === 0) throw new NotFoundError('no snapshot matches', { snapshot: 'latest' });

@@ -1,0 +1,70 @@
+// Reads one file through the chunker into data blobs, warning (not failing) when it cannot be read or changes meanwhile.
+// Never follows a symlink that replaced the file after it was listed.
+
+import fs from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { RepoError } from '../core/errors.js';
+import { idToHex } from '../core/id.js';
+import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
+
+export interface FileContent {
+  content: string[];
+  size: number;
+}
+
+export async function readFile(state: WalkState, abs: Buffer, before: BigIntStats): Promise<FileContent | undefined> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await openForBackup(abs);
+  } catch (err) {
+    warn(state, abs, `cannot open: ${describeFsError(err)}`, true);
+    return undefined;
+  }
+  try {
+    const read = async (buf: Uint8Array, offset: number, length: number) => {
+      const { bytesRead } = await fh.read(buf, offset, length, null);
+      state.progress.bytesRead(bytesRead);
+      return bytesRead;
+    };
+    const r = await storeChunks(state, state.chunker.chunksFrom(read));
+    const after = await fh.stat({ bigint: true });
+    if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(r.size) !== after.size) {
+      warn(state, abs, 'file changed while it was read; the snapshot holds what was read', false);
+    }
+    return r;
+  } catch (err) {
+    if (err instanceof RepoError) throw err;
+    warn(state, abs, `cannot read: ${describeFsError(err)}`, true);
+    return undefined;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+export async function storeChunks(state: WalkState, chunks: AsyncIterable<Buffer>): Promise<FileContent> {
+  const content: string[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    checkAbort(state.opts.signal);
+    const r = await state.repo.saveBlob('data', chunk);
+    content.push(idToHex(r.id));
+    size += chunk.length;
+    if (!r.known) state.summary.data_blobs++;
+  }
+  return { content, size };
+}
+
+// O_NOATIME keeps a backup from changing the atime it records (else every run would see new trees);
+// the kernel allows it only to the file's owner or root, so fall back to a plain open.
+async function openForBackup(abs: Buffer): Promise<fs.promises.FileHandle> {
+  const flags = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
+  const noatime = fs.constants.O_NOATIME ?? 0;
+  if (noatime) {
+    try {
+      return await fs.promises.open(abs, flags | noatime);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
+  }
+  return fs.promises.open(abs, flags);
+}

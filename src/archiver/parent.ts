@@ -1,0 +1,56 @@
+// Change detection against a parent snapshot: which files can reuse their content list without being read,
+// which directories can reuse their tree id, and which snapshot is the parent by default.
+
+import { idFromHex } from '../core/id.js';
+import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
+import type { TreeNode } from '../tree/node.js';
+import { loadTree } from '../tree/tree-store.js';
+import { encodeTree } from '../tree/tree.js';
+import type { ArchiverRepo, BackupOptions } from './state.js';
+
+export type GroupBy = ('host' | 'paths' | 'tags')[];
+
+/** The newest snapshot of the same group (by default same host and same set of paths), or undefined. */
+export async function findParent(
+  repo: Pick<ArchiverRepo, 'loadUnpacked' | 'listNames'>,
+  s: { hostname: string; paths: string[]; tags?: string[] },
+  groupBy: GroupBy = ['host', 'paths'],
+): Promise<StoredSnapshot | undefined> {
+  const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+  const all = await listSnapshots(repo);
+  for (let i = all.length - 1; i >= 0; i--) {
+    const sn = all[i];
+    if (groupBy.includes('host') && sn.hostname !== s.hostname) continue;
+    if (groupBy.includes('paths') && !same(sn.paths, s.paths)) continue;
+    if (groupBy.includes('tags') && !same(sn.tags, s.tags ?? [])) continue;
+    return sn;
+  }
+  return undefined;
+}
+
+/** Children of a parent directory by name, or an empty map when there is no usable parent tree. */
+export async function parentChildren(repo: Pick<ArchiverRepo, 'loadBlob'>, subtree: string | undefined): Promise<Map<string, TreeNode>> {
+  const m = new Map<string, TreeNode>();
+  if (!subtree) return m;
+  try {
+    for (const n of (await loadTree(repo, subtree)).nodes) m.set(n.name.toString('hex'), n);
+  } catch {
+    // an unreadable parent tree only means this directory is read in full
+  }
+  return m;
+}
+
+/** A file is unchanged when type, size, mtime, ctime, inode and device match and its blobs are all still stored. */
+export function fileUnchanged(repo: Pick<ArchiverRepo, 'hasBlob'>, now: TreeNode, old: TreeNode | undefined, opts: BackupOptions): boolean {
+  if (!old || opts.force || old.type !== 'file' || now.type !== 'file' || old.error !== undefined) return false;
+  if (old.size !== now.size || old.mtime !== now.mtime) return false;
+  if (!opts.ignoreCtime && old.ctime !== now.ctime) return false;
+  if (!opts.ignoreInode && (old.inode !== now.inode || old.deviceId !== now.deviceId)) return false;
+  return (old.content ?? []).every((c) => repo.hasBlob('data', idFromHex(c)));
+}
+
+/** Whether two node lists would serialize to the same tree (so the parent's tree id can be reused). */
+export function sameNodes(a: TreeNode[], b: TreeNode[]): boolean {
+  if (a.length !== b.length) return false;
+  return encodeTree(a).equals(encodeTree(b));
+}

@@ -1,0 +1,108 @@
+// The recursive part of a backup: one directory entry at a time, compared with the parent snapshot's node.
+// Directories are finished bottom-up, so a tree is saved only after everything it references.
+
+import fs from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import type { TreeNode } from '../tree/node.js';
+import { saveTree } from '../tree/tree-store.js';
+import { readFile } from './file-reader.js';
+import { nodeFromStat, nodeTypeOf } from './metadata.js';
+import { fileUnchanged, parentChildren, sameNodes } from './parent.js';
+import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
+
+const SLASH = Buffer.from('/');
+
+/** Backs up one entry; `old` is the parent snapshot's node of the same name, if any. */
+export async function backupEntry(state: WalkState, abs: Buffer, name: Buffer, st: BigIntStats, rootDev: bigint, old?: TreeNode): Promise<TreeNode | undefined> {
+  checkAbort(state.opts.signal);
+  const type = nodeTypeOf(st);
+  if (!type) return undefined;
+  const node = nodeFromStat(name, st, type, state.owners);
+  switch (type) {
+    case 'dir':
+      return backupDir(state, abs, node, rootDev, old);
+    case 'file':
+      return backupFile(state, abs, node, st, old);
+    case 'symlink':
+      try {
+        node.linktarget = await fs.promises.readlink(abs, { encoding: 'buffer' });
+      } catch (err) {
+        warn(state, abs, `cannot read symlink: ${describeFsError(err)}`, true);
+        return undefined;
+      }
+      return node;
+    default:
+      return node;
+  }
+}
+
+async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev: bigint, old?: TreeNode): Promise<TreeNode | undefined> {
+  let names: Buffer[];
+  try {
+    names = await fs.promises.readdir(abs, { encoding: 'buffer' });
+  } catch (err) {
+    warn(state, abs, `cannot read directory: ${describeFsError(err)}`, true);
+    return undefined;
+  }
+  const parentTree = old?.type === 'dir' ? old.subtree : undefined;
+  const before = await parentChildren(state.repo, parentTree);
+  const children = await Promise.all(
+    names.map(async (child) => {
+      const childAbs = Buffer.concat([abs, abs[abs.length - 1] === 0x2f ? Buffer.alloc(0) : SLASH, child]);
+      if (state.excluded(childAbs.toString('utf8'))) return undefined;
+      let st: BigIntStats;
+      try {
+        st = await fs.promises.lstat(childAbs, { bigint: true });
+      } catch (err) {
+        warn(state, childAbs, `cannot stat: ${describeFsError(err)}`, true);
+        return undefined;
+      }
+      if (state.opts.oneFileSystem && st.isDirectory() && st.dev !== rootDev) return undefined;
+      return backupEntry(state, childAbs, child, st, rootDev, before.get(child.toString('hex')));
+    }),
+  );
+  const nodes = children.filter((c): c is TreeNode => c !== undefined);
+  state.progress.dirDone();
+  // An unchanged directory keeps its parent's tree id: nothing is serialized or stored again.
+  if (parentTree && state.repo.hasBlob('tree', Buffer.from(parentTree, 'hex')) && sameNodes(nodes, [...before.values()])) {
+    state.summary.dirs_unmodified++;
+    node.subtree = parentTree;
+    return node;
+  }
+  const tree = await saveTree(state.repo, nodes);
+  if (!tree.known) state.summary.tree_blobs++;
+  if (old) state.summary.dirs_changed++;
+  else state.summary.dirs_new++;
+  node.subtree = tree.id;
+  return node;
+}
+
+async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: BigIntStats, old?: TreeNode): Promise<TreeNode | undefined> {
+  state.summary.total_files_processed++;
+  if (fileUnchanged(state.repo, node, old, state.opts)) {
+    node.content = old!.content;
+    state.summary.files_unmodified++;
+    state.summary.total_bytes_processed += node.size ?? 0;
+    state.progress.fileSkipped(node.size ?? 0);
+    return node;
+  }
+  const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
+  const shared = linkKey ? state.hardlinks.get(linkKey) : undefined;
+  let r = shared ? await shared.catch(() => undefined) : undefined;
+  if (!r) {
+    const work = state.files.run(() => readFile(state, abs, st));
+    if (linkKey && !shared) state.hardlinks.set(linkKey, work.then((x) => x ?? Promise.reject(new Error('unreadable'))));
+    r = await work;
+    if (!r) {
+      state.summary.total_files_processed--;
+      return undefined;
+    }
+    state.progress.fileDone();
+  }
+  node.content = r.content;
+  node.size = r.size;
+  if (old) state.summary.files_changed++;
+  else state.summary.files_new++;
+  state.summary.total_bytes_processed += r.size;
+  return node;
+}
