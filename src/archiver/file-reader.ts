@@ -41,16 +41,31 @@ export async function readFile(state: WalkState, abs: Buffer, before: BigIntStat
   }
 }
 
+/** Blobs of one file in flight at once: enough to keep every seal worker busy on a single large file. */
+const BLOBS_IN_FLIGHT = 6;
+
 export async function storeChunks(state: WalkState, chunks: AsyncIterable<Buffer>): Promise<FileContent> {
   const content: string[] = [];
+  const inFlight: Promise<void>[] = [];
   let size = 0;
-  for await (const chunk of chunks) {
-    checkAbort(state.opts.signal);
-    const r = await state.repo.saveBlob('data', chunk);
-    content.push(idToHex(r.id));
-    size += chunk.length;
-    if (!r.known) state.summary.data_blobs++;
+  try {
+    for await (const chunk of chunks) {
+      checkAbort(state.opts.signal);
+      // The id is computed here, in order, so the content list is known before the blob is stored.
+      const id = state.repo.blobId(chunk);
+      content.push(idToHex(id));
+      size += chunk.length;
+      const saved = state.repo.saveBlob('data', chunk, id, { donate: true }).then((r) => {
+        if (!r.known) state.summary.data_blobs++;
+      });
+      saved.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
+      inFlight.push(saved);
+      if (inFlight.length >= BLOBS_IN_FLIGHT) await inFlight.shift();
+    }
+  } finally {
+    await Promise.allSettled(inFlight);
   }
+  await Promise.all(inFlight);
   return { content, size };
 }
 

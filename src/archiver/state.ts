@@ -10,7 +10,7 @@ import type { PathMatcher, ExcludeRule } from './exclude.js';
 import type { OwnerNames } from './metadata.js';
 import type { BackupProgress, ProgressTracker } from './progress.js';
 
-export type ArchiverRepo = Pick<Repository, 'saveBlob' | 'hasBlob' | 'loadBlob' | 'flush' | 'chunker' | 'stats' | 'saveUnpacked' | 'loadUnpacked' | 'listNames'>;
+export type ArchiverRepo = Pick<Repository, 'saveBlob' | 'blobId' | 'hasBlob' | 'loadBlob' | 'flush' | 'chunker' | 'stats' | 'saveUnpacked' | 'loadUnpacked' | 'listNames'>;
 
 export interface SourceWarning {
   path: string;

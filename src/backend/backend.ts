@@ -1,7 +1,7 @@
 // The storage interface every repository backend implements, plus handle validation and shared helpers.
 // Must never interpret file contents (no crypto, no parsing) and never let a handle name escape the layout.
 
-import { BackendError, NotFoundError, RepoError, isRepoError } from '../core/errors.js';
+import { BackendError, type ErrorContext, NotFoundError, RepoError, isRepoError } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 
 /** The kinds of files a repository holds; each maps to one place in the layout. */
@@ -51,7 +51,7 @@ export interface Backend {
    * (it overwrites); readers never see partial content: a file is either absent or complete.
    * The caller keeps ownership of `data`; the backend never retains or mutates it.
    */
-  save(h: Handle, data: Uint8Array, opts?: { signal?: AbortSignal }): Promise<void>;
+  save(h: Handle, data: SaveData, opts?: { signal?: AbortSignal }): Promise<void>;
 
   /**
    * Returns the whole file, or the range [offset, offset+length) when offset and/or length are
@@ -173,7 +173,96 @@ export function resolveRange(
   return [start, end];
 }
 
+/**
+ * A storage failure that may succeed when the same call is repeated: throttling (503 SlowDown, 429),
+ * server errors (5xx), timeouts and dropped or refused connections. Its code stays 'BACKEND'; only
+ * a retrying wrapper (RetryBackend) treats it differently from any other BackendError.
+ */
+export class TransientBackendError extends BackendError {
+  /**
+   * True when the failed request may nevertheless have been carried out by the server (e.g. a
+   * DELETE whose reply was lost), so that a repetition can legitimately find its work already done.
+   */
+  readonly mayHaveSucceeded: boolean;
+
+  constructor(message: string, context: ErrorContext = {}, options?: { cause?: unknown; mayHaveSucceeded?: boolean }) {
+    super(message, context, options === undefined ? undefined : { cause: options.cause });
+    this.name = 'TransientBackendError';
+    this.mayHaveSucceeded = options?.mayHaveSucceeded ?? false;
+  }
+}
+
+/** Node/undici error codes of network failures that are worth retrying. */
+const TRANSIENT_NET_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'EAI_AGAIN',
+  'ENOTCONN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/**
+ * Whether a raw (non-RepoError) error from a network library is a transient network failure:
+ * a connection reset, refused, broken pipe, timed out, "socket hang up", or a TimeoutError.
+ * Looks through `cause` chains. Never true for an abort.
+ */
+export function isTransientNetworkError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+    const o = e as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
+    if (o.name === 'AbortError') return false;
+    if (typeof o.code === 'string' && TRANSIENT_NET_CODES.has(o.code)) return true;
+    if (o.name === 'TimeoutError') return true;
+    if (typeof o.message === 'string' && /socket hang up|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED/.test(o.message)) {
+      return true;
+    }
+    e = o.cause;
+  }
+  return false;
+}
+
+/**
+ * Whether repeating the failed call may succeed: true for a TransientBackendError, false for every
+ * other RepoError (NOT_FOUND, REPO_EXISTS, INVALID_ARGUMENT, INTERRUPTED, a plain BackendError …),
+ * and for anything else (which a Backend should not throw) whatever isTransientNetworkError says.
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof TransientBackendError) return true;
+  if (err instanceof RepoError) return false;
+  return isTransientNetworkError(err);
+}
+
 /** A NotFoundError for a relative layout path. */
 export function notFound(file: string, options?: { cause?: unknown }): NotFoundError {
   return new NotFoundError(`${file} not found`, { file }, options);
+}
+
+/**
+ * What save() stores: one buffer, or parts stored back to back (so a pack need not be copied into
+ * one buffer before it is written).
+ */
+export type SaveData = Uint8Array | readonly Uint8Array[];
+
+export function saveDataParts(d: SaveData): readonly Uint8Array[] {
+  return d instanceof Uint8Array ? [d] : d;
+}
+
+export function saveDataLength(d: SaveData): number {
+  return saveDataParts(d).reduce((n, p) => n + p.byteLength, 0);
+}
+
+/** One contiguous copy, for backends that need a single buffer. */
+export function concatSaveData(d: SaveData): Buffer {
+  if (d instanceof Uint8Array) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  return Buffer.concat(d);
 }

@@ -4,4 +4,25 @@
 export * from './backend.js';
 export { LocalBackend, mapFsError, TEMP_PREFIX, TEMP_MAX_AGE_MS } from './local.js';
 export { MemoryBackend } from './memory.js';
-export { openBackend, createBackend, parseLocation, type ParsedLocation } from './open.js';
+export {
+  RetryBackend,
+  DEFAULT_RETRY_ATTEMPTS,
+  DEFAULT_RETRY_BASE_DELAY_MS,
+  DEFAULT_RETRY_MAX_DELAY_MS,
+  type RetryInfo,
+  type RetryOptions,
+} from './retry.js';
+export {
+  parseS3Location,
+  formatS3Location,
+  s3OptionsFromEnv,
+  s3ConfigFor,
+  validateS3Options,
+  S3_ENV_VARS,
+  type S3Location,
+  type S3Options,
+  type S3ServerSideEncryption,
+} from './s3-location.js';
+// Type only: the class lives in './s3.js', imported on demand so that the AWS SDK loads only for s3: locations.
+export type { S3Backend, S3BackendConfig } from './s3.js';
+export { openBackend, createBackend, parseLocation, type ParsedLocation, type OpenOptions } from './open.js';

@@ -19,6 +19,7 @@ import {
   throwIfAborted,
   validateFileType,
   validateRangeArgs,
+  type SaveData, saveDataParts,
 } from './backend.js';
 
 /** Prefix of temporary files written before the atomic rename. */
@@ -244,7 +245,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async save(h: Handle, data: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async save(h: Handle, data: SaveData, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const rel = handleToPath(h);
     const signal = opts.signal;
     throwIfAborted(signal, rel);
@@ -270,7 +271,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  private async writeAtomic(rel: string, final: string, data: Uint8Array, signal?: AbortSignal): Promise<void> {
+  private async writeAtomic(rel: string, final: string, data: SaveData, signal?: AbortSignal): Promise<void> {
     const dir = path.dirname(final);
     const tmp = path.join(dir, TEMP_PREFIX + randomBytes(16).toString('hex'));
     let fh: FileHandle | undefined;
@@ -280,12 +281,16 @@ export class LocalBackend implements Backend {
       fh = await fs.open(tmp, 'wx', FILE_MODE);
       created = true;
       await fh.chmod(FILE_MODE);
-      let off = 0;
-      while (off < data.byteLength) {
-        throwIfAborted(signal, rel);
-        const n = Math.min(data.byteLength - off, WRITE_CHUNK);
-        const { bytesWritten } = await fh.write(data, off, n, off);
-        off += bytesWritten;
+      let pos = 0;
+      for (const part of saveDataParts(data)) {
+        let off = 0;
+        while (off < part.byteLength) {
+          throwIfAborted(signal, rel);
+          const n = Math.min(part.byteLength - off, WRITE_CHUNK);
+          const { bytesWritten } = await fh.write(part, off, n, pos);
+          off += bytesWritten;
+          pos += bytesWritten;
+        }
       }
       await fh.sync();
       const closing = fh;

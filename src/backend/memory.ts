@@ -12,6 +12,7 @@ import {
   resolveRange,
   throwIfAborted,
   validateFileType,
+  type SaveData, saveDataParts,
 } from './backend.js';
 
 interface Entry {
@@ -39,10 +40,10 @@ export class MemoryBackend implements Backend {
     }
   }
 
-  async save(h: Handle, data: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async save(h: Handle, data: SaveData, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const rel = handleToPath(h);
     throwIfAborted(opts.signal, rel);
-    const copy = Buffer.from(data); // copies; later changes to `data` are not seen
+    const copy = Buffer.concat(saveDataParts(data)); // copies; later changes to `data` are not seen
     await Promise.resolve();
     throwIfAborted(opts.signal, rel);
     this.files.set(rel, { name: h.name, type: h.type, data: copy });

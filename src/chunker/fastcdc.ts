@@ -20,7 +20,7 @@ import { validateChunkerParams, type ChunkerParams } from './params.js';
  */
 
 /** Default size of the streaming window (bytes held before calling into WASM). */
-export const DEFAULT_WINDOW_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_WINDOW_SIZE = 4 * 1024 * 1024;
 /** Largest accepted window (boundaries are uint32 offsets into it). */
 export const MAX_WINDOW_SIZE = 1024 * 1024 * 1024;
 /** A stream's window starts at most this large and doubles up to the window size as data keeps coming. */

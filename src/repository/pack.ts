@@ -16,13 +16,18 @@ export interface SealedBlob {
 }
 
 export interface AssembledPack {
-  bytes: Buffer;
+  /** The pack's bytes as parts stored back to back: the blobs in random order, the sealed header, its length. */
+  parts: Buffer[];
+  length: number;
   entries: BlobEntry[];
 }
 
 export const MAX_PACK_LENGTH = 0xffffffff;
 
-/** Lays out blobs in random order (so a pack does not reveal file or chunk order) and appends the sealed header. */
+/**
+ * Lays out blobs in random order (so a pack does not reveal file or chunk order) and appends the sealed
+ * header. The blobs are not copied: the parts reference them.
+ */
 export function assemblePack(blobs: SealedBlob[], key: XaesKey): AssembledPack {
   if (blobs.length === 0) throw new RangeError('a pack needs at least one blob');
   const order = blobs.map((_, i) => i);
@@ -31,6 +36,7 @@ export function assemblePack(blobs: SealedBlob[], key: XaesKey): AssembledPack {
     [order[i], order[j]] = [order[j], order[i]];
   }
   const entries: BlobEntry[] = [];
+  const parts: Buffer[] = [];
   const header = Buffer.alloc(blobs.length * ENTRY_SIZE);
   let offset = 0;
   for (const i of order) {
@@ -45,17 +51,16 @@ export function assemblePack(blobs: SealedBlob[], key: XaesKey): AssembledPack {
     };
     writeEntry(header, entries.length * ENTRY_SIZE, e);
     entries.push(e);
+    parts.push(b.sealed);
     offset += b.sealed.length;
   }
   const sealedHeader = key.seal(header, AAD_PACK_HEADER);
-  const total = offset + sealedHeader.length + 4;
-  if (total > MAX_PACK_LENGTH) throw new RangeError('pack would exceed 4 GiB');
-  const bytes = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (const i of order) at += blobs[i].sealed.copy(bytes, at);
-  at += sealedHeader.copy(bytes, at);
-  bytes.writeUInt32LE(sealedHeader.length, at);
-  return { bytes, entries };
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32LE(sealedHeader.length, 0);
+  parts.push(sealedHeader, trailer);
+  const length = offset + sealedHeader.length + 4;
+  if (length > MAX_PACK_LENGTH) throw new RangeError('pack would exceed 4 GiB');
+  return { parts, length, entries };
 }
 
 /** The header length stored in a pack's last four bytes, checked against the pack length. */

@@ -2,7 +2,7 @@
 // Order is what keeps a repository consistent: a pack is stored before any index names it.
 
 import type { Backend } from '../backend/backend.js';
-import { blake3 } from '../crypto/blake3.js';
+import { createBlake3 } from '../crypto/blake3.js';
 import type { XaesKey } from '../crypto/xaes.js';
 import type { BlobType } from './blob.js';
 import type { PackRecord } from './index-file.js';
@@ -63,10 +63,13 @@ export class Packer {
   }
 
   private async upload(blobs: SealedBlob[]): Promise<void> {
-    const { bytes, entries } = assemblePack(blobs, this.key);
-    const id = blake3(bytes).toString('hex');
-    await this.backend.save({ type: 'data', name: id }, bytes);
-    this.onStored({ pack: id, blobs: entries }, bytes.length);
+    const { parts, length, entries } = assemblePack(blobs, this.key);
+    blobs.length = 0; // the parts hold the sealed blobs now; nothing else should keep them alive
+    const hash = createBlake3();
+    for (const p of parts) hash.update(p);
+    const id = hash.digest().toString('hex');
+    await this.backend.save({ type: 'data', name: id }, parts);
+    this.onStored({ pack: id, blobs: entries }, length);
   }
 
   private throwIfFailed(): void {

@@ -10,7 +10,9 @@ import { blake3 } from '../crypto/blake3.js';
 import { calibrateScrypt, type ScryptParams } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/random.js';
 import { AAD_CONFIG, AAD_INDEX, blobAad } from './aad.js';
-import type { BlobType, IndexedBlob } from './blob.js';
+import type { BlobType, Compression, IndexedBlob } from './blob.js';
+import { Semaphore } from '../core/concurrency.js';
+import { defaultWorkerCount, SealPool } from './seal-pool.js';
 import { compressBlob, compressionLevel, decompressBlob, validateCompression } from './compression.js';
 import { DEFAULT_PACK_SIZE, encodeConfig, FORMAT_VERSION, parseConfig, validatePackSize, type RepoConfig } from './config.js';
 import { decodeIndex, encodeIndex, type PackRecord } from './index-file.js';
@@ -30,12 +32,15 @@ export interface InitOptions {
   /** KDF parameters for the first key; by default calibrated to ~0.5 s. Cheap values are for tests only. */
   kdf?: ScryptParams;
   now?: Date;
+  workers?: number;
 }
 
 export interface OpenOptions {
   /** Overrides the config's compression for blobs written through this handle. */
   compression?: string;
   maxConcurrentUploads?: number;
+  /** Worker threads that compress and seal new blobs (default: one per core; 0 = on the calling thread). */
+  workers?: number;
   /** Skip loading the index (check and repair read index files themselves, one by one, to report damage). */
   skipIndex?: boolean;
 }
@@ -64,6 +69,8 @@ export class Repository {
   private unindexed: PackRecord[] = [];
   private unindexedBlobs = 0;
   private readonly level: number;
+  private readonly pool?: SealPool;
+  private readonly sealSlots: Semaphore;
   /** Index files that newer index files supersede (spec §8). */
   readonly supersededIndexes = new Set<string>();
 
@@ -76,6 +83,9 @@ export class Repository {
   ) {
     this.chunker = createChunker(config.chunker);
     this.level = compressionLevel(opts.compression ?? config.compression);
+    this.pool = SealPool.create(key.bytes().subarray(0, 32), opts.workers ?? defaultWorkerCount());
+    // Bounds blobs in flight between chunking and packing, and so the memory they hold.
+    this.sealSlots = new Semaphore(Math.max(2, (this.pool?.size ?? 1) * 3));
     this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), opts.maxConcurrentUploads);
   }
 
@@ -104,7 +114,7 @@ export class Repository {
     await backend.save({ type: 'keys', name: keyName }, keyBytes);
     // The config is written last: a repository without config is not a repository, so a crash leaves nothing half-made.
     await backend.save({ type: 'config', name: 'config' }, key.encryption.seal(encodeConfig(config), AAD_CONFIG));
-    return new Repository(backend, config, key, keyName, {});
+    return new Repository(backend, config, key, keyName, { workers: opts.workers });
   }
 
   /** Opens with the first key file the password fits; WRONG_PASSWORD if none does. */
@@ -156,18 +166,33 @@ export class Repository {
   }
 
   /** Stores a blob unless the repository already has it. Its id is the keyed hash of `plain`. */
-  async saveBlob(type: BlobType, plain: Buffer, knownId?: Buffer): Promise<SaveBlobResult> {
+  /**
+   * `donate` promises that the caller never touches `plain` again, so it may be moved to a worker
+   * thread instead of copied (its memory is detached from the caller).
+   */
+  async saveBlob(type: BlobType, plain: Buffer, knownId?: Buffer, opts: { donate?: boolean } = {}): Promise<SaveBlobResult> {
     const id = knownId ?? this.key.blobId(plain);
     const pendingKey = type + idToHex(id);
     if (this.index.has(type, id) || this.pendingIds.has(pendingKey)) return { id, known: true, storedLength: 0 };
     this.pendingIds.add(pendingKey);
-    const { data, compression } = compressBlob(plain, this.level);
-    const sealed = this.key.encryption.seal(data, blobAad(type, id));
+    const rawLength = plain.length; // a donated buffer is detached once it moves to a worker
+    const { sealed, compression } = await this.sealSlots.run(() => this.seal(type, id, plain, opts.donate === true));
     this.stats.blobsAdded++;
-    this.stats.rawBytesAdded += plain.length;
+    this.stats.rawBytesAdded += rawLength;
     this.stats.storedBytesAdded += sealed.length;
-    await this.packer.add({ type, id, compression, rawLength: plain.length, sealed });
+    await this.packer.add({ type, id, compression, rawLength, sealed });
     return { id, known: false, storedLength: sealed.length };
+  }
+
+  /** The id a blob with this plaintext has in this repository (keyed BLAKE3, spec §6). */
+  blobId(plain: Uint8Array): Buffer {
+    return this.key.blobId(plain);
+  }
+
+  private async seal(type: BlobType, id: Buffer, plain: Buffer, donate: boolean): Promise<{ sealed: Buffer; compression: Compression }> {
+    if (this.pool) return this.pool.seal(type, id, plain, this.level, donate);
+    const { data, compression } = compressBlob(plain, this.level);
+    return { sealed: this.key.encryption.seal(data, blobAad(type, id)), compression };
   }
 
   /** Loads, authenticates, decompresses and re-hashes a blob; tries duplicate locations before failing. */
@@ -254,6 +279,7 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    await this.pool?.close();
     await this.backend.close();
   }
 

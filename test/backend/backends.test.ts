@@ -435,7 +435,7 @@ describe('openBackend / createBackend / parseLocation', () => {
   });
 
   it('rejects unknown schemes without echoing the rest of the location', () => {
-    for (const loc of ['s3:https://user:hunter2@example.com/bucket', 'sftp:user@host:/srv', 'rest:http://x']) {
+    for (const loc of ['sftp:user:hunter2@host:/srv', 'sftp:user@host:/srv', 'rest:http://x']) {
       let caught: unknown;
       try {
         parseLocation(loc);
@@ -471,6 +471,19 @@ describe('openBackend / createBackend / parseLocation', () => {
   });
 
   it('openBackend of an unknown scheme is INVALID_ARGUMENT', async () => {
-    expect((await rejection(openBackend('s3:bucket/x'))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(openBackend('sftp:host:/x'))).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('rejects credentials in an s3: location without echoing them', () => {
+    let caught: unknown;
+    try {
+      parseLocation('s3:https://user:hunter2@example.com/bucket');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(RepoError);
+    expect((caught as RepoError).code).toBe('INVALID_ARGUMENT');
+    expect((caught as RepoError).message).not.toContain('hunter2');
+    expect((caught as RepoError).message).not.toContain('user');
   });
 });

@@ -299,8 +299,9 @@ export function backendConformance(name: string, setup: () => Promise<Conformanc
           { type: 'keys', name: randomId() },
           { type: 'config', name: 'config' },
         ] as Handle[]) {
-          for (const p of [b.load(h), b.stat(h), b.remove(h)]) {
-            const err = await rejection(p);
+          // One call at a time: a promise created early could reject before anyone awaits it.
+          for (const call of [() => b.load(h), () => b.stat(h), () => b.remove(h)]) {
+            const err = await rejection(call());
             expect(err).toBeInstanceOf(NotFoundError);
             expect(err.code).toBe('NOT_FOUND');
             expect(isNotFound(err)).toBe(true);
@@ -351,16 +352,16 @@ export function backendConformance(name: string, setup: () => Promise<Conformanc
       it('rejects invalid handles in every method, touching nothing', async () => {
         for (const h of bad) {
           expect(() => handleToPath(h)).toThrow(RepoError);
-          const calls: Promise<unknown>[] = [
-            b.save(h, Buffer.from('x')),
-            b.load(h),
-            b.load(h, { offset: 0, length: 1 }),
-            b.stat(h),
-            b.exists(h),
-            b.remove(h),
+          const calls: (() => Promise<unknown>)[] = [
+            () => b.save(h, Buffer.from('x')),
+            () => b.load(h),
+            () => b.load(h, { offset: 0, length: 1 }),
+            () => b.stat(h),
+            () => b.exists(h),
+            () => b.remove(h),
           ];
-          for (const p of calls) {
-            const err = await rejection(p);
+          for (const call of calls) {
+            const err = await rejection(call());
             expect(err.code, JSON.stringify(h)).toBe('INVALID_ARGUMENT');
           }
         }

@@ -20,7 +20,8 @@ describe('pack files', () => {
       const id = key.blobId(plain);
       return { type: 'data' as const, id, compression: Compression.None, rawLength: n, sealed: key.encryption.seal(plain, Buffer.from('x')) };
     });
-    const { bytes, entries } = assemblePack(blobs, key.encryption);
+    const { parts, entries } = assemblePack(blobs, key.encryption);
+    const bytes = Buffer.concat(parts);
     const hlen = headerLengthFromTrailer(bytes.subarray(bytes.length - 4), bytes.length, 'p');
     const parsed = parsePackHeader(bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4), bytes.length, key.encryption, 'p');
     expect(parsed).toEqual(entries);
@@ -34,7 +35,7 @@ describe('pack files', () => {
     const key = MasterKey.generate();
     const plain = Buffer.from('hello');
     const blob = { type: 'data' as const, id: key.blobId(plain), compression: Compression.None, rawLength: 5, sealed: key.encryption.seal(plain, Buffer.from('x')) };
-    const { bytes } = assemblePack([blob], key.encryption);
+    const bytes = Buffer.concat(assemblePack([blob], key.encryption).parts);
     const hlen = headerLengthFromTrailer(bytes.subarray(bytes.length - 4), bytes.length, 'p');
     // Claim the pack is shorter than it is: the entry no longer fits.
     expect(() => parsePackHeader(bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4), hlen + 4 + 10, key.encryption, 'p')).toThrow(/outside/);

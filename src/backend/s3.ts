@@ -1,0 +1,638 @@
+// Backend storing a repository in an S3 bucket (Amazon S3 or an S3-compatible server) under a key prefix.
+// Must never return partial data, never send streaming (aws-chunked) payloads, and never show credentials.
+
+import { createHash } from 'node:crypto';
+import {
+  CreateBucketCommand,
+  type CreateBucketCommandInput,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Semaphore } from '../core/concurrency.js';
+import { BackendError, NotFoundError, RepoError } from '../core/errors.js';
+import {
+  type Backend,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  type SaveData,
+  TransientBackendError,
+  concatSaveData,
+  handleToPath,
+  isNotFound,
+  isTransientNetworkError,
+  isValidName,
+  resolveRange,
+  throwIfAborted,
+  validateFileType,
+  validateRangeArgs,
+} from './backend.js';
+import { type S3Location, type S3Options, formatS3Location, validateS3Options } from './s3-location.js';
+
+export const DEFAULT_S3_CONNECTIONS = 5;
+export const DEFAULT_S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024;
+export const DEFAULT_S3_PART_SIZE = 16 * 1024 * 1024;
+
+/** Everything an S3Backend needs: where (S3Location) and how (S3Options). */
+export type S3BackendConfig = S3Location & S3Options;
+
+const CONFIG: Handle = { type: 'config', name: 'config' };
+const DATA_KEY_RE = /^([0-9a-f]{2})\/([0-9a-f]{64})$/;
+const CONTENT_RANGE_RE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
+
+/** HTTP statuses that mean "try again later". */
+const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/** S3 error codes that mean "try again" (throttling, server trouble, a body damaged on the way). */
+const TRANSIENT_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'BandwidthLimitExceeded',
+  'ServiceUnavailable',
+  'InternalError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'OperationAborted',
+  'BadDigest',
+  'IncompleteBody',
+  'TimeoutError',
+]);
+
+interface S3ErrorShape {
+  name?: unknown;
+  Code?: unknown;
+  code?: unknown;
+  message?: unknown;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+function statusOf(err: unknown): number | undefined {
+  const s = (err as S3ErrorShape | null)?.$metadata?.httpStatusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+function codeOf(err: unknown): string | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  const o = err as S3ErrorShape;
+  for (const c of [o.Code, o.name, o.code]) if (typeof c === 'string' && c !== '' && c !== 'Error') return c;
+  return undefined;
+}
+
+function messageOf(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.length > 300 ? `${m.slice(0, 300)}…` : m;
+}
+
+function isAbort(err: unknown): boolean {
+  const o = err as S3ErrorShape | null;
+  return o !== null && typeof o === 'object' && (o.name === 'AbortError' || o.code === 'ABORT_ERR');
+}
+
+/** Whether an SDK or network error is worth retrying. */
+export function isTransientS3Error(err: unknown): boolean {
+  if (isAbort(err)) return false;
+  const status = statusOf(err);
+  const code = codeOf(err);
+  if (status !== undefined && TRANSIENT_STATUS.has(status)) return true;
+  if (code !== undefined && TRANSIENT_CODES.has(code)) return true;
+  const retryable = (err as S3ErrorShape | null)?.$retryable;
+  if (retryable !== undefined && retryable !== null && retryable !== false) return true;
+  return isTransientNetworkError(err);
+}
+
+/**
+ * Maps an AWS SDK (or network) error about the repository file `file` to a RepoError: an abort →
+ * INTERRUPTED; 404/NoSuchKey/NotFound → NotFoundError (a missing bucket is a BackendError instead);
+ * throttling, 5xx, timeouts and dropped connections → TransientBackendError; anything else → a
+ * permanent BackendError. RepoErrors pass through. Messages carry the S3 code and HTTP status only.
+ */
+export function mapS3Error(
+  err: unknown,
+  file: string,
+  action: string,
+  opts: { mayHaveSucceeded?: boolean; context?: Record<string, string | number> } = {},
+): RepoError {
+  if (err instanceof RepoError) return err;
+  const status = statusOf(err);
+  const code = codeOf(err);
+  const ctx: Record<string, string | number> = { file, ...opts.context };
+  if (status !== undefined) ctx.status = status;
+  if (code !== undefined) ctx.s3code = code;
+  const cause = { cause: err };
+  if (isAbort(err)) return new RepoError('INTERRUPTED', 'operation aborted', { file }, cause);
+  if (code === 'NoSuchBucket') {
+    return new BackendError(`cannot ${action} ${file}: the bucket does not exist`, ctx, cause);
+  }
+  if (status === 404 || code === 'NoSuchKey' || code === 'NotFound') {
+    return new NotFoundError(`${file} not found`, { file }, cause);
+  }
+  const how = [code, status === undefined ? undefined : `HTTP ${status}`].filter((x) => x !== undefined).join(', ');
+  const detail = `${messageOf(err)}${how === '' ? '' : ` (${how})`}`;
+  if (isTransientS3Error(err)) {
+    return new TransientBackendError(`cannot ${action} ${file}: ${detail}`, ctx, {
+      cause: err,
+      mayHaveSucceeded: opts.mayHaveSucceeded ?? false,
+    });
+  }
+  if (status === 403 || code === 'AccessDenied' || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch') {
+    return new BackendError(`access denied: cannot ${action} ${file} (${how || 'HTTP 403'}); check the S3 credentials`, ctx, cause);
+  }
+  if (code === 'CredentialsProviderError') {
+    return new BackendError(
+      `cannot ${action} ${file}: no S3 credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)`,
+      ctx,
+      cause,
+    );
+  }
+  if (/region is missing/i.test(messageOf(err))) {
+    return new BackendError(`cannot ${action} ${file}: no S3 region configured (set AWS_REGION)`, ctx, cause);
+  }
+  return new BackendError(`cannot ${action} ${file}: ${detail}`, ctx, cause);
+}
+
+/** A response body as the SDK hands it out in Node (an IncomingMessage with helpers mixed in). */
+interface SdkBody {
+  transformToByteArray?: () => Promise<Uint8Array>;
+  destroy?: (err?: Error) => void;
+  [Symbol.asyncIterator]?: () => AsyncIterator<Uint8Array>;
+}
+
+/** Reads a response body completely, checking the abort signal between chunks. */
+async function readBody(body: unknown, signal: AbortSignal | undefined, file: string): Promise<Buffer> {
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  const b = body as SdkBody;
+  if (typeof b[Symbol.asyncIterator] !== 'function') {
+    if (typeof b.transformToByteArray === 'function') return Buffer.from(await b.transformToByteArray());
+    throw new BackendError(`cannot load ${file}: unsupported response body`, { file });
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of b as AsyncIterable<Uint8Array>) {
+      if (signal?.aborted) {
+        b.destroy?.();
+        throwIfAborted(signal, file);
+      }
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      chunks.push(buf);
+      total += buf.length;
+    }
+  } catch (err) {
+    b.destroy?.();
+    throw err;
+  }
+  return chunks.length === 1 && chunks[0].byteOffset === 0 && chunks[0].buffer.byteLength === total
+    ? chunks[0]
+    : Buffer.concat(chunks, total);
+}
+
+type GetResult =
+  | { kind: 'body'; data: Buffer; status: number | undefined; contentRange: string | undefined; contentLength: number | undefined }
+  | { kind: 'unsatisfiable' };
+
+/**
+ * A repository under `PREFIX/` in an S3 bucket, laid out exactly like a local one (`config`,
+ * `keys/<id>`, `data/<id[0:2]>/<id>`, `index/<id>`, `snapshots/<id>`, `locks/<id>`). Every save
+ * is a single PUT (objects above the multipart threshold use a multipart upload), which S3 makes
+ * visible atomically. Requests are plain (no aws-chunked payloads, no flexible checksums) and
+ * carry Content-MD5, so the server rejects a body damaged on the way. At most `connections`
+ * requests run at once. The SDK's own retries are off: wrap in RetryBackend (open.ts does).
+ */
+export class S3Backend implements Backend {
+  readonly location: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  /** The SDK client (for tests and diagnostics, e.g. adding middleware). */
+  readonly client: S3Client;
+  private readonly keyPrefix: string;
+  private readonly endpoint: string | undefined;
+  private readonly sem: Semaphore;
+  private readonly storageClass: string | undefined;
+  private readonly sse: S3Options['sse'];
+  private readonly sseKmsKeyId: string | undefined;
+  private readonly createBucketIfMissing: boolean;
+  private readonly multipartThreshold: number;
+  private readonly partSize: number;
+  private readonly listPageSize: number;
+  private closed = false;
+
+  constructor(cfg: S3BackendConfig) {
+    validateS3Options(cfg);
+    this.bucket = cfg.bucket;
+    this.prefix = cfg.prefix;
+    this.endpoint = cfg.endpoint;
+    this.keyPrefix = cfg.prefix === '' ? '' : `${cfg.prefix}/`;
+    this.location = formatS3Location({ endpoint: cfg.endpoint, bucket: cfg.bucket, prefix: cfg.prefix });
+    const connections = cfg.connections ?? DEFAULT_S3_CONNECTIONS;
+    this.sem = new Semaphore(connections);
+    this.storageClass = cfg.storageClass;
+    this.sseKmsKeyId = cfg.sseKmsKeyId;
+    this.sse = cfg.sse ?? (cfg.sseKmsKeyId === undefined ? undefined : 'aws:kms');
+    this.createBucketIfMissing = cfg.createBucket ?? true;
+    this.multipartThreshold = cfg.multipartThresholdBytes ?? DEFAULT_S3_MULTIPART_THRESHOLD;
+    this.partSize = cfg.partSizeBytes ?? DEFAULT_S3_PART_SIZE;
+    this.listPageSize = cfg.listPageSize ?? 1000;
+
+    // The SDK warns once per process that its 2027 releases will need Node 22; that is not actionable
+    // for a user of this tool, so it is silenced unless the user set the variable either way.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const agent = { keepAlive: true, maxSockets: connections };
+    const region = cfg.region ?? (cfg.endpoint === undefined ? undefined : 'us-east-1');
+    const config: S3ClientConfig = {
+      forcePathStyle: cfg.pathStyle ?? cfg.endpoint !== undefined,
+      // Plain payloads: s3rver (and some other servers) store aws-chunked framing verbatim.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // RetryBackend is the only retry layer; SDK retries on top would multiply attempts.
+      maxAttempts: 1,
+      requestHandler: {
+        connectionTimeout: cfg.connectTimeoutMs ?? 10_000,
+        socketTimeout: cfg.socketTimeoutMs ?? 60_000,
+        httpAgent: agent,
+        httpsAgent: agent,
+      },
+    };
+    if (region !== undefined) config.region = region;
+    if (cfg.endpoint !== undefined) config.endpoint = cfg.endpoint;
+    else config.followRegionRedirects = true;
+    if (cfg.credentials !== undefined) config.credentials = { ...cfg.credentials };
+    if (cfg.profile !== undefined) config.profile = cfg.profile;
+    this.client = new S3Client(config);
+  }
+
+  private key(rel: string): string {
+    return this.keyPrefix + rel;
+  }
+
+  /** Runs one request (and the reading of its body) under the connection limit, mapping errors. */
+  private async call<T>(
+    file: string,
+    action: string,
+    signal: AbortSignal | undefined,
+    fn: () => Promise<T>,
+    mapOpts?: { mayHaveSucceeded?: boolean },
+  ): Promise<T> {
+    throwIfAborted(signal, file);
+    if (this.closed) throw new BackendError(`cannot ${action} ${file}: the backend is closed`, { file });
+    await this.sem.acquire();
+    try {
+      throwIfAborted(signal, file);
+      return await fn();
+    } catch (err) {
+      throw mapS3Error(err, file, action, mapOpts);
+    } finally {
+      this.sem.release();
+    }
+  }
+
+  private async head(rel: string, action: string): Promise<number> {
+    return this.call(rel, action, undefined, async () => {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
+      return out.ContentLength ?? 0;
+    });
+  }
+
+  /** Whether the bucket exists (a bucket we may not inspect, HTTP 403, counts as existing). */
+  async bucketExists(): Promise<boolean> {
+    try {
+      await this.call(this.bucket, 'check bucket', undefined, () =>
+        this.client.send(new HeadBucketCommand({ Bucket: this.bucket })),
+      );
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      if (err instanceof RepoError && err.context.status === 403) return true;
+      throw err;
+    }
+  }
+
+  /**
+   * For opening: succeeds if the config exists; otherwise RepoError('REPO_NOT_FOUND') when the
+   * bucket is missing, RepoError('NOT_A_REPOSITORY') when it exists. Creates nothing.
+   */
+  async checkRepository(): Promise<void> {
+    if (await this.exists(CONFIG)) return;
+    if (!(await this.bucketExists())) {
+      throw new RepoError('REPO_NOT_FOUND', `no repository at ${this.location}: the bucket does not exist`, {
+        path: this.location,
+      });
+    }
+    throw new RepoError('NOT_A_REPOSITORY', `${this.location} is not a repository: it has no config`, {
+      path: this.location,
+    });
+  }
+
+  /** For init: RepoError('INVALID_ARGUMENT') if any object exists under the prefix (or in the bucket, without one). */
+  async checkEmpty(): Promise<void> {
+    const out = await this.call(this.location, 'list', undefined, () =>
+      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyPrefix, MaxKeys: 1 })),
+    );
+    if ((out.KeyCount ?? out.Contents?.length ?? 0) > 0) {
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `cannot create a repository at ${this.location}: ${this.prefix === '' ? 'the bucket' : 'the prefix'} is not empty`,
+        { path: this.location },
+      );
+    }
+  }
+
+  async create(): Promise<void> {
+    if (this.createBucketIfMissing && !(await this.bucketExists())) {
+      const input: CreateBucketCommandInput = { Bucket: this.bucket };
+      if (this.endpoint === undefined) {
+        const region = await this.client.config.region();
+        if (region !== 'us-east-1') input.CreateBucketConfiguration = { LocationConstraint: region as never };
+      }
+      try {
+        await this.call(this.bucket, 'create bucket', undefined, () => this.client.send(new CreateBucketCommand(input)));
+      } catch (err) {
+        // Created meanwhile by us (a retried request, a concurrent init): fine.
+        if (!(err instanceof RepoError && err.context.s3code === 'BucketAlreadyOwnedByYou')) {
+          if (err instanceof RepoError && err.context.s3code === 'BucketAlreadyExists') {
+            throw new BackendError(`cannot create bucket ${this.bucket}: the name is taken by another account`, {
+              path: this.location,
+            });
+          }
+          throw err;
+        }
+      }
+    }
+    if (await this.exists(CONFIG)) {
+      throw new RepoError('REPO_EXISTS', `a repository already exists at ${this.location}`, { path: this.location });
+    }
+  }
+
+  async save(h: Handle, data: SaveData, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const rel = handleToPath(h);
+    const signal = opts.signal;
+    throwIfAborted(signal, rel);
+    // One buffer (a view for a single part, else one copy): the SDK only reads it, and with a known
+    // length and a Buffer body it sends a plain, fully signed payload. The caller keeps ownership.
+    const body = concatSaveData(data);
+    const params: PutObjectCommandInput = {
+      Bucket: this.bucket,
+      Key: this.key(rel),
+      Body: body,
+      ContentLength: body.length,
+      ContentType: 'application/octet-stream',
+    };
+    if (h.type === 'data' && this.storageClass !== undefined) params.StorageClass = this.storageClass as never;
+    if (this.sse !== undefined) params.ServerSideEncryption = this.sse as never;
+    if (this.sseKmsKeyId !== undefined) params.SSEKMSKeyId = this.sseKmsKeyId;
+    if (body.length > this.multipartThreshold) {
+      await this.call(rel, 'save', signal, () => this.multipartUpload(rel, params, signal));
+      return;
+    }
+    const md5 = contentMd5(body);
+    if (md5 !== undefined) params.ContentMD5 = md5;
+    await this.call(rel, 'save', signal, () =>
+      this.client.send(new PutObjectCommand(params), { abortSignal: signal }),
+    );
+  }
+
+  private async multipartUpload(rel: string, params: PutObjectCommandInput, signal: AbortSignal | undefined): Promise<void> {
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const { ContentLength: _len, ...rest } = params;
+      const upload = new Upload({
+        client: this.client,
+        params: rest,
+        partSize: this.partSize,
+        queueSize: 1, // one connection: the upload holds one slot of the connection limit
+        leavePartsOnError: false,
+        abortController: ac,
+      });
+      await upload.done();
+    } catch (err) {
+      throwIfAborted(signal, rel);
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async get(rel: string, range: string | undefined, signal: AbortSignal | undefined): Promise<GetResult> {
+    return this.call(rel, 'load', signal, async (): Promise<GetResult> => {
+      let out;
+      try {
+        out = await this.client.send(
+          new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Range: range }),
+          { abortSignal: signal },
+        );
+      } catch (err) {
+        if (range !== undefined && (statusOf(err) === 416 || codeOf(err) === 'InvalidRange')) {
+          return { kind: 'unsatisfiable' };
+        }
+        throw err;
+      }
+      const data = await readBody(out.Body, signal, rel);
+      return {
+        kind: 'body',
+        data,
+        status: out.$metadata.httpStatusCode,
+        contentRange: out.ContentRange,
+        contentLength: out.ContentLength,
+      };
+    });
+  }
+
+  async load(h: Handle, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
+    const rel = handleToPath(h);
+    const { offset, length, signal } = opts;
+    throwIfAborted(signal, rel);
+    validateRangeArgs(offset, length, rel);
+    const start = offset ?? 0;
+
+    if (length === 0) {
+      // No GET can express an empty range; the size decides between "empty" and "beyond the end".
+      const size = await this.head(rel, 'load');
+      resolveRange(size, start, 0, rel);
+      return Buffer.alloc(0);
+    }
+
+    if (start === 0 && length === undefined) {
+      const r = await this.get(rel, undefined, signal);
+      if (r.kind !== 'body') throw new BackendError(`cannot load ${rel}: unexpected response`, { file: rel });
+      if (r.contentLength !== undefined && r.data.length !== r.contentLength) {
+        throw truncated(rel, r.data.length, r.contentLength, 0);
+      }
+      return r.data;
+    }
+
+    const rangeHeader = length === undefined ? `bytes=${start}-` : `bytes=${start}-${start + length - 1}`;
+    const r = await this.get(rel, rangeHeader, signal);
+    if (r.kind === 'unsatisfiable') {
+      // 416: the range starts at or beyond the end. Only "offset == size, no length" is valid (empty).
+      const size = await this.head(rel, 'load');
+      const [s, e] = resolveRange(size, start, length, rel);
+      if (s === e && s === size) return Buffer.alloc(0);
+      throw new TransientBackendError(`cannot load ${rel}: the object changed while it was read`, { file: rel });
+    }
+    return this.extractRange(rel, r, start, length);
+  }
+
+  /** The bytes [start, start+length) (or to the end) from a GET response, or an error — never partial data. */
+  private extractRange(
+    rel: string,
+    r: Extract<GetResult, { kind: 'body' }>,
+    start: number,
+    length: number | undefined,
+  ): Buffer {
+    const m = r.contentRange === undefined ? null : CONTENT_RANGE_RE.exec(r.contentRange);
+    if (r.status === 206 && m !== null) {
+      const first = Number(m[1]);
+      const last = Number(m[2]);
+      const total = m[3] === '*' ? undefined : Number(m[3]);
+      if (first !== start) {
+        throw new BackendError(`cannot load ${rel}: the server returned bytes from ${first} instead of ${start}`, {
+          file: rel,
+          offset: start,
+        });
+      }
+      if (total !== undefined) resolveRange(total, start, length, rel); // permanent error past the end
+      const announced = last - first + 1;
+      if (r.data.length !== announced) throw truncated(rel, r.data.length, announced, start);
+      const want = length ?? (total === undefined ? announced : total - start);
+      if (r.data.length < want) {
+        // With a known size the range was checked above, so the body was cut short on the way.
+        if (total !== undefined) throw truncated(rel, r.data.length, want, start);
+        // Servers cut a range at the end of the object: the range reached beyond it.
+        throw new BackendError(`range [${start}, ${start + want}) is beyond the end of ${rel}`, {
+          file: rel,
+          offset: start,
+          length: want,
+          ...(total === undefined ? {} : { size: total }),
+        });
+      }
+      // Some servers (s3rver for "bytes=0-0") send more than asked; the start is verified above.
+      return r.data.length === want ? r.data : Buffer.from(r.data.subarray(0, want));
+    }
+    if (r.status === 200 || r.status === undefined) {
+      // The server ignored the Range header and sent the whole object.
+      if (r.contentLength !== undefined && r.data.length !== r.contentLength) {
+        throw truncated(rel, r.data.length, r.contentLength, 0);
+      }
+      const [s, e] = resolveRange(r.data.length, start, length, rel);
+      return Buffer.from(r.data.subarray(s, e));
+    }
+    throw new BackendError(`cannot load ${rel}: unexpected response to a range request (HTTP ${r.status})`, {
+      file: rel,
+      status: r.status,
+    });
+  }
+
+  async stat(h: Handle): Promise<FileInfo> {
+    const rel = handleToPath(h);
+    return { name: h.name, size: await this.head(rel, 'stat') };
+  }
+
+  async exists(h: Handle): Promise<boolean> {
+    const rel = handleToPath(h);
+    try {
+      await this.head(rel, 'stat');
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {
+    validateFileType(type);
+    const signal = opts.signal;
+    throwIfAborted(signal, type);
+    if (type === 'config') {
+      try {
+        yield { name: 'config', size: await this.head('config', 'list') };
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      return;
+    }
+    const listPrefix = this.key(`${type}/`);
+    let token: string | undefined;
+    do {
+      // One page per request; no connection slot is held while the caller consumes the page.
+      const page: ListObjectsV2CommandOutput = await this.call(type, 'list', signal, () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: listPrefix,
+            MaxKeys: this.listPageSize,
+            ContinuationToken: token,
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      for (const obj of page.Contents ?? []) {
+        if (obj.Key === undefined || !obj.Key.startsWith(listPrefix)) continue;
+        const name = nameFromKey(type, obj.Key.slice(listPrefix.length));
+        if (name !== undefined) yield { name, size: obj.Size ?? 0 };
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      throwIfAborted(signal, type);
+    } while (token !== undefined);
+  }
+
+  async remove(h: Handle): Promise<void> {
+    const rel = handleToPath(h);
+    // S3 deletes are idempotent; the contract wants NOT_FOUND for a missing file.
+    await this.head(rel, 'remove');
+    await this.call(
+      rel,
+      'remove',
+      undefined,
+      () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(rel) })),
+      { mayHaveSucceeded: true },
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.destroy();
+  }
+}
+
+/** The handle name for a key below `TYPE/`, or undefined for anything that is not a valid layout entry. */
+function nameFromKey(type: FileType, rest: string): string | undefined {
+  if (type === 'data') {
+    const m = DATA_KEY_RE.exec(rest);
+    return m !== null && m[2].startsWith(m[1]) ? m[2] : undefined;
+  }
+  return isValidName(type, rest) ? rest : undefined;
+}
+
+function truncated(rel: string, got: number, want: number, offset: number): TransientBackendError {
+  return new TransientBackendError(`cannot load ${rel}: response body has ${got} of ${want} bytes`, {
+    file: rel,
+    offset,
+    length: want,
+  });
+}
+
+function contentMd5(body: Buffer): string | undefined {
+  try {
+    return createHash('md5').update(body).digest('base64');
+  } catch {
+    return undefined; // e.g. MD5 disabled in FIPS mode; the PUT still works without it
+  }
+}
