@@ -3,17 +3,22 @@
 
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import {
   backupPaths,
   backupStream,
   describeFsError,
+  findParent,
   parseExcludeFile,
   type ArchiverRepo,
   type BackupOptions,
   type BackupResult,
   type ExcludeRule,
+  type GroupBy,
 } from '../archiver/index.js';
+import { findSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { RepoError } from '../core/errors.js';
 import { idToHex, shortId } from '../core/id.js';
 import { compressBlob, compressionLevel, validateCompression } from '../repository/compression.js';
@@ -37,6 +42,11 @@ interface BackupFlags {
   stdinFromCommand?: boolean;
   compression?: string;
   dryRun?: boolean;
+  parent?: string;
+  groupBy?: string;
+  force?: boolean;
+  ignoreInode?: boolean;
+  ignoreCtime?: boolean;
 }
 
 export function registerBackup(program: Command): void {
@@ -57,6 +67,11 @@ export function registerBackup(program: Command): void {
     .option('--stdin-from-command', 'run the command given after -- and back up its standard output; fails if it exits non-zero')
     .option('--compression <mode>', 'compression for this backup: auto, off, max or a zstd level 1-22')
     .option('-n, --dry-run', 'read and chunk everything, but store nothing')
+    .option('--parent <snapshot>', 'compare with this snapshot instead of the newest one of the same host and paths')
+    .option('--group-by <fields>', 'which snapshots count as earlier runs of this backup, for finding the parent: host, paths, tags', 'host,paths')
+    .option('-f, --force', 're-read every file, even those unchanged since the parent snapshot')
+    .option('--ignore-inode', 'do not compare inode numbers with the parent (for file systems without stable inodes)')
+    .option('--ignore-ctime', 'do not compare ctimes with the parent')
     .addHelpText(
       'after',
       '\nExamples:\n  repo backup ~/work --tag daily --exclude "*.tmp"\n  repo backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb',
@@ -104,6 +119,9 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     excludes,
     oneFileSystem: flags.oneFileSystem === true,
     dryRun: flags.dryRun === true,
+    force: flags.force === true,
+    ignoreInode: flags.ignoreInode === true,
+    ignoreCtime: flags.ignoreCtime === true,
     signal: env.signal,
     onWarning: (w) => {
       progress.clear();
@@ -122,7 +140,11 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
   const result = await withRepository(env, { compression: flags.compression }, async (repo) => {
     const target: ArchiverRepo = opts.dryRun ? dryRunRepository(repo, flags.compression) : repo;
     try {
-      if (!stdinMode && !commandMode) return await backupPaths(target, args, opts);
+      if (!stdinMode && !commandMode) {
+        opts.parent = await parentSnapshot(repo, args, opts, flags);
+        if (opts.parent !== undefined) out.info(`using parent snapshot ${shortId(opts.parent.id)}`);
+        return await backupPaths(target, args, opts);
+      }
       const counted = async function* (src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
         for await (const chunk of src) {
           streamedBytes += chunk.length;
@@ -140,6 +162,22 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     process.stderr.write('warning: at least one source file could not be read; the snapshot lacks it\n');
     runtime.exitCode = EXIT_PARTIAL;
   }
+}
+
+const GROUP_FIELDS: GroupBy = ['host', 'paths', 'tags'];
+
+/** The snapshot named by --parent, or the newest earlier snapshot of the same group (none for --stdin). */
+async function parentSnapshot(repo: Repository, paths: string[], opts: BackupOptions, flags: BackupFlags): Promise<StoredSnapshot | undefined> {
+  if (flags.parent !== undefined) return findSnapshot(repo, flags.parent);
+  const groupBy = (flags.groupBy ?? 'host,paths')
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+  for (const f of groupBy) {
+    if (!(GROUP_FIELDS as string[]).includes(f)) throw new RepoError('INVALID_ARGUMENT', `invalid --group-by field ${JSON.stringify(f)}: use host, paths and/or tags`);
+  }
+  const abs = [...new Set(paths.map((p) => path.resolve(p)))];
+  return findParent(repo, { hostname: opts.host ?? os.hostname(), paths: abs, tags: opts.tags }, groupBy as GroupBy);
 }
 
 /**
@@ -197,6 +235,7 @@ function dryRunRepository(repo: Repository, compression: string | undefined): Ar
       stats.storedBytesAdded += storedLength;
       return { id, known: false, storedLength };
     },
+    blobId: (plain) => repo.blobId(plain),
     hasBlob: (type, id) => repo.hasBlob(type, id) || seen.has(type + idToHex(id)),
     loadBlob: (type, id) => repo.loadBlob(type, id),
     async flush() {},
@@ -216,6 +255,7 @@ function report(env: Env, r: BackupResult, dryRun: boolean, seconds: number, str
       message_type: 'summary',
       dry_run: dryRun,
       snapshot_id: r.snapshotId ?? null,
+      parent: r.snapshot.parent ?? null,
       ...s,
       total_bytes_processed: processedBytes,
       total_duration: seconds,

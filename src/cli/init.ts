@@ -40,14 +40,21 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   // that is far too cheap to brute-force-protect a real repository. Without it scrypt is calibrated (~0.5 s).
   if (process.env.REPO_TEST_KDF === 'cheap') opts.kdf = CHEAP_TEST_SCRYPT;
   const backend = await createBackend(location);
-  const repo = await Repository.init(backend, password, opts);
+  let repo: Repository;
+  try {
+    repo = await Repository.init(backend, password, opts);
+  } catch (err) {
+    await backend.close().catch(() => undefined);
+    throw err;
+  }
   await repo.close();
   const c = repo.config;
   if (env.out.json) {
     env.out.printJson({ id: c.id, location: backend.location, chunker: c.chunker, compression: c.compression, pack_size: c.pack_size });
     return;
   }
-  env.out.info(`created repository ${shortId(c.id)} at ${location}`);
+  // backend.location, not the argument: a location string may hold credentials, the backend's form never does.
+  env.out.info(`created repository ${shortId(c.id)} at ${backend.location}`);
   env.out.info('');
   env.out.info('Please note that knowledge of your password is required to access the repository.');
   env.out.info('Losing your password means that your data is irrecoverably lost.');

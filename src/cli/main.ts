@@ -130,11 +130,14 @@ function printStack(err: unknown): void {
   }
 }
 
+let exiting = false;
+
 /** Waits until what was written to stdout and stderr has been handed to the OS, then exits. */
 async function exit(code: number): Promise<never> {
+  exiting = true;
   const drain = (s: NodeJS.WriteStream) =>
     s.destroyed || s.writableLength === 0 ? Promise.resolve() : new Promise<void>((resolve) => s.write('', () => resolve()));
-  await Promise.race([Promise.all([drain(process.stdout), drain(process.stderr)]), new Promise((r) => setTimeout(r, 5000).unref())]);
+  await Promise.all([drain(process.stdout), drain(process.stderr)]);
   process.exit(code);
 }
 
@@ -142,6 +145,7 @@ async function main(argv: string[]): Promise<void> {
   const verbose = () => argv.includes('-v') || argv.includes('--verbose');
   let interrupts = 0;
   process.on('SIGINT', () => {
+    if (exiting) process.exit(EXIT_INTERRUPTED);
     interrupts++;
     if (interrupts === 1 && runtime.abortable) {
       // The running command stops at its next check, cleans up and ends with exit code 130.
@@ -152,11 +156,12 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write('\nrepo: interrupted\n');
     process.exit(EXIT_INTERRUPTED);
   });
-  process.stdout.on('error', (err) => {
-    if (errnoCode(err) === 'EPIPE') process.exit(EXIT_ERROR);
-  });
+  // A closed stdout (e.g. `repo dump … | head`) fails the command's next write, which then cleans up
+  // (locks) and ends with exit 1 without a message; without this listener Node would throw instead.
+  process.stdout.on('error', () => undefined);
+  // A failure nobody awaited (e.g. a background upload) still ends the run as an error, once.
   process.on('unhandledRejection', (err) => {
-    void exit(reportError(err, verbose()));
+    if (!exiting) void exit(reportError(err, verbose()));
   });
 
   const program = buildProgram();

@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { RepoError } from '../core/errors.js';
 import { describeFsError } from '../archiver/index.js';
 
@@ -87,17 +88,22 @@ function fromCommand(command: string): Promise<string> {
   });
 }
 
+// Typed-ahead input after a prompt's line end (e.g. both passwords pasted at once) belongs to the next prompt.
+let typedAhead = '';
+
 /** Reads one line from the terminal in raw mode without echo. Ctrl-C → INTERRUPTED, Ctrl-D on an empty line → NO_PASSWORD. */
 function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
   process.stderr.write(prompt);
   stdin.setRawMode(true);
-  stdin.setEncoding('utf8');
-  stdin.resume();
+  const decoder = new StringDecoder('utf8'); // not stdin.setEncoding: a later `backup --stdin` must still get bytes
   let buf: string[] = [];
   return new Promise((resolve, reject) => {
+    let done = false;
     const finish = (err?: Error) => {
+      done = true;
       stdin.off('data', onData);
+      stdin.off('end', onEnd);
       stdin.setRawMode(false);
       stdin.pause();
       process.stderr.write('\n');
@@ -106,16 +112,28 @@ function promptHidden(prompt: string): Promise<string> {
       if (err) reject(err);
       else resolve(value);
     };
-    const onData = (data: string) => {
-      for (const ch of data) {
-        if (ch === '\r' || ch === '\n') return finish();
-        if (ch === '\u0003') return finish(new RepoError('INTERRUPTED', 'interrupted'));
-        if (ch === '\u0004') return buf.length === 0 ? finish(new RepoError('NO_PASSWORD', NO_PASSWORD_MESSAGE)) : finish();
-        if (ch === '\u007f' || ch === '\b') buf.pop();
+    const onEnd = () => (buf.length === 0 ? finish(new RepoError('NO_PASSWORD', NO_PASSWORD_MESSAGE)) : finish());
+    const onData = (data: Buffer | string) => {
+      const chars = [...(typeof data === 'string' ? data : decoder.write(data))];
+      for (let i = 0; i < chars.length && !done; i++) {
+        const ch = chars[i];
+        if (ch === '\r' || ch === '\n') {
+          typedAhead = chars.slice(i + (ch === '\r' && chars[i + 1] === '\n' ? 2 : 1)).join('');
+          finish();
+        } else if (ch === '\u0003') finish(new RepoError('INTERRUPTED', 'interrupted'));
+        else if (ch === '\u0004') onEnd();
+        else if (ch === '\u007f' || ch === '\b') buf.pop();
         else if (ch === '\u0015') buf = [];
         else if (ch >= ' ') buf.push(ch);
       }
     };
     stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    if (typedAhead !== '') {
+      const ahead = typedAhead;
+      typedAhead = '';
+      onData(ahead);
+    }
+    if (!done) stdin.resume();
   });
 }
