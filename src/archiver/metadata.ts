@@ -66,8 +66,9 @@ export function nodeFromStat(name: Buffer, st: BigIntStats, type: NodeType, owne
   };
   if (type === 'file') n.size = Number(st.size);
   if (type === 'blockdev' || type === 'chardev') n.rdev = st.rdev.toString();
-  // Backing up a directory reads it, which updates its atime: recording it would change every tree on every run.
-  if (type === 'dir') delete n.atime;
+  // Backing up a directory or symlink reads it (readdir, readlink), which updates its atime: recording
+  // that would change every tree on every run.
+  if (type === 'dir' || type === 'symlink') delete n.atime;
   for (const k of ['user', 'group'] as const) if (n[k] === undefined) delete n[k];
   return n;
 }
