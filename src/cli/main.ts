@@ -14,6 +14,10 @@ import { registerRestore } from './restore.js';
 import { registerSnapshots } from './snapshots.js';
 import { registerUnlock } from './unlock.js';
 import { registerVersion } from './version.js';
+import { registerCheck } from './check.js';
+import { registerForget } from './forget.js';
+import { registerPrune } from './prune.js';
+import { registerRepair } from './repair.js';
 
 const EXIT_OK = 0;
 const EXIT_ERROR = 1;
@@ -83,6 +87,10 @@ function buildProgram(): Command {
   registerRestore(program);
   registerDump(program);
   registerCat(program);
+  registerCheck(program);
+  registerRepair(program);
+  registerForget(program);
+  registerPrune(program);
   registerUnlock(program);
   registerVersion(program);
   return program;

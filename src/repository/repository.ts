@@ -67,6 +67,7 @@ export class Repository {
   private readonly packer: Packer;
   private readonly pendingIds = new Set<string>(); // type+hex of blobs sealed but not yet in a stored pack
   private unindexed: PackRecord[] = [];
+  private ownsBackend = true;
   private unindexedBlobs = 0;
   private readonly level: number;
   private readonly pool?: SealPool;
@@ -128,6 +129,17 @@ export class Repository {
       throw new IntegrityError('config fails authentication', { file: 'config' }, { cause: err });
     }
     const repo = new Repository(backend, parseConfig(plain), key, keyName, opts);
+    if (!opts.skipIndex) await repo.loadIndex();
+    return repo;
+  }
+
+  /**
+   * A second handle on the same repository with the same key (no password needed), e.g. with `skipIndex`
+   * for prune and repair, which must store blobs again instead of deduplicating them against doomed packs.
+   */
+  async sibling(opts: OpenOptions = {}): Promise<Repository> {
+    const repo = new Repository(this.backend, this.config, this.key, this.keyName, opts);
+    repo.ownsBackend = false; // closing a sibling must not close the storage the first handle still uses
     if (!opts.skipIndex) await repo.loadIndex();
     return repo;
   }
@@ -280,7 +292,7 @@ export class Repository {
 
   async close(): Promise<void> {
     await this.pool?.close();
-    await this.backend.close();
+    if (this.ownsBackend) await this.backend.close();
   }
 
   private packStored(rec: PackRecord, size: number): void {

@@ -1,0 +1,92 @@
+// `repo check`: verifies the repository's structure and, with --read-data or a subset, every stored byte.
+// Read-only (shared lock); exits 1 when it finds a problem, and names the damaged files, snapshots and paths.
+
+import type { Command } from 'commander';
+import { checkRepository, type CheckReport } from '../maintenance/check.js';
+import { parseSubset } from '../maintenance/subset.js';
+import { Env, runtime, withRepository } from './context.js';
+import { formatBytes, formatDuration } from './format.js';
+import { ProgressLine } from './progress.js';
+
+interface CheckFlags {
+  readData?: boolean;
+  readDataSubset?: string;
+}
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('check the repository for errors; --read-data also reads and verifies every pack')
+    .option('--read-data', 'read all packs and verify every blob')
+    .option('--read-data-subset <subset>', 'read a subset of packs: n/t (e.g. 2/5), a percentage (10%) or a size (500M)')
+    .action((flags: CheckFlags, c: Command) => runCheck(Env.from(c), flags));
+}
+
+async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
+  const subset = flags.readDataSubset === undefined ? undefined : parseSubset(flags.readDataSubset);
+  const line = new ProgressLine(env.out.progress);
+  const started = Date.now();
+  const progress = {
+    update: (p: { phase: string; done: number; total: number; bytes?: number }) => {
+      const rate = p.bytes !== undefined ? `  ${formatBytes(p.bytes / Math.max(0.001, (Date.now() - started) / 1000))}/s` : '';
+      line.update(`${p.phase}: ${p.done} / ${p.total}${rate}`);
+    },
+    done: () => line.clear(),
+  };
+  const report = await withRepository(
+    env,
+    { skipIndex: true },
+    (repo) => checkRepository(repo, { readData: flags.readData === true, subset, signal: env.signal, onProgress: (p) => progress.update(p) }),
+    'shared',
+  );
+  progress.done();
+  if (!report.ok) runtime.exitCode = 1;
+  if (env.out.json) {
+    env.out.printJson(reportJson(report));
+    return;
+  }
+  printReport(env, report);
+}
+
+function reportJson(r: CheckReport): Record<string, unknown> {
+  return {
+    message_type: 'check_summary',
+    ok: r.ok,
+    counts: r.counts,
+    problems: r.problems,
+    notes: r.notes,
+    affected: r.affected,
+    read_data: r.readData && {
+      packs_read: r.readData.packsRead,
+      bytes_read: r.readData.bytesRead,
+      blobs_checked: r.readData.blobsChecked,
+      seconds: r.readData.seconds,
+      bytes_per_second: r.readData.bytesPerSecond,
+      latest_snapshot: r.readData.latestSnapshot,
+      latest_snapshot_stored_bytes: r.readData.latestSnapshotStoredBytes,
+      estimated_restore_seconds: r.readData.estimatedRestoreSeconds,
+    },
+  };
+}
+
+function printReport(env: Env, r: CheckReport): void {
+  const c = r.counts;
+  env.out.info(`checked ${c.keys} keys, ${c.indexFiles} index files, ${c.packs} packs, ${c.blobs} blobs, ${c.snapshots} snapshots, ${c.trees} trees`);
+  for (const n of r.notes) env.out.info(`note: ${n.message}`);
+  if (r.readData) {
+    const d = r.readData;
+    env.out.info(`read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} in ${formatDuration(d.seconds)} (${formatBytes(d.bytesPerSecond)}/s), ${d.blobsChecked} blobs verified`);
+    if (d.estimatedRestoreSeconds !== undefined && d.latestSnapshot) {
+      env.out.info(
+        `estimated time to restore the latest snapshot ${d.latestSnapshot.slice(0, 8)} (${formatBytes(d.latestSnapshotStoredBytes ?? 0)} stored) at this read rate: ${formatDuration(d.estimatedRestoreSeconds)}`,
+      );
+    }
+  }
+  for (const p of r.problems) env.out.print(`error: ${p.message}`);
+  if (r.affected.length > 0) {
+    env.out.print(`affected files (${r.affected.length}):`);
+    for (const a of r.affected.slice(0, 200)) env.out.print(`  snapshot ${a.snapshot.slice(0, 8)}: ${a.path}`);
+    if (r.affected.length > 200) env.out.print(`  … and ${r.affected.length - 200} more (see --json)`);
+  }
+  env.out.info(r.ok ? 'no errors were found' : `${r.problems.length} error${r.problems.length === 1 ? '' : 's'} found; "repo repair" can rebuild the index and save what is readable`);
+}
