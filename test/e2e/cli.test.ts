@@ -9,51 +9,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareTrees, generateTree } from '../helpers/tree-gen.js';
+import { CLI, ROOT, cliEnv, runCli, type CliOptions, type CliResult } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = path.join(ROOT, 'dist/cli/main.js');
 const PASSWORD = 'e2e correct horse';
 const MARKER = 'ZQX-distinctive-7f3a9c-plaintext-ZQX';
 const NAME_MARKER = 'ZQX-secret-file-name-ZQX';
 const isRoot = process.getuid?.() === 0;
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: Buffer;
-  stderr: string;
-  out: string;
-}
+type Result = CliResult;
 
 let tmp: string;
 let repo: string;
 let src: string;
 
-function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('REPO_')) delete env[k];
-  Object.assign(env, { REPO_PASSWORD: PASSWORD, REPO_TEST_KDF: 'cheap' }, extra);
-  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
-  return env;
-}
-
-/** Runs the CLI; resolves with its exit status and output. `input` is written to its stdin. */
-function run(args: string[], opts: { env?: Record<string, string | undefined>; input?: string | Buffer; onSpawn?: (pid: number) => void } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(opts.env), cwd: tmp, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const stdout = Buffer.concat(out);
-      resolve({ code, signal, stdout, out: stdout.toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-    if (opts.onSpawn) opts.onSpawn(child.pid!);
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
+function run(args: string[], opts: Omit<CliOptions, 'cwd' | 'password'> = {}): Promise<Result> {
+  return runCli(args, { ...opts, cwd: tmp, password: PASSWORD });
 }
 
 /** Runs the CLI against the main test repository and expects success. */
@@ -345,10 +315,10 @@ describe('repo CLI', () => {
     const packId = allFiles(path.join(copy, 'data'))
       .map((f) => path.basename(f))
       .find((id) => {
-        const raw = execFileSync(process.execPath, [CLI, '-r', copy, 'cat', 'pack', id], { env: cleanEnv() }).toString();
+        const raw = execFileSync(process.execPath, [CLI, '-r', copy, 'cat', 'pack', id], { env: cliEnv(PASSWORD) }).toString();
         return JSON.parse(raw).blobs.some((b: any) => b.id === content);
       })!;
-    const pack = JSON.parse(execFileSync(process.execPath, [CLI, '-r', copy, 'cat', 'pack', packId], { env: cleanEnv() }).toString());
+    const pack = JSON.parse(execFileSync(process.execPath, [CLI, '-r', copy, 'cat', 'pack', packId], { env: cliEnv(PASSWORD) }).toString());
     const entry = pack.blobs.find((b: any) => b.id === content);
     const file = path.join(copy, 'data', packId.slice(0, 2), packId);
     const bytes = fs.readFileSync(file);
