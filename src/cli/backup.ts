@@ -19,10 +19,10 @@ import {
   type GroupBy,
 } from '../archiver/index.js';
 import { findSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
-import { RepoError } from '../core/errors.js';
-import { idToHex, shortId } from '../core/id.js';
-import { compressBlob, compressionLevel, validateCompression } from '../repository/compression.js';
-import type { Repository, WriteStats } from '../repository/repository.js';
+import { isRepoError, RepoError } from '../core/errors.js';
+import { shortId } from '../core/id.js';
+import { validateCompression } from '../repository/compression.js';
+import type { Repository } from '../repository/repository.js';
 import { Env, EXIT_PARTIAL, runtime, withRepository } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { collect, flattenTags, parseTime } from './parse.js';
@@ -137,8 +137,8 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
 
   const started = Date.now();
   let streamedBytes = 0;
-  const result = await withRepository(env, { compression: flags.compression }, async (repo) => {
-    const target: ArchiverRepo = opts.dryRun ? dryRunRepository(repo, flags.compression) : repo;
+  const result = await withRepository(env, { compression: flags.compression, dryRun: opts.dryRun }, async (repo) => {
+    const target: ArchiverRepo = repo;
     try {
       if (!stdinMode && !commandMode) {
         opts.parent = await parentSnapshot(repo, args, opts, flags);
@@ -153,6 +153,10 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
       };
       const source = stdinMode ? (process.stdin as AsyncIterable<Buffer>) : commandOutput(args, opts.signal!);
       return await backupStream(target, counted(source), flags.stdinFilename ?? 'stdin', opts);
+    } catch (err) {
+      // Keep what was already stored: packs being written are finished and indexed, so the next run reuses them.
+      if (isRepoError(err, 'INTERRUPTED')) await repo.abort().catch(() => undefined);
+      throw err;
     } finally {
       progress.clear();
     }
@@ -211,40 +215,6 @@ function commandOutput(argv: string[], signal: AbortSignal): AsyncIterable<Uint8
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     }
   })();
-}
-
-/**
- * For --dry-run: computes blob ids and stored sizes like the repository would, but stores nothing.
- * (The archiver itself still calls saveBlob and flush on a dry run.)
- */
-function dryRunRepository(repo: Repository, compression: string | undefined): ArchiverRepo {
-  const level = compressionLevel(compression ?? repo.config.compression);
-  const seen = new Set<string>();
-  const stats: WriteStats = { blobsAdded: 0, rawBytesAdded: 0, storedBytesAdded: 0, packsWritten: 0, indexFilesWritten: 0 };
-  return {
-    chunker: repo.chunker,
-    stats,
-    async saveBlob(type, plain, knownId) {
-      const id = knownId ?? repo.key.blobId(plain);
-      const key = type + idToHex(id);
-      if (repo.hasBlob(type, id) || seen.has(key)) return { id, known: true, storedLength: 0 };
-      seen.add(key);
-      const storedLength = compressBlob(plain, level).data.length + 40;
-      stats.blobsAdded++;
-      stats.rawBytesAdded += plain.length;
-      stats.storedBytesAdded += storedLength;
-      return { id, known: false, storedLength };
-    },
-    blobId: (plain) => repo.blobId(plain),
-    hasBlob: (type, id) => repo.hasBlob(type, id) || seen.has(type + idToHex(id)),
-    loadBlob: (type, id) => repo.loadBlob(type, id),
-    async flush() {},
-    async saveUnpacked() {
-      throw new RepoError('INVALID_ARGUMENT', 'a dry run must not save anything');
-    },
-    loadUnpacked: (type, name, aad) => repo.loadUnpacked(type, name, aad),
-    listNames: (type) => repo.listNames(type),
-  };
 }
 
 function report(env: Env, r: BackupResult, dryRun: boolean, seconds: number, streamedBytes: number | undefined): void {

@@ -6,7 +6,7 @@ import { NotFoundError, RepoError } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
 import { resolvePath } from '../restorer/index.js';
-import { splitDev } from '../restorer/fsops.js';
+import { splitDev } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { rfc3339ToNs } from '../tree/time.js';

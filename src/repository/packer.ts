@@ -19,13 +19,19 @@ export class Packer {
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
 
+  private readonly maxConcurrentUploads: number;
+  private readonly dryRun: boolean;
+
   constructor(
     private readonly backend: Backend,
     private readonly key: XaesKey,
     private readonly packSize: number,
     private readonly onStored: PackStored,
-    private readonly maxConcurrentUploads = 2,
-  ) {}
+    opts: { maxConcurrentUploads?: number; dryRun?: boolean } = {},
+  ) {
+    this.maxConcurrentUploads = opts.maxConcurrentUploads ?? 2;
+    this.dryRun = opts.dryRun === true;
+  }
 
   /** Adds a blob; when its pack is full the pack is stored. Waits when too many uploads are in flight (backpressure). */
   async add(blob: SealedBlob): Promise<void> {
@@ -45,6 +51,11 @@ export class Packer {
     for (const t of ['data', 'tree'] as const) if (this.open[t].blobs.length > 0) this.startUpload(t);
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.throwIfFailed();
+  }
+
+  /** Waits for the uploads already started, without starting new ones (after an interruption). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   /** Bytes of sealed blobs not yet stored. */
@@ -68,7 +79,7 @@ export class Packer {
     const hash = createBlake3();
     for (const p of parts) hash.update(p);
     const id = hash.digest().toString('hex');
-    await this.backend.save({ type: 'data', name: id }, parts);
+    if (!this.dryRun) await this.backend.save({ type: 'data', name: id }, parts);
     this.onStored({ pack: id, blobs: entries }, length);
   }
 

@@ -41,6 +41,8 @@ export interface OpenOptions {
   maxConcurrentUploads?: number;
   /** Worker threads that compress and seal new blobs (default: one per core; 0 = on the calling thread). */
   workers?: number;
+  /** Compute, compress and seal new blobs as usual, but store nothing (backup --dry-run). */
+  dryRun?: boolean;
   /** Skip loading the index (check and repair read index files themselves, one by one, to report damage). */
   skipIndex?: boolean;
 }
@@ -68,6 +70,7 @@ export class Repository {
   private readonly pendingIds = new Set<string>(); // type+hex of blobs sealed but not yet in a stored pack
   private unindexed: PackRecord[] = [];
   private ownsBackend = true;
+  private readonly dryRun: boolean;
   private unindexedBlobs = 0;
   private readonly level: number;
   private readonly pool?: SealPool;
@@ -87,7 +90,11 @@ export class Repository {
     this.pool = SealPool.create(key.bytes().subarray(0, 32), opts.workers ?? defaultWorkerCount());
     // Bounds blobs in flight between chunking and packing, and so the memory they hold.
     this.sealSlots = new Semaphore(Math.max(2, (this.pool?.size ?? 1) * 3));
-    this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), opts.maxConcurrentUploads);
+    this.dryRun = opts.dryRun === true;
+    this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), {
+      maxConcurrentUploads: opts.maxConcurrentUploads,
+      dryRun: this.dryRun,
+    });
   }
 
   get id(): string {
@@ -258,8 +265,18 @@ export class Repository {
     await this.writeIndex();
   }
 
+  /**
+   * After an interruption: waits for packs already being stored and indexes them, so their blobs are not
+   * stored again by the next backup; blobs still being collected are dropped. No snapshot refers to them.
+   */
+  async abort(): Promise<void> {
+    await this.packer.drain();
+    await this.writeIndex();
+  }
+
   /** Seals and stores a file named by its storage id; returns the id. */
   async saveUnpacked(type: Exclude<FileType, 'config' | 'data'>, plain: Buffer, aad: Buffer): Promise<string> {
+    if (this.dryRun && type !== 'locks') throw new RepoError('INVALID_ARGUMENT', `a dry run must not store ${type} files`);
     const bytes = this.key.encryption.seal(plain, aad);
     const name = blake3(bytes).toString('hex');
     await this.backend.save({ type, name }, bytes);
@@ -308,7 +325,7 @@ export class Repository {
   }
 
   private async writeIndex(): Promise<void> {
-    if (this.unindexed.length === 0) return;
+    if (this.unindexed.length === 0 || this.dryRun) return;
     const packs = this.unindexed;
     this.unindexed = [];
     this.unindexedBlobs = 0;

@@ -4,3 +4,4 @@
 export { restoreSnapshot } from './restore.js';
 export { resolvePath, splitPath, type ResolvedPath } from './resolve.js';
 export type { OverwriteMode, RestoreOptions, RestoreProgress, RestoreResult, RestoreWarning } from './types.js';
+export { splitDev } from './fsops.js';
