@@ -90,6 +90,7 @@ function newState(repo: ArchiverRepo, opts: BackupOptions): WalkState {
     excluded: compileRules(opts.excludes ?? []),
     owners: new OwnerNames(),
     files: new Semaphore(opts.concurrency ?? 4),
+    largeFiles: new Semaphore(Math.min(2, opts.concurrency ?? 2)),
     progress: new ProgressTracker(opts.onProgress),
     warnings: [],
     opts,

@@ -42,7 +42,7 @@ export async function readFile(state: WalkState, abs: Buffer, before: BigIntStat
 }
 
 /** Blobs of one file in flight at once: enough to keep every seal worker busy on a single large file. */
-const BLOBS_IN_FLIGHT = 6;
+const BLOBS_IN_FLIGHT = 4;
 
 export async function storeChunks(state: WalkState, chunks: AsyncIterable<Buffer>): Promise<FileContent> {
   const content: string[] = [];

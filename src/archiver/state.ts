@@ -49,6 +49,7 @@ export interface WalkState {
   excluded: PathMatcher;
   owners: OwnerNames;
   files: Semaphore;
+  largeFiles: Semaphore;
   progress: ProgressTracker;
   warnings: SourceWarning[];
   opts: BackupOptions;

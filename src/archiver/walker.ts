@@ -11,6 +11,7 @@ import { fileUnchanged, parentChildren, sameNodes } from './parent.js';
 import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
 
 const SLASH = Buffer.from('/');
+const LARGE_FILE = 8n * 1024n * 1024n;
 
 /** Backs up one entry; `old` is the parent snapshot's node of the same name, if any. */
 export async function backupEntry(state: WalkState, abs: Buffer, name: Buffer, st: BigIntStats, rootDev: bigint, old?: TreeNode): Promise<TreeNode | undefined> {
@@ -90,7 +91,9 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
   const shared = linkKey ? state.hardlinks.get(linkKey) : undefined;
   let r = shared ? await shared.catch(() => undefined) : undefined;
   if (!r) {
-    const work = state.files.run(() => readFile(state, abs, st));
+    // Large files hold a full chunker window each, so fewer of them are read at once than small ones.
+    const read = () => readFile(state, abs, st);
+    const work = state.files.run(() => (st.size >= LARGE_FILE ? state.largeFiles.run(read) : read()));
     if (linkKey && !shared) state.hardlinks.set(linkKey, work.then((x) => x ?? Promise.reject(new Error('unreadable'))));
     r = await work;
     if (!r) {

@@ -3,6 +3,7 @@
 
 import type { Backend, FileType } from '../backend/backend.js';
 import { isNotFound } from '../backend/backend.js';
+import { attachCache } from '../backend/cache.js';
 import { createChunker, DEFAULT_CHUNKER_PARAMS, type Chunker, type ChunkerParams } from '../chunker/chunker.js';
 import { IntegrityError, NotFoundError, RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
@@ -92,7 +93,9 @@ export class Repository {
     this.sealSlots = new Semaphore(Math.max(2, (this.pool?.size ?? 1) * 3));
     this.dryRun = opts.dryRun === true;
     this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), {
-      maxConcurrentUploads: opts.maxConcurrentUploads,
+      // A local disk gains nothing from parallel pack writes, and each one in flight holds a whole pack in
+      // memory; object storage hides its latency behind several.
+      maxConcurrentUploads: opts.maxConcurrentUploads ?? (backend.location.startsWith('s3:') ? 4 : 1),
       dryRun: this.dryRun,
     });
   }
@@ -122,7 +125,9 @@ export class Repository {
     await backend.save({ type: 'keys', name: keyName }, keyBytes);
     // The config is written last: a repository without config is not a repository, so a crash leaves nothing half-made.
     await backend.save({ type: 'config', name: 'config' }, key.encryption.seal(encodeConfig(config), AAD_CONFIG));
-    return new Repository(backend, config, key, keyName, { workers: opts.workers });
+    const repo = new Repository(backend, config, key, keyName, { workers: opts.workers });
+    repo.attachCache();
+    return repo;
   }
 
   /** Opens with the first key file the password fits; WRONG_PASSWORD if none does. */
@@ -136,6 +141,7 @@ export class Repository {
       throw new IntegrityError('config fails authentication', { file: 'config' }, { cause: err });
     }
     const repo = new Repository(backend, parseConfig(plain), key, keyName, opts);
+    repo.attachCache();
     if (!opts.skipIndex) await repo.loadIndex();
     return repo;
   }
@@ -336,6 +342,11 @@ export class Repository {
       this.unindexed.unshift(...packs); // retried by the next flush
       throw err;
     }
+  }
+
+  /** Tells a local cache in the backend stack (backend/cache.ts) which repository this is and which packs hold trees. */
+  attachCache(): void {
+    attachCache(this.backend, this.config.id, (pack) => this.index.packHoldsTrees(pack));
   }
 }
 
