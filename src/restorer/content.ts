@@ -24,6 +24,8 @@ export function blobError(ctx: RestoreContext, err: unknown, path: Buffer, blob:
   return new RepoError(err.code, message, context, { cause: err });
 }
 
+const READ_AHEAD = 3;
+
 async function loadPiece(ctx: RestoreContext, path: Buffer, p: Piece): Promise<Buffer> {
   let buf: Buffer;
   try {
@@ -48,10 +50,22 @@ async function loadPiece(ctx: RestoreContext, path: Buffer, p: Piece): Promise<B
 export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, path: Buffer, node: TreeNode): Promise<void> {
   const fh = await createFile(path);
   let ok = false;
+  // Blobs are fetched a few ahead of the write position, so reading, decrypting and writing overlap.
+  const ahead: Promise<Buffer>[] = [];
+  const fetch = (i: number) => {
+    if (i < file.pieces.length) {
+      const p = loadPiece(ctx, path, file.pieces[i]);
+      p.catch(() => undefined); // awaited in order below; this only keeps an early failure from counting as unhandled
+      ahead.push(p);
+    }
+  };
   try {
-    for (const p of file.pieces) {
+    for (let i = 0; i < READ_AHEAD; i++) fetch(i);
+    for (let i = 0; i < file.pieces.length; i++) {
+      const p = file.pieces[i];
       ctx.checkAborted();
-      const buf = await loadPiece(ctx, path, p);
+      const buf = await ahead.shift()!;
+      fetch(i + READ_AHEAD);
       let done = 0;
       while (done < buf.length) {
         const { bytesWritten } = await fh.write(buf, done, buf.length - done, p.offset + done);
@@ -64,6 +78,7 @@ export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, p
     await applyHandleMeta(ctx, fh, path, node);
     ok = true;
   } finally {
+    await Promise.allSettled(ahead);
     await fh.close();
     // A partial file would look restored; removing it leaves only a missing entry next to the error.
     if (!ok) await fsp.unlink(path).catch(() => undefined);
