@@ -4,11 +4,11 @@
 import { BackendError, type ErrorContext, NotFoundError, RepoError, isRepoError } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 
-/** The kinds of files a repository holds; each maps to one place in the layout. */
-export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks';
+/** The kinds of files a repository holds; each maps to one place in the layout (`audit`: the audit log, spec §14). */
+export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks' | 'audit';
 
 /** Every file type, in layout order. */
-export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks'];
+export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks', 'audit'];
 
 /**
  * Names one stored file. `name` is 64 lowercase hex characters for every type except
@@ -18,6 +18,13 @@ export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index
 export interface Handle {
   type: FileType;
   name: string;
+}
+
+/** Options of Backend.save. */
+export interface SaveOptions {
+  signal?: AbortSignal;
+  /** Hint: this `data` file is a tree pack (metadata a local cache should keep). Backends may ignore it. */
+  metadata?: boolean;
 }
 
 /** A stored file's name (as in its Handle) and its size in bytes. */
@@ -50,8 +57,10 @@ export interface Backend {
    * Stores data atomically under h. Saving an existing handle with identical content is allowed
    * (it overwrites); readers never see partial content: a file is either absent or complete.
    * The caller keeps ownership of `data`; the backend never retains or mutates it.
+   * `metadata` is a hint that a `data` file is a tree pack, which a local cache (CacheBackend) keeps a
+   * copy of; every other backend ignores it.
    */
-  save(h: Handle, data: SaveData, opts?: { signal?: AbortSignal }): Promise<void>;
+  save(h: Handle, data: SaveData, opts?: SaveOptions): Promise<void>;
 
   /**
    * Returns the whole file, or the range [offset, offset+length) when offset and/or length are
@@ -118,7 +127,7 @@ export function validateFileType(type: FileType): void {
 
 /**
  * The relative, '/'-separated path of h in the layout: `config`, `keys/<id>`,
- * `data/<id[0:2]>/<id>`, `index/<id>`, `snapshots/<id>`, `locks/<id>`. Validates h first.
+ * `data/<id[0:2]>/<id>`, `index/<id>`, `snapshots/<id>`, `locks/<id>`, `audit/<id>`. Validates h first.
  */
 export function handleToPath(h: Handle): string {
   validateHandle(h);

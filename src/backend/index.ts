@@ -4,6 +4,7 @@
 export * from './backend.js';
 export { LocalBackend, mapFsError, TEMP_PREFIX, TEMP_MAX_AGE_MS } from './local.js';
 export { MemoryBackend } from './memory.js';
+export { CacheBackend, defaultCacheDir, findCache, attachCache, type CacheOptions, type CacheStats } from './cache.js';
 export {
   RetryBackend,
   DEFAULT_RETRY_ATTEMPTS,
@@ -25,4 +26,4 @@ export {
 } from './s3-location.js';
 // Type only: the class lives in './s3.js', imported on demand so that the AWS SDK loads only for s3: locations.
 export type { S3Backend, S3BackendConfig } from './s3.js';
-export { openBackend, createBackend, parseLocation, type ParsedLocation, type OpenOptions } from './open.js';
+export { openBackend, createBackend, parseLocation, requestCounts, type ParsedLocation, type OpenOptions } from './open.js';

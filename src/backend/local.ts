@@ -1,4 +1,4 @@
-// Backend storing a repository in a local directory (config, keys/, data/xx/, index/, snapshots/, locks/).
+// Backend storing a repository in a local directory (config, keys/, data/xx/, index/, snapshots/, locks/, audit/).
 // Must never leave a partially written file under a final name, and never touch paths outside its directory.
 
 import { randomBytes } from 'node:crypto';
@@ -384,7 +384,8 @@ export class LocalBackend implements Backend {
       return;
     }
     if (type !== 'data') {
-      yield* this.listDir(type, undefined, signal, false);
+      // audit/ came with a later revision: a repository created before it simply has no entries yet.
+      yield* this.listDir(type, undefined, signal, type === 'audit');
       return;
     }
     let subdirs: Dirent[];

@@ -3,6 +3,7 @@
 
 import { RepoError } from '../core/errors.js';
 import type { Backend } from './backend.js';
+import { CacheBackend, type CacheOptions } from './cache.js';
 import { LocalBackend } from './local.js';
 import { RetryBackend, type RetryOptions } from './retry.js';
 import type { S3Backend } from './s3.js';
@@ -19,6 +20,11 @@ export interface OpenOptions {
   retry?: RetryOptions;
   /** Environment to read REPO_S3_* and AWS_REGION/AWS_DEFAULT_REGION from; default process.env. */
   env?: Record<string, string | undefined>;
+  /**
+   * A local cache of index files, snapshot files and tree packs (CacheBackend) for remote repositories;
+   * default none (the CLI passes one unless --no-cache). Local repositories get one only with `local: true`.
+   */
+  cache?: (CacheOptions & { local?: boolean }) | false;
 }
 
 // A scheme is at least two characters so that Windows drive letters ("C:\repo") stay paths.
@@ -55,21 +61,42 @@ export function parseLocation(location: string): ParsedLocation {
 /**
  * The stacking order, innermost first, kept in this one function:
  *   local directory → LocalBackend, unwrapped (its failures — full disk, permissions — are not
- *                     transient, so retrying would only delay the error);
- *   s3              → S3Backend → RetryBackend.
+ *                     transient, so retrying would only delay the error); → CacheBackend only when
+ *                     options.cache.local is set (a local repository is as fast as the cache);
+ *   s3              → S3Backend → RetryBackend → CacheBackend (when options.cache is given), so that
+ *                     the cache's fetches are retried and its hits cost no request at all.
  */
 function stack(raw: Backend, loc: ParsedLocation, options: OpenOptions): Backend {
+  const cache = options.cache === undefined || options.cache === false ? undefined : options.cache;
   switch (loc.scheme) {
     case 'local':
-      return raw;
-    case 's3':
-      return new RetryBackend(raw, options.retry);
+      return cache?.local === true ? new CacheBackend(raw, cache) : raw;
+    case 's3': {
+      const retrying = new RetryBackend(raw, options.retry);
+      return cache === undefined ? retrying : new CacheBackend(retrying, cache);
+    }
   }
 }
 
 /** Runs a backend-specific call under the stack's retry policy, if it has one. */
 function retried<T>(b: Backend, op: string, fn: () => Promise<T>): Promise<T> {
-  return b instanceof RetryBackend ? b.run(op, undefined, fn) : fn();
+  for (let cur: Backend | undefined = b; cur !== undefined; cur = (cur as { inner?: Backend }).inner) {
+    if (cur instanceof RetryBackend) return cur.run(op, undefined, fn);
+  }
+  return fn();
+}
+
+/**
+ * Requests sent by the innermost backend of a stack that counts them (S3Backend.requests), by
+ * operation; undefined for backends that do not count (local directories).
+ */
+export function requestCounts(b: Backend): Record<string, number> | undefined {
+  for (let cur: Backend | undefined = b, depth = 0; cur !== undefined && depth < 10; depth++) {
+    const r = (cur as { requests?: unknown }).requests;
+    if (r !== null && typeof r === 'object') return { ...(r as Record<string, number>) };
+    cur = (cur as { inner?: Backend }).inner;
+  }
+  return undefined;
 }
 
 async function newS3Backend(loc: S3Location, options: OpenOptions): Promise<S3Backend> {

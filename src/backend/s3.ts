@@ -25,6 +25,7 @@ import {
   type FileType,
   type Handle,
   type SaveData,
+  type SaveOptions,
   TransientBackendError,
   concatSaveData,
   handleToPath,
@@ -220,6 +221,11 @@ export class S3Backend implements Backend {
   readonly prefix: string;
   /** The SDK client (for tests and diagnostics, e.g. adding middleware). */
   readonly client: S3Client;
+  /**
+   * HTTP requests sent so far, by S3 operation without the "Command" suffix (GetObject, PutObject,
+   * HeadObject, ListObjectsV2, DeleteObject, UploadPart, …); every attempt counts.
+   */
+  readonly requests: Record<string, number> = {};
   private readonly keyPrefix: string;
   private readonly endpoint: string | undefined;
   private readonly sem: Semaphore;
@@ -274,6 +280,19 @@ export class S3Backend implements Backend {
     if (cfg.credentials !== undefined) config.credentials = { ...cfg.credentials };
     if (cfg.profile !== undefined) config.profile = cfg.profile;
     this.client = new S3Client(config);
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const op = String(context.commandName ?? 'Unknown').replace(/Command$/, '');
+        this.requests[op] = (this.requests[op] ?? 0) + 1;
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'repoRequestCounter' },
+    );
+  }
+
+  /** The total number of requests sent so far. */
+  get requestCount(): number {
+    return Object.values(this.requests).reduce((a, b) => a + b, 0);
   }
 
   private key(rel: string): string {
@@ -378,7 +397,7 @@ export class S3Backend implements Backend {
     }
   }
 
-  async save(h: Handle, data: SaveData, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async save(h: Handle, data: SaveData, opts: SaveOptions = {}): Promise<void> {
     const rel = handleToPath(h);
     const signal = opts.signal;
     throwIfAborted(signal, rel);

@@ -35,7 +35,7 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
   };
   const report = await withRepository(
     env,
-    { skipIndex: true },
+    { skipIndex: true, noCache: true }, // check reads the repository itself, never a cached copy
     (repo) => checkRepository(repo, { readData: flags.readData === true, subset, signal: env.signal, onProgress: (p) => progress.update(p) }),
     'shared',
   );

@@ -2,13 +2,14 @@
 // Commands report their exit status through `runtime`; only main.ts turns it (or an error) into process.exit.
 
 import type { Command } from 'commander';
-import { openBackend } from '../backend/index.js';
+import { defaultCacheDir, findCache, openBackend, requestCounts, type Backend, type OpenOptions as BackendOpenOptions } from '../backend/index.js';
 import { RepoError } from '../core/errors.js';
 import { Lock } from '../repository/lock.js';
 import { Repository, type OpenOptions } from '../repository/repository.js';
 import type { SnapshotFilter } from '../snapshot/snapshot.js';
 import { parseWaitDuration, tagFilter } from './parse.js';
 import { getPassword } from './password.js';
+import { auditAround } from './audit-hook.js';
 
 export interface GlobalOptions {
   repo?: string;
@@ -19,6 +20,8 @@ export interface GlobalOptions {
   verbose?: boolean;
   /** false with --no-lock. */
   lock?: boolean;
+  /** false with --no-cache (see cli/cache.ts). */
+  cache?: boolean;
   retryLock?: string;
 }
 
@@ -128,18 +131,55 @@ export class Env {
     return getPassword({ passwordFile: this.globals.passwordFile, passwordCommand: this.globals.passwordCommand }, { confirm });
   }
 
+  /**
+   * How to build backends: with the local cache (backend/cache.ts) unless --no-cache or `noCache`; its
+   * directory is $REPO_CACHE_DIR, $XDG_CACHE_HOME/repo or ~/.cache/repo.
+   */
+  backendOptions(noCache = false): BackendOpenOptions {
+    const dir = this.globals.cache === false || noCache ? undefined : defaultCacheDir(process.env);
+    if (dir === undefined) return { cache: false };
+    return { cache: { dir, onWarning: (m) => this.out.warn(m) } };
+  }
+
   /** Opens the repository: first the location (so a missing repository is reported without a password prompt), then the key. */
-  async openRepository(opts: OpenOptions = {}): Promise<Repository> {
-    const backend = await openBackend(this.location);
+  async openRepository(opts: CommandOpenOptions = {}): Promise<Repository> {
+    return this.openRepositoryAt(this.location, () => this.password(), opts);
+  }
+
+  /** Opens the repository at `location` with the password `password()` gives (copy's source uses it too). */
+  async openRepositoryAt(location: string, password: () => Promise<string>, opts: CommandOpenOptions = {}): Promise<Repository> {
+    const { noCache, ...repoOpts } = opts;
+    const backend = await openBackend(location, this.backendOptions(noCache === true));
     try {
-      const password = await this.password();
+      const pw = await password();
       this.out.debug(`opening repository at ${backend.location}`);
-      return await Repository.open(backend, password, opts);
+      const repo = await Repository.open(backend, pw, repoOpts);
+      // Tree packs the index no longer names were pruned (possibly elsewhere): their cached copies go.
+      if (repoOpts.skipIndex !== true) await findCache(backend)?.dropPacks((p) => repo.index.packHoldsTrees(p));
+      return repo;
     } catch (err) {
       await backend.close().catch(() => undefined);
       throw err;
     }
   }
+
+  /** With -v: the requests sent to remote storage and the cache's hits and misses, on stderr. */
+  reportRequests(backend: Backend, label = 'backend'): void {
+    if (!this.out.verbose) return;
+    const counts = requestCounts(backend);
+    const cache = findCache(backend);
+    if (counts !== undefined) {
+      const total = Object.values(counts).reduce((a, b) => a + b, 0);
+      this.out.debug(`${label} requests: ${total} ${JSON.stringify(counts)}`);
+    }
+    if (cache !== undefined) this.out.debug(`${label} cache: ${JSON.stringify(cache.stats)}${cache.directory === undefined ? '' : ` in ${cache.directory}`}`);
+  }
+}
+
+/** Repository open options plus what only the CLI decides. */
+export interface CommandOpenOptions extends OpenOptions {
+  /** Bypass the local cache (check must read the repository itself, not a copy). */
+  noCache?: boolean;
 }
 
 export type LockMode = 'shared' | 'exclusive' | 'none';
@@ -148,7 +188,7 @@ export type LockMode = 'shared' | 'exclusive' | 'none';
  * Runs `fn` with an opened repository, holding a lock of `lockMode` (unless --no-lock), and releases the
  * lock and closes the repository afterwards, whatever happens. A conflicting lock → RepoError('LOCKED').
  */
-export async function withRepository<T>(env: Env, opts: OpenOptions, fn: (repo: Repository) => Promise<T>, lockMode: LockMode = 'shared'): Promise<T> {
+export async function withRepository<T>(env: Env, opts: CommandOpenOptions, fn: (repo: Repository) => Promise<T>, lockMode: LockMode = 'shared'): Promise<T> {
   const retryMs = env.globals.retryLock === undefined ? 0 : parseWaitDuration(env.globals.retryLock, '--retry-lock');
   const repo = await env.openRepository(opts);
   let lock: Lock | undefined;
@@ -156,10 +196,11 @@ export async function withRepository<T>(env: Env, opts: OpenOptions, fn: (repo: 
     if (lockMode !== 'none' && env.globals.lock !== false) {
       lock = await Lock.acquire(repo, { exclusive: lockMode === 'exclusive', retryMs, signal: runtime.controller.signal });
     }
-    return await fn(repo);
+    return await auditAround(repo, () => fn(repo), (m) => env.out.warn(m)); // audit log entry (cli/audit-hook.ts)
   } finally {
     await lock?.release().catch(() => undefined);
     await repo.close().catch(() => undefined);
+    env.reportRequests(repo.backend);
   }
 }
 

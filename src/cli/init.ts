@@ -3,7 +3,8 @@
 
 import type { Command } from 'commander';
 import { createBackend } from '../backend/index.js';
-import { validateChunkerParams } from '../chunker/chunker.js';
+import { validateChunkerParams, type ChunkerParams } from '../chunker/chunker.js';
+import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { CHEAP_TEST_SCRYPT } from '../crypto/kdf.js';
 import { validateCompression } from '../repository/compression.js';
@@ -11,29 +12,51 @@ import { validatePackSize } from '../repository/config.js';
 import { DEFAULT_CHUNKER_PARAMS as DEFAULT_CHUNKER } from '../chunker/index.js';
 import { Repository, type InitOptions } from '../repository/repository.js';
 import { Env } from './context.js';
+import { addFromRepoFlags, fromLocation, openFromRepository, type FromRepoFlags } from './copy.js';
 import { parseChunker, parseSize } from './parse.js';
 
-interface InitFlags {
+interface InitFlags extends FromRepoFlags {
   chunker?: string;
   compression?: string;
   packSize?: string;
+  copyChunkerParams?: boolean;
 }
 
 export function registerInit(program: Command): void {
-  program
+  const cmd = program
     .command('init')
     .description('create a new repository')
     .option('--chunker <min/avg/max>', 'content-defined chunking sizes, e.g. 512K/1M/8M (fixed for the repository\'s lifetime)')
     .option('--compression <mode>', 'default compression for new data: auto, off, max or a zstd level 1-22', 'auto')
     .option('--pack-size <size>', 'target size of pack files, 4M-128M', '16M')
-    .action((flags: InitFlags, cmd: Command) => runInit(Env.from(cmd), flags));
+    .option('--copy-chunker-params', 'use the chunker parameters of the --from-repo repository, so that copies between the two deduplicate');
+  addFromRepoFlags(cmd).action((flags: InitFlags, c: Command) => runInit(Env.from(c), flags));
+}
+
+/** The source repository's chunker parameters for --copy-chunker-params (read from its config; no lock needed). */
+async function sourceChunker(env: Env, flags: InitFlags): Promise<ChunkerParams | undefined> {
+  if (flags.copyChunkerParams !== true) {
+    if (flags.fromRepo !== undefined) throw new RepoError('INVALID_ARGUMENT', '--from-repo is only used with --copy-chunker-params here');
+    return undefined;
+  }
+  if (flags.chunker !== undefined) throw new RepoError('INVALID_ARGUMENT', '--copy-chunker-params and --chunker cannot be combined');
+  if (fromLocation(flags) === undefined) {
+    throw new RepoError('INVALID_ARGUMENT', '--copy-chunker-params needs the source repository: use --from-repo or set REPO_FROM_REPOSITORY');
+  }
+  const src = await openFromRepository(env, flags, { skipIndex: true, workers: 0 });
+  try {
+    return { ...src.config.chunker };
+  } finally {
+    await src.close().catch(() => undefined);
+  }
 }
 
 async function runInit(env: Env, flags: InitFlags): Promise<void> {
   const location = env.location;
-  const chunker = validateChunkerParams(flags.chunker === undefined ? DEFAULT_CHUNKER : parseChunker(flags.chunker));
   const compression = validateCompression(flags.compression ?? 'auto');
   const packSize = validatePackSize(parseSize(flags.packSize ?? '16M', '--pack-size'));
+  const copied = await sourceChunker(env, flags);
+  const chunker = validateChunkerParams(copied ?? (flags.chunker === undefined ? DEFAULT_CHUNKER : parseChunker(flags.chunker)));
   const password = await env.password(true);
   const opts: InitOptions = { chunker, compression, packSize };
   // REPO_TEST_KDF=cheap is for the test suite only (deliberately not in --help): it writes a key file

@@ -14,10 +14,18 @@ import { registerRestore } from './restore.js';
 import { registerSnapshots } from './snapshots.js';
 import { registerUnlock } from './unlock.js';
 import { registerVersion } from './version.js';
+import { registerAnalyze } from './analyze.js';
+import { registerDiff } from './diff.js';
+import { registerFind } from './find.js';
+import { registerStats } from './stats.js';
+import { registerTag } from './tag.js';
 import { registerCheck } from './check.js';
 import { registerForget } from './forget.js';
 import { registerPrune } from './prune.js';
 import { registerRepair } from './repair.js';
+import { registerCacheOptions } from './cache.js';
+import { registerCopy } from './copy.js';
+import { registerKey } from './key.js';
 
 const EXIT_OK = 0;
 const EXIT_ERROR = 1;
@@ -83,6 +91,11 @@ function buildProgram(): Command {
   registerInit(program);
   registerBackup(program);
   registerSnapshots(program);
+  registerStats(program);
+  registerDiff(program);
+  registerFind(program);
+  registerTag(program);
+  registerAnalyze(program);
   registerLs(program);
   registerRestore(program);
   registerDump(program);
@@ -93,6 +106,9 @@ function buildProgram(): Command {
   registerPrune(program);
   registerUnlock(program);
   registerVersion(program);
+  registerCacheOptions(program);
+  registerCopy(program);
+  registerKey(program);
   return program;
 }
 

@@ -12,6 +12,20 @@ export interface PasswordSources {
   passwordCommand?: string;
 }
 
+/** Which environment variables and prompt a password is looked up with (default: the repository's own). */
+export interface PasswordLookup {
+  /** Variable holding the password itself (default REPO_PASSWORD); null: none. */
+  passwordVar?: string | null;
+  /** Variable naming a password file (default REPO_PASSWORD_FILE); null: none. */
+  fileVar?: string | null;
+  /** Variable holding a password command (default REPO_PASSWORD_COMMAND); null: none. */
+  commandVar?: string | null;
+  /** Prompt on a terminal (default "enter password for repository: "). */
+  prompt?: string;
+  /** What the error says when no source is given. */
+  missing?: string;
+}
+
 const NO_PASSWORD_MESSAGE = 'no password given: set REPO_PASSWORD, --password-file or --password-command';
 
 /** The first line of a text, without its line ending. */
@@ -25,25 +39,31 @@ function firstLine(text: string): string {
  * REPO_PASSWORD_COMMAND), a file or command wins over REPO_PASSWORD, and only without any of them
  * is the user prompted, which needs a terminal on stdin. `confirm` asks twice (for init).
  */
-export async function getPassword(src: PasswordSources, opts: { confirm?: boolean } = {}): Promise<string> {
+export async function getPassword(src: PasswordSources, opts: { confirm?: boolean; lookup?: PasswordLookup } = {}): Promise<string> {
   const env = process.env;
-  const file = src.passwordFile ?? nonEmpty(env.REPO_PASSWORD_FILE);
-  const command = src.passwordCommand ?? nonEmpty(env.REPO_PASSWORD_COMMAND);
+  const lookup = opts.lookup ?? {};
+  const fromVar = (name: string | null | undefined, dflt: string) => {
+    const n = name === undefined ? dflt : name;
+    return n === null ? undefined : nonEmpty(env[n]);
+  };
+  const file = src.passwordFile ?? fromVar(lookup.fileVar, 'REPO_PASSWORD_FILE');
+  const command = src.passwordCommand ?? fromVar(lookup.commandVar, 'REPO_PASSWORD_COMMAND');
+  const direct = fromVar(lookup.passwordVar, 'REPO_PASSWORD');
   if (file !== undefined && command !== undefined) {
     throw new RepoError('INVALID_ARGUMENT', 'give either a password file or a password command, not both');
   }
   let password: string;
   if (command !== undefined) password = await fromCommand(command);
   else if (file !== undefined) password = await fromFile(file);
-  else if (nonEmpty(env.REPO_PASSWORD) !== undefined) password = env.REPO_PASSWORD!;
+  else if (direct !== undefined) password = direct;
   else if (process.stdin.isTTY) {
-    password = await promptHidden(opts.confirm ? 'enter password for new repository: ' : 'enter password for repository: ');
+    password = await promptHidden(lookup.prompt ?? (opts.confirm ? 'enter password for new repository: ' : 'enter password for repository: '));
     if (opts.confirm && password !== '') {
       const again = await promptHidden('enter password again: ');
       if (again !== password) throw new RepoError('INVALID_ARGUMENT', 'passwords do not match');
     }
   } else {
-    throw new RepoError('NO_PASSWORD', NO_PASSWORD_MESSAGE);
+    throw new RepoError('NO_PASSWORD', lookup.missing ?? NO_PASSWORD_MESSAGE);
   }
   if (password === '') throw new RepoError('NO_PASSWORD', 'an empty password is not allowed');
   return password;

@@ -15,7 +15,7 @@ export interface Blake3Stream {
   digest(): Buffer;
 }
 
-// The binding's key parameter is typed as Buffer; a view over the same memory satisfies it without a copy.
+// The binding takes Buffers; a view over the same memory satisfies it without a copy.
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -35,7 +35,7 @@ function checkData(data: Uint8Array): void {
 /** Unkeyed BLAKE3, 32 bytes. */
 export function blake3(data: Uint8Array): Buffer {
   checkData(data);
-  return nativeBlake3(data);
+  return nativeBlake3(asBuffer(data));
 }
 
 /**
@@ -55,7 +55,7 @@ export class Blake3Key {
     checkData(data);
     // Synchronous from reset to digest, so no other caller can interleave on the shared hasher.
     this.#hasher.reset();
-    this.#hasher.update(data);
+    this.#hasher.update(asBuffer(data));
     return this.#hasher.digestBuffer();
   }
 }
@@ -85,7 +85,7 @@ class NativeBlake3Stream implements Blake3Stream {
   update(data: Uint8Array): this {
     checkData(data);
     // Subarray views are read in place by the binding (checked against @noble/hashes in the tests).
-    this.#hasher.update(data);
+    this.#hasher.update(asBuffer(data));
     return this;
   }
 

@@ -9,6 +9,7 @@ export const AAD_PACK_HEADER = Buffer.from('repo:v1:pack-header', 'ascii');
 export const AAD_INDEX = Buffer.from('repo:v1:index', 'ascii');
 export const AAD_SNAPSHOT = Buffer.from('repo:v1:snapshot', 'ascii');
 export const AAD_LOCK = Buffer.from('repo:v1:lock', 'ascii');
+export const AAD_AUDIT = Buffer.from('repo:v1:audit', 'ascii');
 
 const BLOB_PREFIX: Record<BlobType, Buffer> = {
   data: Buffer.from('repo:v1:blob:data\0', 'ascii'),

@@ -20,6 +20,7 @@ export class MasterIndex {
   private slotMask = 0;
   private readonly packs: string[] = [];
   private readonly packNumbers = new Map<string, number>();
+  private readonly treePackNumbers = new Set<number>();
 
   constructor() {
     this.grow(INITIAL_CAPACITY);
@@ -38,6 +39,7 @@ export class MasterIndex {
   add(pack: string, e: BlobEntry): void {
     const p = this.packNumber(pack);
     const tree = e.type === 'tree';
+    if (tree) this.treePackNumbers.add(p);
     for (let s = this.firstSlot(e.id); ; s = (s + 1) & this.slotMask) {
       const v = this.slots[s];
       if (v === 0) break;
@@ -87,6 +89,12 @@ export class MasterIndex {
 
   hasPack(pack: string): boolean {
     return this.packNumbers.has(pack);
+  }
+
+  /** Whether the index names a tree blob in this pack (packs hold blobs of one type, spec §7). */
+  packHoldsTrees(pack: string): boolean {
+    const n = this.packNumbers.get(pack);
+    return n !== undefined && this.treePackNumbers.has(n);
   }
 
   private entryAt(i: number): IndexedBlob {

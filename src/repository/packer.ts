@@ -74,12 +74,13 @@ export class Packer {
   }
 
   private async upload(blobs: SealedBlob[]): Promise<void> {
+    const metadata = blobs[0]?.type === 'tree'; // tree packs: a local cache keeps a copy (backend/cache.ts)
     const { parts, length, entries } = assemblePack(blobs, this.key);
     blobs.length = 0; // the parts hold the sealed blobs now; nothing else should keep them alive
     const hash = createBlake3();
     for (const p of parts) hash.update(p);
     const id = hash.digest().toString('hex');
-    if (!this.dryRun) await this.backend.save({ type: 'data', name: id }, parts);
+    if (!this.dryRun) await this.backend.save({ type: 'data', name: id }, parts, { metadata });
     this.onStored({ pack: id, blobs: entries }, length);
   }
 

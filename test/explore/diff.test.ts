@@ -1,4 +1,5 @@
 // diffSnapshots on crafted snapshot pairs: renames, content, type and mode changes, deep trees, and that equal subtrees are never loaded.
+// Trees are hand-built so every change is known; tree loads are counted through a wrapping loader.
 
 import { describe, expect, it } from 'vitest';
 import type { Repository } from '../../src/repository/repository.js';

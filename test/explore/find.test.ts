@@ -1,4 +1,5 @@
 // findPaths and findObjects on crafted snapshots: basename, anchored and suffix patterns, case, time bounds, blobs, trees and packs.
+// Tree loads are counted to show that a tree without matches is not walked twice.
 
 import { describe, expect, it } from 'vitest';
 import { idToHex } from '../../src/core/id.js';

@@ -1,4 +1,5 @@
 // computeStats on repositories with known content: every mode's totals, dedupe and compression figures, per-snapshot additions.
+// Blobs are stored uncompressed so that stored sizes are raw + 40 and every expected number is exact.
 
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,5 @@
 // tagSnapshots: rewrites keep time, tree and every other member, record the first original, and remove the old file only after.
+// Uses a memory repository; checks the stored snapshot files, not only the returned ids.
 
 import { describe, expect, it } from 'vitest';
 import { listSnapshots, loadSnapshot } from '../../src/snapshot/snapshot.js';

@@ -1,0 +1,82 @@
+// Durations ("90s", "1h", "7d", "1h30m", "2w") and daily windows ("02:00-06:00") of the operations config.
+// Pure parsing and formatting; the clock is always passed in.
+
+import { RepoError } from '../core/errors.js';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/**
+ * "1h", "7d", "90s", "1h30m", "2w" → milliseconds. Units: ms, s, m (minutes), h, d, w. A bare number is
+ * seconds. Throws INVALID_ARGUMENT with `what` in the message.
+ */
+export function parseOpsDuration(value: string | number, what = 'duration'): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new RepoError('INVALID_ARGUMENT', `invalid ${what} ${value}: must be ≥ 0`);
+    return value * 1000;
+  }
+  const s = value.trim();
+  const bad = () => new RepoError('INVALID_ARGUMENT', `invalid ${what} ${JSON.stringify(value)}: use e.g. 90s, 30m, 1h, 7d or 1h30m`);
+  if (s === '') throw bad();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y;
+  let total = 0;
+  let pos = 0;
+  while (pos < s.length) {
+    re.lastIndex = pos;
+    const m = re.exec(s);
+    if (m === null) throw bad();
+    total += Number(m[1]) * UNIT_MS[m[2]];
+    pos = re.lastIndex;
+  }
+  if (!Number.isSafeInteger(Math.round(total))) throw bad();
+  return Math.round(total);
+}
+
+/** A short human form of a length of time: "45s", "12m", "3h 5m", "2d 4h". */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 90) return `${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
+  const d = Math.floor(h / 24);
+  return h % 24 === 0 ? `${d}d` : `${d}d ${h % 24}h`;
+}
+
+/** A daily time window in local time: minutes after midnight; `end` < `start` wraps past midnight. */
+export interface TimeWindow {
+  text: string;
+  start: number;
+  end: number;
+}
+
+/** "HH:MM-HH:MM" (24 h, local time). The end minute is included: "00:00-23:59" is the whole day. */
+export function parseWindow(value: string): TimeWindow {
+  const m = /^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$/.exec(value);
+  const bad = (why: string) => new RepoError('INVALID_ARGUMENT', `invalid window ${JSON.stringify(value)}: ${why}`);
+  if (!m) throw bad('use HH:MM-HH:MM, e.g. 02:00-06:00');
+  const [sh, sm, eh, em] = m.slice(1).map(Number);
+  if (sh > 23 || eh > 23 || sm > 59 || em > 59) throw bad('hours are 00-23 and minutes 00-59');
+  const start = sh * 60 + sm;
+  const end = eh * 60 + em;
+  if (start === end) throw bad('start and end are the same minute');
+  return { text: value.trim(), start, end };
+}
+
+/** Whether local time `d` lies in the window (the end minute included). */
+export function inWindow(w: TimeWindow | undefined, d: Date): boolean {
+  if (w === undefined) return true;
+  const t = d.getHours() * 60 + d.getMinutes();
+  return w.start <= w.end ? t >= w.start && t <= w.end : t >= w.start || t <= w.end;
+}
+
+/** The first instant at or after `d` that lies in the window (`d` itself when it does). */
+export function nextWindowStart(w: TimeWindow | undefined, d: Date): Date {
+  if (w === undefined || inWindow(w, d)) return d;
+  const next = new Date(d.getTime());
+  next.setSeconds(0, 0);
+  next.setHours(Math.floor(w.start / 60), w.start % 60, 0, 0);
+  if (next.getTime() <= d.getTime()) next.setDate(next.getDate() + 1);
+  return next;
+}
