@@ -22,7 +22,7 @@ const MAX_MEMORY = 1024 * 1024 * 1024;
 const MAXMEM_HEADROOM = 1024 * 1024;
 
 const CALIBRATE_MIN_N = 2 ** 14;
-const CALIBRATE_MAX_N = 2 ** 20;
+const CALIBRATE_MAX_N = 2 ** 16;
 const CALIBRATE_R = 8;
 const CALIBRATE_P = 1;
 
@@ -105,7 +105,12 @@ export async function calibrateScrypt(targetMs = 500): Promise<ScryptParams> {
   const msPerN = Math.max(probeMs, 0.001) / CALIBRATE_MIN_N;
   let N = CALIBRATE_MIN_N;
   while (N < CALIBRATE_MAX_N && N * msPerN < targetMs) N *= 2;
-  const params = { N, r: CALIBRATE_R, p: CALIBRATE_P };
+  // Memory is capped at 64 MiB (N = 2^16 with r = 8): every command derives the key once, and a larger
+  // N would make opening a repository cost hundreds of MiB of RSS. Time beyond that comes from p,
+  // which costs CPU but no memory.
+  let p = CALIBRATE_P;
+  while (p < 16 && N * p * msPerN < targetMs) p++;
+  const params = { N, r: CALIBRATE_R, p };
   validateScryptParams(params);
   return params;
 }

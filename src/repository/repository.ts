@@ -23,6 +23,8 @@ import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
 
 
+const POOL_MIN_BLOB = 64 * 1024;
+
 // An index file is written at the latest after this many new blobs, so an interrupted backup keeps most of its work.
 const INDEX_FLUSH_BLOBS = 40_000;
 
@@ -215,7 +217,8 @@ export class Repository {
   }
 
   private async seal(type: BlobType, id: Buffer, plain: Buffer, donate: boolean): Promise<{ sealed: Buffer; compression: Compression }> {
-    if (this.pool) return this.pool.seal(type, id, plain, this.level, donate);
+    // Handing a small blob to a worker costs more (message, copy, wake-up) than sealing it here.
+    if (this.pool && plain.length >= POOL_MIN_BLOB) return this.pool.seal(type, id, plain, this.level, donate);
     const { data, compression } = compressBlob(plain, this.level);
     return { sealed: this.key.encryption.seal(data, blobAad(type, id)), compression };
   }
