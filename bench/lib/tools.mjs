@@ -1,6 +1,6 @@
 // The backup tools under test: how to find/install them and the command line of every step.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { aptInstall, sh, which } from './proc.mjs';
 
@@ -130,9 +130,4 @@ export async function setupTools(names, { projectRoot, log }) {
     tools[name] = t;
   }
   return tools;
-}
-
-export function ensureDir(d) {
-  mkdirSync(d, { recursive: true });
-  return d;
 }
