@@ -25,6 +25,8 @@ export const DEFAULT_WINDOW_SIZE = 4 * 1024 * 1024;
 export const MAX_WINDOW_SIZE = 1024 * 1024 * 1024;
 /** A stream's window starts at most this large and doubles up to the window size as data keeps coming. */
 const INITIAL_WINDOW_SIZE = 1024 * 1024;
+/** Spare windows a chunker keeps between streams (about the number of files read at once). */
+const MAX_SPARE_WINDOWS = 4;
 /** Default cap on a single fs read in chunkFile. */
 export const DEFAULT_READ_SIZE = 4 * 1024 * 1024;
 
@@ -63,8 +65,11 @@ export class FastCdcChunker implements Chunker {
   readonly params: ChunkerParams;
   /** Effective window size: max(options.windowSize ?? 8 MiB, 2 x max). */
   readonly windowSize: number;
-  /** One finished stream's window kept for the next stream (streams may run concurrently). */
-  #spare: Buffer | undefined;
+  /**
+   * Finished streams' windows kept for the next streams. Several, because files are read concurrently:
+   * with one spare, most small files would allocate (and the GC reclaim) a fresh 1 MiB window each.
+   */
+  readonly #spares: Buffer[] = [];
 
   constructor(params: ChunkerParams, options: FastCdcOptions = {}) {
     this.params = Object.freeze(validateChunkerParams(params, 'argument'));
@@ -166,16 +171,17 @@ export class FastCdcChunker implements Chunker {
   }
 
   #takeWindow(): Buffer {
-    const w = this.#spare;
-    if (w !== undefined) {
-      this.#spare = undefined;
-      return w;
-    }
-    return Buffer.allocUnsafeSlow(Math.min(this.windowSize, INITIAL_WINDOW_SIZE));
+    return this.#spares.pop() ?? Buffer.allocUnsafeSlow(Math.min(this.windowSize, INITIAL_WINDOW_SIZE));
   }
 
   #returnWindow(w: Buffer): void {
-    if (this.#spare === undefined || this.#spare.length < w.length) this.#spare = w;
+    if (this.#spares.length < MAX_SPARE_WINDOWS) {
+      this.#spares.push(w);
+      return;
+    }
+    // Keep the largest windows: they are the expensive ones to grow again.
+    const smallest = this.#spares.reduce((i, b, k, a) => (b.length < a[i].length ? k : i), 0);
+    if (this.#spares[smallest].length < w.length) this.#spares[smallest] = w;
   }
 }
 

@@ -75,7 +75,8 @@ describe('repo copy', () => {
 
     // Same chunker: a backup of the unchanged source into b stores no data.
     const bk = json(await ok(['-r', b, '--json', 'backup', src, '--host', 'h1', '--force'], DST_PW));
-    expect(bk.data_added).toBe(0);
+    expect(bk.data_blobs).toBe(0); // only trees can be new (comparing the restore read the files: new access times)
+    expect(bk.data_added).toBeLessThan(10_000);
   });
 
   it('copies only the snapshots asked for (ids or filters), with a password file for the source', async () => {
