@@ -37,3 +37,4 @@ export { repairPacks, type RepairPacksReport } from './maintenance/repair-packs.
 export { repairSnapshots, type RepairSnapshotsReport } from './maintenance/repair-snapshots.js';
 export { copySnapshots, type CopyOptions, type CopyResult, type CopiedSnapshot } from './maintenance/copy.js';
 export { listKeys, addKey, removeKey, changePassword, type KeyInfo, type AddKeyOptions } from './repository/key-management.js';
+export * from './ops/index.js';

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { checkRepository, type CheckReport } from '../maintenance/check.js';
 import { parseSubset } from '../maintenance/subset.js';
+import { verifyAuditLog } from '../ops/audit.js';
 import { Env, runtime, withRepository } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { ProgressLine } from './progress.js';
@@ -36,7 +37,15 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
   const report = await withRepository(
     env,
     { skipIndex: true, noCache: true }, // check reads the repository itself, never a cached copy
-    (repo) => checkRepository(repo, { readData: flags.readData === true, subset, signal: env.signal, onProgress: (p) => progress.update(p) }),
+    async (repo) => {
+      const r = await checkRepository(repo, { readData: flags.readData === true, subset, signal: env.signal, onProgress: (p) => progress.update(p) });
+      // The audit log is an operations feature (src/ops), so check's library core does not know it; the CLI joins them.
+      const audit = await verifyAuditLog(repo);
+      for (const p of audit.problems) r.problems.push({ kind: 'audit', message: p.message, file: p.file });
+      for (const n of audit.notes) r.notes.push({ kind: 'audit', message: n.message });
+      r.ok = r.problems.length === 0;
+      return r;
+    },
     'shared',
   );
   progress.done();

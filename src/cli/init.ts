@@ -14,6 +14,7 @@ import { Repository, type InitOptions } from '../repository/repository.js';
 import { Env } from './context.js';
 import { addFromRepoFlags, fromLocation, openFromRepository, type FromRepoFlags } from './copy.js';
 import { parseChunker, parseSize } from './parse.js';
+import { recordAudit } from './audit-hook.js';
 
 interface InitFlags extends FromRepoFlags {
   chunker?: string;
@@ -66,6 +67,7 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   let repo: Repository;
   try {
     repo = await Repository.init(backend, password, opts);
+    await recordAudit(repo, { operation: 'init', result: 'success' }, (m) => env.out.warn(m));
   } catch (err) {
     await backend.close().catch(() => undefined);
     throw err;

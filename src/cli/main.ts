@@ -26,6 +26,11 @@ import { registerRepair } from './repair.js';
 import { registerCacheOptions } from './cache.js';
 import { registerCopy } from './copy.js';
 import { registerKey } from './key.js';
+import { noteCommand } from './audit-hook.js';
+import { registerLog } from './log.js';
+import { registerRun } from './run.js';
+import { registerSchedule } from './schedule.js';
+import { registerStatus } from './status.js';
 
 const EXIT_OK = 0;
 const EXIT_ERROR = 1;
@@ -109,6 +114,11 @@ function buildProgram(): Command {
   registerCacheOptions(program);
   registerCopy(program);
   registerKey(program);
+  registerRun(program);
+  registerSchedule(program);
+  registerStatus(program);
+  registerLog(program);
+  program.hook('preAction', (_root, action) => noteCommand(action)); // which command runs, for the audit log
   return program;
 }
 

@@ -6,10 +6,19 @@ import { repairIndex } from '../maintenance/repair-index.js';
 import { repairPacks } from '../maintenance/repair-packs.js';
 import { repairSnapshots } from '../maintenance/repair-snapshots.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
+import { acknowledgeAuditProblems } from '../ops/audit.js';
 import { Env, withRepository } from './context.js';
 
 export function registerRepair(program: Command): void {
   const repair = program.command('repair').description('repair a damaged repository');
+  repair
+    .command('audit')
+    .description('acknowledge removed or damaged audit log entries (check then reports them as notes)')
+    .action(async (_flags: unknown, c: Command) => {
+      const env = Env.from(c);
+      const ids = await withRepository(env, { skipIndex: true }, (repo) => acknowledgeAuditProblems(repo), 'exclusive');
+      env.out.info(ids.length === 0 ? 'the audit log has no problems' : `acknowledged ${ids.length} audit log problems`);
+    });
   repair
     .command('index')
     .description('rebuild the index from the pack files')
@@ -20,7 +29,7 @@ export function registerRepair(program: Command): void {
       const r = await withRepository(env, { skipIndex: true }, (repo) => repairIndex(repo, { readAllPacks: flags.readAllPacks, dryRun: flags.dryRun }), 'exclusive');
       if (env.out.json) return env.out.printJson({ message_type: 'repair_index', ...r });
       env.out.info(`indexed ${r.blobs} blobs in ${r.packs} packs (${r.packsReadFromStorage} pack headers read)`);
-      for (const u of r.unreadablePacks) env.out.warn(`pack ${u.pack} cannot be read and was left out of the index: ${u.message}`);
+      for (const u of r.unreadablePacks) env.out.warn(`pack ${u.pack} cannot be read and was ${u.kept ? 'kept in the index as it was' : 'left out of the index'}: ${u.message}`);
       for (const d of r.damagedPacks) env.out.warn(`pack ${d.pack} is damaged (${d.damagedBlobs} blobs unreadable): run "repo repair packs ${d.pack}"`);
       if (!flags.dryRun) env.out.info(`wrote ${r.newIndexFiles.length} index files, removed ${r.removedIndexFiles.length}`);
     });
@@ -43,11 +52,14 @@ export function registerRepair(program: Command): void {
         'exclusive',
       );
       if (env.out.json) return env.out.printJson({ message_type: 'repair_snapshots', ...r });
+      for (const u of r.unreadable) {
+        env.out.warn(`snapshot ${u.id.slice(0, 8)} cannot be read${r.forgotten.includes(u.id) ? ' and was removed' : ' (--forget removes it)'}: ${u.message}`);
+      }
       for (const s of r.repaired) {
         env.out.info(`snapshot ${s.original.slice(0, 8)}${s.repaired ? ` → ${s.repaired.slice(0, 8)}` : ' (dry run)'}:`);
         for (const ch of s.changes) env.out.info(`  ${ch.path}: ${ch.change}`);
       }
-      env.out.info(`${r.repaired.length} snapshots repaired, ${r.unchanged.length} unchanged, ${r.forgotten.length} originals removed`);
+      env.out.info(`${r.repaired.length} snapshots repaired, ${r.unchanged.length} unchanged, ${r.unreadable.length} unreadable, ${r.forgotten.length} removed`);
     });
   repair
     .command('packs')

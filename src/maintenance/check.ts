@@ -27,7 +27,8 @@ export type ProblemKind =
   | 'index-mismatch'
   | 'snapshot'
   | 'tree'
-  | 'blob-missing';
+  | 'blob-missing'
+  | 'audit';
 
 export interface CheckProblem {
   kind: ProblemKind;
@@ -40,7 +41,7 @@ export interface CheckProblem {
 }
 
 export interface CheckNote {
-  kind: 'unreferenced-pack' | 'duplicate-blob' | 'superseded-index' | 'stale-lock' | 'unknown-file';
+  kind: 'unreferenced-pack' | 'duplicate-blob' | 'superseded-index' | 'stale-lock' | 'unknown-file' | 'audit';
   message: string;
   file?: string;
 }
@@ -279,7 +280,9 @@ async function mapAffected(ctx: CheckContext, snapshots: StoredSnapshot[]): Prom
       sn.tree,
       {
         node: (n, path) => {
-          for (const c of n.content ?? []) if (lost(c)) out.push({ snapshot: sn.id, path, blob: c });
+          // One entry per file (with its first lost blob), not one per lost blob: a big file would be listed many times.
+          const c = n.content?.find(lost);
+          if (c !== undefined) out.push({ snapshot: sn.id, path, blob: c });
         },
         treeError: () => undefined, // already reported by checkGraph
       },

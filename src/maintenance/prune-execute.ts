@@ -14,6 +14,8 @@ export interface PruneResult {
   packsWritten: number;
   indexFilesWritten: number;
   bytesFreed: number;
+  /** Abandoned temporary files (left by killed writers) that were removed. */
+  temporaryFilesRemoved: number;
 }
 
 /**
@@ -56,11 +58,16 @@ export async function executePrune(
     });
     opts.onProgress?.({ phase: 'delete', done: ++done, total: removed.size });
   }
+  // Temporary files of writers that were killed (spec §2) are never renamed to a final name and nothing else
+  // removes them. Only old ones are removed (the backend's default age), so nothing still being written is touched.
+  const backend = repo.backend as { cleanupTemporaryFiles?: () => Promise<number> };
+  const temporaryFilesRemoved = backend.cleanupTemporaryFiles ? await backend.cleanupTemporaryFiles().catch(() => 0) : 0;
   return {
     packsDeleted: plan.deletePacks.length + plan.unreferencedPacks.length,
     packsRepacked: plan.repackPacks.length,
     packsWritten: writer.stats.packsWritten,
     indexFilesWritten: written.length + writer.stats.indexFilesWritten,
     bytesFreed: plan.stats.bytesFreed,
+    temporaryFilesRemoved,
   };
 }

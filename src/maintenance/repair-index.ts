@@ -2,6 +2,7 @@
 // Packs whose header cannot be read are reported and left alone (repair packs may salvage them).
 
 import { Semaphore } from '../core/concurrency.js';
+import { isRepoError } from '../core/errors.js';
 import { AAD_INDEX } from '../repository/aad.js';
 import type { BlobEntry } from '../repository/blob.js';
 import { decodeIndex, type PackRecord } from '../repository/index-file.js';
@@ -21,7 +22,8 @@ export interface RepairIndexReport {
   packs: number;
   blobs: number;
   packsReadFromStorage: number;
-  unreadablePacks: { pack: string; message: string }[];
+  /** Packs that could not be read; `kept` when the old index record was kept because nothing shows the pack is damaged. */
+  unreadablePacks: { pack: string; message: string; kept: boolean }[];
   /** Packs whose bytes do not match their name; run `repair packs` on them. */
   damagedPacks: { pack: string; damagedBlobs: number }[];
   removedIndexFiles: string[];
@@ -52,7 +54,12 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
           const blobs = await packEntries(repo, pack, size, fromIndex.get(pack), opts, report);
           if (blobs.length > 0) records.push({ pack, blobs });
         } catch (err) {
-          report.unreadablePacks.push({ pack, message: (err as Error).message });
+          // Unreadable is not damaged (permissions, a network error): dropping the pack from the index would let
+          // `repair snapshots` cut every file that uses it. Only a pack proven damaged loses its old record.
+          const known = fromIndex.get(pack);
+          const kept = known !== undefined && !isRepoError(err, 'INTEGRITY') && !isRepoError(err, 'FORMAT');
+          if (kept) records.push({ pack, blobs: known });
+          report.unreadablePacks.push({ pack, message: (err as Error).message, kept });
         }
         opts.onProgress?.({ done: ++done, total: sizes.size });
       }),

@@ -2,6 +2,7 @@
 // A file is cut at its first lost blob and marked; an unreadable directory becomes empty and marked.
 // Originals are removed only with `forget`, after the repaired snapshot is stored.
 
+import { isRepoError } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
 import { loadSnapshot, saveSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
@@ -25,13 +26,15 @@ export interface RepairSnapshotsReport {
   repaired: RepairedSnapshot[];
   unchanged: string[];
   forgotten: string[];
+  /** Snapshot files that are themselves damaged: nothing in them can be saved; `forget` removes them. */
+  unreadable: { id: string; message: string }[];
 }
 
 export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOptions = {}): Promise<RepairSnapshotsReport> {
   const packs = new Set(await repo.listNames('data'));
   const available = (type: 'data' | 'tree', hex: string) => repo.index.lookupAll(type, idFromHex(hex)).some((l) => packs.has(l.pack));
   const memo = new Map<string, { id: string; changes: { path: string; change: string }[] } | null>();
-  const report: RepairSnapshotsReport = { repaired: [], unchanged: [], forgotten: [] };
+  const report: RepairSnapshotsReport = { repaired: [], unchanged: [], forgotten: [], unreadable: [] };
   const ids = opts.snapshots?.length ? opts.snapshots : await repo.listNames('snapshots');
 
   // Returns the id of the repaired tree (equal to treeId when nothing changed), or null if the tree is lost.
@@ -80,7 +83,19 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
   };
 
   for (const id of ids) {
-    const sn: StoredSnapshot = await loadSnapshot(repo, id);
+    let sn: StoredSnapshot;
+    try {
+      sn = await loadSnapshot(repo, id);
+    } catch (err) {
+      // Only a file proven damaged is given up; an I/O error (permissions, network) says nothing about its content.
+      if (!isRepoError(err, 'INTEGRITY') && !isRepoError(err, 'FORMAT')) throw err;
+      report.unreadable.push({ id, message: (err as Error).message });
+      if (opts.forget && !opts.dryRun) {
+        await repo.backend.remove({ type: 'snapshots', name: id });
+        report.forgotten.push(id);
+      }
+      continue;
+    }
     const root = await repairTree(sn.tree, '');
     const changes = root ? root.changes : [{ path: '/', change: 'root tree lost, snapshot is empty' }];
     if (changes.length === 0) {

@@ -212,7 +212,7 @@ export interface AuditProblem {
 }
 
 export interface AuditNote {
-  kind: 'audit-fork' | 'audit-roots';
+  kind: 'audit-fork' | 'audit-roots' | 'audit-acknowledged';
   message: string;
 }
 
@@ -292,6 +292,18 @@ export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known
       problems.push({ kind: 'audit-missing', message: `audit entry ${k} is missing (removed): this machine saw it in the log earlier`, file: `audit/${k}`, entry: k });
     }
   }
+  // Problems acknowledged by a later "repair audit" entry are notes from then on (the entry itself is chained).
+  const acknowledged = new Set<string>();
+  for (const e of entries) {
+    const ack = e.operation === 'repair audit' ? e.details?.acknowledged : undefined;
+    if (Array.isArray(ack)) for (const a of ack) if (typeof a === 'string') acknowledged.add(a);
+  }
+  for (let i = problems.length - 1; i >= 0; i--) {
+    if (acknowledged.has(problems[i].entry)) {
+      notes.push({ kind: 'audit-acknowledged', message: `${problems[i].message} (acknowledged by repair audit)` });
+      problems.splice(i, 1);
+    }
+  }
   const heads = [...stored].filter((n) => !referenced.has(n)).sort();
   if (heads.length > 1) {
     notes.push({ kind: 'audit-fork', message: `the audit log has ${heads.length} newest entries (concurrent appends); the next entry merges them` });
@@ -317,6 +329,23 @@ export interface AuditVerification {
 export async function verifyAuditLog(repo: AuditRepo, opts: AuditOptions & { known?: Iterable<string> } = {}): Promise<AuditVerification> {
   const log = await readAuditLog(repo, opts);
   return { ok: log.problems.length === 0, entries: log.entries.length, heads: log.heads, problems: log.problems, notes: log.notes };
+}
+
+/**
+ * `repo repair audit`: appends an entry that acknowledges every current problem of the log (removed or
+ * damaged entries), so that check reports them as notes from then on. Nothing is deleted or rewritten; the
+ * acknowledging entry names the ids and is chained like any other. Returns the acknowledged ids.
+ */
+export async function acknowledgeAuditProblems(repo: AuditRepo, opts: AuditOptions & { args?: string[] } = {}): Promise<string[]> {
+  const log = await readAuditLog(repo, opts);
+  const ids = [...new Set(log.problems.map((p) => p.entry))].sort();
+  if (ids.length === 0) return [];
+  await appendAudit(
+    repo,
+    { operation: 'repair audit', result: 'success', args: opts.args, details: { acknowledged: ids, problems: log.problems.map((p) => p.message) } },
+    opts,
+  );
+  return ids;
 }
 
 // ---------------------------------------------------------------------------------------------------------

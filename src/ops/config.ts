@@ -472,8 +472,7 @@ function parseProfile(ctx: Ctx, name: string, node: YamlNode | null, line: numbe
   if (e.has('schedule')) {
     const n = e.get('schedule')!.value;
     const v = str(ctx, n, at('schedule'));
-    if (v !== undefined && parsed(ctx, n, at('schedule'), () => validateCron(v)) !== undefined) p.schedule = v.trim();
-    else if (v !== undefined) p.schedule = undefined;
+    if (v !== undefined && parsed(ctx, n, at('schedule'), () => (validateCron(v), true)) === true) p.schedule = v.trim();
   }
   if (e.has('window')) {
     const n = e.get('window')!.value;

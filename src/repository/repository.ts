@@ -163,7 +163,7 @@ export class Repository {
     const names: string[] = [];
     for await (const f of backend.list('keys')) names.push(f.name);
     if (names.length === 0) throw new RepoError('FORMAT', `repository at ${backend.location} has no key files`, { file: 'keys/' });
-    let lastError: unknown;
+    const damaged: { name: string; err: unknown }[] = [];
     for (const name of names.sort()) {
       try {
         const bytes = await backend.load({ type: 'keys', name });
@@ -171,10 +171,19 @@ export class Repository {
         const key = await openKeyFile(parseKeyFile(bytes, name), password);
         if (key) return { key, keyName: name };
       } catch (err) {
-        lastError = err; // a damaged key file must not hide a good one
+        damaged.push({ name, err }); // a damaged key file must not hide a good one
       }
     }
-    if (lastError && names.length === 1) throw lastError;
+    if (damaged.length === 1 && names.length === 1) throw damaged[0].err;
+    if (damaged.length > 0) {
+      // The damaged file may be the very one this password opens: say so rather than "wrong password".
+      const files = damaged.map((d) => `keys/${d.name}`);
+      throw new IntegrityError(
+        `no readable key file opens with this password, and ${files.length === 1 ? `key file ${files[0]} is` : `key files ${files.join(', ')} are`} damaged (it may be the one for this password)`,
+        { file: files[0] },
+        { cause: damaged[0].err },
+      );
+    }
     throw new RepoError('WRONG_PASSWORD', 'wrong password: no key file of this repository opens with it');
   }
 

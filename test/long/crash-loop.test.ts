@@ -4,15 +4,15 @@
 // the killed forget may have removed) must restore byte-identical to what was backed up.
 //
 // The loop is seeded: REPO_CRASH_SEED=<n> repeats a run's choices (the seed is in the test name); kill
-// instants still depend on timing. REPO_CRASH_KILLS sets how many delivered kills to reach (default 55).
+// instants still depend on timing. REPO_CRASH_KILLS sets how many delivered kills to reach (default 52).
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
-import { CliRepo, diffManifests, manifest, parallel, repoSize, type Manifest } from './helpers.js';
+import { CliRepo, diffManifests, manifest, parallel, repoSize, sleep, type Manifest } from './helpers.js';
 
 const SEED = Number(process.env.REPO_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const MIN_KILLS = Number(process.env.REPO_CRASH_KILLS ?? 55);
+const MIN_KILLS = Number(process.env.REPO_CRASH_KILLS ?? 52);
 const MAX_ITERATIONS = MIN_KILLS * 3;
 const MiB = 1024 * 1024;
 
@@ -94,14 +94,17 @@ class Source {
     fs.symlinkSync('a', path.join(this.root, 'link-to-a'));
   }
 
-  /** A few random changes; the tree stays between 5 and 16 MiB. Returns a short description. */
+  /** A few random changes; the tree stays between 5 and 14 MiB. Returns a short description. */
   mutate(): string {
     const done: string[] = [];
-    const ops = 1 + Math.floor(this.rand() * 4);
+    const ops = 2 + Math.floor(this.rand() * 4);
     for (let i = 0; i < ops; i++) {
       const { files, dirs } = this.list();
       const r = this.rand();
-      if (r < 0.25 || files.length < 5) {
+      if (r < 0.08) {
+        this.addFile(2 * MiB + Math.floor(this.rand() * 3 * MiB)); // enough new data for a pack of its own
+        done.push('add-big');
+      } else if (r < 0.25 || files.length < 5) {
         this.addFile();
         done.push('add');
       } else if (r < 0.5) {
@@ -139,7 +142,7 @@ class Source {
         done.push('rmdir');
       }
     }
-    while (this.size() > 16 * MiB) {
+    while (this.size() > 14 * MiB) {
       const { files } = this.list();
       fs.rmSync(path.join(this.root, files.sort((a, b) => b.size - a.size)[Math.floor(this.rand() * 3)].rel));
       done.push('trim');
@@ -150,6 +153,16 @@ class Source {
     }
     return done.join(',');
   }
+}
+
+interface KilledRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  stderr: string;
+  ms: number;
+  killed: boolean;
+  at: string;
 }
 
 describe(`crash loop (seed ${SEED})`, () => {
@@ -165,7 +178,8 @@ describe(`crash loop (seed ${SEED})`, () => {
     /** Live snapshots oldest first, with what each must restore to. */
     const order: string[] = [];
     const expected = new Map<string, Manifest>();
-    const est = { backup: 0, prune: 0 };
+    /** Running estimates, from completed runs, of when a command has its lock and how long it works after that. */
+    const est = { backup: { lock: 0, work: 0 }, prune: { lock: 0, work: 0 } };
     const phases = new Map<string, number>();
     let kills = 0;
     let completed = 0;
@@ -173,14 +187,6 @@ describe(`crash loop (seed ${SEED})`, () => {
     const started = Date.now();
 
     const backupDone = (out: string) => JSON.parse(out.trim().split('\n').pop()!).snapshot_id as string;
-    for (let i = 0; i < 3; i++) {
-      const m = i === 0 ? manifest(srcDir) : (src.mutate(), manifest(srcDir));
-      const t0 = Date.now();
-      const id = backupDone((await repo.ok(['--json', 'backup', srcDir])).out);
-      est.backup = est.backup === 0 ? Date.now() - t0 : (est.backup + Date.now() - t0) / 2;
-      order.push(id);
-      expected.set(id, m);
-    }
 
     const verifyRestores = async (label: string) => {
       await parallel([...order], 2, async (id) => {
@@ -193,8 +199,62 @@ describe(`crash loop (seed ${SEED})`, () => {
       });
     };
 
+    /**
+     * Runs a command and kills it: in 15% of runs at a random instant before it could have taken its lock
+     * (start-up, key and index loading), otherwise at a random instant of its work after the lock appeared.
+     * A run that ends before the kill counts as completed (and refines the timing estimates).
+     */
+    const runKilled = async (args: string[], kind: 'backup' | 'prune', calibrate: boolean): Promise<KilledRun> => {
+      const mode = calibrate ? 'none' : rand() < 0.15 ? 'early' : 'work';
+      const early = rand() * est[kind].lock;
+      // Prune's last steps (new index, deletions) are short: half of its kills aim at the second half of its work.
+      const work = (kind === 'prune' && rand() < 0.5 ? 0.4 + 0.7 * rand() : 1.1 * rand()) * est[kind].work;
+      const locksBefore = new Set(repo.names('locks'));
+      const p = repo.start(args);
+      let closed = false;
+      void p.done.then(() => (closed = true));
+      const timers: NodeJS.Timeout[] = [];
+      if (mode === 'early') timers.push(setTimeout(() => p.child.kill('SIGKILL'), early));
+      let lockAt: number | undefined;
+      while (!closed) {
+        if (lockAt === undefined && repo.names('locks').some((l) => !locksBefore.has(l))) {
+          lockAt = Date.now() - p.started;
+          if (mode === 'work') timers.push(setTimeout(() => p.child.kill('SIGKILL'), work));
+        }
+        await sleep(2);
+      }
+      const r = await p.done;
+      for (const t of timers) clearTimeout(t);
+      const killed = r.signal === 'SIGKILL';
+      if (!killed) {
+        expect(r.code, `${args.join(' ')}:\n${r.stderr}`).toBe(0);
+        if (lockAt !== undefined) {
+          const e = est[kind];
+          const first = e.lock === 0;
+          e.lock = first ? lockAt : 0.7 * e.lock + 0.3 * lockAt;
+          e.work = first ? r.ms - lockAt : 0.7 * e.work + 0.3 * (r.ms - lockAt);
+        }
+      }
+      const at = mode === 'early' ? `${Math.round(early)} ms after start` : `${Math.round(work)} ms after its lock (taken at ${lockAt} ms)`;
+      return { ...r, killed, at };
+    };
+
+    /** A completed backup of the (changed) source, recorded as a snapshot that must restore. */
+    const completedBackup = async () => {
+      src.mutate();
+      const m = manifest(srcDir);
+      const r = await runKilled(['--json', 'backup', srcDir], 'backup', true);
+      const id = backupDone(r.out);
+      order.push(id);
+      expected.set(id, m);
+      completed++;
+    };
+
     for (let iter = 1; kills < MIN_KILLS; iter++) {
       if (iter > MAX_ITERATIONS) throw new Error(`only ${kills} kills in ${MAX_ITERATIONS} iterations`);
+      const doPrune = rand() < 0.4;
+      // Forget must have something to remove, so that prune deletes and repacks packs.
+      if (doPrune) while (order.length < 3) await completedBackup();
       const before = {
         snaps: new Set(order),
         packs: new Set(repo.names('data')),
@@ -202,30 +262,15 @@ describe(`crash loop (seed ${SEED})`, () => {
         locks: new Set(repo.names('locks')),
         tmp: repoSize(repo.dir).tmpFiles,
       };
-      const doPrune = order.length >= 3 && rand() < 0.45;
       let label: string;
-      let killedRun: Awaited<ReturnType<typeof runKilled>>;
+      let killedRun: KilledRun;
       let wouldRemove: string[] = [];
       let manifestNow: Manifest | undefined;
-
-      async function runKilled(args: string[], kind: 'backup' | 'prune', calibrate: boolean) {
-        const delay = calibrate ? Infinity : rand() * 1.15 * est[kind];
-        const p = repo.start(args);
-        const timer = Number.isFinite(delay) ? setTimeout(() => p.child.kill('SIGKILL'), delay) : undefined;
-        const r = await p.done;
-        clearTimeout(timer);
-        const killed = r.signal === 'SIGKILL';
-        if (!killed) {
-          expect(r.code, `${args.join(' ')} (delay ${delay} ms):\n${r.stderr}`).toBe(0);
-          est[kind] = est[kind] === 0 ? r.ms : 0.7 * est[kind] + 0.3 * r.ms;
-        }
-        return { ...r, killed, delay };
-      }
 
       if (doPrune) {
         const keep = 1 + Math.floor(rand() * Math.min(3, order.length - 1));
         wouldRemove = order.slice(0, order.length - keep);
-        const calibrate = est.prune === 0;
+        const calibrate = est.prune.lock === 0;
         if (rand() < 0.7) {
           label = `forget --keep-last ${keep} --prune`;
           killedRun = await runKilled(['forget', '--keep-last', String(keep), '--prune', '--max-unused', '0%'], 'prune', calibrate);
@@ -239,13 +284,13 @@ describe(`crash loop (seed ${SEED})`, () => {
       } else {
         label = `backup [${src.mutate()}]`;
         manifestNow = manifest(srcDir);
-        killedRun = await runKilled(['--json', 'backup', srcDir], 'backup', false);
+        killedRun = await runKilled(['--json', 'backup', srcDir], 'backup', est.backup.lock === 0);
       }
       if (killedRun.killed) kills++;
       else completed++;
 
-      // What is in the repository now. Listing snapshots takes a lock, so the dead process's lock must not block it.
-      const listed = (await repo.json<any[]>(['snapshots'])).map((s) => s.id as string);
+      // What is in the repository now (a snapshot's id is its file name).
+      const listed = repo.names('snapshots');
       const now = new Set(listed);
       const added = listed.filter((id) => !before.snaps.has(id));
       const removed = [...before.snaps].filter((id) => !now.has(id));
@@ -305,18 +350,19 @@ describe(`crash loop (seed ${SEED})`, () => {
       expect(check.code, `check after ${label} (${phase}): ${check.stderr}${JSON.stringify(report.problems)}`).toBe(0);
       expect(report.problems).toEqual([]);
 
-      const ms = killedRun.killed ? `killed at ${Math.round(killedRun.delay)} ms` : `completed in ${killedRun.ms} ms`;
-      log(`#${iter} ${label}: ${ms} (est ${Math.round(doPrune ? est.prune : est.backup)} ms) → ${phase}; snapshots ${order.length}, packs ${packs.length}, index files ${index.length}, kills ${kills}${readData ? ', read-data ok' : ''}`);
-
-      if (killedRun.killed || doPrune) await verifyRestores(`after ${label} (${phase})`);
-
-      // Every 10 iterations, `unlock` removes exactly the dead processes' locks.
-      if (iter % 10 === 0) {
+      // `unlock` removes exactly the dead process's lock (done right away, so its pid cannot have been reused).
+      if (newLocks > 0) {
         const stale = repo.names('locks');
+        expect(stale).toHaveLength(newLocks);
         const u = await repo.json(['unlock']);
         expect([...u.removed].sort()).toEqual(stale);
         expect(repo.names('locks')).toEqual([]);
       }
+
+      const ms = killedRun.killed ? `killed ${killedRun.at}` : `completed in ${killedRun.ms} ms`;
+      log(`#${iter} ${label}: ${ms} → ${phase}; snapshots ${order.length}, packs ${packs.length}, index files ${index.length}, kills ${kills}${readData ? ', read-data ok' : ''}`);
+
+      if (killedRun.killed || doPrune) await verifyRestores(`after ${label} (${phase})`);
     }
 
     // Finally: a prune that completes, then a full read of the data and every snapshot once more.

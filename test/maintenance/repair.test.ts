@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPaths } from '../../src/archiver/index.js';
 import { MemoryBackend } from '../../src/backend/memory.js';
+import { BackendError } from '../../src/core/errors.js';
 import { checkRepository } from '../../src/maintenance/check.js';
 import { repairIndex } from '../../src/maintenance/repair-index.js';
 import { repairPacks } from '../../src/maintenance/repair-packs.js';
@@ -96,5 +97,47 @@ describe('repair packs and snapshots', () => {
     expect(r.repaired.length).toBe(1);
     expect(r.repaired[0].repaired).toBeUndefined();
     expect((await listSnapshots(await open(backend))).length).toBe(1);
+  });
+});
+
+describe('repair never gives up what is only unreadable', () => {
+  it('repair snapshots reports a damaged snapshot file and removes it only with forget', async () => {
+    const backend = await backedUp();
+    const [sn] = await (await open(backend, true)).listNames('snapshots');
+    const bytes = await backend.load({ type: 'snapshots', name: sn });
+    bytes[bytes.length - 20] ^= 4;
+    await backend.save({ type: 'snapshots', name: sn }, bytes);
+
+    const dry = await repairSnapshots(await open(backend));
+    expect(dry.unreadable.map((u) => u.id)).toEqual([sn]);
+    expect(dry.unreadable[0].message).toContain(`snapshots/${sn}`);
+    expect(dry.forgotten).toEqual([]);
+    expect(await backend.exists({ type: 'snapshots', name: sn })).toBe(true);
+
+    const r = await repairSnapshots(await open(backend), { forget: true });
+    expect(r.forgotten).toEqual([sn]);
+    expect(await backend.exists({ type: 'snapshots', name: sn })).toBe(false);
+    expect((await check(backend)).problems).toEqual([]);
+  });
+
+  it('repair index keeps the record of a pack it cannot read (not proven damaged), and drops a damaged one', async () => {
+    const backend = await backedUp();
+    const before = await open(backend);
+    const denied = [...before.index.entries()].find((e) => e.type === 'data')!.pack;
+    const damaged = [...before.index.entries()].find((e) => e.type === 'tree')!.pack;
+    const load = backend.load.bind(backend);
+    backend.load = async (h, o) => {
+      if (h.type === 'data' && h.name === denied) throw new BackendError(`permission denied: cannot load data/${denied}`, { file: `data/${denied}` });
+      return load(h, o);
+    };
+    const bytes = await load({ type: 'data', name: damaged });
+    bytes.fill(0, bytes.length - 60); // the header of this one is destroyed
+    await backend.save({ type: 'data', name: damaged }, bytes);
+
+    const r = await repairIndex(await open(backend, true), { readAllPacks: true });
+    expect(r.unreadablePacks.map((u) => [u.pack, u.kept]).sort()).toEqual([[damaged, false], [denied, true]].sort());
+    const after = await open(backend);
+    expect(after.index.hasPack(denied)).toBe(true);
+    expect(after.index.hasPack(damaged)).toBe(false);
   });
 });

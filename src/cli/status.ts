@@ -1,0 +1,60 @@
+// `repo status [PROFILE...]`: each profile's objectives (RPO, RTO, check freshness) against what its
+// repository says; exit 0 when all are met, 2 when any is missed or a repository cannot be read.
+// --metrics-file writes Prometheus text-format metrics for node_exporter's textfile collector.
+
+import type { Command } from 'commander';
+import { shortId } from '../core/id.js';
+import { loadConfig, selectProfiles } from '../ops/config.js';
+import { defaultStateDir } from '../ops/state.js';
+import { metricsText, profileStatus, writeMetricsFile, type ProfileStatus } from '../ops/status.js';
+import { formatAge } from '../ops/time.js';
+import { Env, runtime } from './context.js';
+import { formatBytes, formatTimestamp } from './format.js';
+
+/** Exit status of `repo status` when an objective is missed. */
+export const EXIT_OBJECTIVE_MISSED = 2;
+
+interface StatusFlags {
+  config?: string;
+  metricsFile?: string;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('show whether each profile meets its recovery objectives (RPO, RTO, check interval)')
+    .argument('[profiles...]', 'only these profiles (default: all)')
+    .option('--config <file>', 'config file (default: $REPO_CONFIG, ./repo.yaml, $XDG_CONFIG_HOME/repo/repo.yaml)')
+    .option('--metrics-file <path>', 'also write Prometheus metrics to this file (e.g. /var/lib/node_exporter/textfile/repo.prom)')
+    .addHelpText('after', '\nExit status: 0 every objective is met, 2 an objective is missed or a repository cannot be read, 1 error.')
+    .action((names: string[], flags: StatusFlags, c: Command) => runStatus(Env.from(c), names, flags));
+}
+
+async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise<void> {
+  const config = loadConfig(flags.config);
+  const profiles = selectProfiles(config, names);
+  const now = new Date();
+  const statuses: ProfileStatus[] = [];
+  for (const p of profiles) {
+    statuses.push(await profileStatus(p, { now, stateDir: defaultStateDir(), backendOptions: env.backendOptions(), detailed: flags.metricsFile !== undefined }));
+  }
+  if (flags.metricsFile !== undefined) await writeMetricsFile(flags.metricsFile, metricsText(statuses, now));
+  const ok = statuses.every((s) => s.ok);
+  runtime.exitCode = ok ? 0 : EXIT_OBJECTIVE_MISSED;
+  if (env.out.json) {
+    env.out.printJson({ message_type: 'status', ok, profiles: statuses });
+    return;
+  }
+  for (const s of statuses) {
+    env.out.print(`profile ${s.profile} (${s.repository}): ${s.ok ? 'OK' : 'NOT OK'}`);
+    if (!s.reachable) env.out.print(`  error: ${s.error}`);
+    for (const o of s.objectives) env.out.print(`  ${o.met ? 'met   ' : 'MISSED'} ${o.objective.toUpperCase().padEnd(5)} ${o.message}`);
+    if (s.objectives.length === 0) env.out.print('  (no objectives configured)');
+    if (s.newestSnapshot) env.out.info(`  newest snapshot ${shortId(s.newestSnapshot.id)} at ${formatTimestamp(s.newestSnapshot.time)} (${formatAge(s.newestSnapshot.ageSeconds * 1000)} ago), ${s.snapshots} snapshots`);
+    if (s.lastJob) env.out.info(`  last job: ${s.lastJob.result} at ${formatTimestamp(s.lastJob.time)}`);
+    if (s.lastCheck) env.out.info(`  last check: ${s.lastCheck.result} at ${formatTimestamp(s.lastCheck.time)}`);
+    if (s.restore?.estimatedSeconds !== undefined) {
+      env.out.info(`  full restore: ${formatBytes(s.restore.storedBytes)} stored at ${formatBytes(s.restore.bytesPerSecond!)}/s ≈ ${formatAge(s.restore.estimatedSeconds * 1000)}`);
+    }
+  }
+}

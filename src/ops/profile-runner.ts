@@ -1,0 +1,443 @@
+// Runs one profile's job once: before hooks, file backup, database dumps streamed into the repository,
+// after hooks, retention (forget, prune), copies to other repositories, a check when one is due, and
+// on-failure/finally hooks; healthcheck and webhook pings around it. Every change is audit-logged.
+// A failing before hook or dump fails the job; the steps after the backup then do not run.
+
+import { readFile } from 'node:fs/promises';
+import { backupPaths, backupStream, findParent, parseExcludeFile, type BackupOptions, type BackupResult, type ExcludeRule } from '../archiver/index.js';
+import { isRepoError, RepoError } from '../core/errors.js';
+import { shortId } from '../core/id.js';
+import { checkRepository } from '../maintenance/check.js';
+import { copySnapshots } from '../maintenance/copy.js';
+import { executeForget, planForget } from '../maintenance/forget.js';
+import { executePrune } from '../maintenance/prune-execute.js';
+import { parseMaxUnused, planPrune } from '../maintenance/prune-plan.js';
+import { parseSubset } from '../maintenance/subset.js';
+import type { Repository } from '../repository/repository.js';
+import { listSnapshots } from '../snapshot/snapshot.js';
+import { newestAudit, readAuditLog, tryAppendAudit, type AuditRecord } from './audit.js';
+import type { CopyTarget, ProfileConfig } from './config.js';
+import { dumpCommand } from './dumps.js';
+import { commandStream, describeExit, runShell } from './exec.js';
+import { Monitor } from './monitor.js';
+import { belongsToProfile, openProfileRepository, openTargetRepository, profileHost, withLock, type RepoAccess } from './repos.js';
+import { formatAge } from './time.js';
+
+export type StepStatus = 'ok' | 'failed' | 'skipped' | 'partial';
+
+export interface StepResult {
+  step: string;
+  status: StepStatus;
+  message?: string;
+  seconds: number;
+  snapshot?: string;
+}
+
+export type JobStatus = 'success' | 'partial' | 'failure' | 'interrupted';
+
+export interface JobResult {
+  profile: string;
+  status: JobStatus;
+  /** 0 success, 3 partial (some source files unreadable), 1 failure, 130 interrupted. */
+  exitCode: number;
+  started: Date;
+  seconds: number;
+  steps: StepResult[];
+  /** Snapshots saved by this run. */
+  snapshots: string[];
+  bytesAdded: number;
+  error?: string;
+  log: string[];
+}
+
+export interface RunOptions extends RepoAccess {
+  signal?: AbortSignal;
+  now?: () => Date;
+  /** Local state directory for the audit log's memory (null: none). */
+  stateDir?: string | null;
+  /** Each log line as it happens (e.g. to stdout). */
+  onLog?: (line: string) => void;
+  /** Run the check even when it is not due yet (or when the profile has no check policy: a structure check). */
+  forceCheck?: boolean;
+  /** Skip the check even when it is due. */
+  skipCheck?: boolean;
+  fetch?: typeof fetch;
+}
+
+const EXIT: Record<JobStatus, number> = { success: 0, partial: 3, failure: 1, interrupted: 130 };
+const MAX_LOG_LINES = 5000;
+
+class JobLog {
+  readonly lines: string[] = [];
+  constructor(
+    private readonly profile: string,
+    private readonly echo?: (line: string) => void,
+  ) {}
+
+  add(msg: string): void {
+    const line = `${new Date().toISOString()} [${this.profile}] ${msg}`;
+    this.lines.push(line);
+    if (this.lines.length > MAX_LOG_LINES) this.lines.shift();
+    this.echo?.(line);
+  }
+
+  tail(n: number): string[] {
+    return n <= 0 ? [] : this.lines.slice(-n);
+  }
+}
+
+class StepFailure extends Error {}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+/** Runs one job of `profile`. Never throws for a failing step: the result says what happened. */
+export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}): Promise<JobResult> {
+  const now = opts.now ?? (() => new Date());
+  const started = now();
+  const log = new JobLog(profile.name, opts.onLog);
+  const steps: StepResult[] = [];
+  const snapshots: string[] = [];
+  let bytesAdded = 0;
+  let partial = false;
+  let failed: string | undefined;
+  const monitor = new Monitor(profile.monitoring, profile.name, (m) => log.add(`warning: ${m}`), opts.fetch);
+  const auditOpts = { stateDir: opts.stateDir, now };
+  const audit = (repo: Repository, rec: AuditRecord) => tryAppendAudit(repo, { ...rec, profile: profile.name }, (m) => log.add(`warning: ${m}`), auditOpts);
+  const interrupted = () => opts.signal?.aborted === true;
+  const hookEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), REPO_PROFILE: profile.name, ...extra };
+    delete env.REPO_PASSWORD; // hooks do not need the repository password
+    return env;
+  };
+
+  /** Runs a step, recording its outcome; a failure is recorded and rethrown as StepFailure when `fatal`. */
+  const step = async <T>(name: string, fn: () => Promise<T>, opt: { fatal?: boolean } = {}): Promise<T | undefined> => {
+    const t0 = Date.now();
+    log.add(`${name}: started`);
+    try {
+      const r = await fn();
+      const last = steps[steps.length - 1];
+      if (last?.step !== name) steps.push({ step: name, status: 'ok', seconds: (Date.now() - t0) / 1000 });
+      log.add(`${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      return r;
+    } catch (err) {
+      const message = errMessage(err);
+      steps.push({ step: name, status: 'failed', message, seconds: (Date.now() - t0) / 1000 });
+      log.add(`${name}: FAILED: ${message}`);
+      failed ??= `${name}: ${message}`;
+      if (opt.fatal !== false) throw new StepFailure(message);
+      return undefined;
+    }
+  };
+
+  const runHooks = async (kind: string, commands: string[], env: NodeJS.ProcessEnv, fatal: boolean) => {
+    for (const [i, cmd] of commands.entries()) {
+      await step(
+        `hook ${kind}${commands.length > 1 ? ` #${i + 1}` : ''}`,
+        async () => {
+          log.add(`$ ${cmd}`);
+          const r = await runShell(cmd, { timeoutMs: profile.hooks.timeoutMs, env, signal: kind === 'finally' || kind === 'on-failure' ? undefined : opts.signal, log: (l) => log.add(`  ${l}`) });
+          if (r.code !== 0 || r.error) throw new RepoError('COMMAND_FAILED', `${kind} hook "${cmd}" ${describeExit(r, formatAge(profile.hooks.timeoutMs))}`);
+        },
+        { fatal },
+      );
+    }
+  };
+
+  log.add(`job started (repository ${profile.repository})`);
+  await monitor.notify('start');
+  let repo: Repository | undefined;
+  try {
+    await runHooks('before', profile.hooks.before, hookEnv(), true);
+    repo = await step('open repository', () => openProfileRepository(profile, opts, { compression: profile.compression }));
+    const r = repo!;
+
+    // 1. Backup: files, then each database as its own snapshot. A failing dump fails the job but the others still run.
+    await withLock(r, false, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
+      const base: BackupOptions = { tags: profile.tags, host: profile.host, signal: opts.signal, oneFileSystem: profile.oneFileSystem };
+      if (profile.sources.length > 0) {
+        await step(
+          'backup',
+          async () => {
+            const excludes: ExcludeRule[] = profile.exclude.map((pattern) => ({ pattern, ignoreCase: false }));
+            for (const f of profile.excludeFile) {
+              for (const pattern of parseExcludeFile(await readFile(f, 'utf8'))) excludes.push({ pattern, ignoreCase: false });
+            }
+            const parent = await findParent(r, { hostname: profileHost(profile), paths: profile.sources, tags: profile.tags });
+            const t0 = Date.now();
+            const before = { ...r.stats };
+            let res: BackupResult;
+            try {
+              res = await backupPaths(r, profile.sources, {
+                ...base,
+                excludes,
+                parent,
+                onWarning: (w) => log.add(`warning: ${w.path}: ${w.message}`),
+              });
+            } catch (err) {
+              if (isRepoError(err, 'INTERRUPTED')) await r.abort().catch(() => undefined);
+              await audit(r, { operation: 'backup', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errMessage(err), details: { paths: profile.sources } });
+              throw err;
+            }
+            const added = r.stats.rawBytesAdded - before.rawBytesAdded;
+            bytesAdded += added;
+            const skipped = res.warnings.filter((w) => w.skipped).length;
+            if (skipped > 0) partial = true;
+            snapshots.push(res.snapshotId!);
+            const s = res.snapshot.summary!;
+            await audit(r, {
+              operation: 'backup',
+              result: skipped > 0 ? 'partial' : 'success',
+              snapshots: { added: [res.snapshotId!] },
+              details: { paths: profile.sources, data_added: s.data_added, data_added_packed: s.data_added_packed, total_files_processed: s.total_files_processed, total_bytes_processed: s.total_bytes_processed, duration_seconds: (Date.now() - t0) / 1000 },
+            });
+            log.add(
+              `snapshot ${shortId(res.snapshotId!)} saved: ${s.total_files_processed} files, ${formatBytes(s.total_bytes_processed)} processed, ${formatBytes(s.data_added)} added` +
+                (skipped > 0 ? `; ${skipped} files could not be read` : ''),
+            );
+            steps.push({ step: 'backup', status: skipped > 0 ? 'partial' : 'ok', seconds: (Date.now() - t0) / 1000, snapshot: res.snapshotId, message: skipped > 0 ? `${skipped} source files could not be read` : undefined });
+          },
+          { fatal: false },
+        );
+      }
+      for (const db of profile.databases) {
+        if (interrupted()) break;
+        await step(
+          `dump ${db.type} ${db.name}`,
+          async () => {
+            const cmd = await dumpCommand(db, opts.env ?? process.env);
+            log.add(`$ ${cmd.argv.join(' ')} | repo backup --stdin-filename ${db.filename}`);
+            const t0 = Date.now();
+            const before = { ...r.stats };
+            let streamed = 0;
+            const source = commandStream(cmd.argv, { env: cmd.env, signal: opts.signal, log: (l) => log.add(`  ${l}`), what: `dump of ${db.type} database ${db.name}` });
+            const counted = (async function* () {
+              for await (const c of source) {
+                streamed += c.length;
+                yield c;
+              }
+            })();
+            let res: BackupResult;
+            try {
+              res = await backupStream(r, counted, db.filename, base);
+            } catch (err) {
+              if (isRepoError(err, 'INTERRUPTED')) await r.abort().catch(() => undefined);
+              await audit(r, { operation: 'backup', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errMessage(err), details: { database: db.name, type: db.type, file: db.filename } });
+              throw err;
+            }
+            bytesAdded += r.stats.rawBytesAdded - before.rawBytesAdded;
+            snapshots.push(res.snapshotId!);
+            const s = res.snapshot.summary!;
+            await audit(r, {
+              operation: 'backup',
+              result: 'success',
+              snapshots: { added: [res.snapshotId!] },
+              details: { database: db.name, type: db.type, paths: ['/' + db.filename], data_added: s.data_added, data_added_packed: s.data_added_packed, total_bytes_processed: streamed, duration_seconds: (Date.now() - t0) / 1000 },
+            });
+            log.add(`snapshot ${shortId(res.snapshotId!)} saved: ${db.filename}, ${formatBytes(streamed)} dumped, ${formatBytes(s.data_added)} added`);
+          },
+          { fatal: false },
+        );
+      }
+    });
+    if (interrupted()) throw new RepoError('INTERRUPTED', 'job interrupted');
+    if (failed !== undefined) throw new StepFailure(failed);
+
+    await runHooks('after', profile.hooks.after, hookEnv({ REPO_SNAPSHOTS: snapshots.join(' ') }), true);
+
+    // 2. Retention on the repository.
+    if (profile.retention) await step('forget', () => applyRetention(r, profile, 'forget', log, audit, opts));
+
+    // 3. Copies; a failed target does not stop the others. A prune may have moved blobs to other packs:
+    // the copy reads through a handle with a freshly loaded index.
+    if (profile.copyTo.length > 0) {
+      const reader = await r.sibling({ workers: 0 });
+      try {
+        for (const t of profile.copyTo) {
+          if (interrupted()) break;
+          await step(`copy to ${t.repository}`, () => copyTo(reader, profile, t, log, audit, opts), { fatal: false });
+        }
+      } finally {
+        await reader.close().catch(() => undefined);
+      }
+    }
+    if (interrupted()) throw new RepoError('INTERRUPTED', 'job interrupted');
+
+    // 4. Check, when due.
+    if (!opts.skipCheck && (profile.check !== undefined || opts.forceCheck)) {
+      const due = opts.forceCheck ? 'forced' : await checkDue(r, profile, now(), opts);
+      if (due === undefined) steps.push({ step: 'check', status: 'skipped', message: 'not due yet', seconds: 0 });
+      else await step('check', () => runCheck(profile, log, audit, opts, due), { fatal: false });
+    }
+    if (failed !== undefined) throw new StepFailure(failed);
+  } catch (err) {
+    if (!(err instanceof StepFailure)) {
+      failed ??= errMessage(err);
+      if (!isRepoError(err, 'INTERRUPTED')) log.add(`FAILED: ${errMessage(err)}`);
+    }
+  }
+
+  const status: JobStatus = interrupted() ? 'interrupted' : failed !== undefined ? 'failure' : partial ? 'partial' : 'success';
+  const failure = failed; // a failing on-failure or finally hook is logged, it does not change the outcome
+  if (repo !== undefined) {
+    // One entry per job, so status can tell the last (successful) run of this profile from the repository alone.
+    await audit(repo, {
+      operation: 'job',
+      result: status,
+      error: failed,
+      snapshots: snapshots.length > 0 ? { added: snapshots } : undefined,
+      details: { duration_seconds: (now().getTime() - started.getTime()) / 1000, bytes_added: bytesAdded, steps: steps.map((s) => `${s.step}: ${s.status}`) },
+    });
+    await repo.close().catch(() => undefined);
+  }
+  if (status === 'failure' || status === 'interrupted') {
+    await runHooks('on-failure', profile.hooks.onFailure, hookEnv({ REPO_JOB_STATUS: status, REPO_ERROR: failed ?? 'interrupted' }), false).catch(() => undefined);
+  }
+  await runHooks('finally', profile.hooks.finally, hookEnv({ REPO_JOB_STATUS: status, REPO_SNAPSHOTS: snapshots.join(' ') }), false).catch(() => undefined);
+  const seconds = (now().getTime() - started.getTime()) / 1000;
+  const summary = `profile ${profile.name}: ${status}` + (snapshots.length > 0 ? `, ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} saved, ${formatBytes(bytesAdded)} added` : '') + (failure !== undefined ? ` — ${failure}` : '');
+  log.add(`job finished: ${summary} (${seconds.toFixed(1)} s)`);
+  const report = { status, exitCode: EXIT[status], seconds, summary, snapshots, logTail: log.tail(profile.monitoring.logLines) };
+  await monitor.notify(status === 'success' || status === 'partial' ? 'success' : 'failure', report);
+  return { profile: profile.name, status, exitCode: EXIT[status], started, seconds, steps, snapshots, bytesAdded, error: failure, log: log.lines };
+}
+
+type Audit = (repo: Repository, rec: AuditRecord) => Promise<string | undefined>;
+
+/** Forget per the profile's retention among the profile's snapshots, then prune (exclusive lock). */
+async function applyRetention(repo: Repository, profile: ProfileConfig, label: string, log: JobLog, audit: Audit, opts: RunOptions): Promise<void> {
+  const ret = profile.retention!;
+  await withLock(repo, true, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
+    const mine = belongsToProfile(profile);
+    const candidates = (await listSnapshots(repo)).filter(mine);
+    const plan = planForget(candidates, ret.policy, ret.groupBy, (opts.now ?? (() => new Date()))());
+    let removed: string[] = [];
+    try {
+      removed = await executeForget(repo, plan);
+    } catch (err) {
+      await audit(repo, { operation: 'forget', result: 'failure', error: errMessage(err) });
+      throw err;
+    }
+    const kept = plan.groups.reduce((n, g) => n + g.keep.length, 0);
+    log.add(`${label}: ${removed.length} snapshot${removed.length === 1 ? '' : 's'} removed, ${kept} kept`);
+    if (removed.length > 0) await audit(repo, { operation: 'forget', result: 'success', snapshots: { removed }, details: { kept } });
+    if (!ret.prune || removed.length === 0) return;
+    const t0 = Date.now();
+    try {
+      const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused === undefined ? undefined : parseMaxUnused(ret.maxUnused) });
+      const writer = await repo.sibling({ skipIndex: true });
+      try {
+        const res = await executePrune(repo, writer, prunePlan);
+        log.add(`${label}: prune deleted ${res.packsDeleted} packs, repacked ${res.packsRepacked}, freed ${formatBytes(res.bytesFreed)}`);
+        await audit(repo, { operation: 'prune', result: 'success', details: { packs_deleted: res.packsDeleted, packs_repacked: res.packsRepacked, bytes_freed: res.bytesFreed, duration_seconds: (Date.now() - t0) / 1000 } });
+      } finally {
+        await writer.close().catch(() => undefined);
+      }
+    } catch (err) {
+      await audit(repo, { operation: 'prune', result: 'failure', error: errMessage(err) });
+      throw err;
+    }
+  });
+}
+
+/** Copies the profile's snapshots that the target lacks, then applies the retention there too (unless disabled). */
+async function copyTo(src: Repository, profile: ProfileConfig, t: CopyTarget, log: JobLog, audit: Audit, opts: RunOptions): Promise<void> {
+  let dst: Repository;
+  try {
+    dst = await openTargetRepository(profile, t, opts);
+  } catch (err) {
+    if (isRepoError(err, 'REPO_NOT_FOUND') || isRepoError(err, 'NOT_A_REPOSITORY')) {
+      throw new RepoError('REPO_NOT_FOUND', `copy target ${t.repository} is not a repository: create it once with "repo -r ${t.repository} init --copy-chunker-params --from-repo ${profile.repository}"`);
+    }
+    throw err;
+  }
+  try {
+    const lockOpts = { retryMs: profile.retryLockMs, signal: opts.signal };
+    await withLock(src, false, lockOpts, () =>
+      withLock(dst, false, lockOpts, async () => {
+        const mine = (await listSnapshots(src)).filter(belongsToProfile(profile));
+        const t0 = Date.now();
+        try {
+          const res = await copySnapshots(src, dst, mine, { signal: opts.signal });
+          log.add(`copy to ${t.repository}: ${res.copied.length} snapshots copied, ${res.skipped.length} already there, ${formatBytes(res.dataBytesAdded)} added`);
+          if (res.copied.length > 0) {
+            await audit(dst, {
+              operation: 'copy',
+              result: 'success',
+              snapshots: { added: res.copied.map((c) => c.destination) },
+              details: { from: src.backend.location, data_added: res.dataBytesAdded, duration_seconds: (Date.now() - t0) / 1000 },
+            });
+            await audit(src, { operation: 'copy', result: 'success', snapshots: { read: res.copied.map((c) => c.source) }, details: { to: dst.backend.location } });
+          }
+        } catch (err) {
+          await audit(dst, { operation: 'copy', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errMessage(err), details: { from: src.backend.location } });
+          throw err;
+        }
+      }),
+    );
+    if (t.retention && profile.retention) await applyRetention(dst, profile, `retention at ${t.repository}`, log, audit, opts);
+  } finally {
+    await dst.close().catch(() => undefined);
+  }
+}
+
+/** Why a check is due now ("never checked", "last check 8d ago"), or undefined when it is not. */
+async function checkDue(repo: Repository, profile: ProfileConfig, now: Date, opts: RunOptions): Promise<string | undefined> {
+  const every = profile.check?.everyMs;
+  if (every === undefined) return 'every run';
+  const log = await readAuditLog(repo, { stateDir: opts.stateDir });
+  const last = newestAudit(log.entries, (e) => e.operation === 'check' && (e.result === 'success' || e.result === 'failure'));
+  if (last === undefined) return 'never checked';
+  const age = now.getTime() - Date.parse(last.time);
+  // Slack, so a daily job does not miss a weekly check by the few minutes its backup took.
+  const slack = Math.min(every / 10, 3_600_000);
+  return age >= every - slack ? `last check ${formatAge(age)} ago` : undefined;
+}
+
+/** check (with the profile's data subset) on a fresh, uncached handle; the read rate goes into the audit log for status. */
+async function runCheck(profile: ProfileConfig, log: JobLog, audit: Audit, opts: RunOptions, why: string): Promise<void> {
+  log.add(`check: due (${why})`);
+  const repo = await openProfileRepository(profile, opts, { skipIndex: true }, true);
+  try {
+    await withLock(repo, false, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
+      const c = profile.check;
+      const t0 = Date.now();
+      const report = await checkRepository(repo, { readData: c?.readData === true, subset: c?.subset === undefined ? undefined : parseSubset(c.subset), signal: opts.signal });
+      const d = report.readData;
+      const details: Record<string, unknown> = { problems: report.problems.length, duration_seconds: (Date.now() - t0) / 1000, subset: c?.subset, read_data: c?.readData === true };
+      if (d) {
+        Object.assign(details, {
+          packs_read: d.packsRead,
+          bytes_read: d.bytesRead,
+          read_seconds: d.seconds,
+          bytes_per_second: d.bytesPerSecond,
+          estimated_restore_seconds: d.estimatedRestoreSeconds,
+        });
+        log.add(`check: read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} at ${formatBytes(d.bytesPerSecond)}/s`);
+      }
+      for (const p of report.problems.slice(0, 20)) log.add(`check: error: ${p.message}`);
+      await audit(repo, {
+        operation: 'check',
+        result: report.ok ? 'success' : 'failure',
+        error: report.ok ? undefined : `${report.problems.length} problems found`,
+        details,
+      });
+      if (!report.ok) throw new RepoError('INTEGRITY', `check found ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}; run "repo check" for details`);
+    });
+  } finally {
+    await repo.close().catch(() => undefined);
+  }
+}
