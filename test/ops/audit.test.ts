@@ -139,7 +139,7 @@ describe('audit log via the CLI', () => {
     expect(list.code).toBe(0);
     const entries = JSON.parse(list.out).entries as { id: string; operation: string; result: string; snapshots?: { added?: string[]; read?: string[] } }[];
     const ops = entries.map((e) => e.operation);
-    expect(ops.filter((o) => o !== 'init')).toEqual(['backup', 'restore', 'forget']);
+    expect(ops).toEqual(['init', 'backup', 'restore', 'forget']);
     const snap = entries.find((e) => e.operation === 'backup')!.snapshots!.added![0];
     expect(entries.find((e) => e.operation === 'restore')!.snapshots!.read).toEqual([snap]);
     const filtered = JSON.parse((await cli('log', '--json', '--snapshot', snap.slice(0, 8))).out).entries;
@@ -151,5 +151,10 @@ describe('audit log via the CLI', () => {
     const v = await cli('log', '--verify');
     expect(v.code).toBe(1);
     expect(v.out).toContain(`audit entry ${middle} is missing (removed)`);
+    const chk = await cli('check');
+    expect(chk.code).toBe(1);
+    expect(chk.out).toContain(`audit entry ${middle} is missing (removed)`);
+    expect((await cli('repair', 'audit')).code).toBe(0);
+    expect((await cli('check')).code).toBe(0);
   });
 });
