@@ -3,6 +3,7 @@
 // Entries are never rewritten or removed by any command; a reader merges concurrent appends (forks).
 
 import os from 'node:os';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { isNotFound } from '../backend/backend.js';
 import { FormatError, RepoError } from '../core/errors.js';
@@ -58,7 +59,7 @@ export interface StoredAuditEntry extends AuditEntry {
   id: string;
 }
 
-export type AuditRepo = Pick<Repository, 'saveUnpacked' | 'loadUnpacked' | 'listNames'> & { readonly id: string };
+export type AuditRepo = Pick<Repository, 'saveUnpacked' | 'loadUnpacked' | 'listNames'> & { readonly id: string; readonly backend?: { readonly location: string } };
 
 export interface AuditOptions {
   /** Local state directory remembering entries already seen (spec §14.4); null: none. Default: defaultStateDir(). */
@@ -113,21 +114,24 @@ interface SeenFile {
   entries: Record<string, { prev: string[]; seq: number }>;
 }
 
-function seenPath(stateDir: string, repoId: string): string {
-  return path.join(stateDir, 'audit', `${repoId}.json`);
+// Keyed by repository id AND location: a copy of a repository (same id, other place) has a log of its own
+// from the moment it is copied, while a repository rolled back in place is still caught.
+function seenPath(stateDir: string, repo: AuditRepo): string {
+  const where = repo.backend ? '-' + createHash('sha256').update(repo.backend.location).digest('hex').slice(0, 16) : '';
+  return path.join(stateDir, 'audit', `${repo.id}${where}.json`);
 }
 
-async function loadSeen(stateDir: string | null, repoId: string): Promise<SeenFile> {
-  const empty: SeenFile = { repository: repoId, entries: {} };
+async function loadSeen(stateDir: string | null, repo: AuditRepo): Promise<SeenFile> {
+  const empty: SeenFile = { repository: repo.id, entries: {} };
   if (stateDir === null) return empty;
-  const f = await readJsonFile<SeenFile>(seenPath(stateDir, repoId));
-  if (!f || f.repository !== repoId || typeof f.entries !== 'object' || f.entries === null) return empty;
+  const f = await readJsonFile<SeenFile>(seenPath(stateDir, repo));
+  if (!f || f.repository !== repo.id || typeof f.entries !== 'object' || f.entries === null) return empty;
   return f;
 }
 
-async function saveSeen(stateDir: string | null, seen: SeenFile): Promise<void> {
+async function saveSeen(stateDir: string | null, seen: SeenFile, repo: AuditRepo): Promise<void> {
   if (stateDir === null) return;
-  await writeJsonFile(seenPath(stateDir, seen.repository), seen).catch(() => undefined); // a cache: failing to write it is harmless
+  await writeJsonFile(seenPath(stateDir, repo), seen).catch(() => undefined); // a cache: failing to write it is harmless
 }
 
 function stateDirOf(opts: AuditOptions): string | null {
@@ -144,7 +148,7 @@ function stateDirOf(opts: AuditOptions): string | null {
  */
 export async function appendAudit(repo: AuditRepo, rec: AuditRecord, opts: AuditOptions = {}): Promise<string> {
   const stateDir = stateDirOf(opts);
-  const seen = await loadSeen(stateDir, repo.id);
+  const seen = await loadSeen(stateDir, repo);
   const names = await repo.listNames('audit');
   const graph = new Map<string, { prev: string[]; seq: number } | undefined>();
   for (const name of names) {
@@ -188,7 +192,7 @@ export async function appendAudit(repo: AuditRepo, rec: AuditRecord, opts: Audit
   };
   const id = await repo.saveUnpacked('audit', Buffer.from(JSON.stringify(entry), 'utf8'), AAD_AUDIT);
   seen.entries[id] = { prev: heads, seq };
-  await saveSeen(stateDir, seen);
+  await saveSeen(stateDir, seen, repo);
   return id;
 }
 
@@ -242,7 +246,7 @@ export function sortAudit(list: StoredAuditEntry[]): StoredAuditEntry[] {
  */
 export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known?: Iterable<string> } = {}): Promise<AuditLog> {
   const stateDir = stateDirOf(opts);
-  const seen = await loadSeen(stateDir, repo.id);
+  const seen = await loadSeen(stateDir, repo);
   const names = await repo.listNames('audit');
   const stored = new Set(names);
   const entries: StoredAuditEntry[] = [];
@@ -313,7 +317,7 @@ export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known
   // Remember what is stored now (readable or not), never forgetting what was seen before.
   for (const e of entries) seen.entries[e.id] = { prev: e.prev, seq: e.seq };
   for (const d of damaged) seen.entries[d] ??= { prev: [], seq: 0 };
-  await saveSeen(stateDir, seen);
+  await saveSeen(stateDir, seen, repo);
   return { entries: sortAudit(entries), heads, problems, notes };
 }
 
