@@ -1,6 +1,8 @@
 // Exclude patterns for backup (restic-style globs): `*`, `?`, `[...]`, `**` across directories.
 // A pattern with a leading "/" is anchored at the root; others match at any depth. Pure, no I/O.
 
+import { globToRegexSource } from '../core/glob.js';
+
 export interface ExcludeRule {
   pattern: string;
   ignoreCase: boolean;
@@ -8,32 +10,6 @@ export interface ExcludeRule {
 
 export type PathMatcher = (absPath: string) => boolean;
 
-function globToRegexSource(glob: string): string {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let cls = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
-        re += `[${cls}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return re;
-}
 
 /** Compiles one rule; the result tells whether an absolute path is excluded (a match on a directory excludes its contents). */
 export function compileRule(rule: ExcludeRule): PathMatcher {

@@ -5,6 +5,7 @@ import { idFromHex } from '../core/id.js';
 import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
 import { loadTree } from '../tree/tree-store.js';
+import { sameMetadata } from '../snapshot/diff.js';
 import type { ArchiverRepo, BackupOptions } from './state.js';
 
 export type GroupBy = ('host' | 'paths' | 'tags')[];
@@ -61,30 +62,7 @@ export function sameNodes(a: TreeNode[], b: TreeNode[]): boolean {
 
 // Field by field rather than by encoding both trees: this runs for every directory of an unchanged backup.
 function sameNode(a: TreeNode, b: TreeNode): boolean {
-  return (
-    a.type === b.type &&
-    a.mode === b.mode &&
-    a.mtime === b.mtime &&
-    a.atime === b.atime &&
-    a.ctime === b.ctime &&
-    a.uid === b.uid &&
-    a.gid === b.gid &&
-    a.user === b.user &&
-    a.group === b.group &&
-    a.inode === b.inode &&
-    a.deviceId === b.deviceId &&
-    a.links === b.links &&
-    a.size === b.size &&
-    a.rdev === b.rdev &&
-    a.subtree === b.subtree &&
-    a.error === b.error &&
-    sameBytes(a.linktarget, b.linktarget) &&
-    sameList(a.content, b.content)
-  );
-}
-
-function sameBytes(a?: Buffer, b?: Buffer): boolean {
-  return a === undefined || b === undefined ? a === b : a.equals(b);
+  return sameMetadata(a, b) && a.subtree === b.subtree && sameList(a.content, b.content);
 }
 
 function sameList(a?: string[], b?: string[]): boolean {

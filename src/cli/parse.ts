@@ -1,6 +1,7 @@
 // Parsing of command-line argument values: sizes ("16M"), chunker triples, times, tag lists, repeatable flags.
 // Pure functions that only turn strings into values; every failure is a RepoError('INVALID_ARGUMENT') naming the flag.
 
+import { parseOpsDuration } from '../ops/time.js';
 import { RepoError } from '../core/errors.js';
 import { FASTCDC_ALGORITHM, type ChunkerParams } from '../chunker/chunker.js';
 
@@ -100,23 +101,7 @@ export function splitSnapshotPath(value: string): { ref: string; path?: string }
   return { ref: value.slice(0, i), path: value.slice(i + 1) };
 }
 
-const WAIT_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** A wait time such as "30s", "5m", "1h30m" or a plain number of seconds → milliseconds. */
 export function parseWaitDuration(value: string, flag: string): number {
-  const s = value.trim();
-  const bad = () => new RepoError('INVALID_ARGUMENT', `invalid ${flag} ${JSON.stringify(value)}: use e.g. 30s, 5m or 1h30m`);
-  if (/^\d+$/.test(s)) return Number(s) * 1000;
-  const re = /(\d+)(ms|s|m|h)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < s.length) {
-    re.lastIndex = pos;
-    const m = re.exec(s);
-    if (m === null) throw bad();
-    total += Number(m[1]) * WAIT_UNITS[m[2]];
-    pos = re.lastIndex;
-  }
-  if (s === '' || !Number.isSafeInteger(total)) throw bad();
-  return total;
+  return parseOpsDuration(value, flag);
 }

@@ -2,6 +2,7 @@
 // Read-only; never loads a tree again once it is known to hold nothing searched for (when that cannot depend on its path).
 
 import { NotFoundError, RepoError } from '../core/errors.js';
+import { globToRegexSource } from '../core/glob.js';
 import { idFromHex, idToHex, isIdHex } from '../core/id.js';
 import type { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
@@ -12,33 +13,6 @@ import type { StoredSnapshot } from './snapshot.js';
 
 export type FindRepo = Pick<Repository, 'loadBlob' | 'index'>;
 
-/** `*` and `?` stay within one path component, `**` spans components, `[...]` is a class (`[!...]` negated). */
-function globSource(glob: string): string {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let cls = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
-        re += `[${cls}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return re;
-}
 
 export interface PathMatcher {
   (path: string): boolean;
@@ -56,10 +30,10 @@ export function compilePatterns(patterns: string[], ignoreCase = false): PathMat
   const flags = ignoreCase ? 'i' : '';
   const res = patterns.map((p) => {
     if (p === '') throw new RepoError('INVALID_ARGUMENT', 'empty pattern');
-    if (!p.includes('/')) return { base: true, re: new RegExp(`^${globSource(p)}$`, flags) };
+    if (!p.includes('/')) return { base: true, re: new RegExp(`^${globToRegexSource(p)}$`, flags) };
     const trimmed = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
-    if (trimmed.startsWith('/')) return { base: false, re: new RegExp(`^/${globSource(trimmed.slice(1))}$`, flags) };
-    return { base: false, re: new RegExp(`(?:^|/)${globSource(trimmed)}$`, flags) };
+    if (trimmed.startsWith('/')) return { base: false, re: new RegExp(`^/${globToRegexSource(trimmed.slice(1))}$`, flags) };
+    return { base: false, re: new RegExp(`(?:^|/)${globToRegexSource(trimmed)}$`, flags) };
   });
   const m = (path: string) => {
     const base = path.slice(path.lastIndexOf('/') + 1);
