@@ -190,11 +190,19 @@ export type LockMode = 'shared' | 'exclusive' | 'none';
  */
 export async function withRepository<T>(env: Env, opts: CommandOpenOptions, fn: (repo: Repository) => Promise<T>, lockMode: LockMode = 'shared'): Promise<T> {
   const retryMs = env.globals.retryLock === undefined ? 0 : parseWaitDuration(env.globals.retryLock, '--retry-lock');
-  const repo = await env.openRepository(opts);
+  // The index is read only once the lock is held. Read before (or while waiting for) the lock, it can name
+  // packs that a prune deletes meanwhile: a backup would then reuse blobs that are gone, and a prune would
+  // plan without the packs of a backup that finished meanwhile.
+  const repo = await env.openRepository({ ...opts, skipIndex: true });
   let lock: Lock | undefined;
   try {
     if (lockMode !== 'none' && env.globals.lock !== false) {
       lock = await Lock.acquire(repo, { exclusive: lockMode === 'exclusive', retryMs, signal: runtime.controller.signal });
+    }
+    if (opts.skipIndex !== true) {
+      await repo.loadIndex();
+      // Tree packs the index no longer names were pruned (possibly elsewhere): their cached copies go.
+      await findCache(repo.backend)?.dropPacks((p) => repo.index.packHoldsTrees(p));
     }
     return await auditAround(repo, () => fn(repo), (m) => env.out.warn(m)); // audit log entry (cli/audit-hook.ts)
   } finally {

@@ -103,10 +103,11 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
   let lastUpdate = 0;
   const result = await withRepository(env, {}, async (dst) => {
     // The source only reads: no seal workers.
-    const src = await openFromRepository(env, flags, { workers: 0 });
+    const src = await openFromRepository(env, flags, { workers: 0, skipIndex: true });
     let lock: Lock | undefined;
     try {
       if (env.globals.lock !== false) lock = await Lock.acquire(src, { exclusive: false, retryMs, signal: runtime.controller.signal });
+      await src.loadIndex(); // only under the lock: a prune may have removed packs meanwhile
       const a = src.config.chunker;
       const b = dst.config.chunker;
       if (a.min !== b.min || a.avg !== b.avg || a.max !== b.max || a.algorithm !== b.algorithm) {

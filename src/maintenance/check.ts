@@ -158,7 +158,7 @@ async function loadIndexes(ctx: CheckContext): Promise<number> {
     }
   }
   for (const s of superseded) {
-    if (names.includes(s)) ctx.notes.push({ kind: 'superseded-index', message: `index/${s} is superseded and can be removed`, file: `index/${s}` });
+    if (names.includes(s)) ctx.notes.push({ kind: 'superseded-index', message: `index/${s} is superseded (left by an interrupted prune or repair; the next prune removes it — do not delete it by hand)`, file: `index/${s}` });
   }
   return names.length;
 }

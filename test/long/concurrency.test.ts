@@ -119,11 +119,9 @@ describe('locks between backup and prune', () => {
     expect(fs.readFileSync(path.join(tmp, 'lock-a-out/slow.bin')).equals(randomBuffer(prng(5), 700_000))).toBe(true);
   });
 
-  // KNOWN BUG (src/cli/context.ts withRepository): the index is loaded before the lock is taken. A prune that
-  // waits with --retry-lock for a backup therefore plans with an index that lacks the backup's packs, and
-  // refuses with a false "a snapshot references tree … that cannot be read … run repo check and repo repair".
-  // Remove `.fails` once withRepository loads the index after acquiring the lock.
-  it.fails('prune --retry-lock waits for a running backup, then prunes with an index that includes it', async () => {
+  // Regression: the index used to be loaded before the lock was taken, so a prune that waited for a backup
+  // planned without the backup's packs and refused with a false "tree … cannot be read".
+  it('prune --retry-lock waits for a running backup, then prunes with an index that includes it', async () => {
     const repo = await newRepo('lock-b');
     await repo.ok(['backup', randomDir(path.join(tmp, 'lock-b-src'), 2, 4, 300_000)]);
     await repo.ok(['forget', 'latest']);
@@ -217,11 +215,9 @@ describe('locks between backup and prune', () => {
     expect(repo.names('locks')).toEqual([]);
   });
 
-  // KNOWN BUG (src/cli/context.ts withRepository): the backup loads the index before it waits for the lock, so
-  // after the prune it deduplicates against blobs the prune has just deleted, and saves a snapshot whose data
-  // is gone (check: "tree … is not in the index"; restore fails). Remove `.fails` once the index is loaded
-  // after the lock is acquired.
-  it.fails('a backup that waited with --retry-lock for prune does not reuse blobs the prune deleted', async () => {
+  // Regression: a backup that loaded the index before waiting for the lock deduplicated against blobs the
+  // prune then deleted, and saved a snapshot whose data was gone.
+  it('a backup that waited with --retry-lock for prune does not reuse blobs the prune deleted', async () => {
     const { repo, forgottenSrc } = await pruneableRepo('lock-d');
     let prune: RunningCli | undefined;
     let waiter: RunningCli | undefined;
