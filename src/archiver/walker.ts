@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import type { TreeNode } from '../tree/node.js';
 import { saveTree } from '../tree/tree-store.js';
+import { mapLimit } from '../core/concurrency.js';
 import { readFile } from './file-reader.js';
 import { nodeFromStat, nodeTypeOf } from './metadata.js';
 import { fileUnchanged, parentChildren, sameNodes } from './parent.js';
@@ -12,6 +13,8 @@ import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
 
 const SLASH = Buffer.from('/');
 const LARGE_FILE = 8n * 1024n * 1024n;
+const STAT_CONCURRENCY = 16;
+const DIR_CONCURRENCY = 2;
 
 /** Backs up one entry; `old` is the parent snapshot's node of the same name, if any. */
 export async function backupEntry(state: WalkState, abs: Buffer, name: Buffer, st: BigIntStats, rootDev: bigint, old?: TreeNode): Promise<TreeNode | undefined> {
@@ -47,21 +50,33 @@ async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev:
   }
   const parentTree = old?.type === 'dir' ? old.subtree : undefined;
   const before = await parentChildren(state.repo, parentTree);
-  const children = await Promise.all(
-    names.map(async (child) => {
-      const childAbs = Buffer.concat([abs, abs[abs.length - 1] === 0x2f ? Buffer.alloc(0) : SLASH, child]);
-      if (state.excluded(childAbs.toString('utf8'))) return undefined;
-      let st: BigIntStats;
-      try {
-        st = await fs.promises.lstat(childAbs, { bigint: true });
-      } catch (err) {
-        warn(state, childAbs, `cannot stat: ${describeFsError(err)}`, true);
-        return undefined;
-      }
-      if (state.opts.oneFileSystem && st.isDirectory() && st.dev !== rootDev) return undefined;
-      return backupEntry(state, childAbs, child, st, rootDev, before.get(child.toString('hex')));
-    }),
-  );
+  // Memory must not grow with the size of the tree: entries are stat'ed a few at a time, and only two
+  // subdirectories of each directory are walked at once (unbounded fan-out once held the whole kernel tree
+  // in flight). Files start at once; the file semaphore bounds how many are read.
+  interface Entry {
+    child: Buffer;
+    childAbs: Buffer;
+    st: BigIntStats;
+  }
+  const entries = await mapLimit(names, STAT_CONCURRENCY, async (child): Promise<Entry | undefined> => {
+    const childAbs = Buffer.concat([abs, abs[abs.length - 1] === 0x2f ? Buffer.alloc(0) : SLASH, child]);
+    if (state.excluded(childAbs.toString('utf8'))) return undefined;
+    try {
+      return { child, childAbs, st: await fs.promises.lstat(childAbs, { bigint: true }) };
+    } catch (err) {
+      warn(state, childAbs, `cannot stat: ${describeFsError(err)}`, true);
+      return undefined;
+    }
+  });
+  const visit = (e: Entry) =>
+    backupEntry(state, e.childAbs, e.child, e.st, rootDev, before.get(e.child.toString('hex')));
+  const present = entries.filter((e): e is Entry => e !== undefined);
+  const dirs = present.filter((e) => e.st.isDirectory() && !(state.opts.oneFileSystem && e.st.dev !== rootDev));
+  const others = present.filter((e) => !e.st.isDirectory());
+  const otherNodes = Promise.all(others.map(visit));
+  otherNodes.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
+  const dirNodes = await mapLimit(dirs, DIR_CONCURRENCY, visit);
+  const children = [...dirNodes, ...(await otherNodes)];
   const nodes = children.filter((c): c is TreeNode => c !== undefined);
   state.progress.dirDone();
   // An unchanged directory keeps its parent's tree id: nothing is serialized or stored again.

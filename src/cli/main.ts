@@ -32,6 +32,11 @@ import { registerRun } from './run.js';
 import { registerSchedule } from './schedule.js';
 import { registerStatus } from './status.js';
 
+// Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
+// close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
+// happens after this line.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const EXIT_OK = 0;
 const EXIT_ERROR = 1;
 const EXIT_NO_REPOSITORY = 10;

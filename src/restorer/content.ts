@@ -29,7 +29,7 @@ const READ_AHEAD = 3;
 async function loadPiece(ctx: RestoreContext, path: Buffer, p: Piece): Promise<Buffer> {
   let buf: Buffer;
   try {
-    buf = await ctx.repo.loadBlob('data', p.blob);
+    buf = await ctx.packs.loadBlob(p.blob);
   } catch (err) {
     throw blobError(ctx, err, path, p.blob);
   }

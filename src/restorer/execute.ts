@@ -10,6 +10,13 @@ import type { PlannedFile, PlannedHardlink, PlannedOther, RestorePlan } from './
 import type { RestoreContext } from './types.js';
 
 /** Runs fn over items with at most `concurrency` in flight; after the first failure nothing new starts. */
+/**
+ * Files restored at once. Restoring small files is latency-bound (create, write, chown, chmod, utimes,
+ * close each wait on the thread pool), so many are kept in flight; memory stays small because each
+ * holds at most a few blobs.
+ */
+export const DEFAULT_CONCURRENCY = 16;
+
 export async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failure: { err: unknown } | undefined;
@@ -59,7 +66,7 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan): Promi
     ctx.reportProgress();
   };
   const indexes = plan.files.map((_, i) => i);
-  await runPool(indexes, ctx.opts.concurrency ?? 4, async (i) => {
+  await runPool(indexes, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
     ctx.checkAborted();
     const f = plan.files[i];
     if (parentOk(f.parent) && (await prepareSlot(ctx, f.path, (st) => sameFile(st, f, f.node.mtime)))) {
@@ -84,7 +91,7 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan): Promi
 
   if (ctx.opts.verify) {
     ctx.result.verified = 0;
-    await runPool(written, ctx.opts.concurrency ?? 4, async (w) => {
+    await runPool(written, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, async (w) => {
       ctx.checkAborted();
       await verifyFileContent(ctx, w.file, w.path);
       ctx.result.verified!++;

@@ -1,6 +1,8 @@
 // Entry point of a restore: validates options, builds the context, plans, then executes (or only counts for a dry run).
 // Must never write anything before the whole plan (and so every tree's names) has been checked.
 
+import { DEFAULT_CONCURRENCY } from './execute.js';
+import { PackCache } from './pack-cache.js';
 import path from 'node:path';
 import { RepoError } from '../core/errors.js';
 import type { Repository } from '../repository/repository.js';
@@ -14,7 +16,7 @@ const PROGRESS_INTERVAL_MS = 100;
 
 function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
   if (typeof opts.target !== 'string' || opts.target === '') throw new RepoError('INVALID_ARGUMENT', 'a restore needs a target directory');
-  const concurrency = opts.concurrency ?? 4;
+  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
     throw new RepoError('INVALID_ARGUMENT', `concurrency must be a positive integer, not ${String(concurrency)}`);
   }
@@ -25,6 +27,7 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
   let last = 0;
   const ctx: RestoreContext = {
     repo,
+    packs: new PackCache(repo),
     opts,
     overwrite,
     target: Buffer.from(path.resolve(opts.target), 'utf8'),
