@@ -2,14 +2,14 @@
 // storing only the blobs this one lacks. Shared locks on both; a second run copies nothing.
 // Also the --from-repo flags and the opening of the source repository that `init --copy-chunker-params` shares.
 
+import { selectSnapshots } from './stats.js';
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { copySnapshots, type CopyResult } from '../maintenance/copy.js';
 import { Lock } from '../repository/lock.js';
 import type { OpenOptions, Repository } from '../repository/repository.js';
-import { findSnapshot, listSnapshots, matchesFilter, type StoredSnapshot } from '../snapshot/snapshot.js';
-import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
+import { addFilterFlags, Env, runtime, withRepository, type FilterFlags } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { collect, parseWaitDuration } from './parse.js';
 import { getPassword } from './password.js';
@@ -80,16 +80,6 @@ export function registerCopy(program: Command): void {
     .action((refs: string[], flags: CopyFlags, c: Command) => runCopy(Env.from(c), refs, flags));
 }
 
-async function selectSource(repo: Repository, refs: string[], flags: FilterFlags): Promise<StoredSnapshot[]> {
-  const filter = snapshotFilter(flags);
-  if (refs.length === 0) return (await listSnapshots(repo)).filter((sn) => matchesFilter(sn, filter));
-  const out = new Map<string, StoredSnapshot>();
-  for (const ref of refs) {
-    const sn = await findSnapshot(repo, ref, filter);
-    out.set(sn.id, sn);
-  }
-  return [...out.values()];
-}
 
 async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void> {
   const { out } = env;
@@ -116,7 +106,7 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
             'against the copied data (create it with "init --copy-chunker-params" to avoid that)',
         );
       }
-      const snapshots = await selectSource(src, refs, flags);
+      const snapshots = await selectSnapshots(src, refs, flags);
       out.debug(`copying ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} from ${src.backend.location}`);
       const r = await copySnapshots(src, dst, snapshots, {
         signal,

@@ -9,20 +9,7 @@ import { saveTree } from '../../src/tree/tree-store.js';
 
 export const MTIME = '2021-06-07T08:09:10.123456789Z';
 
-/** Deterministic incompressible-enough bytes (xorshift). */
-export function bytes(size: number, seed: number): Buffer {
-  let x = seed >>> 0 || 1;
-  const out = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+export { bytes } from '../restorer/helpers.js';
 
 export async function blob(repo: Repository, data: Buffer): Promise<string> {
   return idToHex((await repo.saveBlob('data', data)).id);
