@@ -78,8 +78,6 @@ export class Repository {
   private readonly level: number;
   private readonly pool?: SealPool;
   private readonly sealSlots: Semaphore;
-  /** Index files that newer index files supersede (spec §8). */
-  readonly supersededIndexes = new Set<string>();
 
   private constructor(
     readonly backend: Backend,
@@ -192,7 +190,6 @@ export class Repository {
     const files = await this.listNames('index');
     for (const name of files) {
       const idx = decodeIndex(await this.loadUnpacked('index', name, AAD_INDEX), name);
-      for (const s of idx.supersedes) this.supersededIndexes.add(s);
       for (const p of idx.packs) for (const b of p.blobs) this.index.add(p.pack, b);
     }
   }
