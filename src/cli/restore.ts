@@ -82,7 +82,7 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
       progress.update(describeProgress({ ...p, elapsedMs: Date.now() - first, totalsFinal: true }));
     };
   }
-  const { sn, result } = await withRepository(env, {}, async (repo) => {
+  const { sn, result } = await withRepository(env, { workers: 0 }, async (repo) => {
     const sn = await findSnapshot(repo, ref, snapshotFilter(flags));
     try {
       return { sn, result: await restoreSnapshot(repo, sn, opts) };

@@ -14,13 +14,14 @@ import { AAD_CONFIG, AAD_INDEX, blobAad } from './aad.js';
 import type { BlobType, Compression, IndexedBlob } from './blob.js';
 import { Semaphore } from '../core/concurrency.js';
 import { defaultWorkerCount, SealPool } from './seal-pool.js';
-import { compressBlob, compressionLevel, decompressBlob, validateCompression } from './compression.js';
+import { compressBlob, compressionLevel, validateCompression } from './compression.js';
 import { DEFAULT_PACK_SIZE, encodeConfig, FORMAT_VERSION, parseConfig, validatePackSize, type RepoConfig } from './config.js';
 import { decodeIndex, encodeIndex, type PackRecord } from './index-file.js';
 import { createKeyFile, openKeyFile, parseKeyFile } from './keys.js';
 import { MasterIndex } from './master-index.js';
 import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
+import { openSealedBlob, packPath } from './blob-open.js';
 
 
 const POOL_MIN_BLOB = 64 * 1024;
@@ -252,17 +253,7 @@ export class Repository {
 
   /** Decrypts, decompresses and verifies one stored blob; never returns bytes whose keyed hash differs from its id. */
   openBlob(loc: IndexedBlob, stored: Buffer): Buffer {
-    const ctx = { pack: loc.pack, blob: idToHex(loc.id), file: packPath(loc.pack) };
-    let plain: Buffer;
-    try {
-      plain = decompressBlob(this.key.encryption.open(stored, blobAad(loc.type, loc.id)), loc.compression, loc.rawLength);
-    } catch (err) {
-      throw new IntegrityError(`blob ${ctx.blob} in pack ${loc.pack} is damaged`, ctx, { cause: err });
-    }
-    if (!this.key.blobId(plain).equals(loc.id)) {
-      throw new IntegrityError(`blob ${ctx.blob} in pack ${loc.pack} does not match its id`, ctx);
-    }
-    return plain;
+    return openSealedBlob(this.key, loc, stored);
   }
 
   async loadPackRange(pack: string, offset: number, length: number): Promise<Buffer> {
@@ -359,9 +350,7 @@ export class Repository {
   }
 }
 
-export function packPath(pack: string): string {
-  return `data/${pack.slice(0, 2)}/${pack}`;
-}
+export { packPath };
 
 /** Every file but config is named by the BLAKE3 of its bytes (spec §2). */
 export function verifyStorageId(bytes: Buffer, type: FileType, name: string): void {

@@ -1,11 +1,10 @@
 // A pool of worker threads that compress and seal blobs in parallel with chunking and hashing on the main thread.
 // Workers never see storage; results come back to the caller, which packs them in order of completion.
 
-import fs from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RepoError } from '../core/errors.js';
+import { siblingWorkerUrl } from '../core/worker-script.js';
 import type { BlobType } from './blob.js';
 import type { Compression } from './blob.js';
 import type { SealJob, SealReply } from './seal-worker.js';
@@ -18,13 +17,6 @@ interface Pending {
 interface Slot {
   worker: Worker;
   busy: number;
-}
-
-/** The compiled worker script; when running from TypeScript sources (tests) it is the build's copy, if built. */
-function workerUrl(): URL | undefined {
-  const here = import.meta.url;
-  const url = here.endsWith('.ts') ? new URL('../../dist/repository/seal-worker.js', here) : new URL('./seal-worker.js', here);
-  return fs.existsSync(fileURLToPath(url)) ? url : undefined;
 }
 
 export function defaultWorkerCount(): number {
@@ -52,7 +44,7 @@ export class SealPool {
   /** A pool, or undefined when workers are off or the worker script is not available. */
   static create(key: Uint8Array, count: number): SealPool | undefined {
     if (count < 1) return undefined;
-    const url = workerUrl();
+    const url = siblingWorkerUrl(import.meta.url, 'seal-worker.js');
     return url ? new SealPool(url, key, count) : undefined;
   }
 

@@ -5,11 +5,11 @@ import { promises as fsp } from 'node:fs';
 import { IntegrityError, NotFoundError, RepoError, isRepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { packPath } from '../repository/repository.js';
-import { displayName, type TreeNode } from '../tree/node.js';
+import { displayName } from '../tree/node.js';
 import { createFile, openForVerify } from './fsops.js';
 import { applyHandleMeta } from './metadata.js';
 import type { Piece, PlannedFile } from './plan.js';
-import type { RestoreContext } from './types.js';
+import type { FileMeta, RestoreContext } from './types.js';
 
 /** The repository's error for a blob, re-raised with the same class and code plus the path being restored. */
 export function blobError(ctx: RestoreContext, err: unknown, path: Buffer, blob: Buffer): unknown {
@@ -45,9 +45,9 @@ async function loadPiece(ctx: RestoreContext, path: Buffer, p: Piece): Promise<B
 
 /**
  * Creates `path` and writes the pieces with positional writes, holding one blob at a time, then applies
- * metadata through the same handle. `node` supplies metadata (a hard-link copy passes its own node).
+ * metadata through the same handle. `meta` is the file's (a hard-link copy passes its own node).
  */
-export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, path: Buffer, node: TreeNode): Promise<void> {
+export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, path: Buffer, meta: FileMeta): Promise<void> {
   const fh = await createFile(path);
   let ok = false;
   // Blobs are fetched a few ahead of the write position, so reading, decrypting and writing overlap.
@@ -75,7 +75,7 @@ export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, p
       ctx.result.bytes += buf.length;
       ctx.reportProgress();
     }
-    await applyHandleMeta(ctx, fh, path, node);
+    await applyHandleMeta(ctx, fh, path, meta);
     ok = true;
   } finally {
     await Promise.allSettled(ahead);

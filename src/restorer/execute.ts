@@ -1,45 +1,15 @@
-// Carries out a restore plan: directories first, then file contents in parallel, links and specials, verify, directory metadata last.
+// Carries out a restore plan: directories first, then file contents pack by pack, links and specials, verify, directory metadata last.
 // Must never create an entry whose parent is not a directory it has just checked, and never write outside the target.
 
 import { promises as fsp, type BigIntStats } from 'node:fs';
-import { rfc3339ToNs } from '../tree/time.js';
+import { forEachLimit } from '../core/concurrency.js';
 import { verifyFileContent, writeFileContent } from './content.js';
-import { ensureDir, makeSpecial, prepareSlot, splitDev, type DirState } from './fsops.js';
+import { writeFilesByPack } from './pack-order.js';
+import { ensureDir, makeSpecial, matchesPlanned, prepareSlot, splitDev, type DirState } from './fsops.js';
 import { applyDirMeta, applySpecialMeta, applySymlinkMeta, restoreDirMode } from './metadata.js';
+import { displayName } from '../tree/node.js';
 import type { PlannedFile, PlannedHardlink, PlannedOther, RestorePlan } from './plan.js';
-import type { RestoreContext } from './types.js';
-
-/** Runs fn over items with at most `concurrency` in flight; after the first failure nothing new starts. */
-/**
- * Files restored at once. Restoring small files is latency-bound (create, write, chown, chmod, utimes,
- * close each wait on the thread pool), so many are kept in flight; memory stays small because each
- * holds at most a few blobs.
- */
-export const DEFAULT_CONCURRENCY = 16;
-
-export async function runPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  if (failure !== undefined) throw failure.err;
-}
-
-/** 'if-changed' treats a regular file with the same size and mtime (to the microsecond we can set) as already restored. */
-function sameFile(st: BigIntStats, file: PlannedFile, mtime: string): boolean {
-  if (!st.isFile() || st.size !== BigInt(file.size)) return false;
-  const d = st.mtimeNs - rfc3339ToNs(mtime);
-  return d > -1000n && d < 1000n;
-}
+import { DEFAULT_CONCURRENCY, type RestoreContext } from './types.js';
 
 interface Written {
   file: PlannedFile;
@@ -65,17 +35,13 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan): Promi
     ctx.progress.filesDone++;
     ctx.reportProgress();
   };
-  const indexes = plan.files.map((_, i) => i);
-  await runPool(indexes, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
-    ctx.checkAborted();
-    const f = plan.files[i];
-    if (parentOk(f.parent) && (await prepareSlot(ctx, f.path, (st) => sameFile(st, f, f.node.mtime)))) {
-      await writeFileContent(ctx, f, f.path, f.node);
-      ctx.result.files++;
-      written.push({ file: f, path: f.path });
+  await writeFilesByPack(ctx, plan, {
+    eligible: (i) => parentOk(plan.files[i].parent),
+    written: (i) => {
+      written.push({ file: plan.files[i], path: plan.files[i].path });
       writtenLeaders.add(i);
-    }
-    fileDone();
+    },
+    finished: fileDone,
   });
 
   for (const e of plan.others) {
@@ -91,7 +57,7 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan): Promi
 
   if (ctx.opts.verify) {
     ctx.result.verified = 0;
-    await runPool(written, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, async (w) => {
+    await forEachLimit(written, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, async (w) => {
       ctx.checkAborted();
       await verifyFileContent(ctx, w.file, w.path);
       ctx.result.verified!++;
@@ -110,14 +76,14 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan): Promi
 
 async function restoreHardlink(ctx: RestoreContext, plan: RestorePlan, h: PlannedHardlink, leaderWritten: boolean, written: Written[]): Promise<void> {
   const leader = plan.files[h.leader];
-  if (!(await prepareSlot(ctx, h.path, (st) => sameFile(st, leader, h.node.mtime)))) return;
+  if (!(await prepareSlot(ctx, h.path, (st) => matchesPlanned(st, leader.size, h.node.mtime)))) return;
   if (leaderWritten) {
     try {
       await fsp.link(leader.path, h.path);
       ctx.result.hardlinks++;
       return;
     } catch (err) {
-      ctx.warn(h.path, `cannot hard-link to ${leader.rel}, restored as a separate copy: ${(err as Error).message}`, err);
+      ctx.warn(h.path, `cannot hard-link to ${displayName(leader.path.subarray(ctx.target.length + 1))}, restored as a separate copy: ${(err as Error).message}`, err);
     }
   }
   // The first path of this inode was not written by this restore (filtered, skipped or link failed): write a copy.

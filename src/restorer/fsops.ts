@@ -7,6 +7,7 @@ import { constants as C, promises as fsp, type BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
 import { RepoError } from '../core/errors.js';
 import { displayName, isUtf8 } from '../tree/node.js';
+import { rfc3339ToNs } from '../tree/time.js';
 import type { RestoreContext } from './types.js';
 
 const run = promisify(execFile);
@@ -43,6 +44,13 @@ export async function prepareSlot(ctx: RestoreContext, path: Buffer, unchanged: 
   }
   await fsp.unlink(path);
   return true;
+}
+
+/** 'if-changed' treats a regular file with the same size and mtime (to the microsecond we can set) as already restored. */
+export function matchesPlanned(st: BigIntStats, size: number, mtime: string): boolean {
+  if (!st.isFile() || st.size !== BigInt(size)) return false;
+  const d = st.mtimeNs - rfc3339ToNs(mtime);
+  return d > -1000n && d < 1000n;
 }
 
 export interface DirState {

@@ -5,7 +5,7 @@ import { promises as fsp, type promises } from 'node:fs';
 import type { TreeNode } from '../tree/node.js';
 import { rfc3339ToNs } from '../tree/time.js';
 import { lstatOrUndefined, openDir } from './fsops.js';
-import type { RestoreContext } from './types.js';
+import type { FileMeta, RestoreContext } from './types.js';
 
 type FileHandle = promises.FileHandle;
 
@@ -31,7 +31,7 @@ async function attempt(ctx: RestoreContext, path: Buffer, what: string, fn: () =
 }
 
 /** Metadata through an open handle: no path lookup, so no symlink can be swapped in. chown comes first because it clears setuid/setgid. */
-export async function applyHandleMeta(ctx: RestoreContext, fh: FileHandle, path: Buffer, node: TreeNode): Promise<void> {
+export async function applyHandleMeta(ctx: RestoreContext, fh: FileHandle, path: Buffer, node: FileMeta): Promise<void> {
   if (ctx.isRoot) await attempt(ctx, path, 'owner', () => fh.chown(node.uid, node.gid));
   await attempt(ctx, path, 'mode', () => fh.chmod(node.mode & 0o7777));
   await attempt(ctx, path, 'times', () => fh.utimes(nodeTimeSeconds(node.atime ?? node.mtime), nodeTimeSeconds(node.mtime)));

@@ -5,7 +5,7 @@ import { NotFoundError } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { loadCheckedTree, resolvePath } from './resolve.js';
-import type { RestoreContext } from './types.js';
+import type { FileMeta, RestoreContext } from './types.js';
 
 /** One chunk of a file: the plaintext of `blob` belongs at `offset` and is `length` bytes long. */
 export interface Piece {
@@ -27,7 +27,17 @@ interface PlannedEntry {
 export type PlannedDir = PlannedEntry;
 export type PlannedOther = PlannedEntry; // symlinks, FIFOs, device nodes
 
-export interface PlannedFile extends PlannedEntry {
+/**
+ * A regular file keeps only what restoring it needs, not its tree node: a restore plan holds every file
+ * of the snapshot at once, and a full node (content ids as hex, user names, ctime, inode…) is several
+ * times larger.
+ */
+export interface PlannedFile {
+  /** Absolute destination path as bytes. */
+  path: Buffer;
+  /** Index of the parent in `dirs`, or -1 for the target directory itself. */
+  parent: number;
+  meta: FileMeta;
   size: number;
   pieces: Piece[];
 }
@@ -74,7 +84,8 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string): Prom
         const pieces = planPieces(ctx, e.path, n.content ?? []);
         const size = pieces.length === 0 ? 0 : pieces[pieces.length - 1].offset + pieces[pieces.length - 1].length;
         if (n.error !== undefined) ctx.warn(e.path, `file was damaged when the snapshot was repaired: ${n.error}`);
-        plan.files.push({ ...e, size, pieces });
+        const meta: FileMeta = { mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, atime: n.atime };
+        plan.files.push({ path: e.path, parent: e.parent, meta, size, pieces });
         plan.bytesTotal += size;
         return;
       }

@@ -1,7 +1,6 @@
 // Entry point of a restore: validates options, builds the context, plans, then executes (or only counts for a dry run).
 // Must never write anything before the whole plan (and so every tree's names) has been checked.
 
-import { DEFAULT_CONCURRENCY } from './execute.js';
 import { PackCache } from './pack-cache.js';
 import path from 'node:path';
 import { RepoError } from '../core/errors.js';
@@ -10,7 +9,7 @@ import type { StoredSnapshot } from '../snapshot/snapshot.js';
 import { displayName } from '../tree/node.js';
 import { executePlan } from './execute.js';
 import { planRestore, type RestorePlan } from './plan.js';
-import type { RestoreContext, RestoreOptions, RestoreResult } from './types.js';
+import { DEFAULT_CONCURRENCY, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
 
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -19,6 +18,9 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
     throw new RepoError('INVALID_ARGUMENT', `concurrency must be a positive integer, not ${String(concurrency)}`);
+  }
+  if (opts.workers !== undefined && (!Number.isSafeInteger(opts.workers) || opts.workers < 0)) {
+    throw new RepoError('INVALID_ARGUMENT', `workers must be a non-negative integer, not ${String(opts.workers)}`);
   }
   const overwrite = opts.overwrite ?? 'always';
   if (!['always', 'if-changed', 'never'].includes(overwrite)) {

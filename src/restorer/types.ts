@@ -3,6 +3,13 @@
 
 import type { PackCache } from './pack-cache.js';
 import type { Repository } from '../repository/repository.js';
+import type { TreeNode } from '../tree/node.js';
+
+/** Pack jobs (and files re-read by verify) in flight at once. */
+export const DEFAULT_CONCURRENCY = 16;
+
+/** The metadata a restored file or directory gets. */
+export type FileMeta = Pick<TreeNode, 'mode' | 'uid' | 'gid' | 'mtime' | 'atime'>;
 
 export type OverwriteMode = 'always' | 'if-changed' | 'never';
 
@@ -20,8 +27,10 @@ export interface RestoreOptions {
   verify?: boolean;
   /** Walk and count, write nothing. */
   dryRun?: boolean;
-  /** Files restored in parallel, default 4. */
+  /** Packs being read or written at once (default 16, at most two per worker), and files re-read at once by verify. */
   concurrency?: number;
+  /** Threads that open blobs and write files (default one per core, at most 8; 0 writes on the calling thread). */
+  workers?: number;
   signal?: AbortSignal;
   /** Called at most every ~100 ms and once at the end. */
   onProgress?: (p: RestoreProgress) => void;
