@@ -83,6 +83,12 @@ export async function backupStream(repo: ArchiverRepo, source: AsyncIterable<Uin
   return finish(state, { tree: root.id, paths: ['/' + filename], started, excludes: [] });
 }
 
+/**
+ * Small files handed to the workers at once: enough for full batches on every worker while the main
+ * thread walks on; each holds at most SMALL_FILE bytes (plus its sealed copy) while in flight.
+ */
+const SMALL_FILES_IN_FLIGHT = 64;
+
 function newState(repo: ArchiverRepo, opts: BackupOptions): WalkState {
   return {
     repo,
@@ -91,6 +97,7 @@ function newState(repo: ArchiverRepo, opts: BackupOptions): WalkState {
     owners: new OwnerNames(),
     files: new Semaphore(opts.concurrency ?? 4),
     largeFiles: new Semaphore(Math.min(2, opts.concurrency ?? 2)),
+    smallFiles: new Semaphore(SMALL_FILES_IN_FLIGHT),
     progress: new ProgressTracker(opts.onProgress),
     warnings: [],
     opts,

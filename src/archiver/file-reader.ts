@@ -41,6 +41,29 @@ export async function readFile(state: WalkState, abs: Buffer, before: BigIntStat
   }
 }
 
+/** Files up to this size are read, chunked, hashed and sealed whole on a worker thread. */
+export const SMALL_FILE = 512 * 1024;
+
+/**
+ * Reads a small file on a worker thread (see Repository.saveSmallFile). Same warnings as readFile; a
+ * file that grew past SMALL_FILE since it was listed is streamed by readFile instead.
+ */
+export async function readSmallFile(state: WalkState, abs: Buffer, before: BigIntStats): Promise<FileContent | undefined> {
+  checkAbort(state.opts.signal);
+  const r = await state.repo.saveSmallFile(abs, SMALL_FILE);
+  if (r.status === 'too-large') return readFile(state, abs, before);
+  if (r.status === 'error') {
+    warn(state, abs, `cannot ${r.stage}: ${describeFsError(r)}`, true);
+    return undefined;
+  }
+  state.progress.bytesRead(r.size);
+  state.summary.data_blobs += r.newBlobs;
+  if (BigInt(r.size) !== before.size || r.sizeAfter !== r.size || r.mtimeNs !== before.mtimeNs) {
+    warn(state, abs, 'file changed while it was read; the snapshot holds what was read', false);
+  }
+  return { content: r.ids.map(idToHex), size: r.size };
+}
+
 /** Blobs of one file in flight at once: enough to keep every seal worker busy on a single large file. */
 const BLOBS_IN_FLIGHT = 4;
 

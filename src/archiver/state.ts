@@ -10,7 +10,10 @@ import type { PathMatcher, ExcludeRule } from './exclude.js';
 import type { OwnerNames } from './metadata.js';
 import type { BackupProgress, ProgressTracker } from './progress.js';
 
-export type ArchiverRepo = Pick<Repository, 'saveBlob' | 'blobId' | 'hasBlob' | 'loadBlob' | 'flush' | 'chunker' | 'stats' | 'saveUnpacked' | 'loadUnpacked' | 'listNames'>;
+export type ArchiverRepo = Pick<
+  Repository,
+  'saveBlob' | 'saveSmallFile' | 'sealsFiles' | 'blobId' | 'hasBlob' | 'loadBlob' | 'flush' | 'chunker' | 'stats' | 'saveUnpacked' | 'loadUnpacked' | 'listNames'
+>;
 
 export interface SourceWarning {
   path: string;
@@ -50,6 +53,8 @@ export interface WalkState {
   owners: OwnerNames;
   files: Semaphore;
   largeFiles: Semaphore;
+  /** Small files being read and sealed whole on worker threads. */
+  smallFiles: Semaphore;
   progress: ProgressTracker;
   warnings: SourceWarning[];
   opts: BackupOptions;

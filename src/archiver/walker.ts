@@ -6,7 +6,7 @@ import type { BigIntStats } from 'node:fs';
 import type { TreeNode } from '../tree/node.js';
 import { saveTree } from '../tree/tree-store.js';
 import { mapLimit } from '../core/concurrency.js';
-import { readFile } from './file-reader.js';
+import { readFile, readSmallFile, SMALL_FILE } from './file-reader.js';
 import { nodeFromStat, nodeTypeOf } from './metadata.js';
 import { fileUnchanged, parentChildren, sameNodes } from './parent.js';
 import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
@@ -108,7 +108,10 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
   if (!r) {
     // Large files hold a full chunker window each, so fewer of them are read at once than small ones.
     const read = () => readFile(state, abs, st);
-    const work = state.files.run(() => (st.size >= LARGE_FILE ? state.largeFiles.run(read) : read()));
+    const work =
+      st.size <= BigInt(SMALL_FILE) && state.repo.sealsFiles
+        ? state.smallFiles.run(() => readSmallFile(state, abs, st))
+        : state.files.run(() => (st.size >= LARGE_FILE ? state.largeFiles.run(read) : read()));
     if (linkKey && !shared) state.hardlinks.set(linkKey, work.then((x) => x ?? Promise.reject(new Error('unreadable'))));
     r = await work;
     if (!r) {

@@ -22,6 +22,21 @@ function checkLength(value: Uint8Array, length: number, what: string): void {
   }
 }
 
+// Nonces are cut from a block of fresh random bytes: one call into the OS generator per 170 seals instead
+// of one per seal (a measurable share of sealing many small blobs). Every byte is handed out once only.
+const nonceBlock = Buffer.alloc(XAES_NONCE_LENGTH * 170);
+let nonceAt = nonceBlock.length;
+
+function takeNonce(out: Buffer): void {
+  if (nonceAt === nonceBlock.length) {
+    randomFillSync(nonceBlock);
+    nonceAt = 0;
+  }
+  nonceBlock.copy(out, 0, nonceAt, nonceAt + XAES_NONCE_LENGTH);
+  nonceBlock.fill(0, nonceAt, nonceAt + XAES_NONCE_LENGTH);
+  nonceAt += XAES_NONCE_LENGTH;
+}
+
 /** The CMAC subkey K1 = L << 1, XOR 0x87 into the last byte when the bit shifted out was set. */
 function cmacSubkey(l: Uint8Array): Buffer {
   const k1 = Buffer.alloc(16);
@@ -133,7 +148,7 @@ export class XaesKey {
   seal(plaintext: Uint8Array, aad: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(plaintext.byteLength + SEAL_OVERHEAD);
     // 192-bit random nonces are what XAES exists for: collisions are negligible without any counter state.
-    randomFillSync(out, 0, XAES_NONCE_LENGTH);
+    takeNonce(out);
     this.#encryptInto(out.subarray(0, XAES_NONCE_LENGTH), plaintext, aad, out, XAES_NONCE_LENGTH);
     return out;
   }

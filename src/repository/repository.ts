@@ -29,6 +29,11 @@ const POOL_MIN_BLOB = 64 * 1024;
 // An index file is written at the latest after this many new blobs, so an interrupted backup keeps most of its work.
 const INDEX_FLUSH_BLOBS = 40_000;
 
+export type SmallFileResult =
+  | { status: 'ok'; size: number; sizeAfter: number; mtimeNs: bigint; ids: Buffer[]; newBlobs: number }
+  | { status: 'too-large' }
+  | { status: 'error'; stage: 'open' | 'read'; message: string; code?: string };
+
 export interface InitOptions {
   chunker?: ChunkerParams;
   compression?: string;
@@ -89,7 +94,7 @@ export class Repository {
   ) {
     this.chunker = createChunker(config.chunker);
     this.level = compressionLevel(opts.compression ?? config.compression);
-    this.pool = SealPool.create(key.bytes().subarray(0, 32), opts.workers ?? defaultWorkerCount());
+    this.pool = SealPool.create(key.bytes(), config.chunker, opts.workers ?? defaultWorkerCount());
     // Bounds blobs in flight between chunking and packing, and so the memory they hold.
     this.sealSlots = new Semaphore(Math.max(2, (this.pool?.size ?? 1) * 3));
     this.dryRun = opts.dryRun === true;
@@ -211,11 +216,45 @@ export class Repository {
     this.pendingIds.add(pendingKey);
     const rawLength = plain.length; // a donated buffer is detached once it moves to a worker
     const { sealed, compression } = await this.sealSlots.run(() => this.seal(type, id, plain, opts.donate === true));
+    await this.addSealed(type, id, rawLength, sealed, compression);
+    return { id, known: false, storedLength: sealed.length };
+  }
+
+  private async addSealed(type: BlobType, id: Buffer, rawLength: number, sealed: Buffer, compression: Compression): Promise<void> {
     this.stats.blobsAdded++;
     this.stats.rawBytesAdded += rawLength;
     this.stats.storedBytesAdded += sealed.length;
     await this.packer.add({ type, id, compression, rawLength, sealed });
-    return { id, known: false, storedLength: sealed.length };
+  }
+
+  /** Whether saveSmallFile can work (a worker pool exists); otherwise files go through the chunker and saveBlob. */
+  get sealsFiles(): boolean {
+    return this.pool !== undefined;
+  }
+
+  /**
+   * Reads a whole file of at most `limit` bytes (its size and mtime after reading come back for the
+   * caller's changed-while-read check) on a worker thread (chunk, hash, compress, seal there)
+   * and stores the blobs the repository does not have yet. Only for small files: the file is held in
+   * memory whole. 'too-large' means it grew past `limit` since it was listed.
+   */
+  async saveSmallFile(path: Buffer, limit: number): Promise<SmallFileResult> {
+    if (!this.pool) throw new RepoError('INVALID_ARGUMENT', 'saveSmallFile needs seal workers');
+    const r = await this.pool.sealFile(path, limit, this.level); // the caller bounds files in flight
+    if (r.status !== 'ok') return r;
+    const ids: Buffer[] = [];
+    let newBlobs = 0;
+    for (const c of r.chunks) {
+      const id = Buffer.from(c.id.buffer, c.id.byteOffset, c.id.byteLength);
+      ids.push(id);
+      const pendingKey = 'data' + idToHex(id);
+      // Sealed for nothing when another file had the same chunk: cheaper than a round trip to ask first.
+      if (this.index.has('data', id) || this.pendingIds.has(pendingKey)) continue;
+      this.pendingIds.add(pendingKey);
+      newBlobs++;
+      await this.addSealed('data', id, c.rawLength, Buffer.from(c.sealed.buffer, c.sealed.byteOffset, c.sealed.byteLength), c.compression as Compression);
+    }
+    return { status: 'ok', size: r.size, sizeAfter: r.sizeAfter, mtimeNs: BigInt(r.mtimeNs), ids, newBlobs };
   }
 
   /** The id a blob with this plaintext has in this repository (keyed BLAKE3, spec §6). */

@@ -1,16 +1,18 @@
-// A pool of worker threads that compress and seal blobs in parallel with chunking and hashing on the main thread.
-// Workers never see storage; results come back to the caller, which packs them in order of completion.
+// A pool of worker threads that compress and seal blobs in parallel with chunking and hashing on the main
+// thread, and that read, chunk, hash and seal whole small files (where the main thread would otherwise
+// spend its time on one system call and one message per tiny file). Workers never see storage; results
+// come back to the caller, which packs them in order of completion.
 
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { ChunkerParams } from '../chunker/params.js';
 import { RepoError } from '../core/errors.js';
 import { siblingWorkerUrl } from '../core/worker-script.js';
-import type { BlobType } from './blob.js';
-import type { Compression } from './blob.js';
-import type { SealJob, SealReply } from './seal-worker.js';
+import type { BlobType, Compression } from './blob.js';
+import type { FileReply, FilesJob, FilesReply, SealJob, SealReply, SealWorkerData } from './seal-worker.js';
 
 interface Pending {
-  resolve: (r: { sealed: Buffer; compression: Compression }) => void;
+  resolve: (r: SealReply | FilesReply) => void;
   reject: (e: unknown) => void;
 }
 
@@ -19,9 +21,20 @@ interface Slot {
   busy: number;
 }
 
+interface QueuedFile {
+  path: Buffer;
+  limit: number;
+  resolve: (r: FileReply) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Small files are handed to workers in batches of at most this many, so one message carries many files. */
+const FILES_PER_BATCH = 32;
+
 export function defaultWorkerCount(): number {
-  // The main thread reads, chunks and hashes; the other cores compress and seal.
-  return Math.max(1, Math.min(8, os.availableParallelism() - 1));
+  // One per core: small files are read and sealed entirely on the workers, and while a large file is
+  // chunked on the main thread the workers seal its blobs.
+  return Math.max(1, Math.min(8, os.availableParallelism()));
 }
 
 export class SealPool {
@@ -29,12 +42,14 @@ export class SealPool {
   private readonly pending = new Map<number, Pending>();
   private nextJob = 1;
   private failed?: unknown;
+  private queue: QueuedFile[] = [];
+  private flushScheduled = false;
 
-  private constructor(url: URL, key: Uint8Array, count: number) {
+  private constructor(url: URL, data: SealWorkerData, count: number) {
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(url, { workerData: { key } });
+      const worker = new Worker(url, { workerData: data });
       const slot: Slot = { worker, busy: 0 };
-      worker.on('message', (r: SealReply) => this.reply(slot, r));
+      worker.on('message', (r: SealReply | FilesReply) => this.reply(slot, r));
       worker.on('error', (err) => this.fail(err));
       worker.unref(); // an idle pool must not keep the process alive
       this.slots.push(slot);
@@ -42,10 +57,10 @@ export class SealPool {
   }
 
   /** A pool, or undefined when workers are off or the worker script is not available. */
-  static create(key: Uint8Array, count: number): SealPool | undefined {
+  static create(key: Uint8Array, chunker: ChunkerParams, count: number): SealPool | undefined {
     if (count < 1) return undefined;
     const url = siblingWorkerUrl(import.meta.url, 'seal-worker.js');
-    return url ? new SealPool(url, key, count) : undefined;
+    return url ? new SealPool(url, { key, chunker }, count) : undefined;
   }
 
   get size(): number {
@@ -53,16 +68,28 @@ export class SealPool {
   }
 
   /** Compresses (at `level`) and seals one blob on the least busy worker. `plain` is copied unless donated. */
-  seal(type: BlobType, id: Buffer, plain: Buffer, level: number, donate = false): Promise<{ sealed: Buffer; compression: Compression }> {
+  async seal(type: BlobType, id: Buffer, plain: Buffer, level: number, donate = false): Promise<{ sealed: Buffer; compression: Compression }> {
+    // A donated buffer that owns its whole ArrayBuffer moves to the worker without a copy.
+    const movable = donate && plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
+    const r = (await this.post((job) => ({ kind: 'seal', job, type, id, plain, level }) satisfies SealJob, movable ? [plain.buffer as ArrayBuffer] : [])) as SealReply;
+    if (r.error !== undefined || !r.sealed) throw new RepoError('INVALID_ARGUMENT', `sealing a blob failed: ${r.error}`);
+    return { sealed: Buffer.from(r.sealed.buffer, r.sealed.byteOffset, r.sealed.byteLength), compression: r.compression as Compression };
+  }
+
+  /**
+   * Reads a whole file on a worker, cuts it into chunks, and returns each chunk's id and sealed bytes
+   * (compressed at `level`). A file found larger than `limit` bytes comes back as 'too-large'.
+   */
+  sealFile(path: Buffer, limit: number, level: number): Promise<FileReply> {
     if (this.failed) return Promise.reject(this.failed);
-    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
-    const job = this.nextJob++;
-    if (slot.busy++ === 0) slot.worker.ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(job, { resolve, reject });
-      // A donated buffer that owns its whole ArrayBuffer moves to the worker without a copy.
-      const movable = donate && plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
-      slot.worker.postMessage({ job, type, id, plain, level } satisfies SealJob, movable ? [plain.buffer as ArrayBuffer] : []);
+      this.queue.push({ path, limit, resolve, reject });
+      if (this.queue.length >= FILES_PER_BATCH * this.slots.length) this.flushFiles(level);
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // Files requested in the same turn of the event loop travel together.
+        setImmediate(() => this.flushFiles(level));
+      }
     });
   }
 
@@ -71,18 +98,46 @@ export class SealPool {
     this.slots.length = 0;
   }
 
-  private reply(slot: Slot, r: SealReply): void {
+  private flushFiles(level: number): void {
+    this.flushScheduled = false;
+    const queued = this.queue;
+    this.queue = [];
+    // Spread the batch over the workers so that one message does not keep one core busy alone.
+    const per = Math.max(1, Math.min(FILES_PER_BATCH, Math.ceil(queued.length / this.slots.length)));
+    for (let at = 0; at < queued.length; at += per) {
+      const batch = queued.slice(at, at + per);
+      const files = batch.map((q) => ({ path: q.path, limit: q.limit }));
+      this.post((job) => ({ kind: 'files', job, level, files }) satisfies FilesJob, []).then(
+        (r) => (r as FilesReply).files.forEach((f, i) => batch[i].resolve(f)),
+        (err) => batch.forEach((q) => q.reject(err)),
+      );
+    }
+  }
+
+  private post(make: (job: number) => SealJob | FilesJob, transfer: ArrayBuffer[]): Promise<SealReply | FilesReply> {
+    if (this.failed) return Promise.reject(this.failed);
+    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const job = this.nextJob++;
+    if (slot.busy++ === 0) slot.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(job, { resolve, reject });
+      slot.worker.postMessage(make(job), transfer);
+    });
+  }
+
+  private reply(slot: Slot, r: SealReply | FilesReply): void {
     if (--slot.busy === 0) slot.worker.unref();
     const p = this.pending.get(r.job);
     if (!p) return;
     this.pending.delete(r.job);
-    if (r.error !== undefined || !r.sealed) p.reject(new RepoError('INVALID_ARGUMENT', `sealing a blob failed: ${r.error}`));
-    else p.resolve({ sealed: Buffer.from(r.sealed.buffer, r.sealed.byteOffset, r.sealed.byteLength), compression: r.compression as Compression });
+    p.resolve(r);
   }
 
   private fail(err: unknown): void {
     this.failed = err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    for (const q of this.queue) q.reject(err);
+    this.queue = [];
   }
 }

@@ -41,6 +41,29 @@ describe('backup → restore round trip on random trees', () => {
   }
 });
 
+describe('parallelism', () => {
+  it('the same tree gives the same snapshot with 0, 1 and 3 workers and 1 or 8 files at once', async () => {
+    const work = mk();
+    const src = path.join(work, 'src');
+    generateTree(src, { seed: 21, maxChunk: SMALL_CHUNKER.max, maxDepth: 3, maxEntries: 9 });
+    fs.writeFileSync(path.join(src, 'large.bin'), randomBuffer(prng(4), 2 * 1024 * 1024 + 3));
+    const trees = new Set<string>();
+    for (const [workers, concurrency] of [[0, 1], [1, 8], [3, 8]]) {
+      // Separate repositories have separate id keys, so tree ids cannot be compared across them: the
+      // restored bytes and metadata, blob counts and stored sizes are.
+      const repo = await localRepo(path.join(work, `repo-${workers}`), { chunker: SMALL_CHUNKER, workers });
+      const r = await backupPaths(repo, [src], { concurrency });
+      expect(r.warnings).toEqual([]);
+      const sn = await findSnapshot(repo, r.snapshotId!);
+      const target = path.join(work, `restore-${workers}`);
+      await restoreSnapshot(repo, sn, { target, workers });
+      expect(compareTrees(src, path.join(target, 'src'))).toEqual([]);
+      trees.add(`${r.snapshot.summary!.data_blobs}/${r.snapshot.summary!.total_files_processed}/${r.snapshot.summary!.data_added}`);
+    }
+    expect(trees.size).toBe(1);
+  });
+});
+
 describe('dedupe', () => {
   it('a second backup of the same tree adds only a snapshot; identical files are stored once', async () => {
     const work = mk();
@@ -78,6 +101,24 @@ describe('dedupe', () => {
 });
 
 describe('source problems', () => {
+  it('a small file that cannot be opened or read on a worker comes back as an error, not a blob', async () => {
+    const work = mk();
+    const repo = await localRepo(path.join(work, 'repo'));
+    expect(repo.sealsFiles).toBe(true);
+    const missing = await repo.saveSmallFile(Buffer.from(path.join(work, 'missing')), 1024);
+    expect(missing).toMatchObject({ status: 'error', stage: 'open', code: 'ENOENT' });
+    const dir = await repo.saveSmallFile(Buffer.from(work), 1024);
+    expect(dir).toMatchObject({ status: 'error', stage: 'read', code: 'EISDIR' });
+    const big = path.join(work, 'grown');
+    fs.writeFileSync(big, Buffer.alloc(5000, 1));
+    expect(await repo.saveSmallFile(Buffer.from(big), 4096)).toEqual({ status: 'too-large' });
+    const ok = await repo.saveSmallFile(Buffer.from(big), 8192);
+    expect(ok).toMatchObject({ status: 'ok', size: 5000, sizeAfter: 5000, newBlobs: 1 });
+    const again = await repo.saveSmallFile(Buffer.from(big), 8192);
+    expect(again).toMatchObject({ status: 'ok', newBlobs: 0 });
+    if (ok.status === 'ok') expect(ok.ids[0].equals(repo.blobId(Buffer.alloc(5000, 1)))).toBe(true);
+  });
+
   it('skips an unreadable file with a warning and still saves the snapshot', async () => {
     if (process.getuid?.() === 0) {
       // root reads any file regardless of mode; a dangling path makes the same case
@@ -85,7 +126,8 @@ describe('source problems', () => {
       const src = path.join(work, 'src');
       fs.mkdirSync(src);
       fs.writeFileSync(path.join(src, 'ok'), 'fine');
-      const repo = await localRepo(path.join(work, 'repo'));
+      // Without workers the file is opened on this thread, where the test can make open fail.
+      const repo = await localRepo(path.join(work, 'repo'), { workers: 0 });
       const warnings: string[] = [];
       // A FIFO that nobody writes to would block; a file removed between listing and reading is what root can hit.
       const orig = fs.promises.open;
