@@ -36,7 +36,7 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
   };
   const report = await withRepository(
     env,
-    { skipIndex: true, noCache: true }, // check reads the repository itself, never a cached copy
+    { skipIndex: true, noCache: true, workers: 0 }, // check reads the repository itself, never a cached copy; it seals nothing
     async (repo) => {
       const r = await checkRepository(repo, { readData: flags.readData === true, subset, signal: env.signal, onProgress: (p) => progress.update(p) });
       // The audit log is an operations feature (src/ops), so check's library core does not know it; the CLI joins them.

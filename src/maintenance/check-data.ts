@@ -1,12 +1,15 @@
-// `check --read-data`: reads whole packs, verifies storage hashes, and decrypts and re-hashes every blob.
+// `check --read-data`: reads whole packs and has worker threads verify storage hashes and decrypt and re-hash every blob.
 // Measures the read rate it achieves, which check turns into a restore-time estimate.
 
-import { Semaphore } from '../core/concurrency.js';
+import os from 'node:os';
+import { forEachLimit } from '../core/concurrency.js';
 import { idToHex } from '../core/id.js';
+import { transferable, WorkerPool } from '../core/worker-pool.js';
+import { siblingWorkerUrl } from '../core/worker-script.js';
 import type { BlobEntry } from '../repository/blob.js';
-import { packHashMatches, packHeaderFromBytes } from '../repository/pack-reader.js';
 import { packPath } from '../repository/repository.js';
 import { locKey, type CheckContext } from './check.js';
+import { verifyPack, type VerifyPackJob, type VerifyPackResult } from './verify-pack.js';
 
 export interface DataReadStats {
   packsRead: number;
@@ -17,16 +20,29 @@ export interface DataReadStats {
 }
 
 export async function readPacks(ctx: CheckContext, packs: string[]): Promise<DataReadStats> {
-  const sem = new Semaphore(ctx.opts.concurrency ?? 4);
+  const workers = ctx.opts.workers ?? defaultVerifyWorkers();
+  const url = workers > 0 ? siblingWorkerUrl(import.meta.url, 'verify-worker.js') : undefined;
+  const key = ctx.repo.key;
+  const pool = new WorkerPool<VerifyPackJob, VerifyPackResult>(url, workers, { key: key.bytes() }, (job) => verifyPack(key, job));
+  // One pack more than threads: each thread verifies while the next pack is being read.
+  const inFlight = Math.min(ctx.opts.concurrency ?? 4, Math.max(2, pool.threads + 1));
   const stats: DataReadStats = { packsRead: 0, bytesRead: 0, blobsChecked: 0, seconds: 0, bytesPerSecond: 0 };
   const start = process.hrtime.bigint();
-  await Promise.all(packs.map((pack) => sem.run(() => readOne(ctx, pack, stats, packs.length))));
+  try {
+    await forEachLimit(packs, inFlight, (pack) => readOne(ctx, pool, pack, stats, packs.length));
+  } finally {
+    await pool.close();
+  }
   stats.seconds = Number(process.hrtime.bigint() - start) / 1e9;
   stats.bytesPerSecond = stats.seconds > 0 ? stats.bytesRead / stats.seconds : 0;
   return stats;
 }
 
-async function readOne(ctx: CheckContext, pack: string, stats: DataReadStats, total: number): Promise<void> {
+function defaultVerifyWorkers(): number {
+  return Math.max(1, Math.min(8, os.availableParallelism()));
+}
+
+async function readOne(ctx: CheckContext, pool: WorkerPool<VerifyPackJob, VerifyPackResult>, pack: string, stats: DataReadStats, total: number): Promise<void> {
   const file = packPath(pack);
   const indexed = ctx.packEntries.get(pack) ?? [];
   let bytes: Buffer;
@@ -39,29 +55,16 @@ async function readOne(ctx: CheckContext, pack: string, stats: DataReadStats, to
   }
   stats.packsRead++;
   stats.bytesRead += bytes.length;
-  if (!packHashMatches(bytes, pack)) {
+  const r = await pool.run((job) => ({ job, pack, bytes, indexed }), transferable(bytes));
+  if (!r.hashOk) {
     ctx.problems.push({ kind: 'pack-hash', message: `pack ${pack} is damaged: its content does not match its name`, pack, file });
   }
-  let header: BlobEntry[];
-  try {
-    header = packHeaderFromBytes(bytes, ctx.repo.key.encryption, pack);
-  } catch (err) {
-    ctx.problems.push({ kind: 'pack-header', message: `pack ${pack}: ${(err as Error).message}`, pack, file });
-    // Without a header the index's entries are the only map of the pack: check each blob they name.
-    header = indexed;
-  }
-  if (header !== indexed) compareWithIndex(ctx, pack, header);
-  for (const e of header) {
-    stats.blobsChecked++;
-    const stored = bytes.subarray(e.offset, e.offset + e.storedLength);
-    try {
-      if (e.offset + e.storedLength > bytes.length) throw new Error('blob lies beyond the end of the pack');
-      ctx.repo.openBlob({ ...e, pack }, stored);
-    } catch (err) {
-      const blob = idToHex(e.id);
-      ctx.problems.push({ kind: 'blob', message: `${e.type} blob ${blob} in pack ${pack} is damaged: ${(err as Error).message}`, pack, blob, file });
-      ctx.badLocations.add(locKey(pack, e));
-    }
+  if (r.header !== undefined) compareWithIndex(ctx, pack, r.header.map((e) => ({ ...e, id: Buffer.from(e.id) })));
+  else ctx.problems.push({ kind: 'pack-header', message: `pack ${pack}: ${r.headerError}`, pack, file });
+  stats.blobsChecked += r.blobsChecked;
+  for (const d of r.damaged) {
+    ctx.problems.push({ kind: 'blob', message: `${d.type} blob ${d.id} in pack ${pack} is damaged: ${d.message}`, pack, blob: d.id, file });
+    ctx.badLocations.add(locKey(pack, { ...d.entry, id: Buffer.from(d.entry.id) }));
   }
   ctx.opts.onProgress?.({ phase: 'read data', done: stats.packsRead, total, bytes: stats.bytesRead });
 }

@@ -56,6 +56,8 @@ export interface CheckOptions {
   readData?: boolean;
   subset?: DataSubset;
   concurrency?: number;
+  /** Threads that verify packs read with readData (default one per core, at most 8; 0 verifies on this thread). */
+  workers?: number;
   signal?: AbortSignal;
   onProgress?: (p: { phase: string; done: number; total: number; bytes?: number }) => void;
 }

@@ -5,6 +5,7 @@
 
 import { promises as fsp } from 'node:fs';
 import { forEachLimit } from '../core/concurrency.js';
+import { transferable } from '../core/worker-pool.js';
 import { idToHex } from '../core/id.js';
 import { DEFAULT_CONCURRENCY } from './types.js';
 import { nodeTimeSeconds, applyHandleMeta } from './metadata.js';
@@ -12,7 +13,7 @@ import { writeFileContent } from './content.js';
 import { createFile, matchesPlanned, prepareSlot } from './fsops.js';
 import type { JobBlob, JobFile, JobFileMeta, PackJob, PackJobResult } from './pack-writer.js';
 import type { PlannedFile, RestorePlan } from './plan.js';
-import { defaultRestoreWorkers, RestorePool } from './restore-pool.js';
+import { createRestorePool, defaultRestoreWorkers } from './restore-pool.js';
 import { displayName } from '../tree/node.js';
 import { rfc3339ToNs } from '../tree/time.js';
 import type { RestoreContext } from './types.js';
@@ -43,8 +44,7 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, c
   const { jobs, multi } = buildJobs(ctx, plan, cb);
   const skippedMulti = await createMultiPackFiles(ctx, plan, multi, cb);
   const broken = new Set<number>();
-  const pool = new RestorePool(ctx.repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot }, ctx.opts.workers ?? defaultRestoreWorkers());
-  let nextJob = 1;
+  const pool = createRestorePool(ctx.repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot }, ctx.opts.workers ?? defaultRestoreWorkers());
   // One pack more than threads: each thread writes while the next pack is being read.
   const jobsInFlight = Math.min(ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, Math.max(2, pool.threads + 1));
 
@@ -96,17 +96,17 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, c
     ctx.checkAborted();
     const files = skippedMulti.size === 0 ? build.files : build.files.filter((f) => f.owner || !skippedMulti.has(f.file));
     if (files.length === 0) return;
-    const job: PackJob = { job: nextJob++, pack: build.pack, blobs: build.blobs, files };
+    const job: Omit<PackJob, 'job'> = { pack: build.pack, blobs: build.blobs, files };
     if (build.blobs.length > 0) {
       try {
         job.data = await ctx.repo.loadPackRange(build.pack, build.start, build.end - build.start);
       } catch {
         // The fallback below tries the blobs' other copies and reports a missing pack with its name.
-        await handle({ job: job.job, done: [], added: [], skipped: [], broken: files.map((f) => ({ file: f.file, message: 'pack unreadable' })), bytes: 0, warnings: [] });
+        await handle({ job: 0, done: [], added: [], skipped: [], broken: files.map((f) => ({ file: f.file, message: 'pack unreadable' })), bytes: 0, warnings: [] });
         return;
       }
     }
-    await handle(await pool.run(job));
+    await handle(await pool.run((n) => ({ ...job, job: n }), transferable(job.data)));
   };
 
   try {

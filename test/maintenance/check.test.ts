@@ -49,12 +49,18 @@ describe('check', () => {
     bytes[victim.offset + 100] ^= 4;
     await backend.save(h, bytes);
     expect((await checkRepository(await reopen(backend))).problems).toEqual([]);
-    const r = await checkRepository(await reopen(backend), { readData: true });
-    expect(r.ok).toBe(false);
-    expect(r.problems.map((p) => p.kind).sort()).toEqual(['blob', 'pack-hash']);
-    expect(r.problems.every((p) => p.pack === victim.pack)).toBe(true);
-    expect(r.affected.length).toBeGreaterThan(0);
-    expect(r.affected.every((a) => a.snapshot === snapshotId && a.path.startsWith('data/'))).toBe(true);
+    // Verified on worker threads and on this thread: the same findings.
+    const reports = [];
+    for (const workers of [2, 0]) {
+      const r = await checkRepository(await reopen(backend), { readData: true, workers });
+      expect(r.ok).toBe(false);
+      expect(r.problems.map((p) => p.kind).sort()).toEqual(['blob', 'pack-hash']);
+      expect(r.problems.every((p) => p.pack === victim.pack)).toBe(true);
+      expect(r.affected.length).toBeGreaterThan(0);
+      expect(r.affected.every((a) => a.snapshot === snapshotId && a.path.startsWith('data/'))).toBe(true);
+      reports.push({ problems: r.problems, affected: r.affected, blobs: r.readData!.blobsChecked });
+    }
+    expect(reports[0]).toEqual(reports[1]);
   });
 
   it('reports a missing pack, the index naming it and the files it affects', async () => {

@@ -1,0 +1,16 @@
+// Worker thread body for `check --read-data`: verifies whole packs handed to it.
+// It holds the master key only in memory (from workerData) and reads nothing from storage itself.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { collectGarbage } from '../core/worker-gc.js';
+import { MasterKey } from '../repository/master-key.js';
+import { verifyPack, type VerifyPackJob } from './verify-pack.js';
+
+const key = MasterKey.fromBytes((workerData as { key: Uint8Array }).key);
+
+parentPort!.on('message', (job: VerifyPackJob) => {
+  const result = verifyPack(key, job);
+  job.bytes = new Uint8Array(0);
+  collectGarbage(); // the pack and its opened blobs, before the next pack arrives
+  parentPort!.postMessage(result);
+});
