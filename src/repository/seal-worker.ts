@@ -92,14 +92,12 @@ function sealFile(path: Buffer, limit: number, level: number, transfer: ArrayBuf
     return { status: 'error', stage: 'open', message: e.message, code: e.code };
   }
   try {
-    let buf = Buffer.allocUnsafeSlow(Math.min(limit + 1, Math.max(4096, Number(fs.fstatSync(fd).size) + 1)));
+    let buf = readBuffer(limit);
     let filled = 0;
     for (;;) {
       if (filled === buf.length) {
         if (buf.length > limit) return { status: 'too-large' };
-        const bigger = Buffer.allocUnsafeSlow(Math.min(limit + 1, buf.length * 2));
-        buf.copy(bigger, 0, 0, filled);
-        buf = bigger;
+        buf = growReadBuffer(buf, limit);
       }
       const n = fs.readSync(fd, buf, filled, buf.length - filled, null);
       if (n === 0) break;
@@ -123,6 +121,21 @@ function sealFile(path: Buffer, limit: number, level: number, transfer: ArrayBuf
   } finally {
     fs.closeSync(fd);
   }
+}
+
+// One read buffer per worker, reused for every file: the file's bytes never leave this thread (only the
+// sealed chunks do), and a fresh buffer per file made each worker's allocator hold far more than it used.
+let shared = Buffer.allocUnsafeSlow(64 * 1024);
+
+function readBuffer(limit: number): Buffer {
+  return shared.length > limit + 1 ? shared.subarray(0, limit + 1) : shared;
+}
+
+function growReadBuffer(buf: Buffer, limit: number): Buffer {
+  const bigger = Buffer.allocUnsafeSlow(Math.min(limit + 1, buf.length * 2));
+  buf.copy(bigger);
+  shared = bigger;
+  return bigger;
 }
 
 // O_NOATIME keeps a backup from changing the atime it records; the kernel allows it only to the
