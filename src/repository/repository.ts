@@ -87,7 +87,9 @@ export class Repository {
   private readonly dryRun: boolean;
   private unindexedBlobs = 0;
   private readonly level: number;
-  private readonly pool?: SealPool;
+  // Started on first use: commands that only read never pay for the threads (start-up time and memory).
+  private poolInstance?: SealPool;
+  private readonly poolWorkers: number;
   private readonly sealSlots: Semaphore;
 
   private constructor(
@@ -99,9 +101,9 @@ export class Repository {
   ) {
     this.chunker = createChunker(config.chunker);
     this.level = compressionLevel(opts.compression ?? config.compression);
-    this.pool = SealPool.create(key.bytes(), config.chunker, opts.workers ?? defaultWorkerCount());
+    this.poolWorkers = SealPool.available() ? (opts.workers ?? defaultWorkerCount()) : 0;
     // Bounds blobs in flight between chunking and packing, and so the memory they hold.
-    this.sealSlots = new Semaphore(Math.max(2, (this.pool?.size ?? 1) * 3));
+    this.sealSlots = new Semaphore(Math.max(2, Math.max(1, this.poolWorkers) * 3));
     this.dryRun = opts.dryRun === true;
     this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), {
       // A local disk gains nothing from parallel pack writes, and each one in flight holds a whole pack in
@@ -232,9 +234,14 @@ export class Repository {
     await this.packer.add({ type, id, compression, rawLength, sealed });
   }
 
+  private pool(): SealPool | undefined {
+    if (this.poolInstance === undefined && this.poolWorkers > 0) this.poolInstance = SealPool.create(this.key.bytes(), this.config.chunker, this.poolWorkers);
+    return this.poolInstance;
+  }
+
   /** Whether saveSmallFile can work (a worker pool exists); otherwise files go through the chunker and saveBlob. */
   get sealsFiles(): boolean {
-    return this.pool !== undefined;
+    return this.poolWorkers > 0;
   }
 
   /**
@@ -244,8 +251,9 @@ export class Repository {
    * memory whole. 'too-large' means it grew past `limit` since it was listed.
    */
   async saveSmallFile(path: Buffer, limit: number): Promise<SmallFileResult> {
-    if (!this.pool) throw new RepoError('INVALID_ARGUMENT', 'saveSmallFile needs seal workers');
-    const r = await this.pool.sealFile(path, limit, this.level); // the caller bounds files in flight
+    const pool = this.pool();
+    if (!pool) throw new RepoError('INVALID_ARGUMENT', 'saveSmallFile needs seal workers');
+    const r = await pool.sealFile(path, limit, this.level); // the caller bounds files in flight
     if (r.status !== 'ok') return r;
     const ids: Buffer[] = [];
     let newBlobs = 0;
@@ -269,7 +277,8 @@ export class Repository {
 
   private async seal(type: BlobType, id: Buffer, plain: Buffer, donate: boolean): Promise<{ sealed: Buffer; compression: Compression }> {
     // Handing a small blob to a worker costs more (message, copy, wake-up) than sealing it here.
-    if (this.pool && plain.length >= POOL_MIN_BLOB) return this.pool.seal(type, id, plain, this.level, donate);
+    const pool = plain.length >= POOL_MIN_BLOB ? this.pool() : undefined;
+    if (pool) return pool.seal(type, id, plain, this.level, donate);
     const { data, compression } = compressBlob(plain, this.level);
     return { sealed: this.key.encryption.seal(data, blobAad(type, id)), compression };
   }
@@ -377,7 +386,7 @@ export class Repository {
   }
 
   async close(): Promise<void> {
-    await this.pool?.close();
+    await this.poolInstance?.close();
     if (this.ownsBackend) await this.backend.close();
   }
 
