@@ -103,17 +103,26 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   const toRead = opts.readData || opts.subset ? selectPacks(ctx.packSizes, opts.subset) : [];
   const readSet = new Set(toRead);
   await checkHeaders(ctx, [...ctx.packEntries.keys()].filter((p) => ctx.packSizes.has(p) && !readSet.has(p)));
-  const dataStats = toRead.length > 0 || opts.readData || opts.subset ? await readPacks(ctx, toRead) : undefined;
-
-  const snapshots = await loadSnapshots(ctx);
-  const trees = await checkGraph(ctx, snapshots);
+  const wantData = toRead.length > 0 || opts.readData === true || opts.subset !== undefined;
+  // Reading packs keeps the worker threads busy while this thread is mostly idle, so the snapshot graph
+  // is walked meanwhile. A tree in a damaged pack may then be tried before the reader flags the pack;
+  // it fails its own authentication and is reported either way.
+  const reading = wantData ? readPacks(ctx, toRead) : Promise.resolve(undefined);
+  const walking = (async () => {
+    const snapshots = await loadSnapshots(ctx);
+    const { trees, latestStored } = await checkGraph(ctx, snapshots);
+    return { snapshots, trees, latest: snapshots[snapshots.length - 1], stored: latestStored };
+  })();
+  const [read, walked] = await Promise.allSettled([reading, walking]);
+  if (read.status === 'rejected') throw read.reason;
+  if (walked.status === 'rejected') throw walked.reason;
+  const dataStats = read.value;
+  const { snapshots, trees, latest, stored } = walked.value;
   const affected = ctx.badLocations.size > 0 ? await mapAffected(ctx, snapshots) : [];
   let readData: CheckReport['readData'];
   if (dataStats) {
     readData = { ...dataStats };
-    const latest = snapshots[snapshots.length - 1];
-    if (latest && dataStats.bytesPerSecond > 0) {
-      const stored = await storedBytesOf(ctx, latest);
+    if (latest && stored !== undefined && dataStats.bytesPerSecond > 0) {
       readData.latestSnapshot = latest.id;
       readData.latestSnapshotStoredBytes = stored;
       readData.estimatedRestoreSeconds = stored / dataStats.bytesPerSecond;
@@ -242,19 +251,31 @@ export function treeLoader(ctx: CheckContext): (id: string) => Promise<Tree> {
   };
 }
 
-/** Walks every snapshot once per distinct tree: every tree must load and every data blob must be indexed. */
-async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<number> {
+/**
+ * Walks every snapshot once per distinct tree: every tree must load and every data blob must be indexed.
+ * The latest snapshot goes first, so all of its trees are visited in its own walk, which also sums the
+ * stored bytes of its distinct data blobs (for the restore-time estimate) without walking it again.
+ */
+async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<{ trees: number; latestStored?: number }> {
   const seen = new Set<string>();
   const load = treeLoader(ctx);
-  for (const sn of snapshots) {
+  const latest = snapshots[snapshots.length - 1];
+  let latestStored: number | undefined;
+  for (const sn of latest === undefined ? [] : [latest, ...snapshots.slice(0, -1)]) {
+    const counted = sn === latest ? new Set<string>() : undefined;
+    let stored = 0;
     await walkTree(
       load,
       sn.tree,
       {
         node: (n, path) => {
           for (const c of n.content ?? []) {
-            if (!ctx.index.has('data', idFromHex(c))) {
+            const loc = ctx.index.lookup('data', idFromHex(c));
+            if (loc === undefined) {
               ctx.problems.push({ kind: 'blob-missing', message: `data blob ${c} of ${path} is not in the index`, blob: c, snapshot: sn.id, path });
+            } else if (counted !== undefined && !counted.has(c)) {
+              counted.add(c);
+              stored += loc.storedLength;
             }
           }
         },
@@ -264,11 +285,11 @@ async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promi
       },
       { uniqueTrees: true, seen },
     );
+    if (counted !== undefined) latestStored = stored;
   }
-  return seen.size;
+  return { trees: seen.size, latestStored };
 }
 
-/** Maps damaged or missing blobs to the snapshots and paths that need them (only those without an intact copy). */
 async function mapAffected(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<AffectedPath[]> {
   const lost = (hex: string) => {
     const locs = ctx.index.lookupAll('data', idFromHex(hex));
@@ -291,26 +312,6 @@ async function mapAffected(ctx: CheckContext, snapshots: StoredSnapshot[]): Prom
     );
   }
   return out;
-}
-
-async function storedBytesOf(ctx: CheckContext, sn: StoredSnapshot): Promise<number> {
-  let total = 0;
-  const counted = new Set<string>();
-  await walkTree(
-    treeLoader(ctx),
-    sn.tree,
-    {
-      node: (n) => {
-        for (const c of n.content ?? []) {
-          if (counted.has(c)) continue;
-          counted.add(c);
-          total += ctx.index.lookup('data', idFromHex(c))?.storedLength ?? 0;
-        }
-      },
-      treeError: () => undefined,
-    },
-  );
-  return total;
 }
 
 export function locKey(pack: string, e: Pick<BlobEntry, 'type' | 'id'>): string {
