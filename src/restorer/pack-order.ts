@@ -49,7 +49,6 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, c
   const jobsInFlight = Math.min(ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, Math.max(2, pool.threads + 1));
 
   const finishMulti = async (i: number): Promise<void> => {
-    if (broken.has(i)) return; // rewritten below
     const f = plan.files[i];
     const fh = await fsp.open(f.path, 'r+');
     try {
@@ -84,6 +83,7 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, c
       const left = multi.get(b);
       if (left === undefined) continue;
       if (left > 1) multi.set(b, left - 1);
+      else if (broken.has(b)) multi.set(b, 0); // stays listed (and so removed on failure) until rewritten below
       else {
         multi.delete(b);
         await finishMulti(b);
@@ -110,20 +110,26 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, c
   };
 
   try {
-    await forEachLimit(jobs, jobsInFlight, runJob);
-  } finally {
-    await pool.close();
-  }
-
-  // Files with a blob that could not be used from the pack read above: written blob by blob from any copy.
-  for (const i of [...broken].sort((a, b) => a - b)) {
-    ctx.checkAborted();
-    const f = plan.files[i];
-    await fsp.unlink(f.path).catch(() => undefined);
-    await writeFileContent(ctx, f, f.path, f.meta);
-    ctx.result.files++;
-    cb.written(i);
-    cb.finished(i);
+    try {
+      await forEachLimit(jobs, jobsInFlight, runJob);
+    } finally {
+      await pool.close();
+    }
+    // Files with a blob that could not be used from the pack read above: written blob by blob from any copy.
+    for (const i of [...broken].sort((a, b) => a - b)) {
+      ctx.checkAborted();
+      const f = plan.files[i];
+      multi.delete(i);
+      await fsp.unlink(f.path).catch(() => undefined);
+      await writeFileContent(ctx, f, f.path, f.meta);
+      ctx.result.files++;
+      cb.written(i);
+      cb.finished(i);
+    }
+  } catch (err) {
+    // Files spanning packs that are not complete would look restored: they go, like any partial file.
+    await Promise.all([...multi.keys()].map((i) => fsp.unlink(plan.files[i].path).catch(() => undefined)));
+    throw err;
   }
 }
 

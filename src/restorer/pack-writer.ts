@@ -84,8 +84,10 @@ export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJo
     // Buffers arrive in a worker as plain Uint8Arrays; fs takes paths as Buffers (names need not be UTF-8).
     const path = Buffer.from(f.path.buffer, f.path.byteOffset, f.path.byteLength);
     let fd: number | undefined;
+    let created = false;
     try {
       fd = f.owner ? createOwned(settings, path, f, result) : fs.openSync(path, C.O_WRONLY | C.O_NOFOLLOW);
+      created = f.owner && fd !== undefined;
       if (fd === undefined) {
         result.skipped.push(f.file);
         continue;
@@ -105,6 +107,9 @@ export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJo
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       result.fatal = { file: f.file, message: e.message, code: e.code, syscall: e.syscall };
+      if (fd !== undefined) fs.closeSync(fd);
+      fd = undefined;
+      if (created) fs.rmSync(path, { force: true }); // a partial file would look restored
       return result;
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
