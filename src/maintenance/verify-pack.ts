@@ -25,7 +25,8 @@ export interface VerifyPackResult {
   damaged: { type: BlobEntry['type']; id: string; entry: BlobEntry; message: string }[];
 }
 
-export function verifyPack(key: MasterKey, job: VerifyPackJob): VerifyPackResult {
+/** `dropped` is told the bytes of every blob opened and thrown away (see core/worker-gc). */
+export function verifyPack(key: MasterKey, job: VerifyPackJob, dropped?: (bytes: number) => void): VerifyPackResult {
   const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
   const r: VerifyPackResult = { job: job.job, hashOk: packHashMatches(bytes, job.pack), blobsChecked: 0, damaged: [] };
   let entries: BlobEntry[];
@@ -41,6 +42,7 @@ export function verifyPack(key: MasterKey, job: VerifyPackJob): VerifyPackResult
     try {
       if (e.offset + e.storedLength > bytes.length) throw new Error('blob lies beyond the end of the pack');
       openSealedBlob(key, { ...e, pack: job.pack }, bytes.subarray(e.offset, e.offset + e.storedLength));
+      dropped?.(e.rawLength + e.storedLength);
     } catch (err) {
       r.damaged.push({ type: e.type, id: idToHex(e.id), entry: e, message: (err as Error).message });
     }

@@ -309,6 +309,11 @@ export class Repository {
     return this.openBlob(loc, stored);
   }
 
+  /** Lets go of the whole tree packs kept for loading trees (call when done walking trees for a while). */
+  forgetTreePacks(): void {
+    this.treePacks.clear();
+  }
+
   private treePack(name: string): Promise<Buffer> {
     let p = this.treePacks.get(name);
     if (p !== undefined) {

@@ -77,9 +77,10 @@ export interface WriterSettings {
 
 const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
 
-export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJob): PackJobResult {
+/** `dropped` is told the bytes of every opened blob once it has been written (see core/worker-gc). */
+export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJob, dropped?: (bytes: number) => void): PackJobResult {
   const result: PackJobResult = { job: job.job, done: [], added: [], skipped: [], broken: [], bytes: 0, warnings: [] };
-  const blobs = new BlobSource(key, job);
+  const blobs = new BlobSource(key, job, dropped);
   for (const f of job.files) {
     // Buffers arrive in a worker as plain Uint8Arrays; fs takes paths as Buffers (names need not be UTF-8).
     const path = Buffer.from(f.path.buffer, f.path.byteOffset, f.path.byteLength);
@@ -184,6 +185,7 @@ class BlobSource {
   constructor(
     private readonly key: MasterKey,
     private readonly job: PackJob,
+    private readonly dropped?: (bytes: number) => void,
   ) {
     this.uses = new Uint32Array(job.blobs.length);
     for (const f of job.files) for (let k = 0; k < f.pieces.length; k += 2) this.uses[f.pieces[k]]++;
@@ -193,7 +195,11 @@ class BlobSource {
     let plain = this.kept.get(i);
     if (plain === undefined) plain = this.open(i);
     if (--this.uses[i] > 0) this.kept.set(i, plain);
-    else this.kept.delete(i);
+    else {
+      this.kept.delete(i);
+      // Dropped by the caller once written: the plaintext, and the decrypted copy it was decompressed from.
+      if (typeof plain !== 'string') this.dropped?.(plain.length + this.job.blobs[i].storedLength);
+    }
     return plain;
   }
 

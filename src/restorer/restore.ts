@@ -74,6 +74,7 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
   const ctx = createContext(repo, opts);
   ctx.checkAborted();
   const plan = await planRestore(ctx, snapshot.tree);
+  repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
   ctx.progress.filesTotal = plan.filesTotal;
   ctx.progress.bytesTotal = plan.bytesTotal;
   if (opts.dryRun) countPlan(ctx, plan);
