@@ -27,6 +27,15 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/** Flips one bit of a pack file in place (packs are stored read-only). */
+function flipByte(repoDir: string, pack: string, at: number): void {
+  const file = path.join(repoDir, 'data', pack.slice(0, 2), pack);
+  const bytes = fs.readFileSync(file);
+  bytes[at] ^= 1;
+  fs.chmodSync(file, 0o600);
+  fs.writeFileSync(file, bytes);
+}
+
 /** A random tree plus a 9 MiB file (spans packs of 4 MiB) and two identical files (one blob, two targets). */
 async function backedUpTree(work: string) {
   const src = path.join(work, 'src');
@@ -109,11 +118,7 @@ describe('pack-ordered restore', () => {
     const blob = idFromHex(file.content![0]);
     expect(repo.index.lookupAll('data', blob).length).toBe(2);
     const loc = repo.index.lookup('data', blob)!;
-    const packFile = path.join(repoDir, 'data', loc.pack.slice(0, 2), loc.pack);
-    const bytes = fs.readFileSync(packFile);
-    bytes[loc.offset + 20] ^= 1;
-    fs.chmodSync(packFile, 0o600);
-    fs.writeFileSync(packFile, bytes);
+    flipByte(repoDir, loc.pack, loc.offset + 20);
 
     const target = path.join(work, 'restore');
     await restoreSnapshot(repo, sn, { target, workers: 2 });
@@ -121,11 +126,7 @@ describe('pack-ordered restore', () => {
 
     // With the other copy damaged too, the error names the file and no partial file is left.
     const other = repo.index.lookupAll('data', blob).find((l) => l.pack !== loc.pack)!;
-    const otherFile = path.join(repoDir, 'data', other.pack.slice(0, 2), other.pack);
-    const otherBytes = fs.readFileSync(otherFile);
-    otherBytes[other.offset + 20] ^= 1;
-    fs.chmodSync(otherFile, 0o600);
-    fs.writeFileSync(otherFile, otherBytes);
+    flipByte(repoDir, other.pack, other.offset + 20);
     const target2 = path.join(work, 'restore2');
     const err = await restoreSnapshot(repo, sn, { target: target2, workers: 2 }).catch((e) => e);
     expect(err).toBeInstanceOf(IntegrityError);
