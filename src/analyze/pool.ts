@@ -1,24 +1,16 @@
 // Runs the analysis of a list of files on worker threads (files spread over them), or on the calling thread.
 // Every file is read by exactly one thread, exactly once; the threads' chunk tables are merged here.
 
-import fs from 'node:fs';
-import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RepoError } from '../core/errors.js';
+import { threadsPerCore } from '../core/worker-pool.js';
+import { siblingWorkerUrl } from '../core/worker-script.js';
 import { Analyzer, ChunkTable, type AnalyzerConfig, type FileResult, type FromWorker, type ToWorker } from './analyzer.js';
 import type { FileJob } from './sources.js';
 
-/** The compiled worker script; when running from TypeScript sources (tests) it is the build's copy, if built. */
-function workerUrl(): URL | undefined {
-  const here = import.meta.url;
-  const url = here.endsWith('.ts') ? new URL('../../dist/analyze/worker.js', here) : new URL('./worker.js', here);
-  return fs.existsSync(fileURLToPath(url)) ? url : undefined;
-}
-
 /** One per core, at most 8: each thread holds a chunker window per setting (up to ~100 MiB with the full sweep). */
 export function defaultAnalyzeWorkers(): number {
-  return Math.max(1, Math.min(8, os.availableParallelism()));
+  return threadsPerCore();
 }
 
 export interface RunOptions {
@@ -36,7 +28,7 @@ export interface RunResult {
 }
 
 export async function runJobs(cfg: AnalyzerConfig, jobs: FileJob[], opts: RunOptions): Promise<RunResult> {
-  const url = workerUrl();
+  const url = siblingWorkerUrl(import.meta.url, 'worker.js');
   const count = url === undefined ? 0 : Math.min(opts.workers, jobs.length);
   const results: FileResult[] = new Array(jobs.length);
   const tables = cfg.settings.map(() => new ChunkTable());

@@ -2,7 +2,13 @@
 // worker script is available or none is wanted. Jobs go to the least busy thread; buffers listed for
 // transfer move without a copy. An idle pool does not keep the process alive.
 
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+
+/** One thread per core, at most 8, less `spare` cores left to the main thread (at least 1). */
+export function threadsPerCore(spare = 0): number {
+  return Math.max(1, Math.min(8, os.availableParallelism() - spare));
+}
 
 export interface Job {
   job: number;
@@ -19,12 +25,12 @@ export class WorkerPool<J extends Job, R extends Job> {
   private nextJob = 1;
   private failed?: unknown;
 
-  /** `url` undefined or `count` 0: every job runs inline through `inline`. */
+  /** `url` undefined or `count` 0: every job runs inline through `inline` (and fails without one). */
   constructor(
     url: URL | undefined,
     count: number,
     workerData: unknown,
-    private readonly inline: (job: J) => R,
+    private readonly inline?: (job: J) => R,
   ) {
     if (url === undefined) return;
     for (let i = 0; i < count; i++) {
@@ -52,6 +58,7 @@ export class WorkerPool<J extends Job, R extends Job> {
     if (this.failed !== undefined) return Promise.reject(this.failed);
     const job = make(this.nextJob++);
     if (this.slots.length === 0) {
+      if (this.inline === undefined) return Promise.reject(new Error('no worker threads and no inline fallback'));
       try {
         return Promise.resolve(this.inline(job));
       } catch (err) {

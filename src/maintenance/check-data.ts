@@ -1,10 +1,9 @@
 // `check --read-data`: reads whole packs and has worker threads verify storage hashes and decrypt and re-hash every blob.
 // Measures the read rate it achieves, which check turns into a restore-time estimate.
 
-import os from 'node:os';
 import { forEachLimit } from '../core/concurrency.js';
 import { idToHex } from '../core/id.js';
-import { transferable, WorkerPool } from '../core/worker-pool.js';
+import { threadsPerCore, transferable, WorkerPool } from '../core/worker-pool.js';
 import { siblingWorkerUrl } from '../core/worker-script.js';
 import type { BlobEntry } from '../repository/blob.js';
 import { packPath } from '../repository/repository.js';
@@ -20,7 +19,7 @@ export interface DataReadStats {
 }
 
 export async function readPacks(ctx: CheckContext, packs: string[]): Promise<DataReadStats> {
-  const workers = ctx.opts.workers ?? defaultVerifyWorkers();
+  const workers = ctx.opts.workers ?? threadsPerCore(); // the main thread only reads packs and walks trees
   const url = workers > 0 ? siblingWorkerUrl(import.meta.url, 'verify-worker.js') : undefined;
   const key = ctx.repo.key;
   const pool = new WorkerPool<VerifyPackJob, VerifyPackResult>(url, workers, { key: key.bytes() }, (job) => verifyPack(key, job));
@@ -36,10 +35,6 @@ export async function readPacks(ctx: CheckContext, packs: string[]): Promise<Dat
   stats.seconds = Number(process.hrtime.bigint() - start) / 1e9;
   stats.bytesPerSecond = stats.seconds > 0 ? stats.bytesRead / stats.seconds : 0;
   return stats;
-}
-
-function defaultVerifyWorkers(): number {
-  return Math.max(1, Math.min(8, os.availableParallelism()));
 }
 
 async function readOne(ctx: CheckContext, pool: WorkerPool<VerifyPackJob, VerifyPackResult>, pack: string, stats: DataReadStats, total: number): Promise<void> {

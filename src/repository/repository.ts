@@ -22,6 +22,7 @@ import { MasterIndex } from './master-index.js';
 import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
 import { openSealedBlob, packPath } from './blob-open.js';
+import type { FileReply } from './seal-worker.js';
 
 
 const POOL_MIN_BLOB = 64 * 1024;
@@ -35,8 +36,7 @@ const INDEX_FLUSH_BLOBS = 40_000;
 
 export type SmallFileResult =
   | { status: 'ok'; size: number; sizeAfter: number; mtimeNs: bigint; ids: Buffer[]; newBlobs: number }
-  | { status: 'too-large' }
-  | { status: 'error'; stage: 'open' | 'read'; message: string; code?: string };
+  | Exclude<FileReply, { status: 'ok' }>; // the worker's own answer when it could not read the file
 
 export interface InitOptions {
   chunker?: ChunkerParams;

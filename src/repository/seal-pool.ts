@@ -1,25 +1,14 @@
-// A pool of worker threads that compress and seal blobs in parallel with chunking and hashing on the main
-// thread, and that read, chunk, hash and seal whole small files (where the main thread would otherwise
-// spend its time on one system call and one message per tiny file). Workers never see storage; results
-// come back to the caller, which packs them in order of completion.
+// Worker threads that compress and seal blobs in parallel with chunking and hashing on the main thread,
+// and that read, chunk, hash and seal whole small files (where the main thread would otherwise spend
+// its time on one system call and one message per tiny file). Workers never see storage; results come
+// back to the caller, which packs them in order of completion.
 
-import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/params.js';
 import { RepoError } from '../core/errors.js';
+import { threadsPerCore, transferable, WorkerPool } from '../core/worker-pool.js';
 import { siblingWorkerUrl } from '../core/worker-script.js';
 import type { BlobType, Compression } from './blob.js';
 import type { FileReply, FilesJob, FilesReply, SealJob, SealReply, SealWorkerData } from './seal-worker.js';
-
-interface Pending {
-  resolve: (r: SealReply | FilesReply) => void;
-  reject: (e: unknown) => void;
-}
-
-interface Slot {
-  worker: Worker;
-  busy: number;
-}
 
 interface QueuedFile {
   path: Buffer;
@@ -36,26 +25,16 @@ export function defaultWorkerCount(): number {
   // files and writes packs. Measured on 2 cores (kernel tree, warm cache): 1 worker 11.6 s and 295-338 MiB
   // peak RSS, 2 workers 12.3-13.6 s and 360-387 MiB; from a cold cache 2 workers win (18 s vs 21 s)
   // because reads overlap, but memory is part of the target.
-  return Math.max(1, Math.min(8, os.availableParallelism() - 1));
+  return threadsPerCore(1);
 }
 
 export class SealPool {
-  private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, Pending>();
-  private nextJob = 1;
-  private failed?: unknown;
+  private readonly pool: WorkerPool<SealJob | FilesJob, SealReply | FilesReply>;
   private queue: QueuedFile[] = [];
   private flushScheduled = false;
 
   private constructor(url: URL, data: SealWorkerData, count: number) {
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(url, { workerData: data });
-      const slot: Slot = { worker, busy: 0 };
-      worker.on('message', (r: SealReply | FilesReply) => this.reply(slot, r));
-      worker.on('error', (err) => this.fail(err));
-      worker.unref(); // an idle pool must not keep the process alive
-      this.slots.push(slot);
-    }
+    this.pool = new WorkerPool(url, count, data);
   }
 
   /** Whether the worker script is there (it is not when tests run the sources without a build). */
@@ -71,14 +50,13 @@ export class SealPool {
   }
 
   get size(): number {
-    return this.slots.length;
+    return this.pool.threads;
   }
 
   /** Compresses (at `level`) and seals one blob on the least busy worker. `plain` is copied unless donated. */
   async seal(type: BlobType, id: Buffer, plain: Buffer, level: number, donate = false): Promise<{ sealed: Buffer; compression: Compression }> {
     // A donated buffer that owns its whole ArrayBuffer moves to the worker without a copy.
-    const movable = donate && plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
-    const r = (await this.post((job) => ({ kind: 'seal', job, type, id, plain, level }) satisfies SealJob, movable ? [plain.buffer as ArrayBuffer] : [])) as SealReply;
+    const r = (await this.pool.run((job) => ({ kind: 'seal', job, type, id, plain, level }) satisfies SealJob, donate ? transferable(plain) : [])) as SealReply;
     if (r.error !== undefined || !r.sealed) throw new RepoError('INVALID_ARGUMENT', `sealing a blob failed: ${r.error}`);
     return { sealed: Buffer.from(r.sealed.buffer, r.sealed.byteOffset, r.sealed.byteLength), compression: r.compression as Compression };
   }
@@ -88,10 +66,9 @@ export class SealPool {
    * (compressed at `level`). A file found larger than `limit` bytes comes back as 'too-large'.
    */
   sealFile(path: Buffer, limit: number, level: number): Promise<FileReply> {
-    if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
       this.queue.push({ path, limit, resolve, reject });
-      if (this.queue.length >= FILES_PER_BATCH * this.slots.length) this.flushFiles(level);
+      if (this.queue.length >= FILES_PER_BATCH * this.size) this.flushFiles(level);
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
         // Files requested in the same turn of the event loop travel together.
@@ -100,9 +77,8 @@ export class SealPool {
     });
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
-    this.slots.length = 0;
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   private flushFiles(level: number): void {
@@ -110,41 +86,14 @@ export class SealPool {
     const queued = this.queue;
     this.queue = [];
     // Spread the batch over the workers so that one message does not keep one core busy alone.
-    const per = Math.max(1, Math.min(FILES_PER_BATCH, Math.ceil(queued.length / this.slots.length)));
+    const per = Math.max(1, Math.min(FILES_PER_BATCH, Math.ceil(queued.length / this.size)));
     for (let at = 0; at < queued.length; at += per) {
       const batch = queued.slice(at, at + per);
       const files = batch.map((q) => ({ path: q.path, limit: q.limit }));
-      this.post((job) => ({ kind: 'files', job, level, files }) satisfies FilesJob, []).then(
+      this.pool.run((job) => ({ kind: 'files', job, level, files }) satisfies FilesJob).then(
         (r) => (r as FilesReply).files.forEach((f, i) => batch[i].resolve(f)),
         (err) => batch.forEach((q) => q.reject(err)),
       );
     }
-  }
-
-  private post(make: (job: number) => SealJob | FilesJob, transfer: ArrayBuffer[]): Promise<SealReply | FilesReply> {
-    if (this.failed) return Promise.reject(this.failed);
-    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
-    const job = this.nextJob++;
-    if (slot.busy++ === 0) slot.worker.ref();
-    return new Promise((resolve, reject) => {
-      this.pending.set(job, { resolve, reject });
-      slot.worker.postMessage(make(job), transfer);
-    });
-  }
-
-  private reply(slot: Slot, r: SealReply | FilesReply): void {
-    if (--slot.busy === 0) slot.worker.unref();
-    const p = this.pending.get(r.job);
-    if (!p) return;
-    this.pending.delete(r.job);
-    p.resolve(r);
-  }
-
-  private fail(err: unknown): void {
-    this.failed = err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-    for (const q of this.queue) q.reject(err);
-    this.queue = [];
   }
 }

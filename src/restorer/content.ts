@@ -1,4 +1,5 @@
-// Writes one planned file's content blob by blob at its offsets, and re-reads it to verify against the blob ids.
+// Writes one planned file's content blob by blob at its offsets (the slow path beside pack-ordered restore: files
+// whose blob failed in its pack, hard-link copies), and re-reads files to verify them against the blob ids.
 // Must never leave wrong bytes silently: a failed blob removes the partial file and the error names the path.
 
 import { promises as fsp } from 'node:fs';
@@ -29,7 +30,7 @@ const READ_AHEAD = 3;
 async function loadPiece(ctx: RestoreContext, path: Buffer, p: Piece): Promise<Buffer> {
   let buf: Buffer;
   try {
-    buf = await ctx.packs.loadBlob(p.blob);
+    buf = await ctx.repo.loadBlob('data', p.blob); // every copy of the blob is tried
   } catch (err) {
     throw blobError(ctx, err, path, p.blob);
   }

@@ -46,10 +46,10 @@ export async function prepareSlot(ctx: RestoreContext, path: Buffer, unchanged: 
   return true;
 }
 
-/** 'if-changed' treats a regular file with the same size and mtime (to the microsecond we can set) as already restored. */
-export function matchesPlanned(st: BigIntStats, size: number, mtime: string): boolean {
+/** 'if-changed' treats a regular file with the same size and mtime (to the microsecond we can set; RFC 3339 or ns) as already restored. */
+export function matchesPlanned(st: BigIntStats, size: number, mtime: string | bigint): boolean {
   if (!st.isFile() || st.size !== BigInt(size)) return false;
-  const d = st.mtimeNs - rfc3339ToNs(mtime);
+  const d = st.mtimeNs - (typeof mtime === 'bigint' ? mtime : rfc3339ToNs(mtime));
   return d > -1000n && d < 1000n;
 }
 

@@ -7,6 +7,7 @@ import fs, { constants as C } from 'node:fs';
 import type { Compression } from '../repository/blob.js';
 import { openSealedBlob } from '../repository/blob-open.js';
 import type { MasterKey } from '../repository/master-key.js';
+import { matchesPlanned } from './fsops.js';
 import type { OverwriteMode } from './types.js';
 
 export interface JobBlob {
@@ -145,10 +146,7 @@ function createOwned(settings: WriterSettings, path: Buffer, f: JobFile, result:
   }
   const st = fs.lstatSync(path, { bigint: true });
   if (settings.overwrite === 'never') return undefined;
-  if (settings.overwrite === 'if-changed' && f.meta !== undefined && st.isFile() && st.size === BigInt(f.meta.size)) {
-    const d = st.mtimeNs - BigInt(f.meta.mtimeNs);
-    if (d > -1000n && d < 1000n) return undefined;
-  }
+  if (settings.overwrite === 'if-changed' && f.meta !== undefined && matchesPlanned(st, f.meta.size, BigInt(f.meta.mtimeNs))) return undefined;
   if (st.isDirectory()) {
     try {
       fs.rmdirSync(path); // only succeeds when empty: other people's files are never deleted

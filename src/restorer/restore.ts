@@ -1,7 +1,6 @@
 // Entry point of a restore: validates options, builds the context, plans, then executes (or only counts for a dry run).
 // Must never write anything before the whole plan (and so every tree's names) has been checked.
 
-import { PackCache } from './pack-cache.js';
 import path from 'node:path';
 import { RepoError } from '../core/errors.js';
 import type { Repository } from '../repository/repository.js';
@@ -29,7 +28,6 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
   let last = 0;
   const ctx: RestoreContext = {
     repo,
-    packs: new PackCache(repo),
     opts,
     overwrite,
     target: Buffer.from(path.resolve(opts.target), 'utf8'),

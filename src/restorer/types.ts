@@ -1,7 +1,6 @@
 // Public option, progress and result types of the restorer, plus the shared per-run context.
 // Must never hold file contents or key material; it only describes what a restore does.
 
-import type { PackCache } from './pack-cache.js';
 import type { Repository } from '../repository/repository.js';
 import type { TreeNode } from '../tree/node.js';
 
@@ -70,8 +69,6 @@ export interface RestoreResult {
 /** State shared by the planner and the executor during one restore. */
 export interface RestoreContext {
   repo: Repository;
-  /** Whole packs recently read, so small blobs do not each cost a ranged read. */
-  packs: PackCache;
   opts: RestoreOptions;
   overwrite: OverwriteMode;
   /** Absolute target directory as bytes; every path we touch starts with it. */
