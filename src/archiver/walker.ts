@@ -98,6 +98,10 @@ async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev:
 async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: BigIntStats, old?: TreeNode): Promise<TreeNode | undefined> {
   state.summary.total_files_processed++;
   if (fileUnchanged(state.repo, node, old, state.opts)) {
+    // The parent's atime is kept: reading a file (a build, a scan, a cat) moves only its atime, and a
+    // snapshot that recorded it would store a new tree for every directory read since (spec §9).
+    if (old!.atime !== undefined) node.atime = old!.atime;
+    else delete node.atime;
     node.content = old!.content;
     state.summary.files_unmodified++;
     state.summary.total_bytes_processed += node.size ?? 0;
