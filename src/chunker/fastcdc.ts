@@ -3,7 +3,7 @@
 
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import fastcdcWasm from 'fastcdc-wasm';
+import { createRequire } from 'node:module';
 import { RepoError } from '../core/errors.js';
 import type { Chunker, ReadInto } from './chunker.js';
 import { validateChunkerParams, type ChunkerParams } from './params.js';
@@ -39,8 +39,14 @@ export interface FastCdcOptions {
   windowSize?: number;
 }
 
-const getChunks: (bytes: Uint8Array, min: number, avg: number, max: number) => Uint32Array =
-  fastcdcWasm.get_chunks;
+type GetChunks = (bytes: Uint8Array, min: number, avg: number, max: number) => Uint32Array;
+// Compiled on first use: instantiating the WebAssembly module costs every command start-up time, and most
+// commands (listing, restoring, checking) never cut a chunk.
+let wasmGetChunks: GetChunks | undefined;
+function getChunks(bytes: Uint8Array, min: number, avg: number, max: number): Uint32Array {
+  wasmGetChunks ??= (createRequire(import.meta.url)('fastcdc-wasm') as { get_chunks: GetChunks }).get_chunks;
+  return wasmGetChunks(bytes, min, avg, max);
+}
 
 /**
  * Cut points of `bytes` taken as a whole input: [0, c1, ..., bytes.length] ([0] for no bytes).

@@ -36,6 +36,8 @@ export const runtime = {
   controller: new AbortController(),
   /** Whether the running command has taken the signal and so will stop by itself on Ctrl-C. */
   abortable: false,
+  /** The script that runs this CLI (dist/cli/main.js, or the bundle dist/bundle/repo.js): what units and crontabs call. */
+  cliScript: '',
 };
 
 function brokenPipe(): Error {

@@ -2,6 +2,7 @@
 // Entry point of the `repo` command: builds the commander program, runs one command, maps its outcome to an exit code.
 // The only place that calls process.exit; errors become one `repo: …` line (stack traces only with -v or for bugs).
 
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isRepoError, type ErrorCode } from '../core/errors.js';
 import { registerBackup } from './backup.js';
@@ -36,6 +37,7 @@ import { registerStatus } from './status.js';
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
 // happens after this line.
 process.env.UV_THREADPOOL_SIZE ??= '16';
+runtime.cliScript = fileURLToPath(import.meta.url);
 
 const EXIT_OK = 0;
 const EXIT_ERROR = 1;

@@ -7,11 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
-import { loadConfig, selectProfiles } from '../ops/config.js';
-import { runDaemon } from '../ops/daemon.js';
 import { runProfile } from '../ops/profile-runner.js';
 import { defaultStateDir } from '../ops/state.js';
-import { crontabLines, systemdUnits, type UnitOptions } from '../ops/units.js';
+import type { UnitOptions } from '../ops/units.js';
 import { Env, runtime } from './context.js';
 
 interface ScheduleFlags {
@@ -38,15 +36,18 @@ export function registerSchedule(program: Command): void {
 }
 
 async function runSchedule(env: Env, names: string[], flags: ScheduleFlags): Promise<void> {
+  // Loaded here, not at start-up: the YAML and cron parsers it brings cost every other command ~40 ms.
+  const { loadConfig, selectProfiles } = await import('../ops/config.js');
   const config = loadConfig(flags.config);
   const profiles = selectProfiles(config, names);
   if (flags.printSystemd || flags.printCron) {
     const unitOpts: UnitOptions = {
       node: process.execPath,
-      cli: path.resolve(fileURLToPath(new URL('./main.js', import.meta.url))),
+      cli: runtime.cliScript || path.resolve(fileURLToPath(new URL('./main.js', import.meta.url))),
       configFile: path.resolve(config.file),
     };
     if (process.env.REPO_STATE_DIR) unitOpts.env = { REPO_STATE_DIR: process.env.REPO_STATE_DIR };
+    const { crontabLines, systemdUnits } = await import('../ops/units.js');
     process.stdout.write(flags.printSystemd ? systemdUnits(profiles, unitOpts) : crontabLines(profiles, unitOpts));
     return;
   }
@@ -60,6 +61,7 @@ async function runSchedule(env: Env, names: string[], flags: ScheduleFlags): Pro
   const stateDir = defaultStateDir();
   try {
     log(`repo schedule: ${profiles.filter((p) => p.schedule).length} scheduled profiles from ${config.file}`);
+    const { runDaemon } = await import('../ops/daemon.js');
     await runDaemon({
       profiles,
       stateDir,

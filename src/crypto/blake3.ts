@@ -2,7 +2,8 @@
 // Must never hand the native code a key that is not exactly 32 bytes: the binding aborts the whole process.
 
 import { timingSafeEqual } from 'node:crypto';
-import { Blake3Hasher, blake3 as nativeBlake3 } from '@napi-rs/blake-hash';
+import { createRequire } from 'node:module';
+import type { Blake3Hasher } from '@napi-rs/blake-hash';
 import { RepoError } from '../core/errors.js';
 
 export const BLAKE3_KEY_LENGTH = 32;
@@ -13,6 +14,13 @@ export interface Blake3Stream {
   update(data: Uint8Array): this;
   /** The hash of everything fed so far; feeding may continue afterwards. */
   digest(): Buffer;
+}
+
+// Loaded on first use: finding and loading the native binding costs ~10 ms at start-up, which commands that
+// hash nothing (`version`, `--help`) should not pay.
+let binding: typeof import('@napi-rs/blake-hash') | undefined;
+function native(): typeof import('@napi-rs/blake-hash') {
+  return (binding ??= createRequire(import.meta.url)('@napi-rs/blake-hash') as typeof import('@napi-rs/blake-hash'));
 }
 
 // The binding takes Buffers; a view over the same memory satisfies it without a copy.
@@ -35,7 +43,7 @@ function checkData(data: Uint8Array): void {
 /** Unkeyed BLAKE3, 32 bytes. */
 export function blake3(data: Uint8Array): Buffer {
   checkData(data);
-  return nativeBlake3(asBuffer(data));
+  return native().blake3(asBuffer(data));
 }
 
 /**
@@ -47,7 +55,7 @@ export class Blake3Key {
 
   constructor(key: Uint8Array) {
     checkKey(key);
-    this.#hasher = Blake3Hasher.newKeyed(asBuffer(key));
+    this.#hasher = native().Blake3Hasher.newKeyed(asBuffer(key));
   }
 
   /** Keyed BLAKE3 of `data`, 32 bytes. */
@@ -96,11 +104,11 @@ class NativeBlake3Stream implements Blake3Stream {
 
 /** Streaming unkeyed BLAKE3. */
 export function createBlake3(): Blake3Stream {
-  return new NativeBlake3Stream(new Blake3Hasher());
+  return new NativeBlake3Stream(new (native().Blake3Hasher)());
 }
 
 /** Streaming keyed BLAKE3. */
 export function createKeyedBlake3(key: Uint8Array): Blake3Stream {
   checkKey(key);
-  return new NativeBlake3Stream(Blake3Hasher.newKeyed(asBuffer(key)));
+  return new NativeBlake3Stream(native().Blake3Hasher.newKeyed(asBuffer(key)));
 }

@@ -8,7 +8,7 @@ import { RepoError } from '../core/errors.js';
 import { repositoryKey, type ProfileConfig } from './config.js';
 
 export interface UnitOptions {
-  /** Absolute path of node and of dist/cli/main.js. */
+  /** Absolute path of node and of the CLI script (dist/bundle/repo.js). */
   node: string;
   cli: string;
   /** Absolute path of the config file. */

@@ -1,4 +1,4 @@
-// End-to-end tests of the built `repo` command (dist/cli/main.js) run as a subprocess, as a user would.
+// End-to-end tests of the built `repo` command (dist/bundle/repo.js) run as a subprocess, as a user would.
 // Covers the round trip, dedupe, snapshot references, every error exit code, stdin/command backups, dump, cat and Ctrl-C.
 
 import { execFileSync, spawn } from 'node:child_process';

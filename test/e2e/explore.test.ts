@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // REPO_E2E_CLI points at another build of the command (used while developing these tests before main.ts registers them).
-const CLI = process.env.REPO_E2E_CLI ?? path.join(ROOT, 'dist/cli/main.js');
+const CLI = process.env.REPO_E2E_CLI ?? path.join(ROOT, 'dist/bundle/repo.js');
 const PASSWORD = 'e2e explore password';
 
 interface Result {

@@ -1,4 +1,4 @@
-// Runs the built `repo` CLI (dist/cli/main.js) as a subprocess, as a user would, for end-to-end tests.
+// Runs the built `repo` CLI (the bundle dist/bundle/repo.js, which package.json's bin names) as a subprocess, as a user would, for end-to-end tests.
 // Only tests import this.
 
 import { spawn } from 'node:child_process';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = path.join(ROOT, 'dist/cli/main.js');
+export const CLI = path.join(ROOT, 'dist/bundle/repo.js');
 
 export interface CliResult {
   code: number | null;

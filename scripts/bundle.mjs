@@ -1,0 +1,39 @@
+// Bundles the CLI and each worker thread's script into one CommonJS file apiece under dist/bundle/, so that a
+// command starts by compiling one file instead of resolving and linking ~150 ES modules (README, "Start-up").
+// Run by `npm run build` after tsc; the library (dist/index.js) stays ESM.
+import { build } from 'esbuild';
+import fs from 'node:fs';
+
+const out = 'dist/bundle';
+fs.rmSync(out, { recursive: true, force: true });
+fs.mkdirSync(out, { recursive: true });
+// Every .js file in dist/bundle is CommonJS, whatever the package's own "type" says.
+fs.writeFileSync(`${out}/package.json`, '{ "type": "commonjs" }\n');
+
+await build({
+  entryPoints: {
+    repo: 'src/cli/main.ts',
+    // Workers are found by name beside the module that starts them (core/worker-script.ts): same names here.
+    'seal-worker': 'src/repository/seal-worker.ts',
+    'restore-worker': 'src/restorer/restore-worker.ts',
+    'verify-worker': 'src/maintenance/verify-worker.ts',
+    worker: 'src/analyze/worker.ts',
+  },
+  outdir: out,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // Native addons and WebAssembly load files relative to their own package. The AWS SDK, the YAML and the
+  // cron parser are large and only some commands load them (on demand), so they stay out of the file that
+  // every command compiles.
+  external: ['zstd-napi', '@napi-rs/blake-hash', 'fastcdc-wasm', '@aws-sdk/*', 'yaml', 'cron-parser'],
+  // Less to read and pre-parse at every start; identifiers keep their names so stack traces stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // import.meta.url locates worker scripts; in CommonJS it is this file's own URL.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: 'const __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  logLevel: 'warning',
+});
+fs.chmodSync(`${out}/repo.js`, 0o755);
