@@ -22,7 +22,7 @@ const MAX_MEMORY = 1024 * 1024 * 1024;
 const MAXMEM_HEADROOM = 1024 * 1024;
 
 const CALIBRATE_MIN_N = 2 ** 14;
-const CALIBRATE_MAX_N = 2 ** 16;
+const CALIBRATE_MAX_N = 2 ** 15;
 const CALIBRATE_R = 8;
 const CALIBRATE_P = 1;
 
@@ -92,7 +92,7 @@ async function timeScrypt(N: number): Promise<number> {
 }
 
 /**
- * Picks r = 8, p = 1 and the smallest N in 2^14..2^20 whose derivation takes at least `targetMs` here.
+ * Picks r = 8, p = 1 and the smallest N in 2^14..2^15 whose derivation takes at least `targetMs` here.
  * Only N = 2^14 is actually run; larger N are extrapolated linearly, which if anything underestimates
  * (big N fall out of cache), so the result errs towards the stronger side while calibration stays fast.
  */
@@ -105,9 +105,9 @@ export async function calibrateScrypt(targetMs = 500): Promise<ScryptParams> {
   const msPerN = Math.max(probeMs, 0.001) / CALIBRATE_MIN_N;
   let N = CALIBRATE_MIN_N;
   while (N < CALIBRATE_MAX_N && N * msPerN < targetMs) N *= 2;
-  // Memory is capped at 64 MiB (N = 2^16 with r = 8): every command derives the key once, and a larger
-  // N would make opening a repository cost hundreds of MiB of RSS. Time beyond that comes from p,
-  // which costs CPU but no memory.
+  // Memory is capped at 32 MiB (N = 2^15 with r = 8, restic's choice too): every command derives the key
+  // once, and its memory is the largest part of a small command's peak RSS (64 MiB at N = 2^16 put
+  // `repo snapshots` at twice restic's). Time beyond that comes from p, which costs CPU but no memory.
   let p = CALIBRATE_P;
   while (p < 16 && N * p * msPerN < targetMs) p++;
   const params = { N, r: CALIBRATE_R, p };

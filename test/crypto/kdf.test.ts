@@ -103,18 +103,18 @@ describe('validateScryptParams', () => {
 });
 
 describe('calibrateScrypt', () => {
-  it('returns valid r=8 parameters with N within 2^14..2^16 (at most 64 MiB)', async () => {
+  it('returns valid r=8 parameters with N within 2^14..2^15 (at most 32 MiB)', async () => {
     const params = await calibrateScrypt();
     expect(() => validateScryptParams(params)).not.toThrow();
     expect(params.r).toBe(8);
     expect(params.N).toBeGreaterThanOrEqual(2 ** 14);
-    expect(params.N).toBeLessThanOrEqual(2 ** 16);
-    expect(scryptMemory({ ...params, p: 1 })).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(params.N).toBeLessThanOrEqual(2 ** 15);
+    expect(scryptMemory({ ...params, p: 1 })).toBeLessThanOrEqual(32 * 1024 * 1024);
   });
 
   it('clamps to the ends of the range, adding parallel passes instead of memory', async () => {
     expect(await calibrateScrypt(0)).toEqual({ N: 2 ** 14, r: 8, p: 1 });
-    expect(await calibrateScrypt(1e9)).toEqual({ N: 2 ** 16, r: 8, p: 16 });
+    expect(await calibrateScrypt(1e9)).toEqual({ N: 2 ** 15, r: 8, p: 16 });
   });
 
   it('rejects a nonsensical target', async () => {
