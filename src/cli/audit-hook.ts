@@ -39,6 +39,8 @@ interface Current {
   dryRun: boolean;
   /** Set once an entry was written, so a command that opens the repository twice is recorded once. */
   recorded: boolean;
+  /** Set by a command that found nothing to do and so changed nothing: like a dry run, it leaves no entry. */
+  unchanged?: boolean;
 }
 
 const current: Current = { args: [], positional: [], options: {}, dryRun: false, recorded: false };
@@ -174,8 +176,16 @@ export async function auditAround<T>(repo: Repository, run: () => Promise<T>, wa
     await append(isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', undefined, err);
     throw err;
   }
-  await append('success', value, undefined);
+  if (current.unchanged !== true) await append('success', value, undefined);
   return value;
+}
+
+/**
+ * Says that the running command, if it is `operation` itself (not a command that calls it, as forget
+ * --prune calls prune), changed nothing: its success is then not recorded (spec §14).
+ */
+export function noteNothingChanged(operation: string): void {
+  if (current.operation === operation) current.unchanged = true;
 }
 
 /** For commands that do not use withRepository (init): appends an entry for the current command. */

@@ -2,9 +2,10 @@
 // The library orders the work so a crash at any instant leaves every remaining snapshot restorable.
 
 import type { Command } from 'commander';
-import { executePrune } from '../maintenance/prune-execute.js';
-import { parseMaxUnused, planPrune, type PrunePlan } from '../maintenance/prune-plan.js';
+import { executePrune, type PruneResult } from '../maintenance/prune-execute.js';
+import { parseMaxUnused, planPrune, pruneHasWork, type PrunePlan } from '../maintenance/prune-plan.js';
 import type { Repository } from '../repository/repository.js';
+import { noteNothingChanged } from './audit-hook.js';
 import { Env, withRepository } from './context.js';
 import { formatBytes } from './format.js';
 import { parseSize } from './parse.js';
@@ -42,39 +43,69 @@ export async function pruneRepository(env: Env, repo: Repository, flags: PruneFl
     return;
   }
   const started = Date.now();
-  const writer = await repo.sibling({ skipIndex: true });
-  const result = await executePrune(repo, writer, plan);
-  await writer.close().catch(() => undefined);
+  // A plan with nothing to gain opens no writer: executePrune then writes and deletes nothing.
+  const writer = pruneHasWork(plan) ? await repo.sibling({ skipIndex: true }) : repo;
+  let result: PruneResult;
+  try {
+    result = await executePrune(repo, writer, plan);
+  } finally {
+    if (writer !== repo) await writer.close().catch(() => undefined);
+  }
   const seconds = (Date.now() - started) / 1000;
+  if (!pruneHasWork(plan) && result.temporaryFilesRemoved === 0) noteNothingChanged('prune');
   if (env.out.json) {
-    env.out.printJson({ message_type: 'prune_summary', dry_run: false, ...planJson(plan), packs_written: result.packsWritten, seconds });
+    // bytes_freed is measured here (pack files removed minus packs written), not the plan's expectation.
+    env.out.printJson({ message_type: 'prune_summary', dry_run: false, ...planJson(plan), bytes_freed: result.bytesFreed, packs_written: result.packsWritten, temporary_files_removed: result.temporaryFilesRemoved, seconds });
     return;
   }
   printPlan(env, plan, false);
-  env.out.info(`done in ${seconds.toFixed(1)} s: ${result.packsDeleted} packs deleted, ${result.packsRepacked} repacked into ${result.packsWritten}, ${formatBytes(result.bytesFreed)} freed`);
+  if (result.temporaryFilesRemoved > 0) env.out.info(`removed ${result.temporaryFilesRemoved} abandoned temporary files`);
+  if (!pruneHasWork(plan)) return;
+  env.out.info(
+    `done in ${seconds.toFixed(1)} s: ${result.packsDeleted} packs deleted, ${result.packsRepacked} repacked into ${result.packsWritten}, ` +
+      `${formatBytes(result.bytesFreed)} freed; unused space left: ${formatBytes(plan.stats.bytesUnusedAfter)}`,
+  );
 }
 
 function planJson(p: PrunePlan): Record<string, unknown> {
+  const s = p.stats;
   return {
+    nothing_to_do: !pruneHasWork(p),
     packs_to_delete: p.deletePacks.length,
     packs_to_repack: p.repackPacks.length,
     unreferenced_packs: p.unreferencedPacks.length,
-    blobs_used: p.stats.blobsUsed,
-    blobs_unused: p.stats.blobsUnused,
-    bytes_total: p.stats.bytesTotal,
-    bytes_used: p.stats.bytesUsed,
-    bytes_unused: p.stats.bytesUnused,
-    bytes_to_delete: p.stats.bytesToDelete,
-    bytes_to_repack: p.stats.bytesToRepack,
-    bytes_freed: p.stats.bytesFreed,
-    bytes_unused_after: p.stats.bytesUnusedAfter,
+    superseded_index_files: p.supersededIndexFiles.length,
+    blobs_used: s.blobsUsed,
+    blobs_unused: s.blobsUnused,
+    bytes_total: s.bytesTotal,
+    bytes_used: s.bytesUsed,
+    bytes_unused: s.bytesUnused,
+    bytes_unreferenced: s.bytesUnreferenced,
+    bytes_unused_limit: s.bytesUnusedLimit,
+    bytes_to_delete: s.bytesToDelete,
+    bytes_to_repack: s.bytesToRepack,
+    packs_to_write: s.packsToWrite,
+    bytes_freed: s.bytesFreed,
+    bytes_unused_after: s.bytesUnusedAfter,
   };
 }
 
 function printPlan(env: Env, p: PrunePlan, dryRun: boolean): void {
   const s = p.stats;
+  const unref = p.unreferencedPacks.length > 0 ? `; ${p.unreferencedPacks.length} packs (${formatBytes(s.bytesUnreferenced)}) are in no index` : '';
+  env.out.info(`${s.snapshots} snapshots use ${s.blobsUsed} blobs (${formatBytes(s.bytesUsed)}); ${s.blobsUnused} blobs (${formatBytes(s.bytesUnused)}) are unused${unref}`);
+  if (!pruneHasWork(p)) {
+    const limit = s.bytesUnusedLimit === null ? 'no limit' : `the limit of ${formatBytes(s.bytesUnusedLimit)}`;
+    const why = s.bytesUnusedAfter > 0 ? `the ${formatBytes(s.bytesUnusedAfter)} unused are within ${limit}` : 'no pack holds unused data';
+    env.out.info(`nothing to do: ${why}, and merging small packs would not make fewer packs`);
+    return;
+  }
+  if (p.deletePacks.length + p.unreferencedPacks.length + p.repackPacks.length === 0) {
+    env.out.info(`${dryRun ? 'would rewrite' : 'rewrites'} the index: ${p.supersededIndexFiles.length} superseded index files were left by an interrupted prune or repair`);
+    return;
+  }
   const would = dryRun ? 'would ' : '';
-  env.out.info(`${s.snapshots} snapshots use ${s.blobsUsed} blobs (${formatBytes(s.bytesUsed)}); ${s.blobsUnused} blobs (${formatBytes(s.bytesUnused)}) are unused`);
-  env.out.info(`${would}delete ${p.deletePacks.length + p.unreferencedPacks.length} packs (${formatBytes(s.bytesToDelete)}), ${would}repack ${p.repackPacks.length} packs (${formatBytes(s.bytesToRepack)})`);
-  env.out.info(`${dryRun ? 'would free' : 'frees'} ${formatBytes(s.bytesFreed)}; unused space left: ${formatBytes(s.bytesUnusedAfter)}`);
+  const into = p.repackPacks.length > 0 ? ` into about ${s.packsToWrite}` : '';
+  env.out.info(`${would}delete ${p.deletePacks.length + p.unreferencedPacks.length} packs (${formatBytes(s.bytesToDelete)}), ${would}repack ${p.repackPacks.length} packs (${formatBytes(s.bytesToRepack)})${into}`);
+  if (dryRun) env.out.info(`would free about ${formatBytes(s.bytesFreed)}; unused space left: ${formatBytes(s.bytesUnusedAfter)}`);
 }

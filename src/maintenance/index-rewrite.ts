@@ -2,7 +2,7 @@
 // superseded; only then are the old files removed, so a crash at any instant leaves a complete index.
 
 import { AAD_INDEX } from '../repository/aad.js';
-import { encodeIndex, type PackRecord } from '../repository/index-file.js';
+import { decodeIndex, encodeIndex, type PackRecord } from '../repository/index-file.js';
 import type { Repository } from '../repository/repository.js';
 
 const BLOBS_PER_INDEX_FILE = 100_000;
@@ -27,4 +27,19 @@ export async function rewriteIndex(repo: Repository, packs: PackRecord[], replac
   const keep = new Set(written);
   for (const old of replaces) if (!keep.has(old)) await repo.backend.remove({ type: 'index', name: old }).catch(() => undefined);
   return written;
+}
+
+/**
+ * Index files that another present index file names as superseded: left by a rewrite that was interrupted
+ * before it removed them. Only a complete rewrite may remove them (the new files of an interrupted one may
+ * not cover every pack), so their presence is work for the next prune even when no pack needs any.
+ */
+export async function supersededIndexFilesOf(repo: Repository): Promise<string[]> {
+  const names = await repo.listNames('index');
+  const present = new Set(names);
+  const superseded = new Set<string>();
+  for (const name of names) {
+    for (const s of decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name).supersedes) if (present.has(s)) superseded.add(s);
+  }
+  return [...superseded].sort();
 }

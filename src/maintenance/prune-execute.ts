@@ -5,7 +5,7 @@ import { idToHex } from '../core/id.js';
 import type { IndexedBlob } from '../repository/blob.js';
 import type { Repository } from '../repository/repository.js';
 import { rewriteIndex } from './index-rewrite.js';
-import { usedBlobs, type PrunePlan } from './prune-plan.js';
+import { pruneHasWork, usedBlobs, type PrunePlan } from './prune-plan.js';
 import { recordsOf } from './repair-packs.js';
 
 export interface PruneResult {
@@ -13,6 +13,7 @@ export interface PruneResult {
   packsRepacked: number;
   packsWritten: number;
   indexFilesWritten: number;
+  /** Measured: bytes of the pack files removed minus those of the packs written. */
   bytesFreed: number;
   /** Abandoned temporary files (left by killed writers) that were removed. */
   temporaryFilesRemoved: number;
@@ -29,6 +30,11 @@ export async function executePrune(
   plan: PrunePlan,
   opts: { onProgress?: (p: { phase: string; done: number; total: number }) => void } = {},
 ): Promise<PruneResult> {
+  // With nothing to gain, nothing is written or deleted: not even the index is rewritten (it would come out
+  // the same), so a prune right after a prune costs no writes.
+  if (!pruneHasWork(plan)) {
+    return { packsDeleted: 0, packsRepacked: 0, packsWritten: 0, indexFilesWritten: 0, bytesFreed: 0, temporaryFilesRemoved: await cleanupTemporaryFiles(repo) };
+  }
   const removed = new Set([...plan.deletePacks, ...plan.repackPacks, ...plan.unreferencedPacks]);
   if (plan.repackPacks.length > 0) {
     const { used } = await usedBlobs(repo);
@@ -58,16 +64,22 @@ export async function executePrune(
     });
     opts.onProgress?.({ phase: 'delete', done: ++done, total: removed.size });
   }
-  // Temporary files of writers that were killed (spec §2) are never renamed to a final name and nothing else
-  // removes them. Only old ones are removed (the backend's default age), so nothing still being written is touched.
-  const backend = repo.backend as { cleanupTemporaryFiles?: () => Promise<number> };
-  const temporaryFilesRemoved = backend.cleanupTemporaryFiles ? await backend.cleanupTemporaryFiles().catch(() => 0) : 0;
   return {
     packsDeleted: plan.deletePacks.length + plan.unreferencedPacks.length,
     packsRepacked: plan.repackPacks.length,
     packsWritten: writer.stats.packsWritten,
     indexFilesWritten: written.length + writer.stats.indexFilesWritten,
-    bytesFreed: plan.stats.bytesFreed,
-    temporaryFilesRemoved,
+    // The writer's stored bytes are exactly the sizes of the packs it wrote (blobs plus headers).
+    bytesFreed: plan.stats.bytesToDelete + plan.stats.bytesToRepack - writer.stats.storedBytesAdded,
+    temporaryFilesRemoved: await cleanupTemporaryFiles(repo),
   };
+}
+
+/**
+ * Temporary files of writers that were killed (spec §2) are never renamed to a final name and nothing else
+ * removes them. Only old ones are removed (the backend's default age), so nothing still being written is touched.
+ */
+async function cleanupTemporaryFiles(repo: Repository): Promise<number> {
+  const backend = repo.backend as { cleanupTemporaryFiles?: () => Promise<number> };
+  return backend.cleanupTemporaryFiles ? await backend.cleanupTemporaryFiles().catch(() => 0) : 0;
 }

@@ -1,5 +1,5 @@
-// Planning a prune: which packs are unused (delete), which are partly used (repack), what it frees.
-// Pure reading; the plan is serializable, so --dry-run is simply "plan and print".
+// Planning a prune: gathers per-pack facts (what snapshots use, what the packs hold) and lets prune-decide.ts
+// pick the packs to delete and repack. Pure reading; the plan is serializable, so --dry-run is "plan and print".
 
 import { RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
@@ -7,15 +7,17 @@ import type { Repository } from '../repository/repository.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
 import { loadTree } from '../tree/tree-store.js';
 import { walkTree } from '../tree/walk.js';
+import { supersededIndexFilesOf } from './index-rewrite.js';
+import { decidePacks, type MaxUnused, type PackFacts } from './prune-decide.js';
 
-export type MaxUnused = { kind: 'percent'; value: number } | { kind: 'bytes'; value: number } | { kind: 'unlimited' };
+export type { MaxUnused } from './prune-decide.js';
 
 export interface PruneOptions {
   /** Unused space allowed to remain after pruning (default 5%). */
   maxUnused?: MaxUnused;
   /** Upper bound on bytes of packs to repack in one run. */
   maxRepackSize?: number;
-  /** Repack packs smaller than this share of the target pack size (default 1/8), when there are several. */
+  /** Packs smaller than this share of the target pack size (default 1/8) are merged when that makes fewer packs. */
   smallPackShare?: number;
 }
 
@@ -23,28 +25,43 @@ export interface PrunePlan {
   deletePacks: string[];
   repackPacks: string[];
   unreferencedPacks: string[];
+  /**
+   * Index files that another present index file supersedes: an interrupted rewrite left them. Filled only
+   * when no pack needs work; otherwise the index rewrite that the pack work does replaces them anyway.
+   */
+  supersededIndexFiles: string[];
   stats: {
     snapshots: number;
     blobsUsed: number;
+    /** Blobs in stored, indexed packs that no snapshot needs (including extra copies of needed ones). */
     blobsUnused: number;
     bytesUsed: number;
+    /**
+     * Bytes no snapshot needs in indexed packs: the unused blobs of packs that keep needed ones, and whole
+     * files of packs that keep none. The headers of packs that keep needed blobs are not unused.
+     * bytesUnused + bytesUnreferenced = bytesToDelete + bytesUnusedInRepack + bytesUnusedAfter.
+     */
     bytesUnused: number;
+    /** Pack files that no index names. */
+    bytesUnreferenced: number;
     bytesTotal: number;
     bytesToDelete: number;
     bytesToRepack: number;
     bytesUnusedInRepack: number;
+    /** Unused space tolerated after pruning (from --max-unused); null for unlimited (the plan stays JSON). */
+    bytesUnusedLimit: number | null;
+    /** Expected: the repack writes new packs, so this is the pack files removed minus those written. */
     bytesFreed: number;
+    /** Exactly what stays unused: the unused blobs of packs that are kept. */
     bytesUnusedAfter: number;
+    /** Expected number of packs the repack writes. */
+    packsToWrite: number;
   };
 }
 
-interface PackUse {
-  pack: string;
-  size: number;
-  used: number; // bytes of blobs this pack must keep
-  unused: number;
-  usedBlobs: number;
-  unusedBlobs: number;
+/** True when carrying out the plan would write or delete anything in the repository. */
+export function pruneHasWork(plan: PrunePlan): boolean {
+  return plan.deletePacks.length + plan.repackPacks.length + plan.unreferencedPacks.length + plan.supersededIndexFiles.length > 0;
 }
 
 export function parseMaxUnused(s: string): MaxUnused {
@@ -86,23 +103,23 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
   const sizes = new Map<string, number>();
   for await (const f of repo.backend.list('data')) sizes.set(f.name, f.size);
 
-  // Walk packs so that, of duplicate copies, the first (in a fully used pack, preferably) is the one kept.
-  const uses = new Map<string, PackUse>();
-  const entries = [...repo.index.entries()];
-  for (const e of entries) {
-    if (!uses.has(e.pack)) uses.set(e.pack, { pack: e.pack, size: sizes.get(e.pack) ?? 0, used: 0, unused: 0, usedBlobs: 0, unusedBlobs: 0 });
-  }
+  // Walk packs so that, of duplicate copies, the first one the index lists is the one kept. Packs the index names but
+  // storage lacks are left out: they free nothing, and check reports them.
+  const facts = new Map<string, PackFacts>();
   const satisfied = new Set<string>();
-  for (const e of entries) {
+  for (const e of repo.index.entries()) {
+    const size = sizes.get(e.pack);
+    if (size === undefined) continue;
+    let f = facts.get(e.pack);
+    if (!f) facts.set(e.pack, (f = { pack: e.pack, type: e.type, size, used: 0, unused: 0, usedBlobs: 0, unusedBlobs: 0 }));
     const key = `${e.type}:${idToHex(e.id)}`;
-    const u = uses.get(e.pack)!;
-    if (used.has(key) && !satisfied.has(key) && sizes.has(e.pack)) {
+    if (used.has(key) && !satisfied.has(key)) {
       satisfied.add(key);
-      u.used += e.storedLength;
-      u.usedBlobs++;
+      f.used += e.storedLength;
+      f.usedBlobs++;
     } else {
-      u.unused += e.storedLength;
-      u.unusedBlobs++;
+      f.unused += e.storedLength;
+      f.unusedBlobs++;
     }
   }
   for (const key of used) {
@@ -111,59 +128,45 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     }
   }
 
-  const deletePacks: string[] = [];
-  const partial: PackUse[] = [];
-  for (const u of uses.values()) {
-    if (!sizes.has(u.pack)) continue; // missing pack: nothing to delete; check reports it
-    if (u.usedBlobs === 0) deletePacks.push(u.pack);
-    else if (u.unusedBlobs > 0) partial.push(u);
-  }
-  const unreferencedPacks = [...sizes.keys()].filter((p) => !uses.has(p));
-  const bytesTotal = [...sizes.values()].reduce((a, b) => a + b, 0);
-  const bytesUsed = [...uses.values()].reduce((a, u) => a + u.used, 0);
-  const bytesToDelete = deletePacks.reduce((a, p) => a + sizes.get(p)!, 0) + unreferencedPacks.reduce((a, p) => a + sizes.get(p)!, 0);
-
-  // Repack the most wasteful packs first, until what stays unused is within the limit.
-  const maxUnused = opts.maxUnused ?? { kind: 'percent', value: 5 };
-  const limit = maxUnused.kind === 'unlimited' ? Infinity : maxUnused.kind === 'bytes' ? maxUnused.value : (bytesUsed * maxUnused.value) / (100 - Math.min(maxUnused.value, 99.9));
-  let unusedLeft = partial.reduce((a, u) => a + u.unused, 0);
-  const repack: PackUse[] = [];
-  let repackBytes = 0;
-  const budget = opts.maxRepackSize ?? Infinity;
-  for (const u of [...partial].sort((a, b) => b.unused / b.size - a.unused / a.size)) {
-    if (unusedLeft <= limit) break;
-    if (repackBytes + u.size > budget) continue;
-    repack.push(u);
-    repackBytes += u.size;
-    unusedLeft -= u.unused;
-  }
-  // Small packs (e.g. from many tiny backups) are merged when there are at least two of them.
-  const small = [...uses.values()].filter((u) => sizes.has(u.pack) && u.usedBlobs > 0 && !repack.includes(u) && u.size < repo.config.pack_size * (opts.smallPackShare ?? 1 / 8));
-  if (small.length >= 2) {
-    for (const u of small) {
-      if (repackBytes + u.size > budget) break;
-      repack.push(u);
-      repackBytes += u.size;
-      unusedLeft -= u.unused;
-    }
-  }
-  const bytesUnusedInRepack = repack.reduce((a, u) => a + u.unused, 0);
+  const packs = [...facts.values()];
+  const decision = decidePacks(packs, {
+    maxUnused: opts.maxUnused ?? { kind: 'percent', value: 5 },
+    maxRepackSize: opts.maxRepackSize ?? Infinity,
+    packSize: repo.config.pack_size,
+    smallPackShare: opts.smallPackShare ?? 1 / 8,
+  });
+  const unreferencedPacks = [...sizes.keys()].filter((p) => !facts.has(p)).sort();
+  const sum = (xs: Iterable<number>) => [...xs].reduce((a, b) => a + b, 0);
+  const repackSet = new Set(decision.repackPacks);
+  const kept = packs.filter((f) => f.usedBlobs > 0 && !repackSet.has(f.pack));
+  const bytesUnreferenced = sum(unreferencedPacks.map((p) => sizes.get(p)!));
+  const bytesToDelete = sum(decision.deletePacks.map((p) => sizes.get(p)!)) + bytesUnreferenced;
+  const bytesToRepack = sum(decision.repackPacks.map((p) => sizes.get(p)!));
+  const bytesUnusedInRepack = sum(packs.filter((f) => repackSet.has(f.pack)).map((f) => f.unused));
+  const bytesUsed = sum(packs.map((f) => f.used));
+  // Only worth a look when no pack needs work: a rewrite for pack work replaces every index file anyway.
+  const packWork = decision.deletePacks.length + decision.repackPacks.length + unreferencedPacks.length > 0;
+  const supersededIndexFiles = packWork ? [] : await supersededIndexFilesOf(repo);
   return {
-    deletePacks: deletePacks.sort(),
-    repackPacks: repack.map((u) => u.pack).sort(),
-    unreferencedPacks: unreferencedPacks.sort(),
+    deletePacks: decision.deletePacks,
+    repackPacks: decision.repackPacks,
+    unreferencedPacks,
+    supersededIndexFiles,
     stats: {
       snapshots,
       blobsUsed: satisfied.size,
-      blobsUnused: [...uses.values()].reduce((a, u) => a + u.unusedBlobs, 0),
+      blobsUnused: sum(packs.map((f) => f.unusedBlobs)),
       bytesUsed,
-      bytesUnused: bytesTotal - bytesUsed,
-      bytesTotal,
+      bytesUnused: sum(packs.map((f) => (f.usedBlobs === 0 ? f.size : f.unused))),
+      bytesUnreferenced,
+      bytesTotal: sum(sizes.values()),
       bytesToDelete,
-      bytesToRepack: repackBytes,
+      bytesToRepack,
       bytesUnusedInRepack,
-      bytesFreed: bytesToDelete + bytesUnusedInRepack,
-      bytesUnusedAfter: Math.max(0, bytesTotal - bytesUsed - bytesToDelete - bytesUnusedInRepack),
+      bytesUnusedLimit: Number.isFinite(decision.unusedLimit) ? Math.floor(decision.unusedLimit) : null,
+      bytesFreed: bytesToDelete + bytesToRepack - decision.bytesToWrite,
+      bytesUnusedAfter: sum(kept.map((f) => f.unused)),
+      packsToWrite: decision.packsToWrite,
     },
   };
 }

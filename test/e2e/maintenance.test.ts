@@ -73,6 +73,32 @@ describe('forget and prune', () => {
     expect(plan.packs_to_delete).toBe(0);
     expect(du(repo)).toBe(before);
   });
+
+  it('a prune right after a prune has nothing to do: it says so, and writes and deletes nothing', async () => {
+    // Every prune takes a lock (its file is gone afterwards); a prune with nothing to do appends no audit
+    // entry (spec §14), so every file must stay as it is.
+    const files = () =>
+      fs
+        .readdirSync(repo, { withFileTypes: true, recursive: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(repo, path.join(e.parentPath, e.name)))
+        .filter((f) => !/^locks\//.test(f))
+        .map((f) => `${f} ${fs.statSync(path.join(repo, f)).size}`)
+        .sort();
+    const before = files();
+    // The previous test's forget --prune left one small data pack and one small tree pack, which a prune
+    // used to "merge" into one small pack of each, on every run.
+    for (let run = 0; run < 2; run++) {
+      const r = await ok(['prune', '--max-unused', '5%']);
+      expect(r.out).toMatch(/; 0 blobs \(0 B\) are unused\n/);
+      expect(r.out).toMatch(/^nothing to do: no pack holds unused data/m);
+      expect(r.out).not.toMatch(/repack|freed/);
+      expect(files()).toEqual(before);
+    }
+    const summary = json(await ok(['--json', 'prune']));
+    expect(summary).toMatchObject({ message_type: 'prune_summary', nothing_to_do: true, packs_to_delete: 0, packs_to_repack: 0, packs_written: 0, bytes_unused: 0, bytes_freed: 0, bytes_unused_after: 0 });
+    expect(files()).toEqual(before);
+  });
 });
 
 describe('locks', () => {
