@@ -6,7 +6,6 @@ import type { BigIntStats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Semaphore } from '../core/concurrency.js';
-import { Prefetcher } from './prefetch.js';
 import { RepoError } from '../core/errors.js';
 import { saveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
@@ -99,7 +98,6 @@ function newState(repo: ArchiverRepo, opts: BackupOptions): WalkState {
     files: new Semaphore(opts.concurrency ?? 4),
     largeFiles: new Semaphore(Math.min(2, opts.concurrency ?? 2)),
     smallFiles: new Semaphore(SMALL_FILES_IN_FLIGHT),
-    prefetch: new Prefetcher(),
     progress: new ProgressTracker(opts.onProgress),
     warnings: [],
     opts,

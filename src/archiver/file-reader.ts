@@ -50,7 +50,6 @@ export const SMALL_FILE = 512 * 1024;
  */
 export async function readSmallFile(state: WalkState, abs: Buffer, before: BigIntStats): Promise<FileContent | undefined> {
   checkAbort(state.opts.signal);
-  state.prefetch.hint(abs, Number(before.size));
   const r = await state.repo.saveSmallFile(abs, SMALL_FILE);
   if (r.status === 'too-large') return readFile(state, abs, before);
   if (r.status === 'error') {

@@ -3,7 +3,6 @@
 
 import type { Chunker } from '../chunker/chunker.js';
 import type { Semaphore } from '../core/concurrency.js';
-import type { Prefetcher } from './prefetch.js';
 import { RepoError } from '../core/errors.js';
 import type { Repository } from '../repository/repository.js';
 import type { Snapshot, SnapshotSummary } from '../snapshot/snapshot.js';
@@ -56,7 +55,6 @@ export interface WalkState {
   largeFiles: Semaphore;
   /** Small files being read and sealed whole on worker threads. */
   smallFiles: Semaphore;
-  prefetch: Prefetcher;
   progress: ProgressTracker;
   warnings: SourceWarning[];
   opts: BackupOptions;

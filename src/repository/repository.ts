@@ -22,7 +22,7 @@ import { MasterIndex } from './master-index.js';
 import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
 import { openSealedBlob, packPath } from './blob-open.js';
-import type { FileReply } from './seal-worker.js';
+import type { FileReply } from './file-batch.js';
 
 
 const POOL_MIN_BLOB = 64 * 1024;

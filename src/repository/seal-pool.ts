@@ -8,7 +8,8 @@ import { RepoError } from '../core/errors.js';
 import { threadsPerCore, transferable, WorkerPool } from '../core/worker-pool.js';
 import { siblingWorkerUrl } from '../core/worker-script.js';
 import type { BlobType, Compression } from './blob.js';
-import type { FileReply, FilesJob, FilesReply, SealJob, SealReply, SealWorkerData } from './seal-worker.js';
+import { decodeFilesReply, encodeFilesJob, type FileReply, type FilesJob, type FilesReply } from './file-batch.js';
+import type { SealJob, SealReply, SealWorkerData } from './seal-worker.js';
 
 interface QueuedFile {
   path: Buffer;
@@ -89,9 +90,9 @@ export class SealPool {
     const per = Math.max(1, Math.min(FILES_PER_BATCH, Math.ceil(queued.length / this.size)));
     for (let at = 0; at < queued.length; at += per) {
       const batch = queued.slice(at, at + per);
-      const files = batch.map((q) => ({ path: q.path, limit: q.limit }));
-      this.pool.run((job) => ({ kind: 'files', job, level, files }) satisfies FilesJob).then(
-        (r) => (r as FilesReply).files.forEach((f, i) => batch[i].resolve(f)),
+      const body = encodeFilesJob(level, batch);
+      this.pool.run((job): FilesJob => ({ ...body, job }), [body.paths.buffer as ArrayBuffer]).then(
+        (r) => decodeFilesReply(r as FilesReply).forEach((f, i) => batch[i].resolve(f)),
         (err) => batch.forEach((q) => q.reject(err)),
       );
     }
