@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmark harness: repo vs restic vs borg. See bench/README.md. Plain Node ESM, no build step
-// (it runs the built CLI, dist/cli/main.js: `npm run bench` builds first).
+// (it runs the built CLI, dist/bundle/repo.js: `npm run bench` builds first).
 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -47,7 +47,13 @@ async function main() {
 
   const timeMethod = await setupTimeMethod(log);
   const dropOk = canDropCaches();
-  log(`measuring with: ${timeMethod}; page cache dropped before backup/restore/check steps: ${dropOk ? 'yes' : 'no (not permitted)'}`);
+  log(`measuring with: ${timeMethod}; cache states: ${opts.cacheStates.join(', ')}`);
+  if (opts.cacheStates.includes('cold')) {
+    log(`  cold: page cache dropped before each backup/snapshots/restore/check command: ${dropOk ? 'yes' : 'NO (not permitted: the "cold" figures are not cold)'}`);
+  }
+  if (opts.cacheStates.includes('warm')) {
+    log(`  warm: repository and tool cache read into the page cache before each such command${opts.cacheStates.length === 2 ? '; warm backups go to a second repository per tool, each right after its cold twin' : ''}`);
+  }
 
   const tools = await setupTools(opts.tools, { projectRoot, log });
   log('tools:');
@@ -65,6 +71,7 @@ async function main() {
     machine,
     timeMethod,
     dropCaches: dropOk,
+    cacheStates: opts.cacheStates,
     tools: Object.fromEntries(
       opts.tools.map((t) => {
         const x = tools[t];
@@ -96,6 +103,7 @@ async function main() {
   log('\n==================== results ====================');
   log(`(s = wall seconds, cpu = user+sys seconds, MiB/s = source bytes (backup, restore) or repository bytes (check) per wall second,`);
   log(` RSS = peak resident set; "vs X" = X's time ÷ repo's time (>1: repo faster); "RSS÷X" = repo's peak RSS ÷ X's (<1: repo smaller);`);
+  log(` cache: cold = page cache dropped before the command, warm = what it reads already cached;`);
   log(` "!" = finished with a warning exit code; MISMATCH = restored tree differs from the source)`);
   for (const ds of result.datasets) {
     log(`\n--- ${ds.letter}) ${ds.name}${ds.description ? `: ${ds.description}` : ''}`);

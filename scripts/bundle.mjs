@@ -36,4 +36,13 @@ await build({
   banner: { js: 'const __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 });
-fs.chmodSync(`${out}/repo.js`, 0o755);
+// Two settings that are read only when a process starts, so they sit on the #! line (`env -S` splits it):
+// - a young generation of 32 MiB semi-spaces instead of 16: walking a large tree makes millions of
+//   short-lived objects (stats, names, tree nodes), and the smaller nursery promoted and collected them far
+//   more often (unchanged re-backup of the kernel tree: 14 % less CPU, same peak RSS);
+// - at most two glibc malloc arenas: every thread-pool thread that allocated got an arena of its own,
+//   holding memory it no longer used (backup of 350 MiB of sources: peak RSS 232 → 209 MiB, same CPU).
+const cli = `${out}/repo.js`;
+const code = fs.readFileSync(cli, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=32\n');
+fs.writeFileSync(cli, code);
+fs.chmodSync(cli, 0o755);

@@ -9,8 +9,9 @@ import { DATASETS, QUICK_DEFAULT, resolveDatasets } from './datasets/index.mjs';
 export const USAGE = `Usage: node bench/run.mjs [options]     (or: npm run bench -- [options])
 
 Benchmarks repo against restic and borg on several datasets: init, first backup, unchanged
-re-backup, backup after a change, full restore (verified byte for byte), check --read-data;
-wall time, CPU time, peak RSS, repository size and dedupe ratio.
+re-backup, re-backup after reading every file, backup after a change, listing snapshots, full
+restore (verified byte for byte), check --read-data, and the version command; wall time, CPU
+time, peak RSS, what each backup added to the repository, repository size and dedupe ratio.
 
 Options:
   --quick             small datasets only (versions: 3 prettier releases, random: 128 MiB); a few minutes
@@ -20,6 +21,9 @@ Options:
   --tools LIST        comma-separated subset of ${ALL_TOOLS.join(',')} (default: all)
   --cache DIR         where datasets, scratch repositories and logs live
                       (default: $XDG_CACHE_HOME/repo-bench or ~/.cache/repo-bench)
+  --cache-state S     cold, warm or both (default: both): run each backup, snapshots, restore and
+                      check step with a cold page cache (dropped first, when permitted), a warm one
+                      (everything it reads already cached), or both; see bench/README.md
   --keep              keep repositories, restores and working dirs for inspection
   --profile           run repo's steps under node --cpu-prof (profiles in bench/results/profiles/)
   -h, --help          this text
@@ -33,6 +37,7 @@ export function parseOptions(argv) {
       datasets: { type: 'string' },
       tools: { type: 'string' },
       cache: { type: 'string' },
+      'cache-state': { type: 'string', default: 'both' },
       keep: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -47,6 +52,8 @@ export function parseOptions(argv) {
   const datasets = values.datasets ? resolveDatasets(list(values.datasets)) : values.quick ? resolveDatasets(QUICK_DEFAULT) : DATASETS;
   const tools = values.tools ? list(values.tools) : ALL_TOOLS;
   for (const t of tools) if (!ALL_TOOLS.includes(t)) throw new Error(`unknown tool "${t}" (known: ${ALL_TOOLS.join(', ')})`);
+  const cacheState = values['cache-state'];
+  if (!['cold', 'warm', 'both'].includes(cacheState)) throw new Error(`--cache-state must be cold, warm or both (got "${cacheState}")`);
   const cacheBase = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return {
     help: values.help,
@@ -54,6 +61,8 @@ export function parseOptions(argv) {
     datasets,
     tools: ALL_TOOLS.filter((t) => tools.includes(t)), // fixed column order
     cache: resolve(values.cache ?? join(cacheBase, 'repo-bench')),
+    cacheState,
+    cacheStates: cacheState === 'both' ? ['cold', 'warm'] : [cacheState],
     keep: values.keep,
     profile: values.profile,
   };

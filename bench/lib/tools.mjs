@@ -1,6 +1,6 @@
 // The backup tools under test: how to find/install them and the command line of every step.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { aptInstall, sh, which } from './proc.mjs';
 
@@ -8,25 +8,35 @@ export const ALL_TOOLS = ['repo', 'restic', 'borg'];
 export const PASSWORD = 'repo-bench correct horse battery staple';
 
 /**
- * Each adapter returns { cmd, args, cwd? } for a step. `scratch` is a per-dataset folder for the
- * tools' own caches (restic's and borg's), removed with the repositories.
+ * Each adapter returns { cmd, args, cwd? } for a step (versionCmd: the tool's version command;
+ * `version` is set to its output by setupTools). `scratch` is a per-dataset, per-lineage folder
+ * for the tools' own caches (restic's and borg's), removed with the repositories.
  */
 function repoTool(projectRoot) {
-  const main = join(projectRoot, 'dist/cli/main.js');
+  // The command as installed (package.json "bin"): the bundle, with the environment and node options its
+  // first line names (`#!/usr/bin/env -S VAR=value … node --option …`).
+  const main = join(projectRoot, 'dist/bundle/repo.js');
+  const words = readFileSync(main, 'utf8').split('\n', 1)[0].replace(/^#!\S*env\s+-S\s+/, '').split(/\s+/).filter(Boolean);
+  const at = words.indexOf('node');
+  const launchEnv = Object.fromEntries(words.slice(0, Math.max(at, 0)).map((w) => w.split('=', 2)));
+  const nodeOptions = at < 0 ? [] : words.slice(at + 1);
   const node = (args, o) => ({
     cmd: process.execPath,
-    args: [...(o?.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : []), main, ...args],
+    args: [...nodeOptions, ...(o?.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : []), main, ...args],
   });
   return {
     name: 'repo',
     main,
-    env: () => ({ REPO_PASSWORD: PASSWORD }),
+    // repo caches only remote repositories' metadata; pointed into the scratch dir all the same
+    env: (scratch) => ({ ...launchEnv, REPO_PASSWORD: PASSWORD, REPO_CACHE_DIR: join(scratch, 'repo-cache') }),
+    versionCmd: () => node(['version']),
     init: (r, o) => node(['-r', r, '-q', 'init'], o),
     backup: (r, src, _name, o) => node(['-r', r, '-q', 'backup', src], o),
     restore: (r, target, _name, o) => node(['-r', r, '-q', 'restore', 'latest', '--target', target], o),
     // repo restores a backed-up directory under its base name
     restoredRoot: (target, src) => join(target, basename(src)),
     check: (r, o) => node(['-r', r, '-q', 'check', '--read-data'], o),
+    snapshots: (r, o) => node(['-r', r, '-q', 'snapshots'], o),
   };
 }
 
@@ -34,11 +44,13 @@ function resticTool() {
   return {
     name: 'restic',
     env: (scratch) => ({ RESTIC_PASSWORD: PASSWORD, RESTIC_CACHE_DIR: join(scratch, 'restic-cache') }),
+    versionCmd: () => ({ cmd: 'restic', args: ['version'] }),
     init: (r) => ({ cmd: 'restic', args: ['-r', r, '-q', 'init'] }),
     backup: (r, src) => ({ cmd: 'restic', args: ['-r', r, '-q', 'backup', src] }),
     restore: (r, target) => ({ cmd: 'restic', args: ['-r', r, '-q', 'restore', 'latest', '--target', target] }),
     restoredRoot: (target, src) => join(target, src),
     check: (r) => ({ cmd: 'restic', args: ['-r', r, '-q', 'check', '--read-data'] }),
+    snapshots: (r) => ({ cmd: 'restic', args: ['-r', r, '-q', 'snapshots'] }),
   };
 }
 
@@ -52,12 +64,14 @@ function borgTool() {
       BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes',
       BORG_DISPLAY_PASSPHRASE: 'no',
     }),
+    versionCmd: () => ({ cmd: 'borg', args: ['--version'] }),
     init: (r) => ({ cmd: 'borg', args: ['init', '--encryption=repokey-blake2', r] }),
     backup: (r, src, name) => ({ cmd: 'borg', args: ['create', '--compression', 'lz4', `${r}::${name}`, src] }),
     // borg extracts into the current directory
     restore: (r, target, name) => ({ cmd: 'borg', args: ['extract', `${r}::${name}`], cwd: target }),
     restoredRoot: (target, src) => join(target, src.replace(/^\/+/, '')),
     check: (r) => ({ cmd: 'borg', args: ['check', '--verify-data', r] }),
+    snapshots: (r) => ({ cmd: 'borg', args: ['list', r] }),
   };
 }
 
