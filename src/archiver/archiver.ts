@@ -11,6 +11,7 @@ import { saveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
 import { saveTree } from '../tree/tree-store.js';
 import { nsToRfc3339, toLocalRfc3339 } from '../tree/time.js';
+import { DirCache } from './dir-cache.js';
 import { compileRules } from './exclude.js';
 import { storeChunks } from './file-reader.js';
 import { OwnerNames } from './metadata.js';
@@ -39,6 +40,7 @@ export async function backupPaths(repo: ArchiverRepo, paths: string[], opts: Bac
     }
   }
   const state = newState(repo, opts);
+  state.dirCache = openDirCache(repo, opts);
   state.progress.startScan(abs, opts.excludes ?? [], opts.signal);
   const started = new Date();
   const parentRoot = await parentChildren(repo, opts.parent?.tree);
@@ -133,7 +135,19 @@ async function finish(state: WalkState, s: { tree: string; paths: string[]; star
   state.progress.finish();
   if (opts.dryRun) return { snapshot: sn, warnings: state.warnings };
   const snapshotId = await saveSnapshot(repo, sn);
+  try {
+    state.dirCache?.save(opts.dirCacheDir!, snapshotId, opts.parent?.id);
+  } catch {
+    // only a cache: the next backup compares trees the slow way
+  }
   return { snapshotId, snapshot: sn, warnings: state.warnings };
+}
+
+/** The directory cache this backup reads (the parent's record) and writes, if it may use one. */
+function openDirCache(repo: ArchiverRepo, opts: BackupOptions): DirCache | undefined {
+  if (opts.dirCacheDir === undefined || opts.force || opts.ignoreCtime || opts.ignoreInode) return undefined;
+  const hash = (data: Uint8Array) => repo.blobId(data);
+  return opts.parent ? DirCache.load(opts.dirCacheDir, opts.parent.id, hash) : DirCache.empty(hash);
 }
 
 function uniqueName(base: string, used: Set<string>): string {

@@ -9,6 +9,7 @@ import type { Snapshot, SnapshotSummary } from '../snapshot/snapshot.js';
 import type { PathMatcher, ExcludeRule } from './exclude.js';
 import type { OwnerNames } from './metadata.js';
 import type { BackupProgress, ProgressTracker } from './progress.js';
+import type { DirCache } from './dir-cache.js';
 
 export type ArchiverRepo = Pick<
   Repository,
@@ -41,6 +42,12 @@ export interface BackupOptions {
   dryRun?: boolean;
   /** Files read at once. */
   concurrency?: number;
+  /**
+   * A folder for the directory cache (dir-cache.ts): with a parent snapshot whose backup left a record
+   * there, unchanged directories keep their tree ids without the parent's trees being loaded. Not used
+   * with force, ignoreCtime or ignoreInode, whose comparisons it cannot reproduce.
+   */
+  dirCacheDir?: string;
   signal?: AbortSignal;
   onProgress?: (p: BackupProgress) => void;
   onWarning?: (w: SourceWarning) => void;
@@ -60,6 +67,8 @@ export interface WalkState {
   opts: BackupOptions;
   hardlinks: Map<string, Promise<{ content: string[]; size: number }>>;
   summary: SnapshotSummary;
+  /** The directory cache, when this backup uses one (see BackupOptions.dirCacheDir). */
+  dirCache?: DirCache;
 }
 
 export function warn(state: WalkState, abs: Buffer, message: string, skipped: boolean): void {

@@ -8,6 +8,7 @@ import { saveTree } from '../tree/tree-store.js';
 import { mapLimit } from '../core/concurrency.js';
 import { readFile, readSmallFile, SMALL_FILE } from './file-reader.js';
 import { nodeFromStat, nodeTypeOf } from './metadata.js';
+import { fingerprint, type StatEntry } from './dir-cache.js';
 import { fileUnchanged, parentChildren, sameNodes } from './parent.js';
 import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
 
@@ -47,67 +48,107 @@ async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev:
     warn(state, abs, `cannot read directory: ${describeFsError(err)}`, true);
     return undefined;
   }
-  const parentTree = old?.type === 'dir' ? old.subtree : undefined;
-  const before = await parentChildren(state.repo, parentTree);
-  // Memory must not grow with the size of the tree: only two subdirectories of each directory are walked
-  // at once (unbounded fan-out once held the whole kernel tree in flight). Files start at once; the file
-  // semaphores bound how many are read.
-  interface Entry {
-    child: Buffer;
-    childAbs: Buffer;
-    st: BigIntStats;
-  }
+  const cache = state.dirCache;
+  const cached = cache?.lookup(abs);
+  // The parent's tree of this directory: from the parent's node, or, under a directory the cache let go
+  // unread, from the cache (the same snapshot recorded it).
+  const parentTree = old?.type === 'dir' ? old.subtree : cached?.tree;
+  const existed = old !== undefined || cached !== undefined;
   // lstat is synchronous on purpose: a promise per entry through the thread pool cost the main thread
   // about 15 µs each (1.2 s for the kernel's 84k entries) against 3 µs for the plain system call, and even
   // from a cold cache the whole kernel tree stats in under a second.
-  const entries: (Entry | undefined)[] = names.map((child) => {
+  const present: StatEntry[] = [];
+  for (const child of names) {
     const childAbs = Buffer.concat([abs, abs[abs.length - 1] === 0x2f ? Buffer.alloc(0) : SLASH, child]);
-    if (state.excluded(childAbs.toString('utf8'))) return undefined;
+    if (state.excluded(childAbs.toString('utf8'))) continue;
     try {
-      return { child, childAbs, st: fs.lstatSync(childAbs, { bigint: true }) };
+      present.push({ child, st: fs.lstatSync(childAbs, { bigint: true }) });
     } catch (err) {
       warn(state, childAbs, `cannot stat: ${describeFsError(err)}`, true);
-      return undefined;
     }
-  });
-  const visit = (e: Entry) =>
-    backupEntry(state, e.childAbs, e.child, e.st, rootDev, before.get(e.child.toString('hex')));
-  const present = entries.filter((e): e is Entry => e !== undefined);
+  }
+  const pathOf = (e: StatEntry) => Buffer.concat([abs, abs[abs.length - 1] === 0x2f ? Buffer.alloc(0) : SLASH, e.child]);
   const dirs = present.filter((e) => e.st.isDirectory() && !(state.opts.oneFileSystem && e.st.dev !== rootDev));
   const others = present.filter((e) => !e.st.isDirectory());
-  const otherNodes = Promise.all(others.map(visit));
-  otherNodes.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
-  const dirNodes = await mapLimit(dirs, DIR_CONCURRENCY, visit);
-  const children = [...dirNodes, ...(await otherNodes)];
-  const nodes = children.filter((c): c is TreeNode => c !== undefined);
+  const filesPrint = cache ? fingerprint(state.repo.blobId.bind(state.repo), others) : undefined;
+  // Memory must not grow with the size of the tree: only two subdirectories of each directory are walked
+  // at once (unbounded fan-out once held the whole kernel tree in flight). Files start at once; the file
+  // semaphores bound how many are read.
+  let before: Map<string, TreeNode> | undefined;
+  const visit = (e: StatEntry) => backupEntry(state, pathOf(e), e.child, e.st, rootDev, before?.get(e.child.toString('hex')));
+  let dirNodes: (TreeNode | undefined)[];
+  let otherNodes: (TreeNode | undefined)[] | undefined;
+  if (cached !== undefined && filesPrint!.equals(cached.files)) {
+    // Nothing but subdirectories can have changed: walk them first, and if they come out as recorded
+    // too, this directory's tree is the recorded one; its parent tree is never loaded.
+    dirNodes = await mapLimit(dirs, DIR_CONCURRENCY, visit);
+    const dirsPrint = subdirPrint(state, dirs, dirNodes);
+    if (dirsPrint?.equals(cached.dirs) && state.repo.hasBlob('tree', Buffer.from(cached.tree, 'hex'))) {
+      for (const e of others) if (e.st.isFile()) skippedFile(state, Number(e.st.size));
+      cache!.record(abs, { files: filesPrint!, dirs: dirsPrint, tree: cached.tree });
+      state.progress.dirDone();
+      state.summary.dirs_unmodified++;
+      node.subtree = cached.tree;
+      return node;
+    }
+    before = await parentChildren(state.repo, parentTree);
+    otherNodes = await Promise.all(others.map(visit));
+  } else {
+    before = await parentChildren(state.repo, parentTree);
+    const pending = Promise.all(others.map(visit));
+    pending.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
+    dirNodes = await mapLimit(dirs, DIR_CONCURRENCY, visit);
+    otherNodes = await pending;
+  }
+  const nodes = [...dirNodes, ...otherNodes].filter((c): c is TreeNode => c !== undefined);
   state.progress.dirDone();
   // An unchanged directory keeps its parent's tree id: nothing is serialized or stored again.
   if (parentTree && state.repo.hasBlob('tree', Buffer.from(parentTree, 'hex')) && sameNodes(nodes, [...before.values()])) {
     state.summary.dirs_unmodified++;
     node.subtree = parentTree;
-    return node;
+  } else {
+    const tree = await saveTree(state.repo, nodes);
+    if (!tree.known) state.summary.tree_blobs++;
+    if (existed) state.summary.dirs_changed++;
+    else state.summary.dirs_new++;
+    node.subtree = tree.id;
   }
-  const tree = await saveTree(state.repo, nodes);
-  if (!tree.known) state.summary.tree_blobs++;
-  if (old) state.summary.dirs_changed++;
-  else state.summary.dirs_new++;
-  node.subtree = tree.id;
+  // Recorded only when every entry made it into the tree: a file skipped with a warning must be tried
+  // (and warned about) again next time, not hidden behind a matching fingerprint.
+  const dirsPrint = cache && otherNodes.every((n, i) => n !== undefined || nodeTypeOf(others[i].st) === undefined) ? subdirPrint(state, dirs, dirNodes) : undefined;
+  if (dirsPrint) cache!.record(abs, { files: filesPrint!, dirs: dirsPrint, tree: node.subtree });
   return node;
 }
 
-async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: BigIntStats, old?: TreeNode): Promise<TreeNode | undefined> {
+/** The fingerprint of the subdirectories with the tree ids they got, or undefined if one failed. */
+function subdirPrint(state: WalkState, dirs: StatEntry[], nodes: (TreeNode | undefined)[]): Buffer | undefined {
+  const subtrees: string[] = [];
+  for (const n of nodes) {
+    if (n?.subtree === undefined) return undefined;
+    subtrees.push(n.subtree);
+  }
+  return fingerprint(state.repo.blobId.bind(state.repo), dirs, subtrees);
+}
+
+/** Counts a file the parent already holds unchanged. */
+function skippedFile(state: WalkState, size: number): void {
   state.summary.total_files_processed++;
+  state.summary.files_unmodified++;
+  state.summary.total_bytes_processed += size;
+  state.progress.fileSkipped(size);
+}
+
+async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: BigIntStats, old?: TreeNode): Promise<TreeNode | undefined> {
   if (fileUnchanged(state.repo, node, old, state.opts)) {
     // The parent's atime is kept: reading a file (a build, a scan, a cat) moves only its atime, and a
     // snapshot that recorded it would store a new tree for every directory read since (spec §9).
     if (old!.atime !== undefined) node.atime = old!.atime;
     else delete node.atime;
     node.content = old!.content;
-    state.summary.files_unmodified++;
-    state.summary.total_bytes_processed += node.size ?? 0;
-    state.progress.fileSkipped(node.size ?? 0);
+    skippedFile(state, node.size ?? 0);
     return node;
   }
+  state.summary.total_files_processed++;
   const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
   const shared = linkKey ? state.hardlinks.get(linkKey) : undefined;
   let r = shared ? await shared.catch(() => undefined) : undefined;

@@ -18,6 +18,7 @@ import {
   type ExcludeRule,
   type GroupBy,
 } from '../archiver/index.js';
+import { defaultCacheDir } from '../backend/index.js';
 import { findSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { isRepoError, RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
@@ -143,6 +144,9 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
       if (!stdinMode && !commandMode) {
         opts.parent = await parentSnapshot(repo, args, opts, flags);
         if (opts.parent !== undefined) out.info(`using parent snapshot ${shortId(opts.parent.id)}`);
+        // The directory cache (archiver/dir-cache.ts) lives beside the metadata cache, per repository.
+        const cacheDir = env.globals.cache === false ? undefined : defaultCacheDir(process.env);
+        if (cacheDir !== undefined) opts.dirCacheDir = path.join(cacheDir, repo.config.id, 'dirs');
         return await backupPaths(target, args, opts);
       }
       const counted = async function* (src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
