@@ -61,8 +61,9 @@ export function decodeIndex(buf: Buffer, name: string): IndexFile {
     const n = buf.readUInt32LE(at + 32);
     at += 36;
     need(at, n * ENTRY_SIZE);
-    const blobs: BlobEntry[] = [];
-    for (let k = 0; k < n; k++, at += ENTRY_SIZE) blobs.push(readEntry(buf, at, { ...ctx, pack }));
+    const blobs: BlobEntry[] = new Array(n);
+    const packCtx = { ...ctx, pack }; // one per pack, not per blob: indexes hold hundreds of thousands
+    for (let k = 0; k < n; k++, at += ENTRY_SIZE) blobs[k] = readEntry(buf, at, packCtx);
     packs.push({ pack, blobs });
   }
   if (at !== buf.length) throw new FormatError(`index ${name} has trailing bytes`, ctx);
