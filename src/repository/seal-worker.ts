@@ -3,13 +3,12 @@
 // reads only the source files it is handed, and never touches the repository's storage.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { fastcdcBoundaries } from '../chunker/fastcdc.js';
 import type { ChunkerParams } from '../chunker/params.js';
 import { blobAad } from './aad.js';
 import type { BlobType } from './blob.js';
 import { compressBlob } from './compression.js';
-import { decodeFilesJob, encodeFilesReply, type FileReply, type FilesJob, type SealedChunk } from './file-batch.js';
-import { WholeFileReader } from './file-read.js';
+import { decodeFilesJob, encodeFilesReply, type FilesJob } from './file-batch.js';
+import { FileSealer } from './file-seal.js';
 import { MasterKey } from './master-key.js';
 
 export interface SealJob {
@@ -35,6 +34,7 @@ export interface SealWorkerData {
 
 const setup = workerData as SealWorkerData;
 const key = MasterKey.fromBytes(setup.key);
+const sealer = new FileSealer(key, setup.chunker);
 
 parentPort!.on('message', (m: SealJob | FilesJob) => {
   if (m.kind === 'files') {
@@ -55,31 +55,10 @@ function sealBlob(type: BlobType, id: Uint8Array, plain: Buffer, level: number):
   return { sealed: ownBuffer(key.encryption.seal(data, blobAad(type, id))), compression };
 }
 
-/** Small files: each read once (file-read.ts), then cut, hashed and sealed as soon as its bytes are in. */
+/** Small files: each read once, then cut, hashed and sealed as soon as its bytes are in (file-seal.ts). */
 async function sealFiles(m: FilesJob): Promise<void> {
-  const files = new Array<FileReply>(m.ends.length);
-  await reader.readAll(decodeFilesJob(m), (i, r) => {
-    files[i] = r.status === 'read' ? sealBytes(r.buf.subarray(0, r.filled), r.sizeAfter, r.mtimeNs, m.level) : r;
-  });
-  const { reply, transfer } = encodeFilesReply(m.job, files);
+  const { reply, transfer } = encodeFilesReply(m.job, await sealer.sealAll(decodeFilesJob(m), m.level));
   parentPort!.postMessage(reply, transfer);
-}
-
-const reader = new WholeFileReader();
-
-/** Cuts a whole file exactly as the streaming chunker would, and hashes and seals each chunk. */
-function sealBytes(data: Buffer, sizeAfter: number, mtimeNs: string, level: number): FileReply {
-  const cuts = fastcdcBoundaries(data, setup.chunker);
-  const chunks: SealedChunk[] = [];
-  for (let i = 0; i + 1 < cuts.length; i++) {
-    const chunk = data.subarray(cuts[i], cuts[i + 1]);
-    const id = key.blobId(chunk);
-    // Sealed here without the copy into an owned buffer: the reply copies every chunk into one buffer.
-    const { data: packed, compression } = compressBlob(chunk, level);
-    const sealed = key.encryption.seal(packed, blobAad('data', id));
-    chunks.push({ id, rawLength: chunk.length, sealed, compression });
-  }
-  return { status: 'ok', size: data.length, sizeAfter, mtimeNs, chunks };
 }
 
 // Small Buffers share Node's pool; transferring the pool's ArrayBuffer would detach unrelated data.
