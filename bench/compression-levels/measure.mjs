@@ -54,6 +54,7 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rea
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { prng } from '../lib/fsutil.mjs';
 import fastcdc from 'fastcdc-wasm';
 import zstd from 'zstd-napi';
 
@@ -167,20 +168,8 @@ function hexText(bytes) {
   return Buffer.from(randomBytes(bytes / 2).toString('hex'));
 }
 
-/** Small seeded PRNG (mulberry32) so the synthetic datasets are the same on every run. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function syntheticPgbench(bytes) {
-  const r = rng(42);
+  const r = prng(42);
   const parts = ['--\n-- PostgreSQL database dump\n--\n\nCOPY public.pgbench_accounts (aid, bid, abalance, filler) FROM stdin;\n'];
   let n = parts[0].length;
   const filler = ' '.repeat(84);
@@ -207,7 +196,7 @@ function pgdumpFiles() {
 }
 
 function sqlmix(bytes) {
-  const r = rng(7);
+  const r = prng(7);
   const pick = (a) => a[Math.floor(r() * a.length)];
   const first = ['James', 'Mary', 'Robert', 'Patricia', 'John', 'Jennifer', 'Michael', 'Linda', 'David', 'Elizabeth', 'Wei', 'Fatima', 'Olga', 'Hiroshi', 'Ana', 'Kwame', 'Priya', 'Lars', 'Sofia', 'Mateo'];
   const last = ['Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Nguyen', 'Kowalski', 'Tanaka', 'Okafor', 'Schmidt', 'Rossi', 'Dubois', 'Silva', 'Kim', 'Patel'];
