@@ -19,6 +19,11 @@ interface Slot {
   busy: number;
 }
 
+export interface WorkerPoolOptions {
+  /** Threads to start now (default all); `grow` starts more later, up to the pool's count. */
+  start?: number;
+}
+
 export class WorkerPool<J extends Job, R extends Job> {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, { resolve: (r: R) => void; reject: (e: unknown) => void }>();
@@ -27,14 +32,20 @@ export class WorkerPool<J extends Job, R extends Job> {
 
   /** `url` undefined or `count` 0: every job runs inline through `inline` (and fails without one). */
   constructor(
-    url: URL | undefined,
-    count: number,
-    workerData: unknown,
+    private readonly url: URL | undefined,
+    private readonly count: number,
+    private readonly workerData: unknown,
     private readonly inline?: (job: J) => R,
+    options: WorkerPoolOptions = {},
   ) {
-    if (url === undefined) return;
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(url, { workerData });
+    this.grow(options.start ?? count);
+  }
+
+  /** Starts threads until `n` run (at most the pool's count); a thread costs 10-15 MiB and a fraction of a second to start. */
+  grow(n: number): void {
+    if (this.url === undefined) return;
+    while (this.slots.length < Math.min(n, this.count)) {
+      const worker = new Worker(this.url, { workerData: this.workerData });
       const slot: Slot = { worker, busy: 0 };
       worker.on('message', (r: R) => {
         if (--slot.busy === 0) worker.unref();
@@ -46,6 +57,11 @@ export class WorkerPool<J extends Job, R extends Job> {
       worker.unref();
       this.slots.push(slot);
     }
+  }
+
+  /** Jobs queued or running on the least busy thread (Infinity without threads). */
+  get leastBusy(): number {
+    return this.slots.reduce((min, s) => Math.min(min, s.busy), Infinity);
   }
 
   /** Threads actually running jobs (0 means jobs run inline). */

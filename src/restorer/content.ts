@@ -11,6 +11,7 @@ import { createFile, openForVerify } from './fsops.js';
 import { applyHandleMeta } from './metadata.js';
 import type { Piece, PlannedFile } from './plan.js';
 import type { FileMeta, RestoreContext } from './types.js';
+import type { NumericMeta } from './file-table.js';
 
 /** The repository's error for a blob, re-raised with the same class and code plus the path being restored. */
 export function blobError(ctx: RestoreContext, err: unknown, path: Buffer, blob: Buffer): unknown {
@@ -48,7 +49,7 @@ async function loadPiece(ctx: RestoreContext, path: Buffer, p: Piece): Promise<B
  * Creates `path` and writes the pieces with positional writes, holding one blob at a time, then applies
  * metadata through the same handle. `meta` is the file's (a hard-link copy passes its own node).
  */
-export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, path: Buffer, meta: FileMeta): Promise<void> {
+export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, path: Buffer, meta: FileMeta | NumericMeta): Promise<void> {
   const fh = await createFile(path);
   let ok = false;
   // Blobs are fetched a few ahead of the write position, so reading, decrypting and writing overlap.

@@ -5,41 +5,54 @@ import { promises as fsp, type BigIntStats } from 'node:fs';
 import { forEachLimit } from '../core/concurrency.js';
 import { verifyFileContent, writeFileContent } from './content.js';
 import { writeFilesByPack } from './pack-order.js';
-import { ensureDir, makeSpecial, matchesPlanned, prepareSlot, splitDev, type DirState } from './fsops.js';
-import { applyDirMeta, applySpecialMeta, applySymlinkMeta, restoreDirMode } from './metadata.js';
+import { ensureDirSync, makeSpecial, matchesPlanned, prepareSlot, splitDev, type DirState } from './fsops.js';
+import { applyDirMetaSync, applySpecialMeta, applySymlinkMeta, restoreDirModeSync } from './metadata.js';
 import { displayName } from '../tree/node.js';
-import type { PlannedFile, PlannedHardlink, PlannedOther, RestorePlan } from './plan.js';
+import { filePath, plannedFile, type PlannedFile, type PlannedHardlink, type PlannedOther, type RestorePlan } from './plan.js';
+import type { RestorePool } from './restore-pool.js';
 import { DEFAULT_CONCURRENCY, type RestoreContext } from './types.js';
 
-interface Written {
-  file: PlannedFile;
-  path: Buffer;
-}
+/** The blocking directory loops let timers, progress and an abort through this often. */
+const DIRS_PER_TURN = 256;
 
-export async function executePlan(ctx: RestoreContext, plan: RestorePlan): Promise<void> {
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function executePlan(ctx: RestoreContext, plan: RestorePlan, pool: RestorePool): Promise<void> {
   await fsp.mkdir(ctx.target, { recursive: true });
   const dirs: DirState[] = [];
   const parentOk = (p: number) => p < 0 || dirs[p].ok;
+  const targetGid = (await fsp.stat(ctx.target)).gid;
 
   // Parents come before children in plan.dirs, so a skipped directory skips its whole subtree.
-  for (const d of plan.dirs) {
+  for (let i = 0; i < plan.dirs.length; i++) {
+    if (i % DIRS_PER_TURN === DIRS_PER_TURN - 1) await nextTurn();
     ctx.checkAborted();
-    const state = parentOk(d.parent) ? await ensureDir(ctx, d.path) : { ok: false, created: false };
+    const d = plan.dirs[i];
+    const state = parentOk(d.parent) ? ensureDirSync(ctx, d.path) : { ok: false, created: false };
     dirs.push(state);
     if (state.ok) ctx.result.dirs++;
   }
 
-  const written: Written[] = [];
-  const writtenLeaders = new Set<number>();
+  // Files written by this restore: a flag per planned file, and the hard-link copies written as separate files.
+  const written = new Uint8Array(plan.files.count);
+  const copies: { file: PlannedFile; path: Buffer }[] = [];
   const fileDone = () => {
     ctx.progress.filesDone++;
     ctx.reportProgress();
   };
-  await writeFilesByPack(ctx, plan, {
-    eligible: (i) => parentOk(plan.files[i].parent),
+  // A new file belongs to us and to our group or its directory's (setgid, or a grpid mount): when all of
+  // those are the file's own, chown would change nothing and is left out (one system call less per file).
+  const euid = process.geteuid?.();
+  const egid = process.getegid?.();
+  await writeFilesByPack(ctx, plan, pool, {
+    eligible: (i) => parentOk(plan.files.parent(i)),
+    ownerAsCreated: (i) => {
+      const p = plan.files.parent(i);
+      const { uid, gid } = plan.files.meta(i);
+      return uid === euid && gid === egid && (p < 0 ? targetGid : dirs[p].gid) === egid;
+    },
     written: (i) => {
-      written.push({ file: plan.files[i], path: plan.files[i].path });
-      writtenLeaders.add(i);
+      written[i] = 1;
     },
     finished: fileDone,
   });
@@ -51,46 +64,55 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan): Promi
 
   for (const h of plan.hardlinks) {
     ctx.checkAborted();
-    if (parentOk(h.parent)) await restoreHardlink(ctx, plan, h, writtenLeaders.has(h.leader), written);
+    if (parentOk(h.parent)) await restoreHardlink(ctx, plan, h, written[h.leader] === 1, copies);
     fileDone();
   }
 
   if (ctx.opts.verify) {
     ctx.result.verified = 0;
-    await forEachLimit(written, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, async (w) => {
+    const todo: number[] = [];
+    for (let i = 0; i < written.length; i++) if (written[i] === 1) todo.push(i);
+    const check = async (file: PlannedFile, path: Buffer) => {
       ctx.checkAborted();
-      await verifyFileContent(ctx, w.file, w.path);
+      await verifyFileContent(ctx, file, path);
       ctx.result.verified!++;
+    };
+    await forEachLimit(todo, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, (i) => {
+      const f = plannedFile(plan, i);
+      return check(f, f.path);
     });
+    await forEachLimit(copies, ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, (c) => check(c.file, c.path));
   }
 
   // Children before parents: writing into a directory changes its mtime, and a read-only mode would block writing.
-  for (let i = plan.dirs.length - 1; i >= 0; i--) {
+  for (let i = plan.dirs.length - 1, n = 0; i >= 0; i--) {
     const d = plan.dirs[i];
     const s = dirs[i];
     if (!s.ok) continue;
-    if (s.created || ctx.overwrite !== 'never') await applyDirMeta(ctx, d.path, d.node);
-    else if (s.oldMode !== undefined) await restoreDirMode(ctx, d.path, s.oldMode);
+    if (++n % DIRS_PER_TURN === 0) await nextTurn();
+    if (s.created || ctx.overwrite !== 'never') applyDirMetaSync(ctx, d.path, d.meta);
+    else if (s.oldMode !== undefined) restoreDirModeSync(ctx, d.path, s.oldMode);
   }
 }
 
-async function restoreHardlink(ctx: RestoreContext, plan: RestorePlan, h: PlannedHardlink, leaderWritten: boolean, written: Written[]): Promise<void> {
-  const leader = plan.files[h.leader];
-  if (!(await prepareSlot(ctx, h.path, (st) => matchesPlanned(st, leader.size, h.node.mtime)))) return;
+async function restoreHardlink(ctx: RestoreContext, plan: RestorePlan, h: PlannedHardlink, leaderWritten: boolean, copies: { file: PlannedFile; path: Buffer }[]): Promise<void> {
+  const leaderPath = filePath(plan, h.leader);
+  if (!(await prepareSlot(ctx, h.path, (st) => matchesPlanned(st, plan.files.size(h.leader), h.node.mtime)))) return;
   if (leaderWritten) {
     try {
-      await fsp.link(leader.path, h.path);
+      await fsp.link(leaderPath, h.path);
       ctx.result.hardlinks++;
       return;
     } catch (err) {
-      ctx.warn(h.path, `cannot hard-link to ${displayName(leader.path.subarray(ctx.target.length + 1))}, restored as a separate copy: ${(err as Error).message}`, err);
+      ctx.warn(h.path, `cannot hard-link to ${displayName(leaderPath.subarray(ctx.target.length + 1))}, restored as a separate copy: ${(err as Error).message}`, err);
     }
   }
   // The first path of this inode was not written by this restore (filtered, skipped or link failed): write a copy.
+  const leader = plannedFile(plan, h.leader);
   ctx.progress.bytesTotal += leader.size;
   await writeFileContent(ctx, leader, h.path, h.node);
   ctx.result.files++;
-  written.push({ file: leader, path: h.path });
+  copies.push({ file: leader, path: h.path });
 }
 
 async function restoreOther(ctx: RestoreContext, e: PlannedOther): Promise<void> {

@@ -3,7 +3,7 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as C, promises as fsp, type BigIntStats } from 'node:fs';
+import fs, { constants as C, promises as fsp, type BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
 import { RepoError } from '../core/errors.js';
 import { displayName, isUtf8 } from '../tree/node.js';
@@ -58,31 +58,47 @@ export interface DirState {
   created: boolean;
   /** The mode a pre-existing directory had before we made it writable for ourselves. */
   oldMode?: number;
+  /** Its group while files are written into it (a new file gets this group or the creator's, see pack-writer). */
+  gid?: number;
 }
 
 /** Opens a directory without following a symlink in its last component, for fchmod/futimes/fchown. */
-export function openDir(path: Buffer) {
-  return fsp.open(path, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+export function openDirSync(path: Buffer): number {
+  return fs.openSync(path, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+}
+
+function lstatSyncOrUndefined(path: Buffer): fs.BigIntStats | undefined {
+  return fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
 }
 
 /**
  * Creates a directory (mode 0700 until its final metadata is applied, so nobody else can put entries
  * in it meanwhile) or reuses an existing real directory. Anything else in the way is replaced unless
  * overwrite is 'never', in which case the directory and its contents are skipped.
+ * Blocking on purpose: it runs in one loop over every directory before any file is written, where a
+ * promise round trip per system call cost more than the calls (see applyDirMetaSync).
  */
-export async function ensureDir(ctx: RestoreContext, path: Buffer): Promise<DirState> {
-  const st = await lstatOrUndefined(path);
+export function ensureDirSync(ctx: RestoreContext, path: Buffer): DirState {
+  // Into an empty target nearly every mkdir succeeds: try it first and look only when something is there.
+  try {
+    fs.mkdirSync(path, 0o700);
+    return checkCreated(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = lstatSyncOrUndefined(path);
   if (st !== undefined && st.isDirectory()) {
     const mode = Number(st.mode & 0o7777n);
-    if (ctx.isRoot || (mode & 0o700) === 0o700) return { ok: true, created: false };
+    const gid = Number(st.gid);
+    if (ctx.isRoot || (mode & 0o700) === 0o700) return { ok: true, created: false, gid };
     // A read-only directory from an earlier restore would block writing into it; its final mode is set at the end.
-    const fh = await openDir(path);
+    const fd = openDirSync(path);
     try {
-      await fh.chmod(mode | 0o700);
+      fs.fchmodSync(fd, mode | 0o700);
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
-    return { ok: true, created: false, oldMode: mode };
+    return { ok: true, created: false, oldMode: mode, gid };
   }
   if (st !== undefined) {
     if (ctx.overwrite === 'never') {
@@ -90,14 +106,18 @@ export async function ensureDir(ctx: RestoreContext, path: Buffer): Promise<DirS
       ctx.result.skipped++;
       return { ok: false, created: false };
     }
-    await fsp.unlink(path); // a symlink here must never be descended through
+    fs.unlinkSync(path); // a symlink here must never be descended through
   }
-  await fsp.mkdir(path, 0o700);
-  const check = await fsp.lstat(path);
-  if (!check.isDirectory()) {
+  fs.mkdirSync(path, 0o700);
+  return checkCreated(path);
+}
+
+function checkCreated(path: Buffer): DirState {
+  const st = fs.lstatSync(path);
+  if (!st.isDirectory()) {
     throw new RepoError('INVALID_ARGUMENT', `refusing to restore into ${displayName(path)}: it is not a real directory`, { path: displayName(path) });
   }
-  return { ok: true, created: true };
+  return { ok: true, created: true, gid: st.gid };
 }
 
 /** Opens a new file for writing; O_EXCL|O_NOFOLLOW make it fail rather than write through anything that appeared meanwhile. */

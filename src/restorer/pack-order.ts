@@ -1,70 +1,69 @@
-// Restores file contents pack by pack: each pack is read once (the range its needed blobs span) and
-// its blobs are written to every file that contains them, by worker threads with positional writes.
+// Restores file contents pack by pack: each needed pack is read once, window by window (the range its needed
+// blobs span, cut into pieces of a few MiB), and its blobs are written to every file that contains them, by
+// worker threads with positional writes.
 // Must never leave a file that looks restored but is not: a file whose blob fails here is rewritten
 // from the blob's other copies, or removed and reported with the blob, pack and path.
 
-import { promises as fsp } from 'node:fs';
+import fs, { constants as C, promises as fsp } from 'node:fs';
 import { forEachLimit } from '../core/concurrency.js';
 import { transferable } from '../core/worker-pool.js';
-import { idToHex } from '../core/id.js';
 import { DEFAULT_CONCURRENCY } from './types.js';
-import { nodeTimeSeconds, applyHandleMeta } from './metadata.js';
+import { applyFdMetaSync } from './metadata.js';
 import { writeFileContent } from './content.js';
-import { createFile, matchesPlanned, prepareSlot } from './fsops.js';
-import type { JobBlob, JobFile, JobFileMeta, PackJob, PackJobResult } from './pack-writer.js';
-import type { PlannedFile, RestorePlan } from './plan.js';
-import { createRestorePool, defaultRestoreWorkers } from './restore-pool.js';
+import { matchesPlanned } from './fsops.js';
+import { FILE_FIELDS, type PackJob, type PackJobResult } from './pack-writer.js';
+import { planJobs } from './pack-jobs.js';
+import { filePath, plannedFile, type RestorePlan } from './plan.js';
+import type { RestorePool } from './restore-pool.js';
 import { displayName } from '../tree/node.js';
-import { rfc3339ToNs } from '../tree/time.js';
 import type { RestoreContext } from './types.js';
-
-/** Files without content are created in batches of this many per job. */
-const EMPTY_FILES_PER_JOB = 512;
-
-interface JobBuild {
-  pack: string;
-  blobs: JobBlob[];
-  blobIndex: Map<string, number>;
-  files: JobFile[];
-  /** Byte range of the pack the needed blobs span. */
-  start: number;
-  end: number;
-}
 
 export interface ContentCallbacks {
   /** Whether file i is to be written at all (its directory exists). */
   eligible(i: number): boolean;
+  /** Whether file i, created now, would already have its owner and group (so a chown can be left out). */
+  ownerAsCreated(i: number): boolean;
   /** File i was written completely, with its metadata. */
   written(i: number): void;
   /** File i is finished one way or another (written, skipped or not eligible). */
   finished(i: number): void;
 }
 
-export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, cb: ContentCallbacks): Promise<void> {
-  const { jobs, multi } = buildJobs(ctx, plan, cb);
-  const skippedMulti = await createMultiPackFiles(ctx, plan, multi, cb);
-  const broken = new Set<number>();
-  const pool = createRestorePool(ctx.repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot }, ctx.opts.workers ?? defaultRestoreWorkers());
-  // One pack more than threads: each thread writes while the next pack is being read.
-  const jobsInFlight = Math.min(ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, Math.max(2, pool.threads + 1));
+/**
+ * Every buffer of a job, to move to a worker without a copy. Window bytes that are a view into a larger
+ * buffer (a backend may hand out slices) are copied first: posting the view would copy all of the larger one.
+ */
+function transferList(job: Omit<PackJob, 'job'>): ArrayBuffer[] {
+  if (job.data !== undefined && transferable(job.data).length === 0) job.data = new Uint8Array(job.data); // a copy (Buffer#slice is a view)
+  const arrays = [job.blobs, job.blobIds, job.files, job.meta, job.paths, job.pieceBlobs, job.pieceOffsets];
+  return [...transferable(job.data), ...arrays.map((a) => a.buffer as ArrayBuffer)];
+}
 
-  const finishMulti = async (i: number): Promise<void> => {
-    const f = plan.files[i];
-    const fh = await fsp.open(f.path, 'r+');
+export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, pool: RestorePool, cb: ContentCallbacks): Promise<void> {
+  const jobs = planJobs(plan, cb.eligible, cb.finished, ctx.isRoot ? cb.ownerAsCreated : () => true);
+  // Spanning files still to finish, with the number of jobs yet to add their pieces.
+  const multi = new Map(jobs.spanning);
+  const skippedMulti = createMultiPackFiles(ctx, plan, multi, cb);
+  const broken = new Set<number>();
+  const jobsInFlight = Math.min(ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, pool.lanes);
+
+  const finishMulti = (i: number): void => {
+    const path = filePath(plan, i);
+    const fd = fs.openSync(path, C.O_WRONLY | C.O_NOFOLLOW);
     try {
-      await applyHandleMeta(ctx, fh, f.path, f.meta);
+      applyFdMetaSync(ctx, fd, path, plan.files.meta(i));
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
     ctx.result.files++;
     cb.written(i);
     cb.finished(i);
   };
 
-  const handle = async (r: PackJobResult): Promise<void> => {
-    for (const w of r.warnings) ctx.warn(plan.files[w.file].path, w.message);
+  const handle = (r: PackJobResult): void => {
+    for (const w of r.warnings) ctx.warn(filePath(plan, w.file), w.message);
     if (r.fatal !== undefined) {
-      const err = Object.assign(new Error(r.fatal.message), { code: r.fatal.code, syscall: r.fatal.syscall, path: displayName(plan.files[r.fatal.file].path) });
+      const err = Object.assign(new Error(r.fatal.message), { code: r.fatal.code, syscall: r.fatal.syscall, path: displayName(filePath(plan, r.fatal.file)) });
       throw err;
     }
     ctx.result.bytes += r.bytes;
@@ -86,39 +85,41 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, c
       else if (broken.has(b)) multi.set(b, 0); // stays listed (and so removed on failure) until rewritten below
       else {
         multi.delete(b);
-        await finishMulti(b);
+        finishMulti(b);
       }
     }
     ctx.reportProgress();
   };
 
-  const runJob = async (build: JobBuild): Promise<void> => {
+  const runJob = async (j: number): Promise<void> => {
     ctx.checkAborted();
-    const files = skippedMulti.size === 0 ? build.files : build.files.filter((f) => f.owner || !skippedMulti.has(f.file));
-    if (files.length === 0) return;
-    const job: Omit<PackJob, 'job'> = { pack: build.pack, blobs: build.blobs, files };
-    if (build.blobs.length > 0) {
+    const job = jobs.build(j, skippedMulti);
+    if (job === undefined) return;
+    if (job.blobs.length > 0) {
+      const { pack, start, length } = jobs.range(j);
       try {
-        job.data = await ctx.repo.loadPackRange(build.pack, build.start, build.end - build.start);
+        job.data = await ctx.repo.loadPackRange(pack, start, length);
       } catch {
         // The fallback below tries the blobs' other copies and reports a missing pack with its name.
-        await handle({ job: 0, done: [], added: [], skipped: [], broken: files.map((f) => ({ file: f.file, message: 'pack unreadable' })), bytes: 0, warnings: [] });
+        const files: { file: number; message: string }[] = [];
+        for (let r = 0; r < job.files.length; r += FILE_FIELDS) files.push({ file: job.files[r], message: 'pack unreadable' });
+        handle({ job: 0, done: [], added: [], skipped: [], broken: files, bytes: 0, warnings: [] });
         return;
       }
     }
-    await handle(await pool.run((n) => ({ ...job, job: n }), transferable(job.data)));
+    handle(await pool.run(job, transferList(job)));
   };
 
   try {
     try {
-      await forEachLimit(jobs, jobsInFlight, runJob);
+      await forEachLimit(Array.from({ length: jobs.count }, (_, j) => j), jobsInFlight, runJob);
     } finally {
       await pool.close();
     }
     // Files with a blob that could not be used from the pack read above: written blob by blob from any copy.
     for (const i of [...broken].sort((a, b) => a - b)) {
       ctx.checkAborted();
-      const f = plan.files[i];
+      const f = plannedFile(plan, i);
       multi.delete(i);
       await fsp.unlink(f.path).catch(() => undefined);
       await writeFileContent(ctx, f, f.path, f.meta);
@@ -127,99 +128,49 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, c
       cb.finished(i);
     }
   } catch (err) {
-    // Files spanning packs that are not complete would look restored: they go, like any partial file.
-    await Promise.all([...multi.keys()].map((i) => fsp.unlink(plan.files[i].path).catch(() => undefined)));
+    // Files spanning windows that are not complete would look restored: they go, like any partial file.
+    await Promise.all([...multi.keys()].map((i) => fsp.unlink(filePath(plan, i)).catch(() => undefined)));
     throw err;
   }
 }
 
-function fileMeta(f: PlannedFile): JobFileMeta {
-  const n = f.meta;
-  return {
-    mode: n.mode,
-    uid: n.uid,
-    gid: n.gid,
-    atime: nodeTimeSeconds(n.atime ?? n.mtime),
-    mtime: nodeTimeSeconds(n.mtime),
-    size: f.size,
-    mtimeNs: rfc3339ToNs(n.mtime).toString(),
-  };
-}
-
 /**
- * Groups every eligible file's pieces by the pack holding their blob, packs in order of first use (so
- * files of one directory come out close together). A file whose pieces all sit in one pack is owned by
- * that pack's job; a file spanning packs is returned in `multi` with the number of jobs that touch it.
+ * Creates (empty) every file that spans windows, so jobs can add their pieces in any order; returns those
+ * left alone. Blocking, like the directory loop before it: usually a handful of files, one per window edge.
  */
-function buildJobs(ctx: RestoreContext, plan: RestorePlan, cb: ContentCallbacks): { jobs: JobBuild[]; multi: Map<number, number> } {
-  const byPack = new Map<string, JobBuild>();
-  const empty: JobBuild[] = [];
-  const multi = new Map<number, number>();
-  const jobFor = (pack: string): JobBuild => {
-    let b = byPack.get(pack);
-    if (b === undefined) {
-      b = { pack, blobs: [], blobIndex: new Map(), files: [], start: Infinity, end: 0 };
-      byPack.set(pack, b);
-    }
-    return b;
-  };
-  for (let i = 0; i < plan.files.length; i++) {
-    if (!cb.eligible(i)) {
-      cb.finished(i);
-      continue;
-    }
-    const f = plan.files[i];
-    if (f.pieces.length === 0) {
-      if (empty.length === 0 || empty[empty.length - 1].files.length >= EMPTY_FILES_PER_JOB) {
-        empty.push({ pack: '', blobs: [], blobIndex: new Map(), files: [], start: 0, end: 0 });
-      }
-      empty[empty.length - 1].files.push({ file: i, path: f.path, owner: true, meta: fileMeta(f), pieces: [] });
-      continue;
-    }
-    const perPack = new Map<string, number[]>();
-    for (const p of f.pieces) {
-      const loc = ctx.repo.index.lookup('data', p.blob)!; // the plan checked every blob
-      const b = jobFor(loc.pack);
-      const key = idToHex(p.blob);
-      let bi = b.blobIndex.get(key);
-      if (bi === undefined) {
-        bi = b.blobs.push({ id: p.blob, offset: loc.offset, storedLength: loc.storedLength, rawLength: loc.rawLength, compression: loc.compression }) - 1;
-        b.blobIndex.set(key, bi);
-        b.start = Math.min(b.start, loc.offset);
-        b.end = Math.max(b.end, loc.offset + loc.storedLength);
-      }
-      let list = perPack.get(loc.pack);
-      if (list === undefined) perPack.set(loc.pack, (list = []));
-      list.push(bi, p.offset);
-    }
-    const owner = perPack.size === 1;
-    if (!owner) multi.set(i, perPack.size);
-    for (const [pack, pieces] of perPack) {
-      jobFor(pack).files.push({ file: i, path: f.path, owner, meta: owner ? fileMeta(f) : undefined, pieces });
-    }
-  }
-  // Blob offsets were pack offsets; the job carries only the needed range, so make them relative to it.
-  for (const b of byPack.values()) {
-    for (const blob of b.blobs) blob.offset -= b.start;
-    b.blobIndex.clear();
-  }
-  return { jobs: [...byPack.values(), ...empty], multi };
-}
-
-/** Creates (empty) every file that spans packs, so jobs can add their pieces in any order; returns those left alone. */
-async function createMultiPackFiles(ctx: RestoreContext, plan: RestorePlan, multi: Map<number, number>, cb: ContentCallbacks): Promise<Set<number>> {
+function createMultiPackFiles(ctx: RestoreContext, plan: RestorePlan, multi: Map<number, number>, cb: ContentCallbacks): Set<number> {
   const skipped = new Set<number>();
   for (const i of multi.keys()) {
     ctx.checkAborted();
-    const f = plan.files[i];
-    const proceed = await prepareSlot(ctx, f.path, (st) => matchesPlanned(st, f.size, f.meta.mtime));
-    if (!proceed) {
+    const path = filePath(plan, i);
+    if (!prepareSlotSync(ctx, path, plan.files.size(i), plan.files.mtimeNs(i))) {
       skipped.add(i);
       cb.finished(i);
       continue;
     }
-    await (await createFile(f.path)).close();
+    fs.closeSync(fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600));
   }
   for (const i of skipped) multi.delete(i);
   return skipped;
+}
+
+/** fsops.prepareSlot for a planned file, blocking. */
+function prepareSlotSync(ctx: RestoreContext, path: Buffer, size: number, mtimeNs: bigint): boolean {
+  const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  if (st === undefined) return true;
+  if (ctx.overwrite === 'never' || (ctx.overwrite === 'if-changed' && matchesPlanned(st, size, mtimeNs))) {
+    ctx.result.skipped++;
+    return false;
+  }
+  if (st.isDirectory()) {
+    try {
+      fs.rmdirSync(path); // only succeeds when empty: other people's files are never deleted
+    } catch (err) {
+      ctx.warn(path, 'a non-empty directory is in the way, entry not restored', err);
+      return false;
+    }
+    return true;
+  }
+  fs.unlinkSync(path);
+  return true;
 }

@@ -4,54 +4,44 @@
 // Never writes a byte that has not been authenticated and re-hashed, and never writes through an existing entry.
 
 import fs, { constants as C } from 'node:fs';
-import type { Compression } from '../repository/blob.js';
+import { Compression } from '../repository/blob.js';
 import { openSealedBlob } from '../repository/blob-open.js';
 import type { MasterKey } from '../repository/master-key.js';
 import { matchesPlanned } from './fsops.js';
 import type { OverwriteMode } from './types.js';
 
-export interface JobBlob {
-  id: Uint8Array;
-  /** Offset of the sealed bytes inside the job's `data`. */
-  offset: number;
-  storedLength: number;
-  rawLength: number;
-  compression: Compression;
-}
+/** Per blob of a job, BLOB_FIELDS u32 in `blobs`: offset of its sealed bytes in `data`, stored length, raw length, zstd (1) or not (0). */
+export const BLOB_FIELDS = 4;
+/** Per file of a job, FILE_FIELDS u32 in `files`: plan index, flags, path start and length in `paths`, first piece, pieces, mtime ns. */
+export const FILE_FIELDS = 7;
+/**
+ * Flags: the job owns the whole file (all its pieces are in this window): it creates the file, writes it,
+ * applies its metadata and closes it. Without it the file exists already and the job adds its pieces.
+ */
+export const OWNER = 1;
+/** A file created now already has its owner and group: no chown (when running as root). */
+export const OWNER_AS_CREATED = 2;
+/** Per file, META_FIELDS doubles in `meta` (owned files): atime and mtime as utimes wants them, size, mtime whole seconds, mode, uid, gid. */
+export const META_FIELDS = 7;
 
-export interface JobFileMeta {
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Seconds since the epoch, as futimes wants them. */
-  atime: number;
-  mtime: number;
-  /** For overwrite 'if-changed': an existing file with this size and mtime (ns, decimal) is left alone. */
-  size: number;
-  mtimeNs: string;
-}
-
-export interface JobFile {
-  /** Index in the restore plan's files, used only to report back. */
-  file: number;
-  path: Uint8Array;
-  /**
-   * true: this job owns the whole file (all its pieces are in this pack): it creates the file, writes it,
-   * applies `meta` and closes it. false: the file exists already and this job adds its pieces.
-   */
-  owner: boolean;
-  meta?: JobFileMeta;
-  /** Pairs of (index into `blobs`, offset in the file). */
-  pieces: number[];
-}
-
+/**
+ * One job: the files to write from one window of one pack, as typed arrays that move to a worker without a
+ * copy (an array of objects per file was structured-cloned on the main thread: seconds on the kernel tree).
+ */
 export interface PackJob {
   job: number;
   pack: string;
-  /** The bytes of the pack from the first needed blob to the end of the last; absent for files without content. */
+  /** The window's bytes, from its first needed blob to the end of its last; absent for files without content. */
   data?: Uint8Array;
-  blobs: JobBlob[];
-  files: JobFile[];
+  blobs: Uint32Array;
+  /** 32 bytes per blob: the id its plaintext must hash to. */
+  blobIds: Uint8Array;
+  files: Uint32Array;
+  meta: Float64Array;
+  paths: Uint8Array;
+  /** Per piece: index into the job's blobs, and in `pieceOffsets` where in the file it goes. */
+  pieceBlobs: Uint32Array;
+  pieceOffsets: Float64Array;
 }
 
 export interface PackJobResult {
@@ -74,41 +64,57 @@ export interface PackJobResult {
 export interface WriterSettings {
   overwrite: OverwriteMode;
   isRoot: boolean;
+  /** The process's umask, which open(2) applies to the mode of a file it creates. */
+  umask: number;
 }
 
 const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+
+/**
+ * The mode to create a file with: its final mode when open(2) gives exactly that through the umask and it
+ * has no setuid, setgid or sticky bit (those must follow chown, which clears them), so no fchmod is needed
+ * (one system call less per file); otherwise 0600, and fchmod after writing.
+ */
+function createMode(settings: WriterSettings, mode: number): { create: number; final: boolean } {
+  const m = mode & 0o7777;
+  return (m & ~0o777) === 0 && (m & ~settings.umask) === m ? { create: m, final: true } : { create: 0o600, final: false };
+}
 
 /** `dropped` is told the bytes of every opened blob once it has been written (see core/worker-gc). */
 export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJob, dropped?: (bytes: number) => void): PackJobResult {
   const result: PackJobResult = { job: job.job, done: [], added: [], skipped: [], broken: [], bytes: 0, warnings: [] };
   const blobs = new BlobSource(key, job, dropped);
-  for (const f of job.files) {
-    // Buffers arrive in a worker as plain Uint8Arrays; fs takes paths as Buffers (names need not be UTF-8).
-    const path = Buffer.from(f.path.buffer, f.path.byteOffset, f.path.byteLength);
+  const { files, paths } = job;
+  for (let r = 0; r < files.length; r += FILE_FIELDS) {
+    const file = files[r];
+    const owner = (files[r + 1] & OWNER) !== 0;
+    // A view, not a copy: fs takes paths as Buffers (names need not be UTF-8).
+    const path = Buffer.from(paths.buffer, paths.byteOffset + files[r + 2], files[r + 3]);
+    const m = (r / FILE_FIELDS) * META_FIELDS;
     let fd: number | undefined;
     let created = false;
     try {
-      fd = f.owner ? createOwned(settings, path, f, result) : fs.openSync(path, C.O_WRONLY | C.O_NOFOLLOW);
-      created = f.owner && fd !== undefined;
+      fd = owner ? createOwned(settings, path, job, r, m, result) : fs.openSync(path, C.O_WRONLY | C.O_NOFOLLOW);
+      created = owner && fd !== undefined;
       if (fd === undefined) {
-        result.skipped.push(f.file);
+        result.skipped.push(file);
         continue;
       }
-      const written = writePieces(fd, f, blobs);
+      const written = writePieces(fd, job, files[r + 4], files[r + 5], blobs);
       if (typeof written === 'string') {
         fs.closeSync(fd);
         fd = undefined;
         // A partial file would look restored; the caller rewrites it from other copies or reports the blob.
-        if (f.owner) fs.unlinkSync(path);
-        result.broken.push({ file: f.file, message: written });
+        if (owner) fs.unlinkSync(path);
+        result.broken.push({ file, message: written });
         continue;
       }
-      if (f.owner) applyMeta(settings, fd, f, result);
-      (f.owner ? result.done : result.added).push(f.file);
+      if (owner) applyMeta(settings, fd, file, (files[r + 1] & OWNER_AS_CREATED) === 0, job.meta, m, result);
+      (owner ? result.done : result.added).push(file);
       result.bytes += written;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      result.fatal = { file: f.file, message: e.message, code: e.code, syscall: e.syscall };
+      result.fatal = { file, message: e.message, code: e.code, syscall: e.syscall };
       if (fd !== undefined) fs.closeSync(fd);
       fd = undefined;
       if (created) fs.rmSync(path, { force: true }); // a partial file would look restored
@@ -120,14 +126,15 @@ export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJo
   return result;
 }
 
-/** Writes every piece; returns the bytes written, or the message of the first blob that could not be opened. */
-function writePieces(fd: number, f: JobFile, blobs: BlobSource): number | string {
+/** Writes pieces first … first+count-1; returns the bytes written, or the message of the first blob that could not be opened. */
+function writePieces(fd: number, job: PackJob, first: number, count: number, blobs: BlobSource): number | string {
   let bytes = 0;
-  for (let k = 0; k < f.pieces.length; k += 2) {
-    const plain = blobs.take(f.pieces[k]);
+  for (let k = first; k < first + count; k++) {
+    const plain = blobs.take(job.pieceBlobs[k]);
     if (typeof plain === 'string') return plain;
+    const at = job.pieceOffsets[k];
     let done = 0;
-    while (done < plain.length) done += fs.writeSync(fd, plain, done, plain.length - done, f.pieces[k + 1] + done);
+    while (done < plain.length) done += fs.writeSync(fd, plain, done, plain.length - done, at + done);
     bytes += plain.length;
   }
   return bytes;
@@ -138,41 +145,44 @@ function writePieces(fd: number, f: JobFile, blobs: BlobSource): number | string
  * alone (undefined), or removed (an empty directory, or anything that is not a directory) and replaced.
  * Writing into an existing entry is never an option: it may be a symlink or a hard link to a file elsewhere.
  */
-function createOwned(settings: WriterSettings, path: Buffer, f: JobFile, result: PackJobResult): number | undefined {
+function createOwned(settings: WriterSettings, path: Buffer, job: PackJob, r: number, m: number, result: PackJobResult): number | undefined {
+  const mode = createMode(settings, job.meta[m + 4]).create;
   try {
-    return fs.openSync(path, CREATE_FLAGS, 0o600);
+    return fs.openSync(path, CREATE_FLAGS, mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   const st = fs.lstatSync(path, { bigint: true });
   if (settings.overwrite === 'never') return undefined;
-  if (settings.overwrite === 'if-changed' && f.meta !== undefined && matchesPlanned(st, f.meta.size, BigInt(f.meta.mtimeNs))) return undefined;
+  if (settings.overwrite === 'if-changed') {
+    const mtimeNs = BigInt(job.meta[m + 3]) * 1_000_000_000n + BigInt(job.files[r + 6]);
+    if (matchesPlanned(st, job.meta[m + 2], mtimeNs)) return undefined;
+  }
   if (st.isDirectory()) {
     try {
       fs.rmdirSync(path); // only succeeds when empty: other people's files are never deleted
     } catch {
-      result.warnings.push({ file: f.file, message: 'a non-empty directory is in the way, entry not restored' });
+      result.warnings.push({ file: job.files[r], message: 'a non-empty directory is in the way, entry not restored' });
       return undefined;
     }
   } else {
     fs.unlinkSync(path);
   }
-  return fs.openSync(path, CREATE_FLAGS, 0o600);
+  return fs.openSync(path, CREATE_FLAGS, mode);
 }
 
 /** Through the open descriptor, so no symlink can be swapped in; chown first because it clears setuid/setgid. */
-function applyMeta(settings: WriterSettings, fd: number, f: JobFile, result: PackJobResult): void {
-  const m = f.meta!;
+function applyMeta(settings: WriterSettings, fd: number, file: number, chown: boolean, meta: Float64Array, m: number, result: PackJobResult): void {
   const attempt = (what: string, fn: () => void) => {
     try {
       fn();
     } catch (err) {
-      result.warnings.push({ file: f.file, message: `cannot set ${what}: ${(err as Error).message}` });
+      result.warnings.push({ file, message: `cannot set ${what}: ${(err as Error).message}` });
     }
   };
-  if (settings.isRoot) attempt('owner', () => fs.fchownSync(fd, m.uid, m.gid));
-  attempt('mode', () => fs.fchmodSync(fd, m.mode & 0o7777));
-  attempt('times', () => fs.futimesSync(fd, m.atime, m.mtime));
+  if (settings.isRoot && chown) attempt('owner', () => fs.fchownSync(fd, meta[m + 5], meta[m + 6]));
+  if (!createMode(settings, meta[m + 4]).final) attempt('mode', () => fs.fchmodSync(fd, meta[m + 4] & 0o7777));
+  attempt('times', () => fs.futimesSync(fd, meta[m], meta[m + 1]));
 }
 
 /** Opens each blob of the job when first needed and keeps it only while other pieces still need it. */
@@ -185,8 +195,8 @@ class BlobSource {
     private readonly job: PackJob,
     private readonly dropped?: (bytes: number) => void,
   ) {
-    this.uses = new Uint32Array(job.blobs.length);
-    for (const f of job.files) for (let k = 0; k < f.pieces.length; k += 2) this.uses[f.pieces[k]]++;
+    this.uses = new Uint32Array(job.blobs.length / BLOB_FIELDS);
+    for (const b of job.pieceBlobs) this.uses[b]++;
   }
 
   take(i: number): Buffer | string {
@@ -196,18 +206,24 @@ class BlobSource {
     else {
       this.kept.delete(i);
       // Dropped by the caller once written: the plaintext, and the decrypted copy it was decompressed from.
-      if (typeof plain !== 'string') this.dropped?.(plain.length + this.job.blobs[i].storedLength);
+      if (typeof plain !== 'string') this.dropped?.(plain.length + this.job.blobs[i * BLOB_FIELDS + 1]);
     }
     return plain;
   }
 
   private open(i: number): Buffer | string {
-    const b = this.job.blobs[i];
+    const b = this.job.blobs;
+    const o = i * BLOB_FIELDS;
+    const offset = b[o];
+    const storedLength = b[o + 1];
     const data = this.job.data!;
-    if (b.offset + b.storedLength > data.length) return `pack ${this.job.pack} is shorter than the index says`;
-    const loc = { type: 'data' as const, id: Buffer.from(b.id.buffer, b.id.byteOffset, b.id.byteLength), compression: b.compression, offset: b.offset, storedLength: b.storedLength, rawLength: b.rawLength, pack: this.job.pack };
+    if (offset + storedLength > data.length) return `pack ${this.job.pack} is shorter than the index says`;
+    const ids = this.job.blobIds;
+    const id = Buffer.from(ids.buffer, ids.byteOffset + i * 32, 32);
+    const compression = b[o + 3] === 1 ? Compression.Zstd : Compression.None;
+    const loc = { type: 'data' as const, id, compression, offset, storedLength, rawLength: b[o + 2], pack: this.job.pack };
     try {
-      return openSealedBlob(this.key, loc, data.subarray(b.offset, b.offset + b.storedLength));
+      return openSealedBlob(this.key, loc, data.subarray(offset, offset + storedLength));
     } catch (err) {
       return (err as Error).message;
     }

@@ -2,8 +2,9 @@
 // Must never touch the target file system; all safety checks on names happen here, before anything is written.
 
 import { NotFoundError } from '../core/errors.js';
-import { idFromHex } from '../core/id.js';
 import { displayName, type TreeNode } from '../tree/node.js';
+import { FileTable, type NumericMeta } from './file-table.js';
+import { planTime } from './plan-time.js';
 import { loadCheckedTree, resolvePath } from './resolve.js';
 import type { FileMeta, RestoreContext } from './types.js';
 
@@ -17,27 +18,32 @@ export interface Piece {
 interface PlannedEntry {
   /** Absolute destination path as bytes (target + '/'-joined names). */
   path: Buffer;
-  /** Path relative to the restore root, as passed to include/exclude. */
-  rel: string;
   node: TreeNode;
   /** Index of the parent in `dirs`, or -1 for the target directory itself. */
   parent: number;
 }
 
-export type PlannedDir = PlannedEntry;
+/** A directory keeps only its metadata: a plan holds thousands, and a whole tree node is several times larger. */
+export interface PlannedDir {
+  path: Buffer;
+  parent: number;
+  meta: FileMeta;
+}
+
 export type PlannedOther = PlannedEntry; // symlinks, FIFOs, device nodes
 
-/**
- * A regular file keeps only what restoring it needs, not its tree node: a restore plan holds every file
- * of the snapshot at once, and a full node (content ids as hex, user names, ctime, inode…) is several
- * times larger.
- */
+/** Metadata of a planned file: numbers ready for the system calls, plus the exact mtime for 'if-changed'. */
+export interface PlannedMeta extends NumericMeta {
+  mtimeNs: bigint;
+}
+
+/** One regular file of the plan as objects, for the paths that handle files one at a time (see plannedFile). */
 export interface PlannedFile {
   /** Absolute destination path as bytes. */
   path: Buffer;
   /** Index of the parent in `dirs`, or -1 for the target directory itself. */
   parent: number;
-  meta: FileMeta;
+  meta: PlannedMeta;
   size: number;
   pieces: Piece[];
 }
@@ -49,12 +55,15 @@ export interface PlannedHardlink extends PlannedEntry {
 
 /**
  * Directories are in pre-order (every parent before its children), so the executor can create them in
- * order and apply their metadata in reverse order (children before parents). A pack-ordered executor
- * can consume `files[].pieces` in any order it likes.
+ * order and apply their metadata in reverse order (children before parents). Regular files are in a
+ * compact table (file-table.ts) whose pieces carry their blob's pack location, so a pack-ordered executor
+ * can group them without asking the index again.
  */
 export interface RestorePlan {
+  /** The target directory as bytes; files with parent -1 are directly in it. */
+  target: Buffer;
   dirs: PlannedDir[];
-  files: PlannedFile[];
+  files: FileTable;
   hardlinks: PlannedHardlink[];
   others: PlannedOther[];
   filesTotal: number;
@@ -63,40 +72,72 @@ export interface RestorePlan {
 
 const SLASH = Buffer.from('/');
 
-export async function planRestore(ctx: RestoreContext, rootTreeId: string): Promise<RestorePlan> {
-  const plan: RestorePlan = { dirs: [], files: [], hardlinks: [], others: [], filesTotal: 0, bytesTotal: 0 };
+/** Absolute destination path of file i (built on demand: the table keeps only names). */
+export function filePath(plan: RestorePlan, i: number): Buffer {
+  const p = plan.files.parent(i);
+  return Buffer.concat([p < 0 ? plan.target : plan.dirs[p].path, SLASH, plan.files.name(i)]);
+}
+
+/** File i with its pieces and metadata as objects. */
+export function plannedFile(plan: RestorePlan, i: number): PlannedFile {
+  const t = plan.files;
+  const pieces: Piece[] = [];
+  let offset = 0;
+  for (let k = t.firstPiece(i), end = k + t.pieces(i); k < end; k++) {
+    const length = t.rawLength(k);
+    pieces.push({ offset, length, blob: Buffer.from(t.pieceId(k)) });
+    offset += length;
+  }
+  return { path: filePath(plan, i), parent: t.parent(i), meta: { ...t.meta(i), mtimeNs: t.mtimeNs(i) }, size: t.size(i), pieces };
+}
+
+/** `sized` hears the number of files and content bytes planned so far, after each tree. */
+export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized?: (files: number, bytes: number) => void): Promise<RestorePlan> {
+  const plan: RestorePlan = { target: ctx.target, dirs: [], files: new FileTable(), hardlinks: [], others: [], filesTotal: 0, bytesTotal: 0 };
   const leaders = new Map<string, number>();
   const { include, exclude } = ctx.opts;
-  const count = () => plan.dirs.length + plan.files.length + plan.hardlinks.length + plan.others.length;
+  const filtered = include !== undefined || exclude !== undefined;
+  const count = () => plan.dirs.length + plan.files.count + plan.hardlinks.length + plan.others.length;
+  const pathOf = (parent: number, name: Buffer) => Buffer.concat([parent < 0 ? ctx.target : plan.dirs[parent].path, SLASH, name]);
 
-  const addLeaf = (e: PlannedEntry): void => {
-    const n = e.node;
-    switch (n.type) {
-      case 'file': {
-        const key = n.links !== undefined && n.links > 1 && n.inode !== undefined && n.deviceId !== undefined ? `${n.deviceId}:${n.inode}` : undefined;
-        const leader = key === undefined ? undefined : leaders.get(key);
-        plan.filesTotal++;
-        if (leader !== undefined) {
-          plan.hardlinks.push({ ...e, leader });
-          return;
-        }
-        if (key !== undefined) leaders.set(key, plan.files.length);
-        const pieces = planPieces(ctx, e.path, n.content ?? []);
-        const size = pieces.length === 0 ? 0 : pieces[pieces.length - 1].offset + pieces[pieces.length - 1].length;
-        if (n.error !== undefined) ctx.warn(e.path, `file was damaged when the snapshot was repaired: ${n.error}`);
-        const meta: FileMeta = { mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, atime: n.atime };
-        plan.files.push({ path: e.path, parent: e.parent, meta, size, pieces });
-        plan.bytesTotal += size;
-        return;
+  const locate = (id: Uint8Array) => ctx.repo.index.lookup('data', id);
+
+  const addFile = (n: TreeNode, parent: number): void => {
+    const key = n.links !== undefined && n.links > 1 && n.inode !== undefined && n.deviceId !== undefined ? `${n.deviceId}:${n.inode}` : undefined;
+    const leader = key === undefined ? undefined : leaders.get(key);
+    plan.filesTotal++;
+    if (leader !== undefined) {
+      plan.hardlinks.push({ path: pathOf(parent, n.name), node: n, parent, leader });
+      return;
+    }
+    // Times are parsed here, once: a timestamp the format does not allow fails the plan, before anything is written.
+    const mtime = planTime(n.mtime);
+    const atime = n.atime === undefined ? mtime.seconds : planTime(n.atime).seconds;
+    const i = plan.files.add({ parent, name: n.name, mode: n.mode, uid: n.uid, gid: n.gid, atime, mtime: mtime.seconds, mtimeS: mtime.s, mtimeNs: mtime.ns });
+    if (key !== undefined) leaders.set(key, i);
+    for (const hex of n.content ?? []) {
+      if (!plan.files.addPiece(hex, locate)) {
+        const shown = displayName(pathOf(parent, n.name));
+        throw new NotFoundError(`data blob ${hex} of ${shown} is not in the index`, { blob: hex, path: shown });
       }
+    }
+    if (n.error !== undefined) ctx.warn(pathOf(parent, n.name), `file was damaged when the snapshot was repaired: ${n.error}`);
+    plan.bytesTotal += plan.files.size(i);
+  };
+
+  const addLeaf = (n: TreeNode, parent: number): void => {
+    switch (n.type) {
+      case 'file':
+        addFile(n, parent);
+        return;
       case 'symlink':
-        if (n.linktarget === undefined) ctx.warn(e.path, 'symlink without a target, skipped');
-        else plan.others.push(e);
+        if (n.linktarget === undefined) ctx.warn(pathOf(parent, n.name), 'symlink without a target, skipped');
+        else plan.others.push({ path: pathOf(parent, n.name), node: n, parent });
         return;
       case 'fifo':
       case 'blockdev':
       case 'chardev':
-        plan.others.push(e);
+        plan.others.push({ path: pathOf(parent, n.name), node: n, parent });
         return;
       case 'socket':
         return; // a socket is only meaningful to the process that bound it; restic skips them too
@@ -105,53 +146,36 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string): Prom
     }
   };
 
-  const walk = async (treeId: string, dirPath: Buffer, rel: string, parent: number, included: boolean): Promise<void> => {
+  const walk = async (treeId: string, rel: string, parent: number, included: boolean): Promise<void> => {
     ctx.checkAborted();
     const tree = await loadCheckedTree(ctx.repo, treeId);
+    sized?.(plan.files.count, plan.bytesTotal);
     for (const node of tree.nodes) {
-      const childRel = rel === '' ? displayName(node.name) : `${rel}/${displayName(node.name)}`;
+      // The relative path is only needed (and only built) to match include and exclude patterns.
+      const childRel = !filtered ? '' : rel === '' ? displayName(node.name) : `${rel}/${displayName(node.name)}`;
       if (exclude?.(childRel)) continue;
       const self = included || include === undefined || include(childRel);
-      const e: PlannedEntry = { path: Buffer.concat([dirPath, SLASH, node.name]), rel: childRel, node, parent };
       if (node.type === 'dir') {
-        const index = plan.dirs.push(e) - 1;
+        const meta: FileMeta = { mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, atime: node.atime };
+        const index = plan.dirs.push({ path: pathOf(parent, node.name), parent, meta }) - 1;
         const before = count();
-        await walk(node.subtree!, e.path, childRel, index, self);
+        await walk(node.subtree!, childRel, index, self);
         // Without a matching include a directory exists only to hold matching descendants.
         if (!self && count() === before) plan.dirs.pop();
       } else if (self) {
-        addLeaf(e);
+        addLeaf(node, parent);
       }
     }
   };
 
   const resolved = await resolvePath(ctx.repo, rootTreeId, ctx.opts.subPath ?? '');
   if (resolved.treeId !== undefined) {
-    await walk(resolved.treeId, ctx.target, '', -1, false);
+    await walk(resolved.treeId, '', -1, false);
   } else {
     // A single non-directory node: restore it under its own name inside the target.
     const node = resolved.node!;
     const rel = displayName(node.name);
-    if (!exclude?.(rel) && (include === undefined || include(rel))) {
-      addLeaf({ path: Buffer.concat([ctx.target, SLASH, node.name]), rel, node, parent: -1 });
-    }
+    if (!exclude?.(rel) && (include === undefined || include(rel))) addLeaf(node, -1);
   }
   return plan;
-}
-
-/** Looks up every blob's raw length so each piece knows its offset; fails before writing if a blob is unknown. */
-function planPieces(ctx: RestoreContext, path: Buffer, content: string[]): Piece[] {
-  const pieces: Piece[] = [];
-  let offset = 0;
-  for (const hex of content) {
-    const blob = idFromHex(hex);
-    const loc = ctx.repo.index.lookup('data', blob);
-    if (loc === undefined) {
-      const shown = displayName(path);
-      throw new NotFoundError(`data blob ${hex} of ${shown} is not in the index`, { blob: hex, path: shown });
-    }
-    pieces.push({ offset, length: loc.rawLength, blob });
-    offset += loc.rawLength;
-  }
-  return pieces;
 }

@@ -3,11 +3,13 @@
 
 import path from 'node:path';
 import { RepoError } from '../core/errors.js';
+import { collectAllGarbage } from '../core/worker-gc.js';
 import type { Repository } from '../repository/repository.js';
 import type { StoredSnapshot } from '../snapshot/snapshot.js';
 import { displayName } from '../tree/node.js';
 import { executePlan } from './execute.js';
 import { planRestore, type RestorePlan } from './plan.js';
+import { RestorePool } from './restore-pool.js';
 import { DEFAULT_CONCURRENCY, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
 
 const PROGRESS_INTERVAL_MS = 100;
@@ -56,7 +58,7 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
 function countPlan(ctx: RestoreContext, plan: RestorePlan): void {
   const r = ctx.result;
   r.dirs = plan.dirs.length;
-  r.files = plan.files.length;
+  r.files = plan.files.count;
   r.hardlinks = plan.hardlinks.length;
   r.bytes = plan.bytesTotal;
   for (const e of plan.others) {
@@ -71,12 +73,24 @@ function countPlan(ctx: RestoreContext, plan: RestorePlan): void {
 export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot, opts: RestoreOptions): Promise<RestoreResult> {
   const ctx = createContext(repo, opts);
   ctx.checkAborted();
-  const plan = await planRestore(ctx, snapshot.tree);
-  repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
-  ctx.progress.filesTotal = plan.filesTotal;
-  ctx.progress.bytesTotal = plan.bytesTotal;
-  if (opts.dryRun) countPlan(ctx, plan);
-  else await executePlan(ctx, plan);
+  // Threads start while the trees are walked, as soon as the plan is large enough to need them.
+  const pool = opts.dryRun ? undefined : new RestorePool(repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask() }, opts.workers);
+  try {
+    const plan = await planRestore(ctx, snapshot.tree, (files, bytes) => pool?.sized(files, bytes));
+    repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
+    plan.files.trim();
+    // The tree packs and the trees decoded while planning are garbage now, much of it in the old generation,
+    // and writing files allocates too little on this thread for V8 to collect it: 30-60 MiB held for the
+    // whole restore of the kernel tree otherwise.
+    collectAllGarbage();
+    pool?.sized(plan.files.count, plan.bytesTotal);
+    ctx.progress.filesTotal = plan.filesTotal;
+    ctx.progress.bytesTotal = plan.bytesTotal;
+    if (pool === undefined) countPlan(ctx, plan);
+    else await executePlan(ctx, plan, pool);
+  } finally {
+    await pool?.close();
+  }
   ctx.reportProgress(true);
   return ctx.result;
 }

@@ -4,7 +4,7 @@
 import type { Repository } from '../repository/repository.js';
 import type { TreeNode } from '../tree/node.js';
 
-/** Pack jobs (and files re-read by verify) in flight at once. */
+/** Pack jobs (and files re-read by verify) in flight at once, at most. */
 export const DEFAULT_CONCURRENCY = 16;
 
 /** The metadata a restored file or directory gets. */
@@ -26,9 +26,13 @@ export interface RestoreOptions {
   verify?: boolean;
   /** Walk and count, write nothing. */
   dryRun?: boolean;
-  /** Packs being read or written at once (default 16, at most two per worker), and files re-read at once by verify. */
+  /** Pack windows being read or written at once (at most 16, and two per thread plus one), and files re-read at once by verify. */
   concurrency?: number;
-  /** Threads that open blobs and write files (default one per core, at most 8; 0 writes on the calling thread). */
+  /**
+   * Threads that open blobs and write files. Default: one writer per core (at most 8) with the calling
+   * thread as one of them, threads started only once the plan is large enough to need them. A number:
+   * exactly that many threads from the start, the calling thread writing nothing (0: it writes everything).
+   */
   workers?: number;
   signal?: AbortSignal;
   /** Called at most every ~100 ms and once at the end. */

@@ -11,7 +11,7 @@ import { idFromHex } from '../../src/core/id.js';
 import type { Repository } from '../../src/repository/repository.js';
 import { verifyFileContent } from '../../src/restorer/content.js';
 import { restoreSnapshot, resolvePath, type RestoreProgress } from '../../src/restorer/index.js';
-import { planRestore } from '../../src/restorer/plan.js';
+import { filePath, plannedFile, planRestore } from '../../src/restorer/plan.js';
 import type { RestoreContext } from '../../src/restorer/types.js';
 import type { StoredSnapshot } from '../../src/snapshot/snapshot.js';
 import { rfc3339ToNs } from '../../src/tree/time.js';
@@ -234,7 +234,8 @@ describe('restoreSnapshot', () => {
       checkAborted: () => undefined,
     } satisfies RestoreContext;
     const plan = await planRestore(ctx, sn.tree);
-    const f = plan.files.find((x) => x.path.toString().endsWith('/docs/big.bin'))!;
+    const i = Array.from({ length: plan.files.count }, (_, k) => k).find((k) => filePath(plan, k).toString().endsWith('/docs/big.bin'))!;
+    const f = plannedFile(plan, i);
     expect(f.pieces.map((p) => p.offset)).toEqual([0, 100_000, 250_000]);
     await verifyFileContent(ctx, f, f.path);
     const big = join(target, 'docs', 'big.bin');
