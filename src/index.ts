@@ -38,3 +38,20 @@ export { repairSnapshots, type RepairSnapshotsReport } from './maintenance/repai
 export { copySnapshots, type CopyOptions, type CopyResult, type CopiedSnapshot } from './maintenance/copy.js';
 export { listKeys, addKey, removeKey, changePassword, type KeyInfo, type AddKeyOptions } from './repository/key-management.js';
 export * from './ops/index.js';
+export * from './policy/index.js';
+export { planForget, executeForget, type ForgetPlan, type ForgetGroup } from './maintenance/forget.js';
+export { planPrune, pruneHasWork, parseMaxUnused, type PruneOptions, type PrunePlan, type MaxUnused } from './maintenance/prune-plan.js';
+export { executePrune, type PruneResult } from './maintenance/prune-execute.js';
+export { computeStats, STATS_MODES, type StatsMode, type StatsReport, type StatsOptions, type StatsSummary } from './maintenance/stats.js';
+export { diffTrees, diffSnapshots, sameMetadata, type DiffResult, type DiffOptions, type DiffChange, type DiffStat, type DiffStats } from './snapshot/diff.js';
+export { findPaths, findObjects, resolveTargets, compilePatterns, type FindPathsOptions, type SnapshotMatches, type PathMatch, type ObjectHit, type ObjectQuery, type ObjectTargets } from './snapshot/find.js';
+export { tagSnapshots, validateTagChanges, applyTagChanges, type TagChanges, type TagResult } from './snapshot/tag.js';
+export {
+  analyzePaths,
+  defaultAnalyzeWorkers,
+  type AnalyzeOptions,
+  type AnalyzeProgress,
+  type AnalyzeReport,
+  type AnalyzeSettingReport,
+  type AnalyzeSnapshotRow,
+} from './analyze/index.js';
