@@ -2,7 +2,7 @@
 // Must never write anything before the whole plan (and so every tree's names) has been checked.
 
 import path from 'node:path';
-import { RepoError } from '../core/errors.js';
+import { isRepoError, RepoError } from '../core/errors.js';
 import { collectAllGarbage } from '../core/worker-gc.js';
 import type { Repository } from '../repository/repository.js';
 import type { StoredSnapshot } from '../snapshot/snapshot.js';
@@ -10,7 +10,7 @@ import { displayName } from '../tree/node.js';
 import { executePlan } from './execute.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { RestorePool } from './restore-pool.js';
-import { DEFAULT_CONCURRENCY, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
+import { DEFAULT_CONCURRENCY, RestoreDamagedError, type DamagedFile, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
 
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -34,11 +34,29 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
     overwrite,
     target: Buffer.from(path.resolve(opts.target), 'utf8'),
     isRoot: process.getuid?.() === 0,
-    result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0 },
+    result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0, filesTotal: 0, damaged: 0 },
     progress: { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0 },
     warn(p, message, cause) {
       ctx.result.warnings++;
       opts.onWarning?.({ path: typeof p === 'string' ? p : displayName(p), message, cause });
+    },
+    damaged: [],
+    damage(p, err) {
+      // Damaged or missing stored bytes; anything else (the file system, an abort) stops the restore.
+      if (!isRepoError(err) || !['INTEGRITY', 'NOT_FOUND', 'FORMAT'].includes(err.code)) return undefined;
+      const d: DamagedFile = {
+        path: displayName(p),
+        item: displayName(p.subarray(ctx.target.length)),
+        blob: err.context.blob,
+        pack: err.context.pack,
+        file: err.context.file,
+        message: err.message,
+      };
+      ctx.damaged.push(d);
+      ctx.result.damaged++;
+      ctx.result.warnings++;
+      opts.onWarning?.({ path: d.path, message: `damaged, not restored: ${err.message}`, cause: err, damaged: d });
+      return d;
     },
     reportProgress(final = false) {
       if (opts.onProgress === undefined) return;
@@ -85,6 +103,7 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
     collectAllGarbage();
     pool?.sized(plan.files.count, plan.bytesTotal);
     ctx.progress.filesTotal = plan.filesTotal;
+    ctx.result.filesTotal = plan.filesTotal;
     ctx.progress.bytesTotal = plan.bytesTotal;
     if (pool === undefined) countPlan(ctx, plan);
     else await executePlan(ctx, plan, pool);
@@ -92,5 +111,6 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
     await pool?.close();
   }
   ctx.reportProgress(true);
+  if (ctx.damaged.length > 0) throw new RestoreDamagedError(ctx.result, ctx.damaged);
   return ctx.result;
 }
