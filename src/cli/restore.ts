@@ -21,6 +21,7 @@ interface RestoreFlags extends FilterFlags {
   verify?: boolean;
   overwrite?: string;
   dryRun?: boolean;
+  sparse?: boolean;
 }
 
 const OVERWRITE_MODES: OverwriteMode[] = ['always', 'if-changed', 'never'];
@@ -37,7 +38,9 @@ export function registerRestore(program: Command): void {
     .option('--iexclude <pattern>', 'like --exclude, ignoring case (repeatable)', collect)
     .option('--verify', 're-read every restored file and check it against the snapshot')
     .option('--overwrite <mode>', 'existing files: always, if-changed (size or mtime differ) or never', 'always')
-    .option('-n, --dry-run', 'only count what would be restored');
+    .option('-n, --dry-run', 'only count what would be restored')
+    .option('--sparse', 'leave holes where file content is all zeros (the default; restic has it off by default)')
+    .option('--no-sparse', 'write every zero byte: files take their full size on disk');
   addFilterFlags(cmd, collect).action((ref: string, flags: RestoreFlags, c: Command) => runRestore(Env.from(c), ref, flags));
 }
 
@@ -69,6 +72,7 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
     overwrite,
     verify: flags.verify === true,
     dryRun: flags.dryRun === true,
+    sparse: flags.sparse !== false,
     signal: env.signal,
     onWarning: (w) => {
       progress.clear();

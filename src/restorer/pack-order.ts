@@ -159,7 +159,12 @@ function createMultiPackFiles(ctx: RestoreContext, plan: RestorePlan, multi: Map
       cb.finished(i);
       continue;
     }
-    fs.closeSync(fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600));
+    const fd = fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    try {
+      fs.ftruncateSync(fd, plan.files.size(i)); // its final size now: pieces left as holes (sparse) need no more
+    } finally {
+      fs.closeSync(fd);
+    }
   }
   for (const i of skipped) multi.delete(i);
   return skipped;

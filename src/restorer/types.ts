@@ -25,6 +25,11 @@ export interface RestoreOptions {
   overwrite?: OverwriteMode;
   /** Re-read each written file and compare every chunk's keyed hash with its blob id. */
   verify?: boolean;
+  /**
+   * Leave all-zero blobs as holes instead of writing zeros (default true): a sparse file comes back sparse.
+   * Restored files are always new, so a hole reads back as the zeros it stands for.
+   */
+  sparse?: boolean;
   /** Walk and count, write nothing. */
   dryRun?: boolean;
   /** Pack windows being read or written at once (at most 16, and two per thread plus one), and files re-read at once by verify. */
