@@ -22,6 +22,8 @@ interface RestoreFlags extends FilterFlags {
   overwrite?: string;
   dryRun?: boolean;
   sparse?: boolean;
+  devices?: boolean;
+  stripSetuid?: boolean;
 }
 
 const OVERWRITE_MODES: OverwriteMode[] = ['always', 'if-changed', 'never'];
@@ -40,7 +42,9 @@ export function registerRestore(program: Command): void {
     .option('--overwrite <mode>', 'existing files: always, if-changed (size or mtime differ) or never', 'always')
     .option('-n, --dry-run', 'only count what would be restored')
     .option('--sparse', 'leave holes where file content is all zeros (the default; restic has it off by default)')
-    .option('--no-sparse', 'write every zero byte: files take their full size on disk');
+    .option('--no-sparse', 'write every zero byte: files take their full size on disk')
+    .option('--no-devices', 'do not create block and character device nodes (as root they are created, as restic does)')
+    .option('--strip-setuid', 'clear the setuid and setgid bits of restored files');
   addFilterFlags(cmd, collect).action((ref: string, flags: RestoreFlags, c: Command) => runRestore(Env.from(c), ref, flags));
 }
 
@@ -73,6 +77,8 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
     verify: flags.verify === true,
     dryRun: flags.dryRun === true,
     sparse: flags.sparse !== false,
+    devices: flags.devices !== false,
+    stripSetuid: flags.stripSetuid === true,
     signal: env.signal,
     onWarning: (w) => {
       progress.clear();
@@ -132,5 +138,11 @@ function printSummary(env: Env, flags: RestoreFlags, opts: RestoreOptions, snaps
   out.info(`${verb} ${parts.join(', ')}, ${formatBytes(result.bytes)} from snapshot ${shortId(snapshotId)} to ${flags.target} in ${formatDuration(seconds)}`);
   if (result.verified !== undefined) out.info(`verified ${result.verified} files`);
   if (result.skipped > 0) out.info(`left ${result.skipped} existing entries unchanged (--overwrite ${opts.overwrite})`);
+  // Restored as stored, like restic, but not without a word: a snapshot from elsewhere can hold either.
+  const privileged = [];
+  if (result.devices > 0) privileged.push(`${result.devices} device nodes`);
+  if (result.setuid > 0) privileged.push(`${result.setuid} setuid/setgid files`);
+  if (privileged.length > 0) out.info(`${verb} ${privileged.join(' and ')} as the snapshot holds them (--no-devices, --strip-setuid leave them out)`);
+  if (result.stripped > 0) out.info(`cleared the setuid/setgid bits of ${result.stripped} files (--strip-setuid)`);
   if (result.warnings > 0) out.info(`${result.warnings} warnings`);
 }

@@ -10,7 +10,7 @@ import { applyDirMetaSync, applySpecialMeta, applySymlinkMeta, restoreDirModeSyn
 import { displayName } from '../tree/node.js';
 import { filePath, plannedFile, type PlannedFile, type PlannedHardlink, type PlannedOther, type RestorePlan } from './plan.js';
 import type { RestorePool } from './restore-pool.js';
-import { DEFAULT_CONCURRENCY, type DamagedFile, type RestoreContext } from './types.js';
+import { DEFAULT_CONCURRENCY, SETID, type DamagedFile, type RestoreContext } from './types.js';
 import { IntegrityError } from '../core/errors.js';
 
 /** The blocking directory loops let timers, progress and an abort through this often. */
@@ -72,6 +72,10 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan, pool: 
     fileDone();
   }
 
+  // Counted once written: the CLI tells about setuid/setgid files a restore as root created.
+  for (let i = 0; i < written.length; i++) if (written[i] === 1 && (plan.files.mode(i) & SETID) !== 0) ctx.result.setuid++;
+  for (const c of copies) if ((c.file.meta.mode & SETID) !== 0) ctx.result.setuid++;
+
   if (ctx.opts.verify) {
     ctx.result.verified = 0;
     const todo: number[] = [];
@@ -126,8 +130,9 @@ async function restoreHardlink(
   // The first path of this inode was not written by this restore (filtered, skipped or link failed): write a copy.
   const leader = plannedFile(plan, h.leader);
   ctx.progress.bytesTotal += leader.size;
+  const meta = ctx.opts.stripSetuid ? { ...h.node, mode: h.node.mode & ~SETID } : h.node;
   try {
-    await writeFileContent(ctx, leader, h.path, h.node);
+    await writeFileContent(ctx, leader, h.path, meta);
   } catch (err) {
     if (ctx.damage(h.path, err) === undefined) throw err;
     return;
@@ -152,6 +157,7 @@ async function restoreOther(ctx: RestoreContext, e: PlannedOther): Promise<void>
   let cmd: 'mkfifo' | 'mknod' = 'mkfifo';
   let same = (st: BigIntStats) => st.isFIFO();
   if (n.type === 'blockdev' || n.type === 'chardev') {
+    if (ctx.opts.devices === false) return; // asked for: no warning
     if (!ctx.isRoot) {
       ctx.warn(e.path, 'device nodes can only be created by root; skipped');
       return;
@@ -174,4 +180,5 @@ async function restoreOther(ctx: RestoreContext, e: PlannedOther): Promise<void>
   }
   await applySpecialMeta(ctx, e.path, n);
   ctx.result.specials++;
+  if (cmd === 'mknod') ctx.result.devices++;
 }

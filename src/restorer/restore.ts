@@ -10,9 +10,10 @@ import { displayName } from '../tree/node.js';
 import { executePlan } from './execute.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { RestorePool } from './restore-pool.js';
-import { DEFAULT_CONCURRENCY, RestoreDamagedError, type DamagedFile, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
+import { DEFAULT_CONCURRENCY, RestoreDamagedError, SETID, type DamagedFile, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
 
 const PROGRESS_INTERVAL_MS = 100;
+
 
 function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
   if (typeof opts.target !== 'string' || opts.target === '') throw new RepoError('INVALID_ARGUMENT', 'a restore needs a target directory');
@@ -34,7 +35,7 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
     overwrite,
     target: Buffer.from(path.resolve(opts.target), 'utf8'),
     isRoot: process.getuid?.() === 0,
-    result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0, filesTotal: 0, damaged: 0 },
+    result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0, devices: 0, setuid: 0, stripped: 0, filesTotal: 0, damaged: 0 },
     progress: { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0 },
     warn(p, message, cause) {
       ctx.result.warnings++;
@@ -81,8 +82,13 @@ function countPlan(ctx: RestoreContext, plan: RestorePlan): void {
   r.bytes = plan.bytesTotal;
   for (const e of plan.others) {
     if (e.node.type === 'symlink') r.symlinks++;
-    else if (ctx.isRoot || e.node.type === 'fifo') r.specials++;
+    else if (e.node.type === 'fifo') r.specials++;
+    else if (ctx.isRoot && ctx.opts.devices !== false) {
+      r.specials++;
+      r.devices++;
+    }
   }
+  for (let i = 0; i < plan.files.count; i++) if ((plan.files.mode(i) & SETID) !== 0) r[ctx.opts.stripSetuid ? 'stripped' : 'setuid']++;
   ctx.progress.filesDone = plan.filesTotal;
   ctx.progress.bytesDone = plan.bytesTotal;
 }
@@ -97,6 +103,7 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
     const plan = await planRestore(ctx, snapshot.tree, (files, bytes) => pool?.sized(files, bytes));
     repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
     plan.files.trim();
+    if (opts.stripSetuid && !opts.dryRun) ctx.result.stripped = plan.files.clearModeBits(SETID);
     // The tree packs and the trees decoded while planning are garbage now, much of it in the old generation,
     // and writing files allocates too little on this thread for V8 to collect it: 30-60 MiB held for the
     // whole restore of the kernel tree otherwise.

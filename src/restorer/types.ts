@@ -5,6 +5,9 @@ import { IntegrityError } from '../core/errors.js';
 import type { Repository } from '../repository/repository.js';
 import type { TreeNode } from '../tree/node.js';
 
+/** The setuid and setgid bits of a mode. */
+export const SETID = 0o6000;
+
 /** Pack jobs (and files re-read by verify) in flight at once, at most. */
 export const DEFAULT_CONCURRENCY = 16;
 
@@ -30,6 +33,13 @@ export interface RestoreOptions {
    * Restored files are always new, so a hole reads back as the zeros it stands for.
    */
   sparse?: boolean;
+  /**
+   * Create block and character device nodes (as root; default true, as restic does). false leaves them out,
+   * so a snapshot from an untrusted source cannot plant e.g. a copy of /dev/sda in the target.
+   */
+  devices?: boolean;
+  /** Clear the setuid and setgid bits of regular files (default false: restored as stored, as restic does). */
+  stripSetuid?: boolean;
   /** Walk and count, write nothing. */
   dryRun?: boolean;
   /** Pack windows being read or written at once (at most 16, and two per thread plus one), and files re-read at once by verify. */
@@ -90,6 +100,12 @@ export interface RestoreResult {
   /** Entries left alone because overwrite said so ('never', or 'if-changed' with matching size and mtime). */
   skipped: number;
   warnings: number;
+  /** Device nodes created (also counted in `specials`). */
+  devices: number;
+  /** Regular files written with their setuid or setgid bit (0 with `stripSetuid`). */
+  setuid: number;
+  /** Regular files whose setuid or setgid bit `stripSetuid` cleared. */
+  stripped: number;
   /** Files (and hard-link names) the snapshot holds below the restored path. */
   filesTotal: number;
   /** Files not restored because their content is damaged (each is in RestoreDamagedError.damaged). */
