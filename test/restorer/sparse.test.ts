@@ -85,7 +85,9 @@ describe('sparse restore', () => {
     const password = 'sparse pw';
     expect((await runCli(['-r', repoDir, 'init'], { password })).code).toBe(0);
     expect((await runCli(['-r', repoDir, 'backup', src], { password })).code).toBe(0);
-    for (const [flag, sparse] of [[[], true], [['--sparse'], true], [['--no-sparse'], false]] as const) {
+    const accepted = await runCli(['-r', repoDir, 'restore', 'latest', '--target', path.join(work, 'dry'), '--sparse', '--dry-run'], { password });
+    expect(accepted.code, accepted.stderr).toBe(0); // restic's flag name
+    for (const [flag, sparse] of [[[], true], [['--no-sparse'], false]] as const) {
       const target = path.join(work, `out${flag.join('')}`);
       const res = await runCli(['-r', repoDir, 'restore', 'latest', '--target', target, ...flag], { password });
       expect(res.code, res.stderr).toBe(0);
