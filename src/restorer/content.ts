@@ -64,6 +64,7 @@ export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, p
   };
   const sparse = ctx.opts.sparse ?? true;
   let hole = false; // whether the last piece was left as a hole (the file is then short of its size)
+  let bytes = 0;
   try {
     for (let i = 0; i < READ_AHEAD; i++) fetch(i);
     for (let i = 0; i < file.pieces.length; i++) {
@@ -79,6 +80,7 @@ export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, p
       }
       ctx.progress.bytesDone += buf.length;
       ctx.result.bytes += buf.length;
+      bytes += buf.length;
       ctx.reportProgress();
     }
     if (hole) await fh.truncate(file.size);
@@ -88,7 +90,10 @@ export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, p
     await Promise.allSettled(ahead);
     await fh.close();
     // A partial file would look restored; removing it leaves only a missing entry next to the error.
-    if (!ok) await fsp.unlink(path).catch(() => undefined);
+    if (!ok) {
+      await fsp.unlink(path).catch(() => undefined);
+      ctx.result.bytes -= bytes; // bytes of files restored only
+    }
   }
 }
 

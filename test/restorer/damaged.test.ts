@@ -108,6 +108,19 @@ async function damagedRepo() {
 const EXPECTED_DIFFS = ['deep: entries differ', 'links: entries differ'];
 const missing = (target: string) => ['deep/bad.bin', 'links/hl-a', 'links/hl-b'].filter((p) => !fs.existsSync(path.join(target, 'src', p)));
 
+/** Content bytes of the regular files under dir, each inode once. */
+function restoredBytes(dir: string): number {
+  const seen = new Set<number>();
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const st = fs.lstatSync(path.join(dir, e));
+    if (!st.isFile() || seen.has(st.ino)) continue;
+    seen.add(st.ino);
+    total += st.size;
+  }
+  return total;
+}
+
 describe('restore with damaged blobs', () => {
   it('restores everything else with its metadata, removes and names the damaged files (0 and 2 threads)', async () => {
     const { work, src, repo, sn, bad, hl, badPack, hlPack } = await damagedRepo();
@@ -133,6 +146,7 @@ describe('restore with damaged blobs', () => {
       expect(compareTrees(src, path.join(target, 'src'))).toEqual(EXPECTED_DIFFS);
       expect(fs.statSync(path.join(target, 'src', 'links', 'ok-b')).ino).toBe(fs.statSync(path.join(target, 'src', 'links', 'ok-a')).ino);
       expect(warnings.filter((w) => w.includes('bad.bin'))).toHaveLength(1);
+      expect(e.result.bytes).toBe(restoredBytes(path.join(target, 'src'))); // nothing counted for the removed files
     }
   });
 
