@@ -150,6 +150,15 @@ describe('restore with damaged blobs', () => {
     }
   });
 
+  it('names at most 10 damaged paths in the summary line, and how many more there are', () => {
+    const damaged = Array.from({ length: 12 }, (_, i) => ({ path: `/t/f${i}`, item: `/f${i}`, blob: 'b', pack: 'p', file: 'data/p', message: 'm' }));
+    const result = { files: 30, dirs: 1, symlinks: 0, hardlinks: 2, specials: 0, bytes: 0, skipped: 0, warnings: 12, devices: 0, setuid: 0, stripped: 0, filesTotal: 44, damaged: 12 };
+    const e = new RestoreDamagedError(result, damaged);
+    expect(e.message).toBe('restored 32 of 44 files; 12 damaged: /f0, /f1, /f2, /f3, /f4, /f5, /f6, /f7, /f8, /f9, and 2 more');
+    expect(e.context).toMatchObject({ path: '/t/f0', file: 'data/p' });
+    expect(e.damaged).toHaveLength(12);
+  });
+
   it('CLI: exit 1 with the summary line; --json lists each damaged path with blob and pack', async () => {
     const work = mk();
     const src = path.join(work, 'src');
