@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { compileRules, type ExcludeRule } from '../archiver/index.js';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { restoreSnapshot, type OverwriteMode, type RestoreOptions } from '../restorer/index.js';
+import { restoreSnapshot, RestoreDamagedError, type OverwriteMode, type RestoreOptions, type RestoreResult } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { addFilterFlags, Env, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
@@ -21,6 +21,9 @@ interface RestoreFlags extends FilterFlags {
   verify?: boolean;
   overwrite?: string;
   dryRun?: boolean;
+  sparse?: boolean;
+  devices?: boolean;
+  stripSetuid?: boolean;
 }
 
 const OVERWRITE_MODES: OverwriteMode[] = ['always', 'if-changed', 'never'];
@@ -37,7 +40,11 @@ export function registerRestore(program: Command): void {
     .option('--iexclude <pattern>', 'like --exclude, ignoring case (repeatable)', collect)
     .option('--verify', 're-read every restored file and check it against the snapshot')
     .option('--overwrite <mode>', 'existing files: always, if-changed (size or mtime differ) or never', 'always')
-    .option('-n, --dry-run', 'only count what would be restored');
+    .option('-n, --dry-run', 'only count what would be restored')
+    .option('--sparse', 'leave holes where file content is all zeros (the default; restic has it off by default)')
+    .option('--no-sparse', 'write every zero byte: files take their full size on disk')
+    .option('--no-devices', 'do not create block and character device nodes (as root they are created, as restic does)')
+    .option('--strip-setuid', 'clear the setuid and setgid bits of restored files');
   addFilterFlags(cmd, collect).action((ref: string, flags: RestoreFlags, c: Command) => runRestore(Env.from(c), ref, flags));
 }
 
@@ -69,10 +76,18 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
     overwrite,
     verify: flags.verify === true,
     dryRun: flags.dryRun === true,
+    sparse: flags.sparse !== false,
+    devices: flags.devices !== false,
+    stripSetuid: flags.stripSetuid === true,
     signal: env.signal,
     onWarning: (w) => {
       progress.clear();
-      out.warn(`${w.path}: ${w.message}`);
+      // restic's shape for a restore error, with the blob and pack it failed on; on stdout (restic: stderr),
+      // so one stream holds the whole machine-readable report.
+      if (out.json && w.damaged !== undefined) {
+        const d = w.damaged;
+        out.printJson({ message_type: 'error', error: { message: d.message }, during: 'restore', item: d.item, blob: d.blob, pack: d.pack });
+      } else out.warn(`${w.path}: ${w.message}`);
     },
   };
   if (out.progress) {
@@ -82,17 +97,37 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
       progress.update(describeProgress({ ...p, elapsedMs: Date.now() - first, totalsFinal: true }));
     };
   }
-  const { sn, result } = await withRepository(env, { workers: 0 }, async (repo) => {
+  const { sn, result, damage } = await withRepository(env, { workers: 0 }, async (repo) => {
     const sn = await findSnapshot(repo, ref, snapshotFilter(flags));
     try {
-      return { sn, result: await restoreSnapshot(repo, sn, opts) };
+      return { sn, result: await restoreSnapshot(repo, sn, opts), damage: undefined };
+    } catch (err) {
+      // Everything else was restored: the summary is printed, then the error (exit 1) names the damaged paths.
+      if (!(err instanceof RestoreDamagedError)) throw err;
+      return { sn, result: err.result, damage: err };
     } finally {
       progress.clear();
     }
   });
-  const seconds = (Date.now() - started) / 1000;
+  printSummary(env, flags, opts, sn.id, result, (Date.now() - started) / 1000);
+  if (damage !== undefined) throw damage;
+}
+
+function printSummary(env: Env, flags: RestoreFlags, opts: RestoreOptions, snapshotId: string, result: RestoreResult, seconds: number): void {
+  const { out } = env;
   if (out.json) {
-    out.printJson({ message_type: 'summary', snapshot_id: sn.id, target: flags.target, dry_run: opts.dryRun, ...result, total_duration: seconds });
+    const { filesTotal, damaged, ...counts } = result;
+    out.printJson({
+      message_type: 'summary',
+      snapshot_id: snapshotId,
+      target: flags.target,
+      dry_run: opts.dryRun,
+      ...counts,
+      total_files: filesTotal,
+      files_restored: result.files + result.hardlinks,
+      files_damaged: damaged,
+      total_duration: seconds,
+    });
     return;
   }
   const parts = [`${result.files} files`, `${result.dirs} dirs`];
@@ -100,8 +135,14 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
   if (result.hardlinks > 0) parts.push(`${result.hardlinks} hard links`);
   if (result.specials > 0) parts.push(`${result.specials} special files`);
   const verb = opts.dryRun ? 'would restore' : 'restored';
-  out.info(`${verb} ${parts.join(', ')}, ${formatBytes(result.bytes)} from snapshot ${shortId(sn.id)} to ${flags.target} in ${formatDuration(seconds)}`);
+  out.info(`${verb} ${parts.join(', ')}, ${formatBytes(result.bytes)} from snapshot ${shortId(snapshotId)} to ${flags.target} in ${formatDuration(seconds)}`);
   if (result.verified !== undefined) out.info(`verified ${result.verified} files`);
-  if (result.skipped > 0) out.info(`left ${result.skipped} existing entries unchanged (--overwrite ${overwrite})`);
+  if (result.skipped > 0) out.info(`left ${result.skipped} existing entries unchanged (--overwrite ${opts.overwrite})`);
+  // Restored as stored, like restic, but not without a word: a snapshot from elsewhere can hold either.
+  const privileged = [];
+  if (result.devices > 0) privileged.push(`${result.devices} device nodes`);
+  if (result.setuid > 0) privileged.push(`${result.setuid} setuid/setgid files`);
+  if (privileged.length > 0) out.info(`${verb} ${privileged.join(' and ')} as the snapshot holds them (--no-devices, --strip-setuid leave them out)`);
+  if (result.stripped > 0) out.info(`cleared the setuid/setgid bits of ${result.stripped} files (--strip-setuid)`);
   if (result.warnings > 0) out.info(`${result.warnings} warnings`);
 }

@@ -9,6 +9,7 @@ import { packPath } from '../repository/repository.js';
 import { displayName } from '../tree/node.js';
 import { createFile, openForVerify } from './fsops.js';
 import { applyHandleMeta } from './metadata.js';
+import { isAllZero } from './pack-writer.js';
 import type { Piece, PlannedFile } from './plan.js';
 import type { FileMeta, RestoreContext } from './types.js';
 import type { NumericMeta } from './file-table.js';
@@ -61,6 +62,9 @@ export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, p
       ahead.push(p);
     }
   };
+  const sparse = ctx.opts.sparse ?? true;
+  let hole = false; // whether the last piece was left as a hole (the file is then short of its size)
+  let bytes = 0;
   try {
     for (let i = 0; i < READ_AHEAD; i++) fetch(i);
     for (let i = 0; i < file.pieces.length; i++) {
@@ -68,22 +72,28 @@ export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, p
       ctx.checkAborted();
       const buf = await ahead.shift()!;
       fetch(i + READ_AHEAD);
-      let done = 0;
+      hole = sparse && isAllZero(buf);
+      let done = hole ? buf.length : 0;
       while (done < buf.length) {
         const { bytesWritten } = await fh.write(buf, done, buf.length - done, p.offset + done);
         done += bytesWritten;
       }
       ctx.progress.bytesDone += buf.length;
       ctx.result.bytes += buf.length;
+      bytes += buf.length;
       ctx.reportProgress();
     }
+    if (hole) await fh.truncate(file.size);
     await applyHandleMeta(ctx, fh, path, meta);
     ok = true;
   } finally {
     await Promise.allSettled(ahead);
     await fh.close();
     // A partial file would look restored; removing it leaves only a missing entry next to the error.
-    if (!ok) await fsp.unlink(path).catch(() => undefined);
+    if (!ok) {
+      await fsp.unlink(path).catch(() => undefined);
+      ctx.result.bytes -= bytes; // bytes of files restored only
+    }
   }
 }
 

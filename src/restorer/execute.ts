@@ -10,7 +10,8 @@ import { applyDirMetaSync, applySpecialMeta, applySymlinkMeta, restoreDirModeSyn
 import { displayName } from '../tree/node.js';
 import { filePath, plannedFile, type PlannedFile, type PlannedHardlink, type PlannedOther, type RestorePlan } from './plan.js';
 import type { RestorePool } from './restore-pool.js';
-import { DEFAULT_CONCURRENCY, type RestoreContext } from './types.js';
+import { DEFAULT_CONCURRENCY, SETID, type DamagedFile, type RestoreContext } from './types.js';
+import { IntegrityError } from '../core/errors.js';
 
 /** The blocking directory loops let timers, progress and an abort through this often. */
 const DIRS_PER_TURN = 256;
@@ -35,6 +36,8 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan, pool: 
 
   // Files written by this restore: a flag per planned file, and the hard-link copies written as separate files.
   const written = new Uint8Array(plan.files.count);
+  // Files left out because their content is damaged: their other hard-link names are left out too.
+  const damaged = new Map<number, DamagedFile>();
   const copies: { file: PlannedFile; path: Buffer }[] = [];
   const fileDone = () => {
     ctx.progress.filesDone++;
@@ -55,6 +58,7 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan, pool: 
       written[i] = 1;
     },
     finished: fileDone,
+    damaged: (i, d) => damaged.set(i, d),
   });
 
   for (const e of plan.others) {
@@ -64,9 +68,13 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan, pool: 
 
   for (const h of plan.hardlinks) {
     ctx.checkAborted();
-    if (parentOk(h.parent)) await restoreHardlink(ctx, plan, h, written[h.leader] === 1, copies);
+    if (parentOk(h.parent)) await restoreHardlink(ctx, plan, h, written[h.leader] === 1, damaged.get(h.leader), copies);
     fileDone();
   }
+
+  // Counted once written: the CLI tells about setuid/setgid files a restore as root created.
+  for (let i = 0; i < written.length; i++) if (written[i] === 1 && (plan.files.mode(i) & SETID) !== 0) ctx.result.setuid++;
+  for (const c of copies) if ((c.file.meta.mode & SETID) !== 0) ctx.result.setuid++;
 
   if (ctx.opts.verify) {
     ctx.result.verified = 0;
@@ -95,7 +103,19 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan, pool: 
   }
 }
 
-async function restoreHardlink(ctx: RestoreContext, plan: RestorePlan, h: PlannedHardlink, leaderWritten: boolean, copies: { file: PlannedFile; path: Buffer }[]): Promise<void> {
+async function restoreHardlink(
+  ctx: RestoreContext,
+  plan: RestorePlan,
+  h: PlannedHardlink,
+  leaderWritten: boolean,
+  leaderDamage: DamagedFile | undefined,
+  copies: { file: PlannedFile; path: Buffer }[],
+): Promise<void> {
+  if (leaderDamage !== undefined) {
+    // The same content: reading the same blobs again would fail the same way.
+    ctx.damage(h.path, new IntegrityError(`${leaderDamage.message} (hard link to ${leaderDamage.item})`, { blob: leaderDamage.blob, pack: leaderDamage.pack, file: leaderDamage.file }));
+    return;
+  }
   const leaderPath = filePath(plan, h.leader);
   if (!(await prepareSlot(ctx, h.path, (st) => matchesPlanned(st, plan.files.size(h.leader), h.node.mtime)))) return;
   if (leaderWritten) {
@@ -110,7 +130,13 @@ async function restoreHardlink(ctx: RestoreContext, plan: RestorePlan, h: Planne
   // The first path of this inode was not written by this restore (filtered, skipped or link failed): write a copy.
   const leader = plannedFile(plan, h.leader);
   ctx.progress.bytesTotal += leader.size;
-  await writeFileContent(ctx, leader, h.path, h.node);
+  const meta = ctx.opts.stripSetuid ? { ...h.node, mode: h.node.mode & ~SETID } : h.node;
+  try {
+    await writeFileContent(ctx, leader, h.path, meta);
+  } catch (err) {
+    if (ctx.damage(h.path, err) === undefined) throw err;
+    return;
+  }
   ctx.result.files++;
   copies.push({ file: leader, path: h.path });
 }
@@ -131,6 +157,7 @@ async function restoreOther(ctx: RestoreContext, e: PlannedOther): Promise<void>
   let cmd: 'mkfifo' | 'mknod' = 'mkfifo';
   let same = (st: BigIntStats) => st.isFIFO();
   if (n.type === 'blockdev' || n.type === 'chardev') {
+    if (ctx.opts.devices === false) return; // asked for: no warning
     if (!ctx.isRoot) {
       ctx.warn(e.path, 'device nodes can only be created by root; skipped');
       return;
@@ -153,4 +180,5 @@ async function restoreOther(ctx: RestoreContext, e: PlannedOther): Promise<void>
   }
   await applySpecialMeta(ctx, e.path, n);
   ctx.result.specials++;
+  if (cmd === 'mknod') ctx.result.devices++;
 }

@@ -171,6 +171,21 @@ export class FileTable {
     return { mode: f[o + MODE], uid: f[o + UID], gid: f[o + GID], atime: f[o + ATIME], mtime: f[o + MTIME] };
   }
 
+  mode(i: number): number {
+    return this.f[i * FILE_STRIDE + MODE];
+  }
+
+  /** Clears `bits` from every file's mode; returns the number of files that had any of them. */
+  clearModeBits(bits: number): number {
+    let changed = 0;
+    for (let o = MODE; o < this.n * FILE_STRIDE; o += FILE_STRIDE) {
+      if ((this.f[o] & bits) === 0) continue;
+      this.f[o] &= ~bits;
+      changed++;
+    }
+    return changed;
+  }
+
   mtimeNs(i: number): bigint {
     const o = i * FILE_STRIDE;
     return BigInt(this.f[o + MTIME_S]) * 1_000_000_000n + BigInt(this.f[o + MTIME_NS]);

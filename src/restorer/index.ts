@@ -3,5 +3,6 @@
 
 export { restoreSnapshot } from './restore.js';
 export { resolvePath, splitPath, type ResolvedPath } from './resolve.js';
-export type { OverwriteMode, RestoreOptions, RestoreProgress, RestoreResult, RestoreWarning } from './types.js';
+export type { DamagedFile, OverwriteMode, RestoreOptions, RestoreProgress, RestoreResult, RestoreWarning } from './types.js';
+export { RestoreDamagedError } from './types.js';
 export { splitDev } from './fsops.js';

@@ -16,7 +16,7 @@ import { planJobs } from './pack-jobs.js';
 import { filePath, plannedFile, type RestorePlan } from './plan.js';
 import type { RestorePool } from './restore-pool.js';
 import { displayName } from '../tree/node.js';
-import type { RestoreContext } from './types.js';
+import type { DamagedFile, RestoreContext } from './types.js';
 
 export interface ContentCallbacks {
   /** Whether file i is to be written at all (its directory exists). */
@@ -25,8 +25,10 @@ export interface ContentCallbacks {
   ownerAsCreated(i: number): boolean;
   /** File i was written completely, with its metadata. */
   written(i: number): void;
-  /** File i is finished one way or another (written, skipped or not eligible). */
+  /** File i is finished one way or another (written, skipped, damaged or not eligible). */
   finished(i: number): void;
+  /** File i could not be restored: a blob of it is damaged or missing in every copy (it is not on disk). */
+  damaged(i: number, d: DamagedFile): void;
 }
 
 /**
@@ -117,12 +119,21 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
       await pool.close();
     }
     // Files with a blob that could not be used from the pack read above: written blob by blob from any copy.
+    // A file none of whose copies work is removed (writeFileContent does that) and recorded; the rest goes on.
     for (const i of [...broken].sort((a, b) => a - b)) {
       ctx.checkAborted();
       const f = plannedFile(plan, i);
       multi.delete(i);
       await fsp.unlink(f.path).catch(() => undefined);
-      await writeFileContent(ctx, f, f.path, f.meta);
+      try {
+        await writeFileContent(ctx, f, f.path, f.meta);
+      } catch (err) {
+        const d = ctx.damage(f.path, err);
+        if (d === undefined) throw err;
+        cb.damaged(i, d);
+        cb.finished(i);
+        continue;
+      }
       ctx.result.files++;
       cb.written(i);
       cb.finished(i);
@@ -148,7 +159,12 @@ function createMultiPackFiles(ctx: RestoreContext, plan: RestorePlan, multi: Map
       cb.finished(i);
       continue;
     }
-    fs.closeSync(fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600));
+    const fd = fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    try {
+      fs.ftruncateSync(fd, plan.files.size(i)); // its final size now: pieces left as holes (sparse) need no more
+    } finally {
+      fs.closeSync(fd);
+    }
   }
   for (const i of skipped) multi.delete(i);
   return skipped;

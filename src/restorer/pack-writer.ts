@@ -66,6 +66,19 @@ export interface WriterSettings {
   isRoot: boolean;
   /** The process's umask, which open(2) applies to the mode of a file it creates. */
   umask: number;
+  /** Leave holes where a blob is all zeros (files are new, so a hole reads as zeros), and set the size with ftruncate. */
+  sparse: boolean;
+}
+
+/**
+ * Whether every byte of `b` is 0: its first byte is, and one memcmp of the blob against itself shifted by a
+ * byte finds no difference (so every byte equals the first). No zero buffer to hold per thread, and it
+ * stops at the first byte that differs from the one before it: at once on most data.
+ */
+export function isAllZero(b: Uint8Array): boolean {
+  if (b.length === 0) return true;
+  if (b[0] !== 0 || b[b.length - 1] !== 0) return false;
+  return Buffer.compare(b.subarray(1), b.subarray(0, b.length - 1)) === 0;
 }
 
 const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
@@ -100,7 +113,7 @@ export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJo
         result.skipped.push(file);
         continue;
       }
-      const written = writePieces(fd, job, files[r + 4], files[r + 5], blobs);
+      const written = writePieces(fd, job, files[r + 4], files[r + 5], blobs, settings.sparse);
       if (typeof written === 'string') {
         fs.closeSync(fd);
         fd = undefined;
@@ -109,9 +122,11 @@ export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJo
         result.broken.push({ file, message: written });
         continue;
       }
+      // A file ending in a hole is shorter than its size until truncated up to it (a spanning file was, when created).
+      if (owner && written.holes) fs.ftruncateSync(fd, job.meta[m + 2]);
       if (owner) applyMeta(settings, fd, file, (files[r + 1] & OWNER_AS_CREATED) === 0, job.meta, m, result);
       (owner ? result.done : result.added).push(file);
-      result.bytes += written;
+      result.bytes += written.bytes;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       result.fatal = { file, message: e.message, code: e.code, syscall: e.syscall };
@@ -126,18 +141,28 @@ export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJo
   return result;
 }
 
-/** Writes pieces first … first+count-1; returns the bytes written, or the message of the first blob that could not be opened. */
-function writePieces(fd: number, job: PackJob, first: number, count: number, blobs: BlobSource): number | string {
+/**
+ * Writes pieces first … first+count-1 (all-zero blobs left as holes when `sparse`); returns the bytes
+ * restored and whether a hole was left, or the message of the first blob that could not be opened.
+ */
+function writePieces(fd: number, job: PackJob, first: number, count: number, blobs: BlobSource, sparse: boolean): { bytes: number; holes: boolean } | string {
   let bytes = 0;
+  let holes = false;
   for (let k = first; k < first + count; k++) {
-    const plain = blobs.take(job.pieceBlobs[k]);
+    const b = job.pieceBlobs[k];
+    const plain = blobs.take(b);
     if (typeof plain === 'string') return plain;
+    if (sparse && blobs.isZero(b, plain)) {
+      bytes += plain.length;
+      holes = true;
+      continue;
+    }
     const at = job.pieceOffsets[k];
     let done = 0;
     while (done < plain.length) done += fs.writeSync(fd, plain, done, plain.length - done, at + done);
     bytes += plain.length;
   }
-  return bytes;
+  return { bytes, holes };
 }
 
 /**
@@ -189,6 +214,8 @@ function applyMeta(settings: WriterSettings, fd: number, file: number, chown: bo
 class BlobSource {
   private readonly uses: Uint32Array;
   private readonly kept = new Map<number, Buffer | string>();
+  /** Per blob: 0 not looked at yet, 1 all zeros, 2 not (a zero blob shared by many pieces is compared once). */
+  private readonly zero: Uint8Array;
 
   constructor(
     private readonly key: MasterKey,
@@ -196,7 +223,14 @@ class BlobSource {
     private readonly dropped?: (bytes: number) => void,
   ) {
     this.uses = new Uint32Array(job.blobs.length / BLOB_FIELDS);
+    this.zero = new Uint8Array(this.uses.length);
     for (const b of job.pieceBlobs) this.uses[b]++;
+  }
+
+  /** Whether blob i, whose plaintext is `plain`, is all zeros. */
+  isZero(i: number, plain: Buffer): boolean {
+    if (this.zero[i] === 0) this.zero[i] = isAllZero(plain) ? 1 : 2;
+    return this.zero[i] === 1;
   }
 
   take(i: number): Buffer | string {

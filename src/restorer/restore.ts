@@ -2,7 +2,7 @@
 // Must never write anything before the whole plan (and so every tree's names) has been checked.
 
 import path from 'node:path';
-import { RepoError } from '../core/errors.js';
+import { isRepoError, RepoError } from '../core/errors.js';
 import { collectAllGarbage } from '../core/worker-gc.js';
 import type { Repository } from '../repository/repository.js';
 import type { StoredSnapshot } from '../snapshot/snapshot.js';
@@ -10,9 +10,10 @@ import { displayName } from '../tree/node.js';
 import { executePlan } from './execute.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { RestorePool } from './restore-pool.js';
-import { DEFAULT_CONCURRENCY, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
+import { DEFAULT_CONCURRENCY, RestoreDamagedError, SETID, type DamagedFile, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
 
 const PROGRESS_INTERVAL_MS = 100;
+
 
 function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
   if (typeof opts.target !== 'string' || opts.target === '') throw new RepoError('INVALID_ARGUMENT', 'a restore needs a target directory');
@@ -34,11 +35,29 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
     overwrite,
     target: Buffer.from(path.resolve(opts.target), 'utf8'),
     isRoot: process.getuid?.() === 0,
-    result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0 },
+    result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0, devices: 0, setuid: 0, stripped: 0, filesTotal: 0, damaged: 0 },
     progress: { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0 },
     warn(p, message, cause) {
       ctx.result.warnings++;
       opts.onWarning?.({ path: typeof p === 'string' ? p : displayName(p), message, cause });
+    },
+    damaged: [],
+    damage(p, err) {
+      // Damaged or missing stored bytes; anything else (the file system, an abort) stops the restore.
+      if (!isRepoError(err) || !['INTEGRITY', 'NOT_FOUND', 'FORMAT'].includes(err.code)) return undefined;
+      const d: DamagedFile = {
+        path: displayName(p),
+        item: displayName(p.subarray(ctx.target.length)),
+        blob: err.context.blob,
+        pack: err.context.pack,
+        file: err.context.file,
+        message: err.message,
+      };
+      ctx.damaged.push(d);
+      ctx.result.damaged++;
+      ctx.result.warnings++;
+      opts.onWarning?.({ path: d.path, message: `damaged, not restored: ${err.message}`, cause: err, damaged: d });
+      return d;
     },
     reportProgress(final = false) {
       if (opts.onProgress === undefined) return;
@@ -63,8 +82,13 @@ function countPlan(ctx: RestoreContext, plan: RestorePlan): void {
   r.bytes = plan.bytesTotal;
   for (const e of plan.others) {
     if (e.node.type === 'symlink') r.symlinks++;
-    else if (ctx.isRoot || e.node.type === 'fifo') r.specials++;
+    else if (e.node.type === 'fifo') r.specials++;
+    else if (ctx.isRoot && ctx.opts.devices !== false) {
+      r.specials++;
+      r.devices++;
+    }
   }
+  for (let i = 0; i < plan.files.count; i++) if ((plan.files.mode(i) & SETID) !== 0) r[ctx.opts.stripSetuid ? 'stripped' : 'setuid']++;
   ctx.progress.filesDone = plan.filesTotal;
   ctx.progress.bytesDone = plan.bytesTotal;
 }
@@ -74,17 +98,19 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
   const ctx = createContext(repo, opts);
   ctx.checkAborted();
   // Threads start while the trees are walked, as soon as the plan is large enough to need them.
-  const pool = opts.dryRun ? undefined : new RestorePool(repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask() }, opts.workers);
+  const pool = opts.dryRun ? undefined : new RestorePool(repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask(), sparse: opts.sparse ?? true }, opts.workers);
   try {
     const plan = await planRestore(ctx, snapshot.tree, (files, bytes) => pool?.sized(files, bytes));
     repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
     plan.files.trim();
+    if (opts.stripSetuid && !opts.dryRun) ctx.result.stripped = plan.files.clearModeBits(SETID);
     // The tree packs and the trees decoded while planning are garbage now, much of it in the old generation,
     // and writing files allocates too little on this thread for V8 to collect it: 30-60 MiB held for the
     // whole restore of the kernel tree otherwise.
     collectAllGarbage();
     pool?.sized(plan.files.count, plan.bytesTotal);
     ctx.progress.filesTotal = plan.filesTotal;
+    ctx.result.filesTotal = plan.filesTotal;
     ctx.progress.bytesTotal = plan.bytesTotal;
     if (pool === undefined) countPlan(ctx, plan);
     else await executePlan(ctx, plan, pool);
@@ -92,5 +118,6 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
     await pool?.close();
   }
   ctx.reportProgress(true);
+  if (ctx.damaged.length > 0) throw new RestoreDamagedError(ctx.result, ctx.damaged);
   return ctx.result;
 }
