@@ -36,13 +36,24 @@ export function globToRegexSource(glob: string): string {
  */
 export function goComponentGlob(pattern: string): ((name: string) => boolean) | undefined {
   if (!/[\\[*?]/.test(pattern)) return (name) => name === pattern;
+  const src = goComponentRegexSource(pattern);
+  if (src === undefined) return undefined;
+  const re = new RegExp(`^(?:${src})$`, 'u');
+  return (name) => re.test(name);
+}
+
+/**
+ * Regular-expression source (for the `u` flag) matching exactly what the Go glob `pattern` matches within
+ * one path component; it never matches a "/", so it can be placed between separators of a whole path.
+ */
+export function goComponentRegexSource(pattern: string): string | undefined {
   const chars = Array.from(pattern); // code points: `?` and class members are characters, not UTF-16 units
   let re = '';
   const lit = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`;
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i];
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
     else if (c === '\\') {
       if (i + 1 >= chars.length) return undefined;
       re += lit(chars[++i]);
@@ -80,10 +91,10 @@ export function goComponentGlob(pattern: string): ((name: string) => boolean) | 
         if (lo.codePointAt(0)! <= hi.codePointAt(0)!) ranges += lo === hi ? lit(lo) : `${lit(lo)}-${lit(hi)}`;
         n++;
       }
-      re += ranges === '' ? (negated ? '.' : '[]') : `[${negated ? '^' : ''}${ranges}]`;
+      if (negated) re += `[^/${ranges}]`;
+      else re += ranges === '' ? '[]' : `(?!/)[${ranges}]`;
       i = j; // at the closing `]`
     } else re += lit(c);
   }
-  const compiled = new RegExp(`^(?:${re})$`, 'su');
-  return (name) => compiled.test(name);
+  return re;
 }

@@ -9,6 +9,7 @@ import { compileRules, expandEnv, goClean, invalidPatterns, parseExcludeFile } f
 import { compileExcluder, parseTagFileSpec, tooLarge } from '../../src/archiver/exclude-fs.js';
 import { goGlob, readFilesFrom } from '../../src/archiver/files-from.js';
 import { goComponentGlob } from '../../src/core/glob.js';
+import { prng } from '../helpers/repo.js';
 
 const match = (pattern: string, p: string) => compileRules([{ pattern, ignoreCase: false }])(p);
 const list = (patterns: string[], p: string) => compileRules(patterns.map((pattern) => ({ pattern, ignoreCase: false })))(p);
@@ -133,6 +134,18 @@ describe('restic filter semantics', () => {
     expect(m('/x/keep.md')).toBe(false);
     expect(m('/x/KEEP.MD')).toBe(false);
   });
+  it('counts every "**" as a component when it limits the expansion, as restic does', () => {
+    expect(match('**/?/**/**', '/c')).toBe(false);
+    expect(match('/a/**/x/**', '/a/b/x')).toBe(false);
+    expect(match('/a/**/x/**', '/a/b/x/y')).toBe(true);
+    expect(match('/a/**/x', '/a/b/x')).toBe(true);
+    expect(match('**/node_modules/**', '/node_modules')).toBe(true); // the root marker leaves room for one "**"
+    expect(match('a/**/**/**', '/a')).toBe(false);
+    expect(match('a/**/**/**', '/a/b')).toBe(true);
+    expect(match('a/**', '/a')).toBe(true);
+    expect(list(['*', '!a/**/**/**'], '/a')).toBe(true);
+    expect(list(['*', '!a/**/**/**'], '/a/b')).toBe(false);
+  });
   it('cleans patterns as Go paths', () => {
     expect(goClean('')).toBe('.');
     expect(goClean('a//b/./c/..')).toBe('a/b');
@@ -145,6 +158,64 @@ describe('restic filter semantics', () => {
   it('refuses the patterns restic refuses', () => {
     expect(invalidPatterns(['[a', 'ok', 'x/[]a]', '[a-]', 'a\\', '[-a]', '', '[z-a]', '\\[a]', '!**'])).toEqual(['[a', 'x/[]a]', '[a-]', 'a\\', '[-a]']);
     expect(() => compileRules([{ pattern: '[a', ignoreCase: false }])).toThrow(/invalid exclude pattern/);
+  });
+});
+
+/**
+ * A literal port of restic's filter.match (v0.14.0), "**" expanded into "*" components one at a time, with
+ * goComponentGlob as filepath.Match: the oracle the whole-path regular expressions are checked against.
+ */
+function resticMatch(pattern: string, p: string): boolean {
+  const split = (x: string) => {
+    const parts = x.split('/');
+    if (parts[0] === '') parts[0] = '/';
+    return parts;
+  };
+  const parts = split(goClean(pattern)).map((c) => (c === '**' ? '' : c));
+  const strs = split(p);
+  const m = (pat: string[]): boolean => {
+    const pos = pat.indexOf('');
+    if (pos >= 0) {
+      for (let i = 0; i <= strs.length - pat.length + 1; i++) {
+        const expanded = [...pat.slice(0, pos), ...Array<string>(i).fill('*'), ...pat.slice(pos + 1)];
+        if (m(expanded)) return true;
+      }
+      return false;
+    }
+    if (pat.length === 0) return strs.length === 0;
+    if (pat.length > strs.length) return false;
+    let min = 0;
+    let max = strs.length - pat.length;
+    if (pat[0] === '/') max = 0;
+    else if (strs[0] === '/') min = 1;
+    outer: for (let off = max; off >= min; off--) {
+      for (let i = pat.length - 1; i >= 0; i--) {
+        const ok = pat[i] === '/' ? strs[off + i] === '/' : strs[off + i] !== '/' && goComponentGlob(pat[i])!(strs[off + i]);
+        if (!ok) continue outer;
+      }
+      return true;
+    }
+    return false;
+  };
+  return m(parts);
+}
+
+describe('whole-path regular expressions agree with the port of restic', () => {
+  it('on 20,000 random pattern and path pairs', () => {
+    const rand = prng(7);
+    const rnd = (n: number) => Math.floor(rand() * n);
+    const pcomps = ['a', 'b', 'ab', '*', '?', '**', '[ab]', '[^a]', 'a*', '*b', '.', '..', ''];
+    const scomps = ['a', 'b', 'ab', 'ba', 'c', 'aa'];
+    let matched = 0;
+    for (let t = 0; t < 20_000; t++) {
+      const pattern = (rnd(3) === 0 ? '/' : '') + Array.from({ length: 1 + rnd(4) }, () => pcomps[rnd(pcomps.length)]).join('/');
+      const p = '/' + Array.from({ length: 1 + rnd(5) }, () => scomps[rnd(scomps.length)]).join('/');
+      const expected = resticMatch(pattern, p);
+      if (expected) matched++;
+      expect(match(pattern, p), `${pattern} on ${p}`).toBe(expected);
+    }
+    expect(matched).toBeGreaterThan(4000);
+    expect(matched).toBeLessThan(16000);
   });
 });
 

@@ -158,6 +158,7 @@ const CASES: Case[] = [
   { name: 'negation re-includes', args: file('neg', '*.pdf\n!keep.pdf\n'), gone: ['f doc.pdf'], kept: ['f keep.pdf', 'f Doc.PDF'] },
   { name: '** between components', args: file('dstar', 'foo/**/bar\n'), gone: ['f foo/bar/baz.txt', 'f foo/x/y/bar/q.txt'], kept: ['f foo/bar.txt'] },
   { name: 'trailing ** and leading **', args: file('dstar2', '**/deep/**\nsub/**/n.js\n'), gone: ['f sub/deep/er/file.go', 'd sub/deep'] },
+  { name: 'two ** limit each other as in restic', args: file('dstar3', '$SRC/**/bar/**\n'), kept: ['d foo/bar'], gone: ['f foo/bar/baz.txt', 'f foo/x/y/bar/q.txt'] },
   { name: 'unanchored directory name', args: file('unanch', 'node_modules\nbar\n'), gone: ['d node_modules', 'd sub/node_modules', 'd foo/bar'] },
   { name: 'anchored via environment', args: file('anch', '$SRC/foo\n${SRC}/sub/deep/\n/foo\n'), gone: ['d foo', 'd sub/deep'], kept: ['d sub'] },
   { name: 'anchored * with negated dirs', args: file('home', '$SRC/*\n!$SRC/foo\n!$SRC/.hidden\n'), kept: ['f foo/bar/baz.txt', 'f .hidden/x.txt'], gone: ['f b.txt'] },
