@@ -1,7 +1,7 @@
 // Differential test: restic 0.14 (Debian's /usr/bin/restic) and `repo` back up the same tree with the same
 // exclude and --files-from options; the sets of backed-up paths, relative to the source root, must be equal.
 // Paths are compared relative to the source root so the snapshot path layout does not matter.
-// In test/long: 26 cases of two backups each take about 45 s of CPU (restic and repo run side by side).
+// In test/long: 26 cases of two backups each take about 35 s of CPU (restic and repo run side by side).
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
