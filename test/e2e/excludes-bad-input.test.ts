@@ -57,4 +57,10 @@ describe('bad exclude and --files-from input fails with one line before anything
     expect(some.code).toBe(3);
     expect(some.stderr).toContain(`${dir}/nope: does not exist, skipping`);
   });
+  it('--files-from - reads the list from standard input', async () => {
+    const r = await runCli(['-r', repoDir, '--json', 'backup', '--files-from', '-'], { password: PASSWORD, cwd: dir, input: `# from stdin\n${dir}/src/f\n` });
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.out.trim().split('\n').filter((l) => l.includes('"summary"')).pop()!) as { total_files_processed: number };
+    expect(summary.total_files_processed).toBe(1);
+  });
 });
