@@ -12,13 +12,13 @@ import type { TreeNode } from '../tree/node.js';
 import { saveTree } from '../tree/tree-store.js';
 import { nsToRfc3339, toLocalRfc3339 } from '../tree/time.js';
 import { DirCache } from './dir-cache.js';
-import { compileRules } from './exclude.js';
+import { compileExcluder } from './exclude-fs.js';
 import { storeChunks } from './file-reader.js';
 import { OwnerNames } from './metadata.js';
 import { parentChildren } from './parent.js';
 import { ProgressTracker } from './progress.js';
 import { checkAbort, describeFsError, emptySummary, type ArchiverRepo, type BackupOptions, type SourceWarning, type WalkState } from './state.js';
-import { backupEntry } from './walker.js';
+import { backupEntry, excludedEntry } from './walker.js';
 
 export const PROGRAM_VERSION = 'repo 0.1.0';
 
@@ -47,6 +47,7 @@ export async function backupPaths(repo: ArchiverRepo, paths: string[], opts: Bac
   const nodes: TreeNode[] = [];
   const used = new Set<string>();
   for (const r of roots) {
+    if (excludedEntry(state, r.abs, r.st)) continue; // restic applies excludes to the targets too
     const name = Buffer.from(uniqueName(path.basename(r.abs) || 'root', used));
     const node = await backupEntry(state, Buffer.from(r.abs), name, r.st, r.st.dev, parentRoot.get(name.toString('hex')));
     if (node) nodes.push(node);
@@ -95,7 +96,7 @@ function newState(repo: ArchiverRepo, opts: BackupOptions): WalkState {
   return {
     repo,
     chunker: repo.chunker,
-    excluded: compileRules(opts.excludes ?? []),
+    excluded: compileExcluder(opts, (p, message) => opts.onWarning?.({ path: p, message, skipped: false })),
     owners: new OwnerNames(),
     files: new Semaphore(opts.concurrency ?? 4),
     largeFiles: new Semaphore(Math.min(2, opts.concurrency ?? 2)),

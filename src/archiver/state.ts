@@ -29,6 +29,10 @@ export interface BackupOptions {
   /** Snapshot time; default now. */
   time?: Date;
   excludes?: ExcludeRule[];
+  /** Directories holding a file of this name ("FILE[:HEADER]") keep only that file (--exclude-if-present, --exclude-caches). */
+  excludeIfPresent?: string[];
+  /** Files (anything but directories) larger than this many bytes are left out (--exclude-larger-than). */
+  excludeLargerThan?: number;
   oneFileSystem?: boolean;
   /** The snapshot to compare against; unchanged files reuse its content without being read. */
   parent?: Snapshot & { id: string };

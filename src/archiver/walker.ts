@@ -11,6 +11,7 @@ import { nodeFromStat, nodeTypeOf } from './metadata.js';
 import { fingerprint, type StatEntry } from './dir-cache.js';
 import { fileUnchanged, parentChildren, sameNodes } from './parent.js';
 import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
+import { tooLarge } from './exclude-fs.js';
 
 const SLASH = Buffer.from('/');
 const LARGE_FILE = 8n * 1024n * 1024n;
@@ -40,6 +41,11 @@ export async function backupEntry(state: WalkState, abs: Buffer, name: Buffer, s
   }
 }
 
+/** Whether a backup target itself is excluded: by its path, a tag file beside it or its size. */
+export function excludedEntry(state: WalkState, abs: string, st: BigIntStats): boolean {
+  return state.excluded(abs) || tooLarge(st, state.opts.excludeLargerThan);
+}
+
 /** A directory entry as listed: its name, its full path and what lstat said. */
 interface Entry extends StatEntry {
   childAbs: Buffer;
@@ -67,7 +73,8 @@ async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev:
     const childAbs = Buffer.concat([abs, abs[abs.length - 1] === 0x2f ? Buffer.alloc(0) : SLASH, child]);
     if (state.excluded(childAbs.toString('utf8'))) continue;
     try {
-      present.push({ child, childAbs, st: fs.lstatSync(childAbs, { bigint: true }) });
+      const st = fs.lstatSync(childAbs, { bigint: true });
+      if (!tooLarge(st, state.opts.excludeLargerThan)) present.push({ child, childAbs, st });
     } catch (err) {
       warn(state, childAbs, `cannot stat: ${describeFsError(err)}`, true);
     }

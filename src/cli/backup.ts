@@ -10,8 +10,12 @@ import {
   backupPaths,
   backupStream,
   describeFsError,
+  CACHEDIR_TAG_SPEC,
   findParent,
+  invalidPatterns,
   parseExcludeFile,
+  parseTagFileSpec,
+  readFilesFrom,
   type ArchiverRepo,
   type BackupOptions,
   type BackupResult,
@@ -26,7 +30,7 @@ import { validateCompression } from '../repository/compression.js';
 import type { Repository } from '../repository/repository.js';
 import { Env, EXIT_PARTIAL, runtime, withRepository } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
-import { collect, flattenTags, parseTime } from './parse.js';
+import { collect, flattenTags, parseSize, parseTime } from './parse.js';
 import { describeProgress, ProgressLine } from './progress.js';
 
 interface BackupFlags {
@@ -37,6 +41,12 @@ interface BackupFlags {
   iexclude?: string[];
   excludeFile?: string[];
   iexcludeFile?: string[];
+  excludeIfPresent?: string[];
+  excludeCaches?: boolean;
+  excludeLargerThan?: string;
+  filesFrom?: string[];
+  filesFromVerbatim?: string[];
+  filesFromRaw?: string[];
   oneFileSystem?: boolean;
   stdin?: boolean;
   stdinFilename?: string;
@@ -62,6 +72,12 @@ export function registerBackup(program: Command): void {
     .option('--iexclude <pattern>', 'like --exclude, ignoring case (repeatable)', collect)
     .option('--exclude-file <file>', 'read exclude patterns from a file, one per line (repeatable)', collect)
     .option('--iexclude-file <file>', 'like --exclude-file, ignoring case (repeatable)', collect)
+    .option('--exclude-if-present <file[:header]>', 'keep only FILE of a directory that holds FILE (starting with HEADER, if given) (repeatable)', collect)
+    .option('--exclude-caches', 'keep only CACHEDIR.TAG of directories tagged as caches (https://bford.info/cachedir/)')
+    .option('--exclude-larger-than <size>', 'leave out files larger than SIZE (suffixes K, M, G, T: powers of 1024)')
+    .option('--files-from <file>', 'back up the paths listed in FILE, one glob per line, "-" for standard input (repeatable)', collect)
+    .option('--files-from-verbatim <file>', 'like --files-from, but each line is a path taken literally (repeatable)', collect)
+    .option('--files-from-raw <file>', 'like --files-from-verbatim, with paths separated by NUL bytes (repeatable)', collect)
     .option('-x, --one-file-system', 'do not descend into directories on other file systems')
     .option('--stdin', 'back up standard input as one file')
     .option('--stdin-filename <name>', 'file name for --stdin / --stdin-from-command', 'stdin')
@@ -80,18 +96,54 @@ export function registerBackup(program: Command): void {
     .action((paths: string[], flags: BackupFlags, cmd: Command) => runBackup(Env.from(cmd), paths, flags));
 }
 
-async function readExcludeFiles(files: string[] | undefined, ignoreCase: boolean): Promise<ExcludeRule[]> {
+/** Patterns of exclude files in order; an unreadable file or a malformed pattern fails before anything is written. */
+async function readExcludeFiles(flag: string, files: string[] | undefined, ignoreCase: boolean): Promise<ExcludeRule[]> {
   const rules: ExcludeRule[] = [];
   for (const f of files ?? []) {
-    let text: string;
+    let data: Buffer;
     try {
-      text = await readFile(f, 'utf8');
+      data = await readFile(f);
     } catch (err) {
-      throw new RepoError('INVALID_ARGUMENT', `cannot read exclude file ${f}: ${describeFsError(err)}`, { path: f });
+      throw new RepoError('INVALID_ARGUMENT', `${flag}: cannot read ${f}: ${describeFsError(err)}`, { path: f });
     }
-    for (const pattern of parseExcludeFile(text)) rules.push({ pattern, ignoreCase });
+    const patterns = parseExcludeFile(data);
+    checkPatterns(`${flag} ${f}`, ignoreCase ? patterns.map((p) => p.toLowerCase()) : patterns);
+    for (const pattern of patterns) rules.push({ pattern, ignoreCase });
   }
   return rules;
+}
+
+function checkPatterns(what: string, patterns: string[]): void {
+  const bad = invalidPatterns(patterns);
+  if (bad.length > 0) {
+    const list = bad.map((b) => JSON.stringify(b)).join(', ');
+    throw new RepoError('INVALID_ARGUMENT', `${what}: invalid pattern ${list}: expected globs as Go's filepath.Match takes them (a "[" needs its "]", a "\\" a character after it)`);
+  }
+}
+
+/** The exclude rules in restic's order: each list's flags first, then its files' lines. */
+async function excludeRules(flags: BackupFlags): Promise<ExcludeRule[]> {
+  checkPatterns('--exclude', flags.exclude ?? []);
+  checkPatterns('--iexclude', (flags.iexclude ?? []).map((p) => p.toLowerCase()));
+  return [
+    ...(flags.exclude ?? []).map((pattern) => ({ pattern, ignoreCase: false })),
+    ...(await readExcludeFiles('--exclude-file', flags.excludeFile, false)),
+    ...(flags.iexclude ?? []).map((pattern) => ({ pattern, ignoreCase: true })),
+    ...(await readExcludeFiles('--iexclude-file', flags.iexcludeFile, true)),
+  ];
+}
+
+/** --files-from*: targets that exist; the ones that do not are warned about and make the backup partial. */
+function filesFromTargets(env: Env, flags: BackupFlags): { targets: string[]; missing: number } {
+  const lists = [
+    ...(flags.filesFrom ?? []).map((file) => ({ kind: 'files-from' as const, file })),
+    ...(flags.filesFromVerbatim ?? []).map((file) => ({ kind: 'files-from-verbatim' as const, file })),
+    ...(flags.filesFromRaw ?? []).map((file) => ({ kind: 'files-from-raw' as const, file })),
+  ];
+  if (lists.length === 0) return { targets: [], missing: 0 };
+  const { targets, missing } = readFilesFrom(lists);
+  for (const m of missing) env.out.warn(`${m.target}: ${m.message}`);
+  return { targets, missing: missing.length };
 }
 
 async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<void> {
@@ -103,21 +155,29 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
   if (commandMode && args.length === 0) {
     throw new RepoError('INVALID_ARGUMENT', '--stdin-from-command needs a command after --, e.g. repo backup --stdin-from-command -- pg_dump mydb');
   }
-  if (!stdinMode && !commandMode && args.length === 0) throw new RepoError('INVALID_ARGUMENT', 'nothing to back up: give at least one path, --stdin or --stdin-from-command');
+  const listed = flags.filesFrom !== undefined || flags.filesFromVerbatim !== undefined || flags.filesFromRaw !== undefined;
+  if ((stdinMode || commandMode) && listed) throw new RepoError('INVALID_ARGUMENT', '--files-from* cannot be combined with --stdin or --stdin-from-command');
+  if (!stdinMode && !commandMode && args.length === 0 && !listed) throw new RepoError('INVALID_ARGUMENT', 'nothing to back up: give at least one path, --files-from, --stdin or --stdin-from-command');
   if (flags.compression !== undefined) validateCompression(flags.compression);
 
-  const excludes: ExcludeRule[] = [
-    ...(flags.exclude ?? []).map((pattern) => ({ pattern, ignoreCase: false })),
-    ...(flags.iexclude ?? []).map((pattern) => ({ pattern, ignoreCase: true })),
-    ...(await readExcludeFiles(flags.excludeFile, false)),
-    ...(await readExcludeFiles(flags.iexcludeFile, true)),
-  ];
+  const excludes = await excludeRules(flags);
+  const excludeIfPresent = [...(flags.excludeIfPresent ?? [])];
+  excludeIfPresent.forEach(parseTagFileSpec); // throws for a malformed value
+  if (flags.excludeCaches === true) excludeIfPresent.push(CACHEDIR_TAG_SPEC);
+  const excludeLargerThan = flags.excludeLargerThan === undefined ? undefined : parseSize(flags.excludeLargerThan, '--exclude-larger-than');
+  const fromLists = filesFromTargets(env, flags);
+  if (listed && fromLists.targets.length === 0 && args.length === 0) {
+    throw new RepoError('SOURCE', 'nothing to back up: none of the paths listed by --files-from* exist');
+  }
+  args = [...fromLists.targets, ...args];
   const progress = new ProgressLine(out.progress);
   const opts: BackupOptions = {
     tags: flattenTags(flags.tag),
     host: flags.host,
     time: flags.time === undefined ? undefined : parseTime(flags.time),
     excludes,
+    excludeIfPresent,
+    excludeLargerThan,
     oneFileSystem: flags.oneFileSystem === true,
     dryRun: flags.dryRun === true,
     force: flags.force === true,
@@ -166,7 +226,7 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     }
   });
   report(env, result, flags.dryRun === true, (Date.now() - started) / 1000, stdinMode || commandMode ? streamedBytes : undefined);
-  if (result.warnings.some((w) => w.skipped)) {
+  if (result.warnings.some((w) => w.skipped) || fromLists.missing > 0) {
     process.stderr.write('warning: at least one source file could not be read; the snapshot lacks it\n');
     runtime.exitCode = EXIT_PARTIAL;
   }
