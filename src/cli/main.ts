@@ -14,7 +14,7 @@ import { registerLs } from './ls.js';
 import { registerRestore } from './restore.js';
 import { registerSnapshots } from './snapshots.js';
 import { registerUnlock } from './unlock.js';
-import { registerVersion } from './version.js';
+import { registerVersion, versionLine } from './version.js';
 import { registerAnalyze } from './analyze.js';
 import { registerDiff } from './diff.js';
 import { registerFind } from './find.js';
@@ -58,6 +58,7 @@ accepted as command-line arguments.
 Exit codes:
   0    success
   1    error (invalid arguments, missing or damaged data, I/O failure, failed command)
+  2    status: a profile misses its recovery objectives (RPO, RTO or check interval)
   3    backup saved, but some source files could not be read
   10   the repository does not exist
   11   the repository is locked
@@ -95,6 +96,8 @@ function buildProgram(): Command {
     .option('--json', 'machine-readable JSON output')
     .option('-q, --quiet', 'print only results, warnings and errors')
     .option('-v, --verbose', 'more detail, including stack traces of errors')
+    // What `repo version` prints, for scripts that ask every tool for --version.
+    .version(versionLine(), '--version', 'print version information and exit')
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(formatCommanderError(str)) })

@@ -6,6 +6,11 @@ import { PROGRAM_VERSION } from '../archiver/index.js';
 import { FORMAT_VERSION } from '../repository/config.js';
 import { Env } from './context.js';
 
+/** The line `repo version` and `repo --version` print. */
+export function versionLine(): string {
+  return `repo ${PROGRAM_VERSION.replace(/^repo /, '')} (format ${FORMAT_VERSION}, node ${process.version})`;
+}
+
 export function registerVersion(program: Command): void {
   program
     .command('version')
@@ -14,6 +19,6 @@ export function registerVersion(program: Command): void {
       const env = Env.from(cmd);
       const version = PROGRAM_VERSION.replace(/^repo /, '');
       if (env.out.json) env.out.printJson({ version, format: FORMAT_VERSION, node: process.version, platform: process.platform, arch: process.arch });
-      else env.out.print(`repo ${version} (format ${FORMAT_VERSION}, node ${process.version})`);
+      else env.out.print(versionLine());
     });
 }

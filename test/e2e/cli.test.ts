@@ -85,9 +85,12 @@ describe('repo CLI', () => {
     expect(v.code).toBe(0);
     expect(v.out).toMatch(/^repo 0\.1\.0 \(format 1, node v\d+/);
     expect(json(await run(['--json', 'version']))).toMatchObject({ version: '0.1.0', format: 1 });
+    const dashed = await run(['--version']);
+    expect(dashed.code).toBe(0);
+    expect(dashed.out).toBe(v.out);
     const h = await run(['--help']);
     expect(h.code).toBe(0);
-    expect(h.out).toMatch(/Exit codes:[\s\S]*130/);
+    expect(h.out).toMatch(/Exit codes:[\s\S]*\n  2 [\s\S]*130/);
     const bad = await run(['frobnicate']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^repo: unknown command 'frobnicate'/);
