@@ -36,6 +36,7 @@ interface ForgetFlags extends FilterFlags, PruneFlags {
   groupBy?: string;
   dryRun?: boolean;
   prune?: boolean;
+  unsafeAllowRemoveAll?: boolean;
 }
 
 export function registerForget(program: Command): void {
@@ -54,7 +55,8 @@ export function registerForget(program: Command): void {
     .option('--keep-tag <tags>', 'keep snapshots with all these tags (comma list; repeat for alternatives)', collect)
     .option('-g, --group-by <fields>', "group by host, paths and/or tags ('' for one group)", DEFAULT_GROUP_BY)
     .option('-n, --dry-run', 'only show what would be removed')
-    .option('--prune', 'prune the repository afterwards');
+    .option('--prune', 'prune the repository afterwards')
+    .option('--unsafe-allow-remove-all', 'allow a policy to remove every snapshot of a group, and no policy to remove every selected snapshot');
   addFilterFlags(cmd, collect);
   addPruneFlags(cmd).action((ids: string[], flags: ForgetFlags, c: Command) => runForget(Env.from(c), ids, flags));
 }
@@ -94,9 +96,9 @@ async function runForget(env: Env, ids: string[], flags: ForgetFlags): Promise<v
       if (hasPolicy || ids.length === 0) {
         const filter = snapshotFilter(flags);
         const candidates = (await listSnapshots(repo)).filter((s) => matchesFilter(s, filter));
-        plan = { ...planForget(candidates, policy, groupBy, new Date()), explicit };
+        plan = { ...planForget(candidates, policy, groupBy, new Date(), { allowRemoveAll: flags.unsafeAllowRemoveAll === true }), explicit };
       }
-      if (!hasPolicy && ids.length === 0 && !env.out.json) {
+      if (!hasPolicy && ids.length === 0 && !flags.unsafeAllowRemoveAll && !env.out.json) {
         env.out.info('no policy was specified, no snapshots will be removed');
       }
       report(env, plan, policy);
@@ -118,7 +120,8 @@ function report(env: Env, plan: ForgetPlan, policy: RetentionPolicy): void {
       plan.groups.map((g) => ({
         host: g.key.hostname ?? '',
         paths: g.key.paths ?? null,
-        tags: g.key.tags ?? null,
+        // restic writes null for a group without tags, as for a key that does not group by tags.
+        tags: g.key.tags !== undefined && g.key.tags.length > 0 ? g.key.tags : null,
         keep: g.keep.map(snapshotJson),
         remove: g.remove.length > 0 ? g.remove.map(snapshotJson) : null,
         reasons: g.reasons.map((r, i) => ({ snapshot: snapshotJson(g.keep[i]), matches: r.matches, counters: r.counters ?? {} })),

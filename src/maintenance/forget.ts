@@ -2,7 +2,7 @@
 // Only snapshot files are removed; the data they alone used is freed by prune.
 
 import { RepoError } from '../core/errors.js';
-import { applyPolicy, groupSnapshots, isEmptyPolicy, type GroupByField, type GroupKey, type KeepReason, type RetentionPolicy } from '../policy/index.js';
+import { applyPolicy, formatGroupKey, groupSnapshots, isEmptyPolicy, type GroupByField, type GroupKey, type KeepReason, type RetentionPolicy } from '../policy/index.js';
 import type { Repository } from '../repository/repository.js';
 import type { StoredSnapshot } from '../snapshot/snapshot.js';
 
@@ -20,12 +20,30 @@ export interface ForgetPlan {
   emptyPolicy: boolean;
 }
 
+export interface PlanForgetOptions {
+  /**
+   * restic's --unsafe-allow-remove-all: a policy may remove every snapshot of a group, and an empty policy
+   * removes every snapshot given. Without it an empty policy removes nothing, and a policy that would empty
+   * a group is refused before anything is removed (restic >= 0.17: a --keep-tag with a typo matched
+   * nothing and deleted everything).
+   */
+  allowRemoveAll?: boolean;
+}
+
 /** Plans a policy-based forget over `snapshots` (already filtered by host/tag/path). Pure. */
-export function planForget(snapshots: StoredSnapshot[], policy: RetentionPolicy, groupBy: GroupByField[], now?: Date): ForgetPlan {
+export function planForget(snapshots: StoredSnapshot[], policy: RetentionPolicy, groupBy: GroupByField[], now?: Date, opts: PlanForgetOptions = {}): ForgetPlan {
   const emptyPolicy = isEmptyPolicy(policy);
   const groups = groupSnapshots(snapshots, groupBy).map((g) => {
-    if (emptyPolicy) return { key: g.key, keep: [...g.snapshots], remove: [], reasons: [] };
+    if (emptyPolicy) {
+      return opts.allowRemoveAll ? { key: g.key, keep: [], remove: [...g.snapshots], reasons: [] } : { key: g.key, keep: [...g.snapshots], remove: [], reasons: [] };
+    }
     const r = applyPolicy(g.snapshots, policy, now ? { now: now.toISOString() } : {});
+    if (r.keep.length === 0 && !opts.allowRemoveAll) {
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `refusing to delete last snapshot of snapshot group "${formatGroupKey(g.key)}": the policy keeps none of its ${r.remove.length} snapshots (--unsafe-allow-remove-all allows it)`,
+      );
+    }
     return { key: g.key, keep: r.keep, remove: r.remove, reasons: r.reasons };
   });
   return { groups, explicit: [], emptyPolicy };

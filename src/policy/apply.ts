@@ -27,7 +27,6 @@ export interface ApplyOptions {
   now?: string | bigint;
 }
 
-export const SAFETY_REASON = 'newest snapshot kept: policy would remove every snapshot of this group';
 
 type Bucker = (w: WallTime, nr: number) => number;
 const always: Bucker = (_w, nr) => nr;
@@ -151,13 +150,5 @@ export function applyPolicy<T extends { id: string; time: string; tags: string[]
     }
   });
 
-  // Deviation from restic: a non-empty policy never empties a group (restic ≥ 0.17 errors out for --keep-tag
-  // matching nothing; older restic silently removed the whole group). Only tag-only policies can get here,
-  // because every count, within and within-bucket rule keeps the newest snapshot.
-  if (result.keep.length === 0) {
-    const newest = result.remove.shift() as T;
-    result.keep.push(newest);
-    result.reasons.push({ snapshotId: newest.id, matches: [SAFETY_REASON], counters: counters() });
-  }
   return result;
 }

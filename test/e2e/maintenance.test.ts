@@ -53,6 +53,27 @@ describe('forget and prune', () => {
     expect(json(await ok(['--json', 'snapshots']))).toHaveLength(5);
   });
 
+  it('refuses a policy that would empty a group, as restic >= 0.17 does, unless --unsafe-allow-remove-all', async () => {
+    const r = await run(['forget', '--keep-tag', 'typo']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^repo: refusing to delete last snapshot of snapshot group "host .*, path \[.*src\]": the policy keeps none of its 5 snapshots \(--unsafe-allow-remove-all allows it\)/);
+    expect(json(await ok(['--json', 'snapshots']))).toHaveLength(5);
+    // Allowed, it would remove them all (dry run here: the next tests need the snapshots).
+    const groups = json(await ok(['--json', 'forget', '--keep-tag', 'typo', '--unsafe-allow-remove-all', '--dry-run']));
+    expect(groups[0].keep).toEqual([]);
+    expect(groups[0].remove).toHaveLength(5);
+    const all = json(await ok(['--json', 'forget', '--unsafe-allow-remove-all', '--dry-run']));
+    expect(all[0].remove).toHaveLength(5);
+    expect(json(await ok(['--json', 'snapshots']))).toHaveLength(5);
+  });
+
+  it('group keys write null for tags when the group has none or tags are not grouped by, as restic does', async () => {
+    const byPaths = json(await ok(['--json', 'forget', '--keep-last', '9', '--dry-run']));
+    expect(byPaths[0].tags).toBeNull();
+    const byTags = json(await ok(['--json', 'forget', '--keep-last', '9', '--group-by', 'tags', '--dry-run']));
+    expect(byTags.map((g: any) => g.tags)).toEqual([['even'], ['odd']]);
+  });
+
   it('forget --prune frees the space of removed snapshots; check --read-data passes and the rest restores', async () => {
     const before = du(repo);
     await ok(['forget', '--keep-last', '1', '--prune', '--max-unused', '0%']);

@@ -2,7 +2,7 @@
 // Small hand-written cases; expectations follow restic's ApplyPolicy semantics.
 import { describe, expect, it } from 'vitest';
 import { isRepoError } from '../../src/core/errors.js';
-import { applyPolicy, parseDuration, type RetentionPolicy, SAFETY_REASON } from '../../src/policy/index.js';
+import { applyPolicy, parseDuration, type RetentionPolicy } from '../../src/policy/index.js';
 
 interface Sn {
   id: string;
@@ -301,10 +301,9 @@ describe('keep-tag', () => {
     expect(kept(list, { tags: [['']] }).keep).toEqual(['2024-01-04T00:00:00Z']);
   });
 
-  it('deviation: never removes every snapshot of a group; the newest is kept instead', () => {
+  it('a policy may remove every snapshot of a group, as restic computes it (forget refuses that, not the policy)', () => {
     const r = applyPolicy(list, { tags: [['nope']] });
-    expect(r.keep.map((s) => s.time)).toEqual(['2024-01-05T00:00:00Z']);
-    expect(r.reasons).toEqual([{ snapshotId: 's004', matches: [SAFETY_REASON], counters: {} }]);
-    expect(r.remove).toHaveLength(4);
+    expect(r.keep).toEqual([]);
+    expect(r.remove).toHaveLength(5);
   });
 });
