@@ -6,6 +6,7 @@ import type { BigIntStats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Semaphore } from '../core/concurrency.js';
+import { crashPoint } from '../core/crash-point.js';
 import { RepoError } from '../core/errors.js';
 import { saveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
@@ -152,7 +153,9 @@ async function finish(state: WalkState, s: { tree: string; paths: string[]; star
   if (s.excludes.length > 0) sn.excludes = s.excludes;
   state.progress.finish();
   if (opts.dryRun) return { snapshot: sn, warnings: state.warnings };
+  crashPoint('before-snapshot-write'); // test-only (core/crash-point.ts)
   const snapshotId = await saveSnapshot(repo, sn);
+  crashPoint('after-snapshot-write');
   try {
     state.dirCache?.save(opts.dirCacheDir!, snapshotId, opts.parent?.id);
   } catch {

@@ -13,6 +13,7 @@ import { randomBytes } from '../crypto/random.js';
 import { AAD_CONFIG, AAD_INDEX, blobAad } from './aad.js';
 import type { BlobType, Compression, IndexedBlob } from './blob.js';
 import { Semaphore } from '../core/concurrency.js';
+import { crashPoint } from '../core/crash-point.js';
 import { defaultWorkerCount, SealPool } from './seal-pool.js';
 import { compressBlob, compressionLevel, validateCompression } from './compression.js';
 import { DEFAULT_PACK_SIZE, encodeConfig, FORMAT_VERSION, parseConfig, validatePackSize, type RepoConfig } from './config.js';
@@ -395,6 +396,7 @@ export class Repository {
     this.stats.storedBytesAdded += size - rec.blobs.reduce((n, b) => n + b.storedLength, 0);
     this.unindexed.push(rec);
     this.unindexedBlobs += rec.blobs.length;
+    crashPoint('pack-stored'); // test-only (core/crash-point.ts)
     if (this.unindexedBlobs >= INDEX_FLUSH_BLOBS) void this.writeIndex().catch(() => undefined);
   }
 
@@ -406,6 +408,7 @@ export class Repository {
     try {
       await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }), AAD_INDEX);
       this.stats.indexFilesWritten++;
+      crashPoint('index-written');
     } catch (err) {
       this.unindexed.unshift(...packs); // retried by the next flush
       throw err;
