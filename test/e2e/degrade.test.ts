@@ -121,9 +121,12 @@ describe('one damaged index file of three', () => {
     flip(path.join(repo, 'index', indexOf[2]), 100);
   });
 
-  it('snapshots works and warns naming the file and repair index', async () => {
-    const r = await ok(repo, ['--json', 'snapshots']);
-    expect(JSON.parse(r.out)).toHaveLength(3);
+  it('snapshots and ls work; ls warns naming the file and repair index', async () => {
+    expect(JSON.parse((await ok(repo, ['--json', 'snapshots'])).out)).toHaveLength(3);
+    const ls = await ok(repo, ['ls', snapshotOf[0]]);
+    expect(ls.out).toContain('file-0.txt');
+    expect(ls.stderr).toContain(`index/${indexOf[2]}`);
+    expect(ls.stderr).toContain('repo repair index');
   });
 
   it('a restore whose blobs other index files list works, with a warning naming the file and "repair index"', async () => {
