@@ -161,7 +161,7 @@ export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}):
   let repo: Repository | undefined;
   try {
     await runHooks('before', profile.hooks.before, hookEnv(), true);
-    repo = await step('open repository', () => openProfileRepository(profile, opts, { compression: profile.compression }));
+    repo = await step('open repository', () => openProfileRepository(profile, opts, { compression: profile.compression, onWarning: (m) => log.add(`warning: ${m}`) }));
     const r = repo!;
 
     // 1. Backup: files, then each database as its own snapshot. A failing dump fails the job but the others still run.
