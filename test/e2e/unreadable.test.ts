@@ -8,14 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cliEnv, type CliResult } from '../helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
-const canSwitch = !isRoot || spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']; // setpriv (util-linux), as the fault-injection tests
+const canSwitch = !isRoot || spawnSync('setpriv', [...NOBODY, process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)})`]).status === 0;
 const PASSWORD = 'unreadable test password';
 let tmp: string;
 let repo: string;
 
 /** Runs `argv` as this user, or as nobody when root. */
 function runAs(argv: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  const [file, args] = isRoot ? ['runuser', ['-u', 'nobody', '--', ...argv]] : [argv[0], argv.slice(1)];
+  const [file, args] = isRoot ? ['setpriv', [...NOBODY, ...argv]] : [argv[0], argv.slice(1)];
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -38,7 +39,7 @@ function source(name: string, files: string[], unreadable: string[]): string {
   fs.chmodSync(dir, 0o777);
   for (const f of files) fs.writeFileSync(path.join(dir, f), `contents of ${f}\n`, { mode: 0o644 });
   for (const f of unreadable) fs.chmodSync(path.join(dir, f), 0o000);
-  if (isRoot) spawnSync('chown', ['-R', 'nobody', dir]);
+  if (isRoot) spawnSync('chown', ['-R', '65534:65534', dir]);
   return dir;
 }
 
