@@ -65,7 +65,7 @@ export async function unlockWithPassword(backend: Backend, password: string): Pr
     // The damaged file may be the very one this password opens: say so rather than "wrong password".
     const files = damaged.map((d) => `keys/${d.name}`);
     throw new IntegrityError(
-      `no key file opens with this password, and ${files.length === 1 ? `key file ${files[0]} is` : `key files ${files.join(', ')} are`} damaged where the password check needs it (salt, KDF parameters or sealed key), so a wrong password cannot be told from the damage; a key file of another password, or a copy of the damaged one, opens the repository`,
+      `no key file opens with this password, and ${files.length === 1 ? `key file ${files[0]} is` : `key files ${files.join(', ')} are`} damaged where the password check needs it (salt, KDF parameters or sealed key), so this password cannot be checked against it; a key file of another password, or an intact copy of the damaged one, opens the repository`,
       { file: files[0] },
       { cause: damaged[0].err },
     );
