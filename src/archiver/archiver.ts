@@ -6,6 +6,7 @@ import type { BigIntStats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Semaphore } from '../core/concurrency.js';
+import { crashPoint } from '../core/crash-point.js';
 import { RepoError } from '../core/errors.js';
 import { saveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
@@ -52,9 +53,27 @@ export async function backupPaths(repo: ArchiverRepo, paths: string[], opts: Bac
     const node = await backupEntry(state, Buffer.from(r.abs), name, r.st, r.st.dev, parentRoot.get(name.toString('hex')));
     if (node) nodes.push(node);
   }
+  refuseIfNothingRead(state);
   const root = await saveTree(repo, nodes);
   if (!root.known) state.summary.tree_blobs++;
   return finish(state, { tree: root.id, paths: abs, started, excludes: (opts.excludes ?? []).map((e) => e.pattern) });
+}
+
+/**
+ * Deliberately unlike restic (which saves a snapshot of bare directories and exits 3): when files were skipped and
+ * not one file could be read, no snapshot is saved. An empty snapshot would look like a fresh backup to `status`
+ * and, counted by `forget --keep-last`, could push a real one out of the retention window.
+ */
+function refuseIfNothingRead(state: WalkState): void {
+  const s = state.summary;
+  const skipped = state.warnings.filter((w) => w.skipped);
+  if (skipped.length === 0 || s.files_new + s.files_changed + s.files_unmodified > 0) return;
+  const first = skipped[0];
+  throw new RepoError(
+    'SOURCE',
+    `no source file could be read (${skipped.length} skipped; first ${first.path}: ${first.message}); no snapshot was saved`,
+    { path: first.path },
+  );
 }
 
 /** Backs up one stream (stdin or a command's output) as a single file named `filename`. */
@@ -135,7 +154,9 @@ async function finish(state: WalkState, s: { tree: string; paths: string[]; star
   if (s.excludes.length > 0) sn.excludes = s.excludes;
   state.progress.finish();
   if (opts.dryRun) return { snapshot: sn, warnings: state.warnings };
+  crashPoint('before-snapshot-write'); // test-only (core/crash-point.ts)
   const snapshotId = await saveSnapshot(repo, sn);
+  crashPoint('after-snapshot-write');
   try {
     state.dirCache?.save(opts.dirCacheDir!, snapshotId, opts.parent?.id);
   } catch {

@@ -2,6 +2,7 @@
 // Exit status 3 when the snapshot was saved but some source files could not be read.
 
 import { spawn } from 'node:child_process';
+import { childEnv } from '../core/child-env.js';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -254,7 +255,7 @@ async function parentSnapshot(repo: Repository, paths: string[], opts: BackupOpt
  */
 function commandOutput(argv: string[], signal: AbortSignal): AsyncIterable<Uint8Array> {
   const [file, ...args] = argv;
-  const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'inherit'] });
+  const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'inherit'], env: childEnv() }); // no password variables
   const status = new Promise<{ error: Error } | { code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('error', (error) => resolve({ error }));
     child.once('close', (code, sig) => resolve({ code, signal: sig }));

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { defaultCacheDir, findCache, openBackend, requestCounts, type Backend, type OpenOptions as BackendOpenOptions } from '../backend/index.js';
 import { RepoError } from '../core/errors.js';
+import { damagedIndexNote } from '../repository/index-load.js';
 import { Lock } from '../repository/lock.js';
 import { Repository, type OpenOptions } from '../repository/repository.js';
 import type { SnapshotFilter } from '../snapshot/snapshot.js';
@@ -155,7 +156,7 @@ export class Env {
     try {
       const pw = await password();
       this.out.debug(`opening repository at ${backend.location}`);
-      const repo = await Repository.open(backend, pw, repoOpts);
+      const repo = await Repository.open(backend, pw, { onWarning: (m) => this.out.warn(m), ...repoOpts });
       // Tree packs the index no longer names were pruned (possibly elsewhere): their cached copies go.
       if (repoOpts.skipIndex !== true) await findCache(backend)?.dropPacks((p) => repo.index.packHoldsTrees(p));
       return repo;
@@ -207,7 +208,12 @@ export async function withRepository<T>(env: Env, opts: CommandOpenOptions, fn: 
       await findCache(repo.backend)?.dropPacks((p) => repo.index.packHoldsTrees(p));
     }
     return await auditAround(repo, () => fn(repo), (m) => env.out.warn(m)); // audit log entry (cli/audit-hook.ts)
+  } catch (err) {
+    // A failure after index files were skipped as damaged may well be theirs: say once more how to repair.
+    if (repo.damagedIndexFiles.length > 0 && !(err instanceof Error && err.message.includes('repair index'))) env.out.warn(damagedIndexNote(repo.damagedIndexFiles));
+    throw err;
   } finally {
+    if (repo.damagedIndexFiles.length > 0 && runtime.exitCode !== 0) env.out.warn(damagedIndexNote(repo.damagedIndexFiles));
     await lock?.release().catch(() => undefined);
     await repo.close().catch(() => undefined);
     env.reportRequests(repo.backend);

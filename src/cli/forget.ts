@@ -12,7 +12,7 @@ import {
   DEFAULT_GROUP_BY,
   type RetentionPolicy,
 } from '../policy/index.js';
-import { findSnapshot, listSnapshots, matchesFilter, type StoredSnapshot } from '../snapshot/snapshot.js';
+import { findSnapshot, listSnapshots, matchesFilter, REPAIR_SNAPSHOTS_HINT, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { addFilterFlags, Env, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatTimestamp, renderTable } from './format.js';
 import { collect } from './parse.js';
@@ -63,14 +63,22 @@ export function registerForget(program: Command): void {
 
 function policyFrom(f: ForgetFlags): RetentionPolicy {
   const p: RetentionPolicy = {};
-  const count = (v: string | undefined) => (v === undefined ? undefined : parseKeepCount(v));
+  const count = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    try {
+      return parseKeepCount(v);
+    } catch (err) {
+      if (err instanceof Error) err.message = `${flag}: ${err.message}`;
+      throw err;
+    }
+  };
   const dur = (v: string | undefined) => (v === undefined ? undefined : parseDuration(v));
-  p.last = count(f.keepLast);
-  p.hourly = count(f.keepHourly);
-  p.daily = count(f.keepDaily);
-  p.weekly = count(f.keepWeekly);
-  p.monthly = count(f.keepMonthly);
-  p.yearly = count(f.keepYearly);
+  p.last = count(f.keepLast, '--keep-last');
+  p.hourly = count(f.keepHourly, '--keep-hourly');
+  p.daily = count(f.keepDaily, '--keep-daily');
+  p.weekly = count(f.keepWeekly, '--keep-weekly');
+  p.monthly = count(f.keepMonthly, '--keep-monthly');
+  p.yearly = count(f.keepYearly, '--keep-yearly');
   p.within = dur(f.keepWithin);
   p.withinHourly = dur(f.keepWithinHourly);
   p.withinDaily = dur(f.keepWithinDaily);
@@ -93,15 +101,21 @@ async function runForget(env: Env, ids: string[], flags: ForgetFlags): Promise<v
       for (const id of ids) explicit.push(await findSnapshot(repo, id));
       let plan: ForgetPlan = { groups: [], explicit, emptyPolicy: true };
       const hasPolicy = Object.keys(policy).length > 0;
+      // A damaged snapshot file cannot be placed in a group (its host, paths, tags and time are unreadable): it is
+      // neither kept nor removed, each is warned about as it is skipped, and the summary counts them.
+      const damaged: string[] = [];
       if (hasPolicy || ids.length === 0) {
         const filter = snapshotFilter(flags);
-        const candidates = (await listSnapshots(repo)).filter((s) => matchesFilter(s, filter));
+        const candidates = (await listSnapshots(repo, { onDamaged: (id) => damaged.push(id) })).filter((s) => matchesFilter(s, filter));
         plan = { ...planForget(candidates, policy, groupBy, new Date(), { allowRemoveAll: flags.unsafeAllowRemoveAll === true }), explicit };
       }
       if (!hasPolicy && ids.length === 0 && !flags.unsafeAllowRemoveAll && !env.out.json) {
         env.out.info('no policy was specified, no snapshots will be removed');
       }
       report(env, plan, policy);
+      if (damaged.length > 0) {
+        env.out.warn(`${damaged.length} damaged snapshot file${damaged.length === 1 ? ' was' : 's were'} neither kept nor removed by the policy (${damaged.map((d) => d.slice(0, 8)).join(', ')}): ${REPAIR_SNAPSHOTS_HINT.replace(' it', ' them')}`);
+      }
       if (!flags.dryRun) {
         const removed = await executeForget(repo, plan);
         if (!env.out.json) env.out.info(`removed ${removed.length} snapshot${removed.length === 1 ? '' : 's'}`);

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
+import { childEnv } from '../core/child-env.js';
 import { RepoError } from '../core/errors.js';
 import { describeFsError } from '../archiver/index.js';
 
@@ -86,7 +87,7 @@ async function fromFile(file: string): Promise<string> {
 /** Runs the command through the shell; its stdout's first line is the password. The command line is not echoed: it may hold a secret. */
 function fromCommand(command: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, { shell: true, stdio: ['inherit', 'pipe', 'inherit'] });
+    const child = spawn(command, { shell: true, stdio: ['inherit', 'pipe', 'inherit'], env: childEnv() });
     const chunks: Buffer[] = [];
     child.stdout!.on('data', (c: Buffer) => chunks.push(c));
     let settled = false;

@@ -59,7 +59,10 @@ async function runSnapshots(env: Env, flags: SnapshotsFlags): Promise<void> {
   const latest = flags.latest === undefined ? undefined : parsePositiveInt(flags.latest, '--latest');
   const filter = snapshotFilter(flags);
   // Snapshot files are all it reads: no index (loading it was most of the command's time on a large repository).
-  let list = await withRepository(env, { skipIndex: true, workers: 0 }, async (repo) => (await listSnapshots(repo)).filter((sn) => matchesFilter(sn, filter)));
+  let damaged = 0; // each is warned about (naming the file and the repair command) as it is skipped
+  let list = await withRepository(env, { skipIndex: true, workers: 0 }, async (repo) =>
+    (await listSnapshots(repo, { onDamaged: () => damaged++ })).filter((sn) => matchesFilter(sn, filter)),
+  );
   if (latest !== undefined) list = latestPerGroup(list, latest);
   if (env.out.json) {
     env.out.printJson(list.map(snapshotJson));
@@ -74,5 +77,5 @@ async function runSnapshots(env: Env, flags: SnapshotsFlags): Promise<void> {
     sn.summary === undefined ? '' : formatBytes(sn.summary.total_bytes_processed),
   ]);
   env.out.print(renderTable(['ID', 'Time', 'Host', 'Tags', 'Paths', 'Size'], rows, [5]));
-  env.out.print(`${list.length} snapshot${list.length === 1 ? '' : 's'}`);
+  env.out.print(`${list.length} snapshot${list.length === 1 ? '' : 's'}${damaged > 0 ? ` (${damaged} damaged snapshot file${damaged === 1 ? '' : 's'} skipped)` : ''}`);
 }

@@ -1,6 +1,7 @@
 // Replaces all index files with new ones: the new files are written first and name the old ones as
 // superseded; only then are the old files removed, so a crash at any instant leaves a complete index.
 
+import { crashPoint } from '../core/crash-point.js';
 import { AAD_INDEX } from '../repository/aad.js';
 import { decodeIndex, encodeIndex, type PackRecord } from '../repository/index-file.js';
 import type { Repository } from '../repository/repository.js';
@@ -25,7 +26,9 @@ export async function rewriteIndex(repo: Repository, packs: PackRecord[], replac
   }
   await flush();
   const keep = new Set(written);
+  crashPoint('before-old-index-delete'); // test-only (core/crash-point.ts)
   for (const old of replaces) if (!keep.has(old)) await repo.backend.remove({ type: 'index', name: old }).catch(() => undefined);
+  crashPoint('after-old-index-delete');
   return written;
 }
 

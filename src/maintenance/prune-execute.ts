@@ -1,6 +1,7 @@
 // Carrying out a prune plan in the only safe order: copy still-used blobs out of packs to repack, store the
 // new packs, write the new index that supersedes the old, and only then delete packs and old index files.
 
+import { crashPoint } from '../core/crash-point.js';
 import { idToHex } from '../core/id.js';
 import type { IndexedBlob } from '../repository/blob.js';
 import type { Repository } from '../repository/repository.js';
@@ -58,12 +59,15 @@ export async function executePrune(
   const records = [...recordsOf(repo.index, removed), ...recordsOf(writer.index, new Set())];
   const written = await rewriteIndex(repo, records, oldIndexFiles);
   let done = 0;
+  crashPoint('before-pack-delete'); // test-only (core/crash-point.ts)
   for (const pack of removed) {
     await repo.backend.remove({ type: 'data', name: pack }).catch((err) => {
       if (!(err as { code?: string }).code?.includes('NOT_FOUND')) throw err;
     });
+    crashPoint('pack-deleted');
     opts.onProgress?.({ phase: 'delete', done: ++done, total: removed.size });
   }
+  crashPoint('after-pack-delete');
   return {
     packsDeleted: plan.deletePacks.length + plan.unreferencedPacks.length,
     packsRepacked: plan.repackPacks.length,

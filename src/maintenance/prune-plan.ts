@@ -4,7 +4,8 @@
 import { RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
-import { listSnapshots } from '../snapshot/snapshot.js';
+import { isDamagedFile, listSnapshots, REPAIR_SNAPSHOTS_HINT } from '../snapshot/snapshot.js';
+import { REPAIR_INDEX_HINT } from '../repository/index-load.js';
 import { loadTree } from '../tree/tree-store.js';
 import { walkTree } from '../tree/walk.js';
 import { supersededIndexFilesOf } from './index-rewrite.js';
@@ -77,7 +78,18 @@ export function parseMaxUnused(s: string): MaxUnused {
 export async function usedBlobs(repo: Repository): Promise<{ used: Set<string>; snapshots: number }> {
   const used = new Set<string>();
   const seen = new Set<string>();
-  const snapshots = await listSnapshots(repo);
+  if (repo.damagedIndexFiles.length > 0) {
+    // A pack only the damaged file lists would look unreferenced and be deleted with the blobs snapshots need.
+    throw new RepoError('INTEGRITY', `prune refuses to delete anything while index files are damaged (${repo.damagedIndexFiles.join(', ')}): ${REPAIR_INDEX_HINT}, then prune again`, { file: repo.damagedIndexFiles[0] });
+  }
+  let snapshots;
+  try {
+    snapshots = await listSnapshots(repo, { strict: true });
+  } catch (err) {
+    // The trees of a snapshot prune cannot read would look unused: deleting then could destroy what it names.
+    if (isDamagedFile(err)) err.message = `prune refuses to delete anything: ${err.message}; if it cannot be recovered, ${REPAIR_SNAPSHOTS_HINT}, then prune again`;
+    throw err;
+  }
   for (const sn of snapshots) {
     used.add('tree:' + sn.tree);
     await walkTree(

@@ -4,6 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { RepoError } from '../core/errors.js';
+import { childEnv } from '../core/child-env.js';
 import type { DatabaseConfig } from './config.js';
 
 export interface DumpCommand {
@@ -27,7 +28,7 @@ async function readPassword(file: string): Promise<string> {
  * mongodb: `mongorestore --archive=FILE`; sqlite: `sqlite3 NEW.db < FILE`.
  */
 export async function dumpCommand(db: DatabaseConfig, baseEnv: NodeJS.ProcessEnv = process.env): Promise<DumpCommand> {
-  const env: NodeJS.ProcessEnv = { ...baseEnv };
+  const env: NodeJS.ProcessEnv = childEnv(baseEnv); // the database's password may be added; the repository's never
   const password = db.passwordFile === undefined ? undefined : await readPassword(db.passwordFile);
   if (db.command !== undefined) {
     if (password !== undefined) env.REPO_DB_PASSWORD = password;

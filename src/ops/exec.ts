@@ -2,6 +2,7 @@
 // standard output is streamed straight into a backup, and password sources. Output lines go to the job log.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { childEnv } from '../core/child-env.js';
 import { readFile } from 'node:fs/promises';
 import { RepoError } from '../core/errors.js';
 
@@ -54,7 +55,7 @@ export interface ShellResult {
  */
 export function runShell(command: string, opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal; log: LogFn }): Promise<ShellResult> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd, detached: true });
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env ?? process.env), cwd: opts.cwd, detached: true });
     const out = new LineSplitter(opts.log);
     const err = new LineSplitter(opts.log);
     child.stdout!.on('data', (c: Buffer) => out.push(c));
@@ -109,7 +110,7 @@ export function describeExit(r: ShellResult, timeoutText: string): string {
 export function commandStream(argv: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; log: LogFn; what: string }): AsyncIterable<Uint8Array> {
   const [file, ...args] = argv;
   return (async function* () {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, detached: true });
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env ?? process.env), detached: true });
     const errLines: string[] = [];
     const err = new LineSplitter((l) => {
       errLines.push(l);
@@ -186,7 +187,7 @@ function nonEmpty(v: string | undefined): string | undefined {
 
 function passwordFromCommand(command: string, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv() });
     const chunks: Buffer[] = [];
     child.stdout!.on('data', (c: Buffer) => chunks.push(c));
     child.on('error', (err) => reject(new RepoError('COMMAND_FAILED', `${what}: cannot run the password command: ${err.message}`)));

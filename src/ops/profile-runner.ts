@@ -17,6 +17,7 @@ import type { Repository } from '../repository/repository.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
 import { newestAudit, readAuditLog, tryAppendAudit, type AuditRecord } from './audit.js';
 import type { CopyTarget, ProfileConfig } from './config.js';
+import { childEnv } from '../core/child-env.js';
 import { dumpCommand } from './dumps.js';
 import { commandStream, describeExit, runShell } from './exec.js';
 import { Monitor } from './monitor.js';
@@ -118,9 +119,7 @@ export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}):
   const audit = (repo: Repository, rec: AuditRecord) => tryAppendAudit(repo, { ...rec, profile: profile.name }, (m) => log.add(`warning: ${m}`), auditOpts);
   const interrupted = () => opts.signal?.aborted === true;
   const hookEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), REPO_PROFILE: profile.name, ...extra };
-    delete env.REPO_PASSWORD; // hooks do not need the repository password
-    return env;
+    return childEnv(opts.env ?? process.env, { REPO_PROFILE: profile.name, ...extra }); // no repository password variables
   };
 
   /** Runs a step, recording its outcome; a failure is recorded and rethrown as StepFailure when `fatal`. */
@@ -162,7 +161,7 @@ export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}):
   let repo: Repository | undefined;
   try {
     await runHooks('before', profile.hooks.before, hookEnv(), true);
-    repo = await step('open repository', () => openProfileRepository(profile, opts, { compression: profile.compression }));
+    repo = await step('open repository', () => openProfileRepository(profile, opts, { compression: profile.compression, onWarning: (m) => log.add(`warning: ${m}`) }));
     const r = repo!;
 
     // 1. Backup: files, then each database as its own snapshot. A failing dump fails the job but the others still run.

@@ -31,7 +31,7 @@ export function parseKeepCount(s: string): number {
   const text = s.trim();
   if (text === 'unlimited' || text === '-1') return -1;
   if (!/^\d+$/.test(text)) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid count ${JSON.stringify(s)}: use a number ≥ 0 or 'unlimited'`);
+    throw new RepoError('INVALID_ARGUMENT', `invalid count ${JSON.stringify(s)}: use a whole number ≥ 0, or -1 or 'unlimited' for no limit`);
   }
   const n = Number(text);
   if (!Number.isSafeInteger(n)) throw new RepoError('INVALID_ARGUMENT', `count ${text} is too large`);

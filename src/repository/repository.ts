@@ -13,11 +13,14 @@ import { randomBytes } from '../crypto/random.js';
 import { AAD_CONFIG, AAD_INDEX, blobAad } from './aad.js';
 import type { BlobType, Compression, IndexedBlob } from './blob.js';
 import { Semaphore } from '../core/concurrency.js';
+import { crashPoint } from '../core/crash-point.js';
 import { defaultWorkerCount, SealPool } from './seal-pool.js';
 import { compressBlob, compressionLevel, validateCompression } from './compression.js';
 import { DEFAULT_PACK_SIZE, encodeConfig, FORMAT_VERSION, parseConfig, validatePackSize, type RepoConfig } from './config.js';
-import { decodeIndex, encodeIndex, type PackRecord } from './index-file.js';
-import { createKeyFile, openKeyFile, parseKeyFile } from './keys.js';
+import { encodeIndex, type PackRecord } from './index-file.js';
+import { createKeyFile } from './keys.js';
+import { unlockWithPassword, type UnlockedKey } from './key-unlock.js';
+import { damagedIndexNote, loadIndexFiles } from './index-load.js';
 import { MasterIndex } from './master-index.js';
 import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
@@ -58,6 +61,11 @@ export interface OpenOptions {
   dryRun?: boolean;
   /** Skip loading the index (check and repair read index files themselves, one by one, to report damage). */
   skipIndex?: boolean;
+  /**
+   * Told about damage that was worked around (a damaged key file that still opens, skipped index or snapshot
+   * files); default: process.emitWarning.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface SaveBlobResult {
@@ -91,6 +99,10 @@ export class Repository {
   private poolInstance?: SealPool;
   private readonly poolWorkers: number;
   private readonly sealSlots: Semaphore;
+  /** Index files skipped as damaged by loadIndex: blobs only they list look missing (prune refuses to run). */
+  readonly damagedIndexFiles: string[] = [];
+  /** Reports damage that was worked around; see OpenOptions.onWarning. */
+  readonly warn: (message: string) => void;
 
   private constructor(
     readonly backend: Backend,
@@ -105,6 +117,7 @@ export class Repository {
     // Bounds blobs in flight between chunking and packing, and so the memory they hold.
     this.sealSlots = new Semaphore(Math.max(2, Math.max(1, this.poolWorkers) * 3));
     this.dryRun = opts.dryRun === true;
+    this.warn = opts.onWarning ?? ((m) => process.emitWarning(m));
     this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), {
       // A local disk gains nothing from parallel pack writes, and each one in flight holds a whole pack in
       // memory; object storage hides its latency behind several.
@@ -145,7 +158,7 @@ export class Repository {
 
   /** Opens with the first key file the password fits; WRONG_PASSWORD if none does. */
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
-    const { key, keyName } = await Repository.unlock(backend, password);
+    const { key, keyName, damage } = await Repository.unlock(backend, password);
     const sealed = await backend.load({ type: 'config', name: 'config' });
     let plain: Buffer;
     try {
@@ -154,6 +167,7 @@ export class Repository {
       throw new IntegrityError('config fails authentication', { file: 'config' }, { cause: err });
     }
     const repo = new Repository(backend, parseConfig(plain), key, keyName, opts);
+    if (damage !== undefined) repo.warn(damage);
     repo.attachCache();
     if (!opts.skipIndex) await repo.loadIndex();
     return repo;
@@ -164,47 +178,22 @@ export class Repository {
    * for prune and repair, which must store blobs again instead of deduplicating them against doomed packs.
    */
   async sibling(opts: OpenOptions = {}): Promise<Repository> {
-    const repo = new Repository(this.backend, this.config, this.key, this.keyName, opts);
+    const repo = new Repository(this.backend, this.config, this.key, this.keyName, { onWarning: this.warn, ...opts });
     repo.ownsBackend = false; // closing a sibling must not close the storage the first handle still uses
     if (!opts.skipIndex) await repo.loadIndex();
     return repo;
   }
 
-  static async unlock(backend: Backend, password: string): Promise<{ key: MasterKey; keyName: string }> {
-    const names: string[] = [];
-    for await (const f of backend.list('keys')) names.push(f.name);
-    if (names.length === 0) throw new RepoError('FORMAT', `repository at ${backend.location} has no key files`, { file: 'keys/' });
-    const damaged: { name: string; err: unknown }[] = [];
-    for (const name of names.sort()) {
-      try {
-        const bytes = await backend.load({ type: 'keys', name });
-        verifyStorageId(bytes, 'keys', name);
-        const key = await openKeyFile(parseKeyFile(bytes, name), password);
-        if (key) return { key, keyName: name };
-      } catch (err) {
-        damaged.push({ name, err }); // a damaged key file must not hide a good one
-      }
-    }
-    if (damaged.length === 1 && names.length === 1) throw damaged[0].err;
-    if (damaged.length > 0) {
-      // The damaged file may be the very one this password opens: say so rather than "wrong password".
-      const files = damaged.map((d) => `keys/${d.name}`);
-      throw new IntegrityError(
-        `no readable key file opens with this password, and ${files.length === 1 ? `key file ${files[0]} is` : `key files ${files.join(', ')} are`} damaged (it may be the one for this password)`,
-        { file: files[0] },
-        { cause: damaged[0].err },
-      );
-    }
-    throw new RepoError('WRONG_PASSWORD', 'wrong password: no key file of this repository opens with it');
+  static async unlock(backend: Backend, password: string): Promise<UnlockedKey> {
+    return unlockWithPassword(backend, password);
   }
 
-  /** Loads every index file into memory. Damaged index files raise an IntegrityError naming the file. */
-  async loadIndex(): Promise<void> {
-    const files = await this.listNames('index');
-    for (const name of files) {
-      const idx = decodeIndex(await this.loadUnpacked('index', name, AAD_INDEX), name);
-      for (const p of idx.packs) for (const b of p.blobs) this.index.add(p.pack, b);
-    }
+  /**
+   * Loads every index file into memory. A damaged index file is skipped with a warning naming it and
+   * `repair index`, and listed in damagedIndexFiles; with `strict`, it raises an IntegrityError instead.
+   */
+  async loadIndex(opts: { strict?: boolean } = {}): Promise<void> {
+    await loadIndexFiles(this, opts.strict === true);
   }
 
   hasBlob(type: BlobType, id: Uint8Array): boolean {
@@ -286,7 +275,10 @@ export class Repository {
   /** Loads, authenticates, decompresses and re-hashes a blob; tries duplicate locations before failing. */
   async loadBlob(type: BlobType, id: Buffer): Promise<Buffer> {
     const locations = this.index.lookupAll(type, id);
-    if (locations.length === 0) throw new NotFoundError(`${type} blob ${idToHex(id)} is not in the index`, { blob: idToHex(id) });
+    if (locations.length === 0) {
+      const note = this.damagedIndexFiles.length > 0 ? `; ${damagedIndexNote(this.damagedIndexFiles)}` : '';
+      throw new NotFoundError(`${type} blob ${idToHex(id)} is not in the index${note}`, { blob: idToHex(id) });
+    }
     let firstError: unknown;
     for (const loc of locations) {
       try {
@@ -404,6 +396,7 @@ export class Repository {
     this.stats.storedBytesAdded += size - rec.blobs.reduce((n, b) => n + b.storedLength, 0);
     this.unindexed.push(rec);
     this.unindexedBlobs += rec.blobs.length;
+    crashPoint('pack-stored'); // test-only (core/crash-point.ts)
     if (this.unindexedBlobs >= INDEX_FLUSH_BLOBS) void this.writeIndex().catch(() => undefined);
   }
 
@@ -415,6 +408,7 @@ export class Repository {
     try {
       await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }), AAD_INDEX);
       this.stats.indexFilesWritten++;
+      crashPoint('index-written');
     } catch (err) {
       this.unindexed.unshift(...packs); // retried by the next flush
       throw err;

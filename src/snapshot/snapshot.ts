@@ -1,7 +1,7 @@
 // Snapshot files (spec §10): what was backed up, when, from where, and the root tree.
 // Listing, loading, saving, filtering and resolving "latest" or an id prefix.
 
-import { FormatError, NotFoundError, RepoError } from '../core/errors.js';
+import { FormatError, isRepoError, NotFoundError, RepoError } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 import { AAD_SNAPSHOT } from '../repository/aad.js';
 import type { Repository } from '../repository/repository.js';
@@ -47,7 +47,24 @@ export interface StoredSnapshot extends Snapshot {
 }
 
 export type SnapshotRepo = Pick<Repository, 'saveUnpacked' | 'loadUnpacked' | 'listNames'>;
-export type SnapshotReader = Pick<Repository, 'loadUnpacked' | 'listNames'>;
+export type SnapshotReader = Pick<Repository, 'loadUnpacked' | 'listNames'> & Partial<Pick<Repository, 'warn'>>;
+
+export const REPAIR_SNAPSHOTS_HINT = 'run "repo repair snapshots --forget" to remove it';
+
+export interface ListSnapshotsOptions {
+  /**
+   * Throw on a damaged snapshot file instead of skipping it. Prune needs this: the trees of a snapshot it
+   * cannot read would look unused.
+   */
+  strict?: boolean;
+  /** Told about each damaged snapshot file that was skipped (after the warning). */
+  onDamaged?: (id: string, err: RepoError) => void;
+}
+
+/** A snapshot file that fails authentication or does not parse: nothing in it can be used. */
+export function isDamagedFile(err: unknown): err is RepoError {
+  return isRepoError(err, 'INTEGRITY') || isRepoError(err, 'FORMAT');
+}
 
 export async function saveSnapshot(repo: SnapshotRepo, sn: Snapshot): Promise<string> {
   return repo.saveUnpacked('snapshots', Buffer.from(JSON.stringify(sn), 'utf8'), AAD_SNAPSHOT);
@@ -68,10 +85,23 @@ export async function loadSnapshot(repo: SnapshotReader, id: string): Promise<St
   return { ...sn, id };
 }
 
-/** All snapshots, oldest first. */
-export async function listSnapshots(repo: SnapshotReader): Promise<StoredSnapshot[]> {
+/**
+ * All snapshots, oldest first. A damaged snapshot file is skipped with a warning naming it and the repair
+ * command (through repo.warn), so one bad file does not hide the others; `strict` throws instead.
+ */
+export async function listSnapshots(repo: SnapshotReader, opts: ListSnapshotsOptions = {}): Promise<StoredSnapshot[]> {
   const out: StoredSnapshot[] = [];
-  for (const name of await repo.listNames('snapshots')) out.push(await loadSnapshot(repo, name));
+  for (const name of await repo.listNames('snapshots')) {
+    try {
+      out.push(await loadSnapshot(repo, name));
+    } catch (err) {
+      // Only a file proven damaged is skipped; an I/O error says nothing about its content.
+      if (opts.strict || !isDamagedFile(err)) throw err;
+      const warn = repo.warn ?? ((m: string) => process.emitWarning(m));
+      warn(`snapshot file snapshots/${name} is damaged (${err.message}) and was skipped: ${REPAIR_SNAPSHOTS_HINT}`);
+      opts.onDamaged?.(name, err);
+    }
+  }
   return sortByTime(out);
 }
 
@@ -98,6 +128,15 @@ export function matchesFilter(sn: Snapshot, f: SnapshotFilter): boolean {
 
 /** Resolves "latest" (newest matching the filter) or a unique id prefix. */
 export async function findSnapshot(repo: SnapshotReader, ref: string, filter: SnapshotFilter = {}): Promise<StoredSnapshot> {
+  try {
+    return await findSnapshotUnhinted(repo, ref, filter);
+  } catch (err) {
+    if (isDamagedFile(err) && !err.message.includes('repair snapshots')) err.message += `: ${REPAIR_SNAPSHOTS_HINT}`;
+    throw err;
+  }
+}
+
+async function findSnapshotUnhinted(repo: SnapshotReader, ref: string, filter: SnapshotFilter): Promise<StoredSnapshot> {
   if (ref === 'latest') {
     const all = (await listSnapshots(repo)).filter((s) => matchesFilter(s, filter));
     if (all.length === 0) throw new NotFoundError('no snapshot matches', { snapshot: 'latest' });

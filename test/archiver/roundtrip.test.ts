@@ -119,13 +119,14 @@ describe('source problems', () => {
     if (ok.status === 'ok') expect(ok.ids[0].equals(repo.blobId(Buffer.alloc(5000, 1)))).toBe(true);
   });
 
-  it('skips an unreadable file with a warning and still saves the snapshot', async () => {
+  it('skips an unreadable file with a warning and still saves the snapshot (none readable: no snapshot, SOURCE)', async () => {
     if (process.getuid?.() === 0) {
       // root reads any file regardless of mode; a dangling path makes the same case
       const work = mk();
       const src = path.join(work, 'src');
       fs.mkdirSync(src);
       fs.writeFileSync(path.join(src, 'ok'), 'fine');
+      fs.writeFileSync(path.join(src, 'readable'), 'also fine');
       // Without workers the file is opened on this thread, where the test can make open fail.
       const repo = await localRepo(path.join(work, 'repo'), { workers: 0 });
       const warnings: string[] = [];
@@ -139,6 +140,9 @@ describe('source problems', () => {
         const r = await backupPaths(repo, [src], { onWarning: (w) => warnings.push(w.path) });
         expect(r.snapshotId).toBeDefined();
         expect(r.warnings.map((w) => [w.skipped, w.message])).toEqual([[true, 'cannot open: permission denied']]);
+        fs.rmSync(path.join(src, 'readable'));
+        await expect(backupPaths(repo, [src])).rejects.toMatchObject({ code: 'SOURCE', message: expect.stringMatching(/no source file could be read.*no snapshot was saved/) });
+        expect(await repo.listNames('snapshots')).toEqual([r.snapshotId]);
       } finally {
         fs.promises.open = orig;
       }
@@ -149,10 +153,13 @@ describe('source problems', () => {
     const src = path.join(work, 'src');
     fs.mkdirSync(src);
     fs.writeFileSync(path.join(src, 'secret'), 'x');
+    fs.writeFileSync(path.join(src, 'readable'), 'y');
     fs.chmodSync(path.join(src, 'secret'), 0);
     const repo = await localRepo(path.join(work, 'repo'));
     const r = await backupPaths(repo, [src]);
     expect(r.warnings.map((w) => w.skipped)).toEqual([true]);
+    fs.rmSync(path.join(src, 'readable'));
+    await expect(backupPaths(repo, [src])).rejects.toMatchObject({ code: 'SOURCE' });
   });
 
   it('refuses a path that does not exist with a SOURCE error and saves nothing', async () => {

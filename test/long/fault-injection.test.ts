@@ -526,12 +526,15 @@ function applyFault(repo: string, kind: Kind, fault: FaultName, rand: () => numb
     kind === 'index' ? `index/${layout.i1}` : kind === 'snapshot' ? `snapshots/${sn2.id}` : kind === 'key' ? `keys/${layout.key}` : 'config';
   const abs = path.join(repo, file);
   const size = fs.statSync(abs).size;
+  const original = fs.readFileSync(abs, 'latin1');
+  let flippedAt = -1;
   let detail: string;
   switch (fault) {
     case 'bit flip': {
       const offset = Math.floor(rand() * size);
       const bit = Math.floor(rand() * 8);
       flipBit(abs, offset, bit);
+      flippedAt = offset;
       detail = `bit ${bit} of byte ${offset} of ${size}`;
       break;
     }
@@ -547,9 +550,10 @@ function applyFault(repo: string, kind: Kind, fault: FaultName, rand: () => numb
       const file = `${path.basename(path.dirname(abs))}/${name}`;
       detail = `${file.slice(0, 20)}… of random bytes`;
       const named = re(file);
-      if (kind === 'index') return { detail, check: false, checkRead: false, names: [named], openError: named, repair: [['repair', 'index']] };
+      // Degrade, don't block: a foreign index or snapshot file is skipped with a warning; the real ones all work.
+      if (kind === 'index') return { detail, check: false, checkRead: false, names: [named], repair: [['repair', 'index']] };
       if (kind === 'snapshot') {
-        return { detail, check: false, checkRead: false, names: [named], openError: named, repair: [['repair', 'snapshots', '--forget']], repairShows: [/cannot be read and was removed/] };
+        return { detail, check: false, checkRead: false, names: [named], repair: [['repair', 'snapshots', '--forget']], repairShows: [/cannot be read and was removed/] };
       }
       // keys: the real key still opens the repository; check names the foreign one, and key remove drops it.
       return { detail, check: false, checkRead: false, names: [named], repair: [['key', 'remove', name]] };
@@ -579,34 +583,52 @@ function applyFault(repo: string, kind: Kind, fault: FaultName, rand: () => numb
   }
   const named = re(file);
   switch (kind) {
-    case 'index':
+    case 'index': {
+      // The packs it named are unindexed now (a damaged file is skipped with a warning, as if deleted): the
+      // restore misses their blobs and says so; check names them (and the damaged file).
+      const packs = layout.indexes.get(layout.i1)!;
+      const unavailable = new Set(packs.flatMap((p) => [...blobsOf(layout.packs.get(p)!)]));
       if (fault === 'delete') {
-        // The packs it named are unindexed now: check names them; the restore misses their blobs.
-        const packs = layout.indexes.get(layout.i1)!;
-        const unavailable = new Set(packs.flatMap((p) => [...blobsOf(layout.packs.get(p)!)]));
         return { detail, check: false, checkRead: false, names: packs.map(re), checkShows: [/not in any index/], unavailable, restoreError: /is not in the index/, repair: [['repair', 'index']] };
       }
-      return { detail, check: false, checkRead: false, names: [named], openError: named, repair: [['repair', 'index']] };
+      return { detail, check: false, checkRead: false, names: [named], unavailable, restoreError: /is not in the index/, repair: [['repair', 'index']] };
+    }
     case 'snapshot':
       if (fault === 'delete') return { detail, check: true, checkRead: true, names: [], latestBefore: 1, repair: [] };
-      // The snapshot file itself is destroyed: repair snapshots --forget removes it, and latest is the first backup.
+      // The snapshot file itself is destroyed: it is skipped with a warning (latest is the first backup), and
+      // repair snapshots --forget removes it.
       return {
         detail,
         check: false,
         checkRead: false,
         names: [named],
-        openError: named,
+        latestBefore: 1,
         repair: [['repair', 'snapshots', '--forget']],
         repairShows: [new RegExp(`snapshot ${sn2.id.slice(0, 8)} cannot be read and was removed`)],
         latestAfter: 1,
       };
     case 'key':
-      // With the only key file damaged the error must name it, not claim a wrong password.
+      if (fault === 'bit flip' && !insideSalt(original, flippedAt)) {
+        // Only the sealed key is authenticated: a flip anywhere but the salt still opens (labels are ignored, a
+        // parameter or one base64 character of the sealed key is guessed back). check names the file; a fresh
+        // key file for the same password replaces it.
+        const pw = path.join(path.dirname(repo), 'same-password');
+        fs.writeFileSync(pw, `${PASSWORD}\n`);
+        return { detail, check: false, checkRead: false, names: [named], repair: [['key', 'add', '--new-password-file', pw], ['key', 'remove', layout.key]] };
+      }
+      // With the only key file damaged beyond use the error must name it, not claim a wrong password.
       return { detail, check: false, checkRead: false, names: [], repair: [], unrecoverable: { code: 1, error: fault === 'delete' ? /no key files.*keys\// : named } };
     case 'config':
       return { detail, check: false, checkRead: false, names: [], repair: [], unrecoverable: fault === 'delete' ? { code: 10, error: /no config file/ } : { code: 1, error: /config/ } };
   }
   throw new Error('unreachable');
+}
+
+/** Whether byte `at` of a key file's text lies in the value of its salt (or its quotes), which cannot be guessed back. */
+function insideSalt(text: string, at: number): boolean {
+  const m = /"salt":\s*("[^"]*")/.exec(text)!;
+  const start = m.index + m[0].length - m[1].length;
+  return at >= start && at < start + m[1].length;
 }
 
 /** A copy of the base repository in a fresh directory. */

@@ -132,15 +132,24 @@ describe('repository', () => {
     expect(err.message).toContain(loc.pack);
   });
 
-  it('detects a damaged index file by its storage name', async () => {
+  it('detects a damaged index file by its storage name: skipped with a warning naming it (strict: thrown)', async () => {
     const { repo, backend } = await memoryRepo();
-    await repo.saveBlob('data', Buffer.from('x'));
+    const { id } = await repo.saveBlob('data', Buffer.from('x'));
     await repo.flush();
     const [name] = await repo.listNames('index');
     const bytes = await backend.load({ type: 'index', name });
     bytes[bytes.length - 1] ^= 0x80;
     await backend.save({ type: 'index', name }, bytes);
-    const err = await Repository.open(backend, PASSWORD).catch((e) => e);
+    const warnings: string[] = [];
+    const opened = await Repository.open(backend, PASSWORD, { onWarning: (m) => warnings.push(m) });
+    expect(opened.damagedIndexFiles).toEqual([`index/${name}`]);
+    expect(warnings).toEqual([expect.stringContaining(`index/${name} is damaged`)]);
+    expect(warnings[0]).toContain('repo repair index');
+    const missing = await opened.loadBlob('data', id).catch((e) => e);
+    expect(isRepoError(missing, 'NOT_FOUND')).toBe(true);
+    expect(missing.message).toContain('repair index');
+    const strict = await opened.sibling({ skipIndex: true });
+    const err = await strict.loadIndex({ strict: true }).catch((e) => e);
     expect(isRepoError(err, 'INTEGRITY')).toBe(true);
     expect(err.context.file).toBe(`index/${name}`);
   });

@@ -1,0 +1,36 @@
+// Loading the index files into memory (spec §8), degrading instead of blocking on damage.
+// A damaged index file only hides the locations it lists: every blob another index file also lists is still found,
+// and the packs themselves are untouched, so `repair index` rebuilds what it listed from the pack headers.
+// Deleting is the one thing that must not go on with a partial index (a pack it alone names would look unused):
+// prune checks damagedIndexFiles and refuses.
+
+import { isRepoError } from '../core/errors.js';
+import { AAD_INDEX } from './aad.js';
+import { decodeIndex } from './index-file.js';
+import type { Repository } from './repository.js';
+
+export const REPAIR_INDEX_HINT = 'run "repo repair index" to rebuild the index from the packs';
+
+type IndexLoader = Pick<Repository, 'listNames' | 'loadUnpacked' | 'index' | 'damagedIndexFiles' | 'warn'>;
+
+/** Loads every index file; damaged ones are warned about and listed in repo.damagedIndexFiles, or thrown with `strict`. */
+export async function loadIndexFiles(repo: IndexLoader, strict: boolean): Promise<void> {
+  for (const name of await repo.listNames('index')) {
+    let idx;
+    try {
+      idx = decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name);
+    } catch (err) {
+      // Only a file proven damaged is skipped; an I/O error says nothing about its content.
+      if (strict || !(isRepoError(err, 'INTEGRITY') || isRepoError(err, 'FORMAT'))) throw err;
+      repo.damagedIndexFiles.push(`index/${name}`);
+      repo.warn(`index file index/${name} is damaged (${(err as Error).message}) and was skipped; blobs only it lists are treated as missing: ${REPAIR_INDEX_HINT}`);
+      continue;
+    }
+    for (const p of idx.packs) for (const b of p.blobs) repo.index.add(p.pack, b);
+  }
+}
+
+/** The sentence to add to a "blob not in the index" failure when index files were skipped. */
+export function damagedIndexNote(files: readonly string[]): string {
+  return `${files.length} damaged index file${files.length === 1 ? ' was' : 's were'} skipped (${files.join(', ')}): ${REPAIR_INDEX_HINT}`;
+}
