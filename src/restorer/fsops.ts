@@ -2,6 +2,7 @@
 // Must never delete anything but the single entry being replaced (no recursive removal) and never touch paths outside the target.
 
 import { execFile } from 'node:child_process';
+import { childEnv } from '../core/child-env.js';
 import { randomBytes } from 'node:crypto';
 import fs, { constants as C, promises as fsp, type BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
@@ -136,11 +137,11 @@ export function openForVerify(path: Buffer) {
  */
 export async function makeSpecial(ctx: RestoreContext, path: Buffer, cmd: 'mkfifo' | 'mknod', extra: string[]): Promise<void> {
   if (isUtf8(path)) {
-    await run(cmd, ['-m', '600', '--', path.toString('utf8'), ...extra]);
+    await run(cmd, ['-m', '600', '--', path.toString('utf8'), ...extra], { env: childEnv() });
     return;
   }
   const tmp = Buffer.concat([ctx.target, Buffer.from(`/.restore-tmp-${randomBytes(8).toString('hex')}`)]);
-  await run(cmd, ['-m', '600', '--', tmp.toString('utf8'), ...extra]);
+  await run(cmd, ['-m', '600', '--', tmp.toString('utf8'), ...extra], { env: childEnv() });
   try {
     await fsp.rename(tmp, path);
   } catch (err) {
