@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { shortId } from '../core/id.js';
-import { resolvePath } from '../restorer/index.js';
+import { resolveSnapshotPath } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { loadTree } from '../tree/tree-store.js';
@@ -87,7 +87,7 @@ async function runLs(env: Env, ref: string, subPath: string | undefined, flags: 
     };
     if (out.json) await sink.line(JSON.stringify({ ...snapshotJson(sn), struct_type: 'snapshot', message_type: 'snapshot' }));
     else if (!out.quiet) process.stderr.write(`snapshot ${shortId(sn.id)} of [${sn.paths.join(' ')}] at ${formatTimestamp(sn.time)}:\n`);
-    const resolved = await resolvePath(repo, sn.tree, subPath ?? '');
+    const resolved = await resolveSnapshotPath(repo, sn, subPath ?? '');
     if (resolved.node === undefined) {
       await walk(sn.tree, '');
     } else {

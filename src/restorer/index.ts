@@ -2,6 +2,6 @@
 // Must never contain logic of its own; it only re-exports.
 
 export { restoreSnapshot } from './restore.js';
-export { resolvePath, splitPath, type ResolvedPath } from './resolve.js';
+export { resolvePath, resolveSnapshotPath, splitPath, storedPath, type ResolvedPath } from './resolve.js';
 export type { OverwriteMode, RestoreOptions, RestoreProgress, RestoreResult, RestoreWarning } from './types.js';
 export { splitDev } from './fsops.js';
