@@ -21,7 +21,7 @@ export function registerLs(program: Command): void {
     .command('ls')
     .description('list files and directories in a snapshot')
     .argument('<snapshot>', 'snapshot id (or a unique prefix of it), or "latest"')
-    .argument('[path]', 'only list this path inside the snapshot and what is below it, e.g. /docs')
+    .argument('[path]', 'only list this path inside the snapshot and what is below it, as backed up, e.g. /home/me/docs')
     .option('-l, --long', 'show mode, owner, size and modification time');
   addFilterFlags(cmd, collect).action((ref: string, path: string | undefined, flags: LsFlags, c: Command) => runLs(Env.from(c), ref, path, flags));
 }
