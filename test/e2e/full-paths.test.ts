@@ -32,6 +32,8 @@ function restic(args: string[], cwd = tmp): string {
   return r.stdout;
 }
 
+const firstComponent = () => tmp.split('/')[1];
+
 interface Listed {
   path: string;
   type: string;
@@ -61,6 +63,9 @@ beforeAll(async () => {
   w('other/data/c.txt', 'c\n');
   w('data/d.txt', 'd\n');
   fs.utimesSync(path.join(src, 'me'), 1_700_000_000, 1_700_000_000);
+  // A folder named like the first component of our absolute paths ("tmp"), for a relative argument to clash with.
+  fs.mkdirSync(path.join(tmp, firstComponent()));
+  fs.writeFileSync(path.join(tmp, firstComponent(), 'e.txt'), 'e\n');
   fs.mkdirSync(path.join(tmp, 'restic-cache')); // made now, not while restic reads the temp folder's times
   await repo(['init']);
   if (hasRestic) restic(['init']);
@@ -77,6 +82,7 @@ describe.runIf(hasRestic)('snapshot paths, differential against restic', () => {
     ['relative paths', () => ['me/docs', 'data'], 'src'],
     ['a relative path climbing out', () => ['../me/docs'], 'src/other'],
     ['"." (its entries at the root)', () => ['.'], 'src/me'],
+    ['a relative and an absolute path with the same first component (restic\'s "-1" suffix)', (s) => [firstComponent(), `${s}/data`], '.'],
   ];
   for (const [what, args, cwd] of cases) {
     it(`${what}: the same paths and intermediate directory times as restic`, async () => {
@@ -88,7 +94,8 @@ describe.runIf(hasRestic)('snapshot paths, differential against restic', () => {
       const ours = nodes(listed);
       expect(ours.map((n) => `${n.type} ${n.path}`)).toEqual(theirs.map((n) => `${n.type} ${n.path}`));
       // Not the system's temp folder above ours: other tests change it between the two backups.
-      const dirTimes = (l: Listed[]) => l.filter((n) => n.type === 'dir' && !tmp.startsWith(n.path + '/')).map((n) => `${n.path} ${n.mtime}`);
+      const above = (p: string) => tmp.startsWith(p.replace(/^(\/[^/]+)-\d+/, '$1') + '/'); // "/tmp-1" is /tmp too
+      const dirTimes = (l: Listed[]) => l.filter((n) => n.type === 'dir' && !above(n.path)).map((n) => `${n.path} ${n.mtime}`);
       expect(dirTimes(ours)).toEqual(dirTimes(theirs));
       const paths = JSON.parse(listed.split('\n')[0]).paths; // the snapshot line comes first
       expect([...paths].sort()).toEqual(args(src).map((a) => path.resolve(dir, a)).sort());
