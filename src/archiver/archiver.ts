@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Semaphore } from '../core/concurrency.js';
 import { crashPoint } from '../core/crash-point.js';
 import { RepoError } from '../core/errors.js';
-import { saveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
+import { FULL_LAYOUT, saveSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
 import { saveTree } from '../tree/tree-store.js';
 import { nsToRfc3339, toLocalRfc3339 } from '../tree/time.js';
@@ -16,10 +16,11 @@ import { DirCache } from './dir-cache.js';
 import { compileExcluder } from './exclude-fs.js';
 import { storeChunks } from './file-reader.js';
 import { OwnerNames } from './metadata.js';
-import { parentChildren } from './parent.js';
+import { ParentTrees } from './parent.js';
 import { ProgressTracker } from './progress.js';
 import { checkAbort, describeFsError, emptySummary, type ArchiverRepo, type BackupOptions, type SourceWarning, type WalkState } from './state.js';
-import { backupEntry, excludedEntry } from './walker.js';
+import { plannedEntries } from './root.js';
+import { expandTargets, planRoot, type TargetNode } from './targets.js';
 
 export const PROGRAM_VERSION = 'repo 0.1.0';
 
@@ -31,11 +32,20 @@ export interface BackupResult {
 
 export async function backupPaths(repo: ArchiverRepo, paths: string[], opts: BackupOptions = {}): Promise<BackupResult> {
   if (paths.length === 0) throw new RepoError('INVALID_ARGUMENT', 'no paths to back up');
+  const cwd = process.cwd();
   const abs = [...new Set(paths.map((p) => path.resolve(p)))];
-  const roots: { abs: string; st: BigIntStats }[] = [];
-  for (const p of abs) {
+  let plan: TargetNode;
+  try {
+    plan = planRoot(expandTargets(paths, cwd), cwd);
+  } catch (err) {
+    const p = (err as NodeJS.ErrnoException).path ?? paths.join(' ');
+    throw new RepoError('SOURCE', `cannot back up ${p}: ${describeFsError(err)}`, { path: p }, { cause: err });
+  }
+  // Every target is looked at before anything is stored: a missing one fails the backup at once.
+  const stats = new Map<string, BigIntStats>();
+  for (const p of targetsOf(plan)) {
     try {
-      roots.push({ abs: p, st: await fs.promises.lstat(p, { bigint: true }) });
+      stats.set(p, await fs.promises.lstat(p, { bigint: true }));
     } catch (err) {
       throw new RepoError('SOURCE', `cannot back up ${p}: ${describeFsError(err)}`, { path: p }, { cause: err });
     }
@@ -44,15 +54,8 @@ export async function backupPaths(repo: ArchiverRepo, paths: string[], opts: Bac
   state.dirCache = openDirCache(repo, opts);
   state.progress.startScan(abs, opts.excludes ?? [], opts.signal);
   const started = new Date();
-  const parentRoot = await parentChildren(repo, opts.parent?.tree);
-  const nodes: TreeNode[] = [];
-  const used = new Set<string>();
-  for (const r of roots) {
-    if (excludedEntry(state, r.abs, r.st)) continue; // restic applies excludes to the targets too
-    const name = Buffer.from(uniqueName(path.basename(r.abs) || 'root', used));
-    const node = await backupEntry(state, Buffer.from(r.abs), name, r.st, r.st.dev, parentRoot.get(name.toString('hex')));
-    if (node) nodes.push(node);
-  }
+  const parent = await ParentTrees.open(repo, opts.parent);
+  const nodes = await plannedEntries({ state, parent, stats }, plan, parent.root);
   refuseIfNothingRead(state);
   const root = await saveTree(repo, nodes);
   if (!root.known) state.summary.tree_blobs++;
@@ -74,6 +77,12 @@ function refuseIfNothingRead(state: WalkState): void {
     `no source file could be read (${skipped.length} skipped; first ${first.path}: ${first.message}); no snapshot was saved`,
     { path: first.path },
   );
+}
+
+function targetsOf(n: TargetNode, out: string[] = []): string[] {
+  if (n.source !== undefined) out.push(n.source);
+  for (const c of n.children.values()) targetsOf(c, out);
+  return out;
 }
 
 /** Backs up one stream (stdin or a command's output) as a single file named `filename`. */
@@ -142,6 +151,7 @@ async function finish(state: WalkState, s: { tree: string; paths: string[]; star
     time: toLocalRfc3339(BigInt(time.getTime()) * 1_000_000n),
     tree: s.tree,
     paths: s.paths,
+    tree_layout: FULL_LAYOUT,
     hostname: opts.host ?? os.hostname(),
     username: info.username,
     uid: info.uid,
@@ -172,9 +182,3 @@ function openDirCache(repo: ArchiverRepo, opts: BackupOptions): DirCache | undef
   return opts.parent ? DirCache.load(opts.dirCacheDir, opts.parent.id, hash) : DirCache.empty(hash);
 }
 
-function uniqueName(base: string, used: Set<string>): string {
-  let name = base;
-  for (let i = 1; used.has(name); i++) name = `${base}-${i}`;
-  used.add(name);
-  return name;
-}

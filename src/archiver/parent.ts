@@ -2,7 +2,7 @@
 // which directories can reuse their tree id, and which snapshot is the parent by default.
 
 import { idFromHex } from '../core/id.js';
-import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
+import { lastComponentNames, listSnapshots, treeLayout, type Snapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
 import { loadTree } from '../tree/tree-store.js';
 import { sameMetadata } from '../snapshot/diff.js';
@@ -38,6 +38,51 @@ export async function parentChildren(repo: Pick<ArchiverRepo, 'loadBlob'>, subtr
     // an unreadable parent tree only means this directory is read in full
   }
   return m;
+}
+
+/**
+ * The parent snapshot's nodes for the paths of a new backup. A full-layout parent is followed name by name
+ * from its root, as the new tree is built. A parent in the last-component layout (spec §10) holds each of
+ * its paths under one root node; a node is found there by its real path, so the first backup in the full
+ * layout still reuses every unchanged file and directory of such a parent.
+ */
+export class ParentTrees {
+  private constructor(
+    private readonly repo: Pick<ArchiverRepo, 'loadBlob'>,
+    /** The parent's root entries by hex name. */
+    readonly root: Map<string, TreeNode>,
+    /** For a last-component parent: each of its paths → its root node's hex name. */
+    private readonly lastComponent?: Map<string, string>,
+  ) {}
+
+  static async open(repo: Pick<ArchiverRepo, 'loadBlob'>, parent: Snapshot | undefined): Promise<ParentTrees> {
+    const root = await parentChildren(repo, parent?.tree);
+    if (parent === undefined || treeLayout(parent) === 'full') return new ParentTrees(repo, root);
+    const names = new Map<string, string>();
+    for (const [p, name] of lastComponentNames(parent.paths)) names.set(p, Buffer.from(name).toString('hex'));
+    return new ParentTrees(repo, root, names);
+  }
+
+  /** Whether nodes are found by real path (`byPath`) rather than by name from the parent's root. */
+  get byRealPath(): boolean {
+    return this.lastComponent !== undefined;
+  }
+
+  /** A last-component parent's node for the entry at `abs`: under the longest of its paths that holds it. */
+  async byPath(abs: string): Promise<TreeNode | undefined> {
+    let best: string | undefined;
+    for (const p of this.lastComponent?.keys() ?? []) {
+      const under = abs === p || abs.startsWith(p.endsWith('/') ? p : p + '/');
+      if (under && (best === undefined || p.length > best.length)) best = p;
+    }
+    if (best === undefined) return undefined;
+    let node = this.root.get(this.lastComponent!.get(best)!);
+    for (const c of abs.slice(best.length).split('/').filter((x) => x !== '')) {
+      if (node?.type !== 'dir') return undefined;
+      node = (await parentChildren(this.repo, node.subtree)).get(Buffer.from(c).toString('hex'));
+    }
+    return node;
+  }
 }
 
 /** A file is unchanged when type, size, mtime, ctime, inode and device match and its blobs are all still stored. */

@@ -10,7 +10,7 @@ import { decodeIndex } from '../repository/index-file.js';
 import { parseKeyFile } from '../repository/keys.js';
 import { headerLengthFromTrailer, parsePackHeader } from '../repository/pack.js';
 import { verifyStorageId, type Repository } from '../repository/repository.js';
-import { resolvePath } from '../restorer/index.js';
+import { resolveSnapshotPath } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { Env, withRepository, writeTo } from './context.js';
 import { splitSnapshotPath } from './parse.js';
@@ -54,7 +54,7 @@ async function treeIdOf(repo: Repository, arg: string): Promise<string> {
   if (arg.includes(':')) {
     const { ref, path } = splitSnapshotPath(arg);
     const sn = await findSnapshot(repo, ref);
-    const r = await resolvePath(repo, sn.tree, path ?? '');
+    const r = await resolveSnapshotPath(repo, sn, path ?? '');
     if (r.treeId === undefined) throw new RepoError('INVALID_ARGUMENT', `${path} is a ${r.node!.type}, not a directory: it has no tree`);
     return r.treeId;
   }

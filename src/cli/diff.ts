@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
-import { resolvePath } from '../restorer/index.js';
+import { resolveSnapshotPath } from '../restorer/index.js';
 import { diffTrees, type DiffStat } from '../snapshot/diff.js';
 import { findSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { Env, withRepository, writeTo } from './context.js';
@@ -31,7 +31,7 @@ async function resolveTree(repo: Repository, arg: string): Promise<{ sn: StoredS
   const { ref, path } = splitSnapshotPath(arg);
   const sn = await findSnapshot(repo, ref);
   if (path === undefined || path === '' || path === '/') return { sn, tree: sn.tree };
-  const r = await resolvePath(repo, sn.tree, path);
+  const r = await resolveSnapshotPath(repo, sn, path);
   if (r.treeId === undefined) throw new RepoError('INVALID_ARGUMENT', `${path} in snapshot ${shortId(sn.id)} is not a directory`);
   return { sn, tree: r.treeId };
 }

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { NotFoundError, RepoError } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
-import { resolvePath } from '../restorer/index.js';
+import { resolveSnapshotPath } from '../restorer/index.js';
 import { splitDev } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
@@ -145,7 +145,7 @@ async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): P
   const signal = env.signal;
   await withRepository(env, {}, async (repo) => {
     const sn = await findSnapshot(repo, ref, snapshotFilter(flags));
-    const resolved = await resolvePath(repo, sn.tree, path);
+    const resolved = await resolveSnapshotPath(repo, sn, path);
     const node = resolved.node;
     if (node !== undefined && node.type === 'file') {
       await writeFile(repo, node, path, signal);

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { shortId } from '../core/id.js';
-import { resolvePath } from '../restorer/index.js';
+import { resolveSnapshotPath } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { loadTree } from '../tree/tree-store.js';
@@ -21,7 +21,7 @@ export function registerLs(program: Command): void {
     .command('ls')
     .description('list files and directories in a snapshot')
     .argument('<snapshot>', 'snapshot id (or a unique prefix of it), or "latest"')
-    .argument('[path]', 'only list this path inside the snapshot and what is below it, e.g. /docs')
+    .argument('[path]', 'only list this path inside the snapshot and what is below it, as backed up, e.g. /home/me/docs')
     .option('-l, --long', 'show mode, owner, size and modification time');
   addFilterFlags(cmd, collect).action((ref: string, path: string | undefined, flags: LsFlags, c: Command) => runLs(Env.from(c), ref, path, flags));
 }
@@ -87,7 +87,7 @@ async function runLs(env: Env, ref: string, subPath: string | undefined, flags: 
     };
     if (out.json) await sink.line(JSON.stringify({ ...snapshotJson(sn), struct_type: 'snapshot', message_type: 'snapshot' }));
     else if (!out.quiet) process.stderr.write(`snapshot ${shortId(sn.id)} of [${sn.paths.join(' ')}] at ${formatTimestamp(sn.time)}:\n`);
-    const resolved = await resolvePath(repo, sn.tree, subPath ?? '');
+    const resolved = await resolveSnapshotPath(repo, sn, subPath ?? '');
     if (resolved.node === undefined) {
       await walk(sn.tree, '');
     } else {

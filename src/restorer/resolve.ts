@@ -3,6 +3,7 @@
 
 import { FormatError, NotFoundError } from '../core/errors.js';
 import type { Repository } from '../repository/repository.js';
+import { lastComponentNames, treeLayout, type Snapshot } from '../snapshot/snapshot.js';
 import { displayName, isSafeName, type TreeNode } from '../tree/node.js';
 import { loadTree } from '../tree/tree-store.js';
 import type { Tree } from '../tree/tree.js';
@@ -52,9 +53,34 @@ export interface ResolvedPath {
 }
 
 /**
- * Resolves a path relative to the snapshot's root tree, whose nodes are the backed-up paths' last
- * components (so "docs/a.txt" for paths ["/home/u/docs"]). NotFoundError if a component is missing
- * or an intermediate component is not a directory.
+ * Where a path as it was backed up lives in a snapshot's stored tree (spec §10). In the full layout that
+ * is the path itself. A last-component snapshot stores each of its `paths` under one root node named by
+ * the last component, so a path under one of them (the longest that matches) has that prefix replaced by
+ * the node's name: "/srv/data/me/docs" → "/me/docs" for paths ["/srv/data/me"]. Any other path, such as
+ * "/me/docs" itself, is taken as it is.
+ */
+export function storedPath<P extends string | Buffer>(sn: Pick<Snapshot, 'paths' | 'tree_layout'>, path: P): P {
+  if (treeLayout(sn) === 'full') return path;
+  const want = splitPath(path);
+  let best: { depth: number; name: string } | undefined;
+  for (const [p, name] of lastComponentNames(sn.paths)) {
+    const prefix = splitPath(p);
+    const under = prefix.length <= want.length && prefix.every((c, i) => c.equals(want[i]));
+    if (under && (best === undefined || prefix.length > best.depth)) best = { depth: prefix.length, name };
+  }
+  if (best === undefined) return path;
+  const joined = Buffer.concat([Buffer.from(best.name), ...want.slice(best.depth)].flatMap((b) => [Buffer.from('/'), b]));
+  return (typeof path === 'string' ? joined.toString('utf8') : joined) as P;
+}
+
+/** Resolves a path as it was backed up (see storedPath) in a snapshot; NotFoundError as resolvePath. */
+export async function resolveSnapshotPath(repo: Pick<Repository, 'loadBlob'>, sn: Pick<Snapshot, 'paths' | 'tree_layout' | 'tree'>, path: string): Promise<ResolvedPath> {
+  return resolvePath(repo, sn.tree, storedPath(sn, path));
+}
+
+/**
+ * Resolves a path relative to a root tree as stored ("/srv/data/me/docs" in the full layout, spec §10).
+ * NotFoundError if a component is missing or an intermediate component is not a directory.
  */
 export async function resolvePath(repo: Pick<Repository, 'loadBlob'>, rootTreeId: string, path: Buffer | string): Promise<ResolvedPath> {
   const parts = splitPath(path);

@@ -6,6 +6,7 @@ import { isRepoError, RepoError } from '../core/errors.js';
 import { collectAllGarbage } from '../core/worker-gc.js';
 import type { Repository } from '../repository/repository.js';
 import type { StoredSnapshot } from '../snapshot/snapshot.js';
+import { storedPath } from './resolve.js';
 import { displayName } from '../tree/node.js';
 import { executePlan } from './execute.js';
 import { planRestore, type RestorePlan } from './plan.js';
@@ -95,7 +96,8 @@ function countPlan(ctx: RestoreContext, plan: RestorePlan): void {
 
 /** Restores a snapshot (or opts.subPath inside it) into opts.target. See RestoreOptions for the knobs. */
 export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot, opts: RestoreOptions): Promise<RestoreResult> {
-  const ctx = createContext(repo, opts);
+  // subPath is a path as backed up; a last-component snapshot stores it under another name (spec §10).
+  const ctx = createContext(repo, opts.subPath === undefined ? opts : { ...opts, subPath: storedPath(snapshot, opts.subPath) });
   ctx.checkAborted();
   // Threads start while the trees are walked, as soon as the plan is large enough to need them.
   const pool = opts.dryRun ? undefined : new RestorePool(repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask(), sparse: opts.sparse ?? true }, opts.workers);

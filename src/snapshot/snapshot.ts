@@ -29,6 +29,8 @@ export interface Snapshot {
   time: string;
   tree: string;
   paths: string[];
+  /** How the root tree is laid out (spec §10); absent in snapshots written before full paths. */
+  tree_layout?: string;
   hostname: string;
   username: string;
   uid?: number;
@@ -40,6 +42,37 @@ export interface Snapshot {
   summary?: SnapshotSummary;
   original?: string;
   [extra: string]: unknown;
+}
+
+/**
+ * The root tree layouts (spec §10). `full`: every backed-up path keeps its path from the file-system root
+ * (relative arguments from the working directory), as restic stores it; written in `tree_layout` by every
+ * backup since. `last-component`: the root holds one node per path named by its last component (with a
+ * numeric suffix for repeats); snapshots without `tree_layout` use it.
+ */
+export type TreeLayout = 'full' | 'last-component';
+export const FULL_LAYOUT = 'full';
+
+export function treeLayout(sn: Pick<Snapshot, 'tree_layout'>): TreeLayout {
+  return sn.tree_layout === undefined ? 'last-component' : 'full';
+}
+
+/**
+ * The root node names a last-component snapshot gave its paths, in the order of `paths` (the writer named
+ * them in that order: the base name, "root" for "/", then "-1", "-2" … for a name already taken).
+ */
+export function lastComponentNames(paths: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const used = new Set<string>();
+  for (const p of paths) {
+    if (names.has(p)) continue;
+    const base = p.split('/').filter((c) => c !== '').pop() ?? 'root';
+    let name = base;
+    for (let i = 1; used.has(name); i++) name = `${base}-${i}`;
+    used.add(name);
+    names.set(p, name);
+  }
+  return names;
 }
 
 export interface StoredSnapshot extends Snapshot {

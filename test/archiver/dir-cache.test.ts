@@ -14,7 +14,13 @@ import { generateTree } from '../helpers/tree-gen.js';
 
 const CHUNKER = { algorithm: 'fastcdc-ronomon' as const, min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const cwd = process.cwd();
+// Sources are backed up by the relative path "src" from their work folder, so the root tree holds just
+// "src" (restic's layout for relative paths) and no intermediate /tmp, whose metadata other tests change.
+afterAll(() => {
+  process.chdir(cwd);
+  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+});
 
 /** The repository with a count of the tree blobs loaded through it. */
 function counting(repo: Repository): { repo: ArchiverRepo; treeLoads: () => number } {
@@ -38,14 +44,15 @@ async function setup(seed: number) {
   const work = tempDir('dir-cache-');
   dirs.push(work);
   const src = path.join(work, 'src');
+  process.chdir(work);
   generateTree(src, { seed, maxDepth: 4, maxEntries: 8, maxChunk: CHUNKER.max });
   const repo = await localRepo(path.join(work, 'repo'), { chunker: CHUNKER });
   const cacheDir = path.join(work, 'cache');
-  const first = await backupPaths(repo, [src], { dirCacheDir: cacheDir });
+  const first = await backupPaths(repo, ['src'], { dirCacheDir: cacheDir });
   const parentOf = (r: Awaited<ReturnType<typeof backupPaths>>): StoredSnapshot => ({ ...r.snapshot, id: r.snapshotId! }) as StoredSnapshot;
   const backup = async (parent: StoredSnapshot, opts: BackupOptions = {}) => {
     const c = counting(await Repository.open(repo.backend, PASSWORD));
-    const r = await backupPaths(c.repo, [src], { parent, ...opts });
+    const r = await backupPaths(c.repo, ['src'], { parent, ...opts });
     return { r, treeLoads: c.treeLoads(), parent: parentOf(r) };
   };
   return { work, src, cacheDir, first: parentOf(first), backup };

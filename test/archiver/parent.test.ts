@@ -9,21 +9,28 @@ import { generateTree } from '../helpers/tree-gen.js';
 
 const CHUNKER = { algorithm: 'fastcdc-ronomon' as const, min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const cwd = process.cwd();
+// Sources are backed up by the relative path "src" from their work folder, so the root tree holds just
+// "src" (restic's layout for relative paths) and no intermediate /tmp, whose metadata other tests change.
+afterAll(() => {
+  process.chdir(cwd);
+  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+});
 
 async function setup() {
   const work = tempDir();
   dirs.push(work);
   const src = path.join(work, 'src');
+  process.chdir(work);
   fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
   for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(src, 'sub', `f${i}`), randomBuffer(prng(i), 200_000));
   fs.writeFileSync(path.join(src, 'top.txt'), 'top\n');
   const repo = await localRepo(path.join(work, 'repo'), { chunker: CHUNKER });
-  const first = await backupPaths(repo, [src]);
+  const first = await backupPaths(repo, ['src']);
   const next = async (opts: Parameters<typeof backupPaths>[2] = {}) => {
     const r = await Repository.open(repo.backend, PASSWORD);
     const parent = await findParent(r, { hostname: first.snapshot.hostname, paths: [src] });
-    return backupPaths(r, [src], { parent, ...opts });
+    return backupPaths(r, ['src'], { parent, ...opts });
   };
   return { work, src, repo, first, next };
 }
@@ -104,13 +111,15 @@ describe('change detection against the parent snapshot', () => {
     const work = tempDir();
     dirs.push(work);
     const src = path.join(work, 'src');
+    process.chdir(work);
+  process.chdir(work);
     generateTree(src, { seed: 77, maxChunk: CHUNKER.max });
     const trees: string[] = [];
     for (const concurrency of [1, 8]) {
       const repo = await localRepo(path.join(work, `repo${concurrency}`), { chunker: CHUNKER });
       // Same id key is not shared between repositories, so compare within one repository instead.
-      const r1 = await backupPaths(repo, [src], { concurrency });
-      const r2 = await backupPaths(await Repository.open(repo.backend, PASSWORD), [src], { concurrency: concurrency === 1 ? 8 : 1 });
+      const r1 = await backupPaths(repo, ['src'], { concurrency });
+      const r2 = await backupPaths(await Repository.open(repo.backend, PASSWORD), ['src'], { concurrency: concurrency === 1 ? 8 : 1 });
       expect(r2.snapshot.tree).toBe(r1.snapshot.tree);
       trees.push(r1.snapshot.tree);
     }

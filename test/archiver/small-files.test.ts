@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupPaths } from '../../src/archiver/index.js';
+import { treeAt } from '../helpers/snapshot-paths.js';
 import { Repository } from '../../src/repository/repository.js';
 import { loadTree } from '../../src/tree/tree-store.js';
 import { localRepo, PASSWORD, prng, randomBuffer, tempDir } from '../helpers/repo.js';
@@ -34,8 +35,7 @@ function sourceTree(): { work: string; src: string; files: string[] } {
 }
 
 async function contentOf(repo: Repository, treeId: string, name: string): Promise<Buffer> {
-  const root = await loadTree(repo, treeId);
-  const dir = await loadTree(repo, root.nodes[0].subtree!);
+  const dir = await loadTree(repo, treeId);
   const node = dir.nodes.find((n) => n.name.toString() === name)!;
   const parts = await Promise.all((node.content ?? []).map((id) => repo.loadBlob('data', Buffer.from(id, 'hex'))));
   return Buffer.concat(parts);
@@ -52,18 +52,18 @@ describe('small files read on the seal workers', () => {
     const a = await backupPaths(withWorkers, [src]);
     for (const f of files) expect(fs.statSync(f).atime.getTime()).toBe(old.getTime());
     const reopened = await Repository.open(withWorkers.backend, PASSWORD);
-    for (const f of files) expect((await contentOf(reopened, a.snapshot.tree, path.basename(f))).equals(fs.readFileSync(f))).toBe(true);
+    for (const f of files) expect((await contentOf(reopened, await treeAt(reopened, a.snapshot, src), path.basename(f))).equals(fs.readFileSync(f))).toBe(true);
 
     // The same tree with the chunker on the main thread (no workers): the same cuts, so blobs of the same sizes.
     const inline = await localRepo(path.join(work, 'b'), { chunker: CHUNKER, workers: 0 });
     expect(inline.sealsFiles).toBe(false);
     const b = await backupPaths(inline, [src]);
     const sizes = async (repo: Repository, tree: string) => {
-      const dir = await loadTree(repo, (await loadTree(repo, tree)).nodes[0].subtree!);
+      const dir = await loadTree(repo, tree);
       return Promise.all(dir.nodes.map(async (n) => Promise.all((n.content ?? []).map(async (id) => (await repo.loadBlob('data', Buffer.from(id, 'hex'))).length))));
     };
-    const sa = await sizes(reopened, a.snapshot.tree);
+    const sa = await sizes(reopened, await treeAt(reopened, a.snapshot, src));
     expect(sa.some((s) => s.length > 1)).toBe(true); // some files are cut into several chunks
-    expect(sa).toEqual(await sizes(inline, b.snapshot.tree));
+    expect(sa).toEqual(await sizes(inline, await treeAt(inline, b.snapshot, src)));
   });
 });

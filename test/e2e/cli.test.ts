@@ -116,7 +116,7 @@ describe('repo CLI', () => {
   });
 
   it('backs up a tree and reports the summary as JSON', async () => {
-    const r = await ok(['--json', 'backup', src, '--tag', 'e2e,first', '--host', 'e2e-host']);
+    const r = await ok(['--json', 'backup', 'src', '--tag', 'e2e,first', '--host', 'e2e-host']);
     first = json(r);
     expect(first.snapshot_id).toMatch(/^[0-9a-f]{64}$/);
     expect(first.warnings).toEqual([]);
@@ -125,7 +125,7 @@ describe('repo CLI', () => {
   });
 
   it('a second backup of the same tree adds (almost) nothing', async () => {
-    second = json(await ok(['--json', 'backup', src, '--host', 'e2e-host', '--time', '2030-01-02 03:04:05']));
+    second = json(await ok(['--json', 'backup', 'src', '--host', 'e2e-host', '--time', '2030-01-02 03:04:05']));
     expect(second.snapshot_id).not.toBe(first.snapshot_id);
     expect(second.parent).toBe(first.snapshot_id);
     expect(second.data_blobs).toBe(0);

@@ -37,9 +37,9 @@ describe('repo copy', () => {
     const a = path.join(tmp, 'a');
     const b = path.join(tmp, 'b');
     await ok(['-r', a, 'init', '--chunker', '16K/64K/256K'], SRC_PW);
-    await ok(['-r', a, 'backup', src, '--tag', 'one', '--host', 'h1'], SRC_PW);
+    await ok(['-r', a, 'backup', 'src', '--tag', 'one', '--host', 'h1'], SRC_PW);
     fs.writeFileSync(path.join(src, 'sub', 'new.txt'), 'added later\n');
-    await ok(['-r', a, 'backup', src, '--tag', 'two', '--host', 'h1'], SRC_PW);
+    await ok(['-r', a, 'backup', 'src', '--tag', 'two', '--host', 'h1'], SRC_PW);
 
     // The source password comes from REPO_FROM_PASSWORD; the destination's from REPO_PASSWORD.
     const bad = await run(['-r', b, 'init', '--copy-chunker-params', '--from-repo', a, '--chunker', '1M/2M/4M'], DST_PW, { REPO_FROM_PASSWORD: SRC_PW });
@@ -74,7 +74,7 @@ describe('repo copy', () => {
     await ok(['-r', b, 'check', '--read-data'], DST_PW);
 
     // Same chunker: a backup of the unchanged source into b stores no data.
-    const bk = json(await ok(['-r', b, '--json', 'backup', src, '--host', 'h1', '--force'], DST_PW));
+    const bk = json(await ok(['-r', b, '--json', 'backup', 'src', '--host', 'h1', '--force'], DST_PW));
     expect(bk.data_blobs).toBe(0); // only trees can be new (comparing the restore read the files: new access times)
     expect(bk.data_added).toBeLessThan(10_000);
   });

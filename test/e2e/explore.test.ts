@@ -64,11 +64,11 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(src, 'docs', 'a.txt'), 'version one\n');
   fs.writeFileSync(path.join(src, 'docs', 'b.md'), '# notes\n');
   await ok(['init', '--chunker', '16K/64K/256K']);
-  first = json(await ok(['--json', 'backup', src, '--time', '2024-01-01 10:00:00'])).snapshot_id;
+  first = json(await ok(['--json', 'backup', 'src', '--time', '2024-01-01 10:00:00'])).snapshot_id;
   fs.writeFileSync(path.join(src, 'docs', 'a.txt'), 'version two, longer\n');
   fs.rmSync(path.join(src, 'docs', 'b.md'));
   fs.writeFileSync(path.join(src, 'docs', 'c.txt'), 'new\n');
-  second = json(await ok(['--json', 'backup', src, '--time', '2024-01-02 10:00:00'])).snapshot_id;
+  second = json(await ok(['--json', 'backup', 'src', '--time', '2024-01-02 10:00:00'])).snapshot_id;
 });
 
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

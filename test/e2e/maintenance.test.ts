@@ -32,7 +32,7 @@ beforeAll(async () => {
   for (let day = 1; day <= 5; day++) {
     fs.writeFileSync(path.join(src, 'daily.bin'), randomBuffer(rand, 1 << 20));
     fs.writeFileSync(path.join(src, 'stable.txt'), 'stable\n');
-    await ok(['backup', src, '--time', `2026-03-0${day} 12:00:00`, '--tag', day % 2 ? 'odd' : 'even']);
+    await ok(['backup', 'src', '--time', `2026-03-0${day} 12:00:00`, '--tag', day % 2 ? 'odd' : 'even']);
   }
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

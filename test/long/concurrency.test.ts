@@ -73,7 +73,7 @@ describe('concurrent backups into one repository', () => {
 
     const restoreAll = async (label: string) =>
       parallel(ids.map((id, i) => [id, i] as const), 2, async ([id, i]) => {
-        const out = await repo.restore(id, path.join(tmp, `multi-out-${label}-${i}`), path.basename(sources[i]));
+        const out = await repo.restore(id, path.join(tmp, `multi-out-${label}-${i}`), sources[i]);
         expect(compareTrees(sources[i], out), `snapshot ${id} of ${sources[i]}`).toEqual([]);
         fs.rmSync(path.dirname(out), { recursive: true, force: true });
       });
@@ -210,7 +210,7 @@ describe('locks between backup and prune', () => {
     expect(snaps.map((s) => s.paths[0]).sort()).toEqual([keptSrc, newSrc].sort());
     for (const sn of snaps) {
       const src = sn.paths[0] as string;
-      const out = await repo.restore(sn.id, path.join(tmp, `lock-c-out-${sn.short_id}`), path.basename(src));
+      const out = await repo.restore(sn.id, path.join(tmp, `lock-c-out-${sn.short_id}`), src);
       expect(compareTrees(src, out)).toEqual([]);
     }
     expect(repo.names('locks')).toEqual([]);
@@ -235,7 +235,7 @@ describe('locks between backup and prune', () => {
     }
     const check = await repo.json(['check']);
     expect(check.problems).toEqual([]);
-    const out = await repo.restore('latest', path.join(tmp, 'lock-d-out'), path.basename(forgottenSrc));
+    const out = await repo.restore('latest', path.join(tmp, 'lock-d-out'), forgottenSrc);
     expect(compareTrees(forgottenSrc, out)).toEqual([]);
   });
 });

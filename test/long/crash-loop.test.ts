@@ -191,7 +191,7 @@ describe(`crash loop (seed ${SEED})`, () => {
     const verifyRestores = async (label: string) => {
       await parallel([...order], 2, async (id) => {
         const target = path.join(tmp, `restore-${id.slice(0, 12)}`);
-        const out = await repo.restore(id, target, 'src');
+        const out = await repo.restore(id, target, srcDir);
         const diffs = diffManifests(expected.get(id)!, manifest(out));
         fs.rmSync(target, { recursive: true, force: true });
         restores++;

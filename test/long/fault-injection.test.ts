@@ -69,7 +69,7 @@ function cli(args: string[], cacheDir: string, asNobody = false, password = PASS
     ? ['setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, CLI, ...args]]
     : [process.execPath, [CLI, ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { env: cliEnv(password, { REPO_CACHE_DIR: cacheDir }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { cwd: tmp, env: cliEnv(password, { REPO_CACHE_DIR: cacheDir }), stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -314,7 +314,7 @@ beforeAll(async () => {
   fs.symlinkSync('a/small.txt', path.join(srcV2, 'link'));
   const run = async (args: string[]) => expectOk(await cli(['-r', base, ...args], path.join(tmp, 'cache-base')));
   await run(['init', '--chunker', '16K/64K/256K']);
-  await run(['backup', srcV2, '--time', '2026-01-01 10:00:00']);
+  await run(['backup', 'src', '--time', '2026-01-01 10:00:00']); // relative: the root holds /src
   execFileSync('cp', ['-a', srcV2, srcV1]);
   const big = fs.readFileSync(path.join(srcV2, 'big.bin'));
   big.fill(0x58, 700_000, 700_100); // one chunk in the middle changes, the others stay shared
@@ -322,7 +322,7 @@ beforeAll(async () => {
   fs.appendFileSync(path.join(srcV2, 'a/small.txt'), 'more\n');
   for (const f of ['big.bin', 'a/small.txt']) fs.utimesSync(path.join(srcV2, f), later, 1_700_000_100);
   w('new.bin', randomBuffer(rand, 30_000));
-  await run(['backup', srcV2, '--time', '2026-01-02 10:00:00', '--force']);
+  await run(['backup', 'src', '--time', '2026-01-02 10:00:00', '--force']);
   layout = await analyze(base);
 }, 120_000);
 

@@ -85,9 +85,10 @@ export class CliRepo {
   }
 
   /** Restores a snapshot into `target` and returns the directory holding the backed-up path `name`. */
-  async restore(snapshot: string, target: string, name: string): Promise<string> {
-    await this.ok(['restore', snapshot, '--target', target]);
-    return path.join(target, name);
+  /** Restores what was backed up from the absolute path `source`; returns where it is under `target`. */
+  async restore(snapshot: string, target: string, source: string): Promise<string> {
+    await this.ok(['restore', `${snapshot}:${path.dirname(source)}`, '--target', target]);
+    return path.join(target, path.basename(source));
   }
 }
 

@@ -59,7 +59,7 @@ describe('bounded memory', () => {
     console.log(`backup of ${SMALL_FILES} small files and ${SIZE / 2 ** 20} MiB: peak RSS ${backup.peakMiB.toFixed(0)} MiB`);
     expect(backup.peakMiB).toBeLessThan(300);
     fs.rmSync(src, { recursive: true });
-    const restore = await runMeasured(['-r', repo, 'restore', 'latest', '--target', path.join(tmp, 'out')]);
+    const restore = await runMeasured(['-r', repo, 'restore', `latest:${tmp}`, '--target', path.join(tmp, 'out')]);
     expect(restore.code, restore.stderr).toBe(0);
     console.log(`restore: peak RSS ${restore.peakMiB.toFixed(0)} MiB`);
     expect(restore.peakMiB).toBeLessThan(300);

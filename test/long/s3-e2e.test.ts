@@ -75,7 +75,7 @@ function filesUnder(dir: string): string[] {
 }
 
 function restoreAndCompare(repo: string, snapshot: string, src: string, target: string): Promise<void> {
-  return ok(repo, ['restore', snapshot, '--target', target]).then(() => {
+  return ok(repo, ['restore', `${snapshot}:${path.dirname(src)}`, '--target', target]).then(() => {
     expect(compareTrees(src, path.join(target, path.basename(src)), { dirTimes: false })).toEqual([]);
   });
 }
@@ -210,7 +210,7 @@ describe('repo on S3 (s3rver on loopback)', () => {
       const backupMs = Date.now() - t;
       const target = path.join(tmp, `tp-restore-${name}`);
       t = Date.now();
-      await ok(repo, ['restore', 'latest', '--target', target]);
+      await ok(repo, ['restore', `latest:${path.dirname(big)}`, '--target', target]);
       const restoreMs = Date.now() - t;
       expect(compareTrees(big, path.join(target, 'big'), { dirTimes: false })).toEqual([]);
       results.push(`${name}: backup ${(backupMs / 1000).toFixed(2)} s (${mbps(bytes, backupMs)}), restore ${(restoreMs / 1000).toFixed(2)} s (${mbps(bytes, restoreMs)})`);

@@ -57,7 +57,7 @@ describe('check', () => {
       expect(r.problems.map((p) => p.kind).sort()).toEqual(['blob', 'pack-hash']);
       expect(r.problems.every((p) => p.pack === victim.pack)).toBe(true);
       expect(r.affected.length).toBeGreaterThan(0);
-      expect(r.affected.every((a) => a.snapshot === snapshotId && a.path.startsWith('data/'))).toBe(true);
+      expect(r.affected.every((a) => a.snapshot === snapshotId && a.path.startsWith(path.join(src, 'data/').slice(1)))).toBe(true);
       reports.push({ problems: r.problems, affected: r.affected, blobs: r.readData!.blobsChecked });
     }
     expect(reports[0]).toEqual(reports[1]);

@@ -29,7 +29,7 @@ afterAll(() => {
 async function restoreAndCompare(repo: Repository, snapshotId: string, src: string): Promise<void> {
   const sn = (await listSnapshots(repo)).find((s) => s.id === snapshotId)!;
   const target = path.join(mk(), 'out');
-  await restoreSnapshot(repo, sn, { target, verify: true });
+  await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src), verify: true });
   expect(compareTrees(src, path.join(target, path.basename(src)))).toEqual([]);
 }
 

@@ -58,7 +58,7 @@ describe('prune', () => {
     expect(check.problems).toEqual([]);
     expect(check.notes).toEqual([]);
     const target = path.join(work, 'out');
-    await restoreSnapshot(r2, (await listSnapshots(r2))[0], { target });
+    await restoreSnapshot(r2, (await listSnapshots(r2))[0], { target, subPath: work });
     for (const f of ['stable.bin', 'changing.bin']) {
       expect(fs.readFileSync(path.join(target, 'src', f)).equals(fs.readFileSync(path.join(kept, f)))).toBe(true);
     }

@@ -16,6 +16,7 @@ import { loadTree } from '../../src/tree/tree-store.js';
 import { CountingBackend } from '../helpers/counting-backend.js';
 import { localRepo, PASSWORD, prng, randomBuffer, tempDir } from '../helpers/repo.js';
 import { compareTrees, generateTree } from '../helpers/tree-gen.js';
+import { treeAt } from '../helpers/snapshot-paths.js';
 
 const SMALL_CHUNKER = { algorithm: 'fastcdc-ronomon' as const, min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
 const dirs: string[] = [];
@@ -71,7 +72,7 @@ describe('pack-ordered restore', () => {
       const sn = await findSnapshot(repo, snapshotId);
       counting.ranges.length = 0;
       const target = path.join(work, `restore-${workers}`);
-      const result = await restoreSnapshot(repo, sn, { target, workers });
+      const result = await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src), workers });
       expect(compareTrees(src, path.join(target, 'src'))).toEqual([]);
       // Tree packs are read while planning, once per tree; the content packs are the ones to count.
       const dataLoads = counting.ranges.filter((l) => !repo.index.packHoldsTrees(l.name));
@@ -98,8 +99,7 @@ describe('pack-ordered restore', () => {
     const { snapshotId } = await backupPaths(a, [src], { concurrency: 1 });
     const repo = await Repository.open(await LocalBackend.open(repoDir), PASSWORD, { workers: 0 });
     const sn = await findSnapshot(repo, snapshotId!);
-    const root = await loadTree(repo, sn.tree);
-    const nodes = (await loadTree(repo, root.nodes[0].subtree!)).nodes;
+    const nodes = (await loadTree(repo, await treeAt(repo, sn, src))).nodes;
     const packsOf = (name: string) => new Set(nodes.find((n) => n.name.toString() === name)!.content!.map((c) => repo.index.lookup('data', idFromHex(c))!.pack));
     const shared = [...packsOf('big1.bin')].filter((p) => packsOf('big2.bin').has(p));
     expect(shared.length).toBeGreaterThan(0);
@@ -109,7 +109,7 @@ describe('pack-ordered restore', () => {
     fs.truncateSync(packFile, 1000);
     for (const workers of [0, 2]) {
       const target = path.join(work, `restore-${workers}`);
-      const err = await restoreSnapshot(repo, sn, { target, workers }).catch((e) => e);
+      const err = await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src), workers }).catch((e) => e);
       expect(err.message).toMatch(/big1\.bin|big2\.bin/);
       expect(fs.readdirSync(path.join(target, 'src'))).toEqual([]);
     }
@@ -129,22 +129,21 @@ describe('pack-ordered restore', () => {
     await backupPaths(b, [src], { force: true });
     const repo = await Repository.open(await LocalBackend.open(repoDir), PASSWORD, { workers: 0 });
     const sn = await findSnapshot(repo, first.snapshotId!);
-    const root = await loadTree(repo, sn.tree);
-    const file = (await loadTree(repo, root.nodes[0].subtree!)).nodes.find((n) => n.name.toString() === 'f.bin')!;
+    const file = (await loadTree(repo, await treeAt(repo, sn, src))).nodes.find((n) => n.name.toString() === 'f.bin')!;
     const blob = idFromHex(file.content![0]);
     expect(repo.index.lookupAll('data', blob).length).toBe(2);
     const loc = repo.index.lookup('data', blob)!;
     flipByte(repoDir, loc.pack, loc.offset + 20);
 
     const target = path.join(work, 'restore');
-    await restoreSnapshot(repo, sn, { target, workers: 2 });
+    await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src), workers: 2 });
     expect(fs.readFileSync(path.join(target, 'src', 'f.bin')).equals(data)).toBe(true);
 
     // With the other copy damaged too, the error names the file and no partial file is left.
     const other = repo.index.lookupAll('data', blob).find((l) => l.pack !== loc.pack)!;
     flipByte(repoDir, other.pack, other.offset + 20);
     const target2 = path.join(work, 'restore2');
-    const err = await restoreSnapshot(repo, sn, { target: target2, workers: 2 }).catch((e) => e);
+    const err = await restoreSnapshot(repo, sn, { target: target2, subPath: path.dirname(src), workers: 2 }).catch((e) => e);
     expect(err).toBeInstanceOf(IntegrityError);
     expect(err.message).toContain('f.bin');
     expect(fs.existsSync(path.join(target2, 'src', 'f.bin'))).toBe(false);

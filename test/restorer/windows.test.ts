@@ -54,7 +54,7 @@ describe('restore in pack windows', () => {
     const sn = await findSnapshot(repo, snapshotId!);
     for (const workers of [undefined, 0, 2]) {
       const target = path.join(work, `restore-${workers}`);
-      const r = await restoreSnapshot(repo, sn, { target, workers, verify: true });
+      const r = await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src), workers, verify: true });
       expect(compareTrees(src, path.join(target, 'src'))).toEqual([]);
       expect(r).toMatchObject({ files: 2602, hardlinks: 1, dirs: 27, warnings: 0, verified: 2602 });
       const a = fs.statSync(path.join(target, 'src', 'big2.bin'));
@@ -72,16 +72,16 @@ describe('restore in pack windows', () => {
     const repo = await localRepo(path.join(work, 'repo'), { chunker: SMALL_CHUNKER, packSize: 16 << 20 });
     const sn = await findSnapshot(repo, (await backupPaths(repo, [src])).snapshotId!);
     const target = path.join(work, 'restore');
-    await restoreSnapshot(repo, sn, { target });
+    await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src) });
     const restored = path.join(target, 'src', 'big.bin');
     const ino = fs.statSync(restored).ino;
-    let r = await restoreSnapshot(repo, sn, { target, overwrite: 'if-changed' });
+    let r = await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src), overwrite: 'if-changed' });
     expect(r).toMatchObject({ files: 0, skipped: 2 });
     expect(fs.statSync(restored).ino).toBe(ino);
-    r = await restoreSnapshot(repo, sn, { target, overwrite: 'never' });
+    r = await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src), overwrite: 'never' });
     expect(r).toMatchObject({ files: 0, skipped: 2 });
     fs.truncateSync(restored, 10);
-    r = await restoreSnapshot(repo, sn, { target, overwrite: 'if-changed' });
+    r = await restoreSnapshot(repo, sn, { target, subPath: path.dirname(src), overwrite: 'if-changed' });
     expect(r).toMatchObject({ files: 1, skipped: 1 });
     expect(fs.readFileSync(restored).equals(big)).toBe(true);
   });
