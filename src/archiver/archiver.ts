@@ -146,7 +146,8 @@ async function finish(state: WalkState, s: { tree: string; paths: string[]; star
   summary.data_added = repo.stats.rawBytesAdded;
   summary.data_added_packed = repo.stats.storedBytesAdded;
   const info = os.userInfo();
-  const time = opts.time ?? new Date();
+  // As restic: a snapshot is dated when its backup started, the moment its contents are closest to.
+  const time = opts.time ?? s.started;
   const sn: Snapshot = {
     time: toLocalRfc3339(BigInt(time.getTime()) * 1_000_000n),
     tree: s.tree,
