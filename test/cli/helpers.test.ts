@@ -42,6 +42,7 @@ describe('argument parsing', () => {
 describe('formatting', () => {
   it('bytes, durations, modes and tables', () => {
     expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1001.7065499939841)).toBe('1002 B'); // a rate below 1 KiB/s, never a raw float
     expect(formatBytes(1536)).toBe('1.500 KiB');
     expect(formatDuration(5)).toBe('0:05');
     expect(formatDuration(3723)).toBe('1:02:03');
