@@ -30,6 +30,8 @@ export function parseChunker(value: string): ChunkerParams {
 }
 
 const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/;
+/** A date alone means its local midnight, as restic's time flags take it. */
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:?\d{2})$/;
 
 /**
@@ -38,7 +40,7 @@ const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d
  */
 export function parseTime(value: string, flag = '--time'): Date {
   const s = value.trim();
-  const bad = () => new RepoError('INVALID_ARGUMENT', `invalid ${flag} ${JSON.stringify(value)}: use "YYYY-MM-DD HH:MM:SS" (local time) or RFC 3339`);
+  const bad = () => new RepoError('INVALID_ARGUMENT', `invalid ${flag} ${JSON.stringify(value)}: use "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS" (local time) or RFC 3339`);
   const ms = (frac: string | undefined) => Number((frac ?? '').padEnd(3, '0').slice(0, 3));
   let m = RFC3339_RE.exec(s);
   if (m !== null) {
@@ -54,9 +56,9 @@ export function parseTime(value: string, flag = '--time'): Date {
     }
     return new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +se, ms(frac)) - offsetMin * 60_000);
   }
-  m = LOCAL_RE.exec(s);
+  m = LOCAL_RE.exec(s) ?? DATE_RE.exec(s);
   if (m !== null) {
-    const [, y, mo, d, h, mi, se = '0', frac] = m;
+    const [, y, mo, d, h = '0', mi = '0', se = '0', frac] = m;
     checkFields(+y, +mo, +d, +h, +mi, +se, bad);
     const t = new Date(+y, +mo - 1, +d, +h, +mi, +se, ms(frac));
     if (t.getDate() !== +d) throw bad();

@@ -22,7 +22,9 @@ describe('argument parsing', () => {
     expect(parseTime('2024-02-03T04:05:06Z').toISOString()).toBe('2024-02-03T04:05:06.000Z');
     expect(parseTime('2024-02-03T04:05:06.5-05:30').toISOString()).toBe('2024-02-03T09:35:06.500Z');
     expect(parseTime('2024-02-03 04:05:06').getTime()).toBe(new Date(2024, 1, 3, 4, 5, 6).getTime());
-    for (const bad of ['2024-02-30 00:00:00', '2024-13-01T00:00:00Z', 'yesterday', '2024-02-03T04:05:06+25:00']) {
+    // A date alone is its local midnight (find --newest 2026-01-01).
+    expect(parseTime('2026-01-01', '--newest').getTime()).toBe(new Date(2026, 0, 1).getTime());
+    for (const bad of ['2024-02-30 00:00:00', '2024-13-01T00:00:00Z', 'yesterday', '2024-02-03T04:05:06+25:00', '2024-02-30', '2024-1-01']) {
       expect(() => parseTime(bad)).toThrow(/invalid --time/);
     }
   });
