@@ -13,7 +13,7 @@ import { verifyStorageId, type Repository } from '../repository/repository.js';
 import { resolveSnapshotPath } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { Env, withRepository, writeTo } from './context.js';
-import { splitSnapshotPath } from './parse.js';
+import { resolveIdPrefix, splitSnapshotPath } from './parse.js';
 
 const TYPES = ['config', 'snapshot', 'tree', 'index', 'pack', 'blob', 'key'] as const;
 type CatType = (typeof TYPES)[number];
@@ -26,15 +26,6 @@ export function registerCat(program: Command): void {
     .argument('[id]', 'object id or unique prefix; for snapshot also "latest"; for tree also SNAPSHOT:PATH')
     .addHelpText('after', '\nJSON objects are printed indented; `cat blob` writes the blob\'s raw bytes.')
     .action((type: string, id: string | undefined, _flags: unknown, c: Command) => runCat(Env.from(c), type, id));
-}
-
-/** Resolves a full id or a unique prefix among stored names. */
-function resolveName(names: string[], prefix: string, what: string): string {
-  if (!/^[0-9a-f]{1,64}$/.test(prefix)) throw new RepoError('INVALID_ARGUMENT', `invalid ${what} id ${JSON.stringify(prefix.slice(0, 80))}`);
-  const matches = names.filter((n) => n.startsWith(prefix));
-  if (matches.length === 0) throw new NotFoundError(`no ${what} with id ${prefix}`);
-  if (matches.length > 1) throw new RepoError('AMBIGUOUS', `${what} id prefix ${prefix} matches ${matches.length} files`);
-  return matches[0];
 }
 
 function entryJson(e: BlobEntry): Record<string, unknown> {
@@ -112,13 +103,13 @@ async function runCat(env: Env, typeArg: string, id: string | undefined): Promis
         return;
       }
       case 'index': {
-        const name = resolveName(await repo.listNames('index'), arg, 'index');
+        const name = resolveIdPrefix(await repo.listNames('index'), arg, 'index');
         const idx = decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name);
         env.out.print(pretty({ supersedes: idx.supersedes, packs: idx.packs.map((p) => ({ id: p.pack, blobs: p.blobs.map(entryJson) })) }));
         return;
       }
       case 'pack': {
-        const name = resolveName(await repo.listNames('data'), arg, 'pack');
+        const name = resolveIdPrefix(await repo.listNames('data'), arg, 'pack');
         const bytes = await repo.backend.load({ type: 'data', name });
         verifyStorageId(bytes, 'data', name);
         const headerLength = headerLengthFromTrailer(bytes.subarray(bytes.length - 4), bytes.length, name);
@@ -133,7 +124,7 @@ async function runCat(env: Env, typeArg: string, id: string | undefined): Promis
         return;
       }
       case 'key': {
-        const name = resolveName(await repo.listNames('keys'), arg, 'key');
+        const name = resolveIdPrefix(await repo.listNames('keys'), arg, 'key');
         const bytes = await repo.backend.load({ type: 'keys', name });
         verifyStorageId(bytes, 'keys', name);
         const { data: _sealed, ...rest } = parseKeyFile(bytes, name);

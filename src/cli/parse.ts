@@ -2,7 +2,7 @@
 // Pure functions that only turn strings into values; every failure is a RepoError('INVALID_ARGUMENT') naming the flag.
 
 import { parseOpsDuration } from '../ops/time.js';
-import { RepoError } from '../core/errors.js';
+import { NotFoundError, RepoError } from '../core/errors.js';
 import { FASTCDC_ALGORITHM, type ChunkerParams } from '../chunker/chunker.js';
 
 const SIZE_RE = /^(\d+)(?:\s*([kmgt])(?:i?b)?|\s*b)?$/i;
@@ -106,4 +106,13 @@ export function splitSnapshotPath(value: string): { ref: string; path?: string }
 /** A wait time such as "30s", "5m", "1h30m" or a plain number of seconds → milliseconds. */
 export function parseWaitDuration(value: string, flag: string): number {
   return parseOpsDuration(value, flag);
+}
+
+/** Resolves a full id or a unique prefix among stored names (cat, repair packs: every command takes short ids). */
+export function resolveIdPrefix(names: string[], prefix: string, what: string): string {
+  if (!/^[0-9a-f]{1,64}$/.test(prefix)) throw new RepoError('INVALID_ARGUMENT', `invalid ${what} id ${JSON.stringify(prefix.slice(0, 80))}`);
+  const matches = names.filter((n) => n.startsWith(prefix));
+  if (matches.length === 0) throw new NotFoundError(`no ${what} with id ${prefix}`);
+  if (matches.length > 1) throw new RepoError('AMBIGUOUS', `${what} id prefix ${prefix} matches ${matches.length} files`);
+  return matches[0];
 }

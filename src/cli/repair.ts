@@ -8,6 +8,7 @@ import { repairSnapshots } from '../maintenance/repair-snapshots.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { acknowledgeAuditProblems } from '../ops/audit.js';
 import { Env, withRepository } from './context.js';
+import { resolveIdPrefix } from './parse.js';
 
 export function registerRepair(program: Command): void {
   const repair = program.command('repair').description('repair a damaged repository');
@@ -64,7 +65,7 @@ export function registerRepair(program: Command): void {
   repair
     .command('packs')
     .description('move the readable blobs of damaged packs into new packs and drop the damaged packs')
-    .argument('<pack...>', 'ids of the damaged packs (as check names them)')
+    .argument('<pack...>', 'ids of the damaged packs (as check names them), or unique prefixes')
     .option('-n, --dry-run', 'only show what would be salvaged')
     .action(async (packs: string[], flags: { dryRun?: boolean }, c: Command) => {
       const env = Env.from(c);
@@ -72,9 +73,13 @@ export function registerRepair(program: Command): void {
         env,
         {},
         async (repo) => {
+          // Short ids as everywhere else; a full id is taken as given (the pack may be the one that is missing).
+          const short = packs.some((p) => p.length < 64);
+          const names = short ? await repo.listNames('data') : [];
+          const ids = packs.map((p) => (p.length < 64 ? resolveIdPrefix(names, p, 'pack') : p));
           const salvage = await repo.sibling({ skipIndex: true });
           try {
-            return await repairPacks(repo, salvage, packs, { dryRun: flags.dryRun });
+            return await repairPacks(repo, salvage, ids, { dryRun: flags.dryRun });
           } finally {
             await salvage.close().catch(() => undefined);
           }

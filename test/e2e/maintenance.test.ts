@@ -162,7 +162,11 @@ describe('check and repair', () => {
     expect(text.out).toContain(path.basename(victim));
     expect(text.out).toMatch(/affected files/);
 
-    await ok(['repair', 'packs', path.basename(victim)]);
+    // A short id, as check prints and every other command takes; an unknown one fails with one line.
+    const unknown = await run(['repair', 'packs', 'ffffffffff']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^repo: no pack with id ffffffffff/);
+    await ok(['repair', 'packs', path.basename(victim).slice(0, 8)]);
     await ok(['repair', 'snapshots', '--forget']);
     const after = json(await ok(['--json', 'check', '--read-data']));
     expect(after.problems).toEqual([]);
