@@ -7,7 +7,7 @@ import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { restoreSnapshot, type OverwriteMode, type RestoreOptions } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
-import { addFilterFlags, Env, snapshotFilter, withRepository, type FilterFlags } from './context.js';
+import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { collect, splitSnapshotPath } from './parse.js';
 import { describeProgress, ProgressLine } from './progress.js';
@@ -91,6 +91,7 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
     }
   });
   const seconds = (Date.now() - started) / 1000;
+  if ((result.refused ?? 0) > 0) runtime.exitCode = 1; // entries the snapshot's trees refuse were each named in a warning
   if (out.json) {
     out.printJson({ message_type: 'summary', snapshot_id: sn.id, target: flags.target, dry_run: opts.dryRun, ...result, total_duration: seconds });
     return;

@@ -76,7 +76,7 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
   // Threads start while the trees are walked, as soon as the plan is large enough to need them.
   const pool = opts.dryRun ? undefined : new RestorePool(repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask() }, opts.workers);
   try {
-    const plan = await planRestore(ctx, snapshot.tree, (files, bytes) => pool?.sized(files, bytes));
+    const plan = await planRestore(ctx, snapshot.tree, (files, bytes) => pool?.sized(files, bytes), snapshot.id);
     repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
     plan.files.trim();
     // The tree packs and the trees decoded while planning are garbage now, much of it in the old generation,

@@ -68,6 +68,8 @@ export interface RestoreResult {
   /** Entries left alone because overwrite said so ('never', or 'if-changed' with matching size and mtime). */
   skipped: number;
   warnings: number;
+  /** Entries not restored because the snapshot's trees refuse them (unsafe or duplicate names, type confusion, missing objects, too deep); each was a warning. */
+  refused?: number;
 }
 
 /** State shared by the planner and the executor during one restore. */
