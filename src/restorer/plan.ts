@@ -77,6 +77,9 @@ export interface RestorePlan {
 }
 
 const SLASH = Buffer.from('/');
+/** Linux's PATH_MAX and NAME_MAX: longer paths and names cannot be created through a path, so they are refused in the plan. */
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
 
 /** Absolute destination path of file i (built on demand: the table keeps only names). */
 export function filePath(plan: RestorePlan, i: number): Buffer {
@@ -178,6 +181,10 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
     }
     sized?.(plan.files.count, plan.bytesTotal);
     for (const node of nodes) {
+      if (node.name.length > NAME_MAX || here.length + 1 + node.name.length >= PATH_MAX) {
+        refuse(pathOf(parent, node.name), `tree ${treeId} node ${quoteName(node.name)}: name longer than ${NAME_MAX} bytes or path longer than ${PATH_MAX - 1}, not restored`);
+        continue;
+      }
       // The relative path is only needed (and only built) to match include and exclude patterns.
       const childRel = !filtered ? '' : rel === '' ? displayName(node.name) : `${rel}/${displayName(node.name)}`;
       if (exclude?.(childRel)) continue;

@@ -44,14 +44,19 @@ function isInt(v: number, max: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= max;
 }
 
+// Fields in range, which rfc3339ToNs (through Date.UTC) does not insist on: it carries month 13 into the next year.
+const FIELDS_RE = /^\d{4}-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})/;
+
 function badTime(t: string | undefined): boolean {
   if (t === undefined) return false;
   try {
     rfc3339ToNs(t);
-    return false;
   } catch {
     return true;
   }
+  const m = FIELDS_RE.exec(t)!;
+  const [mo, d, h, mi, s] = m.slice(1).map(Number);
+  return mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60;
 }
 
 /** The reason a node must be refused, other than its name, or undefined. */

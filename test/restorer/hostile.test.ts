@@ -6,6 +6,7 @@ import { link, lstat, mkdir, readdir, readFile, readlink, stat, symlink, utimes,
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Repository } from '../../src/repository/repository.js';
+import { FormatError } from '../../src/core/errors.js';
 import { nodeTimeSeconds } from '../../src/restorer/metadata.js';
 import { restoreSnapshot } from '../../src/restorer/index.js';
 import { nsToRfc3339, rfc3339ToNs } from '../../src/tree/time.js';
@@ -76,6 +77,34 @@ describe('hostile snapshots', () => {
     expect(r.refused).toBe(2);
     expect(warnings.every((w) => w.includes('"esc"'))).toBe(true);
     expect(existsSync(join(target, 'esc'))).toBe(false);
+    await outsideUnchanged();
+  });
+
+  it('refuses a DAG of 41 trees expanding to 2^40 paths before planning, naming snapshot and tree', async () => {
+    let t = await rawTree(repo, [rawNode('leaf', 'file', { content: [] })]);
+    for (let i = 0; i < 40; i++) t = await rawTree(repo, [rawNode('a', 'dir', { subtree: t }), rawNode('b', 'dir', { subtree: t })]);
+    const sn = await snapshotOf(repo, t);
+    const err = await restoreSnapshot(repo, sn, { target }).catch((e) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect(err.message).toContain(sn.id.slice(0, 8));
+    expect(err.message).toContain(t);
+    expect(err.message).toContain('beyond the bound');
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('restores the rest of a tree whose subtree is missing or cannot be decoded', async () => {
+    const weird = await rawTree(repo, [rawNode('w', 'weird')]);
+    const root = await rawTree(repo, [
+      rawNode('gone', 'dir', { subtree: 'ee'.repeat(32) }),
+      rawNode('odd', 'dir', { subtree: weird }),
+      rawNode('ok', 'file', { content: [] }),
+    ]);
+    const warnings: string[] = [];
+    const r = await restoreSnapshot(repo, await snapshotOf(repo, root), { target, onWarning: (w) => warnings.push(w.message) });
+    expect(r.refused).toBe(2);
+    expect(warnings.some((w) => w.includes('ee'.repeat(32)))).toBe(true);
+    expect(warnings.some((w) => w.includes(weird))).toBe(true);
+    expect((await readdir(target)).sort()).toEqual(['gone', 'odd', 'ok']);
     await outsideUnchanged();
   });
 
