@@ -91,7 +91,8 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
     }
   });
   const seconds = (Date.now() - started) / 1000;
-  if ((result.refused ?? 0) > 0) runtime.exitCode = 1; // entries the snapshot's trees refuse were each named in a warning
+  // Entries the snapshot's trees refuse, or give bad times, were each named in a warning (README, exit codes).
+  if ((result.refused ?? 0) + (result.defaulted ?? 0) > 0) runtime.exitCode = 1;
   if (out.json) {
     out.printJson({ message_type: 'summary', snapshot_id: sn.id, target: flags.target, dry_run: opts.dryRun, ...result, total_duration: seconds });
     return;

@@ -1,6 +1,6 @@
 // Turns a snapshot (or a path inside it) into a restore plan: directories, files with their (offset, blob) pieces, links, specials.
 // Must never touch the target file system; all safety checks on names happen here, before anything is written.
-// Nodes that tree/validate.ts refuses are left out with a warning (counted in result.refused), and so are
+// Nodes that tree/validate.ts refuses are left out with a warning (counted in result.refused; nodes read with default times in result.defaulted), and so are
 // directories beyond MAX_DEPTH, subtrees that cannot be loaded and files whose blobs are not indexed;
 // a snapshot that expands beyond MAX_EXPANSION entries is refused whole before the plan takes any memory.
 
@@ -115,6 +115,10 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
     ctx.result.refused = (ctx.result.refused ?? 0) + 1;
     ctx.warn(path, inSnapshot + message, cause);
   };
+  const defaulted = (path: Buffer, message: string): void => {
+    ctx.result.defaulted = (ctx.result.defaulted ?? 0) + 1;
+    ctx.warn(path, inSnapshot + message);
+  };
 
   const addFile = (n: TreeNode, parent: number, treeId: string): void => {
     const key = n.links !== undefined && n.links > 1 && n.inode !== undefined && n.deviceId !== undefined ? `${n.deviceId}:${n.inode}` : undefined;
@@ -172,7 +176,7 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
       nodes = readableNodes(await loadTree(ctx.repo, treeId), treeId, (f) => {
         const message = describeFault(f);
         if (f.refused) refuse(pathOf(parent, f.name), message);
-        else ctx.warn(pathOf(parent, f.name), inSnapshot + message);
+        else defaulted(pathOf(parent, f.name), message);
       });
     } catch (err) {
       if (parent < 0) throw err; // nothing of the snapshot can be restored
@@ -218,7 +222,7 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
   } else {
     // A single non-directory node: restore it under its own name inside the target.
     const label = `holding ${displayName(Buffer.from(String(ctx.opts.subPath ?? '')))}`;
-    const [node] = readableNodes({ nodes: [resolved.node!] }, label, (f) => (f.refused ? refuse : ctx.warn)(pathOf(-1, f.name), inSnapshot + describeFault(f)));
+    const [node] = readableNodes({ nodes: [resolved.node!] }, label, (f) => (f.refused ? refuse : defaulted)(pathOf(-1, f.name), describeFault(f)));
     const rel = node === undefined ? '' : displayName(node.name);
     if (node !== undefined && !exclude?.(rel) && (include === undefined || include(rel))) addLeaf(node, -1, label);
   }

@@ -70,6 +70,8 @@ export interface RestoreResult {
   warnings: number;
   /** Entries not restored because the snapshot's trees refuse them (unsafe or duplicate names, type confusion, missing objects, too deep); each was a warning. */
   refused?: number;
+  /** Entries restored with a default time because theirs was not RFC 3339 (tree/validate.ts); each was a warning. */
+  defaulted?: number;
 }
 
 /** State shared by the planner and the executor during one restore. */
