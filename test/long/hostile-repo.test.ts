@@ -252,6 +252,24 @@ describe('hostile repository', () => {
     });
   }, 120_000);
 
+  it('diff names what it refuses on either side and refuses a 2^40 DAG whole', async () => {
+    const by = (label: string) => cases.find((c) => c.label === label)!;
+    const names = by('unsafe names');
+    const dup = by('symlink then file');
+    const r = await cli(['diff', names.snapshot!, dup.snapshot!]);
+    trial(() => {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`snapshot ${names.snapshot!.slice(0, 8)}`);
+      expect(r.stderr).toContain(`snapshot ${dup.snapshot!.slice(0, 8)}`);
+      expect(r.stdout.toString()).not.toContain('escape');
+    });
+    const bomb = await cli(['diff', names.snapshot!, by('DAG of 2^40 paths').snapshot!]);
+    trial(() => {
+      expect(bomb.code, bomb.stderr).toBe(1);
+      expect(bomb.stderr).toContain('beyond the bound');
+    });
+  }, 120_000);
+
   it('check reports every hostile snapshot, naming snapshot and tree, in bounded time', async () => {
     const r = await cli(['check', '--json']);
     trial(() => {
