@@ -110,6 +110,10 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
       out.debug(`copying ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} from ${src.backend.location}`);
       const r = await copySnapshots(src, dst, snapshots, {
         signal,
+        onWarning: (m) => {
+          progress.clear();
+          out.warn(m);
+        },
         onProgress: (p) => {
           if (Date.now() - lastUpdate < 100) return;
           lastUpdate = Date.now();
@@ -126,6 +130,7 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
     }
   });
   report(env, result.r, result.from, (Date.now() - started) / 1000);
+  if (result.r.warnings > 0) runtime.exitCode = 1; // nodes left out of copied trees were each named
 }
 
 function report(env: Env, r: CopyResult, from: string, seconds: number): void {

@@ -8,7 +8,9 @@ import type { Repository } from '../repository/repository.js';
 import { resolveSnapshotPath } from '../restorer/index.js';
 import { diffTrees, type DiffStat } from '../snapshot/diff.js';
 import { findSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
-import { Env, withRepository, writeTo } from './context.js';
+import { loadTree } from '../tree/tree-store.js';
+import { ValidatingReader } from '../tree/validate-reader.js';
+import { Env, runtime, withRepository, writeTo } from './context.js';
 import { formatBytes } from './format.js';
 import { splitSnapshotPath } from './parse.js';
 
@@ -54,8 +56,20 @@ async function runDiff(env: Env, argA: string, argB: string, flags: DiffFlags): 
   await withRepository(env, { workers: 0 }, async (repo) => {
     const a = await resolveTree(repo, argA);
     const b = await resolveTree(repo, argB);
+    // Unsafe nodes are left out and named on standard error (exit 1 at the end); a side beyond the expansion bound is refused whole.
+    const readerA = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line));
+    const readerB = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line));
+    readerA.snapshot = a.sn.id;
+    readerB.snapshot = b.sn.id;
+    const bounded = (await readerA.withinBounds(a.tree)) && (await readerB.withinBounds(b.tree));
+    if (!bounded) {
+      runtime.exitCode = 1;
+      return;
+    }
+    const loadSide = (id: string, path: string, side: 'a' | 'b') => (side === 'a' ? readerA : readerB).tree(id, path);
     if (!out.json && !out.quiet) await write(`comparing snapshot ${shortId(a.sn.id)} to ${shortId(b.sn.id)}:\n`);
     const r = await diffTrees(repo, a.tree, b.tree, {
+      loadTree: loadSide,
       metadata: flags.metadata === true,
       collect: false,
       onChange: (c) => write(out.json ? JSON.stringify({ message_type: 'change', path: c.path, modifier: c.modifier }) : `${c.modifier.padEnd(5)}${c.path}`),
@@ -83,6 +97,7 @@ async function runDiff(env: Env, argA: string, argB: string, flags: DiffFlags): 
       await write(`  Added:   ${formatBytes(s.added.bytes)}`);
       await write(`  Removed: ${formatBytes(s.removed.bytes)}`);
     }
+    if (readerA.faults + readerB.faults > 0) runtime.exitCode = 1;
   });
   if (buf !== '') await writeTo(process.stdout, buf);
 }

@@ -2,7 +2,7 @@
 // Streams blob by blob with a small read-ahead and back-pressure; a file is never held in memory whole.
 
 import type { Command } from 'commander';
-import { NotFoundError, RepoError } from '../core/errors.js';
+import { RepoError } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
 import { resolveSnapshotPath } from '../restorer/index.js';
@@ -11,9 +11,11 @@ import { findSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { rfc3339ToNs } from '../tree/time.js';
 import { loadTree } from '../tree/tree-store.js';
-import { addFilterFlags, Env, snapshotFilter, withRepository, writeTo, type FilterFlags } from './context.js';
+import { describeFault, readableNodes } from '../tree/validate.js';
+import { ValidatingReader } from '../tree/validate-reader.js';
+import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, writeTo, type FilterFlags } from './context.js';
 import { collect } from './parse.js';
-import { encodeHeader, endOfArchive, padding, type TarType } from './tar.js';
+import { encodeHeader, endOfArchive, padding, TarNameGuard, type TarType } from './tar.js';
 
 interface DumpFlags extends FilterFlags {
   archive?: string;
@@ -49,12 +51,12 @@ async function* fileBlobs(repo: Repository, content: string[], signal: AbortSign
   }
 }
 
-/** The content length from the index, so a tar header can be written before the first blob is read. */
-function contentLength(repo: Repository, node: TreeNode, path: string): number {
+/** The content length from the index, so a tar header can be written before the first blob is read; undefined names a blob the index lacks. */
+function contentLength(repo: Repository, node: TreeNode): number | { missing: string } {
   let n = 0;
   for (const hex of node.content ?? []) {
     const loc = repo.index.lookup('data', idFromHex(hex));
-    if (loc === undefined) throw new NotFoundError(`data blob ${hex} of ${path} is not in the index`, { blob: hex, path });
+    if (loc === undefined) return { missing: hex };
     n += loc.rawLength;
   }
   return n;
@@ -77,15 +79,29 @@ function floorSeconds(ns: bigint): number {
 
 const TAR_TYPES: Partial<Record<TreeNode['type'], TarType>> = { file: 'file', dir: 'dir', symlink: 'symlink', fifo: 'fifo', chardev: 'chardev', blockdev: 'blockdev' };
 
-async function writeTar(repo: Repository, top: { node: TreeNode; name: Buffer }[] | undefined, rootTree: string, signal: AbortSignal): Promise<void> {
+/**
+ * Writes the tar stream. Every member name is a path of names tree/validate.ts accepted (never empty, ".", ".."
+ * or holding "/" or NUL, unique in their tree), joined below directory members written just before, so no name
+ * starts with "/", holds "..", or runs through a symlink member; TarNameGuard checks that again per member.
+ * Refused nodes, unindexed files and trees beyond the bounds are each one line on standard error, and the rest
+ * of the archive is still written.
+ */
+async function writeTar(repo: Repository, reader: ValidatingReader, top: { node: TreeNode; name: Buffer; tree?: string }[] | undefined, rootTree: string, signal: AbortSignal): Promise<void> {
   const hardlinks = new Map<string, Buffer>();
-  const entry = async (node: TreeNode, name: Buffer): Promise<void> => {
+  const guard = new TarNameGuard();
+  const entry = async (node: TreeNode, name: Buffer, treeId: string): Promise<void> => {
     if (signal.aborted) throw new RepoError('INTERRUPTED', 'dump interrupted');
     let type = TAR_TYPES[node.type];
     if (type === undefined) return; // sockets cannot be archived
     const shown = '/' + displayName(name);
+    const refusal = guard.refusal(name, node.type);
+    if (refusal !== undefined) {
+      reader.refuse(`${shown}: tree ${treeId}: ${refusal}`);
+      return;
+    }
     let linkname: Buffer | undefined;
     let size = 0;
+    let hardlinkKey: string | undefined;
     if (node.type === 'file') {
       const key = node.links !== undefined && node.links > 1 && node.inode !== undefined && node.deviceId !== undefined ? `${node.deviceId}:${node.inode}` : undefined;
       const first = key === undefined ? undefined : hardlinks.get(key);
@@ -93,8 +109,13 @@ async function writeTar(repo: Repository, top: { node: TreeNode; name: Buffer }[
         type = 'hardlink';
         linkname = first;
       } else {
-        if (key !== undefined) hardlinks.set(key, name);
-        size = contentLength(repo, node, shown);
+        const length = contentLength(repo, node);
+        if (typeof length !== 'number') {
+          reader.refuse(`${shown}: tree ${treeId} node ${JSON.stringify(displayName(node.name))}: data blob ${length.missing} is not in the index, file left out`);
+          return;
+        }
+        size = length;
+        hardlinkKey = key;
       }
     } else if (node.type === 'symlink') {
       linkname = node.linktarget ?? Buffer.alloc(0);
@@ -104,6 +125,7 @@ async function writeTar(repo: Repository, top: { node: TreeNode; name: Buffer }[
     if ((node.type === 'chardev' || node.type === 'blockdev') && node.rdev !== undefined && /^\d+$/.test(node.rdev)) {
       [devmajor, devminor] = splitDev(node.rdev).map(Number);
     }
+    guard.written(name, node.type);
     await writeTo(
       process.stdout,
       encodeHeader({
@@ -122,6 +144,8 @@ async function writeTar(repo: Repository, top: { node: TreeNode; name: Buffer }[
       }),
     );
     if (type === 'file') {
+      // Only a member actually written may be the target of later hard-link members.
+      if (hardlinkKey !== undefined) hardlinks.set(hardlinkKey, name);
       await writeFile(repo, node, shown, signal, size);
       const pad = padding(size);
       if (pad.length > 0) await writeTo(process.stdout, pad);
@@ -129,13 +153,12 @@ async function writeTar(repo: Repository, top: { node: TreeNode; name: Buffer }[
     if (node.type === 'dir' && node.subtree !== undefined) await children(node.subtree, name);
   };
   const children = async (treeId: string, prefix: Buffer | undefined): Promise<void> => {
-    const tree = await loadTree(repo, treeId);
-    for (const child of tree.nodes) {
-      await entry(child, prefix === undefined ? child.name : Buffer.concat([prefix, Buffer.from('/'), child.name]));
+    for (const child of await reader.nodes(treeId, prefix === undefined ? '' : '/' + displayName(prefix))) {
+      await entry(child, prefix === undefined ? child.name : Buffer.concat([prefix, Buffer.from('/'), child.name]), treeId);
     }
   };
   if (top === undefined) await children(rootTree, undefined);
-  else for (const t of top) await entry(t.node, t.name);
+  else for (const t of top) await entry(t.node, t.name, t.tree ?? rootTree);
   await writeTo(process.stdout, endOfArchive());
 }
 
@@ -154,6 +177,18 @@ async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): P
     if (process.stdout.isTTY) {
       throw new RepoError('INVALID_ARGUMENT', `${path} is not a regular file and would be written as a tar archive: redirect standard output to a file or a pipe`);
     }
-    await writeTar(repo, node === undefined ? undefined : [{ node, name: node.name }], sn.tree, signal);
+    // Refused nodes are named on standard error and left out; exit 1 at the end (README, exit codes).
+    const reader = new ValidatingReader((id) => loadTree(repo, id), (line) => env.out.warn(line));
+    reader.snapshot = sn.id;
+    try {
+      if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return; // nothing written: a truncated archive would look whole
+      let top: { node: TreeNode; name: Buffer }[] | undefined;
+      if (node !== undefined) {
+        top = readableNodes({ nodes: [node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f))).map((n) => ({ node: n, name: n.name }));
+      }
+      await writeTar(repo, reader, top, sn.tree, signal);
+    } finally {
+      if (reader.faults > 0) runtime.exitCode = 1;
+    }
   });
 }

@@ -8,7 +8,9 @@ import type { Repository } from '../repository/repository.js';
 import { findObjects, findPaths, resolveTargets, type ObjectHit, type SnapshotMatches } from '../snapshot/find.js';
 import { findSnapshot, listSnapshots, matchesFilter, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
-import { addFilterFlags, Env, snapshotFilter, withRepository, type FilterFlags } from './context.js';
+import { loadTree as loadStoredTree } from '../tree/tree-store.js';
+import { ValidatingReader } from '../tree/validate-reader.js';
+import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatTimestamp, modeString } from './format.js';
 import { collect, parseTime } from './parse.js';
 
@@ -92,7 +94,19 @@ async function runFind(env: Env, patterns: string[], flags: FindFlags): Promise<
       printObjects(env, hits);
       return;
     }
-    const found = await findPaths(repo, snapshots, { patterns, ignoreCase: flags.ignoreCase, oldest, newest });
+    // Unsafe nodes are left out and named on standard error, and so are snapshots beyond the expansion bound; exit 1 at the end.
+    const reader = new ValidatingReader((id) => loadStoredTree(repo, id), (line) => out.warn(line));
+    const bounded: StoredSnapshot[] = [];
+    for (const sn of snapshots) {
+      reader.snapshot = sn.id;
+      if (await reader.withinBounds(sn.tree)) bounded.push(sn);
+    }
+    const loadTree = (id: string, path: string, sn: StoredSnapshot) => {
+      reader.snapshot = sn.id;
+      return reader.tree(id, path);
+    };
+    const found = await findPaths(repo, bounded, { patterns, ignoreCase: flags.ignoreCase, oldest, newest, loadTree });
+    if (reader.faults > 0) runtime.exitCode = 1;
     printMatches(env, found, flags.long === true);
     if (found.length === 0) out.info('no matching entries found');
   });

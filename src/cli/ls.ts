@@ -7,7 +7,8 @@ import { resolveSnapshotPath } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { loadTree } from '../tree/tree-store.js';
-import { addFilterFlags, Env, snapshotFilter, withRepository, writeTo, type FilterFlags } from './context.js';
+import { ValidatingReader } from '../tree/validate-reader.js';
+import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, writeTo, type FilterFlags } from './context.js';
 import { formatTimestamp, modeString } from './format.js';
 import { collect } from './parse.js';
 import { snapshotJson } from './snapshots.js';
@@ -77,9 +78,11 @@ async function runLs(env: Env, ref: string, subPath: string | undefined, flags: 
       if (out.json) await sink.line(JSON.stringify(nodeJson(node, path)));
       else await sink.line(flags.long ? longLine(node, path) : path);
     };
+    // Unsafe nodes are left out and each named on standard error; exit 1 at the end (README, exit codes).
+    const reader = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line));
+    reader.snapshot = sn.id;
     const walk = async (treeId: string, prefix: string): Promise<void> => {
-      const tree = await loadTree(repo, treeId);
-      for (const node of tree.nodes) {
+      for (const node of await reader.nodes(treeId, prefix)) {
         const path = `${prefix}/${displayName(node.name)}`;
         await emit(node, path);
         if (node.type === 'dir' && node.subtree !== undefined) await walk(node.subtree, path);
@@ -89,13 +92,14 @@ async function runLs(env: Env, ref: string, subPath: string | undefined, flags: 
     else if (!out.quiet) process.stderr.write(`snapshot ${shortId(sn.id)} of [${sn.paths.join(' ')}] at ${formatTimestamp(sn.time)}:\n`);
     const resolved = await resolveSnapshotPath(repo, sn, subPath ?? '');
     if (resolved.node === undefined) {
-      await walk(sn.tree, '');
+      if (await reader.withinBounds(sn.tree)) await walk(sn.tree, '');
     } else {
       const parts = (subPath ?? '').split('/').filter((p) => p !== '' && p !== '.');
       const path = '/' + parts.join('/');
       await emit(resolved.node, path);
-      if (resolved.treeId !== undefined) await walk(resolved.treeId, path);
+      if (resolved.treeId !== undefined && (await reader.withinBounds(resolved.treeId))) await walk(resolved.treeId, path);
     }
+    if (reader.faults > 0) runtime.exitCode = 1;
   });
   await sink.flush();
 }

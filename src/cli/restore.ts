@@ -7,7 +7,7 @@ import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { restoreSnapshot, RestoreDamagedError, type OverwriteMode, type RestoreOptions, type RestoreResult } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
-import { addFilterFlags, Env, snapshotFilter, withRepository, type FilterFlags } from './context.js';
+import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { collect, splitSnapshotPath } from './parse.js';
 import { describeProgress, ProgressLine } from './progress.js';
@@ -109,6 +109,8 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
       progress.clear();
     }
   });
+  // Entries the snapshot's trees refuse, or give bad times, were each named in a warning (README, exit codes).
+  if ((result.refused ?? 0) + (result.defaulted ?? 0) > 0) runtime.exitCode = 1;
   printSummary(env, flags, opts, sn.id, result, (Date.now() - started) / 1000);
   if (damage !== undefined) throw damage;
 }

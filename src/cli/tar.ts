@@ -96,6 +96,64 @@ function ustarHeader(
   return h;
 }
 
+/**
+ * The ustar name a reader that ignores pax sees: printable ASCII, at most 100 bytes, cut only at a '/' so it
+ * is always a tail of whole components (a cut inside "a../b" would make "../b"). Components are safe names,
+ * so the tail is relative and free of "." and ".." components; one over-long component keeps its last 100 bytes.
+ */
+function fallbackName(fullName: Buffer): Buffer {
+  const dir = fullName[fullName.length - 1] === 0x2f;
+  const bare = Buffer.from(fullName.subarray(0, dir ? -1 : undefined).toString('latin1').replace(/[^\x20-\x7e]/g, '_'), 'latin1');
+  const room = dir ? 99 : 100;
+  let tail = bare;
+  if (bare.length > room) {
+    const cut = bare.indexOf(0x2f, bare.length - room - 1);
+    tail = cut >= 0 && cut < bare.length - 1 ? bare.subarray(cut + 1) : bare.subarray(bare.length - room);
+  }
+  // A tail of one long component could still begin with dots ("..x" is fine, but keep it from looking like "..").
+  if (tail.length <= 2 && /^\.{1,2}$/.test(tail.toString('latin1'))) tail = Buffer.from('_');
+  return dir ? Buffer.concat([tail, Buffer.from('/')]) : Buffer.from(tail);
+}
+
+/**
+ * The last line of defence of `repo dump`: a member name must be relative, made of components that are not
+ * empty, "." or "..", and must not run through a symlink member written earlier (an extractor would follow
+ * it). dump.ts builds names only from validated trees, so this should never refuse; it costs one pass over
+ * each name and remembers the names of symlink members.
+ */
+export class TarNameGuard {
+  private readonly symlinks = new Set<string>();
+
+  /** Why `name` must not be written, or undefined. */
+  refusal(name: Buffer, type: string): string | undefined {
+    if (name.length === 0 || name[0] === 0x2f) return 'empty or absolute member name';
+    let start = 0;
+    for (let i = 0; i <= name.length; i++) {
+      if (i < name.length && name[i] !== 0x2f) {
+        if (name[i] === 0) return 'member name containing NUL';
+        continue;
+      }
+      const len = i - start;
+      if (len === 0 || (len === 1 && name[start] === 0x2e) || (len === 2 && name[start] === 0x2e && name[start + 1] === 0x2e)) {
+        return 'member name with an empty, "." or ".." component';
+      }
+      start = i + 1;
+    }
+    if (this.symlinks.size === 0) return undefined;
+    // Checking the parent is enough: it was a directory member checked the same way, and members are written
+    // depth first, so a symlink of the parent's name can only come before it (refused below) or after its subtree.
+    const slash = name.lastIndexOf(0x2f);
+    if (slash > 0 && this.symlinks.has(name.toString('latin1', 0, slash))) return 'member name runs through a symlink member';
+    if (type === 'dir' && this.symlinks.has(name.toString('latin1'))) return 'directory member with the name of a symlink member';
+    return undefined;
+  }
+
+  /** Records a member that was written. */
+  written(name: Buffer, type: string): void {
+    if (type === 'symlink') this.symlinks.add(name.toString('latin1'));
+  }
+}
+
 /** Zero bytes that pad `size` content bytes to a whole block. */
 export function padding(size: number): Buffer {
   const r = size % BLOCK;
@@ -124,8 +182,7 @@ export function encodeHeader(e: TarEntry): Buffer {
   let split = isPortable(fullName) ? splitUstar(fullName) : undefined;
   if (split === undefined) {
     text('path', fullName);
-    const fallback = Buffer.from(fullName.toString('latin1').replace(/[^\x20-\x7e]/g, '_'), 'latin1');
-    split = { prefix: Buffer.alloc(0), name: fallback.subarray(Math.max(0, fallback.length - 100)) };
+    split = { prefix: Buffer.alloc(0), name: fallbackName(fullName) };
   }
   let linkname = link;
   if (link.length > 100 || !isPortable(link)) {

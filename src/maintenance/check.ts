@@ -13,6 +13,7 @@ import { packPath, verifyStorageId, type Repository } from '../repository/reposi
 import { loadSnapshot, sortByTime, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { decodeTree, type Tree } from '../tree/tree.js';
 import { walkTree } from '../tree/walk.js';
+import { GraphValidator } from './check-graph.js';
 import { compareWithIndex, readPacks, type DataReadStats } from './check-data.js';
 import { selectPacks, type DataSubset } from './subset.js';
 
@@ -28,6 +29,8 @@ export type ProblemKind =
   | 'snapshot'
   | 'tree'
   | 'blob-missing'
+  | 'node' // a node every reader refuses or reads with defaults (tree/validate.ts)
+  | 'bounds' // a tree or snapshot beyond MAX_TREE_ENTRIES, MAX_DEPTH or MAX_EXPANSION
   | 'audit';
 
 export interface CheckProblem {
@@ -37,6 +40,7 @@ export interface CheckProblem {
   pack?: string;
   blob?: string;
   snapshot?: string;
+  tree?: string;
   path?: string;
 }
 
@@ -110,15 +114,16 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   const reading = wantData ? readPacks(ctx, toRead) : Promise.resolve(undefined);
   const walking = (async () => {
     const snapshots = await loadSnapshots(ctx);
-    const { trees, latestStored } = await checkGraph(ctx, snapshots);
-    return { snapshots, trees, latest: snapshots[snapshots.length - 1], stored: latestStored };
+    const { trees, latestStored, oversize } = await checkGraph(ctx, snapshots);
+    return { snapshots, trees, latest: snapshots[snapshots.length - 1], stored: latestStored, oversize };
   })();
   const [read, walked] = await Promise.allSettled([reading, walking]);
   if (read.status === 'rejected') throw read.reason;
   if (walked.status === 'rejected') throw walked.reason;
   const dataStats = read.value;
-  const { snapshots, trees, latest, stored } = walked.value;
-  const affected = ctx.badLocations.size > 0 ? await mapAffected(ctx, snapshots) : [];
+  const { snapshots, trees, latest, stored, oversize } = walked.value;
+  // Mapping walks every path, so snapshots beyond the expansion bound (reported already) are left out.
+  const affected = ctx.badLocations.size > 0 ? await mapAffected(ctx, snapshots.filter((sn) => !oversize.has(sn.id))) : [];
   let readData: CheckReport['readData'];
   if (dataStats) {
     readData = { ...dataStats };
@@ -256,14 +261,16 @@ export function treeLoader(ctx: CheckContext): (id: string) => Promise<Tree> {
  * The latest snapshot goes first, so all of its trees are visited in its own walk, which also sums the
  * stored bytes of its distinct data blobs (for the restore-time estimate) without walking it again.
  */
-async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<{ trees: number; latestStored?: number }> {
+async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<{ trees: number; latestStored?: number; oversize: Set<string> }> {
   const seen = new Set<string>();
-  const load = treeLoader(ctx);
+  const validator = new GraphValidator(ctx.problems);
+  const load = validator.wrap(treeLoader(ctx));
   const latest = snapshots[snapshots.length - 1];
   let latestStored: number | undefined;
   for (const sn of latest === undefined ? [] : [latest, ...snapshots.slice(0, -1)]) {
     const counted = sn === latest ? new Set<string>() : undefined;
     let stored = 0;
+    validator.snapshot = sn;
     await walkTree(
       load,
       sn.tree,
@@ -287,7 +294,8 @@ async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promi
     );
     if (counted !== undefined) latestStored = stored;
   }
-  return { trees: seen.size, latestStored };
+  const oversize = await validator.checkBounds(snapshots);
+  return { trees: seen.size, latestStored, oversize };
 }
 
 async function mapAffected(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<AffectedPath[]> {

@@ -12,6 +12,7 @@ import type { Repository } from '../repository/repository.js';
 import { listSnapshots, saveSnapshot, sortByTime, type Snapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
 import { loadTree, saveTree } from '../tree/tree-store.js';
+import { quoteName, treeFaults } from '../tree/validate.js';
 
 export type CopySource = Pick<Repository, 'id' | 'key' | 'loadBlob' | 'loadUnpacked' | 'listNames'>;
 export type CopyDestination = Pick<
@@ -35,6 +36,8 @@ export interface CopyOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (p: CopyProgress) => void;
+  /** One line per node left out of a copied tree (see Copier.copyTreeNow); the copy goes on. */
+  onWarning?: (message: string) => void;
 }
 
 export interface CopiedSnapshot {
@@ -55,6 +58,8 @@ export interface CopyResult {
   /** Data blobs loaded from the source (each at most once per run). */
   blobsRead: number;
   bytesRead: number;
+  /** Nodes left out of copied trees, each reported through onWarning. */
+  warnings: number;
 }
 
 /** The id that names a snapshot across copies and rewrites: its `original`, or its own id. */
@@ -115,7 +120,7 @@ export async function copySnapshots(src: CopySource, dst: CopyDestination, snaps
     byPersistentId.set(persistentId(d), list);
   }
   const unique = sortByTime([...new Map(snapshots.map((s) => [s.id, s])).values()]);
-  const result: CopyResult = { copied: [], skipped: [], dataBlobsAdded: 0, treeBlobsAdded: 0, dataBytesAdded: 0, blobsRead: 0, bytesRead: 0 };
+  const result: CopyResult = { copied: [], skipped: [], dataBlobsAdded: 0, treeBlobsAdded: 0, dataBytesAdded: 0, blobsRead: 0, bytesRead: 0, warnings: 0 };
 
   // The newest earlier copy per (host, paths): the id map is seeded from it, like a backup's parent.
   const lastCopy = new Map<string, { source: StoredSnapshot; copy: StoredSnapshot }>();
@@ -147,6 +152,7 @@ export async function copySnapshots(src: CopySource, dst: CopyDestination, snaps
       seeded.add(pair.copy.id);
       await copier.seed(pair.source.tree, pair.copy.tree);
     }
+    copier.snapshot = sn.id;
     const tree = await copier.copyTree(sn.tree);
     await dst.flush(); // packs and index first: a snapshot must never name blobs the index lacks
     const { id, parent: _parent, ...rest } = sn;
@@ -167,6 +173,7 @@ export async function copySnapshots(src: CopySource, dst: CopyDestination, snaps
   result.dataBytesAdded = copier.dataBytesAdded;
   result.blobsRead = copier.blobsRead;
   result.bytesRead = copier.bytesRead;
+  result.warnings = copier.warnings;
   return result;
 }
 
@@ -190,6 +197,9 @@ class Copier {
   dataBytesAdded = 0;
   blobsRead = 0;
   bytesRead = 0;
+  warnings = 0;
+  /** The snapshot being copied, for warnings. */
+  snapshot = '';
 
   constructor(
     private readonly src: CopySource,
@@ -215,9 +225,21 @@ class Copier {
     return p;
   }
 
+  /**
+   * Copies one tree. Nodes are copied as they are, faults and all (readers of the destination apply
+   * tree/validate.ts just as readers of the source do), except nodes whose name occurs twice: the format
+   * cannot encode them and every reader refuses all of them, so they are left out, each with a warning,
+   * and the copy reads exactly as the source does.
+   */
   private async copyTreeNow(srcTree: string): Promise<string> {
     throwIfAborted(this.opts.signal);
-    const tree = await loadTree(this.src, srcTree);
+    const loaded = await loadTree(this.src, srcTree);
+    const duplicates = treeFaults(loaded, srcTree).filter((f) => f.kind === 'duplicate');
+    const tree = duplicates.length === 0 ? loaded : { nodes: loaded.nodes.filter((n) => !duplicates.some((f) => f.name.equals(n.name))) };
+    for (const f of duplicates) {
+      this.warnings++;
+      this.opts.onWarning?.(`snapshot ${this.snapshot.slice(0, 8)} tree ${srcTree} node ${quoteName(f.name)}: ${f.message}, left out of the copy`);
+    }
     // The files of one directory are copied concurrently (bounded by the semaphore); subdirectories one
     // after the other, so that only one path of trees from the root is held in memory.
     const files = tree.nodes.map((n) =>

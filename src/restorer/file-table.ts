@@ -121,6 +121,14 @@ export class FileTable {
     return i;
   }
 
+  /** Takes back the last file added and its pieces (a file the plan refuses after all, e.g. for a blob the index lacks). */
+  removeLast(): void {
+    const o = (this.n - 1) * FILE_STRIDE;
+    this.np = this.f[o + PIECE_AT];
+    this.namesUsed = this.f[o + NAME_AT];
+    this.n--;
+  }
+
   /**
    * Appends a piece to the last file added: `hex` is its blob id (checked by the tree decoder), `locate` finds
    * where the index says the blob is. Returns false, adding nothing, when the index does not know the blob.

@@ -110,6 +110,10 @@ export interface RestoreResult {
   filesTotal: number;
   /** Files not restored because their content is damaged (each is in RestoreDamagedError.damaged). */
   damaged: number;
+  /** Entries not restored because the snapshot's trees refuse them (unsafe or duplicate names, type confusion, missing objects, too deep); each was a warning. */
+  refused?: number;
+  /** Entries restored with a default time because theirs was not RFC 3339 (tree/validate.ts); each was a warning. */
+  defaulted?: number;
 }
 
 /** How many damaged paths the error message names; all of them are in `damaged`. */

@@ -44,6 +44,8 @@ export interface DiffOptions {
   onChange?: (c: DiffChange) => void | Promise<void>;
   /** Keep every change in the result (default true; turn off for huge diffs streamed through onChange). */
   collect?: boolean;
+  /** Loads the tree listing directory `path` of side a or b (default loadTree); cli/diff.ts passes one that leaves out unsafe nodes. */
+  loadTree?: (treeId: string, path: string, side: 'a' | 'b') => Promise<Tree>;
 }
 
 export interface DiffResult {
@@ -102,9 +104,9 @@ export async function diffTrees(repo: DiffRepo, treeA: string, treeB: string, op
   const before = new Set<string>();
   const after = new Set<string>();
 
-  const load = async (id: string): Promise<Tree> => {
+  const load = async (id: string, path: string, side: 'a' | 'b'): Promise<Tree> => {
     result.treesLoaded++;
-    return loadTree(repo, id);
+    return opts.loadTree ? opts.loadTree(id, path, side) : loadTree(repo, id);
   };
   const emit = async (path: string, modifier: string, node: TreeNode): Promise<void> => {
     const c: DiffChange = { path: node.type === 'dir' ? `${path}/` : path, modifier, type: node.type };
@@ -118,7 +120,7 @@ export async function diffTrees(repo: DiffRepo, treeA: string, treeB: string, op
 
   // A whole subtree that exists on one side only: every entry is added (or removed).
   const listDir = async (treeId: string, prefix: string, modifier: string, stat: DiffStat, set: Set<string>): Promise<void> => {
-    for (const n of (await load(treeId)).nodes) {
+    for (const n of (await load(treeId, prefix, modifier === '-' ? 'a' : 'b')).nodes) {
       const path = `${prefix}/${displayName(n.name)}`;
       await emit(path, modifier, n);
       countNode(stat, n);
@@ -161,7 +163,7 @@ export async function diffTrees(repo: DiffRepo, treeA: string, treeB: string, op
   };
 
   const diffTree = async (idA: string, idB: string, prefix: string): Promise<void> => {
-    const [ta, tb] = [await load(idA), await load(idB)];
+    const [ta, tb] = [await load(idA, prefix, 'a'), await load(idB, prefix, 'b')];
     const A = [...ta.nodes].sort((x, y) => Buffer.compare(x.name, y.name));
     const B = [...tb.nodes].sort((x, y) => Buffer.compare(x.name, y.name));
     let i = 0;

@@ -9,6 +9,7 @@ import type { Repository } from '../repository/repository.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { rfc3339ToNs } from '../tree/time.js';
 import { loadTree } from '../tree/tree-store.js';
+import type { Tree } from '../tree/tree.js';
 import type { StoredSnapshot } from './snapshot.js';
 
 export type FindRepo = Pick<Repository, 'loadBlob' | 'index'>;
@@ -49,6 +50,8 @@ export interface FindPathsOptions {
   oldest?: Date;
   /** Only entries modified at or before this time. */
   newest?: Date;
+  /** Loads the tree listing directory `path` of `snapshot` (default loadTree); cli/find.ts passes one that leaves out unsafe nodes. */
+  loadTree?: (treeId: string, path: string, snapshot: StoredSnapshot) => Promise<Tree>;
 }
 
 export interface PathMatch {
@@ -73,16 +76,17 @@ export async function findPaths(repo: FindRepo, snapshots: StoredSnapshot[], opt
   };
   // With basename-only patterns a tree without matches has none wherever it occurs, so it is never walked twice.
   const barren = new Set<string>();
-  const walk = async (treeId: string, prefix: string, out: PathMatch[]): Promise<number> => {
+  const load = opts.loadTree ?? ((id: string) => loadTree(repo, id));
+  const walk = async (treeId: string, prefix: string, out: PathMatch[], sn: StoredSnapshot): Promise<number> => {
     if (match.basenameOnly && barren.has(treeId)) return 0;
     let hits = 0;
-    for (const n of (await loadTree(repo, treeId)).nodes) {
+    for (const n of (await load(treeId, prefix, sn)).nodes) {
       const path = `${prefix}/${displayName(n.name)}`;
       if (match(path) && inTime(n)) {
         out.push({ path, node: n });
         hits++;
       }
-      if (n.type === 'dir' && n.subtree !== undefined) hits += await walk(n.subtree, path, out);
+      if (n.type === 'dir' && n.subtree !== undefined) hits += await walk(n.subtree, path, out, sn);
     }
     if (hits === 0) barren.add(treeId);
     return hits;
@@ -90,7 +94,7 @@ export async function findPaths(repo: FindRepo, snapshots: StoredSnapshot[], opt
   const results: SnapshotMatches[] = [];
   for (const sn of snapshots) {
     const matches: PathMatch[] = [];
-    await walk(sn.tree, '', matches);
+    await walk(sn.tree, '', matches, sn);
     if (matches.length > 0) results.push({ snapshot: sn, matches });
   }
   return results;

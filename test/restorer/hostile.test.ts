@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { link, lstat, mkdir, readdir, readFile, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FormatError } from '../../src/core/errors.js';
 import type { Repository } from '../../src/repository/repository.js';
+import { FormatError } from '../../src/core/errors.js';
 import { nodeTimeSeconds } from '../../src/restorer/metadata.js';
 import { restoreSnapshot } from '../../src/restorer/index.js';
 import { nsToRfc3339, rfc3339ToNs } from '../../src/tree/time.js';
@@ -44,34 +44,67 @@ describe('hostile snapshots', () => {
     ['NUL', 'x\u0000y'],
     ['../secret', '../secret'],
   ] as const) {
-    it(`refuses a node named ${label} and writes nothing`, async () => {
-      const sub = await rawTree(repo, [rawNode(bad, 'file', { content: [] })]);
+    it(`refuses a node named ${label}, naming snapshot, tree and node, and restores the rest`, async () => {
+      const sub = await rawTree(repo, [rawNode(bad, 'file', { content: [] }), rawNode('ok', 'file', { content: [] })]);
       const root = await rawTree(repo, [rawNode('d', 'dir', { subtree: sub }), rawNode('early', 'file', { content: [] })]);
       const sn = await snapshotOf(repo, root);
-      const err = await restoreSnapshot(repo, sn, { target }).catch((e) => e);
-      expect(err).toBeInstanceOf(FormatError);
-      expect(err.message).toContain(sub);
-      expect(err.message).toContain(JSON.stringify(bad));
-      expect(err.context.tree).toBe(sub);
-      expect(existsSync(target)).toBe(false);
+      const warnings: string[] = [];
+      const r = await restoreSnapshot(repo, sn, { target, onWarning: (w) => warnings.push(w.message) });
+      expect(r.refused).toBe(1);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(sn.id.slice(0, 8));
+      expect(warnings[0]).toContain(sub);
+      expect(warnings[0]).toContain(JSON.stringify(bad));
+      expect((await readdir(target)).sort()).toEqual(['d', 'early']);
+      expect(await readdir(join(target, 'd'))).toEqual(['ok']);
       await outsideUnchanged();
     });
   }
 
   it('refuses a raw (base64) name that decodes to ..', async () => {
     const root = await rawTree(repo, [{ ...rawNode('', 'file', { content: [] }), name: undefined, name_raw: Buffer.from('..').toString('base64') }]);
-    const err = await restoreSnapshot(repo, await snapshotOf(repo, root), { target }).catch((e) => e);
+    const r = await restoreSnapshot(repo, await snapshotOf(repo, root), { target });
+    expect(r.refused).toBe(1);
+    expect(r.files).toBe(0);
+    await outsideUnchanged();
+  });
+
+  it('refuses both nodes when a symlink and a directory share a name', async () => {
+    const inner = await rawTree(repo, [rawNode('secret', 'file', { content: [] })]);
+    const root = await rawTree(repo, [rawNode('esc', 'symlink', { linktarget: '../outside' }), rawNode('esc', 'dir', { subtree: inner })]);
+    const warnings: string[] = [];
+    const r = await restoreSnapshot(repo, await snapshotOf(repo, root), { target, onWarning: (w) => warnings.push(w.message) });
+    expect(r.refused).toBe(2);
+    expect(warnings.every((w) => w.includes('"esc"'))).toBe(true);
+    expect(existsSync(join(target, 'esc'))).toBe(false);
+    await outsideUnchanged();
+  });
+
+  it('refuses a DAG of 41 trees expanding to 2^40 paths before planning, naming snapshot and tree', async () => {
+    let t = await rawTree(repo, [rawNode('leaf', 'file', { content: [] })]);
+    for (let i = 0; i < 40; i++) t = await rawTree(repo, [rawNode('a', 'dir', { subtree: t }), rawNode('b', 'dir', { subtree: t })]);
+    const sn = await snapshotOf(repo, t);
+    const err = await restoreSnapshot(repo, sn, { target }).catch((e) => e);
     expect(err).toBeInstanceOf(FormatError);
+    expect(err.message).toContain(sn.id.slice(0, 8));
+    expect(err.message).toContain(t);
+    expect(err.message).toContain('beyond the bound');
     expect(existsSync(target)).toBe(false);
   });
 
-  it('refuses a tree where a symlink and a directory share a name', async () => {
-    const inner = await rawTree(repo, [rawNode('secret', 'file', { content: [] })]);
-    const root = await rawTree(repo, [rawNode('esc', 'symlink', { linktarget: '../outside' }), rawNode('esc', 'dir', { subtree: inner })]);
-    const err = await restoreSnapshot(repo, await snapshotOf(repo, root), { target }).catch((e) => e);
-    expect(err).toBeInstanceOf(FormatError);
-    expect(err.message).toContain('esc');
-    expect(existsSync(target)).toBe(false);
+  it('restores the rest of a tree whose subtree is missing or cannot be decoded', async () => {
+    const weird = await rawTree(repo, [rawNode('w', 'weird')]);
+    const root = await rawTree(repo, [
+      rawNode('gone', 'dir', { subtree: 'ee'.repeat(32) }),
+      rawNode('odd', 'dir', { subtree: weird }),
+      rawNode('ok', 'file', { content: [] }),
+    ]);
+    const warnings: string[] = [];
+    const r = await restoreSnapshot(repo, await snapshotOf(repo, root), { target, onWarning: (w) => warnings.push(w.message) });
+    expect(r.refused).toBe(2);
+    expect(warnings.some((w) => w.includes('ee'.repeat(32)))).toBe(true);
+    expect(warnings.some((w) => w.includes(weird))).toBe(true);
+    expect((await readdir(target)).sort()).toEqual(['gone', 'odd', 'ok']);
     await outsideUnchanged();
   });
 

@@ -1,7 +1,7 @@
 // Restorer tests: content, metadata, special files, filters, overwrite modes, verify, progress and damaged blobs.
 // Snapshots are built by hand on a MemoryBackend; every test restores into its own temp directory.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -300,13 +300,20 @@ describe('restoreSnapshot', () => {
     expect(existsSync(join(target, 'victim.bin'))).toBe(false);
   });
 
-  it('fails before writing when a blob is missing from the index', async () => {
+  it('refuses a file whose blob is missing from the index, naming tree, node and blob, and restores the rest', async () => {
     const f = await fileNode(repo, 'f', SMALL);
     f.content = ['ab'.repeat(32)];
-    const sn = await snapshotOf(repo, [f]);
-    const err = await restoreSnapshot(repo, sn, { target }).catch((e) => e);
-    expect(err).toBeInstanceOf(NotFoundError);
-    expect(err.context.path).toContain('/f');
-    expect(existsSync(target)).toBe(false);
+    const g = await fileNode(repo, 'g', SMALL);
+    const sn = await snapshotOf(repo, [f, g]);
+    const warnings: string[] = [];
+    const r = await restoreSnapshot(repo, sn, { target, onWarning: (w) => warnings.push(`${w.path}: ${w.message}`) });
+    expect(r.refused).toBe(1);
+    expect(r.files).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('/f');
+    expect(warnings[0]).toContain('ab'.repeat(32));
+    expect(warnings[0]).toContain(`tree ${sn.tree}`);
+    expect(existsSync(join(target, 'f'))).toBe(false);
+    expect(readFileSync(join(target, 'g')).equals(SMALL)).toBe(true);
   });
 });

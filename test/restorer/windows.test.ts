@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupPaths } from '../../src/archiver/index.js';
-import { FormatError } from '../../src/core/errors.js';
 import { restoreSnapshot } from '../../src/restorer/index.js';
 import { findSnapshot } from '../../src/snapshot/snapshot.js';
 import { localRepo, prng, randomBuffer, tempDir } from '../helpers/repo.js';
@@ -120,15 +119,20 @@ describe('restore in pack windows', () => {
     }
   });
 
-  it('refuses a file with an invalid timestamp before writing anything', async () => {
+  it('restores a file with an invalid timestamp with the epoch as its time, naming tree and node', async () => {
     const { repo } = await newRepo();
     const content = await saveContent(repo, Buffer.from('hello'));
     const tree = await rawTree(repo, [rawNode('d', 'dir', { subtree: await rawTree(repo, [rawNode('f', 'file', { content, mtime: 'yesterday' })]) })]);
     const sn = await snapshotOf(repo, tree);
     const work = mk();
     const target = path.join(work, 'restore');
-    const err = await restoreSnapshot(repo, sn, { target }).catch((e) => e);
-    expect(err).toBeInstanceOf(FormatError);
-    expect(fs.existsSync(target)).toBe(false);
+    const warnings: string[] = [];
+    const r = await restoreSnapshot(repo, sn, { target, onWarning: (w) => warnings.push(w.message) });
+    expect(r.files).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('node "f"');
+    expect(warnings[0]).toContain('"yesterday"');
+    expect(fs.readFileSync(path.join(target, 'd', 'f'), 'utf8')).toBe('hello');
+    expect(fs.statSync(path.join(target, 'd', 'f')).mtimeMs).toBe(0);
   });
 });
