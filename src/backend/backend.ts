@@ -176,7 +176,8 @@ export function resolveRange(
   if (start > size || end > size) {
     throw new BackendError(
       `range [${start}, ${end}) is beyond the end of ${file} (size ${size})`,
-      { file, offset: start, length: end - start, size },
+      // reason 'short': the stored file is shorter than the caller expected (a truncated file is damage, not an outage)
+      { file, offset: start, length: end - start, size, reason: 'short' },
     );
   }
   return [start, end];

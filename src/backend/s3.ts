@@ -538,6 +538,7 @@ export class S3Backend implements Backend {
           file: rel,
           offset: start,
           length: want,
+          reason: 'short', // as resolveRange: the stored object is shorter than expected
           ...(total === undefined ? {} : { size: total }),
         });
       }

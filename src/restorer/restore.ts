@@ -44,8 +44,9 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
     },
     damaged: [],
     damage(p, err) {
-      // Damaged or missing stored bytes; anything else (the file system, an abort) stops the restore.
-      if (!isRepoError(err) || !['INTEGRITY', 'NOT_FOUND', 'FORMAT'].includes(err.code)) return undefined;
+      // Damaged, missing or cut-short stored bytes; anything else (the file system, an outage, an abort) stops the restore.
+      const short = isRepoError(err, 'BACKEND') && err.context.reason === 'short';
+      if (!isRepoError(err) || (!short && !['INTEGRITY', 'NOT_FOUND', 'FORMAT'].includes(err.code))) return undefined;
       const d: DamagedFile = {
         path: displayName(p),
         item: displayName(p.subarray(ctx.target.length)),
