@@ -29,6 +29,7 @@ import { registerCopy } from './copy.js';
 import { registerKey } from './key.js';
 import { noteCommand } from './audit-hook.js';
 import { registerLog } from './log.js';
+import { registerGenerate } from './generate.js';
 import { registerRun } from './run.js';
 import { registerSchedule } from './schedule.js';
 import { registerStatus } from './status.js';
@@ -128,6 +129,7 @@ function buildProgram(): Command {
   registerSchedule(program);
   registerStatus(program);
   registerLog(program);
+  registerGenerate(program, EPILOG);
   program.hook('preAction', (_root, action) => noteCommand(action)); // which command runs, for the audit log
   return program;
 }

@@ -31,8 +31,21 @@ export async function writeFileAtomic(file: string, text: string, mode = 0o600):
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = path.join(path.dirname(file), `.tmp-${randomBytes(8).toString('hex')}-${path.basename(file)}`);
   try {
-    await fs.writeFile(tmp, text, { mode });
+    // Durable before it is visible: the content reaches the disk, then the name, then the directory entry.
+    const fh = await fs.open(tmp, 'wx', mode);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fs.rename(tmp, file);
+    const dir = await fs.open(path.dirname(file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw err;
