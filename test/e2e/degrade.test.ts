@@ -73,7 +73,7 @@ describe('a damaged key file', () => {
       expect(r.stderr).toContain(`keys/${key}`);
       expect(r.stderr).toMatch(/repo key add/);
       const restored = path.join(repo + '-restore');
-      await ok(repo, ['restore', snapshotOf[2], '--target', restored]);
+      await ok(repo, ['restore', `${snapshotOf[2]}:${tmp}`, '--target', restored]); // the target gets src/ (full paths, spec §10)
       expect(fs.readFileSync(path.join(restored, 'src', 'file-2.txt'), 'utf8')).toBe(fs.readFileSync(path.join(src, 'file-2.txt'), 'utf8'));
     } else {
       expect(r.stderr).toContain(`keys/${key}`);
@@ -130,14 +130,14 @@ describe('one damaged index file of three', () => {
   });
 
   it('a restore whose blobs other index files list works, with a warning naming the file and "repair index"', async () => {
-    const r = await ok(repo, ['restore', snapshotOf[0], '--target', path.join(tmp, 'idx-r0')]);
+    const r = await ok(repo, ['restore', `${snapshotOf[0]}:${tmp}`, '--target', path.join(tmp, 'idx-r0')]);
     expect(r.stderr).toContain(`index/${indexOf[2]}`);
     expect(r.stderr).toContain('repo repair index');
     expect(fs.readFileSync(path.join(tmp, 'idx-r0', 'src', 'file-0.txt'), 'utf8')).toBe(fs.readFileSync(path.join(src, 'file-0.txt'), 'utf8'));
   });
 
   it('a restore needing a blob only that file listed fails naming "repair index"', async () => {
-    const r = await run(repo, ['restore', snapshotOf[2], '--target', path.join(tmp, 'idx-r2')]);
+    const r = await run(repo, ['restore', `${snapshotOf[2]}:${tmp}`, '--target', path.join(tmp, 'idx-r2')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not in the index/);
     expect(r.stderr.split('\n').filter((l) => l.includes('repo repair index')).length).toBeGreaterThanOrEqual(2); // at open and at the failure
@@ -156,7 +156,7 @@ describe('one damaged index file of three', () => {
 
   it('after repair index everything restores and check passes', async () => {
     await ok(repo, ['repair', 'index']);
-    const r = await ok(repo, ['restore', snapshotOf[2], '--target', path.join(tmp, 'idx-r2b')]);
+    const r = await ok(repo, ['restore', `${snapshotOf[2]}:${tmp}`, '--target', path.join(tmp, 'idx-r2b')]);
     expect(r.stderr).not.toMatch(/damaged/);
     expect(fs.readFileSync(path.join(tmp, 'idx-r2b', 'src', 'file-2.txt'), 'utf8')).toBe(fs.readFileSync(path.join(src, 'file-2.txt'), 'utf8'));
     await ok(repo, ['check', '--read-data']);

@@ -77,9 +77,10 @@ function flipBlob(repoDir: string, repo: Repository, hex: string): { pack: strin
   return { pack: loc.pack };
 }
 
-async function contentOf(repo: Repository, treeId: string, rel: string): Promise<string[]> {
+/** The content of the file backed up from `abs` (snapshots keep full paths, spec §10). */
+async function contentOf(repo: Repository, treeId: string, abs: string): Promise<string[]> {
   let tree = await loadTree(repo, treeId);
-  const parts = rel.split('/');
+  const parts = abs.split('/').filter(Boolean);
   for (const [i, part] of parts.entries()) {
     const n = tree.nodes.find((x) => x.name.toString() === part)!;
     if (i === parts.length - 1) return n.content!;
@@ -97,8 +98,8 @@ async function damagedRepo() {
   const r = await backupPaths(repo, [src]);
   expect(r.warnings).toEqual([]);
   const sn = await findSnapshot(repo, r.snapshotId!);
-  const bad = (await contentOf(repo, sn.tree, 'src/deep/bad.bin'))[1];
-  const hl = (await contentOf(repo, sn.tree, 'src/links/hl-a'))[0];
+  const bad = (await contentOf(repo, sn.tree, path.join(src, 'deep/bad.bin')))[1];
+  const hl = (await contentOf(repo, sn.tree, path.join(src, 'links/hl-a')))[0];
   const badPack = flipBlob(repoDir, repo, bad).pack;
   const hlPack = flipBlob(repoDir, repo, hl).pack;
   return { work, src, repoDir, repo, sn, bad, hl, badPack, hlPack };
@@ -127,7 +128,7 @@ describe('restore with damaged blobs', () => {
     for (const workers of [0, 2]) {
       const target = path.join(work, `restore-${workers}`);
       const warnings: string[] = [];
-      const err = await restoreSnapshot(repo, sn, { target, workers, onWarning: (w) => warnings.push(`${w.path}: ${w.message}`) }).catch((e: unknown) => e);
+      const err = await restoreSnapshot(repo, sn, { target, workers, subPath: work, onWarning: (w) => warnings.push(`${w.path}: ${w.message}`) }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RestoreDamagedError);
       const e = err as RestoreDamagedError;
       expect(e.code).toBe('INTEGRITY');
@@ -173,17 +174,17 @@ describe('restore with damaged blobs', () => {
     const { LocalBackend } = await import('../../src/backend/local.js');
     const repo = await Repository.open(await LocalBackend.open(repoDir), CLI_PASSWORD, { workers: 0 });
     const sn = await findSnapshot(repo, 'latest');
-    const bad = (await contentOf(repo, sn.tree, 'src/deep/bad.bin'))[0];
+    const bad = (await contentOf(repo, sn.tree, path.join(src, 'deep/bad.bin')))[0];
     const { pack } = flipBlob(repoDir, repo, bad);
 
     const target = path.join(work, 'out');
-    const text = await runCli(['-r', repoDir, 'restore', 'latest', '--target', target], { password: CLI_PASSWORD });
+    const text = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', target], { password: CLI_PASSWORD }); // target gets src/
     expect(text.code).toBe(1);
     expect(text.stderr).toMatch(/repo: restored 13 of 14 files; 1 damaged: \/src\/deep\/bad\.bin/);
     expect(text.stderr).toMatch(/warning: .*bad\.bin: damaged, not restored: /);
     expect(compareTrees(src, path.join(target, 'src'))).toEqual(['deep: entries differ']);
 
-    const json = await runCli(['-r', repoDir, '--json', 'restore', 'latest', '--target', path.join(work, 'out-json')], { password: CLI_PASSWORD });
+    const json = await runCli(['-r', repoDir, '--json', 'restore', `latest:${work}`, '--target', path.join(work, 'out-json')], { password: CLI_PASSWORD });
     expect(json.code).toBe(1);
     // NDJSON on stdout: an error object per damaged path, then the summary; stderr has only the error line.
     expect(json.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^repo: restored 13 of 14 files; 1 damaged: /src/deep/bad.bin .*${pack}`))]);
