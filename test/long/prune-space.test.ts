@@ -43,7 +43,7 @@ async function setup(name: string, unique: number[]): Promise<{ repo: CliRepo; s
 async function restoresAll(repo: CliRepo, ids: string[], expected: Map<string, Manifest>): Promise<void> {
   for (const id of ids) {
     const target = path.join(tmp, `out-${id.slice(0, 12)}`);
-    await repo.ok(['restore', id, '--target', target]);
+    await repo.ok(['restore', `${id}:${tmp}`, '--target', target]); // the source's folder only (full paths, spec §10)
     const dirs = fs.readdirSync(target);
     expect(dirs).toHaveLength(1);
     expect(diffManifests(expected.get(id)!, manifest(path.join(target, dirs[0]))), `snapshot ${id.slice(0, 8)}`).toEqual([]);

@@ -79,20 +79,20 @@ describe('device nodes and setuid files', () => {
     expect((await runCli(['-r', repoDir, 'init'], { password })).code).toBe(0);
     expect((await runCli(['-r', repoDir, 'backup', src], { password })).code).toBe(0);
 
-    const a = await runCli(['-r', repoDir, 'restore', 'latest', '--target', path.join(work, 'a')], { password });
+    const a = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', path.join(work, 'a')], { password });
     expect(a.code, a.stderr).toBe(0);
     expect(a.out).toContain('restored 1 device nodes and 1 setuid/setgid files as the snapshot holds them (--no-devices, --strip-setuid leave them out)');
     expect(fs.lstatSync(path.join(work, 'a', 'src', 'null')).isCharacterDevice()).toBe(true);
     expect(fs.statSync(path.join(work, 'a', 'src', 'su')).mode & 0o7777).toBe(0o4755);
 
-    const b = await runCli(['-r', repoDir, 'restore', 'latest', '--target', path.join(work, 'b'), '--no-devices', '--strip-setuid'], { password });
+    const b = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', path.join(work, 'b'), '--no-devices', '--strip-setuid'], { password });
     expect(b.code, b.stderr).toBe(0);
     expect(b.out).not.toContain('as the snapshot holds them');
     expect(b.out).toContain('cleared the setuid/setgid bits of 1 files (--strip-setuid)');
     expect(fs.existsSync(path.join(work, 'b', 'src', 'null'))).toBe(false);
     expect(fs.statSync(path.join(work, 'b', 'src', 'su')).mode & 0o7777).toBe(0o755);
 
-    const json = await runCli(['-r', repoDir, '--json', 'restore', 'latest', '--target', path.join(work, 'c')], { password });
+    const json = await runCli(['-r', repoDir, '--json', 'restore', `latest:${work}`, '--target', path.join(work, 'c')], { password });
     expect(JSON.parse(json.out)).toMatchObject({ message_type: 'summary', devices: 1, setuid: 1, stripped: 0 });
   });
 });

@@ -61,7 +61,7 @@ describe('sparse restore', () => {
     const sn = await findSnapshot(repo, r.snapshotId!);
     for (const workers of [0, 2]) {
       const target = path.join(work, `out-${workers}`);
-      const result = await restoreSnapshot(repo, sn, { target, workers });
+      const result = await restoreSnapshot(repo, sn, { target, workers, subPath: work }); // target gets src/ (full paths, spec §10)
       const out = path.join(target, 'src');
       expectSame(src, out);
       expect(result.bytes).toBe(64 * MiB + 700 * 1024 + 300 * 1024);
@@ -71,7 +71,7 @@ describe('sparse restore', () => {
       expect(allocated(path.join(out, 'dense.bin'))).toBeGreaterThanOrEqual(300 * 1024);
     }
     const dense = path.join(work, 'out-dense');
-    await restoreSnapshot(repo, sn, { target: dense, sparse: false });
+    await restoreSnapshot(repo, sn, { target: dense, sparse: false, subPath: work });
     expectSame(src, path.join(dense, 'src'));
     expect(allocated(path.join(dense, 'src', 'big.img'))).toBeGreaterThanOrEqual(64 * MiB);
     expect(allocated(path.join(dense, 'src', 'tail.img'))).toBeGreaterThanOrEqual(700 * 1024);
@@ -85,11 +85,11 @@ describe('sparse restore', () => {
     const password = 'sparse pw';
     expect((await runCli(['-r', repoDir, 'init'], { password })).code).toBe(0);
     expect((await runCli(['-r', repoDir, 'backup', src], { password })).code).toBe(0);
-    const accepted = await runCli(['-r', repoDir, 'restore', 'latest', '--target', path.join(work, 'dry'), '--sparse', '--dry-run'], { password });
+    const accepted = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', path.join(work, 'dry'), '--sparse', '--dry-run'], { password });
     expect(accepted.code, accepted.stderr).toBe(0); // restic's flag name
     for (const [flag, sparse] of [[[], true], [['--no-sparse'], false]] as const) {
       const target = path.join(work, `out${flag.join('')}`);
-      const res = await runCli(['-r', repoDir, 'restore', 'latest', '--target', target, ...flag], { password });
+      const res = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', target, ...flag], { password });
       expect(res.code, res.stderr).toBe(0);
       expectSame(src, path.join(target, 'src'));
       const used = allocated(path.join(target, 'src', 'big.img'));
