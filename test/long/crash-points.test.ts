@@ -44,7 +44,7 @@ async function verify(repo: CliRepo, label: string, light = false): Promise<numb
   const ids = light ? all.slice(-1) : all;
   for (const id of ids) {
     const target = path.join(tmp, `restore-${label}-${id.slice(0, 8)}`);
-    const out = await repo.restore(id, target, 'src');
+    const out = await repo.restore(id, target, src);
     expect(expected.has(id), `${label}: unknown snapshot ${id}`).toBe(true);
     expect(diffManifests(expected.get(id)!, manifest(out)), `${label}: snapshot ${id.slice(0, 8)}`).toEqual([]);
     fs.rmSync(target, { recursive: true, force: true });
