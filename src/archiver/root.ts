@@ -7,12 +7,11 @@ import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { RepoError } from '../core/errors.js';
 import type { TreeNode } from '../tree/node.js';
-import { saveTree } from '../tree/tree-store.js';
 import { nodeFromStat } from './metadata.js';
-import { parentChildren, sameNodes, type ParentTrees } from './parent.js';
+import { parentChildren, type ParentTrees } from './parent.js';
 import { describeFsError, warn, type WalkState } from './state.js';
 import { isUnrolled, type TargetNode } from './targets.js';
-import { backupEntry, excludedEntry } from './walker.js';
+import { backupEntry, excludedEntry, storeDirTree } from './walker.js';
 
 export interface RootContext {
   state: WalkState;
@@ -62,16 +61,7 @@ async function plannedDir(ctx: RootContext, name: Buffer, dir: TargetNode, old: 
   const parentTree = old?.type === 'dir' ? old.subtree : undefined;
   const before = await parentChildren(state.repo, parentTree);
   const nodes = await plannedEntries(ctx, dir, before);
-  if (parentTree && state.repo.hasBlob('tree', Buffer.from(parentTree, 'hex')) && sameNodes(nodes, [...before.values()])) {
-    state.summary.dirs_unmodified++;
-    node.subtree = parentTree;
-  } else {
-    const tree = await saveTree(state.repo, nodes);
-    if (!tree.known) state.summary.tree_blobs++;
-    if (old !== undefined) state.summary.dirs_changed++;
-    else state.summary.dirs_new++;
-    node.subtree = tree.id;
-  }
+  await storeDirTree(state, node, nodes, parentTree, before, old !== undefined);
   return node;
 }
 

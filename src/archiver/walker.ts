@@ -113,21 +113,11 @@ async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev:
   }
   const nodes = [...dirNodes, ...otherNodes].filter((c): c is TreeNode => c !== undefined);
   state.progress.dirDone();
-  // An unchanged directory keeps its parent's tree id: nothing is serialized or stored again.
-  if (parentTree && state.repo.hasBlob('tree', Buffer.from(parentTree, 'hex')) && sameNodes(nodes, [...before.values()])) {
-    state.summary.dirs_unmodified++;
-    node.subtree = parentTree;
-  } else {
-    const tree = await saveTree(state.repo, nodes);
-    if (!tree.known) state.summary.tree_blobs++;
-    if (existed) state.summary.dirs_changed++;
-    else state.summary.dirs_new++;
-    node.subtree = tree.id;
-  }
+  await storeDirTree(state, node, nodes, parentTree, before, existed);
   // Recorded only when every entry made it into the tree: a file skipped with a warning must be tried
   // (and warned about) again next time, not hidden behind a matching fingerprint.
   const dirsPrint = cache && otherNodes.every((n, i) => n !== undefined || nodeTypeOf(others[i].st) === undefined) ? subdirPrint(state, dirs, dirNodes) : undefined;
-  if (dirsPrint) cache!.record(abs, { files: filesPrint!, dirs: dirsPrint, tree: node.subtree });
+  if (dirsPrint) cache!.record(abs, { files: filesPrint!, dirs: dirsPrint, tree: node.subtree! });
   return node;
 }
 
@@ -184,4 +174,29 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
   else state.summary.files_new++;
   state.summary.total_bytes_processed += r.size;
   return node;
+}
+
+/**
+ * Sets a directory node's subtree from its entries, counting it as unmodified, changed or new. An unchanged
+ * directory keeps its parent's tree id: nothing is serialized or stored again. Shared by the walker and the
+ * directories on the way to the targets (root.ts).
+ */
+export async function storeDirTree(
+  state: WalkState,
+  node: TreeNode,
+  nodes: TreeNode[],
+  parentTree: string | undefined,
+  before: Map<string, TreeNode>,
+  existed: boolean,
+): Promise<void> {
+  if (parentTree && state.repo.hasBlob('tree', Buffer.from(parentTree, 'hex')) && sameNodes(nodes, [...before.values()])) {
+    state.summary.dirs_unmodified++;
+    node.subtree = parentTree;
+    return;
+  }
+  const tree = await saveTree(state.repo, nodes);
+  if (!tree.known) state.summary.tree_blobs++;
+  if (existed) state.summary.dirs_changed++;
+  else state.summary.dirs_new++;
+  node.subtree = tree.id;
 }
