@@ -36,8 +36,13 @@ export interface SshdServer {
   /** `sftp://USER@127.0.0.1:PORT//abs` for an absolute path on the server. */
   url(absPath: string): string;
   readonly running: boolean;
-  /** SIGKILLs the server and every session process it forked (a crash); the files stay. */
-  kill(): Promise<void>;
+  /** The listener's pid and those of every session process it forked, now. */
+  processes(): number[];
+  /**
+   * SIGKILLs the server and every session process it forked (a crash); the files stay. `known` (from
+   * processes()) are killed first, before the slower look-up of the current ones.
+   */
+  kill(known?: number[]): Promise<void>;
   /** Starts it again on the same port (after kill()). */
   restart(): Promise<void>;
   /** Stops it and removes the temp dir. Idempotent. */
@@ -169,10 +174,11 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
       throw err;
     }
   };
-  const kill = async (): Promise<void> => {
+  const processes = (): number[] => (child?.pid === undefined ? [] : [...descendants(child.pid), child.pid]);
+  const kill = async (known: number[] = []): Promise<void> => {
     const c = child;
     if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    for (const pid of [...descendants(c.pid!), c.pid!]) {
+    for (const pid of [...known, ...processes()]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -196,6 +202,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
+    processes,
     kill,
     restart: start,
     async stop() {

@@ -135,18 +135,26 @@ describe('repo over SFTP (OpenSSH on loopback)', () => {
     const backup = run(repo, ['--json', 'backup', big]);
     const dataDir = path.join(dir, 'data');
     const deadline = Date.now() + 120_000;
-    // Kill the server (listener and every session process) once the backup is storing packs.
-    while (filesUnder(dataDir).filter((f) => !path.basename(f).startsWith('.tmp-')).length < 2) {
+    // Kill the server (listener and every session process) while a pack is being written: a temporary
+    // file with bytes in it, after at least one pack has been stored.
+    const isTemp = (f: string): boolean => path.basename(f).startsWith('.tmp-');
+    while (filesUnder(dataDir).filter((f) => !isTemp(f)).length === 0) {
       if (Date.now() > deadline) throw new Error('the backup never stored a pack');
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 10));
     }
-    await srv.kill();
+    const pids = srv.processes();
+    let inFlight: string[] = [];
+    while (inFlight.length === 0) {
+      if (Date.now() > deadline) throw new Error('the backup never wrote a second pack');
+      inFlight = filesUnder(dataDir).filter((f) => isTemp(f) && (fs.statSync(path.join(dataDir, f), { throwIfNoEntry: false })?.size ?? 0) > 0);
+    }
+    await srv.kill(pids);
     await new Promise((r) => setTimeout(r, 300));
     await srv.restart();
     const r = await backup;
     expect(r.code, r.stderr).toBe(0);
-    const leftovers = filesUnder(dir).filter((f) => path.basename(f).startsWith('.tmp-'));
-    console.log(`backup with the server killed and restarted: exit 0; ${leftovers.length} temporary file(s) left for prune; stderr: ${r.stderr.trim() || '(empty)'}`);
+    const leftovers = filesUnder(dir).filter(isTemp);
+    console.log(`backup with the server killed while writing ${inFlight.join(', ')}: exit 0; temporary files left for prune: ${leftovers.join(', ') || 'none'}; stderr: ${r.stderr.trim() || '(empty)'}`);
     const id = JSON.parse(r.out.trim().split('\n').pop()!).snapshot_id;
     // Every file under a final name is complete: its name is the BLAKE3 of its bytes.
     for (const f of filesUnder(dir)) {
@@ -157,6 +165,11 @@ describe('repo over SFTP (OpenSSH on loopback)', () => {
     const check = await json(repo, ['check', '--read-data']);
     expect(check.ok, JSON.stringify(check.problems)).toBe(true);
     await restoreAndCompare(repo, id, big, path.join(tmp, 'restore-crash'));
+    // prune removes temporary files older than an hour (the ones the dropped connection left behind).
+    const old = new Date(Date.now() - 2 * 3600_000);
+    for (const f of leftovers) fs.utimesSync(path.join(dir, f), old, old);
+    await ok(repo, ['prune']);
+    expect(filesUnder(dir).filter(isTemp)).toEqual([]);
   }, LONG);
 
   it('bad input: one clear line naming the backend and the operation, no stack trace', async () => {
