@@ -3,7 +3,7 @@
 // changed and revoked keys refused), refused authentication, wrong paths, a read-only server, an
 // unreachable port, temporary-file cleanup and a dropped connection. Talks only to the sshd it starts.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,25 @@ describe('bad input', () => {
     const err = await rejection(openBackend(srv.url(repoPath()), opts({ env: { HOME: home } })));
     expect(err.code).toBe('BACKEND');
     expect(err.message).toMatch(/^sftp \S+: authentication refused \(tried .*id_ed25519\)$/);
+  });
+
+  it('authenticates through ssh-agent (SSH_AUTH_SOCK) when no key file is there', async () => {
+    const home = fs.mkdtempSync(path.join(srv.dir, 'agent-'));
+    fs.cpSync(path.join(srv.home, '.ssh'), path.join(home, '.ssh'), { recursive: true });
+    const key = path.join(home, 'agent-key');
+    fs.renameSync(path.join(home, '.ssh', 'id_ed25519'), key);
+    const sock = path.join(home, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+      execFileSync('ssh-add', ['-q', key], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      // Without the agent the key files are gone: refused.
+      expect((await rejection(openBackend(srv.url(srv.data), opts({ env: { HOME: home } })))).message).toContain('authentication refused');
+      const b = await created(srv.url(repoPath()), { env: { HOME: home, SSH_AUTH_SOCK: sock } });
+      await b.save({ type: 'keys', name: idOf(Buffer.from('a')) }, Buffer.from('a'));
+    } finally {
+      agent.kill('SIGTERM');
+    }
   });
 
   it('a key protected by a passphrase is skipped with a hint, never asked for', async () => {
