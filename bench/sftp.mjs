@@ -119,6 +119,8 @@ async function main() {
   const tools = {
     repo: (repo, args) => [process.execPath, [CLI, '-r', repo, ...args]],
     restic: (repo, args) => ['restic', ['-r', repo, '-o', `sftp.command=${sshCommand}`, ...args]],
+    // Baseline: the same work into a local directory, to tell SFTP's share of the CPU from the rest.
+    'repo-local': (repo, args) => [process.execPath, [CLI, '-r', repo.replace(/^sftp:benchhost:/, ''), ...args]],
   };
   try {
     for (let run = 1; run <= RUNS; run++) {
@@ -148,11 +150,11 @@ async function main() {
   }
   const fmt = (x, d = 2) => (x === null || x === undefined ? '-' : x.toFixed(d));
   console.log(`SFTP over loopback, ${MIB} MiB of incompressible data, ${RUNS} run(s) each; ${os.cpus().length} cores (shared machine: compare CPU more than wall)`);
-  console.log('tool    step     run  wall s  MiB/s  client CPU s  server CPU s  peak RSS MiB');
+  console.log('tool       step     run  wall s  MiB/s  client CPU s  server CPU s  peak RSS MiB');
   for (const r of results) {
     if (r.step === 'init') continue;
     console.log(
-      `${r.tool.padEnd(7)} ${r.step.padEnd(8)} ${String(r.run).padStart(3)}  ${fmt(r.wall).padStart(6)}  ${fmt(MIB / r.wall, 1).padStart(5)}  ${fmt(r.cpu).padStart(12)}  ${fmt(r.serverCpu).padStart(12)}  ${fmt(r.rssMiB, 0).padStart(12)}`,
+      `${r.tool.padEnd(10)} ${r.step.padEnd(8)} ${String(r.run).padStart(3)}  ${fmt(r.wall).padStart(6)}  ${fmt(MIB / r.wall, 1).padStart(5)}  ${fmt(r.cpu).padStart(12)}  ${fmt(r.serverCpu).padStart(12)}  ${fmt(r.rssMiB, 0).padStart(12)}`,
     );
   }
 }
