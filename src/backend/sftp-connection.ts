@@ -225,6 +225,10 @@ function connectError(err: Error & { level?: string; code?: string }, who: strin
   }
   const what = err.code !== undefined ? CONNECT_CODES[err.code] : undefined;
   if (what !== undefined) return new TransientBackendError(`sftp ${who}: cannot connect: ${what}`, ctx, cause);
+  if (/Connection lost before handshake/.test(err.message)) {
+    // sshd drops connections beyond MaxStartups, and a restarting server accepts and closes: worth a retry.
+    return new TransientBackendError(`sftp ${who}: cannot connect: the server closed the connection before the SSH handshake`, ctx, cause);
+  }
   if (err.level === 'handshake' || err.level === 'protocol') {
     return new BackendError(`sftp ${who}: SSH handshake failed: ${err.message}`, ctx, cause);
   }

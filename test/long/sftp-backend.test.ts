@@ -5,6 +5,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -150,6 +151,21 @@ describe('bad input', () => {
     const err = await rejection(openBackend('sftp://u@127.0.0.1:1//x', opts()));
     expect(err.code).toBe('BACKEND');
     expect(err.message).toBe('sftp u@127.0.0.1:1: cannot connect: connection refused (gave up after 3 attempts)');
+  });
+
+  it('a server that answers garbage: retried, then one line', async () => {
+    const garbage = net.createServer((sock) => sock.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (garbage.address() as net.AddressInfo).port;
+      const err = await rejection(openBackend(`sftp://u@127.0.0.1:${port}//x`, opts()));
+      expect(err.code).toBe('BACKEND');
+      expect(err.message).toMatch(new RegExp(`^sftp u@127\\.0\\.0\\.1:${port}: `));
+      expect(err.message).toMatch(/closed the connection before the SSH handshake \(gave up after 3 attempts\)$/);
+      expect(err.message).not.toMatch(/\n/);
+    } finally {
+      garbage.close();
+    }
   });
 
   it('permission denied on a read-only server names the backend, operation and file', async () => {
