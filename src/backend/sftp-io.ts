@@ -53,7 +53,7 @@ export const sftpOps = {
   fsync: (s: SFTPWrapper, h: Buffer) => call<void>((cb) => s.ext_openssh_fsync(h, (err) => cb(err, undefined))),
   /** Free bytes for unprivileged users on the file system holding p (statvfs@openssh.com). */
   freeBytes: (s: SFTPWrapper, p: string) =>
-    call<{ bavail: number; frsize: number }>((cb) => s.ext_openssh_statvfs(p, cb as Cb<unknown>)).then((v) => v.bavail * v.frsize),
+    call<{ f_bavail: number; f_frsize: number }>((cb) => s.ext_openssh_statvfs(p, cb as Cb<unknown>)).then((v) => v.f_bavail * v.f_frsize),
 };
 
 /** Whether an entry's mode says directory / regular file. */

@@ -168,6 +168,29 @@ describe('bad input', () => {
     }
   });
 
+  it('a full remote disk: "remote disk full" naming the file, nothing left behind (tmpfs; needs mount)', async (ctx) => {
+    const dir = path.join(srv.data, `full-${randomId().slice(0, 8)}`);
+    fs.mkdirSync(dir);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'ignore' });
+    } catch {
+      fs.rmdirSync(dir);
+      ctx.skip();
+    }
+    try {
+      const b = await created(srv.url(path.join(dir, 'repo')));
+      const big = Buffer.alloc(3 << 20, 7);
+      const h = { type: 'data' as const, name: idOf(big) };
+      const err = await rejection(b.save(h, big));
+      expect(err.code).toBe('BACKEND');
+      expect(err.message).toMatch(/^sftp \S+: remote disk full: cannot save data\/[0-9a-f]{2}\/[0-9a-f]{64} \(\d+ bytes free\)$/);
+      expect(fs.readdirSync(path.join(dir, 'repo', 'data', h.name.slice(0, 2)))).toEqual([]);
+      await b.close();
+    } finally {
+      execFileSync('umount', [dir], { stdio: 'ignore' });
+    }
+  });
+
   it('permission denied on a read-only server names the backend, operation and file', async () => {
     const ro = await startSshd({ subsystem: 'internal-sftp -R' });
     try {
