@@ -26,4 +26,7 @@ export {
 } from './s3-location.js';
 // Type only: the class lives in './s3.js', imported on demand so that the AWS SDK loads only for s3: locations.
 export type { S3Backend, S3BackendConfig } from './s3.js';
+export { parseSftpLocation, formatSftpLocation, resolveSftpTarget, type SftpLocation, type SftpOptions, type SftpTarget } from './sftp-location.js';
+// Type only, like S3Backend: ssh2 loads only for sftp: locations.
+export type { SftpBackend } from './sftp.js';
 export { openBackend, createBackend, parseLocation, requestCounts, type ParsedLocation, type OpenOptions } from './open.js';

@@ -8,14 +8,18 @@ import { LocalBackend } from './local.js';
 import { RetryBackend, type RetryOptions } from './retry.js';
 import type { S3Backend } from './s3.js';
 import { type S3Location, type S3Options, parseS3Location, s3ConfigFor } from './s3-location.js';
+import type { SftpBackend } from './sftp.js';
+import { type SftpLocation, type SftpOptions, formatSftpLocation, parseSftpLocation, resolveSftpTarget } from './sftp-location.js';
 
 /** A parsed repository location: a local directory or an S3 bucket and prefix. */
-export type ParsedLocation = { scheme: 'local'; path: string } | ({ scheme: 's3' } & S3Location);
+export type ParsedLocation = { scheme: 'local'; path: string } | ({ scheme: 's3' } & S3Location) | ({ scheme: 'sftp' } & SftpLocation);
 
 /** How openBackend / createBackend build a backend; every field is optional. */
 export interface OpenOptions {
   /** S3 options; they win over the REPO_S3_* variables of `env`. */
   s3?: S3Options;
+  /** Where the SFTP backend finds ~/.ssh (config, known_hosts, keys); default from `env`'s HOME. */
+  sftp?: SftpOptions;
   /** Retry policy for remote backends (attempts, delays, onRetry, a backend-wide abort signal). */
   retry?: RetryOptions;
   /** Environment to read REPO_S3_* and AWS_REGION/AWS_DEFAULT_REGION from; default process.env. */
@@ -48,11 +52,12 @@ export function parseLocation(location: string): ParsedLocation {
     return { scheme: 'local', path: rest };
   }
   if (scheme === 's3') return { scheme: 's3', ...parseS3Location(rest) };
+  if (scheme === 'sftp') return { scheme: 'sftp', ...parseSftpLocation(rest) };
   // Only the scheme is echoed: the rest of a location may hold credentials.
   throw new RepoError(
     'INVALID_ARGUMENT',
     `unknown repository scheme ${JSON.stringify(scheme)} (supported: a local path or local:PATH, ` +
-      `s3:https://HOST/BUCKET[/PREFIX] or s3:BUCKET[/PREFIX]; ` +
+      `s3:https://HOST/BUCKET[/PREFIX] or s3:BUCKET[/PREFIX], sftp:[USER@]HOST:/PATH or sftp://[USER@]HOST[:PORT]//PATH; ` +
       `to use a directory whose name contains ':', write it as ./NAME or local:NAME)`,
     { scheme },
   );
@@ -63,7 +68,7 @@ export function parseLocation(location: string): ParsedLocation {
  *   local directory → LocalBackend, unwrapped (its failures — full disk, permissions — are not
  *                     transient, so retrying would only delay the error); → CacheBackend only when
  *                     options.cache.local is set (a local repository is as fast as the cache);
- *   s3              → S3Backend → RetryBackend → CacheBackend (when options.cache is given), so that
+ *   s3, sftp        → S3Backend or SftpBackend → RetryBackend → CacheBackend (when options.cache is given), so that
  *                     the cache's fetches are retried and its hits cost no request at all.
  */
 function stack(raw: Backend, loc: ParsedLocation, options: OpenOptions): Backend {
@@ -71,7 +76,8 @@ function stack(raw: Backend, loc: ParsedLocation, options: OpenOptions): Backend
   switch (loc.scheme) {
     case 'local':
       return cache?.local === true ? new CacheBackend(raw, cache) : raw;
-    case 's3': {
+    case 's3':
+    case 'sftp': {
       const retrying = new RetryBackend(raw, options.retry);
       return cache === undefined ? retrying : new CacheBackend(retrying, cache);
     }
@@ -109,6 +115,13 @@ async function newS3Backend(loc: S3Location, options: OpenOptions): Promise<S3Ba
   return new S3Backend(config);
 }
 
+async function newSftpBackend(loc: SftpLocation, options: OpenOptions): Promise<SftpBackend> {
+  const target = resolveSftpTarget(loc, options.sftp, options.env ?? process.env);
+  // Loaded on demand, like the AWS SDK: only sftp: locations pay for ssh2.
+  const { SftpBackend } = await import('./sftp.js');
+  return new SftpBackend(target, formatSftpLocation(loc));
+}
+
 /** Closes b and rethrows err (a failed open must not leave sockets behind). */
 async function closeAndThrow(b: Backend, err: unknown): Promise<never> {
   await b.close().catch(() => undefined);
@@ -123,6 +136,11 @@ async function closeAndThrow(b: Backend, err: unknown): Promise<never> {
 export async function openBackend(location: string, options: OpenOptions = {}): Promise<Backend> {
   const loc = parseLocation(location);
   if (loc.scheme === 'local') return stack(await LocalBackend.open(loc.path), loc, options);
+  if (loc.scheme === 'sftp') {
+    const raw = await newSftpBackend(loc, options);
+    const b = stack(raw, loc, options);
+    return retried(b, 'open', () => raw.checkRepository()).then(() => b, (err: unknown) => closeAndThrow(b, err));
+  }
   const raw = await newS3Backend(loc, options);
   const b = stack(raw, loc, options);
   try {
@@ -142,6 +160,11 @@ export async function openBackend(location: string, options: OpenOptions = {}): 
 export async function createBackend(location: string, options: OpenOptions = {}): Promise<Backend> {
   const loc = parseLocation(location);
   if (loc.scheme === 'local') return stack(await LocalBackend.createAt(loc.path), loc, options);
+  if (loc.scheme === 'sftp') {
+    const raw = await newSftpBackend(loc, options);
+    const b = stack(raw, loc, options);
+    return retried(b, 'create', () => raw.createRepository()).then(() => b, (err: unknown) => closeAndThrow(b, err));
+  }
   const raw = await newS3Backend(loc, options);
   const b = stack(raw, loc, options);
   try {

@@ -84,6 +84,11 @@ export async function executePrune(
  * removes them. Only old ones are removed (the backend's default age), so nothing still being written is touched.
  */
 async function cleanupTemporaryFiles(repo: Repository): Promise<number> {
-  const backend = repo.backend as { cleanupTemporaryFiles?: () => Promise<number> };
-  return backend.cleanupTemporaryFiles ? await backend.cleanupTemporaryFiles().catch(() => 0) : 0;
+  // Remote backends (SFTP) sit under wrappers (retry, cache): the innermost one that can clean up does.
+  type Cleaning = { cleanupTemporaryFiles?: () => Promise<number>; inner?: unknown };
+  let backend = repo.backend as Cleaning | undefined;
+  for (let depth = 0; backend !== undefined && backend.cleanupTemporaryFiles === undefined && depth < 10; depth++) {
+    backend = backend.inner as Cleaning | undefined;
+  }
+  return backend?.cleanupTemporaryFiles ? await backend.cleanupTemporaryFiles().catch(() => 0) : 0;
 }

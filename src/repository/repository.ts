@@ -120,8 +120,8 @@ export class Repository {
     this.warn = opts.onWarning ?? ((m) => process.emitWarning(m));
     this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), {
       // A local disk gains nothing from parallel pack writes, and each one in flight holds a whole pack in
-      // memory; object storage hides its latency behind several.
-      maxConcurrentUploads: opts.maxConcurrentUploads ?? (backend.location.startsWith('s3:') ? 4 : 1),
+      // memory; object storage and SFTP servers hide their latency behind several.
+      maxConcurrentUploads: opts.maxConcurrentUploads ?? (/^(s3|sftp):/.test(backend.location) ? 4 : 1),
       dryRun: this.dryRun,
     });
   }
