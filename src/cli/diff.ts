@@ -8,7 +8,7 @@ import type { Repository } from '../repository/repository.js';
 import { resolveSnapshotPath } from '../restorer/index.js';
 import { diffTrees, type DiffStat } from '../snapshot/diff.js';
 import { findSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
-import { loadTree } from '../tree/tree-store.js';
+import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
 import { ValidatingReader } from '../tree/validate-reader.js';
 import { Env, runtime, withRepository, writeTo } from './context.js';
 import { formatBytes } from './format.js';
@@ -57,8 +57,8 @@ async function runDiff(env: Env, argA: string, argB: string, flags: DiffFlags): 
     const a = await resolveTree(repo, argA);
     const b = await resolveTree(repo, argB);
     // Unsafe nodes are left out and named on standard error (exit 1 at the end); a side beyond the expansion bound is refused whole.
-    const readerA = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line));
-    const readerB = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line));
+    const readerA = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line), storedTreeShapes(repo));
+    const readerB = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line), storedTreeShapes(repo));
     readerA.snapshot = a.sn.id;
     readerB.snapshot = b.sn.id;
     const bounded = (await readerA.withinBounds(a.tree)) && (await readerB.withinBounds(b.tree));

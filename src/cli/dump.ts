@@ -10,7 +10,7 @@ import { splitDev } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { rfc3339ToNs } from '../tree/time.js';
-import { loadTree } from '../tree/tree-store.js';
+import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
 import { describeFault, readableNodes } from '../tree/validate.js';
 import { ValidatingReader } from '../tree/validate-reader.js';
 import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, writeTo, type FilterFlags } from './context.js';
@@ -178,7 +178,7 @@ async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): P
       throw new RepoError('INVALID_ARGUMENT', `${path} is not a regular file and would be written as a tar archive: redirect standard output to a file or a pipe`);
     }
     // Refused nodes are named on standard error and left out; exit 1 at the end (README, exit codes).
-    const reader = new ValidatingReader((id) => loadTree(repo, id), (line) => env.out.warn(line));
+    const reader = new ValidatingReader((id) => loadTree(repo, id), (line) => env.out.warn(line), storedTreeShapes(repo));
     reader.snapshot = sn.id;
     try {
       if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return; // nothing written: a truncated archive would look whole

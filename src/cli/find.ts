@@ -8,7 +8,7 @@ import type { Repository } from '../repository/repository.js';
 import { findObjects, findPaths, resolveTargets, type ObjectHit, type SnapshotMatches } from '../snapshot/find.js';
 import { findSnapshot, listSnapshots, matchesFilter, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
-import { loadTree as loadStoredTree } from '../tree/tree-store.js';
+import { loadTree as loadStoredTree, storedTreeShapes } from '../tree/tree-store.js';
 import { ValidatingReader } from '../tree/validate-reader.js';
 import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatTimestamp, modeString } from './format.js';
@@ -95,7 +95,7 @@ async function runFind(env: Env, patterns: string[], flags: FindFlags): Promise<
       return;
     }
     // Unsafe nodes are left out and named on standard error, and so are snapshots beyond the expansion bound; exit 1 at the end.
-    const reader = new ValidatingReader((id) => loadStoredTree(repo, id), (line) => out.warn(line));
+    const reader = new ValidatingReader((id) => loadStoredTree(repo, id), (line) => out.warn(line), storedTreeShapes(repo));
     const bounded: StoredSnapshot[] = [];
     for (const sn of snapshots) {
       reader.snapshot = sn.id;

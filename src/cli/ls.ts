@@ -6,7 +6,7 @@ import { shortId } from '../core/id.js';
 import { resolveSnapshotPath } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
-import { loadTree } from '../tree/tree-store.js';
+import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
 import { ValidatingReader } from '../tree/validate-reader.js';
 import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, writeTo, type FilterFlags } from './context.js';
 import { formatTimestamp, modeString } from './format.js';
@@ -79,7 +79,7 @@ async function runLs(env: Env, ref: string, subPath: string | undefined, flags: 
       else await sink.line(flags.long ? longLine(node, path) : path);
     };
     // Unsafe nodes are left out and each named on standard error; exit 1 at the end (README, exit codes).
-    const reader = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line));
+    const reader = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line), storedTreeShapes(repo));
     reader.snapshot = sn.id;
     const walk = async (treeId: string, prefix: string): Promise<void> => {
       for (const node of await reader.nodes(treeId, prefix)) {

@@ -6,10 +6,14 @@ export const ID_HEX_LENGTH = 64;
 /** A 32-byte id as 64 lowercase hex characters. */
 export type IdHex = string;
 
-const HEX_RE = /^[0-9a-f]{64}$/;
-
+/** Every tree node's content and subtree ids pass through here: a character loop is several times faster than a regex. */
 export function isIdHex(s: string): boolean {
-  return HEX_RE.test(s);
+  if (s.length !== ID_HEX_LENGTH) return false;
+  for (let i = 0; i < ID_HEX_LENGTH; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 export function idToHex(id: Uint8Array): IdHex {

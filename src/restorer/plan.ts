@@ -6,9 +6,9 @@
 
 import { FormatError } from '../core/errors.js';
 import { displayName, type TreeNode } from '../tree/node.js';
-import { loadTree } from '../tree/tree-store.js';
+import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
 import { describeFault, MAX_DEPTH, quoteName, readableNodes } from '../tree/validate.js';
-import { expansionRefusal, GraphMeasurer, shapesFromLoader, tooDeep } from '../tree/validate-graph.js';
+import { expansionRefusal, GraphMeasurer, tooDeep } from '../tree/validate-graph.js';
 import { FileTable, type NumericMeta } from './file-table.js';
 import { planTime } from './plan-time.js';
 import { resolvePath } from './resolve.js';
@@ -213,7 +213,7 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
   const resolved = await resolvePath(ctx.repo, rootTreeId, ctx.opts.subPath ?? '');
   if (resolved.treeId !== undefined) {
     // Measured first, one load per distinct tree: a few shared trees can expand to 2^40 paths.
-    const size = await new GraphMeasurer(shapesFromLoader((id) => loadTree(ctx.repo, id))).measure(resolved.treeId);
+    const size = await new GraphMeasurer(storedTreeShapes(ctx.repo)).measure(resolved.treeId);
     const refusal = expansionRefusal(size);
     if (refusal !== undefined) {
       throw new FormatError(`${inSnapshot}tree ${resolved.treeId} ${refusal}; refusing to restore it`, { snapshot, tree: resolved.treeId });

@@ -76,7 +76,6 @@ function nodeFromJson(o: any, treeId: string): TreeNode {
     return v;
   };
   const str = (v: unknown, what: string) => {
-    if (v === undefined) return undefined;
     if (typeof v !== 'string') throw bad(`an invalid ${what}`);
     return v;
   };
@@ -84,32 +83,32 @@ function nodeFromJson(o: any, treeId: string): TreeNode {
     name,
     type: o.type,
     mode: num(o.mode, 'mode'),
-    mtime: str(o.mtime, 'mtime') ?? '1970-01-01T00:00:00.000000000Z',
-    atime: str(o.atime, 'atime'),
-    ctime: str(o.ctime, 'ctime') ?? '1970-01-01T00:00:00.000000000Z',
+    mtime: o.mtime === undefined ? '1970-01-01T00:00:00.000000000Z' : str(o.mtime, 'mtime'),
+    ctime: o.ctime === undefined ? '1970-01-01T00:00:00.000000000Z' : str(o.ctime, 'ctime'),
     uid: num(o.uid ?? 0, 'uid'),
     gid: num(o.gid ?? 0, 'gid'),
   };
-  n.user = str(o.user, 'user');
-  n.group = str(o.group, 'group');
-  n.inode = str(o.inode, 'inode');
-  n.deviceId = str(o.device_id, 'device_id');
+  // Members are only ever added, never added as undefined and deleted: a deleted property turns a node into
+  // a slow dictionary object, and every reader of a large snapshot touches every node.
+  if (o.atime !== undefined) n.atime = str(o.atime, 'atime');
+  if (o.user !== undefined) n.user = str(o.user, 'user');
+  if (o.group !== undefined) n.group = str(o.group, 'group');
+  if (o.inode !== undefined) n.inode = str(o.inode, 'inode');
+  if (o.device_id !== undefined) n.deviceId = str(o.device_id, 'device_id');
   if (o.links !== undefined) n.links = num(o.links, 'link count');
   if (o.size !== undefined) n.size = num(o.size, 'size');
   if (typeof o.linktarget === 'string') n.linktarget = Buffer.from(o.linktarget, 'utf8');
   else if (typeof o.linktarget_raw === 'string') n.linktarget = Buffer.from(o.linktarget_raw, 'base64');
-  n.rdev = str(o.rdev, 'rdev');
+  if (o.rdev !== undefined) n.rdev = str(o.rdev, 'rdev');
   if (o.content !== undefined) {
     if (!Array.isArray(o.content) || !o.content.every((c: unknown) => typeof c === 'string' && isIdHex(c))) throw bad('an invalid content list');
     n.content = o.content;
-  }
+  } else if (n.type === 'file') n.content = [];
   if (o.subtree !== undefined) {
     if (typeof o.subtree !== 'string' || !isIdHex(o.subtree)) throw bad('an invalid subtree id');
     n.subtree = o.subtree;
   }
-  n.error = str(o.error, 'error');
-  for (const k of Object.keys(n) as (keyof TreeNode)[]) if (n[k] === undefined) delete n[k];
-  if (n.type === 'file' && n.content === undefined) n.content = [];
+  if (o.error !== undefined) n.error = str(o.error, 'error');
   if (n.type === 'dir' && n.subtree === undefined) throw bad('a directory without subtree');
   return n;
 }

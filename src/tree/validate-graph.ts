@@ -29,6 +29,38 @@ export function shapeOfTree(tree: Tree): TreeShape {
   return { count: tree.nodes.length, subtrees };
 }
 
+/**
+ * A tree's shape read straight from its plaintext, without building nodes: measuring a snapshot before
+ * reading it then costs one JSON parse per tree instead of a second full decode (names to bytes, ids
+ * checked). Lenient on purpose: a node the full decode would reject still counts (the bound only grows),
+ * and a plaintext that is not a tree counts as empty (the reader reports it when it gets there).
+ */
+export function shapeOfPlain(plain: Buffer): TreeShape | undefined {
+  let nodes: unknown;
+  try {
+    nodes = (JSON.parse(plain.toString('utf8')) as { nodes?: unknown } | null)?.nodes;
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(nodes)) return undefined;
+  const subtrees: string[] = [];
+  for (const n of nodes as { type?: unknown; subtree?: unknown }[]) {
+    if (n !== null && typeof n === 'object' && n.type === 'dir' && typeof n.subtree === 'string') subtrees.push(n.subtree);
+  }
+  return { count: nodes.length, subtrees };
+}
+
+/** A shape source from a loader of tree plaintexts; trees that fail to load count as empty. */
+export function shapesFromPlain(load: (id: string) => Promise<Buffer>): ShapeOf {
+  return async (id) => {
+    try {
+      return shapeOfPlain(await load(id));
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 /** A shape source from a tree loader; trees that fail to load count as empty (the reader reports them when it gets there). */
 export function shapesFromLoader(load: (id: string) => Promise<Tree>): ShapeOf {
   return async (id) => {

@@ -5,7 +5,7 @@
 import type { TreeNode } from './node.js';
 import type { Tree } from './tree.js';
 import { describeFault, MAX_DEPTH, readableNodes } from './validate.js';
-import { expansionRefusal, GraphMeasurer, shapesFromLoader } from './validate-graph.js';
+import { expansionRefusal, GraphMeasurer, shapesFromLoader, type ShapeOf } from './validate-graph.js';
 
 export class ValidatingReader {
   /** Lines reported so far; a command that reported any exits 1 at the end (README, exit codes). */
@@ -17,8 +17,10 @@ export class ValidatingReader {
   constructor(
     private readonly load: (id: string) => Promise<Tree>,
     private readonly say: (line: string) => void,
+    /** A cheaper way to measure (e.g. shapesFromPlain); default: the loader's decoded trees. */
+    shapes?: ShapeOf,
   ) {
-    this.measurer = new GraphMeasurer(shapesFromLoader(load));
+    this.measurer = new GraphMeasurer(shapes ?? shapesFromLoader(load));
   }
 
   /** Reports a fault the caller found itself (same form, same count). */
