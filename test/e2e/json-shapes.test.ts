@@ -157,6 +157,7 @@ beforeAll(async () => {
   shapes.set('copy', { stdout: streamShape(lines(copy.out)), stderr: [] });
   raw.set('copy', lines(copy.out));
   await record('log', ['log']);
+  await record('run', ['run', 'home', '--config', path.join(tmp, 'repo.yaml')], { noRepo: true });
   await record('status', ['status', '--config', path.join(tmp, 'repo.yaml')], { noRepo: true });
   await record('error-fatal', ['backup', path.join(tmp, 'does-not-exist')], { code: 1 });
   await record('error-usage', ['no-such-command'], { code: 1, noRepo: true });
