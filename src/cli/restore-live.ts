@@ -66,6 +66,7 @@ export class RestoreLive {
     }
     // Rate and ETA count from the first byte written, not from opening and planning.
     const writing = (Date.now() - (this.writingSince ?? Date.now())) / 1000;
-    return describeTransfer({ label: 'restoring', seconds: secs, workSeconds: writing, done: p.filesDone, total: p.filesTotal, unit: 'files', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
+    const counts = { done: p.filesDone, total: p.filesTotal, unit: 'files', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
+    return describeTransfer({ label: 'restoring', seconds: secs, workSeconds: writing, ...counts });
   }
 }
