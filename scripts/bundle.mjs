@@ -18,6 +18,7 @@ await build({
     'restore-worker': 'src/restorer/restore-worker.ts',
     'verify-worker': 'src/maintenance/verify-worker.ts',
     worker: 'src/analyze/worker.ts',
+    'scan-worker': 'src/archiver/scan-worker.ts',
   },
   outdir: out,
   bundle: true,

@@ -52,14 +52,18 @@ export async function backupPaths(repo: ArchiverRepo, paths: string[], opts: Bac
   }
   const state = newState(repo, opts);
   state.dirCache = openDirCache(repo, opts);
-  state.progress.startScan(abs, opts.excludes ?? [], opts.signal);
-  const started = new Date();
-  const parent = await ParentTrees.open(repo, opts.parent);
-  const nodes = await plannedEntries({ state, parent, stats }, plan, parent.root);
-  refuseIfNothingRead(state);
-  const root = await saveTree(repo, nodes);
-  if (!root.known) state.summary.tree_blobs++;
-  return finish(state, { tree: root.id, paths: abs, started, excludes: (opts.excludes ?? []).map((e) => e.pattern) });
+  state.progress.startScan(abs, opts, opts.signal);
+  try {
+    const started = new Date();
+    const parent = await ParentTrees.open(repo, opts.parent);
+    const nodes = await plannedEntries({ state, parent, stats }, plan, parent.root);
+    refuseIfNothingRead(state);
+    const root = await saveTree(repo, nodes);
+    if (!root.known) state.summary.tree_blobs++;
+    return await finish(state, { tree: root.id, paths: abs, started, excludes: (opts.excludes ?? []).map((e) => e.pattern) });
+  } finally {
+    state.progress.stop(); // a failed backup leaves no scan or timer behind
+  }
 }
 
 /**

@@ -1,9 +1,8 @@
-// Backup progress: counts what is done and, from a concurrent scan of the sources, what is left (for an ETA).
-// Reports through a callback at most every 100 ms; it never prints.
+// Backup progress: counts what is done and, from a scan that runs ahead on a worker thread (scan.ts), what
+// there is to do, so that a percentage and an ETA can be given. Reports through a callback at most every
+// 100 ms and once at the end; it never prints.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { compileRules, type ExcludeRule } from './exclude.js';
+import { startScan, type ScanOptions, type Scanner } from './scan.js';
 
 export interface BackupProgress {
   filesDone: number;
@@ -13,6 +12,10 @@ export interface BackupProgress {
   filesTotal: number;
   bytesTotal: number;
   scanDone: boolean;
+  /** Source files and directories that could not be read so far. */
+  errors: number;
+  /** Files being read right now (absolute paths), oldest first. */
+  currentFiles: string[];
   elapsedMs: number;
   done: boolean;
 }
@@ -20,15 +23,42 @@ export interface BackupProgress {
 const INTERVAL_MS = 100;
 
 export class ProgressTracker {
-  private readonly p: BackupProgress = { filesDone: 0, dirsDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0, scanDone: false, elapsedMs: 0, done: false };
+  private readonly p: BackupProgress = {
+    filesDone: 0,
+    dirsDone: 0,
+    bytesDone: 0,
+    filesTotal: 0,
+    bytesTotal: 0,
+    scanDone: false,
+    errors: 0,
+    currentFiles: [],
+    elapsedMs: 0,
+    done: false,
+  };
   private readonly start = Date.now();
+  private readonly current = new Set<string>();
+  private scanner?: Scanner;
+  private timer?: NodeJS.Timeout;
   private last = 0;
 
   constructor(private readonly report?: (p: BackupProgress) => void) {}
 
+  /** Whether anyone listens; without a listener the archiver skips the per-file bookkeeping. */
+  get watched(): boolean {
+    return this.report !== undefined;
+  }
+
   bytesRead(n: number): void {
     this.p.bytesDone += n;
     this.maybeReport();
+  }
+
+  fileStarted(abs: string): void {
+    if (this.report) this.current.add(abs);
+  }
+
+  fileEnded(abs: string): void {
+    this.current.delete(abs);
   }
 
   fileDone(): void {
@@ -47,56 +77,60 @@ export class ProgressTracker {
     this.p.dirsDone++;
   }
 
+  error(): void {
+    this.p.errors++;
+  }
+
+  /** Ends the scan and the timer without a last report (a failed backup). */
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.scanner?.stop();
+  }
+
   finish(): void {
+    this.stop();
     this.p.done = true;
     this.p.scanDone = true;
+    // At the end the totals are what was done: files that grew or appeared after the scan are counted.
+    this.p.filesTotal = Math.max(this.p.filesTotal, this.p.filesDone);
+    this.p.bytesTotal = Math.max(this.p.bytesTotal, this.p.bytesDone);
+    this.current.clear();
     this.emit();
   }
 
-  /** Counts files and bytes in the background; only worth it when someone watches. */
-  startScan(paths: string[], excludes: ExcludeRule[], signal?: AbortSignal): void {
+  /** Counts files and bytes ahead of the backup; only worth it when someone watches. */
+  startScan(paths: string[], opts: ScanOptions, signal?: AbortSignal): void {
     if (!this.report) return;
-    const excluded = compileRules(excludes);
-    const walk = async (p: string): Promise<void> => {
-      if (signal?.aborted || this.p.done) return;
-      let st: fs.Stats;
-      try {
-        st = await fs.promises.lstat(p);
-      } catch {
-        return;
-      }
-      if (st.isDirectory()) {
-        let names: string[] = [];
-        try {
-          names = await fs.promises.readdir(p);
-        } catch {
-          return;
-        }
-        for (const n of names) {
-          const c = path.join(p, n);
-          if (!excluded(c)) await walk(c);
-        }
-      } else if (st.isFile()) {
-        this.p.filesTotal++;
-        this.p.bytesTotal += st.size;
-      }
-    };
-    void (async () => {
-      for (const p of paths) await walk(p);
-      this.p.scanDone = true;
-    })();
+    this.scanner = startScan(paths, opts, signal);
+    // Also between files: a large file being read, or the scan alone, moves the figures too.
+    this.timer = setInterval(() => this.maybeReport(), INTERVAL_MS);
+    this.timer.unref();
+    signal?.addEventListener('abort', () => clearInterval(this.timer), { once: true });
+  }
+
+  /** The state now, e.g. for a status line printed on a timer between two reports. */
+  snapshot(): BackupProgress {
+    const t = this.scanner?.totals;
+    if (t !== undefined && !this.p.done) {
+      this.p.filesTotal = t.files;
+      this.p.bytesTotal = t.bytes;
+      this.p.scanDone = t.done;
+    }
+    this.p.currentFiles = [...this.current];
+    this.p.elapsedMs = Date.now() - this.start;
+    return { ...this.p };
   }
 
   private maybeReport(): void {
+    if (!this.report) return;
     const now = Date.now();
-    if (this.report && now - this.last >= INTERVAL_MS) {
+    if (now - this.last >= INTERVAL_MS) {
       this.last = now;
       this.emit();
     }
   }
 
   private emit(): void {
-    this.p.elapsedMs = Date.now() - this.start;
-    this.report?.({ ...this.p });
+    this.report?.(this.snapshot());
   }
 }

@@ -55,6 +55,20 @@ export interface BackupOptions {
   signal?: AbortSignal;
   onProgress?: (p: BackupProgress) => void;
   onWarning?: (w: SourceWarning) => void;
+  /** Each file or directory stored as new or changed, and each entry of the parent gone from a directory (restic's -vv list). */
+  onItem?: (item: BackupItem) => void;
+}
+
+/** What a backup did with one entry, compared with the parent snapshot. */
+export interface BackupItem {
+  action: 'new' | 'modified' | 'removed';
+  /** Absolute path; a directory's ends with "/", as restic writes it. */
+  path: string;
+  type: 'file' | 'dir' | 'other';
+  /** A file's content bytes. */
+  size?: number;
+  /** Seconds spent reading a file. */
+  seconds?: number;
 }
 
 export interface WalkState {
@@ -78,6 +92,7 @@ export interface WalkState {
 export function warn(state: WalkState, abs: Buffer, message: string, skipped: boolean): void {
   const w = { path: abs.toString('utf8'), message, skipped };
   state.warnings.push(w);
+  if (skipped) state.progress.error();
   state.opts.onWarning?.(w);
 }
 

@@ -114,11 +114,28 @@ async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev:
   const nodes = [...dirNodes, ...otherNodes].filter((c): c is TreeNode => c !== undefined);
   state.progress.dirDone();
   await storeDirTree(state, node, nodes, parentTree, before, existed);
+  if (state.opts.onItem !== undefined) reportDirItems(state, abs, nodes, before, existed, node.subtree !== parentTree);
   // Recorded only when every entry made it into the tree: a file skipped with a warning must be tried
   // (and warned about) again next time, not hidden behind a matching fingerprint.
   const dirsPrint = cache && otherNodes.every((n, i) => n !== undefined || nodeTypeOf(others[i].st) === undefined) ? subdirPrint(state, dirs, dirNodes) : undefined;
   if (dirsPrint) cache!.record(abs, { files: filesPrint!, dirs: dirsPrint, tree: node.subtree! });
   return node;
+}
+
+/** -v's list for one directory: the directory itself when new or changed, and the parent's entries that are gone. */
+function reportDirItems(state: WalkState, abs: Buffer, nodes: TreeNode[], before: Map<string, TreeNode>, existed: boolean, changed: boolean): void {
+  const onItem = state.opts.onItem!;
+  const dir = abs.toString('utf8');
+  const prefix = dir.endsWith('/') ? dir : dir + '/';
+  if (!existed) onItem({ action: 'new', path: prefix, type: 'dir' });
+  else if (changed) onItem({ action: 'modified', path: prefix, type: 'dir' });
+  if (before.size === 0) return;
+  const present = new Set(nodes.map((n) => n.name.toString('hex')));
+  for (const [key, old] of before) {
+    if (present.has(key)) continue;
+    const isDir = old.type === 'dir';
+    onItem({ action: 'removed', path: prefix + old.name.toString('utf8') + (isDir ? '/' : ''), type: isDir ? 'dir' : old.type === 'file' ? 'file' : 'other' });
+  }
 }
 
 /** The fingerprint of the subdirectories with the tree ids they got, or undefined if one failed. */
@@ -150,6 +167,7 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
     return node;
   }
   state.summary.total_files_processed++;
+  const began = Date.now();
   const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
   const shared = linkKey ? state.hardlinks.get(linkKey) : undefined;
   let r = shared ? await shared.catch(() => undefined) : undefined;
@@ -161,7 +179,13 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
         ? state.smallFiles.run(() => readSmallFile(state, abs, st))
         : state.files.run(() => (st.size >= LARGE_FILE ? state.largeFiles.run(read) : read()));
     if (linkKey && !shared) state.hardlinks.set(linkKey, work.then((x) => x ?? Promise.reject(new Error('unreadable'))));
-    r = await work;
+    const shown = state.progress.watched ? abs.toString('utf8') : '';
+    state.progress.fileStarted(shown);
+    try {
+      r = await work;
+    } finally {
+      state.progress.fileEnded(shown);
+    }
     if (!r) {
       state.summary.total_files_processed--;
       return undefined;
@@ -173,6 +197,7 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
   if (old) state.summary.files_changed++;
   else state.summary.files_new++;
   state.summary.total_bytes_processed += r.size;
+  state.opts.onItem?.({ action: old ? 'modified' : 'new', path: abs.toString('utf8'), type: 'file', size: r.size, seconds: (Date.now() - began) / 1000 });
   return node;
 }
 

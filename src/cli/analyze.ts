@@ -68,6 +68,7 @@ const snake = (o: object) => Object.fromEntries(Object.entries(o).map(([k, v]) =
 
 export function analyzeJson(r: AnalyzeReport): Record<string, unknown> {
   return {
+    message_type: 'analysis',
     ...snake({ paths: r.paths, files: r.files, bytesRead: r.bytesRead, compressionLevel: r.compressionLevel, workers: r.workers }),
     settings: r.settings.map((s) => {
       const { snapshots, repository, chunker, ...rest } = s;

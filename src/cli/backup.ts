@@ -32,7 +32,7 @@ import type { Repository } from '../repository/repository.js';
 import { Env, EXIT_PARTIAL, runtime, withRepository } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { collect, flattenTags, parseSize, parseTime } from './parse.js';
-import { describeProgress, ProgressLine } from './progress.js';
+import { BackupLive } from './backup-live.js';
 
 interface BackupFlags {
   tag?: string[];
@@ -171,7 +171,7 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     throw new RepoError('SOURCE', 'nothing to back up: none of the paths listed by --files-from* exist');
   }
   args = [...fromLists.targets, ...args];
-  const progress = new ProgressLine(out.progress);
+  const live = new BackupLive(out);
   const opts: BackupOptions = {
     tags: flattenTags(flags.tag),
     host: flags.host,
@@ -185,17 +185,11 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     ignoreInode: flags.ignoreInode === true,
     ignoreCtime: flags.ignoreCtime === true,
     signal: env.signal,
-    onWarning: (w) => {
-      progress.clear();
-      out.warn(`${w.path}: ${w.message}`);
-    },
+    onWarning: (w) => live.warning(w),
+    onProgress: live.watching ? (p) => live.progress(p) : undefined,
+    onItem: out.verbose ? (i) => live.item(i) : undefined,
   };
-  if (out.progress) {
-    opts.onProgress = (p) => {
-      if (p.done) progress.clear();
-      else progress.update(describeProgress({ ...p, totalsFinal: p.scanDone }));
-    };
-  }
+  live.start();
 
   const started = Date.now();
   let streamedBytes = 0;
@@ -203,8 +197,10 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     const target: ArchiverRepo = repo;
     try {
       if (!stdinMode && !commandMode) {
+        live.phase = 'finding the parent snapshot';
         opts.parent = await parentSnapshot(repo, args, opts, flags);
-        if (opts.parent !== undefined) out.info(`using parent snapshot ${shortId(opts.parent.id)}`);
+        if (opts.parent !== undefined) live.above(() => out.info(`using parent snapshot ${shortId(opts.parent!.id)}`));
+        live.phase = 'scanning';
         // The directory cache (archiver/dir-cache.ts) lives beside the metadata cache, per repository.
         const cacheDir = env.globals.cache === false ? undefined : defaultCacheDir(process.env);
         if (cacheDir !== undefined) opts.dirCacheDir = path.join(cacheDir, repo.config.id, 'dirs');
@@ -223,9 +219,9 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
       if (isRepoError(err, 'INTERRUPTED')) await repo.abort().catch(() => undefined);
       throw err;
     } finally {
-      progress.clear();
+      live.stop();
     }
-  });
+  }).finally(() => live.stop());
   report(env, result, flags.dryRun === true, (Date.now() - started) / 1000, stdinMode || commandMode ? streamedBytes : undefined);
   if (result.warnings.some((w) => w.skipped) || fromLists.missing > 0) {
     process.stderr.write('warning: at least one source file could not be read; the snapshot lacks it\n');
@@ -286,14 +282,27 @@ function report(env: Env, r: BackupResult, dryRun: boolean, seconds: number, str
   const s = r.snapshot.summary!;
   const processedBytes = streamedBytes ?? s.total_bytes_processed;
   if (env.out.json) {
+    // restic's summary keys in restic's order, then what restic does not have.
     env.out.printJson({
       message_type: 'summary',
-      dry_run: dryRun,
-      snapshot_id: r.snapshotId ?? null,
-      parent: r.snapshot.parent ?? null,
-      ...s,
+      files_new: s.files_new,
+      files_changed: s.files_changed,
+      files_unmodified: s.files_unmodified,
+      dirs_new: s.dirs_new,
+      dirs_changed: s.dirs_changed,
+      dirs_unmodified: s.dirs_unmodified,
+      data_blobs: s.data_blobs,
+      tree_blobs: s.tree_blobs,
+      data_added: s.data_added,
+      data_added_packed: s.data_added_packed,
+      total_files_processed: s.total_files_processed,
       total_bytes_processed: processedBytes,
       total_duration: seconds,
+      backup_start: s.backup_start,
+      backup_end: s.backup_end,
+      snapshot_id: r.snapshotId ?? null,
+      dry_run: dryRun,
+      parent: r.snapshot.parent ?? null,
       warnings: r.warnings,
     });
     return;

@@ -2,12 +2,13 @@
 // Read-only (shared lock); exits 1 when it finds a problem, and names the damaged files, snapshots and paths.
 
 import type { Command } from 'commander';
-import { checkRepository, type CheckReport } from '../maintenance/check.js';
+import { checkRepository, type CheckProgress, type CheckReport } from '../maintenance/check.js';
 import { parseSubset } from '../maintenance/subset.js';
 import { verifyAuditLog } from '../ops/audit.js';
 import { Env, runtime, withRepository } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
-import { ProgressLine } from './progress.js';
+import { describePhase, describeTransfer, StatusBlock } from './progress.js';
+import { snakeKeys } from './json-messages.js';
 
 interface CheckFlags {
   readData?: boolean;
@@ -25,14 +26,16 @@ export function registerCheck(program: Command): void {
 
 async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
   const subset = flags.readDataSubset === undefined ? undefined : parseSubset(flags.readDataSubset);
-  const line = new ProgressLine(env.out.progress);
-  const started = Date.now();
+  let last: CheckProgress = { phase: 'opening the repository', done: 0, total: 0 };
+  let phaseSince = Date.now(); // rate and ETA count from the start of the phase that has counts
+  const block = new StatusBlock(env.out.progress, (secs) => [describeCheck(secs, (Date.now() - phaseSince) / 1000, last)]).start();
   const progress = {
-    update: (p: { phase: string; done: number; total: number; bytes?: number }) => {
-      const rate = p.bytes !== undefined ? `  ${formatBytes(p.bytes / Math.max(0.001, (Date.now() - started) / 1000))}/s` : '';
-      line.update(`${p.phase}: ${p.done} / ${p.total}${rate}`);
+    update: (p: CheckProgress) => {
+      if (p.phase !== last.phase) phaseSince = Date.now();
+      // The data read goes on while trees are walked: a phase without counts does not hide its progress.
+      if (p.total > 0 || last.phase !== 'read data') last = p;
     },
-    done: () => line.clear(),
+    done: () => block.clear(),
   };
   const report = await withRepository(
     env,
@@ -47,8 +50,7 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
       return r;
     },
     'shared',
-  );
-  progress.done();
+  ).finally(() => progress.done());
   if (!report.ok) runtime.exitCode = 1;
   if (env.out.json) {
     env.out.printJson(reportJson(report));
@@ -57,14 +59,21 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
   printReport(env, report);
 }
 
+/** "[0:04] reading packs  45.20%  6 / 14 packs  1.200 GiB / 3.000 GiB  98.400 MiB/s  ETA 0:05". */
+function describeCheck(secs: number, phaseSecs: number, p: CheckProgress): string {
+  if (p.total === 0) return describePhase(secs, p.phase);
+  const label = p.phase === 'read data' ? 'reading packs' : `checking ${p.phase}`;
+  return describeTransfer({ label, seconds: secs, workSeconds: phaseSecs, done: p.done, total: p.total, unit: 'packs', bytesDone: p.bytes, bytesTotal: p.bytesTotal });
+}
+
 function reportJson(r: CheckReport): Record<string, unknown> {
   return {
     message_type: 'check_summary',
     ok: r.ok,
-    counts: r.counts,
-    problems: r.problems,
-    notes: r.notes,
-    affected: r.affected,
+    counts: snakeKeys(r.counts),
+    problems: snakeKeys(r.problems),
+    notes: snakeKeys(r.notes),
+    affected: snakeKeys(r.affected),
     read_data: r.readData && {
       packs_read: r.readData.packsRead,
       bytes_read: r.readData.bytesRead,

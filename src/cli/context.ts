@@ -95,9 +95,9 @@ export class Output {
     process.stderr.write(`warning: ${line}\n`);
   }
 
-  /** Whether an in-place progress line on stderr makes sense. */
+  /** Whether live progress on stderr makes sense: both streams on a terminal (as restic asks of stdout), no --quiet or --json. */
   get progress(): boolean {
-    return process.stderr.isTTY === true && !this.quiet && !this.json;
+    return process.stderr.isTTY === true && process.stdout.isTTY === true && !this.quiet && !this.json;
   }
 
   printJson(value: unknown): void {

@@ -6,14 +6,14 @@ import { selectSnapshots } from './stats.js';
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { copySnapshots, type CopyResult } from '../maintenance/copy.js';
+import { copySnapshots, type CopyProgress, type CopyResult } from '../maintenance/copy.js';
 import { Lock } from '../repository/lock.js';
 import type { OpenOptions, Repository } from '../repository/repository.js';
 import { addFilterFlags, Env, runtime, withRepository, type FilterFlags } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { collect, parseWaitDuration } from './parse.js';
 import { getPassword } from './password.js';
-import { ProgressLine } from './progress.js';
+import { describePhase, describeTransfer, StatusBlock } from './progress.js';
 
 /** The flags naming the source repository (copy, init --copy-chunker-params). */
 export interface FromRepoFlags {
@@ -89,36 +89,35 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
   const retryMs = env.globals.retryLock === undefined ? 0 : parseWaitDuration(env.globals.retryLock, '--retry-lock');
   const signal = env.signal;
   const started = Date.now();
-  const progress = new ProgressLine(out.progress);
-  let lastUpdate = 0;
+  let phase = 'opening the repositories';
+  let last: CopyProgress | undefined;
+  const progress = new StatusBlock(out.progress, (secs) => [describeCopy(secs, phase, last)]).start();
   const result = await withRepository(env, {}, async (dst) => {
     // The source only reads: no seal workers.
     const src = await openFromRepository(env, flags, { workers: 0, skipIndex: true });
     let lock: Lock | undefined;
     try {
       if (env.globals.lock !== false) lock = await Lock.acquire(src, { exclusive: false, retryMs, signal: runtime.controller.signal });
+      phase = 'loading the source index';
       await src.loadIndex(); // only under the lock: a prune may have removed packs meanwhile
       const a = src.config.chunker;
       const b = dst.config.chunker;
       if (a.min !== b.min || a.avg !== b.avg || a.max !== b.max || a.algorithm !== b.algorithm) {
-        out.info(
-          'note: the repositories use different chunker parameters, so later backups into this repository will not deduplicate ' +
-            'against the copied data (create it with "init --copy-chunker-params" to avoid that)',
+        progress.above(() =>
+          out.info(
+            'note: the repositories use different chunker parameters, so later backups into this repository will not deduplicate ' +
+              'against the copied data (create it with "init --copy-chunker-params" to avoid that)',
+          ),
         );
       }
+      phase = 'selecting snapshots';
       const snapshots = await selectSnapshots(src, refs, flags);
       out.debug(`copying ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} from ${src.backend.location}`);
       const r = await copySnapshots(src, dst, snapshots, {
         signal,
-        onWarning: (m) => {
-          progress.clear();
-          out.warn(m);
-        },
+        onWarning: (m) => progress.above(() => out.warn(m)),
         onProgress: (p) => {
-          if (Date.now() - lastUpdate < 100) return;
-          lastUpdate = Date.now();
-          const n = Math.min(p.total, p.done + 1);
-          progress.update(`snapshot ${n} of ${p.total} (${shortId(p.snapshot)}): ${p.blobsRead} blobs, ${formatBytes(p.bytesRead)} read`);
+          last = p;
         },
       });
       return { r, from: src.backend.location };
@@ -128,9 +127,17 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
       await src.close().catch(() => undefined);
       env.reportRequests(src.backend, 'source');
     }
-  });
+  }).finally(() => progress.clear());
   report(env, result.r, result.from, (Date.now() - started) / 1000);
   if (result.r.warnings > 0) runtime.exitCode = 1; // nodes left out of copied trees were each named
+}
+
+/** "[0:07] copying snapshot 2 of 5 (1a2b3c4d)  20.00%  1 / 5 snapshots  12.000 MiB  3.000 MiB/s  ETA 0:28". */
+function describeCopy(secs: number, phase: string, p: CopyProgress | undefined): string {
+  if (p === undefined) return describePhase(secs, phase);
+  const n = Math.min(p.total, p.done + 1);
+  // Only the snapshot count is known ahead: how much of each is missing here shows only while copying.
+  return describeTransfer({ label: `copying snapshot ${n} of ${p.total} (${shortId(p.snapshot)})`, seconds: secs, done: p.done, total: p.total, unit: 'snapshots', bytesDone: p.bytesRead });
 }
 
 function report(env: Env, r: CopyResult, from: string, seconds: number): void {

@@ -114,7 +114,7 @@ async function runFind(env: Env, patterns: string[], flags: FindFlags): Promise<
 
 function printMatches(env: Env, found: SnapshotMatches[], long: boolean): void {
   if (env.out.json) {
-    env.out.printJson(found.map((f) => ({ snapshot: f.snapshot.id, hits: f.matches.length, matches: f.matches.map((m) => nodeJson(m.node, m.path)) })));
+    env.out.printJson(found.map((f) => ({ message_type: 'matches', snapshot: f.snapshot.id, hits: f.matches.length, matches: f.matches.map((m) => nodeJson(m.node, m.path)) })));
     return;
   }
   for (const f of found) {
@@ -128,6 +128,7 @@ function printObjects(env: Env, hits: ObjectHit[]): void {
   if (env.out.json) {
     env.out.printJson(
       hits.map((h) => ({
+        message_type: 'object',
         object_type: h.objectType,
         id: h.id,
         path: h.path,

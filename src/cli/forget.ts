@@ -132,6 +132,7 @@ function report(env: Env, plan: ForgetPlan, policy: RetentionPolicy): void {
   if (env.out.json) {
     env.out.printJson(
       plan.groups.map((g) => ({
+        message_type: 'forget_group',
         host: g.key.hostname ?? '',
         paths: g.key.paths ?? null,
         // restic writes null for a group without tags, as for a key that does not group by tags.

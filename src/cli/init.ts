@@ -75,7 +75,7 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   await repo.close();
   const c = repo.config;
   if (env.out.json) {
-    env.out.printJson({ id: c.id, location: backend.location, chunker: c.chunker, compression: c.compression, pack_size: c.pack_size });
+    env.out.printJson({ message_type: 'initialized', id: c.id, repository: backend.location, location: backend.location, chunker: c.chunker, compression: c.compression, pack_size: c.pack_size });
     return;
   }
   // backend.location, not the argument: a location string may hold credentials, the backend's form never does.

@@ -69,7 +69,9 @@ async function runList(env: Env): Promise<void> {
   const keys = await withRepository(env, { skipIndex: true }, (repo) => listKeys(repo));
   if (env.out.json) {
     env.out.printJson(
+      // restic's keys, camelCase ones included (userName, hostName), so that scripts written for restic read them.
       keys.map((k) => ({
+        message_type: 'key',
         current: k.current,
         id: k.id,
         userName: k.userName,
@@ -92,18 +94,18 @@ async function runList(env: Env): Promise<void> {
 
 async function runAdd(env: Env, flags: NewPasswordFlags): Promise<void> {
   const id = await withRepository(env, { skipIndex: true }, async (repo) => addKey(repo, await newPassword(flags), { kdf: await newKeyKdf() }));
-  if (env.out.json) env.out.printJson({ added: id });
+  if (env.out.json) env.out.printJson({ message_type: 'key_added', added: id });
   else env.out.info(`saved new key ${shortId(id)}`);
 }
 
 async function runPasswd(env: Env, flags: NewPasswordFlags): Promise<void> {
   const r = await withRepository(env, { skipIndex: true }, async (repo) => changePassword(repo, await newPassword(flags), { kdf: await newKeyKdf() }), 'exclusive');
-  if (env.out.json) env.out.printJson(r);
+  if (env.out.json) env.out.printJson({ message_type: 'key_changed', ...r });
   else env.out.info(`saved new key ${shortId(r.added)} and removed the old key ${shortId(r.removed)}`);
 }
 
 async function runRemove(env: Env, ref: string): Promise<void> {
   const id = await withRepository(env, { skipIndex: true }, (repo) => removeKey(repo, ref), 'exclusive');
-  if (env.out.json) env.out.printJson({ removed: id });
+  if (env.out.json) env.out.printJson({ message_type: 'key_removed', removed: id });
   else env.out.info(`removed key ${shortId(id)}`);
 }

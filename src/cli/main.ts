@@ -33,6 +33,7 @@ import { registerGenerate } from './generate.js';
 import { registerRun } from './run.js';
 import { registerSchedule } from './schedule.js';
 import { registerStatus } from './status.js';
+import { exitErrorJson } from './json-messages.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -74,14 +75,22 @@ const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
   INTERRUPTED: EXIT_INTERRUPTED,
 };
 
-/** Commander's messages, as "repo: …" lines, with any value given to a --password… option blanked out. */
+/** Whether --json was given (before any "--"): then even errors found while parsing are JSON lines. */
+let jsonOutput = false;
+
+/** Commander's messages, as "repo: …" lines (exit_error JSON with --json), with any value given to a --password… option blanked out. */
 function formatCommanderError(str: string): string {
+  const text = commanderErrorText(str);
+  return jsonOutput ? exitErrorJson(EXIT_ERROR, text) + '\n' : `repo: ${text}\n`;
+}
+
+function commanderErrorText(str: string): string {
   let msg = str.trim().replace(/^error: /, '');
   msg = msg.replace(/(--?password[\w-]*)=[^'"\s]*/gi, '$1=…');
   if (/unknown option '--?password(?!-file|-command)/i.test(msg)) {
     msg += '\n(passwords are not accepted on the command line: set REPO_PASSWORD, or use --password-file or --password-command)';
   }
-  return `repo: ${msg}\n`;
+  return msg;
 }
 
 function buildProgram(): Command {
@@ -139,6 +148,11 @@ function errnoCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** The error line: `repo: …`, or with --json restic 0.17's `{"message_type":"exit_error",…}`. */
+function printError(message: string, code: number): void {
+  process.stderr.write(jsonOutput ? exitErrorJson(code, message) + '\n' : `repo: ${message}\n`);
+}
+
 /** Prints the error and returns the exit code for it. */
 function reportError(err: unknown, verbose: boolean): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_ERROR; // commander has printed it
@@ -151,17 +165,18 @@ function reportError(err: unknown, verbose: boolean): number {
     if (typeof file === 'string' && file !== '' && !msg.includes(file) && ['INTEGRITY', 'FORMAT', 'NOT_FOUND', 'BACKEND'].includes(err.code)) {
       msg += ` (${file})`;
     }
-    process.stderr.write(`repo: ${msg}\n`);
+    const code = interrupted ? EXIT_INTERRUPTED : (CODE_EXIT[err.code] ?? EXIT_ERROR);
+    printError(msg, code);
     if (verbose) printStack(err);
-    return interrupted ? EXIT_INTERRUPTED : (CODE_EXIT[err.code] ?? EXIT_ERROR);
+    return code;
   }
   if (interrupted) {
-    process.stderr.write('repo: interrupted\n');
+    printError('interrupted', EXIT_INTERRUPTED);
     if (verbose) printStack(err);
     return EXIT_INTERRUPTED;
   }
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`repo: ${message}\n`);
+  printError(message, EXIT_ERROR);
   // A system error (EACCES, ENOSPC, …) is about the environment, not a bug: no stack unless asked for.
   const systemError = err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
   if (verbose || !systemError) printStack(err);
@@ -188,6 +203,8 @@ async function exit(code: number): Promise<never> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  const end = argv.indexOf('--');
+  jsonOutput = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
   const verbose = () => argv.includes('-v') || argv.includes('--verbose');
   let interrupts = 0;
   process.on('SIGINT', () => {

@@ -9,6 +9,7 @@ import { noteNothingChanged } from './audit-hook.js';
 import { Env, withRepository } from './context.js';
 import { formatBytes } from './format.js';
 import { parseSize } from './parse.js';
+import { describePhase, describeTransfer, StatusBlock } from './progress.js';
 
 export interface PruneFlags {
   maxUnused?: string;
@@ -33,24 +34,37 @@ export function registerPrune(program: Command): void {
 
 /** Plans and (unless a dry run) executes a prune on an exclusively locked repository, printing the outcome. */
 export async function pruneRepository(env: Env, repo: Repository, flags: PruneFlags): Promise<void> {
+  const live = new PruneLive(env.out.progress).start();
+  try {
+    await prune(env, repo, flags, live);
+  } finally {
+    live.clear();
+  }
+}
+
+async function prune(env: Env, repo: Repository, flags: PruneFlags, live: PruneLive): Promise<void> {
   const plan = await planPrune(repo, {
     maxUnused: flags.maxUnused === undefined ? undefined : parseMaxUnused(flags.maxUnused),
     maxRepackSize: flags.maxRepackSize === undefined ? undefined : parseSize(flags.maxRepackSize, '--max-repack-size'),
   });
+  live.clear();
   if (flags.dryRun) {
     if (env.out.json) env.out.printJson({ message_type: 'prune_plan', dry_run: true, ...planJson(plan) });
     else printPlan(env, plan, true);
     return;
   }
   const started = Date.now();
+  live.start();
   // A plan with nothing to gain opens no writer: executePrune then writes and deletes nothing.
   const writer = pruneHasWork(plan) ? await repo.sibling({ skipIndex: true }) : repo;
   let result: PruneResult;
   try {
-    result = await executePrune(repo, writer, plan);
+    live.phase = { phase: pruneHasWork(plan) ? 'rewriting the index' : 'removing temporary files', done: 0, total: 0 };
+    result = await executePrune(repo, writer, plan, { onProgress: (p) => (live.phase = p) });
   } finally {
     if (writer !== repo) await writer.close().catch(() => undefined);
   }
+  live.clear();
   const seconds = (Date.now() - started) / 1000;
   if (!pruneHasWork(plan) && result.temporaryFilesRemoved === 0) noteNothingChanged('prune');
   if (env.out.json) {
@@ -65,6 +79,35 @@ export async function pruneRepository(env: Env, repo: Repository, flags: PruneFl
     `done in ${seconds.toFixed(1)} s: ${result.packsDeleted} packs deleted, ${result.packsRepacked} repacked into ${result.packsWritten}, ` +
       `${formatBytes(result.bytesFreed)} freed; unused space left: ${formatBytes(plan.stats.bytesUnusedAfter)}`,
   );
+}
+
+/** Prune's status line on a terminal: which phase runs, and for repacking and deleting the packs done. */
+class PruneLive {
+  private current = { phase: 'finding the blobs snapshots use', done: 0, total: 0 };
+  private since = Date.now(); // rate and ETA count from the start of the phase
+  private readonly block: StatusBlock;
+
+  set phase(p: { phase: string; done: number; total: number }) {
+    if (p.phase !== this.current.phase) this.since = Date.now();
+    this.current = p;
+  }
+
+  constructor(enabled: boolean) {
+    this.block = new StatusBlock(enabled, (secs) => {
+      const p = this.current;
+      if (p.total === 0) return [describePhase(secs, p.phase)];
+      return [describeTransfer({ label: p.phase === 'repack' ? 'repacking' : p.phase === 'delete' ? 'deleting' : p.phase, seconds: secs, workSeconds: (Date.now() - this.since) / 1000, done: p.done, total: p.total, unit: 'packs' })];
+    });
+  }
+
+  start(): this {
+    this.block.start();
+    return this;
+  }
+
+  clear(): void {
+    this.block.clear();
+  }
 }
 
 function planJson(p: PrunePlan): Record<string, unknown> {

@@ -9,6 +9,7 @@ import { findSnapshot } from '../snapshot/snapshot.js';
 import { acknowledgeAuditProblems } from '../ops/audit.js';
 import { Env, withRepository } from './context.js';
 import { resolveIdPrefix } from './parse.js';
+import { snakeKeys } from './json-messages.js';
 
 export function registerRepair(program: Command): void {
   const repair = program.command('repair').description('repair a damaged repository');
@@ -28,7 +29,7 @@ export function registerRepair(program: Command): void {
     .action(async (flags: { readAllPacks?: boolean; dryRun?: boolean }, c: Command) => {
       const env = Env.from(c);
       const r = await withRepository(env, { skipIndex: true }, (repo) => repairIndex(repo, { readAllPacks: flags.readAllPacks, dryRun: flags.dryRun }), 'exclusive');
-      if (env.out.json) return env.out.printJson({ message_type: 'repair_index', ...r });
+      if (env.out.json) return env.out.printJson({ message_type: 'repair_index', ...(snakeKeys(r) as object) });
       env.out.info(`indexed ${r.blobs} blobs in ${r.packs} packs (${r.packsReadFromStorage} pack headers read)`);
       for (const u of r.unreadablePacks) env.out.warn(`pack ${u.pack} cannot be read and was ${u.kept ? 'kept in the index as it was' : 'left out of the index'}: ${u.message}`);
       for (const d of r.damagedPacks) env.out.warn(`pack ${d.pack} is damaged (${d.damagedBlobs} blobs unreadable): run "repo repair packs ${d.pack}"`);
@@ -52,7 +53,7 @@ export function registerRepair(program: Command): void {
         },
         'exclusive',
       );
-      if (env.out.json) return env.out.printJson({ message_type: 'repair_snapshots', ...r });
+      if (env.out.json) return env.out.printJson({ message_type: 'repair_snapshots', ...(snakeKeys(r) as object) });
       for (const u of r.unreadable) {
         env.out.warn(`snapshot ${u.id.slice(0, 8)} cannot be read${r.forgotten.includes(u.id) ? ' and was removed' : ' (--forget removes it)'}: ${u.message}`);
       }
@@ -86,7 +87,7 @@ export function registerRepair(program: Command): void {
         },
         'exclusive',
       );
-      if (env.out.json) return env.out.printJson({ message_type: 'repair_packs', ...r });
+      if (env.out.json) return env.out.printJson({ message_type: 'repair_packs', ...(snakeKeys(r) as object) });
       for (const p of r.packs) env.out.info(`pack ${p.pack.slice(0, 8)}: ${p.salvaged} blobs salvaged, ${p.lost} lost`);
       if (r.packs.some((p) => p.lost > 0)) env.out.info('run "repo repair snapshots" to rewrite the snapshots that used the lost blobs');
     });

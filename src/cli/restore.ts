@@ -5,12 +5,12 @@ import type { Command } from 'commander';
 import { compileRules, type ExcludeRule } from '../archiver/index.js';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { restoreSnapshot, RestoreDamagedError, type OverwriteMode, type RestoreOptions, type RestoreResult } from '../restorer/index.js';
+import { restoreSnapshot, RestoreDamagedError, type OverwriteMode, type RestoreOptions, type RestoreProgress, type RestoreResult } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
 import { collect, splitSnapshotPath } from './parse.js';
-import { describeProgress, ProgressLine } from './progress.js';
+import { RestoreLive } from './restore-live.js';
 
 interface RestoreFlags extends FilterFlags {
   target: string;
@@ -66,7 +66,7 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
     throw new RepoError('INVALID_ARGUMENT', `invalid --overwrite ${JSON.stringify(flags.overwrite)}: use always, if-changed or never`);
   }
   const { ref, path: subPath } = splitSnapshotPath(arg);
-  const progress = new ProgressLine(out.progress);
+  const live = new RestoreLive(out);
   const started = Date.now();
   const opts: RestoreOptions = {
     target: flags.target,
@@ -80,25 +80,15 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
     devices: flags.devices !== false,
     stripSetuid: flags.stripSetuid === true,
     signal: env.signal,
-    onWarning: (w) => {
-      progress.clear();
-      // restic's shape for a restore error, with the blob and pack it failed on; on stdout (restic: stderr),
-      // so one stream holds the whole machine-readable report.
-      if (out.json && w.damaged !== undefined) {
-        const d = w.damaged;
-        out.printJson({ message_type: 'error', error: { message: d.message }, during: 'restore', item: d.item, blob: d.blob, pack: d.pack });
-      } else out.warn(`${w.path}: ${w.message}`);
-    },
+    onWarning: (w) => live.warning(w),
+    onProgress: (p) => live.progress(p),
+    onPlanning: (files, bytes) => live.planning(files, bytes),
   };
-  if (out.progress) {
-    let first: number | undefined; // rates count from the first report, after opening and planning
-    opts.onProgress = (p) => {
-      first ??= Date.now();
-      progress.update(describeProgress({ ...p, elapsedMs: Date.now() - first, totalsFinal: true }));
-    };
-  }
+  live.start();
   const { sn, result, damage } = await withRepository(env, { workers: 0 }, async (repo) => {
+    live.phase = 'finding the snapshot';
     const sn = await findSnapshot(repo, ref, snapshotFilter(flags));
+    live.phase = 'reading the snapshot\'s trees';
     try {
       return { sn, result: await restoreSnapshot(repo, sn, opts), damage: undefined };
     } catch (err) {
@@ -106,27 +96,32 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
       if (!(err instanceof RestoreDamagedError)) throw err;
       return { sn, result: err.result, damage: err };
     } finally {
-      progress.clear();
+      live.stop();
     }
-  });
+  }).finally(() => live.stop());
   // Entries the snapshot's trees refuse, or give bad times, were each named in a warning (README, exit codes).
   if ((result.refused ?? 0) + (result.defaulted ?? 0) > 0) runtime.exitCode = 1;
-  printSummary(env, flags, opts, sn.id, result, (Date.now() - started) / 1000);
+  printSummary(env, flags, opts, sn.id, result, (Date.now() - started) / 1000, live.last);
   if (damage !== undefined) throw damage;
 }
 
-function printSummary(env: Env, flags: RestoreFlags, opts: RestoreOptions, snapshotId: string, result: RestoreResult, seconds: number): void {
+function printSummary(env: Env, flags: RestoreFlags, opts: RestoreOptions, snapshotId: string, result: RestoreResult, seconds: number, last?: RestoreProgress): void {
   const { out } = env;
   if (out.json) {
+    // restic 0.17's summary keys first, then what restic does not have.
     const { filesTotal, damaged, ...counts } = result;
     out.printJson({
       message_type: 'summary',
+      seconds_elapsed: Math.floor(seconds),
+      total_files: filesTotal,
+      files_restored: result.files + result.hardlinks,
+      files_skipped: result.skipped,
+      total_bytes: last?.bytesTotal ?? result.bytes,
+      bytes_restored: opts.dryRun ? 0 : result.bytes,
       snapshot_id: snapshotId,
       target: flags.target,
       dry_run: opts.dryRun,
       ...counts,
-      total_files: filesTotal,
-      files_restored: result.files + result.hardlinks,
       files_damaged: damaged,
       total_duration: seconds,
     });

@@ -65,7 +65,7 @@ async function runSnapshots(env: Env, flags: SnapshotsFlags): Promise<void> {
   );
   if (latest !== undefined) list = latestPerGroup(list, latest);
   if (env.out.json) {
-    env.out.printJson(list.map(snapshotJson));
+    env.out.printJson(list.map((sn) => ({ message_type: 'snapshot', ...snapshotJson(sn) })));
     return;
   }
   const rows = list.map((sn) => [

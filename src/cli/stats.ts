@@ -41,6 +41,7 @@ export function statsJson(r: StatsReport): Record<string, unknown> {
   const snake = (o: object) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), v]));
   const { summary, snapshots, repository, mode, ...top } = r;
   return {
+    message_type: 'stats',
     ...snake(top),
     mode,
     summary: snake(summary),

@@ -9,6 +9,7 @@ import { metricsText, profileStatus, writeMetricsFile, type ProfileStatus } from
 import { formatAge } from '../ops/time.js';
 import { Env, runtime } from './context.js';
 import { formatBytes, formatTimestamp } from './format.js';
+import { snakeKeys } from './json-messages.js';
 
 /** Exit status of `repo status` when an objective is missed. */
 export const EXIT_OBJECTIVE_MISSED = 2;
@@ -43,7 +44,7 @@ async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise
   const ok = statuses.every((s) => s.ok);
   runtime.exitCode = ok ? 0 : EXIT_OBJECTIVE_MISSED;
   if (env.out.json) {
-    env.out.printJson({ message_type: 'status', ok, profiles: statuses });
+    env.out.printJson({ message_type: 'status', ok, profiles: snakeKeys(statuses) });
     return;
   }
   for (const s of statuses) {

@@ -19,6 +19,6 @@ export function registerUnlock(program: Command): void {
 
 async function runUnlock(env: Env, flags: UnlockFlags): Promise<void> {
   const removed = await withRepository(env, {}, (repo) => removeLocks(repo, { all: flags.removeAll === true }), 'none');
-  if (env.out.json) env.out.printJson({ removed });
+  if (env.out.json) env.out.printJson({ message_type: 'unlock', removed });
   else env.out.info(`removed ${removed.length} lock${removed.length === 1 ? '' : 's'}`);
 }

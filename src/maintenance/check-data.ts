@@ -26,6 +26,7 @@ export async function readPacks(ctx: CheckContext, packs: string[]): Promise<Dat
   const stats: DataReadStats = { packsRead: 0, bytesRead: 0, blobsChecked: 0, seconds: 0, bytesPerSecond: 0 };
   const start = process.hrtime.bigint();
   const costs = packs.map((p) => cost(ctx, p));
+  const bytesTotal = packs.reduce((sum, p) => sum + (ctx.packSizes.get(p) ?? 0), 0);
   // The main thread walks trees meanwhile. A thread costs 0.1-0.3 s to start (an isolate, the worker script,
   // its native modules) before it verifies anything, so by default each must get enough work to repay
   // that; a small repository is verified here, between turns of the walk, sooner than any thread could.
@@ -44,7 +45,7 @@ export async function readPacks(ctx: CheckContext, packs: string[]): Promise<Dat
       stats.packsRead++;
       stats.bytesRead += r.size;
       stats.blobsChecked += r.blobsChecked;
-      ctx.opts.onProgress?.({ phase: 'read data', done: stats.packsRead, total: packs.length, bytes: stats.bytesRead });
+      ctx.opts.onProgress?.({ phase: 'read data', done: stats.packsRead, total: packs.length, bytes: stats.bytesRead, bytesTotal });
     }
     finished.set(order[r.job], r);
     for (let f; (f = finished.get(reported)) !== undefined; reported++) {

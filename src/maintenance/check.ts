@@ -56,6 +56,15 @@ export interface AffectedPath {
   blob: string;
 }
 
+/** A phase of a check with its packs done and total, and for reading data the bytes read and to read. */
+export interface CheckProgress {
+  phase: string;
+  done: number;
+  total: number;
+  bytes?: number;
+  bytesTotal?: number;
+}
+
 export interface CheckOptions {
   readData?: boolean;
   subset?: DataSubset;
@@ -63,7 +72,7 @@ export interface CheckOptions {
   /** Threads that verify packs read with readData (default one per core, at most 8; 0 verifies on this thread). */
   workers?: number;
   signal?: AbortSignal;
-  onProgress?: (p: { phase: string; done: number; total: number; bytes?: number }) => void;
+  onProgress?: (p: CheckProgress) => void;
 }
 
 export interface CheckReport {
@@ -99,8 +108,12 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
     badLocations: new Set(),
     opts,
   };
+  const phase = (name: string) => opts.onProgress?.({ phase: name, done: 0, total: 0 });
+  phase('checking keys');
   const keys = await checkKeys(ctx);
+  phase('loading the index');
   const indexFiles = await loadIndexes(ctx);
+  phase('listing packs');
   for await (const f of repo.backend.list('data')) ctx.packSizes.set(f.name, f.size);
   checkPackPresence(ctx);
 
@@ -112,6 +125,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   // is walked meanwhile. A tree in a damaged pack may then be tried before the reader flags the pack;
   // it fails its own authentication and is reported either way.
   const reading = wantData ? readPacks(ctx, toRead) : Promise.resolve(undefined);
+  if (!wantData) phase('checking snapshots and trees');
   const walking = (async () => {
     const snapshots = await loadSnapshots(ctx);
     const { trees, latestStored, oversize } = await checkGraph(ctx, snapshots);

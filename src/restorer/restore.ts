@@ -103,7 +103,15 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
   // Threads start while the trees are walked, as soon as the plan is large enough to need them.
   const pool = opts.dryRun ? undefined : new RestorePool(repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask(), sparse: opts.sparse ?? true }, opts.workers);
   try {
-    const plan = await planRestore(ctx, snapshot.tree, (files, bytes) => pool?.sized(files, bytes), snapshot.id);
+    const plan = await planRestore(
+      ctx,
+      snapshot.tree,
+      (files, bytes) => {
+        pool?.sized(files, bytes);
+        opts.onPlanning?.(files, bytes);
+      },
+      snapshot.id,
+    );
     repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
     plan.files.trim();
     if (opts.stripSetuid && !opts.dryRun) ctx.result.stripped = plan.files.clearModeBits(SETID);

@@ -53,6 +53,8 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Called at most every ~100 ms and once at the end. */
   onProgress?: (p: RestoreProgress) => void;
+  /** While the trees are read, before anything is written: the files and content bytes found so far. */
+  onPlanning?: (files: number, bytes: number) => void;
   onWarning?: (w: RestoreWarning) => void;
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareTrees, generateTree } from '../helpers/tree-gen.js';
-import { CLI, ROOT, cliEnv, runCli, type CliOptions, type CliResult } from '../helpers/cli.js';
+import { CLI, ROOT, cliEnv, lastJson, runCli, type CliOptions, type CliResult } from '../helpers/cli.js';
 
 const PASSWORD = 'e2e correct horse';
 const MARKER = 'ZQX-distinctive-7f3a9c-plaintext-ZQX';
@@ -33,7 +33,7 @@ async function ok(args: string[], opts: Parameters<typeof run>[1] = {}): Promise
   return r;
 }
 
-const json = (r: Result) => JSON.parse(r.out);
+const json = (r: Result) => lastJson(r.out);
 const noStack = (stderr: string) => expect(stderr).not.toMatch(/^\s+at /m);
 
 function newestMtime(dir: string): number {
@@ -279,7 +279,7 @@ describe('repo CLI', () => {
     const before = json(await ok(['--json', 'snapshots'])).length;
     const r = await run(['-r', repo, '--json', 'backup', dir]);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/^warning: .*secret\.txt: cannot open: permission denied$/m);
+    expect(r.stderr).toMatch(/^\{"message_type":"error","error":\{"message":"cannot open: permission denied"\},"during":"archival","item":".*secret\.txt"\}$/m);
     expect(json(r).warnings[0]).toMatchObject({ skipped: true });
     expect(json(await ok(['--json', 'snapshots'])).length).toBe(before + 1);
   });

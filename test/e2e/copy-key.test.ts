@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { lastJson, runCli, type CliResult } from '../helpers/cli.js';
 import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
 import { compareTrees } from '../helpers/tree-gen.js';
 
@@ -19,7 +19,7 @@ async function ok(args: string[], password: string, env: Record<string, string |
   if (r.code !== 0) throw new Error(`repo ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.out}`);
   return r;
 }
-const json = (r: CliResult) => JSON.parse(r.out);
+const json = (r: CliResult) => lastJson(r.out);
 
 beforeAll(async () => {
   tmp = tempDir('repo-e2e-copy-');

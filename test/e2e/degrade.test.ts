@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { lastJson, runCli, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/repo.js';
 
 let tmp: string;
@@ -42,7 +42,7 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) {
     fs.writeFileSync(path.join(src, `file-${i}.txt`), `contents of backup ${i}\n`.repeat(100 + i));
     const before = new Set(names(pristine, 'index'));
-    const r = JSON.parse((await ok(pristine, ['--json', 'backup', src, '--time', `2026-05-0${i + 1} 10:00:00`])).out);
+    const r = lastJson((await ok(pristine, ['--json', 'backup', src, '--time', `2026-05-0${i + 1} 10:00:00`])).out);
     snapshotOf.push(r.snapshot_id);
     indexOf.push(names(pristine, 'index').filter((n) => !before.has(n))[0]);
   }

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lastJson } from '../helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // REPO_E2E_CLI points at another build of the command (used while developing these tests before main.ts registers them).
@@ -47,7 +48,8 @@ async function ok(args: string[], env: Record<string, string | undefined> = {}):
   return r;
 }
 
-const json = (r: Result) => JSON.parse(r.out);
+// The whole output, or its last line: backup streams status lines before its summary under --json.
+const json = (r: Result) => lastJson(r.out);
 const ndjson = (r: Result) => r.out.trim().split('\n').map((l) => JSON.parse(l));
 
 let first: string;
@@ -116,7 +118,7 @@ describe('repo diff', () => {
 describe('repo find', () => {
   it('finds paths by pattern and objects by id', async () => {
     const md = json(await ok(['--json', 'find', '*.md']));
-    expect(md).toEqual([{ snapshot: first, hits: 1, matches: [expect.objectContaining({ path: '/src/docs/b.md', type: 'file' })] }]);
+    expect(md).toEqual([{ message_type: 'matches', snapshot: first, hits: 1, matches: [expect.objectContaining({ path: '/src/docs/b.md', type: 'file' })] }]);
     const txt = json(await ok(['--json', 'find', '/src/docs/*.TXT', '-i', '--snapshot', second]));
     expect(txt.map((s: any) => s.matches.map((m: any) => m.path))).toEqual([['/src/docs/a.txt', '/src/docs/c.txt']]);
     expect((await ok(['find', 'a.txt'])).out).toMatch(/Found matching entries in snapshot/);

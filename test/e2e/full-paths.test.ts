@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { lastJson, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/repo.js';
 
 const RESTIC = '/usr/bin/restic';
@@ -107,9 +107,9 @@ describe('commands given the path as backed up', () => {
   let first: string;
   let second: string;
   beforeAll(async () => {
-    first = JSON.parse(await repo(['--json', 'backup', `${src}/me`, '--time', '2026-01-01 10:00:00'])).snapshot_id;
+    first = lastJson(await repo(['--json', 'backup', `${src}/me`, '--time', '2026-01-01 10:00:00'])).snapshot_id;
     fs.writeFileSync(path.join(src, 'me/docs/a.txt'), 'changed\n');
-    second = JSON.parse(await repo(['--json', 'backup', `${src}/me`, '--time', '2026-01-02 10:00:00'])).snapshot_id;
+    second = lastJson(await repo(['--json', 'backup', `${src}/me`, '--time', '2026-01-02 10:00:00'])).snapshot_id;
   });
 
   it('restore SNAPSHOT:/abs/path, restore --include /abs/path, ls, dump, find and diff', async () => {

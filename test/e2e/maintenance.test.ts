@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { lastJson, runCli, type CliResult } from '../helpers/cli.js';
 import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
 
 let tmp: string;
@@ -14,7 +14,7 @@ async function ok(args: string[]): Promise<CliResult> {
   if (r.code !== 0) throw new Error(`repo ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.out}`);
   return r;
 }
-const json = (r: CliResult) => JSON.parse(r.out);
+const json = (r: CliResult) => lastJson(r.out);
 function du(dir: string): number {
   let n = 0;
   for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;

@@ -59,7 +59,8 @@ describe.skipIf(!canSwitch)('unreadable source files', () => {
     const before = await count();
     const r = await repoCli(['--json', 'backup', dir]);
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/^warning: .*secret\.txt: cannot open: permission denied$/m);
+    // Under --json each unreadable file is restic's error line on stderr.
+    expect(r.stderr).toMatch(/^\{"message_type":"error","error":\{"message":"cannot open: permission denied"\},"during":"archival","item":".*secret\.txt"\}$/m);
     expect(await count()).toBe(before + 1);
   });
 

@@ -55,3 +55,16 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/**
+ * A command's JSON result: the whole output when it is one JSON value (`cat` prints indented JSON), else the
+ * last line, after any status lines (backup and restore stream them under --json).
+ */
+export function lastJson<T = any>(out: string): T {
+  try {
+    return JSON.parse(out) as T;
+  } catch {
+    const lines = out.split('\n').filter((l) => l.trim() !== '');
+    return JSON.parse(lines[lines.length - 1] ?? '') as T;
+  }
+}

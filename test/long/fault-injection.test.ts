@@ -97,6 +97,23 @@ function expectOk(r: CliResult): void {
   expect(r.code, describeRun(r)).toBe(0);
 }
 
+/**
+ * A `--json` run with its stderr put back into text lines: restic's error lines become "warning: ITEM: MESSAGE"
+ * and the exit_error line "repo: MESSAGE", so one set of checks reads both forms; stdout's last line is the result.
+ */
+function fromJson(r: CliResult): CliResult & { result: any } {
+  const stderr = r.stderr
+    .split('\n')
+    .map((l) => {
+      if (!l.startsWith('{')) return l;
+      const m = JSON.parse(l) as { message_type: string; message?: string; item?: string; error?: { message: string } };
+      return m.message_type === 'exit_error' ? `repo: ${m.message}` : `warning: ${m.item}: ${m.error?.message}`;
+    })
+    .join('\n');
+  const out = r.out.trim().split('\n');
+  return { ...r, stderr, result: r.code === 0 ? JSON.parse(out[out.length - 1]) : undefined };
+}
+
 /** A failed command printed exactly one error line (plus possibly warnings) and nothing else on stderr. */
 /**
  * A failed restore: exit 1 and nothing but error and warning lines. Restore either stops with one error line or,
@@ -704,7 +721,7 @@ async function runFault(name: string, apply: (repo: string, rand: () => number) 
     const before = snapshotOfVersion(f.latestBefore ?? 2);
     const shouldFail = f.openError !== undefined || needs(before, f.unavailable ?? new Set());
     const t1 = path.join(dir, 'restore-before');
-    const r1 = await run(['--json', 'restore', 'latest', '--target', t1]);
+    const r1 = fromJson(await run(['--json', 'restore', 'latest', '--target', t1]));
     if (shouldFail) {
       const line = failureLine(r1);
       expect(r1.stderr, describeRun(r1)).toMatch((f.openError ?? f.restoreError)!);
@@ -712,7 +729,7 @@ async function runFault(name: string, apply: (repo: string, rand: () => number) 
       outcome.push(`restore fails: ${line.slice(6, 90)}…`);
     } else {
       expectOk(r1);
-      expect(JSON.parse(r1.out).snapshot_id).toBe(before.id);
+      expect(r1.result.snapshot_id).toBe(before.id);
       verifyTarget(t1, expectedRestore(before, new Set()), true);
       outcome.push(`restore ok (backup ${before.version})`);
     }
@@ -739,9 +756,9 @@ async function runFault(name: string, apply: (repo: string, rand: () => number) 
 
     const lost = f.lost ?? new Set<string>();
     const t2 = path.join(dir, 'restore-after');
-    const r2 = await run(['--json', 'restore', 'latest', '--target', t2]);
+    const r2 = fromJson(await run(['--json', 'restore', 'latest', '--target', t2]));
     expectOk(r2);
-    const version = await restoredVersion(repo, JSON.parse(r2.out).snapshot_id);
+    const version = await restoredVersion(repo, r2.result.snapshot_id);
     expect(version).toBe(f.latestAfter ?? 2);
     const expected = expectedRestore(snapshotOfVersion(version), lost);
     verifyTarget(t2, expected, true);

@@ -186,11 +186,12 @@ describe('restore with damaged blobs', () => {
 
     const json = await runCli(['-r', repoDir, '--json', 'restore', `latest:${work}`, '--target', path.join(work, 'out-json')], { password: CLI_PASSWORD });
     expect(json.code).toBe(1);
-    // NDJSON on stdout: an error object per damaged path, then the summary; stderr has only the error line.
-    expect(json.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^repo: restored 13 of 14 files; 1 damaged: /src/deep/bad.bin .*${pack}`))]);
+    // As restic: status lines and the summary on stdout; on stderr an error line per damaged path, then the exit_error line.
+    const errLines = json.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(errLines.at(-1)).toMatchObject({ message_type: 'exit_error', code: 1, message: expect.stringMatching(new RegExp(`^restored 13 of 14 files; 1 damaged: /src/deep/bad.bin .*${pack}`)) });
     const lines = json.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    for (const l of lines) expect(typeof l.message_type).toBe('string');
-    const errors = lines.filter((l) => l.message_type === 'error');
+    for (const l of [...lines, ...errLines]) expect(typeof l.message_type).toBe('string');
+    const errors = errLines.filter((l) => l.message_type === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ during: 'restore', item: '/src/deep/bad.bin', blob: bad, pack });
     expect((errors[0].error as { message: string }).message).toContain('bad.bin');

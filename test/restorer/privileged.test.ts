@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { restoreSnapshot } from '../../src/restorer/index.js';
-import { runCli } from '../helpers/cli.js';
+import { lastJson, runCli } from '../helpers/cli.js';
 import { tempDir as mkTemp } from '../helpers/repo.js';
 import { bytes, fileNode, newRepo, node, snapshotOf, tempDir } from './helpers.js';
 
@@ -93,6 +93,6 @@ describe('device nodes and setuid files', () => {
     expect(fs.statSync(path.join(work, 'b', 'src', 'su')).mode & 0o7777).toBe(0o755);
 
     const json = await runCli(['-r', repoDir, '--json', 'restore', `latest:${work}`, '--target', path.join(work, 'c')], { password });
-    expect(JSON.parse(json.out)).toMatchObject({ message_type: 'summary', devices: 1, setuid: 1, stripped: 0 });
+    expect(lastJson(json.out)).toMatchObject({ message_type: 'summary', devices: 1, setuid: 1, stripped: 0 });
   });
 });
