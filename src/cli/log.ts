@@ -6,6 +6,7 @@ import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { matchesAudit, readAuditLog, type AuditFilter, type AuditResult } from '../ops/audit.js';
 import { defaultStateDir } from '../ops/state.js';
+import { looksLikeDuration } from '../core/units.js';
 import { parseOpsDuration } from '../ops/time.js';
 import { Env, runtime, withRepository } from './context.js';
 import { formatTimestamp, renderTable } from './format.js';
@@ -44,7 +45,7 @@ export function registerLog(program: Command): void {
 }
 
 function parseWhen(value: string, flag: string, now: Date): Date {
-  if (/^\d+(\.\d+)?(ms|s|m|h|d|w)([\d.]+(ms|s|m|h|d|w))*$/.test(value.trim())) return new Date(now.getTime() - parseOpsDuration(value, flag));
+  if (looksLikeDuration(value)) return new Date(now.getTime() - parseOpsDuration(value, flag));
   return parseTime(value, flag);
 }
 

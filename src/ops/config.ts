@@ -290,10 +290,11 @@ function parsed<T>(ctx: Ctx, node: YamlNode | null, keyPath: string, fn: () => T
   }
 }
 
-function duration(ctx: Ctx, node: YamlNode | null, keyPath: string): { ms: number; text: string } | undefined {
+/** A length of time; `bareM` is 'minutes' only for keys restic has as Go durations (retry-lock). */
+function duration(ctx: Ctx, node: YamlNode | null, keyPath: string, bareM: 'minutes' | 'ambiguous' = 'ambiguous'): { ms: number; text: string } | undefined {
   const v = isScalar(node) && typeof node.value === 'number' ? node.value : str(ctx, node, keyPath);
   if (v === undefined) return undefined;
-  const ms = parsed(ctx, node, keyPath, () => parseOpsDuration(v, 'duration'));
+  const ms = parsed(ctx, node, keyPath, () => parseOpsDuration(v, keyPath.slice(keyPath.lastIndexOf('.') + 1), bareM));
   return ms === undefined ? undefined : { ms, text: String(v) };
 }
 
@@ -481,7 +482,7 @@ function parseProfile(ctx: Ctx, name: string, node: YamlNode | null, line: numbe
     if (!e.has('schedule')) issue(ctx, e.get('window')!.key, at('window'), 'a window only makes sense with a schedule');
   }
   if (e.has('retry-lock')) {
-    const d = duration(ctx, e.get('retry-lock')!.value, at('retry-lock'));
+    const d = duration(ctx, e.get('retry-lock')!.value, at('retry-lock'), 'minutes');
     if (d !== undefined) p.retryLockMs = d.ms;
   }
   if (e.has('retention')) p.retention = parseRetention(ctx, e.get('retention')!.value, at('retention'));
@@ -535,7 +536,7 @@ function parseRetention(ctx: Ctx, node: YamlNode | null, kp: string): RetentionC
     if (n === undefined) continue;
     const v = str(ctx, n, `${kp}.${k}`);
     if (v !== undefined) {
-      const d = parsed(ctx, n, `${kp}.${k}`, () => parseDuration(v));
+      const d = parsed(ctx, n, `${kp}.${k}`, () => parseDuration(v, k));
       if (d !== undefined) policy[withinField[k]] = d;
     }
   }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { backupPaths, backupStream, findParent, parseExcludeFile, type BackupOptions, type BackupResult, type ExcludeRule } from '../archiver/index.js';
 import { isRepoError, RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
+import { formatBytes } from '../core/units.js';
 import { checkRepository } from '../maintenance/check.js';
 import { copySnapshots } from '../maintenance/copy.js';
 import { executeForget, planForget } from '../maintenance/forget.js';
@@ -91,17 +92,6 @@ class StepFailure extends Error {}
 
 function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
 /** Runs one job of `profile`. Never throws for a failing step: the result says what happened. */
