@@ -413,6 +413,7 @@ async function runCheck(profile: ProfileConfig, log: JobLog, audit: Audit, opts:
           bytes_read: d.bytesRead,
           read_seconds: d.seconds,
           bytes_per_second: d.bytesPerSecond,
+          rate_measured: d.rateMeasured,
           estimated_restore_seconds: d.estimatedRestoreSeconds,
         });
         log.add(`check: read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} at ${formatBytes(d.bytesPerSecond)}/s`);
