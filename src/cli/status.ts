@@ -7,6 +7,7 @@ import { shortId } from '../core/id.js';
 import { defaultStateDir } from '../ops/state.js';
 import { metricsText, profileStatus, writeMetricsFile, type ProfileStatus } from '../ops/status.js';
 import { formatAge } from '../ops/time.js';
+import { withProfileEnvironment } from '../ops/profile-env.js';
 import { Env, runtime } from './context.js';
 import { formatBytes, formatTimestamp } from './format.js';
 
@@ -16,7 +17,6 @@ export const EXIT_OBJECTIVE_MISSED = 2;
 export const EXIT_OBJECTIVE_UNKNOWN = 4;
 
 interface StatusFlags {
-  config?: string;
   metricsFile?: string;
 }
 
@@ -25,7 +25,6 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description('show whether each profile meets its recovery objectives (RPO, RTO, check interval)')
     .argument('[profiles...]', 'only these profiles (default: all)')
-    .option('--config <file>', 'config file (default: $REPO_CONFIG, ./repo.yaml, $XDG_CONFIG_HOME/repo/repo.yaml)')
     .option('--metrics-file <path>', 'also write Prometheus metrics to this file (e.g. /var/lib/node_exporter/textfile/repo.prom)')
     .addHelpText('after', '\nExit status: 0 every objective is met, 2 an objective is missed or a repository cannot be read,\n4 none is missed but one is unknown (RTO: no check has measured a read rate yet), 1 error.')
     .action((names: string[], flags: StatusFlags, c: Command) => runStatus(Env.from(c), names, flags));
@@ -34,12 +33,14 @@ export function registerStatus(program: Command): void {
 async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise<void> {
   // Loaded here, not at start-up: the YAML and cron parsers it brings cost every other command ~40 ms.
   const { loadConfig, selectProfiles } = await import('../ops/config.js');
-  const config = loadConfig(flags.config);
+  const config = loadConfig(env.globals.config);
+  if (env.globals.profile !== undefined) names = [...names, env.globals.profile];
   const profiles = selectProfiles(config, names);
   const now = new Date();
   const statuses: ProfileStatus[] = [];
   for (const p of profiles) {
-    statuses.push(await profileStatus(p, { now, stateDir: defaultStateDir(), backendOptions: env.backendOptions(), detailed: flags.metricsFile !== undefined }));
+    const opts = { now, stateDir: defaultStateDir(), backendOptions: env.backendOptions(), detailed: flags.metricsFile !== undefined };
+    statuses.push(await withProfileEnvironment(p, () => profileStatus(p, opts))); // its S3 credentials, if any
   }
   if (flags.metricsFile !== undefined) await writeMetricsFile(flags.metricsFile, metricsText(statuses, now));
   const ok = statuses.every((s) => s.ok);

@@ -13,6 +13,7 @@ import { parseMaxUnused } from '../maintenance/prune-plan.js';
 import { parseDuration, parseGroupBy, parseKeepCount, type GroupByField, type RetentionPolicy } from '../policy/index.js';
 import { validateCompression } from '../repository/compression.js';
 import { parseOpsDuration, parseWindow, type TimeWindow } from './time.js';
+import { ENV_NAME_RE } from './profile-env.js';
 
 export const CONFIG_FILE_NAMES = ['repo.yaml', 'repo.yml'];
 
@@ -105,6 +106,14 @@ export interface ProfileConfig {
   objectives: Objectives;
   monitoring: MonitoringConfig;
   retryLockMs: number;
+  /** Variables set for this profile's work (e.g. AWS_ACCESS_KEY_ID); they win over the inherited environment. */
+  env: Record<string, string>;
+  /** A KEY=VALUE file (systemd EnvironmentFile= format) read for this profile; for secrets, mode 0600. */
+  envFile?: string;
+  /** The local cache directory for this profile's remote repository (instead of $REPO_CACHE_DIR). */
+  cacheDir?: string;
+  /** No local cache for this profile's repository (like --no-cache). */
+  noCache: boolean;
   /** Line of the profile's definition in the file. */
   line: number;
 }
@@ -298,6 +307,25 @@ function duration(ctx: Ctx, node: YamlNode | null, keyPath: string, bareM: 'minu
   return ms === undefined ? undefined : { ms, text: String(v) };
 }
 
+/** `env:` — a mapping of variable names to strings (numbers and booleans are written as text). */
+function parseEnv(ctx: Ctx, node: YamlNode | null, keyPath: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isMap(node)) {
+    issue(ctx, node, keyPath, `expected a mapping of variable names to values, got ${describe(node)}`);
+    return out;
+  }
+  for (const item of (node as YAMLMap).items) {
+    const k = item.key as YamlNode;
+    const name = isScalar(k) ? String(k.value) : '';
+    const v = item.value as YamlNode | null;
+    if (!ENV_NAME_RE.test(name)) issue(ctx, k, `${keyPath}.${name}`, 'a variable name has letters, digits and "_" and does not start with a digit');
+    else if (name.startsWith('REPO_PASSWORD')) issue(ctx, k, `${keyPath}.${name}`, 'give the password with password-file or password-command, not as a variable');
+    else if (isScalar(v) && ['string', 'number', 'boolean'].includes(typeof v.value)) out[name] = String(v.value);
+    else issue(ctx, v ?? k, `${keyPath}.${name}`, `expected a string, got ${describe(v)}`);
+  }
+  return out;
+}
+
 function isRemote(location: string): boolean {
   return /^[a-z][a-z0-9+.-]*:/i.test(location) && !/^[a-z]:[\\/]/i.test(location);
 }
@@ -354,6 +382,10 @@ const PROFILE_KEYS = [
   'objectives',
   'monitoring',
   'retry-lock',
+  'env',
+  'env-file',
+  'cache-dir',
+  'no-cache',
 ] as const;
 
 const COUNT_KEYS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'] as const;
@@ -427,6 +459,8 @@ function parseProfile(ctx: Ctx, name: string, node: YamlNode | null, line: numbe
     objectives: {},
     monitoring: { logLines: 50, timeoutMs: 10_000 },
     retryLockMs: 10 * 60_000,
+    env: {},
+    noCache: false,
     line,
   };
 
@@ -485,6 +519,16 @@ function parseProfile(ctx: Ctx, name: string, node: YamlNode | null, line: numbe
     const d = duration(ctx, e.get('retry-lock')!.value, at('retry-lock'), 'minutes');
     if (d !== undefined) p.retryLockMs = d.ms;
   }
+  if (e.has('env')) p.env = parseEnv(ctx, e.get('env')!.value, at('env'));
+  if (e.has('env-file')) {
+    const v = str(ctx, e.get('env-file')!.value, at('env-file'));
+    if (v !== undefined) p.envFile = localPath(ctx, v);
+  }
+  if (e.has('cache-dir')) {
+    const v = str(ctx, e.get('cache-dir')!.value, at('cache-dir'));
+    if (v !== undefined) p.cacheDir = localPath(ctx, v);
+  }
+  if (e.has('no-cache')) p.noCache = bool(ctx, e.get('no-cache')!.value, at('no-cache')) ?? false;
   if (e.has('retention')) p.retention = parseRetention(ctx, e.get('retention')!.value, at('retention'));
   if (e.has('hooks')) p.hooks = parseHooks(ctx, e.get('hooks')!.value, at('hooks'), p.hooks);
   if (e.has('databases')) p.databases = parseDatabases(ctx, e.get('databases')!.value, at('databases'));

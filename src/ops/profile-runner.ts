@@ -24,6 +24,7 @@ import { commandStream, describeExit, runShell } from './exec.js';
 import { Monitor } from './monitor.js';
 import { belongsToProfile, openProfileRepository, openTargetRepository, profileHost, withLock, type RepoAccess } from './repos.js';
 import { formatAge } from './time.js';
+import { withProfileEnvironment } from './profile-env.js';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped' | 'partial';
 
@@ -96,6 +97,18 @@ function errMessage(err: unknown): string {
 
 /** Runs one job of `profile`. Never throws for a failing step: the result says what happened. */
 export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}): Promise<JobResult> {
+  // The profile's env / env-file (e.g. S3 credentials) hold for the whole job; an unreadable env-file fails it.
+  const started = (opts.now ?? (() => new Date()))();
+  try {
+    return await withProfileEnvironment(profile, () => runProfileJob(profile, opts));
+  } catch (err) {
+    if (!(isRepoError(err) && err.context.file === profile.envFile)) throw err;
+    const error = errMessage(err);
+    return { profile: profile.name, status: 'failure', exitCode: 1, started, seconds: 0, steps: [], snapshots: [], bytesAdded: 0, error, log: [`profile ${profile.name}: failure — ${error}`] };
+  }
+}
+
+async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<JobResult> {
   const now = opts.now ?? (() => new Date());
   const started = now();
   const log = new JobLog(profile.name, opts.onLog);
