@@ -12,8 +12,7 @@ import { checkRepository } from '../maintenance/check.js';
 import { copySnapshots } from '../maintenance/copy.js';
 import { executeForget, planForget } from '../maintenance/forget.js';
 import { executePrune } from '../maintenance/prune-execute.js';
-import { parseMaxUnused, planPrune } from '../maintenance/prune-plan.js';
-import { parseSubset } from '../maintenance/subset.js';
+import { planPrune } from '../maintenance/prune-plan.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
 import { newestAudit, readAuditLog, tryAppendAudit, type AuditRecord } from './audit.js';
@@ -339,7 +338,7 @@ async function applyRetention(repo: Repository, profile: ProfileConfig, label: s
     if (!ret.prune || removed.length === 0) return;
     const t0 = Date.now();
     try {
-      const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused === undefined ? undefined : parseMaxUnused(ret.maxUnused) });
+      const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused });
       const writer = await repo.sibling({ skipIndex: true });
       try {
         const res = await executePrune(repo, writer, prunePlan);
@@ -417,9 +416,9 @@ async function runCheck(profile: ProfileConfig, log: JobLog, audit: Audit, opts:
     await withLock(repo, false, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
       const c = profile.check;
       const t0 = Date.now();
-      const report = await checkRepository(repo, { readData: c?.readData === true, subset: c?.subset === undefined ? undefined : parseSubset(c.subset), signal: opts.signal });
+      const report = await checkRepository(repo, { readData: c?.readData === true, subset: c?.subset, signal: opts.signal });
       const d = report.readData;
-      const details: Record<string, unknown> = { problems: report.problems.length, duration_seconds: (Date.now() - t0) / 1000, subset: c?.subset, read_data: c?.readData === true };
+      const details: Record<string, unknown> = { problems: report.problems.length, duration_seconds: (Date.now() - t0) / 1000, subset: c?.subsetText, read_data: c?.readData === true };
       if (d) {
         Object.assign(details, {
           packs_read: d.packsRead,

@@ -86,4 +86,12 @@ describe('--profile and --config on every command', () => {
     expect(units.out).toContain(`EnvironmentFile=${path.join(dir, 'secrets.env')}`);
     expect(units.out).toContain('Environment=FOO_TEST=bar');
   });
+
+  it('publishes the repo.yaml schema for editors (repo generate --config-schema)', async () => {
+    const r = await cli(['generate', '--config-schema', '-']);
+    expect(r.code, r.stderr).toBe(0);
+    const schema = JSON.parse(r.out);
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.properties.profiles.additionalProperties.properties['env-file'].description).toMatch(/0600/);
+  });
 });
