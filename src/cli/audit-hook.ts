@@ -114,7 +114,7 @@ async function recordFor(repo: Repository, op: string, result: AuditResult, valu
     if (Array.isArray(v.warnings) && v.warnings.some((w: { skipped?: boolean }) => w.skipped)) rec.result = 'partial';
   }
   if (op === 'check' && v && typeof v === 'object' && 'ok' in v) {
-    const r = v as { ok: boolean; problems: unknown[]; readData?: { packsRead: number; bytesRead: number; seconds: number; bytesPerSecond: number; estimatedRestoreSeconds?: number } };
+    const r = v as { ok: boolean; problems: unknown[]; readData?: { packsRead: number; bytesRead: number; seconds: number; bytesPerSecond: number; rateMeasured?: boolean; estimatedRestoreSeconds?: number } };
     if (!r.ok) {
       rec.result = 'failure';
       rec.error = `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} found`;
@@ -126,6 +126,7 @@ async function recordFor(repo: Repository, op: string, result: AuditResult, valu
         bytes_read: r.readData.bytesRead,
         read_seconds: r.readData.seconds,
         bytes_per_second: r.readData.bytesPerSecond,
+        rate_measured: r.readData.rateMeasured,
         estimated_restore_seconds: r.readData.estimatedRestoreSeconds,
       });
     }

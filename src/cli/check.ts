@@ -2,7 +2,7 @@
 // Read-only (shared lock); exits 1 when it finds a problem, and names the damaged files, snapshots and paths.
 
 import type { Command } from 'commander';
-import { checkRepository, type CheckProgress, type CheckReport } from '../maintenance/check.js';
+import { checkRepository, MIN_RATE_BYTES, MIN_RATE_SUBSET, type CheckProgress, type CheckReport } from '../maintenance/check.js';
 import { parseSubset } from '../maintenance/subset.js';
 import { verifyAuditLog } from '../ops/audit.js';
 import { Env, runtime, withRepository } from './context.js';
@@ -81,7 +81,10 @@ function reportJson(r: CheckReport): Record<string, unknown> {
       seconds: r.readData.seconds,
       bytes_per_second: r.readData.bytesPerSecond,
       latest_snapshot: r.readData.latestSnapshot,
-      latest_snapshot_stored_bytes: r.readData.latestSnapshotStoredBytes,
+      rate_measured: r.readData.rateMeasured,
+      rate_minimum_bytes: MIN_RATE_BYTES,
+      restore_snapshots: r.readData.restoreSnapshots,
+      restore_stored_bytes: r.readData.restoreStoredBytes,
       estimated_restore_seconds: r.readData.estimatedRestoreSeconds,
     },
   };
@@ -94,10 +97,12 @@ function printReport(env: Env, r: CheckReport): void {
   if (r.readData) {
     const d = r.readData;
     env.out.info(`read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} in ${formatDuration(d.seconds)} (${formatBytes(d.bytesPerSecond)}/s), ${d.blobsChecked} blobs verified`);
-    if (d.estimatedRestoreSeconds !== undefined && d.latestSnapshot) {
-      env.out.info(
-        `estimated time to restore the latest snapshot ${d.latestSnapshot.slice(0, 8)} (${formatBytes(d.latestSnapshotStoredBytes ?? 0)} stored) at this read rate: ${formatDuration(d.estimatedRestoreSeconds)}`,
-      );
+    const heads = d.restoreSnapshots ?? [];
+    const what = `the latest snapshot of ${heads.length === 1 ? 'its one path set' : `each of its ${heads.length} path sets`} (${formatBytes(d.restoreStoredBytes ?? 0)} stored)`;
+    if (d.estimatedRestoreSeconds !== undefined) {
+      env.out.info(`estimated time to restore ${what}: ${formatDuration(d.estimatedRestoreSeconds)} (reading and decrypting at this read rate; writing the files is not included)`);
+    } else if (heads.length > 0) {
+      env.out.info(`restore time unknown: this check read ${formatBytes(d.bytesRead)}, too little to measure a read rate (at least ${formatBytes(MIN_RATE_BYTES)} or the whole repository); run \`repo check --read-data-subset ${MIN_RATE_SUBSET}\``);
     }
   }
   for (const p of r.problems) env.out.print(`error: ${p.message}`);

@@ -24,6 +24,9 @@ export interface GlobalOptions {
   /** false with --no-cache (see cli/cache.ts). */
   cache?: boolean;
   retryLock?: string;
+  /** --config and --profile (cli/profile-option.ts). */
+  config?: string;
+  profile?: string;
 }
 
 /** Exit status of a backup that saved its snapshot although some source files could not be read. */

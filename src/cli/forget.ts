@@ -72,19 +72,19 @@ function policyFrom(f: ForgetFlags): RetentionPolicy {
       throw err;
     }
   };
-  const dur = (v: string | undefined) => (v === undefined ? undefined : parseDuration(v));
+  const dur = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseDuration(v, flag));
   p.last = count(f.keepLast, '--keep-last');
   p.hourly = count(f.keepHourly, '--keep-hourly');
   p.daily = count(f.keepDaily, '--keep-daily');
   p.weekly = count(f.keepWeekly, '--keep-weekly');
   p.monthly = count(f.keepMonthly, '--keep-monthly');
   p.yearly = count(f.keepYearly, '--keep-yearly');
-  p.within = dur(f.keepWithin);
-  p.withinHourly = dur(f.keepWithinHourly);
-  p.withinDaily = dur(f.keepWithinDaily);
-  p.withinWeekly = dur(f.keepWithinWeekly);
-  p.withinMonthly = dur(f.keepWithinMonthly);
-  p.withinYearly = dur(f.keepWithinYearly);
+  p.within = dur(f.keepWithin, '--keep-within');
+  p.withinHourly = dur(f.keepWithinHourly, '--keep-within-hourly');
+  p.withinDaily = dur(f.keepWithinDaily, '--keep-within-daily');
+  p.withinWeekly = dur(f.keepWithinWeekly, '--keep-within-weekly');
+  p.withinMonthly = dur(f.keepWithinMonthly, '--keep-within-monthly');
+  p.withinYearly = dur(f.keepWithinYearly, '--keep-within-yearly');
   if (f.keepTag) p.tags = f.keepTag.map((t) => (t === '' ? [''] : t.split(',').map((x) => x.trim())));
   for (const k of Object.keys(p) as (keyof RetentionPolicy)[]) if (p[k] === undefined) delete p[k];
   return p;

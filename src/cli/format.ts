@@ -3,18 +3,7 @@
 
 import type { NodeType } from '../tree/node.js';
 
-/** 1536 → "1.500 KiB", restic-style binary units with three decimals. */
-export function formatBytes(n: number): string {
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  if (n < 1024) return `${Math.round(n)} B`; // rates and averages are fractional: never print raw floats
-  let v = n;
-  let u = -1;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(3)} ${units[u]}`;
-}
+export { formatBytes } from '../core/units.js';
 
 /** Seconds → "0:05", "12:03", "1:02:03". */
 export function formatDuration(seconds: number): string {

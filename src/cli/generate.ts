@@ -1,4 +1,4 @@
-// `repo generate`: shell completion (bash, zsh, fish) and man pages, with restic's flag names. Everything is
+// `repo generate`: shell completion (bash, zsh, fish), man pages and the JSON Schema of repo.yaml, with restic's flag names. Everything is
 // derived from the commander program itself (completion.ts renders it); files are written through a temporary
 // name, fsync and rename. "-" writes a completion script to standard output.
 
@@ -15,6 +15,7 @@ interface GenerateFlags {
   zshCompletion?: string;
   fishCompletion?: string;
   man?: string;
+  configSchema?: string;
 }
 
 function optionModel(o: Option): OptionModel {
@@ -40,22 +41,26 @@ export function registerGenerate(program: Command, epilog: string): void {
     .option('--zsh-completion <file>', 'write the zsh completion file ("-" for standard output)')
     .option('--fish-completion <file>', 'write the fish completion file ("-" for standard output)')
     .option('--man <directory>', 'write man pages (repo.1, repo-backup.1, …) to this directory')
+    .option('--config-schema <file>', 'write the JSON Schema of repo.yaml, for editors ("-" for standard output)')
     .action(async (flags: GenerateFlags, c: Command) => {
       const env = Env.from(c);
       const models = commandModels(program);
-      const jobs: [string | undefined, () => string][] = [
+      const jobs: [string | undefined, () => string | Promise<string>][] = [
         [flags.bashCompletion, () => bashCompletion(models)],
         [flags.zshCompletion, () => zshCompletion(models)],
         [flags.fishCompletion, () => fishCompletion(models)],
+        // Loaded only here: the schema library and the YAML parser cost every other command start-up time.
+        [flags.configSchema, async () => JSON.stringify((await import('../ops/config.js')).configJsonSchema(), null, 2) + '\n'],
       ];
       if (jobs.every(([f]) => f === undefined) && flags.man === undefined) {
-        throw new RepoError('INVALID_ARGUMENT', 'nothing to generate: give --bash-completion, --zsh-completion, --fish-completion and/or --man');
+        throw new RepoError('INVALID_ARGUMENT', 'nothing to generate: give --bash-completion, --zsh-completion, --fish-completion, --config-schema and/or --man');
       }
       for (const [file, render] of jobs) {
         if (file === undefined) continue;
-        if (file === '-') process.stdout.write(render());
+        const text = await render();
+        if (file === '-') process.stdout.write(text);
         else {
-          await writeFileAtomic(file, render(), 0o644);
+          await writeFileAtomic(file, text, 0o644);
           env.out.info(`writing ${file}`);
         }
       }

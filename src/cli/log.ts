@@ -6,6 +6,7 @@ import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { matchesAudit, readAuditLog, type AuditFilter, type AuditResult } from '../ops/audit.js';
 import { defaultStateDir } from '../ops/state.js';
+import { looksLikeDuration } from '../core/units.js';
 import { parseOpsDuration } from '../ops/time.js';
 import { Env, runtime, withRepository } from './context.js';
 import { formatTimestamp, renderTable } from './format.js';
@@ -16,7 +17,6 @@ interface LogFlags {
   host?: string[];
   user?: string[];
   result?: string[];
-  profile?: string[];
   snapshot?: string;
   since?: string;
   until?: string;
@@ -34,7 +34,6 @@ export function registerLog(program: Command): void {
     .option('-H, --host <host>', 'only entries written from this host (repeatable)', collect)
     .option('--user <name>', 'only entries of this user (repeatable)', collect)
     .option('--result <result>', 'only success, failure, interrupted or partial (repeatable)', collect)
-    .option('--profile <name>', 'only entries of this repo.yaml profile (repeatable)', collect)
     .option('--snapshot <id>', 'only entries that added, removed or read this snapshot (id or prefix)')
     .option('--since <time>', 'only entries since this time ("YYYY-MM-DD HH:MM:SS", RFC 3339) or this long ago (7d, 12h)')
     .option('--until <time>', 'only entries until this time or this long ago')
@@ -44,7 +43,7 @@ export function registerLog(program: Command): void {
 }
 
 function parseWhen(value: string, flag: string, now: Date): Date {
-  if (/^\d+(\.\d+)?(ms|s|m|h|d|w)([\d.]+(ms|s|m|h|d|w))*$/.test(value.trim())) return new Date(now.getTime() - parseOpsDuration(value, flag));
+  if (looksLikeDuration(value)) return new Date(now.getTime() - parseOpsDuration(value, flag));
   return parseTime(value, flag);
 }
 
@@ -58,7 +57,8 @@ async function runLog(env: Env, flags: LogFlags): Promise<void> {
     hosts: flags.host,
     users: flags.user,
     results: flags.result as AuditResult[] | undefined,
-    profiles: flags.profile,
+    // the global --profile (cli/profile-option.ts) opens the profile's repository and filters by it too
+    profiles: env.globals.profile === undefined ? undefined : [env.globals.profile],
     snapshot: flags.snapshot,
     since: flags.since === undefined ? undefined : parseWhen(flags.since, '--since', now),
     until: flags.until === undefined ? undefined : parseWhen(flags.until, '--until', now),

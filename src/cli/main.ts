@@ -34,6 +34,7 @@ import { registerRun } from './run.js';
 import { registerSchedule } from './schedule.js';
 import { registerStatus } from './status.js';
 import { exitErrorJson } from './json-messages.js';
+import { registerProfileOptions } from './profile-option.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -54,6 +55,7 @@ Environment:
   REPO_PASSWORD          the repository password
   REPO_PASSWORD_FILE     file whose first line is the password (instead of --password-file)
   REPO_PASSWORD_COMMAND  shell command printing the password (instead of --password-command)
+  REPO_CONFIG            config file with profiles (instead of --config)
 Without any of them the password is asked for on the terminal. Passwords are never
 accepted as command-line arguments.
 
@@ -61,6 +63,7 @@ Exit codes:
   0    success
   1    error (invalid arguments, missing or damaged data, I/O failure, failed command)
   2    status: a profile misses its recovery objectives (RPO, RTO or check interval)
+  4    status: nothing is missed, but an RTO is unknown (no check measured a read rate)
   3    backup saved, but some source files could not be read
   10   the repository does not exist
   11   the repository is locked
@@ -132,6 +135,7 @@ function buildProgram(): Command {
   registerUnlock(program);
   registerVersion(program);
   registerCacheOptions(program);
+  registerProfileOptions(program);
   registerCopy(program);
   registerKey(program);
   registerRun(program);

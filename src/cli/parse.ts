@@ -1,23 +1,11 @@
-// Parsing of command-line argument values: sizes ("16M"), chunker triples, times, tag lists, repeatable flags.
+// Parsing of command-line argument values (sizes and durations: src/core/units.ts): chunker triples, times, tag lists, repeatable flags.
 // Pure functions that only turn strings into values; every failure is a RepoError('INVALID_ARGUMENT') naming the flag.
 
-import { parseOpsDuration } from '../ops/time.js';
+import { parseElapsed, parseSize } from '../core/units.js';
 import { NotFoundError, RepoError } from '../core/errors.js';
 import { FASTCDC_ALGORITHM, type ChunkerParams } from '../chunker/chunker.js';
 
-const SIZE_RE = /^(\d+)(?:\s*([kmgt])(?:i?b)?|\s*b)?$/i;
-const UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** "16M", "512K", "1G", "4096", "8MiB" → bytes (binary units). */
-export function parseSize(value: string, flag: string): number {
-  const m = SIZE_RE.exec(value.trim());
-  if (m === null) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid size ${JSON.stringify(value)} for ${flag}: use a number with an optional K, M, G or T suffix`);
-  }
-  const n = Number(m[1]) * (m[2] === undefined ? 1 : UNITS[m[2].toLowerCase()]);
-  if (!Number.isSafeInteger(n)) throw new RepoError('INVALID_ARGUMENT', `size ${JSON.stringify(value)} for ${flag} is too large`);
-  return n;
-}
+export { parseSize };
 
 /** "MIN/AVG/MAX" with sizes as in parseSize, e.g. "512K/1M/8M". Ranges are checked by the library. */
 export function parseChunker(value: string): ChunkerParams {
@@ -103,9 +91,9 @@ export function splitSnapshotPath(value: string): { ref: string; path?: string }
   return { ref: value.slice(0, i), path: value.slice(i + 1) };
 }
 
-/** A wait time such as "30s", "5m", "1h30m" or a plain number of seconds → milliseconds. */
+/** restic's --retry-lock: a Go duration such as "30s", "5m" (minutes, as in Go), "1h30m", or plain seconds → ms. */
 export function parseWaitDuration(value: string, flag: string): number {
-  return parseOpsDuration(value, flag);
+  return parseElapsed(value, flag, 'minutes');
 }
 
 /** Resolves a full id or a unique prefix among stored names (cat, repair packs: every command takes short ids). */

@@ -11,7 +11,6 @@ import { Env, runtime } from './context.js';
 import { formatBytes, formatDuration, renderTable } from './format.js';
 
 interface RunFlags {
-  config?: string;
   all?: boolean;
   onlyInWindow?: boolean;
   check?: boolean;
@@ -23,7 +22,6 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run the jobs of profiles from the config file once: hooks, dumps, backup, retention, copies, check when due')
     .argument('[profiles...]', 'profile names from the config file')
-    .option('--config <file>', 'config file (default: $REPO_CONFIG, ./repo.yaml, $XDG_CONFIG_HOME/repo/repo.yaml)')
     .option('--all', 'run every profile')
     .option('--only-in-window', 'skip (successfully) a profile whose backup window is closed now (for system schedulers)')
     .option('--no-check', 'do not run the check, even when it is due')
@@ -44,7 +42,8 @@ export function worstExit(codes: number[]): number {
 async function runRun(env: Env, names: string[], flags: RunFlags): Promise<void> {
   // Loaded here, not at start-up: the YAML and cron parsers it brings cost every other command ~40 ms.
   const { loadConfig, selectProfiles } = await import('../ops/config.js');
-  const config = loadConfig(flags.config);
+  const config = loadConfig(env.globals.config);
+  if (env.globals.profile !== undefined) names = [...names, env.globals.profile];
   if (names.length === 0 && flags.all !== true) {
     throw new RepoError('INVALID_ARGUMENT', `name the profiles to run, or --all; profiles in ${config.file}: ${[...config.profiles.keys()].join(', ')}`);
   }

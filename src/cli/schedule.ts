@@ -13,7 +13,6 @@ import type { UnitOptions } from '../ops/units.js';
 import { Env, runtime } from './context.js';
 
 interface ScheduleFlags {
-  config?: string;
   printSystemd?: boolean;
   printCron?: boolean;
 }
@@ -23,7 +22,6 @@ export function registerSchedule(program: Command): void {
     .command('schedule')
     .description('run the profiles of the config file on their schedules (a foreground daemon; stops cleanly on SIGTERM)')
     .argument('[profiles...]', 'only these profiles (default: every profile with a schedule)')
-    .option('--config <file>', 'config file (default: $REPO_CONFIG, ./repo.yaml, $XDG_CONFIG_HOME/repo/repo.yaml)')
     .option('--print-systemd', 'print a systemd service and timer per profile instead of running')
     .option('--print-cron', 'print crontab lines instead of running')
     .addHelpText(
@@ -38,7 +36,8 @@ export function registerSchedule(program: Command): void {
 async function runSchedule(env: Env, names: string[], flags: ScheduleFlags): Promise<void> {
   // Loaded here, not at start-up: the YAML and cron parsers it brings cost every other command ~40 ms.
   const { loadConfig, selectProfiles } = await import('../ops/config.js');
-  const config = loadConfig(flags.config);
+  const config = loadConfig(env.globals.config);
+  if (env.globals.profile !== undefined) names = [...names, env.globals.profile];
   const profiles = selectProfiles(config, names);
   if (flags.printSystemd || flags.printCron) {
     const unitOpts: UnitOptions = {

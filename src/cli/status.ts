@@ -7,15 +7,17 @@ import { shortId } from '../core/id.js';
 import { defaultStateDir } from '../ops/state.js';
 import { metricsText, profileStatus, writeMetricsFile, type ProfileStatus } from '../ops/status.js';
 import { formatAge } from '../ops/time.js';
+import { withProfileEnvironment } from '../ops/profile-env.js';
 import { Env, runtime } from './context.js';
 import { formatBytes, formatTimestamp } from './format.js';
 import { snakeKeys } from './json-messages.js';
 
-/** Exit status of `repo status` when an objective is missed. */
+/** Exit status of `repo status` when an objective is missed (or a repository cannot be read). */
 export const EXIT_OBJECTIVE_MISSED = 2;
+/** Exit status of `repo status` when no objective is missed but one is unknown (an RTO without a measured read rate). */
+export const EXIT_OBJECTIVE_UNKNOWN = 4;
 
 interface StatusFlags {
-  config?: string;
   metricsFile?: string;
 }
 
@@ -24,25 +26,27 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description('show whether each profile meets its recovery objectives (RPO, RTO, check interval)')
     .argument('[profiles...]', 'only these profiles (default: all)')
-    .option('--config <file>', 'config file (default: $REPO_CONFIG, ./repo.yaml, $XDG_CONFIG_HOME/repo/repo.yaml)')
     .option('--metrics-file <path>', 'also write Prometheus metrics to this file (e.g. /var/lib/node_exporter/textfile/repo.prom)')
-    .addHelpText('after', '\nExit status: 0 every objective is met, 2 an objective is missed or a repository cannot be read, 1 error.')
+    .addHelpText('after', '\nExit status: 0 every objective is met, 2 an objective is missed or a repository cannot be read,\n4 none is missed but one is unknown (RTO: no check has measured a read rate yet), 1 error.')
     .action((names: string[], flags: StatusFlags, c: Command) => runStatus(Env.from(c), names, flags));
 }
 
 async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise<void> {
   // Loaded here, not at start-up: the YAML and cron parsers it brings cost every other command ~40 ms.
   const { loadConfig, selectProfiles } = await import('../ops/config.js');
-  const config = loadConfig(flags.config);
+  const config = loadConfig(env.globals.config);
+  if (env.globals.profile !== undefined) names = [...names, env.globals.profile];
   const profiles = selectProfiles(config, names);
   const now = new Date();
   const statuses: ProfileStatus[] = [];
   for (const p of profiles) {
-    statuses.push(await profileStatus(p, { now, stateDir: defaultStateDir(), backendOptions: env.backendOptions(), detailed: flags.metricsFile !== undefined }));
+    const opts = { now, stateDir: defaultStateDir(), backendOptions: env.backendOptions(), detailed: flags.metricsFile !== undefined };
+    statuses.push(await withProfileEnvironment(p, () => profileStatus(p, opts))); // its S3 credentials, if any
   }
   if (flags.metricsFile !== undefined) await writeMetricsFile(flags.metricsFile, metricsText(statuses, now));
   const ok = statuses.every((s) => s.ok);
-  runtime.exitCode = ok ? 0 : EXIT_OBJECTIVE_MISSED;
+  const missed = statuses.some((s) => !s.reachable || s.objectives.some((o) => o.state === 'missed'));
+  runtime.exitCode = ok ? 0 : missed ? EXIT_OBJECTIVE_MISSED : EXIT_OBJECTIVE_UNKNOWN;
   if (env.out.json) {
     env.out.printJson({ message_type: 'status', ok, profiles: snakeKeys(statuses) });
     return;
@@ -50,13 +54,14 @@ async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise
   for (const s of statuses) {
     env.out.print(`profile ${s.profile} (${s.repository}): ${s.ok ? 'OK' : 'NOT OK'}`);
     if (!s.reachable) env.out.print(`  error: ${s.error}`);
-    for (const o of s.objectives) env.out.print(`  ${o.met ? 'met   ' : 'MISSED'} ${o.objective.toUpperCase().padEnd(5)} ${o.message}`);
+    const mark = { met: 'met    ', missed: 'MISSED ', unknown: 'UNKNOWN' } as const;
+    for (const o of s.objectives) env.out.print(`  ${mark[o.state]} ${o.objective.toUpperCase().padEnd(5)} ${o.message}`);
     if (s.objectives.length === 0) env.out.print('  (no objectives configured)');
     if (s.newestSnapshot) env.out.info(`  newest snapshot ${shortId(s.newestSnapshot.id)} at ${formatTimestamp(s.newestSnapshot.time)} (${formatAge(s.newestSnapshot.ageSeconds * 1000)} ago), ${s.snapshots} snapshots`);
     if (s.lastJob) env.out.info(`  last job: ${s.lastJob.result} at ${formatTimestamp(s.lastJob.time)}`);
     if (s.lastCheck) env.out.info(`  last check: ${s.lastCheck.result} at ${formatTimestamp(s.lastCheck.time)}`);
     if (s.restore?.estimatedSeconds !== undefined) {
-      env.out.info(`  full restore: ${formatBytes(s.restore.storedBytes)} stored at ${formatBytes(s.restore.bytesPerSecond!)}/s ≈ ${formatAge(s.restore.estimatedSeconds * 1000)}`);
+      env.out.info(`  full restore: ${formatBytes(s.restore.storedBytes)} stored at ${formatBytes(s.restore.bytesPerSecond!)}/s ≈ ${formatAge(s.restore.estimatedSeconds * 1000)} (${s.restore.includes})`);
     }
   }
 }

@@ -81,7 +81,34 @@ export interface CheckReport {
   notes: CheckNote[];
   affected: AffectedPath[];
   counts: { keys: number; indexFiles: number; packs: number; blobs: number; snapshots: number; trees: number };
-  readData?: DataReadStats & { estimatedRestoreSeconds?: number; latestSnapshot?: string; latestSnapshotStoredBytes?: number };
+  readData?: DataReadStats & RestoreEstimate;
+}
+
+/**
+ * A read rate counts only when the check read at least this much, or every pack of the repository: a first
+ * check that read one 333-byte pack measured mostly latency, and extrapolating it gave an RTO of hours for 40 MB.
+ */
+export const MIN_RATE_BYTES = 64 * 1024 * 1024;
+/** A --read-data-subset that reads at least MIN_RATE_BYTES (random packs up to twice that: packs are at most 128 MiB). */
+export const MIN_RATE_SUBSET = '128M';
+
+/** What a full restore reads, and how long that takes at the read rate this check measured. */
+export interface RestoreEstimate {
+  /** Newest snapshot overall. */
+  latestSnapshot?: string;
+  /** The newest snapshot of every path set (each set of backed-up paths): what "restore everything" means. */
+  restoreSnapshots?: string[];
+  /** Stored bytes of the distinct blobs those snapshots reference: what a restore reads and decrypts. */
+  restoreStoredBytes?: number;
+  /** Whether the read rate counts: at least MIN_RATE_BYTES read, or every pack. */
+  rateMeasured?: boolean;
+  /** restoreStoredBytes / bytesPerSecond, only when the rate counts. Reading only: writing files is not measured. */
+  estimatedRestoreSeconds?: number;
+}
+
+/** Whether a check that read `bytesRead` in `packsRead` of `packsTotal` packs measured a read rate worth extrapolating. */
+export function rateMeasured(bytesRead: number, packsRead: number, packsTotal: number): boolean {
+  return bytesRead >= MIN_RATE_BYTES || (packsTotal > 0 && packsRead >= packsTotal);
 }
 
 /** Everything check learns, shared with the data reader and the path mapper. */
@@ -128,23 +155,24 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   if (!wantData) phase('checking snapshots and trees');
   const walking = (async () => {
     const snapshots = await loadSnapshots(ctx);
-    const { trees, latestStored, oversize } = await checkGraph(ctx, snapshots);
-    return { snapshots, trees, latest: snapshots[snapshots.length - 1], stored: latestStored, oversize };
+    const { trees, heads, headsStored, oversize } = await checkGraph(ctx, snapshots);
+    return { snapshots, trees, latest: snapshots[snapshots.length - 1], heads, stored: headsStored, oversize };
   })();
   const [read, walked] = await Promise.allSettled([reading, walking]);
   if (read.status === 'rejected') throw read.reason;
   if (walked.status === 'rejected') throw walked.reason;
   const dataStats = read.value;
-  const { snapshots, trees, latest, stored, oversize } = walked.value;
+  const { snapshots, trees, latest, heads, stored, oversize } = walked.value;
   // Mapping walks every path, so snapshots beyond the expansion bound (reported already) are left out.
   const affected = ctx.badLocations.size > 0 ? await mapAffected(ctx, snapshots.filter((sn) => !oversize.has(sn.id))) : [];
   let readData: CheckReport['readData'];
   if (dataStats) {
-    readData = { ...dataStats };
-    if (latest && stored !== undefined && dataStats.bytesPerSecond > 0) {
+    readData = { ...dataStats, rateMeasured: rateMeasured(dataStats.bytesRead, dataStats.packsRead, ctx.packSizes.size) };
+    if (latest && stored !== undefined) {
       readData.latestSnapshot = latest.id;
-      readData.latestSnapshotStoredBytes = stored;
-      readData.estimatedRestoreSeconds = stored / dataStats.bytesPerSecond;
+      readData.restoreSnapshots = heads.map((h) => h.id);
+      readData.restoreStoredBytes = stored;
+      if (readData.rateMeasured && dataStats.bytesPerSecond > 0) readData.estimatedRestoreSeconds = stored / dataStats.bytesPerSecond;
     }
   }
   return {
@@ -270,20 +298,34 @@ export function treeLoader(ctx: CheckContext): (id: string) => Promise<Tree> {
   };
 }
 
+/** The newest snapshot of each path set (snapshots are oldest first). */
+export function newestPerPathSet<T extends { paths: string[] }>(snapshots: T[]): T[] {
+  const by = new Map<string, T>();
+  for (const sn of snapshots) by.set(JSON.stringify([...sn.paths].sort()), sn);
+  return [...by.values()];
+}
+
 /**
  * Walks every snapshot once per distinct tree: every tree must load and every data blob must be indexed.
- * The latest snapshot goes first, so all of its trees are visited in its own walk, which also sums the
- * stored bytes of its distinct data blobs (for the restore-time estimate) without walking it again.
+ * The newest snapshot of each path set goes first, so all of their trees are visited in their own walks,
+ * which also sum the stored bytes of their distinct blobs (the restore-time estimate) without a second walk.
  */
-async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<{ trees: number; latestStored?: number; oversize: Set<string> }> {
+async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<{ trees: number; heads: StoredSnapshot[]; headsStored?: number; oversize: Set<string> }> {
   const seen = new Set<string>();
   const validator = new GraphValidator(ctx.problems);
   const load = validator.wrap(treeLoader(ctx));
-  const latest = snapshots[snapshots.length - 1];
-  let latestStored: number | undefined;
-  for (const sn of latest === undefined ? [] : [latest, ...snapshots.slice(0, -1)]) {
-    const counted = sn === latest ? new Set<string>() : undefined;
-    let stored = 0;
+  const heads = newestPerPathSet(snapshots);
+  const headSet = new Set(heads);
+  const counted = new Set<string>();
+  let stored = 0;
+  const count = (type: 'data' | 'tree', id: string, storedLength: number) => {
+    if (counted.has(type + id)) return;
+    counted.add(type + id);
+    stored += storedLength;
+  };
+  for (const sn of [...heads, ...snapshots.filter((x) => !headSet.has(x))]) {
+    const isHead = headSet.has(sn);
+    if (isHead) count('tree', sn.tree, ctx.index.lookup('tree', idFromHex(sn.tree))?.storedLength ?? 0);
     validator.snapshot = sn;
     await walkTree(
       load,
@@ -294,11 +336,9 @@ async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promi
             const loc = ctx.index.lookup('data', idFromHex(c));
             if (loc === undefined) {
               ctx.problems.push({ kind: 'blob-missing', message: `data blob ${c} of ${path} is not in the index`, blob: c, snapshot: sn.id, path });
-            } else if (counted !== undefined && !counted.has(c)) {
-              counted.add(c);
-              stored += loc.storedLength;
-            }
+            } else if (isHead) count('data', c, loc.storedLength);
           }
+          if (isHead && n.subtree) count('tree', n.subtree, ctx.index.lookup('tree', idFromHex(n.subtree))?.storedLength ?? 0);
         },
         treeError: (treeId, path, err) => {
           ctx.problems.push({ kind: 'tree', message: `tree ${treeId} at ${path || '/'}: ${(err as Error).message}`, snapshot: sn.id, path: path || '/' });
@@ -306,10 +346,9 @@ async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promi
       },
       { uniqueTrees: true, seen },
     );
-    if (counted !== undefined) latestStored = stored;
   }
   const oversize = await validator.checkBounds(snapshots);
-  return { trees: seen.size, latestStored, oversize };
+  return { trees: seen.size, heads, headsStored: heads.length > 0 ? stored : undefined, oversize };
 }
 
 async function mapAffected(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<AffectedPath[]> {

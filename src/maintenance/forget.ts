@@ -3,6 +3,7 @@
 
 import { RepoError } from '../core/errors.js';
 import { applyPolicy, formatGroupKey, groupSnapshots, isEmptyPolicy, type GroupByField, type GroupKey, type KeepReason, type RetentionPolicy } from '../policy/index.js';
+import { machineZone, type ZoneOffset } from '../policy/calendar.js';
 import type { Repository } from '../repository/repository.js';
 import type { StoredSnapshot } from '../snapshot/snapshot.js';
 
@@ -28,6 +29,8 @@ export interface PlanForgetOptions {
    * nothing and deleted everything).
    */
   allowRemoveAll?: boolean;
+  /** The zone within-durations count calendar days in; default the machine's (TZ), as restic does. */
+  zone?: ZoneOffset;
 }
 
 /** Plans a policy-based forget over `snapshots` (already filtered by host/tag/path). Pure. */
@@ -37,7 +40,7 @@ export function planForget(snapshots: StoredSnapshot[], policy: RetentionPolicy,
     if (emptyPolicy) {
       return opts.allowRemoveAll ? { key: g.key, keep: [], remove: [...g.snapshots], reasons: [] } : { key: g.key, keep: [...g.snapshots], remove: [], reasons: [] };
     }
-    const r = applyPolicy(g.snapshots, policy, now ? { now: now.toISOString() } : {});
+    const r = applyPolicy(g.snapshots, policy, { zone: opts.zone ?? machineZone, ...(now ? { now: now.toISOString() } : {}) });
     if (r.keep.length === 0 && !opts.allowRemoveAll) {
       throw new RepoError(
         'INVALID_ARGUMENT',

@@ -3,6 +3,7 @@
 
 import { RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
+import { parseSize } from '../core/units.js';
 import type { Repository } from '../repository/repository.js';
 import { isDamagedFile, listSnapshots, REPAIR_SNAPSHOTS_HINT } from '../snapshot/snapshot.js';
 import { REPAIR_INDEX_HINT } from '../repository/index-load.js';
@@ -69,8 +70,7 @@ export function parseMaxUnused(s: string): MaxUnused {
   if (s === 'unlimited') return { kind: 'unlimited' };
   const pct = /^(\d+(?:\.\d+)?)%$/.exec(s);
   if (pct) return { kind: 'percent', value: Number(pct[1]) };
-  const size = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(s);
-  if (size) return { kind: 'bytes', value: Math.floor(Number(size[1]) * 1024 ** ' KMGT'.indexOf(size[2].toUpperCase() || ' ')) };
+  if (/^\s*[\d.]/.test(s)) return { kind: 'bytes', value: parseSize(s, '--max-unused (a percentage like 5%, a size, or unlimited)') };
   throw new RepoError('INVALID_ARGUMENT', `invalid --max-unused "${s}": use a percentage like 5%, a size like 100M, or unlimited`);
 }
 

@@ -3,13 +3,12 @@
 
 import { randomInt } from 'node:crypto';
 import { RepoError } from '../core/errors.js';
+import { parseSize } from '../core/units.js';
 
 export type DataSubset =
   | { kind: 'slice'; n: number; t: number }
   | { kind: 'percent'; percent: number }
   | { kind: 'size'; bytes: number };
-
-const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
 /** Parses "n/t", "x%" or a size such as "500M". */
 export function parseSubset(s: string): DataSubset {
@@ -26,9 +25,8 @@ export function parseSubset(s: string): DataSubset {
     if (percent <= 0 || percent > 100) throw new RepoError('INVALID_ARGUMENT', `invalid subset "${s}": a percentage must be in (0, 100]`);
     return { kind: 'percent', percent };
   }
-  m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(s);
-  if (m) {
-    const bytes = Math.floor(Number(m[1]) * UNITS[m[2].toUpperCase()]);
+  if (/^\s*[\d.]/.test(s)) {
+    const bytes = parseSize(s, '--read-data-subset (n/t, a percentage like 10% or a size)');
     if (bytes <= 0) throw new RepoError('INVALID_ARGUMENT', `invalid subset "${s}": the size must be positive`);
     return { kind: 'size', bytes };
   }

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { ProfileConfig } from './config.js';
 import { repositoryKey } from './config.js';
+import { hasProfileEnvironment } from './profile-env.js';
 import type { JobResult } from './profile-runner.js';
 import { Scheduler, type ScheduleSpec, type ScheduleState } from './schedule.js';
 import { readJsonFile, writeJsonFile } from './state.js';
@@ -22,10 +23,19 @@ export interface DaemonOptions {
   maxSleepMs?: number;
 }
 
+/** A pseudo repository every job shares when a profile sets variables: jobs share process.env, so none overlap. */
+const PROCESS_ENV_KEY = '\0process.env';
+
 export function scheduleSpecs(profiles: ProfileConfig[]): ScheduleSpec[] {
+  const serialize = profiles.some((p) => p.schedule !== undefined && hasProfileEnvironment(p));
   return profiles
     .filter((p) => p.schedule !== undefined)
-    .map((p) => ({ name: p.name, cron: p.schedule!, window: p.window, repositories: [p.repository, ...p.copyTo.map((t) => t.repository)].map(repositoryKey) }));
+    .map((p) => ({
+      name: p.name,
+      cron: p.schedule!,
+      window: p.window,
+      repositories: [...[p.repository, ...p.copyTo.map((t) => t.repository)].map(repositoryKey), ...(serialize ? [PROCESS_ENV_KEY] : [])],
+    }));
 }
 
 export function scheduleStatePath(stateDir: string): string {

@@ -7,12 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { backupPaths, backupStream, findParent, parseExcludeFile, type BackupOptions, type BackupResult, type ExcludeRule } from '../archiver/index.js';
 import { isRepoError, RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
+import { formatBytes } from '../core/units.js';
 import { checkRepository } from '../maintenance/check.js';
 import { copySnapshots } from '../maintenance/copy.js';
 import { executeForget, planForget } from '../maintenance/forget.js';
 import { executePrune } from '../maintenance/prune-execute.js';
-import { parseMaxUnused, planPrune } from '../maintenance/prune-plan.js';
-import { parseSubset } from '../maintenance/subset.js';
+import { planPrune } from '../maintenance/prune-plan.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
 import { newestAudit, readAuditLog, tryAppendAudit, type AuditRecord } from './audit.js';
@@ -23,6 +23,7 @@ import { commandStream, describeExit, runShell } from './exec.js';
 import { Monitor } from './monitor.js';
 import { belongsToProfile, openProfileRepository, openTargetRepository, profileHost, withLock, type RepoAccess } from './repos.js';
 import { formatAge } from './time.js';
+import { withProfileEnvironment } from './profile-env.js';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped' | 'partial';
 
@@ -93,19 +94,20 @@ function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
-
 /** Runs one job of `profile`. Never throws for a failing step: the result says what happened. */
 export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}): Promise<JobResult> {
+  // The profile's env / env-file (e.g. S3 credentials) hold for the whole job; an unreadable env-file fails it.
+  const started = (opts.now ?? (() => new Date()))();
+  try {
+    return await withProfileEnvironment(profile, () => runProfileJob(profile, opts));
+  } catch (err) {
+    if (!(isRepoError(err) && err.context.file === profile.envFile)) throw err;
+    const error = errMessage(err);
+    return { profile: profile.name, status: 'failure', exitCode: 1, started, seconds: 0, steps: [], snapshots: [], bytesAdded: 0, error, log: [`profile ${profile.name}: failure — ${error}`] };
+  }
+}
+
+async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<JobResult> {
   const now = opts.now ?? (() => new Date());
   const started = now();
   const log = new JobLog(profile.name, opts.onLog);
@@ -336,7 +338,7 @@ async function applyRetention(repo: Repository, profile: ProfileConfig, label: s
     if (!ret.prune || removed.length === 0) return;
     const t0 = Date.now();
     try {
-      const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused === undefined ? undefined : parseMaxUnused(ret.maxUnused) });
+      const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused });
       const writer = await repo.sibling({ skipIndex: true });
       try {
         const res = await executePrune(repo, writer, prunePlan);
@@ -414,15 +416,16 @@ async function runCheck(profile: ProfileConfig, log: JobLog, audit: Audit, opts:
     await withLock(repo, false, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
       const c = profile.check;
       const t0 = Date.now();
-      const report = await checkRepository(repo, { readData: c?.readData === true, subset: c?.subset === undefined ? undefined : parseSubset(c.subset), signal: opts.signal });
+      const report = await checkRepository(repo, { readData: c?.readData === true, subset: c?.subset, signal: opts.signal });
       const d = report.readData;
-      const details: Record<string, unknown> = { problems: report.problems.length, duration_seconds: (Date.now() - t0) / 1000, subset: c?.subset, read_data: c?.readData === true };
+      const details: Record<string, unknown> = { problems: report.problems.length, duration_seconds: (Date.now() - t0) / 1000, subset: c?.subsetText, read_data: c?.readData === true };
       if (d) {
         Object.assign(details, {
           packs_read: d.packsRead,
           bytes_read: d.bytesRead,
           read_seconds: d.seconds,
           bytes_per_second: d.bytesPerSecond,
+          rate_measured: d.rateMeasured,
           estimated_restore_seconds: d.estimatedRestoreSeconds,
         });
         log.add(`check: read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} at ${formatBytes(d.bytesPerSecond)}/s`);

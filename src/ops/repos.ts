@@ -35,7 +35,14 @@ export async function openRepositoryWith(
 }
 
 export function openProfileRepository(p: ProfileConfig, access: RepoAccess, opts: OpenOptions = {}, noCache = false): Promise<Repository> {
-  return openRepositoryWith(p.repository, p, `profile ${p.name}`, access, opts, noCache);
+  return openRepositoryWith(p.repository, p, `profile ${p.name}`, withProfileCache(p, access), opts, noCache || p.noCache);
+}
+
+/** The profile's cache-dir instead of the default directory, when the caller uses a cache at all. */
+function withProfileCache(p: ProfileConfig, access: RepoAccess): RepoAccess {
+  const cache = access.backendOptions?.cache;
+  if (p.cacheDir === undefined || cache === undefined || cache === false) return access;
+  return { ...access, backendOptions: { ...access.backendOptions, cache: { ...cache, dir: p.cacheDir } } };
 }
 
 /** A copy target's repository; without its own password source it uses the profile's. */

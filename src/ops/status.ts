@@ -2,11 +2,14 @@
 // - RPO: the age of the profile's newest snapshot (the oldest of the newest per path group, so a database
 //   whose dumps keep failing is not hidden by fresh file backups);
 // - check: result and age of the newest check in the audit log, against the check policy's `every`;
-// - RTO: the stored size of the newest snapshot of every group (a full restore) divided by the read rate the
-//   newest check with read-data measured. No measured rate = unknown = not met.
+// - RTO: the stored size of the newest snapshot of every path set (a full restore) divided by the read rate the
+//   newest check measured that read enough to measure one (MIN_RATE_BYTES or every pack). Without such a
+//   check the RTO is unknown: reported as such (exit 4), never as a miss computed from a meaningless rate.
 // Also renders Prometheus text-format metrics for node_exporter's textfile collector.
 
 import { idFromHex } from '../core/id.js';
+import { formatBytes } from '../core/units.js';
+import { MIN_RATE_BYTES, MIN_RATE_SUBSET, newestPerPathSet } from '../maintenance/check.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { loadTree } from '../tree/tree-store.js';
@@ -20,6 +23,8 @@ import { formatAge } from './time.js';
 export interface ObjectiveStatus {
   objective: 'rpo' | 'rto' | 'check';
   met: boolean;
+  /** 'unknown': nothing measured it yet (an RTO without a check that measured a read rate). */
+  state: 'met' | 'missed' | 'unknown';
   /** The objective in seconds (rpo, rto) or the check interval. */
   targetSeconds: number;
   /** The measured value in seconds (snapshot age, estimated restore time, check age), when known. */
@@ -40,7 +45,17 @@ export interface ProfileStatus {
   lastJob?: { time: string; result: string; durationSeconds?: number; bytesAdded?: number };
   lastSuccess?: string;
   lastCheck?: { time: string; ageSeconds: number; result: string; bytesPerSecond?: number };
-  restore?: { storedBytes: number; bytesPerSecond?: number; estimatedSeconds?: number; rateFrom?: string };
+  restore?: {
+    /** Stored bytes of the distinct blobs of `snapshots`: what a full restore reads and decrypts. */
+    storedBytes: number;
+    /** The newest snapshot of every path set of the profile. */
+    snapshots: string[];
+    bytesPerSecond?: number;
+    estimatedSeconds?: number;
+    rateFrom?: string;
+    /** What the estimate covers, in words. */
+    includes: string;
+  };
   repositoryBytes?: number;
   logicalBytes?: number;
   dedupeRatio?: number;
@@ -84,10 +99,15 @@ export async function storedBytesOf(repo: Repository, trees: string[]): Promise<
   return total;
 }
 
-function newestPerGroup(list: StoredSnapshot[]): StoredSnapshot[] {
-  const by = new Map<string, StoredSnapshot>();
-  for (const sn of list) by.set(JSON.stringify([...sn.paths].sort()), sn); // list is oldest first
-  return [...by.values()];
+/**
+ * Whether a check's audit entry measured a read rate worth extrapolating: it says so (rate_measured), or,
+ * written before that field, it read at least MIN_RATE_BYTES.
+ */
+function rateCounts(e: StoredAuditEntry): boolean {
+  const rate = num(e.details?.bytes_per_second);
+  if (rate === undefined || rate <= 0) return false;
+  const measured = e.details?.rate_measured;
+  return typeof measured === 'boolean' ? measured : (num(e.details?.bytes_read) ?? 0) >= MIN_RATE_BYTES;
 }
 
 /** Evaluates one profile. Never throws: an unreachable repository is a status with reachable=false. */
@@ -104,7 +124,7 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
     const age = (t: string) => (now.getTime() - Date.parse(t)) / 1000;
     const newest = mine[mine.length - 1];
     if (newest) st.newestSnapshot = { id: newest.id, time: newest.time, ageSeconds: age(newest.time) };
-    const heads = newestPerGroup(mine);
+    const heads = newestPerPathSet(mine);
     st.groups = heads.map((sn) => ({ paths: sn.paths, id: sn.id, time: sn.time, ageSeconds: age(sn.time) }));
 
     const log = await readAuditLog(repo, { stateDir: opts.stateDir });
@@ -116,7 +136,7 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
     const lastOk = newestAudit(jobs, (e) => e.result === 'success' || e.result === 'partial');
     st.lastSuccess = lastOk?.time ?? (newest ? isoOf(newest.time) : undefined);
     const check = newestAudit(log.entries, (e) => e.operation === 'check' && (e.result === 'success' || e.result === 'failure'));
-    const rated = newestAudit(log.entries, (e) => e.operation === 'check' && num(e.details?.bytes_per_second) !== undefined && num(e.details?.bytes_per_second)! > 0);
+    const rated = newestAudit(log.entries, (e) => e.operation === 'check' && rateCounts(e));
     if (check) st.lastCheck = { time: check.time, ageSeconds: age(check.time), result: check.result, bytesPerSecond: num(check.details?.bytes_per_second) };
 
     let packBytes = 0;
@@ -126,9 +146,16 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
     if (packBytes > 0 && st.logicalBytes > 0) st.dedupeRatio = st.logicalBytes / packBytes;
 
     if (heads.length > 0 && (p.objectives.rtoMs !== undefined || opts.detailed === true)) {
-      const stored = heads.length > 0 ? await storedBytesOf(repo, heads.map((h) => h.tree)) : 0;
+      const stored = await storedBytesOf(repo, heads.map((h) => h.tree));
       const rate = rated ? num(rated.details?.bytes_per_second) : undefined;
-      st.restore = { storedBytes: stored, bytesPerSecond: rate, rateFrom: rated?.time, estimatedSeconds: rate ? stored / rate : undefined };
+      st.restore = {
+        storedBytes: stored,
+        snapshots: heads.map((h) => h.id),
+        bytesPerSecond: rate,
+        rateFrom: rated?.time,
+        estimatedSeconds: rate ? stored / rate : undefined,
+        includes: `reading and decrypting the ${heads.length === 1 ? 'newest snapshot' : `newest snapshots of ${heads.length} path sets`} at the read rate a check measured; writing the files is not included`,
+      };
     }
     st.reachable = true;
     evaluate(p, st, log.entries);
@@ -163,6 +190,7 @@ function evaluate(p: ProfileConfig, st: ProfileStatus, _entries: StoredAuditEntr
     st.objectives.push({
       objective: 'rpo',
       met,
+      state: met ? 'met' : 'missed',
       targetSeconds: target,
       valueSeconds: oldest,
       message:
@@ -181,6 +209,7 @@ function evaluate(p: ProfileConfig, st: ProfileStatus, _entries: StoredAuditEntr
     st.objectives.push({
       objective: 'check',
       met,
+      state: met ? 'met' : 'missed',
       targetSeconds: target,
       valueSeconds: c?.ageSeconds,
       message:
@@ -194,16 +223,21 @@ function evaluate(p: ProfileConfig, st: ProfileStatus, _entries: StoredAuditEntr
     const target = o.rtoMs / 1000;
     const est = st.restore?.estimatedSeconds;
     const met = unreachable === undefined && est !== undefined && est <= target;
+    const unknown = unreachable === undefined && est === undefined && st.groups.length > 0;
+    const r = st.restore;
     st.objectives.push({
       objective: 'rto',
       met,
+      state: met ? 'met' : unknown ? 'unknown' : 'missed',
       targetSeconds: target,
       valueSeconds: est,
       message:
         unreachable ??
-        (est === undefined
-          ? `restore time unknown: no check has measured the read rate yet (check: { read-data-subset: … }) (RTO ${o.rtoText})`
-          : `full restore estimated at ${formatAge(est * 1000)} (RTO ${o.rtoText})`),
+        (st.groups.length === 0
+          ? `no snapshot to restore (RTO ${o.rtoText})`
+          : est === undefined || r === undefined
+            ? `RTO unknown — run \`repo check --read-data-subset ${MIN_RATE_SUBSET}\` (no check has read enough to measure a read rate: at least ${formatBytes(MIN_RATE_BYTES)} or the whole repository) (RTO ${o.rtoText})`
+            : `full restore estimated at ${formatAge(est * 1000)}: ${formatBytes(r.storedBytes)} of ${r.snapshots.length === 1 ? 'the newest snapshot' : `the newest snapshots of ${r.snapshots.length} path sets`} read at ${formatBytes(r.bytesPerSecond ?? 0)}/s; writing the files is not included (RTO ${o.rtoText})`),
     });
   }
   st.ok = st.reachable && st.objectives.every((x) => x.met);
@@ -235,6 +269,7 @@ export function metricsText(statuses: ProfileStatus[], now = new Date()): string
     put('repo_objectives_met', 'Whether every objective of the profile is met (1) or not (0).', L, s.ok ? 1 : 0);
     for (const o of s.objectives) {
       put('repo_objective_met', 'Whether one objective (rpo, rto, check) is met.', { ...L, objective: o.objective }, o.met ? 1 : 0);
+      put('repo_objective_unknown', 'Whether one objective cannot be evaluated yet (1: an RTO without a measured read rate).', { ...L, objective: o.objective }, o.state === 'unknown' ? 1 : 0);
       put('repo_objective_target_seconds', 'The objective: RPO, RTO or check interval, in seconds.', { ...L, objective: o.objective }, o.targetSeconds);
       put('repo_objective_value_seconds', 'The measured value: newest backup age, estimated restore time or check age.', { ...L, objective: o.objective }, o.valueSeconds);
     }

@@ -1,35 +1,16 @@
-// Durations ("90s", "1h", "7d", "1h30m", "2w") and daily windows ("02:00-06:00") of the operations config.
+// Durations ("90s", "1h", "7d", "1h30min", "2w") and daily windows ("02:00-06:00") of the operations config.
 // Pure parsing and formatting; the clock is always passed in.
 
 import { RepoError } from '../core/errors.js';
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+import { parseElapsed } from '../core/units.js';
 
 /**
- * "1h", "7d", "90s", "1h30m", "2w" → milliseconds. Units: ms, s, m (minutes), h, d, w. A bare number is
- * seconds. Throws INVALID_ARGUMENT with `what` in the message.
+ * A length of time of the operations config ("90s", "30min", "1h", "7d", "1h30min", "2w"; a bare number is
+ * seconds) → milliseconds, in the grammar of src/core/units.ts. A bare "m" is an error suggesting "min",
+ * except where `bareM` says the key is restic's own Go duration (retry-lock), where it means minutes.
  */
-export function parseOpsDuration(value: string | number, what = 'duration'): number {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new RepoError('INVALID_ARGUMENT', `invalid ${what} ${value}: must be ≥ 0`);
-    return value * 1000;
-  }
-  const s = value.trim();
-  const bad = () => new RepoError('INVALID_ARGUMENT', `invalid ${what} ${JSON.stringify(value)}: use e.g. 90s, 30m, 1h, 7d or 1h30m`);
-  if (s === '') throw bad();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < s.length) {
-    re.lastIndex = pos;
-    const m = re.exec(s);
-    if (m === null) throw bad();
-    total += Number(m[1]) * UNIT_MS[m[2]];
-    pos = re.lastIndex;
-  }
-  if (!Number.isSafeInteger(Math.round(total))) throw bad();
-  return Math.round(total);
+export function parseOpsDuration(value: string | number, what = 'duration', bareM: 'minutes' | 'ambiguous' = 'ambiguous'): number {
+  return parseElapsed(value, what, bareM);
 }
 
 /** A short human form of a length of time: "45s", "12m", "3h 5m", "2d 4h". */

@@ -70,7 +70,10 @@ export function systemdUnits(profiles: ProfileConfig[], o: UnitOptions): string 
   for (const p of profiles) {
     if (p.schedule === undefined) continue;
     const calendars = cronToOnCalendar(p.schedule);
-    const env = Object.entries(o.env ?? {}).map(([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}`);
+    // The profile's env-file and env: as `repo run` applies them itself, these matter for ExecStart's own
+    // environment (flock, node). Secrets belong in the 0600 env-file: unit files are world-readable.
+    const env = Object.entries({ ...(o.env ?? {}), ...p.env }).map(([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}`);
+    if (p.envFile !== undefined) env.unshift(`EnvironmentFile=${systemdQuote(p.envFile)}`);
     out.push(
       `# file: /etc/systemd/system/repo-${p.name}.service`,
       '[Unit]',

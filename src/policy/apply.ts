@@ -1,7 +1,7 @@
 // Applies a retention policy to one group of snapshots with restic's `forget` semantics (current ApplyPolicy).
 // A pure function: it must never read the clock, touch a repository, or remove every snapshot of a non-empty group.
 
-import { isoWeek, subtractCalendar, type WallTime, wallTime } from './calendar.js';
+import { isoWeek, subtractCalendar, type WallTime, wallTime, type ZoneOffset } from './calendar.js';
 import { type Duration, formatDuration, isZeroDuration } from './duration.js';
 import { COUNT_RULES, formatTagList, isEmptyPolicy, type RetentionPolicy, validatePolicy } from './policy.js';
 
@@ -25,6 +25,12 @@ export interface ApplyOptions {
    * that `within*` rules measure from, as restic does. When absent, the newest snapshot counts, whatever its time.
    */
   now?: string | bigint;
+  /**
+   * The time zone within-durations are counted in (restic: the machine's, TZ). A newest snapshot written in
+   * this zone's offset is moved by calendar days in its wall clock, so daylight-saving changes count as restic
+   * counts them. Absent: the snapshot's fixed offset. The CLI and the profile runner pass machineZone.
+   */
+  zone?: ZoneOffset;
 }
 
 
@@ -73,8 +79,8 @@ function hasTags(snTags: string[], l: string[]): boolean {
 }
 
 /** Cutoff instant for a within-duration: newest minus d; null newest (all in the future) means no cutoff. */
-function cutoff(latest: WallTime | null, d: Duration): bigint | null {
-  return latest === null ? null : subtractCalendar(latest, d);
+function cutoff(latest: WallTime | null, d: Duration, zone: ZoneOffset | undefined): bigint | null {
+  return latest === null ? null : subtractCalendar(latest, d, zone);
 }
 
 export function applyPolicy<T extends { id: string; time: string; tags: string[] }>(
@@ -97,9 +103,9 @@ export function applyPolicy<T extends { id: string; time: string; tags: string[]
   const buckets = COUNT_RULES.map((k, i) => ({ count: policy[k] ?? 0, bucker: BUCKERS[i], last: -1, reason: COUNT_REASONS[i] }));
   const withinDurations = [policy.withinHourly, policy.withinDaily, policy.withinWeekly, policy.withinMonthly, policy.withinYearly];
   const bucketsWithin = withinDurations.flatMap((d, i) =>
-    d && !isZeroDuration(d) ? [{ within: d, cut: cutoff(latest, d), bucker: BUCKERS[i + 1], last: -1, reason: WITHIN_REASONS[i] }] : [],
+    d && !isZeroDuration(d) ? [{ within: d, cut: cutoff(latest, d, options.zone), bucker: BUCKERS[i + 1], last: -1, reason: WITHIN_REASONS[i] }] : [],
   );
-  const within = policy.within && !isZeroDuration(policy.within) ? { d: policy.within, cut: cutoff(latest, policy.within) } : null;
+  const within = policy.within && !isZeroDuration(policy.within) ? { d: policy.within, cut: cutoff(latest, policy.within, options.zone) } : null;
 
   const result: PolicyResult<T> = { keep: [], remove: [], reasons: [] };
   const counters = (): Record<string, number> => {

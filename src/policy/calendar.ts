@@ -1,5 +1,6 @@
 // Calendar arithmetic for retention: wall-clock fields of an RFC 3339 time in its own offset, ISO weeks, Go-style AddDate.
-// Pure integer math on nanosecond bigints; never reads the clock or the machine's time zone.
+// Pure integer math on nanosecond bigints; never reads the clock. The time zone is passed in (ZoneOffset), so
+// that within-durations follow daylight-saving changes as restic's do.
 
 import { FormatError } from '../core/errors.js';
 import { rfc3339ToNs } from '../tree/time.js';
@@ -74,16 +75,43 @@ export function isoWeek(w: Pick<WallTime, 'days'>): { year: number; week: number
   return { year, week };
 }
 
+/** The UTC offset in minutes east of a time zone at an instant (ms since the epoch). */
+export type ZoneOffset = (epochMs: number) => number;
+
+/** The machine's local time zone (TZ), the zone Go's time.Local is. */
+export const machineZone: ZoneOffset = (ms) => {
+  const off = -new Date(ms).getTimezoneOffset();
+  return off === 0 ? 0 : off; // never -0
+};
+
+/**
+ * Go's time.Date for a wall-clock time in `zone`: the offset in effect at the wall time read as UTC, unless the
+ * instant that gives lies in another zone period, then that period's offset. This picks Go's instant for wall
+ * times a daylight-saving change skips (02:30 in a spring gap → 03:30) or repeats (the later one).
+ */
+function zonedInstant(localNs: bigint, zone: ZoneOffset): bigint {
+  const wallMs = Number(floorDiv(localNs, 1_000_000n));
+  let off = zone(wallMs);
+  const other = zone(wallMs - off * 60_000);
+  if (other !== off) off = other;
+  return localNs - BigInt(off) * NS_PER_MIN;
+}
+
 /**
  * Go's t.AddDate(-years, -months, -days).Add(-hours * time.Hour) in t's fixed offset: the month is
  * normalized first (into the year), then the day overflows into following months, so 2024-03-31
- * minus one month is "2024-02-31", which becomes 2024-03-02.
+ * minus one month is "2024-02-31", which becomes 2024-03-02. With `zone`, a time in that zone's offset is
+ * moved in that zone's wall clock (a day before 12:00 CEST just after the spring change is 12:00 CET, 23 h).
  */
-export function subtractCalendar(t: WallTime, d: { years: number; months: number; days: number; hours: number }): bigint {
+export function subtractCalendar(t: WallTime, d: { years: number; months: number; days: number; hours: number }, zone?: ZoneOffset): bigint {
   const monthIndex = BigInt(t.year) * 12n + BigInt(t.month - 1) - BigInt(d.years) * 12n - BigInt(d.months);
   const year = floorDiv(monthIndex, 12n);
   const month = monthIndex - year * 12n + 1n;
   const days = daysFromCivil(year, month, 1n) + BigInt(t.day - 1) - BigInt(d.days);
   const local = days * NS_PER_DAY + t.timeOfDayNs;
-  return local - BigInt(t.offsetMin) * NS_PER_MIN - BigInt(d.hours) * NS_PER_HOUR;
+  // Go reads a stored time whose offset is the local zone's at that instant as a local time (time.Parse), and
+  // AddDate then keeps the wall clock across daylight-saving changes; any other offset stays fixed.
+  const inZone = zone !== undefined && zone(Number(floorDiv(t.ns, 1_000_000n))) === t.offsetMin;
+  const instant = inZone ? zonedInstant(local, zone) : local - BigInt(t.offsetMin) * NS_PER_MIN;
+  return instant - BigInt(d.hours) * NS_PER_HOUR;
 }

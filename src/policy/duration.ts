@@ -2,47 +2,18 @@
 // Parsing and formatting only; must never accept a negative or non-integer component.
 
 import { RepoError } from '../core/errors.js';
+import { parseRetentionDuration, type CalendarDuration } from '../core/units.js';
 
-export interface Duration {
-  years: number;
-  months: number;
-  days: number;
-  hours: number;
-}
-
-const UNITS = { y: 'years', m: 'months', d: 'days', h: 'hours' } as const;
-
-function invalid(s: string, why: string): RepoError {
-  return new RepoError('INVALID_ARGUMENT', `invalid duration ${JSON.stringify(s)}: ${why} (expected e.g. 1y2m3d4h)`);
-}
+export type Duration = CalendarDuration;
 
 /**
- * Parses "1y2m3d4h" or any subset of its parts, e.g. "7d", "2m12h". Surrounding whitespace is ignored and
- * the parts may come in any order, as restic allows; a unit given twice, an empty string, a missing unit or
- * number, a negative number and anything else is INVALID_ARGUMENT (restic rejects negatives in forget too).
+ * Parses restic's "1y2m3d4h" or any subset of its parts, e.g. "7d", "2m12h" (m = months), in the one duration
+ * grammar of src/core/units.ts (which also takes "mo", "w" and spaces). The parts may come in any order, as
+ * restic allows; a unit given twice, an empty string, a missing unit or number, a negative or fractional number
+ * and anything else is INVALID_ARGUMENT naming `what` (restic rejects negatives in forget too).
  */
-export function parseDuration(s: string): Duration {
-  const text = s.trim();
-  if (text === '') throw invalid(s, 'empty');
-  const d: Duration = { years: 0, months: 0, days: 0, hours: 0 };
-  const seen = new Set<string>();
-  const re = /(\d+)([a-zA-Z]?)/y;
-  let pos = 0;
-  while (pos < text.length) {
-    re.lastIndex = pos;
-    const m = re.exec(text);
-    if (!m) throw invalid(s, text[pos] === '-' ? 'negative values are not allowed' : `no number at "${text.slice(pos)}"`);
-    const [, digits, unit] = m;
-    if (unit === '') throw invalid(s, `no unit after number ${digits}`);
-    if (!(unit in UNITS)) throw invalid(s, `unknown unit "${unit}" (use y, m, d or h)`);
-    if (seen.has(unit)) throw invalid(s, `unit "${unit}" given twice`);
-    const n = Number(digits);
-    if (!Number.isSafeInteger(n)) throw invalid(s, `number ${digits} is too large`);
-    seen.add(unit);
-    d[UNITS[unit as keyof typeof UNITS]] = n;
-    pos = re.lastIndex;
-  }
-  return d;
+export function parseDuration(s: string, what = '--keep-within'): Duration {
+  return parseRetentionDuration(s, what);
 }
 
 /** True when every component is zero: the rule is switched off, as in restic. */

@@ -12,7 +12,8 @@ describe('argument parsing', () => {
     expect(parseSize('512k', 'x')).toBe(512 * 1024);
     expect(parseSize('8MiB', 'x')).toBe(8 * 1024 * 1024);
     expect(parseSize('4096', 'x')).toBe(4096);
-    expect(() => parseSize('1.5M', '--pack-size')).toThrow(/--pack-size/);
+    expect(parseSize('1.5M', 'x')).toBe(1.5 * 1024 * 1024); // one grammar (src/core/units.ts): fractions everywhere
+    expect(() => parseSize('1,5M', '--pack-size')).toThrow(/--pack-size/);
     expect(parseChunker('512K/1M/8M')).toMatchObject({ min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 });
     expect(() => parseChunker('1M/2M')).toThrow(/MIN\/AVG\/MAX/);
   });

@@ -32,7 +32,7 @@ describe('bad exclude and --files-from input fails with one line before anything
     [['--exclude', '[a'], /--exclude: invalid pattern "\[a"/],
     [['--iexclude', 'x\\'], /--iexclude: invalid pattern "x\\\\"/],
     [['--exclude-file', 'bad-patterns'], /--exclude-file bad-patterns: invalid pattern "\[a"/],
-    [['--exclude-larger-than', '1.5M'], /invalid size "1.5M" for --exclude-larger-than/],
+    [['--exclude-larger-than', '1,5M'], /invalid size "1,5M" for --exclude-larger-than/], // 1.5M is a size (src/core/units.ts)
     [['--exclude-if-present', ':sig'], /--exclude-if-present ":sig": expected FILE\[:HEADER\]/],
     [['--files-from', 'no-such-list'], /--files-from: cannot read no-such-list: no such file/],
     [['--files-from-raw', 'raw'], /--files-from-raw raw: trailing zero byte missing/],

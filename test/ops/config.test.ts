@@ -39,7 +39,8 @@ describe('repo.yaml', () => {
     expect(home.hooks.onFailure).toEqual(['logger repo backup failed']);
     expect(home.monitoring.healthcheck).toBe('https://hc.example.com/ping/UUID');
     expect(home.copyTo).toEqual([{ repository: 's3:https://s3.example.com/bucket/home', retention: true }]);
-    expect(home.check).toMatchObject({ subset: '5%', everyMs: 7 * 86_400_000, readData: false });
+    expect(home.check).toMatchObject({ subset: { kind: 'percent', percent: 5 }, subsetText: '5%', everyMs: 7 * 86_400_000, readData: false });
+    expect(home.retention?.maxUnused).toBeUndefined();
     const pg = c.profiles.get('postgres')!;
     expect(pg.databases).toEqual([{ type: 'postgresql', name: 'app', host: '127.0.0.1', port: 5432, user: 'backup', options: [], filename: 'postgresql-app.sql' }]);
     expect(pg.schedule).toBe('30 2 * * *');
@@ -130,5 +131,40 @@ describe('repo.yaml', () => {
     expect(p.repository).toBe(path.join(dir, 'repo'));
     expect(p.passwordFile).toBe(path.join(dir, 'pass'));
     expect(p.sources).toEqual([path.join(dir, 'data')]);
+  });
+});
+
+describe('repo.yaml schema (zod)', () => {
+  it('reports unknown keys at any depth with the keys allowed there, and values parsed once', () => {
+    const issues = issuesOf(EXAMPLE.replace('keep-monthly: 84', 'keep-montly: 84').replace('rpo: 1h', 'rpo: 30m'));
+    expect(issues.map((i) => [i.path, i.line])).toEqual([
+      ['profiles.home.retention.keep-montly', 8],
+      ['profiles.home.objectives.rpo', 11],
+    ]);
+    expect(issues[0].message).toMatch(/did you mean "keep-monthly"\?\); allowed here: keep-last, keep-hourly, .*max-unused/);
+    expect(issues[1].message).toMatch(/ambiguous duration "30m" for rpo: .*write 30min for minutes/);
+    const ok = parseConfig(EXAMPLE.replace('keep-monthly: 84', 'keep-monthly: 84, max-unused: 1.5G, keep-within: 1y2m'), '/etc/repo/repo.yaml');
+    expect(ok.profiles.get('home')!.retention).toMatchObject({ maxUnused: { kind: 'bytes', value: 1.5 * 1024 ** 3 }, policy: { within: { years: 1, months: 2, days: 0, hours: 0 } } });
+  });
+
+  it('checks env, env-file and the no-cache keys', () => {
+    const text = 'profiles:\n  a:\n    repository: /r\n    sources: [/a]\n    env: { AWS_REGION: eu-1, 1BAD: x, REPO_PASSWORD: y }\n    no-cache: yes please\n';
+    const issues = issuesOf(text);
+    expect(issues.map((i) => i.path)).toEqual(['profiles.a.env.1BAD', 'profiles.a.env.REPO_PASSWORD', 'profiles.a.no-cache']);
+    expect(issues[2].message).toBe('expected true or false, got "yes please"');
+    const p = parseConfig(text.replace(', 1BAD: x, REPO_PASSWORD: y', ', PORT: 9000').replace('yes please', 'true'), '/etc/repo/repo.yaml').profiles.get('a')!;
+    expect(p.env).toEqual({ AWS_REGION: 'eu-1', PORT: '9000' });
+    expect(p.noCache).toBe(true);
+  });
+
+  it('is published as JSON Schema with every key, closed objects and the required repository', async () => {
+    const { configJsonSchema } = await import('../../src/ops/config.js');
+    const s = configJsonSchema() as any;
+    const profile = s.properties.profiles.additionalProperties;
+    expect(s.additionalProperties).toBe(false);
+    expect(profile.additionalProperties).toBe(false);
+    expect(profile.required).toEqual(['repository']);
+    expect(Object.keys(profile.properties)).toEqual(expect.arrayContaining(['repository', 'retention', 'check', 'objectives', 'env', 'env-file', 'cache-dir']));
+    expect(Object.keys(profile.properties.retention.properties)).toContain('keep-within-daily');
   });
 });

@@ -112,7 +112,7 @@ describe('repo run', () => {
     // Before any backup the RPO (and the RTO: nothing measured) are missed.
     const before = await cli('status', 'home');
     expect(before.code).toBe(2);
-    expect(before.out).toMatch(/MISSED RPO/);
+    expect(before.out).toMatch(/MISSED +RPO/);
     for (let i = 0; i < 3; i++) {
       fs.writeFileSync(path.join(dir, 'src', 'a.txt'), `version ${i}\n`);
       const r = await cli('run', 'home');
@@ -164,7 +164,7 @@ describe('repo run', () => {
     const missed = await cli('status');
     expect(missed.code).toBe(2);
     expect(missed.out).toMatch(/profile home .*: OK/);
-    expect(missed.out).toMatch(/profile stale .*: NOT OK\n +MISSED RPO +newest backup is \d+d/);
+    expect(missed.out).toMatch(/profile stale .*: NOT OK\n +MISSED +RPO +newest backup is \d+d/);
     expect((await cli('status', 'home')).code).toBe(0);
   });
 });

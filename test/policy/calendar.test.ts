@@ -1,7 +1,7 @@
 // Calendar helpers: wall-clock fields in the string's own offset, ISO weeks at year boundaries, Go AddDate normalization.
 // Expected values are hand-checked calendar facts, not outputs of the code under test.
 import { describe, expect, it } from 'vitest';
-import { civilFromDays, daysFromCivil, isoWeek, subtractCalendar, wallTime } from '../../src/policy/calendar.js';
+import { civilFromDays, daysFromCivil, isoWeek, subtractCalendar, wallTime, type ZoneOffset } from '../../src/policy/calendar.js';
 import { parseDuration } from '../../src/policy/index.js';
 import { nsToRfc3339 } from '../../src/tree/time.js';
 
@@ -78,5 +78,33 @@ describe('subtractCalendar (Go AddDate(-y,-m,-d) then -h hours)', () => {
     // Proleptic Gregorian year -4 (astronomical numbering), 18 January, 12:02:03 UTC.
     expect(cut).toBe(daysFromCivil(-4n, 1n, 18n) * 86_400_000_000_000n + (12n * 3600n + 2n * 60n + 3n) * 1_000_000_000n);
     expect(subtractCalendar(t, parseDuration('99999999y')) < cut).toBe(true);
+  });
+});
+
+describe('subtractCalendar in a time zone with daylight saving (Go: time.Local, AddDate)', () => {
+  // Europe/Berlin's offset at an instant, from the platform's time zone data, whatever TZ the test runs in.
+  const fmt = new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Berlin', timeZoneName: 'longOffset' });
+  const berlin: ZoneOffset = (ms) => {
+    const m = /GMT(?:([+-])(\d{2}):(\d{2}))?/.exec(fmt.format(new Date(ms)))!;
+    return m[1] === undefined ? 0 : (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+  };
+  const at = (s: string, d: { years?: number; months?: number; days?: number; hours?: number }, zone?: ZoneOffset) =>
+    new Date(Number(subtractCalendar(wallTime(s), { years: 0, months: 0, days: 0, hours: 0, ...d }, zone) / 1_000_000n)).toISOString();
+
+  it.each([
+    // newest, duration, cutoff in Berlin's wall clock (Go), cutoff with the fixed offset
+    ['2024-04-10T12:00:00+02:00', { days: 11 }, '2024-03-30T11:00:00.000Z', '2024-03-30T10:00:00.000Z'],
+    ['2024-04-10T02:30:00+02:00', { days: 10 }, '2024-03-31T01:30:00.000Z', '2024-03-31T00:30:00.000Z'], // spring gap: 03:30 CEST
+    ['2024-11-05T02:30:00+01:00', { days: 9 }, '2024-10-27T01:30:00.000Z', '2024-10-27T01:30:00.000Z'], // repeated hour: the later 02:30
+    ['2024-11-05T12:00:00+01:00', { days: 10 }, '2024-10-26T10:00:00.000Z', '2024-10-26T11:00:00.000Z'],
+    ['2024-04-10T12:00:00+02:00', { months: 1, hours: 2 }, '2024-03-10T09:00:00.000Z', '2024-03-10T08:00:00.000Z'],
+  ])('%s minus %j', (newest, d, zoned, fixed) => {
+    expect(at(newest, d, berlin)).toBe(zoned);
+    expect(at(newest, d)).toBe(fixed);
+  });
+
+  it('a time stored in another offset than the zone has at that instant keeps its fixed offset, as Go does', () => {
+    expect(at('2024-04-10T12:00:00+05:00', { days: 11 }, berlin)).toBe('2024-03-30T07:00:00.000Z');
+    expect(at('2024-04-10T10:00:00Z', { days: 11 }, berlin)).toBe('2024-03-30T10:00:00.000Z');
   });
 });

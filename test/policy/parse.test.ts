@@ -26,11 +26,15 @@ describe('parseDuration', () => {
     ['  3d ', { years: 0, months: 0, days: 3, hours: 0 }],
     ['0d', { years: 0, months: 0, days: 0, hours: 0 }],
     ['9999y', { years: 9999, months: 0, days: 0, hours: 0 }],
+    // the one duration grammar (src/core/units.ts) also takes weeks, "mo" and spaces between parts
+    ['1w', { years: 0, months: 0, days: 7, hours: 0 }],
+    ['1y 2m', { years: 1, months: 2, days: 0, hours: 0 }],
+    ['3mo', { years: 0, months: 3, days: 0, hours: 0 }],
   ])('%s', (s, want) => {
     expect(parseDuration(s)).toEqual(want);
   });
 
-  it.each(['', '   ', '1', 'd', '1w', '1M', '1Y', '-1d', '1d-1h', '1d1d', '1.5d', '1min', '1y 2m', '1d!', '99999999999999999999d'])(
+  it.each(['', '   ', '1', 'd', '1M', '1Y', '-1d', '1d-1h', '1d1d', '1.5d', '1min', '2m1mo', '1d!', '99999999999999999999d'])(
     'rejects %j',
     (s) => {
       expect(code(() => parseDuration(s))).toBe('INVALID_ARGUMENT');
