@@ -4,6 +4,8 @@
 import { RepoError } from '../core/errors.js';
 import { LocalBackend } from './local.js';
 import { SchemeRegistry, type SchemeFactory } from './registry.js';
+import { rcloneScheme } from './rclone.js';
+import { restScheme } from './rest-location.js';
 import { s3Scheme } from './s3-location.js';
 
 /** `local:PATH` (and any plain path): a directory on this machine. */
@@ -22,4 +24,6 @@ const localScheme: SchemeFactory<{ path: string }> = {
 
 export const SCHEMES = new SchemeRegistry()
   .register(localScheme)
-  .register(s3Scheme);
+  .register(s3Scheme)
+  .register(restScheme)
+  .register(rcloneScheme);
