@@ -32,7 +32,7 @@ export { openBackend, createBackend, parseLocation, requestCounts, type ParsedLo
 export { WrappingBackend, layers, unwrap, innermost, isRemoteStack } from './stack.js';
 export { DryRunBackend } from './dry-run.js';
 export { RateLimitedBackend, ByteBudget, type RateLimits } from './rate-limit.js';
-export { SchemeRegistry, type SchemeFactory, type ConnectedBackend } from './registry.js';
+export { SchemeRegistry, EXTENDED_OPTIONS, type SchemeFactory, type ConnectedBackend } from './registry.js';
 export { SCHEMES } from './schemes.js';
 export { RestBackend, type RestBackendConfig } from './rest.js';
 export { parseRestLocation, formatRestLocation, restScheme, type RestLocation } from './rest-location.js';

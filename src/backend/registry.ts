@@ -29,6 +29,9 @@ export interface OpenOptions {
   extended?: Readonly<Record<string, string>>;
 }
 
+/** The `-o` keys the schemes read (rclone.ts, rest-location.ts); any other key is refused. */
+export const EXTENDED_OPTIONS: readonly string[] = ['rest.connections', 'rclone.program', 'rclone.args', 'rclone.connections'];
+
 /** A raw backend as a factory returns it, with the checks openBackend / createBackend run under retry. */
 export interface ConnectedBackend {
   backend: Backend;
