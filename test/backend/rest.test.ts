@@ -2,6 +2,7 @@
 // `rclone serve restic --stdio` as a child (rclone:). The conformance suite on both, then bad input: an
 // unreachable host, refused authentication, a wrong path, an answer that is not HTTP, a missing rclone, an
 // append-only server; each must end in one line naming the backend and the operation, never the password.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -171,5 +172,60 @@ describe('bandwidth limits', () => {
     const local = await createBackend(fs.mkdtempSync(path.join(os.tmpdir(), 'repo-lim-')) + '/r', { limits: { uploadKiBps: 1 } });
     expect(unwrap(local, RateLimitedBackend)).toBeUndefined();
     await local.close();
+  });
+});
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl in `dir`. */
+function makeCertificates(dir: string): { ca: string; serverCert: string; serverKey: string; client: string; otherCa: string } {
+  const sh = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr.toString()}`);
+  };
+  const subj = (cn: string) => ['-subj', `/CN=${cn}`];
+  for (const ca of ['ca', 'other-ca']) {
+    sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2', ...subj(`repo test ${ca}`)]);
+  }
+  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', ...subj('127.0.0.1')]);
+  sh(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
+  sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', ...subj('backup client')]);
+  sh(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2']);
+  fs.writeFileSync(path.join(dir, 'client.pem'), fs.readFileSync(path.join(dir, 'client.crt'), 'utf8') + fs.readFileSync(path.join(dir, 'client.key'), 'utf8'));
+  const p = (f: string) => path.join(dir, f);
+  return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), client: p('client.pem'), otherCa: p('other-ca.pem') };
+}
+
+const HAVE_OPENSSL = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+
+describe.skipIf(!HAVE_RCLONE || !HAVE_OPENSSL)('TLS: --cacert and --tls-client-cert against rclone serve restic over https', () => {
+  let certs: ReturnType<typeof makeCertificates>;
+  let tlsServer: RcloneServer;
+  let certDir: string;
+  beforeAll(async () => {
+    certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-tls-'));
+    certs = makeCertificates(certDir);
+    tlsServer = await startRcloneServer(['--cert', certs.serverCert, '--key', certs.serverKey, '--client-ca', certs.ca]);
+  });
+  afterAll(async () => {
+    await tlsServer?.stop();
+    fs.rmSync(certDir, { recursive: true, force: true });
+  });
+
+  it('works with the CA and a client certificate; fails in one line without either', async () => {
+    expect(tlsServer.url).toMatch(/^https:/);
+    const loc = `rest:${tlsServer.url}/tls`;
+    const b = await createBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.ca], clientCertFile: certs.client } });
+    await b.save({ type: 'keys', name: randomId() }, Buffer.from('key'));
+    expect(await listNames(b, 'keys')).toHaveLength(1);
+    await b.close();
+
+    const untrusted = await rejection(openBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.otherCa], clientCertFile: certs.client } }));
+    expect(untrusted.code).toBe('BACKEND');
+    expect(untrusted.message).toMatch(/^rest:https:\/\/127\.0\.0\.1:\d+\/tls\/: cannot stat config: .*(certificate|self-signed|issuer)/i);
+    const noClientCert = await rejection(openBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.ca] } }));
+    expect(noClientCert.message).toMatch(/^rest:https:\/\/127\.0\.0\.1:\d+\/tls\/: cannot stat config: /);
+    const missingFile = await rejection(openBackend(loc, { tls: { caFiles: [path.join(certDir, 'nope.pem')] } }));
+    expect(missingFile.code).toBe('INVALID_ARGUMENT');
+    expect(missingFile.message).toBe(`cannot read --cacert ${path.join(certDir, 'nope.pem')}: ENOENT`);
   });
 });
