@@ -1,10 +1,11 @@
 // The `rclone:` scheme: starts `rclone serve restic --stdio REMOTE:PATH` (as restic does) and speaks restic's
 // REST protocol to it over the child's stdin/stdout, where rclone serves HTTP/2; so every rclone remote can
-// hold a repository. Must never pass the repository password to the child (its environment drops REPO_PASSWORD*),
+// hold a repository. Must never pass a password variable to the child (core/child-env.ts),
 // never leave the child running after close(), and never echo a connection string's parameters.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
+import { childEnv } from '../core/child-env.js';
 import { BackendError, RepoError } from '../core/errors.js';
 import { Http2StreamTransport } from './http-transport.js';
 import type { SchemeFactory } from './registry.js';
@@ -37,10 +38,10 @@ function splitArgs(s: string): string[] {
   return s.split(/\s+/).filter((a) => a !== '');
 }
 
-/** The environment of the child: ours without the repository password sources. */
-function childEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !/^REPO_PASSWORD/.test(k)) out[k] = v;
+/** The environment of the child: ours without password variables (core/child-env.ts) nor a REST server's password. */
+function rcloneEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = childEnv(env);
+  delete out.REPO_REST_PASSWORD;
   return out;
 }
 
@@ -63,7 +64,7 @@ class RcloneProcess {
     });
   }
 
-  static async start(program: string, args: string[], env: Record<string, string>): Promise<RcloneProcess> {
+  static async start(program: string, args: string[], env: NodeJS.ProcessEnv): Promise<RcloneProcess> {
     const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
@@ -123,7 +124,7 @@ export const rcloneScheme: SchemeFactory<RcloneLocation> = {
     const rawArgs = options.extended?.['rclone.args'];
     const args = [...(rawArgs === undefined ? DEFAULT_RCLONE_ARGS : splitArgs(rawArgs)), loc.remote];
     const connections = connectionsOption(options, 'rclone.connections', DEFAULT_RCLONE_CONNECTIONS);
-    const proc = await RcloneProcess.start(program, args, childEnv(options.env ?? process.env));
+    const proc = await RcloneProcess.start(program, args, rcloneEnv(options.env ?? process.env));
     const transport = new Http2StreamTransport(proc.stream, REST_IDLE_TIMEOUT_MS);
     const backend = new RestBackend({
       location: formatRcloneLocation(loc),

@@ -59,6 +59,30 @@ describe.skipIf(!HAVE_RCLONE)('rclone: over rclone serve restic --stdio', () => 
   });
 });
 
+describe.skipIf(!HAVE_RCLONE)('rclone: options', () => {
+  it('-o rclone.program and rclone.args replace the command; the child gets no password variable', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-rclone-opts-'));
+    try {
+      const wrapper = path.join(dir, 'my-rclone');
+      fs.writeFileSync(wrapper, `#!/bin/sh\nenv > "${dir}/env"\necho "$@" > "${dir}/args"\nexec rclone "$@"\n`, { mode: 0o755 });
+      const env = { ...process.env, RCLONE_CONFIG: '/dev/null', REPO_PASSWORD: 'pw-one', REPO_FROM_PASSWORD_FILE: '/x', REPO_REST_PASSWORD: 'pw-two', KEEP_ME: 'yes' };
+      const b = await createBackend(`rclone:${dir}/repo`, {
+        ...NO_RETRY,
+        env,
+        extended: { 'rclone.program': wrapper, 'rclone.args': 'serve restic --stdio --verbose' },
+      });
+      await b.close();
+      expect(fs.readFileSync(path.join(dir, 'args'), 'utf8').trim()).toBe(`serve restic --stdio --verbose ${dir}/repo`);
+      const childEnv = fs.readFileSync(path.join(dir, 'env'), 'utf8');
+      expect(childEnv).toContain('KEEP_ME=yes');
+      expect(childEnv).not.toMatch(/pw-one|pw-two|REPO_FROM_PASSWORD_FILE/);
+      expect(fs.existsSync(path.join(dir, 'repo', 'keys'))).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('locations', () => {
   it('parses rest: and rclone: and keeps credentials out of the location', async () => {
     expect(parseLocation('rest:https://u:p%40ss@host:8000/repo')).toMatchObject({ scheme: 'rest', origin: 'https://host:8000', basePath: '/repo/', username: 'u', password: 'p@ss' });
