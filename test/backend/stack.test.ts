@@ -13,7 +13,8 @@ import { innermost, layers, unwrap } from '../../src/backend/stack.js';
 import { executePrune } from '../../src/maintenance/prune-execute.js';
 import { planPrune } from '../../src/maintenance/prune-plan.js';
 import { Repository } from '../../src/repository/repository.js';
-import { localRepo, PASSWORD, tempDir } from '../helpers/repo.js';
+import { backupPaths } from '../../src/archiver/index.js';
+import { localRepo, memoryRepo, PASSWORD, prng, randomBuffer, tempDir } from '../helpers/repo.js';
 import { listNames, randomId, rejection } from './conformance.js';
 
 const dirs: string[] = [];
@@ -75,5 +76,23 @@ describe('DryRunBackend', () => {
     await mem.save({ type: 'data', name: id }, Buffer.from('stored'));
     expect((await rejection(dry.remove({ type: 'data', name: id })))).toBeDefined();
     expect(await listNames(mem, 'data')).toEqual([id]);
+  });
+});
+
+describe('backup --dry-run through a DryRunBackend', () => {
+  it('seals every blob but stores no pack, index or snapshot; the lock it took is gone afterwards', async () => {
+    const { repo: setup, backend } = await memoryRepo();
+    await setup.close().catch(() => undefined);
+    const work = tempDir();
+    dirs.push(work);
+    fs.writeFileSync(path.join(work, 'a.bin'), randomBuffer(prng(5), 3_000_000));
+    const before = { keys: await listNames(backend, 'keys'), config: await listNames(backend, 'config') };
+    const repo = await Repository.open(backend, PASSWORD, { dryRun: true });
+    const r = await backupPaths(repo, [work], { dryRun: true });
+    await repo.close();
+    expect(r.snapshotId).toBeUndefined();
+    expect(repo.stats.blobsAdded).toBeGreaterThan(0);
+    for (const type of ['data', 'index', 'snapshots', 'locks', 'audit'] as const) expect(await listNames(backend, type)).toEqual([]);
+    expect({ keys: await listNames(backend, 'keys'), config: await listNames(backend, 'config') }).toEqual(before);
   });
 });
