@@ -1,7 +1,6 @@
 // Backend storing a repository in an S3 bucket (Amazon S3 or an S3-compatible server) under a key prefix.
 // Must never return partial data, never send streaming (aws-chunked) payloads, and never show credentials.
 
-import { createHash } from 'node:crypto';
 import {
   CreateBucketCommand,
   type CreateBucketCommandInput,
@@ -37,6 +36,7 @@ import {
   validateRangeArgs,
 } from './backend.js';
 import { bytesOfRangeResponse, rangeHeader, truncated, type RangeResponse } from './http-range.js';
+import { contentMd5, readBody } from './s3-body.js';
 import { codeOf, mapS3Error, statusOf } from './s3-errors.js';
 import { type S3Location, type S3Options, formatS3Location, validateS3Options } from './s3-location.js';
 
@@ -49,42 +49,6 @@ export type S3BackendConfig = S3Location & S3Options;
 
 const CONFIG: Handle = { type: 'config', name: 'config' };
 const DATA_KEY_RE = /^([0-9a-f]{2})\/([0-9a-f]{64})$/;
-
-/** A response body as the SDK hands it out in Node (an IncomingMessage with helpers mixed in). */
-interface SdkBody {
-  transformToByteArray?: () => Promise<Uint8Array>;
-  destroy?: (err?: Error) => void;
-  [Symbol.asyncIterator]?: () => AsyncIterator<Uint8Array>;
-}
-
-/** Reads a response body completely, checking the abort signal between chunks. */
-async function readBody(body: unknown, signal: AbortSignal | undefined, file: string): Promise<Buffer> {
-  if (body === undefined || body === null) return Buffer.alloc(0);
-  const b = body as SdkBody;
-  if (typeof b[Symbol.asyncIterator] !== 'function') {
-    if (typeof b.transformToByteArray === 'function') return Buffer.from(await b.transformToByteArray());
-    throw new BackendError(`cannot load ${file}: unsupported response body`, { file });
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of b as AsyncIterable<Uint8Array>) {
-      if (signal?.aborted) {
-        b.destroy?.();
-        throwIfAborted(signal, file);
-      }
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      chunks.push(buf);
-      total += buf.length;
-    }
-  } catch (err) {
-    b.destroy?.();
-    throw err;
-  }
-  return chunks.length === 1 && chunks[0].byteOffset === 0 && chunks[0].buffer.byteLength === total
-    ? chunks[0]
-    : Buffer.concat(chunks, total);
-}
 
 type GetResult = ({ kind: 'body' } & RangeResponse) | { kind: 'unsatisfiable' };
 
@@ -468,12 +432,4 @@ function nameFromKey(type: FileType, rest: string): string | undefined {
     return m !== null && m[2].startsWith(m[1]) ? m[2] : undefined;
   }
   return isValidName(type, rest) ? rest : undefined;
-}
-
-function contentMd5(body: Buffer): string | undefined {
-  try {
-    return createHash('md5').update(body).digest('base64');
-  } catch {
-    return undefined; // e.g. MD5 disabled in FIPS mode; the PUT still works without it
-  }
 }
