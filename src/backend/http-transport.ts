@@ -115,13 +115,24 @@ export class Http1Transport implements HttpTransport {
   }
 }
 
+const WINDOW_BYTES = 32 * 1024 * 1024;
+/** Node's default is 10 MB, less than one default pack. */
+const SESSION_MEMORY_MB = 1024;
+
 /** HTTP/2 with prior knowledge (no TLS, no upgrade) over one duplex stream; requests are multiplexed on it. */
 export class Http2StreamTransport implements HttpTransport {
   private readonly session: http2.ClientHttp2Session;
   private failure: Error | undefined;
 
   constructor(stream: Duplex, private readonly idleTimeoutMs: number) {
-    this.session = http2.connect('http://localhost', { createConnection: () => stream });
+    // Large flow-control windows: with HTTP/2's default 64 KiB a pack would arrive in hundreds of round trips.
+    this.session = http2.connect('http://localhost', {
+      createConnection: () => stream,
+      settings: { initialWindowSize: WINDOW_BYTES },
+      // Bodies are whole packs, several at once; past this budget nghttp2 refuses streams (ENHANCE_YOUR_CALM).
+      maxSessionMemory: SESSION_MEMORY_MB,
+    });
+    this.session.once('connect', () => this.session.setLocalWindowSize(WINDOW_BYTES));
     this.session.on('error', (err) => {
       this.failure = err;
     });

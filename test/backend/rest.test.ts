@@ -47,6 +47,16 @@ describe.skipIf(!HAVE_RCLONE)('rclone: over rclone serve restic --stdio', () => 
     return { backend: unwrap(b, RestBackend)! };
   });
 
+  it('moves several large packs at once over one HTTP/2 connection', async () => {
+    const b = await createBackend(`rclone:${base}/large`, NO_RETRY);
+    const packs = [0, 1, 2, 3].map((i) => Buffer.alloc(24 * 1024 * 1024 + i, i + 1));
+    const ids = packs.map(() => randomId());
+    await Promise.all(packs.map((p, i) => b.save({ type: 'data', name: ids[i] }, p)));
+    const back = await Promise.all(ids.map((id) => b.load({ type: 'data', name: id })));
+    back.forEach((got, i) => expect(got.equals(packs[i])).toBe(true));
+    await b.close();
+  });
+
   it('stores the same layout as a local repository, and stops rclone on close', async () => {
     const dir = path.join(base, 'layout');
     const b = await createBackend(`rclone:${dir}`, NO_RETRY);

@@ -86,6 +86,19 @@ describe.skipIf(!HAVE_RCLONE)('remote backends through the CLI', () => {
     });
   }
 
+  it('rclone: backs up 64 MiB in full-size packs while the CPU is busy chunking (nghttp2 once refused such streams)', async () => {
+    const big = path.join(tmp, 'big-src');
+    fs.mkdirSync(big);
+    const rand = prng(99);
+    for (let i = 0; i < 8; i++) fs.writeFileSync(path.join(big, `f${i}.bin`), randomBuffer(rand, 8 * 1024 * 1024));
+    const repo = `rclone:${tmp}/rclone-big`;
+    await ok(['-r', repo, 'init']);
+    const b = json(await ok(['-r', repo, '--json', 'backup', 'big-src']));
+    expect(b.total_bytes_processed).toBe(64 * 1024 * 1024);
+    await ok(['-r', repo, 'check', '--read-data']);
+    fs.rmSync(big, { recursive: true });
+  });
+
   it('the password of a rest: URL is never printed, in any output of any command above', () => {
     expect(printed.length).toBeGreaterThan(10);
     for (const text of printed) expect(text).not.toContain(URL_SECRET);
