@@ -24,10 +24,10 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  // Native addons and WebAssembly load files relative to their own package. The AWS SDK, the YAML and the
+  // Native addons and WebAssembly load files relative to their own package. The AWS SDK, ssh2, the YAML and the
   // cron parser are large and only some commands load them (on demand), so they stay out of the file that
   // every command compiles.
-  external: ['zstd-napi', '@napi-rs/blake-hash', 'fastcdc-wasm', '@aws-sdk/*', 'yaml', 'cron-parser'],
+  external: ['zstd-napi', '@napi-rs/blake-hash', 'fastcdc-wasm', '@aws-sdk/*', 'yaml', 'cron-parser', 'ssh2', 'ssh-config'],
   // Less to read and pre-parse at every start; identifiers keep their names so stack traces stay readable.
   minifyWhitespace: true,
   minifySyntax: true,

@@ -111,10 +111,13 @@ export async function openBackend(location: string, options: OpenOptions = {}): 
  */
 export async function createBackend(location: string, options: OpenOptions = {}): Promise<Backend> {
   const { b, c } = await connect(location, options, 'create');
-  if (c.checkEmpty === undefined) return b;
   try {
-    await b.create();
-    await retried(b, 'create', c.checkEmpty);
+    if (c.createRepository !== undefined) {
+      await retried(b, 'create', c.createRepository);
+    } else if (c.checkEmpty !== undefined) {
+      await b.create();
+      await retried(b, 'create', c.checkEmpty);
+    }
   } catch (err) {
     return closeAndThrow(b, err);
   }

@@ -7,11 +7,14 @@ import type { Backend } from './backend.js';
 import type { CacheOptions } from './cache.js';
 import type { RetryOptions } from './retry.js';
 import type { S3Options } from './s3-location.js';
+import type { SftpOptions } from './sftp-location.js';
 
 /** How openBackend / createBackend build a backend; every field is optional. */
 export interface OpenOptions {
   /** S3 options; they win over the REPO_S3_* variables of `env`. */
   s3?: S3Options;
+  /** Where the SFTP backend finds ~/.ssh (config, known_hosts, keys); default from `env`'s HOME. */
+  sftp?: SftpOptions;
   /** Retry policy for remote backends (attempts, delays, onRetry, a backend-wide abort signal). */
   retry?: RetryOptions;
   /** Environment to read REPO_S3_*, AWS_* and the like from; default process.env. */
@@ -39,6 +42,8 @@ export interface ConnectedBackend {
   checkRepository?: () => Promise<void>;
   /** For init, after create(): INVALID_ARGUMENT unless the place holds nothing yet. */
   checkEmpty?: () => Promise<void>;
+  /** For init, instead of create() and checkEmpty (e.g. SFTP checks the directory first, then creates the layout). */
+  createRepository?: () => Promise<void>;
 }
 
 /** One kind of storage: its scheme, its location grammar and how to reach it. */

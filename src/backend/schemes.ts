@@ -7,6 +7,7 @@ import { SchemeRegistry, type SchemeFactory } from './registry.js';
 import { rcloneScheme } from './rclone.js';
 import { restScheme } from './rest-location.js';
 import { s3Scheme } from './s3-location.js';
+import { sftpScheme } from './sftp-location.js';
 
 /** `local:PATH` (and any plain path): a directory on this machine. */
 const localScheme: SchemeFactory<{ path: string }> = {
@@ -25,5 +26,6 @@ const localScheme: SchemeFactory<{ path: string }> = {
 export const SCHEMES = new SchemeRegistry()
   .register(localScheme)
   .register(s3Scheme)
+  .register(sftpScheme)
   .register(restScheme)
   .register(rcloneScheme);

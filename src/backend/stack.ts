@@ -81,3 +81,14 @@ export function isRemoteStack(b: Backend): boolean {
   const bottom = innermost(b);
   return !(bottom instanceof LocalBackend || bottom instanceof MemoryBackend);
 }
+
+/** A store that writes under temporary names and can remove those abandoned by killed writers (local, SFTP). */
+export interface TemporaryFileStore extends Backend {
+  cleanupTemporaryFiles(maxAgeMs?: number): Promise<number>;
+}
+
+/** The store at the bottom of b's stack if it keeps temporary files, else undefined. */
+export function temporaryFileStore(b: Backend): TemporaryFileStore | undefined {
+  const bottom = innermost(b) as Partial<TemporaryFileStore> & Backend;
+  return typeof bottom.cleanupTemporaryFiles === 'function' ? (bottom as TemporaryFileStore) : undefined;
+}

@@ -1,8 +1,7 @@
 // Carrying out a prune plan in the only safe order: copy still-used blobs out of packs to repack, store the
 // new packs, write the new index that supersedes the old, and only then delete packs and old index files.
 
-import { LocalBackend } from '../backend/local.js';
-import { unwrap } from '../backend/stack.js';
+import { temporaryFileStore } from '../backend/stack.js';
 import { crashPoint } from '../core/crash-point.js';
 import { idToHex } from '../core/id.js';
 import type { IndexedBlob } from '../repository/blob.js';
@@ -86,7 +85,7 @@ export async function executePrune(
  * removes them. Only old ones are removed (the backend's default age), so nothing still being written is touched.
  */
 async function cleanupTemporaryFiles(repo: Repository): Promise<number> {
-  // Found by class through any wrapper (a cache may sit over a local repository); other stores have no temporary files.
-  const local = unwrap(repo.backend, LocalBackend);
-  return local === undefined ? 0 : await local.cleanupTemporaryFiles().catch(() => 0);
+  // The store under any wrapper (retry, cache — also over a local repository); stores without temporary files have none.
+  const store = temporaryFileStore(repo.backend);
+  return store === undefined ? 0 : await store.cleanupTemporaryFiles().catch(() => 0);
 }

@@ -127,7 +127,7 @@ export class Repository {
     this.store = this.dryRun ? new DryRunBackend(backend) : backend;
     this.packer = new Packer(this.store, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), {
       // A local disk gains nothing from parallel pack writes, and each one in flight holds a whole pack in
-      // memory; object storage hides its latency behind several.
+      // memory; object storage, SFTP and REST servers hide their latency behind several.
       maxConcurrentUploads: opts.maxConcurrentUploads ?? (isRemoteStack(backend) ? 4 : 1),
     });
   }
