@@ -25,6 +25,7 @@ import {
   validateFileType,
   validateRangeArgs,
 } from './backend.js';
+import { WrappingBackend, unwrap } from './stack.js';
 
 /** Where the cache lives and how it checks files. */
 export interface CacheOptions {
@@ -142,9 +143,7 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, file: stri
  * a file damaged by a crash fails the name check and is fetched again. Cache failures never fail a call:
  * they are reported once through onWarning and the repository is used instead.
  */
-export class CacheBackend implements Backend {
-  readonly inner: Backend;
-  readonly location: string;
+export class CacheBackend extends WrappingBackend {
   readonly stats: CacheStats = { hits: 0, misses: 0, writes: 0, dropped: 0, stale: 0 };
   private readonly baseDir: string;
   private readonly storageId: (parts: readonly Uint8Array[]) => string;
@@ -156,11 +155,10 @@ export class CacheBackend implements Backend {
   private warned = false;
 
   constructor(inner: Backend, opts: CacheOptions) {
+    super(inner);
     if (typeof opts.dir !== 'string' || opts.dir === '') {
       throw new RepoError('INVALID_ARGUMENT', 'the cache directory must be a non-empty path');
     }
-    this.inner = inner;
-    this.location = inner.location;
     this.baseDir = path.resolve(opts.dir);
     this.storageId = opts.storageId ?? blake3Hex;
     this.onWarning = opts.onWarning;
@@ -207,11 +205,11 @@ export class CacheBackend implements Backend {
     }
   }
 
-  async create(): Promise<void> {
+  override async create(): Promise<void> {
     return this.inner.create();
   }
 
-  async save(h: Handle, data: SaveData, opts: SaveOptions = {}): Promise<void> {
+  override async save(h: Handle, data: SaveData, opts: SaveOptions = {}): Promise<void> {
     const rel = handleToPath(h);
     await this.inner.save(h, data, opts.signal === undefined ? {} : { signal: opts.signal });
     if (this.root === undefined) return;
@@ -222,7 +220,7 @@ export class CacheBackend implements Backend {
     await this.writeEntry(rel, parts);
   }
 
-  async load(h: Handle, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
+  override async load(h: Handle, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
     const rel = handleToPath(h);
     throwIfAborted(opts.signal, rel);
     if (!this.cacheable(h)) return this.inner.load(h, opts);
@@ -349,15 +347,15 @@ export class CacheBackend implements Backend {
     this.madeDirs.add(dir);
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  override async stat(h: Handle): Promise<FileInfo> {
     return this.inner.stat(h);
   }
 
-  async exists(h: Handle): Promise<boolean> {
+  override async exists(h: Handle): Promise<boolean> {
     return this.inner.exists(h);
   }
 
-  async remove(h: Handle): Promise<void> {
+  override async remove(h: Handle): Promise<void> {
     const rel = handleToPath(h);
     try {
       await this.inner.remove(h);
@@ -369,7 +367,7 @@ export class CacheBackend implements Backend {
     }
   }
 
-  async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {
+  override async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {
     validateFileType(type);
     const root = this.root;
     if (root === undefined || (type !== 'index' && type !== 'snapshots' && type !== 'data')) {
@@ -439,18 +437,11 @@ export class CacheBackend implements Backend {
     }
   }
 
-  async close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
-/** The CacheBackend in a stack of wrappers (each exposing `inner`), if there is one. */
+/** The CacheBackend in b's stack, if there is one. */
 export function findCache(b: Backend): CacheBackend | undefined {
-  for (let cur: Backend | undefined = b, depth = 0; cur !== undefined && depth < 10; depth++) {
-    if (cur instanceof CacheBackend) return cur;
-    cur = (cur as { inner?: Backend }).inner;
-  }
-  return undefined;
+  return unwrap(b, CacheBackend);
 }
 
 /** Attaches the CacheBackend in b's stack (if any) to a repository; see CacheBackend.attach. */

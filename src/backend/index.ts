@@ -26,7 +26,17 @@ export {
 } from './s3-location.js';
 // Type only: the class lives in './s3.js', imported on demand so that the AWS SDK loads only for s3: locations.
 export type { S3Backend, S3BackendConfig } from './s3.js';
+export { mapS3Error, isTransientS3Error } from './s3-errors.js';
+export { rangeHeader, bytesOfRangeResponse, type RangeResponse } from './http-range.js';
 export { parseSftpLocation, formatSftpLocation, resolveSftpTarget, type SftpLocation, type SftpOptions, type SftpTarget } from './sftp-location.js';
 // Type only, like S3Backend: ssh2 loads only for sftp: locations.
 export type { SftpBackend } from './sftp.js';
 export { openBackend, createBackend, parseLocation, requestCounts, type ParsedLocation, type OpenOptions } from './open.js';
+export { WrappingBackend, layers, unwrap, innermost, isRemoteStack } from './stack.js';
+export { DryRunBackend } from './dry-run.js';
+export { RateLimitedBackend, ByteBudget, type RateLimits } from './rate-limit.js';
+export { SchemeRegistry, EXTENDED_OPTIONS, type SchemeFactory, type ConnectedBackend } from './registry.js';
+export { SCHEMES } from './schemes.js';
+export { RestBackend, type RestBackendConfig } from './rest.js';
+export { parseRestLocation, formatRestLocation, restScheme, type RestLocation } from './rest-location.js';
+export { parseRcloneLocation, formatRcloneLocation, rcloneScheme, type RcloneLocation } from './rclone.js';

@@ -15,6 +15,7 @@ import {
   validateFileType,
   type SaveData,
 } from './backend.js';
+import { WrappingBackend } from './stack.js';
 
 /** What onRetry is told before each backoff sleep. */
 export interface RetryInfo {
@@ -101,8 +102,7 @@ function describe(err: unknown): string {
  * list() restarts a failed listing and skips names already yielded, so each file is still yielded
  * once. remove() treats NOT_FOUND after an attempt that may have deleted the file as success.
  */
-export class RetryBackend implements Backend {
-  readonly inner: Backend;
+export class RetryBackend extends WrappingBackend {
   private readonly attempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -112,6 +112,7 @@ export class RetryBackend implements Backend {
   private readonly random: () => number;
 
   constructor(inner: Backend, opts: RetryOptions = {}) {
+    super(inner);
     const attempts = opts.attempts ?? DEFAULT_RETRY_ATTEMPTS;
     const base = opts.baseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS;
     const max = opts.maxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS;
@@ -121,7 +122,6 @@ export class RetryBackend implements Backend {
     if (!(base >= 0) || !(max >= 0) || !Number.isFinite(base) || !Number.isFinite(max)) {
       throw new RepoError('INVALID_ARGUMENT', 'retry delays must be finite non-negative numbers');
     }
-    this.inner = inner;
     this.attempts = attempts;
     this.baseDelayMs = base;
     this.maxDelayMs = max;
@@ -129,10 +129,6 @@ export class RetryBackend implements Backend {
     this.signal = opts.signal;
     this.transient = opts.isTransient ?? isTransient;
     this.random = opts.random ?? Math.random;
-  }
-
-  get location(): string {
-    return this.inner.location;
   }
 
   /** The backoff before retry number `retry` (1-based): uniform in [0, min(max, base·2^(retry-1))). */
@@ -184,31 +180,31 @@ export class RetryBackend implements Backend {
     await sleep(delayMs, signals, file);
   }
 
-  async create(): Promise<void> {
+  override async create(): Promise<void> {
     return this.run('create', undefined, () => this.inner.create());
   }
 
-  async save(h: Handle, data: SaveData, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  override async save(h: Handle, data: SaveData, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const file = handleToPath(h);
     const signal = combine(opts.signal, this.signal);
     return this.run('save', file, () => this.inner.save(h, data, { signal }), opts.signal);
   }
 
-  async load(h: Handle, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
+  override async load(h: Handle, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
     const file = handleToPath(h);
     const inner = { ...opts, signal: combine(opts.signal, this.signal) };
     return this.run('load', file, () => this.inner.load(h, inner), opts.signal);
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  override async stat(h: Handle): Promise<FileInfo> {
     return this.run('stat', handleToPath(h), () => this.inner.stat(h));
   }
 
-  async exists(h: Handle): Promise<boolean> {
+  override async exists(h: Handle): Promise<boolean> {
     return this.run('exists', handleToPath(h), () => this.inner.exists(h));
   }
 
-  async remove(h: Handle): Promise<void> {
+  override async remove(h: Handle): Promise<void> {
     const file = handleToPath(h);
     let mayBeGone = false;
     await this.run('remove', file, async () => {
@@ -223,7 +219,7 @@ export class RetryBackend implements Backend {
     });
   }
 
-  async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {
+  override async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {
     validateFileType(type);
     const signals = [opts.signal, this.signal];
     const signal = combine(opts.signal, this.signal);
@@ -251,7 +247,4 @@ export class RetryBackend implements Backend {
     }
   }
 
-  async close(): Promise<void> {
-    return this.inner.close();
-  }
 }

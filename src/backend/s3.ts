@@ -1,7 +1,6 @@
 // Backend storing a repository in an S3 bucket (Amazon S3 or an S3-compatible server) under a key prefix.
 // Must never return partial data, never send streaming (aws-chunked) payloads, and never show credentials.
 
-import { createHash } from 'node:crypto';
 import {
   CreateBucketCommand,
   type CreateBucketCommandInput,
@@ -18,7 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Semaphore } from '../core/concurrency.js';
-import { BackendError, NotFoundError, RepoError } from '../core/errors.js';
+import { BackendError, RepoError } from '../core/errors.js';
 import {
   type Backend,
   type FileInfo,
@@ -30,13 +29,15 @@ import {
   concatSaveData,
   handleToPath,
   isNotFound,
-  isTransientNetworkError,
   isValidName,
   resolveRange,
   throwIfAborted,
   validateFileType,
   validateRangeArgs,
 } from './backend.js';
+import { bytesOfRangeResponse, rangeHeader, truncated, type RangeResponse } from './http-range.js';
+import { contentMd5, readBody } from './s3-body.js';
+import { codeOf, mapS3Error, statusOf } from './s3-errors.js';
 import { type S3Location, type S3Options, formatS3Location, validateS3Options } from './s3-location.js';
 
 export const DEFAULT_S3_CONNECTIONS = 5;
@@ -48,164 +49,8 @@ export type S3BackendConfig = S3Location & S3Options;
 
 const CONFIG: Handle = { type: 'config', name: 'config' };
 const DATA_KEY_RE = /^([0-9a-f]{2})\/([0-9a-f]{64})$/;
-const CONTENT_RANGE_RE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
 
-/** HTTP statuses that mean "try again later". */
-const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-/** S3 error codes that mean "try again" (throttling, server trouble, a body damaged on the way). */
-const TRANSIENT_CODES = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'BandwidthLimitExceeded',
-  'ServiceUnavailable',
-  'InternalError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'OperationAborted',
-  'BadDigest',
-  'IncompleteBody',
-  'TimeoutError',
-]);
-
-interface S3ErrorShape {
-  name?: unknown;
-  Code?: unknown;
-  code?: unknown;
-  message?: unknown;
-  $retryable?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-}
-
-function statusOf(err: unknown): number | undefined {
-  const s = (err as S3ErrorShape | null)?.$metadata?.httpStatusCode;
-  return typeof s === 'number' ? s : undefined;
-}
-
-function codeOf(err: unknown): string | undefined {
-  if (err === null || typeof err !== 'object') return undefined;
-  const o = err as S3ErrorShape;
-  for (const c of [o.Code, o.name, o.code]) if (typeof c === 'string' && c !== '' && c !== 'Error') return c;
-  return undefined;
-}
-
-function messageOf(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.length > 300 ? `${m.slice(0, 300)}…` : m;
-}
-
-function isAbort(err: unknown): boolean {
-  const o = err as S3ErrorShape | null;
-  return o !== null && typeof o === 'object' && (o.name === 'AbortError' || o.code === 'ABORT_ERR');
-}
-
-/** Whether an SDK or network error is worth retrying. */
-export function isTransientS3Error(err: unknown): boolean {
-  if (isAbort(err)) return false;
-  const status = statusOf(err);
-  const code = codeOf(err);
-  if (status !== undefined && TRANSIENT_STATUS.has(status)) return true;
-  if (code !== undefined && TRANSIENT_CODES.has(code)) return true;
-  const retryable = (err as S3ErrorShape | null)?.$retryable;
-  if (retryable !== undefined && retryable !== null && retryable !== false) return true;
-  return isTransientNetworkError(err);
-}
-
-/**
- * Maps an AWS SDK (or network) error about the repository file `file` to a RepoError: an abort →
- * INTERRUPTED; 404/NoSuchKey/NotFound → NotFoundError (a missing bucket is a BackendError instead);
- * throttling, 5xx, timeouts and dropped connections → TransientBackendError; anything else → a
- * permanent BackendError. RepoErrors pass through. Messages carry the S3 code and HTTP status only.
- */
-export function mapS3Error(
-  err: unknown,
-  file: string,
-  action: string,
-  opts: { mayHaveSucceeded?: boolean; context?: Record<string, string | number> } = {},
-): RepoError {
-  if (err instanceof RepoError) return err;
-  const status = statusOf(err);
-  const code = codeOf(err);
-  const ctx: Record<string, string | number> = { file, ...opts.context };
-  if (status !== undefined) ctx.status = status;
-  if (code !== undefined) ctx.s3code = code;
-  const cause = { cause: err };
-  if (isAbort(err)) return new RepoError('INTERRUPTED', 'operation aborted', { file }, cause);
-  if (code === 'NoSuchBucket') {
-    return new BackendError(`cannot ${action} ${file}: the bucket does not exist`, ctx, cause);
-  }
-  if (status === 404 || code === 'NoSuchKey' || code === 'NotFound') {
-    return new NotFoundError(`${file} not found`, { file }, cause);
-  }
-  const how = [code, status === undefined ? undefined : `HTTP ${status}`].filter((x) => x !== undefined).join(', ');
-  const detail = `${messageOf(err)}${how === '' ? '' : ` (${how})`}`;
-  if (isTransientS3Error(err)) {
-    return new TransientBackendError(`cannot ${action} ${file}: ${detail}`, ctx, {
-      cause: err,
-      mayHaveSucceeded: opts.mayHaveSucceeded ?? false,
-    });
-  }
-  if (status === 403 || code === 'AccessDenied' || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch') {
-    return new BackendError(`access denied: cannot ${action} ${file} (${how || 'HTTP 403'}); check the S3 credentials`, ctx, cause);
-  }
-  if (code === 'CredentialsProviderError') {
-    return new BackendError(
-      `cannot ${action} ${file}: no S3 credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)`,
-      ctx,
-      cause,
-    );
-  }
-  if (/region is missing/i.test(messageOf(err))) {
-    return new BackendError(`cannot ${action} ${file}: no S3 region configured (set AWS_REGION)`, ctx, cause);
-  }
-  return new BackendError(`cannot ${action} ${file}: ${detail}`, ctx, cause);
-}
-
-/** A response body as the SDK hands it out in Node (an IncomingMessage with helpers mixed in). */
-interface SdkBody {
-  transformToByteArray?: () => Promise<Uint8Array>;
-  destroy?: (err?: Error) => void;
-  [Symbol.asyncIterator]?: () => AsyncIterator<Uint8Array>;
-}
-
-/** Reads a response body completely, checking the abort signal between chunks. */
-async function readBody(body: unknown, signal: AbortSignal | undefined, file: string): Promise<Buffer> {
-  if (body === undefined || body === null) return Buffer.alloc(0);
-  const b = body as SdkBody;
-  if (typeof b[Symbol.asyncIterator] !== 'function') {
-    if (typeof b.transformToByteArray === 'function') return Buffer.from(await b.transformToByteArray());
-    throw new BackendError(`cannot load ${file}: unsupported response body`, { file });
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of b as AsyncIterable<Uint8Array>) {
-      if (signal?.aborted) {
-        b.destroy?.();
-        throwIfAborted(signal, file);
-      }
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      chunks.push(buf);
-      total += buf.length;
-    }
-  } catch (err) {
-    b.destroy?.();
-    throw err;
-  }
-  return chunks.length === 1 && chunks[0].byteOffset === 0 && chunks[0].buffer.byteLength === total
-    ? chunks[0]
-    : Buffer.concat(chunks, total);
-}
-
-type GetResult =
-  | { kind: 'body'; data: Buffer; status: number | undefined; contentRange: string | undefined; contentLength: number | undefined }
-  | { kind: 'unsatisfiable' };
+type GetResult = ({ kind: 'body' } & RangeResponse) | { kind: 'unsatisfiable' };
 
 /**
  * A repository under `PREFIX/` in an S3 bucket, laid out exactly like a local one (`config`,
@@ -496,8 +341,7 @@ export class S3Backend implements Backend {
       return r.data;
     }
 
-    const rangeHeader = length === undefined ? `bytes=${start}-` : `bytes=${start}-${start + length - 1}`;
-    const r = await this.get(rel, rangeHeader, signal);
+    const r = await this.get(rel, rangeHeader(start, length), signal);
     if (r.kind === 'unsatisfiable') {
       // 416: the range starts at or beyond the end. Only "offset == size, no length" is valid (empty).
       const size = await this.head(rel, 'load');
@@ -505,58 +349,7 @@ export class S3Backend implements Backend {
       if (s === e && s === size) return Buffer.alloc(0);
       throw new TransientBackendError(`cannot load ${rel}: the object changed while it was read`, { file: rel });
     }
-    return this.extractRange(rel, r, start, length);
-  }
-
-  /** The bytes [start, start+length) (or to the end) from a GET response, or an error — never partial data. */
-  private extractRange(
-    rel: string,
-    r: Extract<GetResult, { kind: 'body' }>,
-    start: number,
-    length: number | undefined,
-  ): Buffer {
-    const m = r.contentRange === undefined ? null : CONTENT_RANGE_RE.exec(r.contentRange);
-    if (r.status === 206 && m !== null) {
-      const first = Number(m[1]);
-      const last = Number(m[2]);
-      const total = m[3] === '*' ? undefined : Number(m[3]);
-      if (first !== start) {
-        throw new BackendError(`cannot load ${rel}: the server returned bytes from ${first} instead of ${start}`, {
-          file: rel,
-          offset: start,
-        });
-      }
-      if (total !== undefined) resolveRange(total, start, length, rel); // permanent error past the end
-      const announced = last - first + 1;
-      if (r.data.length !== announced) throw truncated(rel, r.data.length, announced, start);
-      const want = length ?? (total === undefined ? announced : total - start);
-      if (r.data.length < want) {
-        // With a known size the range was checked above, so the body was cut short on the way.
-        if (total !== undefined) throw truncated(rel, r.data.length, want, start);
-        // Servers cut a range at the end of the object: the range reached beyond it.
-        throw new BackendError(`range [${start}, ${start + want}) is beyond the end of ${rel}`, {
-          file: rel,
-          offset: start,
-          length: want,
-          reason: 'short', // as resolveRange: the stored object is shorter than expected
-          ...(total === undefined ? {} : { size: total }),
-        });
-      }
-      // Some servers (s3rver for "bytes=0-0") send more than asked; the start is verified above.
-      return r.data.length === want ? r.data : Buffer.from(r.data.subarray(0, want));
-    }
-    if (r.status === 200 || r.status === undefined) {
-      // The server ignored the Range header and sent the whole object.
-      if (r.contentLength !== undefined && r.data.length !== r.contentLength) {
-        throw truncated(rel, r.data.length, r.contentLength, 0);
-      }
-      const [s, e] = resolveRange(r.data.length, start, length, rel);
-      return Buffer.from(r.data.subarray(s, e));
-    }
-    throw new BackendError(`cannot load ${rel}: unexpected response to a range request (HTTP ${r.status})`, {
-      file: rel,
-      status: r.status,
-    });
+    return bytesOfRangeResponse(rel, r, start, length);
   }
 
   async stat(h: Handle): Promise<FileInfo> {
@@ -639,20 +432,4 @@ function nameFromKey(type: FileType, rest: string): string | undefined {
     return m !== null && m[2].startsWith(m[1]) ? m[2] : undefined;
   }
   return isValidName(type, rest) ? rest : undefined;
-}
-
-function truncated(rel: string, got: number, want: number, offset: number): TransientBackendError {
-  return new TransientBackendError(`cannot load ${rel}: response body has ${got} of ${want} bytes`, {
-    file: rel,
-    offset,
-    length: want,
-  });
-}
-
-function contentMd5(body: Buffer): string | undefined {
-  try {
-    return createHash('md5').update(body).digest('base64');
-  } catch {
-    return undefined; // e.g. MD5 disabled in FIPS mode; the PUT still works without it
-  }
 }

@@ -2,7 +2,7 @@
 // Commands report their exit status through `runtime`; only main.ts turns it (or an error) into process.exit.
 
 import type { Command } from 'commander';
-import { defaultCacheDir, findCache, openBackend, requestCounts, type Backend, type OpenOptions as BackendOpenOptions } from '../backend/index.js';
+import { defaultCacheDir, EXTENDED_OPTIONS, findCache, openBackend, requestCounts, type Backend, type OpenOptions as BackendOpenOptions } from '../backend/index.js';
 import { RepoError } from '../core/errors.js';
 import { damagedIndexNote } from '../repository/index-load.js';
 import { Lock } from '../repository/lock.js';
@@ -27,6 +27,12 @@ export interface GlobalOptions {
   /** --config and --profile (cli/profile-option.ts). */
   config?: string;
   profile?: string;
+  /** -o key=value, repeatable. */
+  option?: string[];
+  cacert?: string[];
+  tlsClientCert?: string;
+  limitUpload?: string;
+  limitDownload?: string;
 }
 
 /** Exit status of a backup that saved its snapshot although some source files could not be read. */
@@ -143,8 +149,7 @@ export class Env {
    */
   backendOptions(noCache = false): BackendOpenOptions {
     const dir = this.globals.cache === false || noCache ? undefined : defaultCacheDir(process.env);
-    if (dir === undefined) return { cache: false };
-    return { cache: { dir, onWarning: (m) => this.out.warn(m) } };
+    return { ...remoteOptions(this.globals), cache: dir === undefined ? false : { dir, onWarning: (m) => this.out.warn(m) } };
   }
 
   /** Opens the repository: first the location (so a missing repository is reported without a password prompt), then the key. */
@@ -180,6 +185,36 @@ export class Env {
     }
     if (cache !== undefined) this.out.debug(`${label} cache: ${JSON.stringify(cache.stats)}${cache.directory === undefined ? '' : ` in ${cache.directory}`}`);
   }
+}
+
+/** A --limit-upload/--limit-download value: a non-negative number of KiB/s (0: unlimited). */
+function parseRate(v: string | undefined, flag: string): number {
+  if (v === undefined) return 0;
+  const n = Number(v.trim());
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new RepoError('INVALID_ARGUMENT', `${flag} must be a rate in KiB/s, e.g. 1024`);
+  return n;
+}
+
+/** The backend options the global flags give (-o, --cacert, --tls-client-cert, --limit-upload/-download). */
+export function remoteOptions(g: GlobalOptions): BackendOpenOptions {
+  const extended: Record<string, string> = {};
+  for (const kv of g.option ?? []) {
+    const eq = kv.indexOf('=');
+    const key = eq < 0 ? kv : kv.slice(0, eq);
+    if (!EXTENDED_OPTIONS.includes(key)) {
+      throw new RepoError('INVALID_ARGUMENT', `unknown -o option ${JSON.stringify(key.slice(0, 40))} (known: ${EXTENDED_OPTIONS.join(', ')})`);
+    }
+    if (eq < 0) throw new RepoError('INVALID_ARGUMENT', `-o ${key} needs a value: -o ${key}=VALUE`);
+    extended[key] = kv.slice(eq + 1);
+  }
+  const tls: NonNullable<BackendOpenOptions['tls']> = {};
+  if (g.cacert !== undefined) tls.caFiles = g.cacert;
+  if (g.tlsClientCert !== undefined) tls.clientCertFile = g.tlsClientCert;
+  return {
+    extended,
+    tls,
+    limits: { uploadKiBps: parseRate(g.limitUpload, '--limit-upload'), downloadKiBps: parseRate(g.limitDownload, '--limit-download') },
+  };
 }
 
 /** Repository open options plus what only the CLI decides. */

@@ -8,6 +8,7 @@ import { isRepoError, type ErrorCode } from '../core/errors.js';
 import { registerBackup } from './backup.js';
 import { registerCat } from './cat.js';
 import { runtime } from './context.js';
+import { collect } from './parse.js';
 import { registerDump } from './dump.js';
 import { registerInit } from './init.js';
 import { registerLs } from './ls.js';
@@ -106,6 +107,11 @@ function buildProgram(): Command {
     .option('--password-command <command>', 'run a shell command and use the first line it prints as the password (default: $REPO_PASSWORD_COMMAND)')
     .option('--no-lock', 'do not lock the repository (for read-only storage; unsafe while others prune)')
     .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a conflicting lock to go away')
+    .option('-o, --option <key=value>', 'set a backend option, e.g. rclone.program=PATH, rest.connections=8 (repeatable)', collect)
+    .option('--cacert <file>', 'also trust the CA certificates in this PEM file for https: rest: servers (repeatable)', collect)
+    .option('--tls-client-cert <file>', 'present this PEM file (certificate and private key) to https: rest: servers')
+    .option('--limit-upload <KiB/s>', 'limit uploads to remote repositories to this rate (default: unlimited)')
+    .option('--limit-download <KiB/s>', 'limit downloads from remote repositories to this rate (default: unlimited)')
     .option('--json', 'machine-readable JSON output')
     .option('-q, --quiet', 'print only results, warnings and errors')
     .option('-v, --verbose', 'more detail, including stack traces of errors')

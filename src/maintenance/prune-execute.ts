@@ -1,6 +1,7 @@
 // Carrying out a prune plan in the only safe order: copy still-used blobs out of packs to repack, store the
 // new packs, write the new index that supersedes the old, and only then delete packs and old index files.
 
+import { temporaryFileStore } from '../backend/stack.js';
 import { crashPoint } from '../core/crash-point.js';
 import { idToHex } from '../core/id.js';
 import type { IndexedBlob } from '../repository/blob.js';
@@ -84,11 +85,7 @@ export async function executePrune(
  * removes them. Only old ones are removed (the backend's default age), so nothing still being written is touched.
  */
 async function cleanupTemporaryFiles(repo: Repository): Promise<number> {
-  // Remote backends (SFTP) sit under wrappers (retry, cache): the innermost one that can clean up does.
-  type Cleaning = { cleanupTemporaryFiles?: () => Promise<number>; inner?: unknown };
-  let backend = repo.backend as Cleaning | undefined;
-  for (let depth = 0; backend !== undefined && backend.cleanupTemporaryFiles === undefined && depth < 10; depth++) {
-    backend = backend.inner as Cleaning | undefined;
-  }
-  return backend?.cleanupTemporaryFiles ? await backend.cleanupTemporaryFiles().catch(() => 0) : 0;
+  // The store under any wrapper (retry, cache — also over a local repository); stores without temporary files have none.
+  const store = temporaryFileStore(repo.backend);
+  return store === undefined ? 0 : await store.cleanupTemporaryFiles().catch(() => 0);
 }

@@ -20,17 +20,15 @@ export class Packer {
   private failure: unknown;
 
   private readonly maxConcurrentUploads: number;
-  private readonly dryRun: boolean;
 
   constructor(
     private readonly backend: Backend,
     private readonly key: XaesKey,
     private readonly packSize: number,
     private readonly onStored: PackStored,
-    opts: { maxConcurrentUploads?: number; dryRun?: boolean } = {},
+    opts: { maxConcurrentUploads?: number } = {},
   ) {
     this.maxConcurrentUploads = opts.maxConcurrentUploads ?? 2;
-    this.dryRun = opts.dryRun === true;
   }
 
   /** Adds a blob; when its pack is full the pack is stored. Waits when too many uploads are in flight (backpressure). */
@@ -80,7 +78,7 @@ export class Packer {
     const hash = createBlake3();
     for (const p of parts) hash.update(p);
     const id = hash.digest().toString('hex');
-    if (!this.dryRun) await this.backend.save({ type: 'data', name: id }, parts, { metadata });
+    await this.backend.save({ type: 'data', name: id }, parts, { metadata });
     this.onStored({ pack: id, blobs: entries }, length);
   }
 

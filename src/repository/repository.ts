@@ -4,6 +4,8 @@
 import type { Backend, FileType } from '../backend/backend.js';
 import { isNotFound } from '../backend/backend.js';
 import { attachCache } from '../backend/cache.js';
+import { DryRunBackend } from '../backend/dry-run.js';
+import { isRemoteStack } from '../backend/stack.js';
 import { createChunker, DEFAULT_CHUNKER_PARAMS, type Chunker, type ChunkerParams } from '../chunker/chunker.js';
 import { IntegrityError, NotFoundError, RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
@@ -93,6 +95,8 @@ export class Repository {
   private unindexed: PackRecord[] = [];
   private ownsBackend = true;
   private readonly dryRun: boolean;
+  /** Where new files go: `backend`, or a DryRunBackend over it for a dry run. */
+  private readonly store: Backend;
   private unindexedBlobs = 0;
   private readonly level: number;
   // Started on first use: commands that only read never pay for the threads (start-up time and memory).
@@ -118,11 +122,13 @@ export class Repository {
     this.sealSlots = new Semaphore(Math.max(2, Math.max(1, this.poolWorkers) * 3));
     this.dryRun = opts.dryRun === true;
     this.warn = opts.onWarning ?? ((m) => process.emitWarning(m));
-    this.packer = new Packer(backend, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), {
+    // A dry run writes through a DryRunBackend: packs and index files are computed and dropped there, and
+    // anything else (a snapshot) is refused, so no flag needs to reach the writers.
+    this.store = this.dryRun ? new DryRunBackend(backend) : backend;
+    this.packer = new Packer(this.store, key.encryption, config.pack_size, (rec, size) => this.packStored(rec, size), {
       // A local disk gains nothing from parallel pack writes, and each one in flight holds a whole pack in
-      // memory; object storage and SFTP servers hide their latency behind several.
-      maxConcurrentUploads: opts.maxConcurrentUploads ?? (/^(s3|sftp):/.test(backend.location) ? 4 : 1),
-      dryRun: this.dryRun,
+      // memory; object storage, SFTP and REST servers hide their latency behind several.
+      maxConcurrentUploads: opts.maxConcurrentUploads ?? (isRemoteStack(backend) ? 4 : 1),
     });
   }
 
@@ -351,10 +357,9 @@ export class Repository {
 
   /** Seals and stores a file named by its storage id; returns the id. */
   async saveUnpacked(type: Exclude<FileType, 'config' | 'data'>, plain: Buffer, aad: Buffer): Promise<string> {
-    if (this.dryRun && type !== 'locks') throw new RepoError('INVALID_ARGUMENT', `a dry run must not store ${type} files`);
     const bytes = this.key.encryption.seal(plain, aad);
     const name = blake3(bytes).toString('hex');
-    await this.backend.save({ type, name }, bytes);
+    await this.store.save({ type, name }, bytes);
     return name;
   }
 
