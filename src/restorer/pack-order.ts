@@ -47,6 +47,7 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
   const multi = new Map(jobs.spanning);
   const skippedMulti = createMultiPackFiles(ctx, plan, multi, cb);
   const broken = new Set<number>();
+  const multiBytes = new Map<number, number>(); // bytes counted so far per file that spans windows
   const jobsInFlight = Math.min(ctx.opts.concurrency ?? DEFAULT_CONCURRENCY, pool.lanes);
 
   const finishMulti = (i: number): void => {
@@ -70,6 +71,7 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
     }
     ctx.result.bytes += r.bytes;
     ctx.progress.bytesDone += r.bytes;
+    r.added.forEach((b, k) => multiBytes.set(b, (multiBytes.get(b) ?? 0) + r.addedBytes[k]));
     for (const b of r.broken) broken.add(b.file);
     for (const i of r.done) {
       ctx.result.files++;
@@ -105,7 +107,7 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
         // The fallback below tries the blobs' other copies and reports a missing pack with its name.
         const files: { file: number; message: string }[] = [];
         for (let r = 0; r < job.files.length; r += FILE_FIELDS) files.push({ file: job.files[r], message: 'pack unreadable' });
-        handle({ job: 0, done: [], added: [], skipped: [], broken: files, bytes: 0, warnings: [] });
+        handle({ job: 0, done: [], added: [], addedBytes: [], skipped: [], broken: files, bytes: 0, warnings: [] });
         return;
       }
     }
@@ -125,6 +127,10 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
       const f = plannedFile(plan, i);
       multi.delete(i);
       await fsp.unlink(f.path).catch(() => undefined);
+      // Pieces other windows wrote before the file broke were counted; it is written (and counted) again from the start.
+      const counted = multiBytes.get(i) ?? 0;
+      ctx.result.bytes -= counted;
+      ctx.progress.bytesDone -= counted;
       try {
         await writeFileContent(ctx, f, f.path, f.meta);
       } catch (err) {

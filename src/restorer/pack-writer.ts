@@ -50,6 +50,8 @@ export interface PackJobResult {
   done: number[];
   /** Non-owned files whose pieces from this pack are written. */
   added: number[];
+  /** Content bytes written for each file in `added`, in the same order (taken back if the file is rewritten). */
+  addedBytes: number[];
   /** Owned files left alone because of the overwrite mode. */
   skipped: number[];
   /** Files with a blob that failed here (removed again if owned); the caller restores them another way. */
@@ -95,7 +97,7 @@ function createMode(settings: WriterSettings, mode: number): { create: number; f
 
 /** `dropped` is told the bytes of every opened blob once it has been written (see core/worker-gc). */
 export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJob, dropped?: (bytes: number) => void): PackJobResult {
-  const result: PackJobResult = { job: job.job, done: [], added: [], skipped: [], broken: [], bytes: 0, warnings: [] };
+  const result: PackJobResult = { job: job.job, done: [], added: [], addedBytes: [], skipped: [], broken: [], bytes: 0, warnings: [] };
   const blobs = new BlobSource(key, job, dropped);
   const { files, paths } = job;
   for (let r = 0; r < files.length; r += FILE_FIELDS) {
@@ -125,7 +127,8 @@ export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJo
       // A file ending in a hole is shorter than its size until truncated up to it (a spanning file was, when created).
       if (owner && written.holes) fs.ftruncateSync(fd, job.meta[m + 2]);
       if (owner) applyMeta(settings, fd, file, (files[r + 1] & OWNER_AS_CREATED) === 0, job.meta, m, result);
-      (owner ? result.done : result.added).push(file);
+      if (owner) result.done.push(file);
+      else (result.added.push(file), result.addedBytes.push(written.bytes));
       result.bytes += written.bytes;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
