@@ -2,7 +2,7 @@
 // The library orders the work so a crash at any instant leaves every remaining snapshot restorable.
 
 import type { Command } from 'commander';
-import { executePrune, type PruneResult } from '../maintenance/prune-execute.js';
+import { executePrune } from '../maintenance/prune-execute.js';
 import { parseMaxUnused, planPrune, pruneHasWork, type PrunePlan } from '../maintenance/prune-plan.js';
 import type { Repository } from '../repository/repository.js';
 import { noteNothingChanged } from './audit-hook.js';
@@ -43,14 +43,7 @@ export async function pruneRepository(env: Env, repo: Repository, flags: PruneFl
     return;
   }
   const started = Date.now();
-  // A plan with nothing to gain opens no writer: executePrune then writes and deletes nothing.
-  const writer = pruneHasWork(plan) ? await repo.sibling({ skipIndex: true }) : repo;
-  let result: PruneResult;
-  try {
-    result = await executePrune(repo, writer, plan);
-  } finally {
-    if (writer !== repo) await writer.close().catch(() => undefined);
-  }
+  const result = await executePrune(repo, plan);
   const seconds = (Date.now() - started) / 1000;
   if (!pruneHasWork(plan) && result.temporaryFilesRemoved === 0) noteNothingChanged('prune');
   if (env.out.json) {

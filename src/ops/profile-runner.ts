@@ -337,14 +337,9 @@ async function applyRetention(repo: Repository, profile: ProfileConfig, label: s
     const t0 = Date.now();
     try {
       const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused === undefined ? undefined : parseMaxUnused(ret.maxUnused) });
-      const writer = await repo.sibling({ skipIndex: true });
-      try {
-        const res = await executePrune(repo, writer, prunePlan);
-        log.add(`${label}: prune deleted ${res.packsDeleted} packs, repacked ${res.packsRepacked}, freed ${formatBytes(res.bytesFreed)}`);
-        await audit(repo, { operation: 'prune', result: 'success', details: { packs_deleted: res.packsDeleted, packs_repacked: res.packsRepacked, bytes_freed: res.bytesFreed, duration_seconds: (Date.now() - t0) / 1000 } });
-      } finally {
-        await writer.close().catch(() => undefined);
-      }
+      const res = await executePrune(repo, prunePlan);
+      log.add(`${label}: prune deleted ${res.packsDeleted} packs, repacked ${res.packsRepacked}, freed ${formatBytes(res.bytesFreed)}`);
+      await audit(repo, { operation: 'prune', result: 'success', details: { packs_deleted: res.packsDeleted, packs_repacked: res.packsRepacked, bytes_freed: res.bytesFreed, duration_seconds: (Date.now() - t0) / 1000 } });
     } catch (err) {
       await audit(repo, { operation: 'prune', result: 'failure', error: errMessage(err) });
       throw err;

@@ -101,6 +101,11 @@ export class Repository {
   private readonly sealSlots: Semaphore;
   /** Index files skipped as damaged by loadIndex: blobs only they list look missing (prune refuses to run). */
   readonly damagedIndexFiles: string[] = [];
+  /**
+   * Index files loadIndex found that another loaded index file supersedes: an interrupted rewrite left them, and
+   * only a complete rewrite (prune) may remove them.
+   */
+  readonly supersededIndexFiles: string[] = [];
   /** Reports damage that was worked around; see OpenOptions.onWarning. */
   readonly warn: (message: string) => void;
 
