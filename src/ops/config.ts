@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { CronExpressionParser } from 'cron-parser';
-import { RepoError } from '../core/errors.js';
+import { RepoError, errorMessage } from '../core/errors.js';
 import { parseSubset } from '../maintenance/subset.js';
 import { parseMaxUnused } from '../maintenance/prune-plan.js';
 import { parseDuration, parseGroupBy, parseKeepCount, type GroupByField, type RetentionPolicy } from '../policy/index.js';
@@ -166,7 +166,7 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
     text = fs.readFileSync(file, 'utf8');
     mode = fs.statSync(file).mode & 0o777;
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read config file ${file}: ${(err as Error).message}`, { file }, { cause: err });
+    throw new RepoError('INVALID_ARGUMENT', `cannot read config file ${file}: ${errorMessage(err)}`, { file }, { cause: err });
   }
   return parseConfig(text, file, { mode });
 }
@@ -285,7 +285,7 @@ function parsed<T>(ctx: Ctx, node: YamlNode | null, keyPath: string, fn: () => T
   try {
     return fn();
   } catch (err) {
-    issue(ctx, node, keyPath, (err as Error).message);
+    issue(ctx, node, keyPath, errorMessage(err));
     return undefined;
   }
 }
@@ -327,7 +327,7 @@ export function validateCron(expr: string): void {
   try {
     CronExpressionParser.parse(t, { strict: false });
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid cron expression ${JSON.stringify(expr)}: ${(err as Error).message}`);
+    throw new RepoError('INVALID_ARGUMENT', `invalid cron expression ${JSON.stringify(expr)}: ${errorMessage(err)}`);
   }
 }
 

@@ -6,6 +6,7 @@
 //   newest check with read-data measured. No measured rate = unknown = not met.
 // Also renders Prometheus text-format metrics for node_exporter's textfile collector.
 
+import { errorMessage } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
@@ -133,7 +134,7 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
     st.reachable = true;
     evaluate(p, st, log.entries);
   } catch (err) {
-    st.error = err instanceof Error ? err.message : String(err);
+    st.error = errorMessage(err);
     evaluate(p, st, []);
   } finally {
     await repo?.close().catch(() => undefined);

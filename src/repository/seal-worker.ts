@@ -2,6 +2,7 @@
 // every core works on the backup's hot path. It holds the master key only in memory (from workerData),
 // reads only the source files it is handed, and never touches the repository's storage.
 
+import { errorMessage } from '../core/errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/params.js';
 import { blobAad } from './aad.js';
@@ -46,7 +47,7 @@ parentPort!.on('message', (m: SealJob | FilesJob) => {
     const sealed = sealBlob(m.type, m.id, plain, m.level);
     parentPort!.postMessage({ job: m.job, sealed: sealed.sealed, compression: sealed.compression } satisfies SealReply, [sealed.sealed.buffer as ArrayBuffer]);
   } catch (err) {
-    parentPort!.postMessage({ job: m.job, error: (err as Error).message } satisfies SealReply);
+    parentPort!.postMessage({ job: m.job, error: errorMessage(err) } satisfies SealReply);
   }
 });
 
