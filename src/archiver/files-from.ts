@@ -96,7 +96,7 @@ export function readFilesFrom(lists: { kind: FilesFromKind; file: string }[]): F
       try {
         expanded = goGlob(line);
       } catch (err) {
-        throw new RepoError('INVALID_ARGUMENT', `--files-from ${file}: ${errorMessage(err)}`, { path: file });
+        throw new RepoError('INVALID_ARGUMENT', `--files-from ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
       }
       if (expanded.length === 0) missing.push({ target: line, message: 'pattern does not match any files, skipping' });
       targets.push(...expanded);

@@ -18,7 +18,7 @@ async function readPassword(file: string): Promise<string> {
     const i = text.search(/\r?\n/);
     return i < 0 ? text : text.slice(0, i);
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read database password file ${file}: ${errorMessage(err)}`, { path: file });
+    throw new RepoError('INVALID_ARGUMENT', `cannot read database password file ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
   }
 }
 

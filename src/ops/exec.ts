@@ -167,7 +167,7 @@ export async function resolvePassword(src: PasswordSource, what: string, env: No
     try {
       return firstLine(await readFile(file, 'utf8'));
     } catch (err) {
-      throw new RepoError('INVALID_ARGUMENT', `${what}: cannot read password file ${file}: ${errorMessage(err)}`, { path: file });
+      throw new RepoError('INVALID_ARGUMENT', `${what}: cannot read password file ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
     }
   };
   if (src.password !== undefined) pw = src.password;
