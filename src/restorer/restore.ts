@@ -104,7 +104,7 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
   const pool = opts.dryRun ? undefined : new RestorePool(repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask(), sparse: opts.sparse ?? true }, opts.workers);
   try {
     const plan = await planRestore(ctx, snapshot.tree, (files, bytes) => pool?.sized(files, bytes), snapshot.id);
-    repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
+    repo.clearTreePackCache(); // the plan holds all it needs from the trees; their packs would sit in memory
     plan.files.trim();
     if (opts.stripSetuid && !opts.dryRun) ctx.result.stripped = plan.files.clearModeBits(SETID);
     // The tree packs and the trees decoded while planning are garbage now, much of it in the old generation,
