@@ -29,7 +29,14 @@ export async function gatherPruneInputs(repo: Repository): Promise<PruneInputs> 
   const { used, snapshots } = await usedBlobs(repo);
   const packFiles = new Map<string, number>();
   for await (const f of repo.backend.list('data')) packFiles.set(f.name, f.size);
-  return { snapshots, usedBlobs: used, packFiles, index: repo.index, supersededIndexFiles: repo.supersededIndexFiles, packSize: repo.config.pack_size };
+  return {
+    snapshots,
+    usedBlobs: used,
+    packFiles,
+    index: repo.index,
+    supersededIndexFiles: repo.supersededIndexFiles,
+    packSize: repo.config.pack_size,
+  };
 }
 
 /** Every blob reachable from any snapshot; refuses (throws) if any tree cannot be read, because deleting then could destroy data. */
@@ -38,7 +45,11 @@ async function usedBlobs(repo: Repository): Promise<{ used: Set<string>; snapsho
   const seen = new Set<string>();
   if (repo.damagedIndexFiles.length > 0) {
     // A pack only the damaged file lists would look unreferenced and be deleted with the blobs snapshots need.
-    throw new RepoError('INTEGRITY', `prune refuses to delete anything while index files are damaged (${repo.damagedIndexFiles.join(', ')}): ${REPAIR_INDEX_HINT}, then prune again`, { file: repo.damagedIndexFiles[0] });
+    throw new RepoError(
+      'INTEGRITY',
+      `prune refuses to delete anything while index files are damaged (${repo.damagedIndexFiles.join(', ')}): ${REPAIR_INDEX_HINT}, then prune again`,
+      { file: repo.damagedIndexFiles[0] },
+    );
   }
   let snapshots;
   try {
@@ -74,5 +85,12 @@ async function usedBlobs(repo: Repository): Promise<{ used: Set<string>; snapsho
 }
 
 function withPruneRefusal(err: RepoError): RepoError {
-  return withContext(err, {}, { message: (m) => `prune refuses to delete anything: ${m}; if it cannot be recovered, ${REPAIR_SNAPSHOTS_HINT}, then prune again` });
+  return withContext(
+    err,
+    {},
+    {
+      message: (m) =>
+        `prune refuses to delete anything: ${m}; if it cannot be recovered, ${REPAIR_SNAPSHOTS_HINT}, then prune again`,
+    },
+  );
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { isNotFound } from '../backend/backend.js';
-import { FormatError, RepoError, errorMessage } from '../core/errors.js';
+import { FormatError, errorMessage } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 import { AAD_AUDIT } from '../repository/aad.js';
 import type { Repository } from '../repository/repository.js';

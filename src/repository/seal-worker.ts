@@ -8,7 +8,7 @@ import type { ChunkerParams } from '../chunker/params.js';
 import { blobAad } from './aad.js';
 import type { BlobType } from './blob.js';
 import { compressBlob } from './compression.js';
-import { decodeFilesJob, encodeFilesReply, type FilesJob } from './file-batch.js';
+import { decodeFilesJob, encodeFilesReply, type FilesJob, type FilesReply } from './file-batch.js';
 import { FileSealer } from './file-seal.js';
 import { MasterKey } from './master-key.js';
 
@@ -39,7 +39,9 @@ const sealer = new FileSealer(key, setup.chunker);
 
 parentPort!.on('message', (m: SealJob | FilesJob) => {
   if (m.kind === 'files') {
-    void sealFiles(m);
+    // A batch that fails is answered as failed: left unhandled, the rejection would end this worker and
+    // with it every job of every other batch it holds.
+    sealFiles(m).catch((err: unknown) => parentPort!.postMessage({ job: m.job, error: errorMessage(err) } satisfies Pick<FilesReply, 'job' | 'error'>));
     return;
   }
   try {

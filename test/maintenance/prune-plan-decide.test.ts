@@ -21,13 +21,25 @@ interface PackRow {
   missing?: boolean;
 }
 
-function inputs(packs: PackRow[], used: string[], extra: { unindexed?: string[]; superseded?: string[] } = {}): PruneInputs {
+function inputs(
+  packs: PackRow[],
+  used: string[],
+  extra: { unindexed?: string[]; superseded?: string[] } = {},
+): PruneInputs {
   const entries: IndexedBlob[] = [];
   const packFiles = new Map<string, number>();
   for (const p of packs) {
     let offset = 0;
     for (const b of p.blobs) {
-      entries.push({ pack: p.name, type: p.type ?? 'data', id: Buffer.from(id(b), 'hex'), compression: 0, offset, storedLength: BLOB, rawLength: BLOB });
+      entries.push({
+        pack: p.name,
+        type: p.type ?? 'data',
+        id: Buffer.from(id(b), 'hex'),
+        compression: 0,
+        offset,
+        storedLength: BLOB,
+        rawLength: BLOB,
+      });
       offset += BLOB;
     }
     if (!p.missing) packFiles.set(p.name, offset + 100);
@@ -62,8 +74,25 @@ interface Row {
 }
 
 const rows: Row[] = [
-  { name: 'a fully used pack is kept', packs: [{ name: 'p1', blobs: ['a1', 'a2'] }], used: ['a1', 'a2'], keep: ['p1'], del: [], repack: [] },
-  { name: 'a pack no snapshot needs is deleted', packs: [{ name: 'p1', blobs: ['a1'] }, { name: 'p2', blobs: ['b1', 'b2'] }], used: ['a1'], keep: ['p1'], del: ['p2'], repack: [] },
+  {
+    name: 'a fully used pack is kept',
+    packs: [{ name: 'p1', blobs: ['a1', 'a2'] }],
+    used: ['a1', 'a2'],
+    keep: ['p1'],
+    del: [],
+    repack: [],
+  },
+  {
+    name: 'a pack no snapshot needs is deleted',
+    packs: [
+      { name: 'p1', blobs: ['a1'] },
+      { name: 'p2', blobs: ['b1', 'b2'] },
+    ],
+    used: ['a1'],
+    keep: ['p1'],
+    del: ['p2'],
+    repack: [],
+  },
   {
     name: 'a partly used pack over the limit is repacked and only its used blobs are copied',
     packs: [{ name: 'p1', blobs: ['a1', 'a2', 'a3'] }],
@@ -74,10 +103,21 @@ const rows: Row[] = [
     repack: ['p1'],
     copy: { p1: ['a1', 'a3'] },
   },
-  { name: 'a partly used pack within the limit is kept', packs: [{ name: 'p1', blobs: ['a1', 'a2', 'a3'] }], used: ['a1', 'a3'], opts: { maxUnused: { kind: 'unlimited' } }, keep: ['p1'], del: [], repack: [] },
+  {
+    name: 'a partly used pack within the limit is kept',
+    packs: [{ name: 'p1', blobs: ['a1', 'a2', 'a3'] }],
+    used: ['a1', 'a3'],
+    opts: { maxUnused: { kind: 'unlimited' } },
+    keep: ['p1'],
+    del: [],
+    repack: [],
+  },
   {
     name: 'of duplicate copies the first stored one is needed; a pack holding only the later copy is deleted',
-    packs: [{ name: 'p1', blobs: ['a1'] }, { name: 'p2', blobs: ['a1'] }],
+    packs: [
+      { name: 'p1', blobs: ['a1'] },
+      { name: 'p2', blobs: ['a1'] },
+    ],
     used: ['a1'],
     keep: ['p1'],
     del: ['p2'],
@@ -85,7 +125,10 @@ const rows: Row[] = [
   },
   {
     name: 'a blob a kept pack also holds is not copied out of a repacked pack',
-    packs: [{ name: 'p1', blobs: ['a1', 'x1', 'x2', 'x3'] }, { name: 'p2', blobs: ['b1', 'a1'] }],
+    packs: [
+      { name: 'p1', blobs: ['a1', 'x1', 'x2', 'x3'] },
+      { name: 'p2', blobs: ['b1', 'a1'] },
+    ],
     used: ['a1', 'b1'],
     opts: { maxUnused: { kind: 'bytes', value: BLOB } }, // p1 is the most wasteful; after it, p2's one unused blob is within the limit
     keep: ['p2'],
@@ -95,7 +138,10 @@ const rows: Row[] = [
   },
   {
     name: 'a blob held by two repacked packs is copied once, from the first',
-    packs: [{ name: 'p1', blobs: ['a1', 'x1'] }, { name: 'p2', blobs: ['a1', 'b1', 'x2'] }],
+    packs: [
+      { name: 'p1', blobs: ['a1', 'x1'] },
+      { name: 'p2', blobs: ['a1', 'b1', 'x2'] },
+    ],
     used: ['a1', 'b1'],
     opts: ALL,
     keep: [],
@@ -105,7 +151,10 @@ const rows: Row[] = [
   },
   {
     name: 'a copy in a pack storage lacks does not stand in for one that is repacked',
-    packs: [{ name: 'gone', blobs: ['a1'], missing: true }, { name: 'p1', blobs: ['a1', 'x1'] }],
+    packs: [
+      { name: 'gone', blobs: ['a1'], missing: true },
+      { name: 'p1', blobs: ['a1', 'x1'] },
+    ],
     used: ['a1'],
     opts: ALL,
     keep: [],
@@ -115,7 +164,10 @@ const rows: Row[] = [
   },
   {
     name: 'tree and data packs are decided alike, each blob copied with its type',
-    packs: [{ name: 't1', type: 'tree', blobs: ['c1', 'c2'] }, { name: 'p1', blobs: ['a1'] }],
+    packs: [
+      { name: 't1', type: 'tree', blobs: ['c1', 'c2'] },
+      { name: 'p1', blobs: ['a1'] },
+    ],
     used: ['c1', 'a1'],
     opts: ALL,
     keep: ['p1'],
@@ -123,11 +175,32 @@ const rows: Row[] = [
     repack: ['t1'],
     copy: { t1: ['c1'] },
   },
-  { name: 'a pack file no index names is unreferenced and deleted', packs: [{ name: 'p1', blobs: ['a1'] }], used: ['a1'], extra: { unindexed: ['u1'] }, keep: ['p1'], del: [], repack: [], unreferenced: ['u1'] },
-  { name: 'superseded index files are work when no pack needs any', packs: [{ name: 'p1', blobs: ['a1'] }], used: ['a1'], extra: { superseded: ['i2', 'i1'] }, keep: ['p1'], del: [], repack: [], superseded: ['i1', 'i2'] },
+  {
+    name: 'a pack file no index names is unreferenced and deleted',
+    packs: [{ name: 'p1', blobs: ['a1'] }],
+    used: ['a1'],
+    extra: { unindexed: ['u1'] },
+    keep: ['p1'],
+    del: [],
+    repack: [],
+    unreferenced: ['u1'],
+  },
+  {
+    name: 'superseded index files are work when no pack needs any',
+    packs: [{ name: 'p1', blobs: ['a1'] }],
+    used: ['a1'],
+    extra: { superseded: ['i2', 'i1'] },
+    keep: ['p1'],
+    del: [],
+    repack: [],
+    superseded: ['i1', 'i2'],
+  },
   {
     name: 'superseded index files are left to the rewrite that pack work does anyway',
-    packs: [{ name: 'p1', blobs: ['a1'] }, { name: 'p2', blobs: ['b1'] }],
+    packs: [
+      { name: 'p1', blobs: ['a1'] },
+      { name: 'p2', blobs: ['b1'] },
+    ],
     used: ['a1'],
     extra: { superseded: ['i1'] },
     keep: ['p1'],
@@ -137,7 +210,10 @@ const rows: Row[] = [
   },
   {
     name: 'small fully used packs of one type are merged: all their blobs are copied',
-    packs: [{ name: 's1', blobs: ['a1'] }, { name: 's2', blobs: ['b1', 'b2'] }],
+    packs: [
+      { name: 's1', blobs: ['a1'] },
+      { name: 's2', blobs: ['b1', 'b2'] },
+    ],
     used: ['a1', 'b1', 'b2'],
     opts: { smallPackShare: 1 / 8 },
     keep: [],
@@ -171,13 +247,29 @@ describe('decidePrune', () => {
   });
 
   it('refuses when a snapshot needs a blob no stored pack holds (the only copy is in a missing pack)', () => {
-    const run = () => decidePrune(inputs([{ name: 'gone', blobs: ['a1'], missing: true }, { name: 'p1', blobs: ['b1'] }], ['a1', 'b1']));
+    const run = () =>
+      decidePrune(
+        inputs(
+          [
+            { name: 'gone', blobs: ['a1'], missing: true },
+            { name: 'p1', blobs: ['b1'] },
+          ],
+          ['a1', 'b1'],
+        ),
+      );
     expect(run).toThrow(expect.objectContaining({ code: 'INTEGRITY' }));
     expect(run).toThrow(/a snapshot needs data blob a1/);
   });
 
   it('is a function of its inputs: the same inputs give the same plan', () => {
-    const make = () => inputs([{ name: 'p2', blobs: ['a1', 'x1'] }, { name: 'p1', blobs: ['b1', 'x2'] }], ['a1', 'b1']);
+    const make = () =>
+      inputs(
+        [
+          { name: 'p2', blobs: ['a1', 'x1'] },
+          { name: 'p1', blobs: ['b1', 'x2'] },
+        ],
+        ['a1', 'b1'],
+      );
     expect(decidePrune(make(), ALL)).toEqual(decidePrune(make(), ALL));
   });
 });
