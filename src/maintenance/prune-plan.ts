@@ -170,26 +170,22 @@ export function decidePrune(inputs: PruneInputs, opts: PruneOptions = {}): Prune
 /**
  * The needed blobs of the packs to repack that no kept pack holds, each once (a blob stored in two repacked
  * packs is copied from the first). Only stored packs count as holding a copy: a pack the index names but storage
- * lacks cannot stand in for one that is deleted.
+ * lacks cannot stand in for one that is deleted. Holds only the candidates, so its memory follows the size of
+ * the repack, not of the repository.
  */
 function blobsToCopy(inputs: PruneInputs, repack: ReadonlySet<string>, keep: ReadonlySet<string>): PrunePlan['copyBlobs'] {
   if (repack.size === 0) return [];
-  const inKeptPack = new Set<string>();
-  const candidates: { pack: string; type: BlobType; key: string; id: string }[] = [];
+  const candidates = new Map<string, { pack: string; blob: BlobToCopy }>(); // by type:id, in index order
   for (const e of inputs.index.entries()) {
-    if (!keep.has(e.pack) && !repack.has(e.pack)) continue;
+    if (!repack.has(e.pack)) continue;
     const id = idToHex(e.id);
     const key = `${e.type}:${id}`;
-    if (!inputs.usedBlobs.has(key)) continue;
-    if (keep.has(e.pack)) inKeptPack.add(key);
-    else candidates.push({ pack: e.pack, type: e.type, key, id });
+    if (inputs.usedBlobs.has(key) && !candidates.has(key)) candidates.set(key, { pack: e.pack, blob: { type: e.type, id } });
+  }
+  if (candidates.size > 0) {
+    for (const e of inputs.index.entries()) if (keep.has(e.pack)) candidates.delete(`${e.type}:${idToHex(e.id)}`);
   }
   const byPack = new Map<string, BlobToCopy[]>([...repack].sort().map((p) => [p, []]));
-  const chosen = new Set<string>();
-  for (const c of candidates) {
-    if (inKeptPack.has(c.key) || chosen.has(c.key)) continue;
-    chosen.add(c.key);
-    byPack.get(c.pack)!.push({ type: c.type, id: c.id });
-  }
+  for (const c of candidates.values()) byPack.get(c.pack)!.push(c.blob);
   return [...byPack].map(([pack, blobs]) => ({ pack, blobs }));
 }
