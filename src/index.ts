@@ -40,7 +40,8 @@ export { listKeys, addKey, removeKey, changePassword, type KeyInfo, type AddKeyO
 export * from './ops/index.js';
 export * from './policy/index.js';
 export { planForget, executeForget, type ForgetPlan, type ForgetGroup } from './maintenance/forget.js';
-export { planPrune, pruneHasWork, parseMaxUnused, type PruneOptions, type PrunePlan, type MaxUnused } from './maintenance/prune-plan.js';
+export { planPrune, decidePrune, pruneHasWork, parseMaxUnused, type PruneOptions, type PrunePlan, type BlobToCopy, type MaxUnused } from './maintenance/prune-plan.js';
+export { gatherPruneInputs, type PruneInputs } from './maintenance/prune-gather.js';
 export { executePrune, type PruneResult } from './maintenance/prune-execute.js';
 export { computeStats, STATS_MODES, type StatsMode, type StatsReport, type StatsOptions, type StatsSummary } from './maintenance/stats.js';
 export { diffTrees, diffSnapshots, sameMetadata, type DiffResult, type DiffOptions, type DiffChange, type DiffStat, type DiffStats } from './snapshot/diff.js';

@@ -1,6 +1,7 @@
 // The per-thread core of `repo analyze`: reads a file once, chunks it with every setting, hashes and zstd-sizes new chunks.
 // Never writes anything and never opens a file other than the ones it is given; ids are kept per setting in compact tables.
 
+import { errorMessage } from '../core/errors.js';
 import fs from 'node:fs';
 import { createChunker, type Chunker, type ChunkerParams } from '../chunker/chunker.js';
 import { blake3, Blake3Key } from '../crypto/blake3.js';
@@ -117,7 +118,7 @@ export class Analyzer {
     try {
       fh = await openForRead(path);
     } catch (err) {
-      return { bytes, chunks, error: `cannot open: ${(err as Error).message}` };
+      return { bytes, chunks, error: `cannot open: ${errorMessage(err)}` };
     }
     const readSize = this.readSize;
     async function* pieces(): AsyncGenerator<Uint8Array> {
@@ -144,7 +145,7 @@ export class Analyzer {
       if (failed) throw failed.reason;
       return { bytes, chunks };
     } catch (err) {
-      return { bytes, chunks, error: `cannot read: ${(err as Error).message}` };
+      return { bytes, chunks, error: `cannot read: ${errorMessage(err)}` };
     } finally {
       await fh.close().catch(() => undefined);
     }

@@ -1,6 +1,7 @@
 // Worker thread body of `repo analyze`: analyses the files the pool sends, one at a time, and returns its chunk tables at the end.
 // It holds the repository's id key (if any) only in memory and never writes anything.
 
+import { errorMessage } from '../core/errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Analyzer, type AnalyzerConfig, type FromWorker, type ToWorker } from './analyzer.js';
 
@@ -22,7 +23,7 @@ port.on('message', (m: ToWorker) => {
         send({ kind: 'tables', tables }, tables.map((t) => t.buffer as ArrayBuffer));
       }
     } catch (err) {
-      send({ kind: 'error', message: (err as Error).message });
+      send({ kind: 'error', message: errorMessage(err) });
     }
   });
 });

@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { RepoError } from '../core/errors.js';
+import { RepoError, errorMessage } from '../core/errors.js';
 import { compileRules, type ExcludeRule, type PathMatcher } from './exclude.js';
 
 /** The Cache Directory Tagging Standard's file and the signature its first bytes must carry (https://bford.info/cachedir/). */
@@ -40,7 +40,7 @@ function tagFileMatcher(spec: TagFileSpec, warn: (path: string, message: string)
       fs.lstatSync(tf);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR') {
-        warn(tf, `could not access exclusion tagfile: ${(err as Error).message}`);
+        warn(tf, `could not access exclusion tagfile: ${errorMessage(err)}`);
       }
       return false;
     }
@@ -65,7 +65,7 @@ function tagFileMatcher(spec: TagFileSpec, warn: (path: string, message: string)
       }
       return true;
     } catch (err) {
-      warn(tf, `could not read signature from exclusion tagfile: ${(err as Error).message}`);
+      warn(tf, `could not read signature from exclusion tagfile: ${errorMessage(err)}`);
       return false;
     } finally {
       if (fd !== undefined) fs.closeSync(fd);

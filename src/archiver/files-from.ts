@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { RepoError } from '../core/errors.js';
+import { RepoError, errorMessage } from '../core/errors.js';
 import { goComponentGlob } from '../core/glob.js';
 import { decodeTextFile, scanLines } from './exclude.js';
 
@@ -96,7 +96,7 @@ export function readFilesFrom(lists: { kind: FilesFromKind; file: string }[]): F
       try {
         expanded = goGlob(line);
       } catch (err) {
-        throw new RepoError('INVALID_ARGUMENT', `--files-from ${file}: ${(err as Error).message}`, { path: file });
+        throw new RepoError('INVALID_ARGUMENT', `--files-from ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
       }
       if (expanded.length === 0) missing.push({ target: line, message: 'pattern does not match any files, skipping' });
       targets.push(...expanded);

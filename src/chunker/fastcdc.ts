@@ -4,7 +4,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { RepoError } from '../core/errors.js';
+import { errorMessage, RepoError } from '../core/errors.js';
 import type { Chunker, ReadInto } from './chunker.js';
 import { validateChunkerParams, type ChunkerParams } from './params.js';
 
@@ -213,7 +213,7 @@ function displayPath(path: string | Buffer): string {
 function sourceError(what: string, path: string | Buffer, err: unknown): RepoError {
   const shown = displayPath(path);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const reason = code ?? (err instanceof Error ? err.message : String(err));
+  const reason = code ?? errorMessage(err);
   return new RepoError('SOURCE', `${what} ${JSON.stringify(shown)}: ${reason}`, { path: shown }, { cause: err });
 }
 

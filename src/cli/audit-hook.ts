@@ -3,7 +3,7 @@
 // the command's work in auditAround. A command never fails because its audit entry could not be written.
 
 import type { Command } from 'commander';
-import { isRepoError } from '../core/errors.js';
+import { errorMessage, isRepoError } from '../core/errors.js';
 import { appendAudit, type AuditRecord, type AuditResult } from '../ops/audit.js';
 import type { Repository } from '../repository/repository.js';
 import { findSnapshot, type SnapshotFilter } from '../snapshot/snapshot.js';
@@ -87,7 +87,7 @@ export function noteCommand(action: Command): void {
 /** Builds the record for an outcome; pure except for looking up the snapshot a dump or restore read. */
 async function recordFor(repo: Repository, op: string, result: AuditResult, value: unknown, err: unknown, before: string[] | undefined, seconds: number): Promise<AuditRecord> {
   const rec: AuditRecord = { operation: op, result, args: current.args, details: { duration_seconds: Math.round(seconds * 1000) / 1000 } };
-  if (err !== undefined) rec.error = err instanceof Error ? err.message : String(err);
+  if (err !== undefined) rec.error = errorMessage(err);
   const snapshots: NonNullable<AuditRecord['snapshots']> = {};
   if (before !== undefined) {
     const after = await repo.listNames('snapshots').catch(() => undefined);

@@ -143,6 +143,7 @@ function roff(s: string): string {
     .replace(/\\/g, '\\e')
     .replace(/-/g, '\\-')
     .replace(/^([.'])/gm, '\\&$1')
+    // eslint-disable-next-line no-control-regex -- \x00-\x7f is all of ASCII: every character above it is escaped
     .replace(/[^\x00-\x7f]/gu, (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`);
 }
 

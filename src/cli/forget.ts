@@ -2,6 +2,7 @@
 // With --prune it then frees the space; without, only snapshot files are removed.
 
 import type { Command } from 'commander';
+import { withContext } from '../core/errors.js';
 import { executeForget, planForget, type ForgetPlan } from '../maintenance/forget.js';
 import {
   describePolicy,
@@ -68,8 +69,7 @@ function policyFrom(f: ForgetFlags): RetentionPolicy {
     try {
       return parseKeepCount(v);
     } catch (err) {
-      if (err instanceof Error) err.message = `${flag}: ${err.message}`;
-      throw err;
+      throw withContext(err, {}, { message: (m) => `${flag}: ${m}`, code: 'INVALID_ARGUMENT' });
     }
   };
   const dur = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseDuration(v, flag));

@@ -2,7 +2,7 @@
 // The library orders the work so a crash at any instant leaves every remaining snapshot restorable.
 
 import type { Command } from 'commander';
-import { executePrune, type PruneResult } from '../maintenance/prune-execute.js';
+import { executePrune } from '../maintenance/prune-execute.js';
 import { parseMaxUnused, planPrune, pruneHasWork, type PrunePlan } from '../maintenance/prune-plan.js';
 import type { Repository } from '../repository/repository.js';
 import { noteNothingChanged } from './audit-hook.js';
@@ -55,16 +55,8 @@ async function prune(env: Env, repo: Repository, flags: PruneFlags, live: PruneL
   }
   const started = Date.now();
   live.start();
-  // A plan with nothing to gain opens no writer: executePrune then writes and deletes nothing.
-  const writer = pruneHasWork(plan) ? await repo.sibling({ skipIndex: true }) : repo;
-  let result: PruneResult;
-  try {
-    live.phase = { phase: pruneHasWork(plan) ? 'rewriting the index' : 'removing temporary files', done: 0, total: 0 };
-    result = await executePrune(repo, writer, plan, { onProgress: (p) => (live.phase = p) });
-  } finally {
-    if (writer !== repo) await writer.close().catch(() => undefined);
-  }
-  live.clear();
+  live.phase = { phase: pruneHasWork(plan) ? 'rewriting the index' : 'removing temporary files', done: 0, total: 0 };
+  const result = await executePrune(repo, plan, { onProgress: (p) => (live.phase = p) }).finally(() => live.clear());
   const seconds = (Date.now() - started) / 1000;
   if (!pruneHasWork(plan) && result.temporaryFilesRemoved === 0) noteNothingChanged('prune');
   if (env.out.json) {

@@ -73,3 +73,40 @@ export class BackendError extends RepoError {
 export function isRepoError(err: unknown, code?: ErrorCode): err is RepoError {
   return err instanceof RepoError && (code === undefined || err.code === code);
 }
+
+/** The text of anything thrown, for a message or a warning that names the underlying failure. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export interface ContextOptions {
+  /** Rewords the message, given the original one (default: unchanged). */
+  message?: (original: string) => string;
+  /** The code for a value that is not a RepoError; without it such a value is returned as it is. */
+  code?: ErrorCode;
+}
+
+/**
+ * `err` with more context: a RepoError comes back as a new error of the same class and code (a BackendError
+ * stays a BackendError, so callers and exit codes still see what failed), with the defined keys of `context`
+ * set over its context, the message reworded by `opts.message`, and the original as `cause`. Anything else is wrapped in a RepoError with `opts.code`, or
+ * returned unchanged when no code is given.
+ */
+export function withContext<E extends RepoError>(err: E, context: ErrorContext, opts?: ContextOptions): E;
+export function withContext(err: unknown, context: ErrorContext, opts?: ContextOptions): unknown;
+export function withContext(err: unknown, context: ErrorContext, opts: ContextOptions = {}): unknown {
+  const reword = opts.message ?? ((m: string) => m);
+  if (err instanceof RepoError) {
+    // A copy on the same prototype keeps the class (and every subclass's own fields) without knowing its constructor.
+    const copy = Object.create(Object.getPrototypeOf(err) as object) as RepoError;
+    Object.defineProperties(copy, Object.getOwnPropertyDescriptors(err));
+    const merged: ErrorContext = { ...err.context };
+    for (const [k, v] of Object.entries(context)) if (v !== undefined) merged[k] = v;
+    Object.defineProperty(copy, 'context', { value: merged, enumerable: true });
+    Object.defineProperty(copy, 'message', { value: reword(err.message), writable: true, configurable: true });
+    Object.defineProperty(copy, 'cause', { value: err, writable: true, configurable: true });
+    return copy;
+  }
+  if (opts.code === undefined) return err;
+  return new RepoError(opts.code, reword(errorMessage(err)), context, { cause: err });
+}

@@ -1,6 +1,7 @@
 // `check`: proves that every snapshot would restore, and names what is damaged and what it affects.
 // It only reads; repairs are repair.ts's job. Problems are collected, never thrown, so one fault hides no other.
 
+import { errorMessage } from '../core/errors.js';
 import { Semaphore } from '../core/concurrency.js';
 import { idFromHex, idToHex } from '../core/id.js';
 import { AAD_INDEX } from '../repository/aad.js';
@@ -193,7 +194,7 @@ async function checkKeys(ctx: CheckContext): Promise<number> {
       verifyStorageId(bytes, 'keys', name);
       parseKeyFile(bytes, name);
     } catch (err) {
-      ctx.problems.push({ kind: 'key', message: `key file keys/${name}: ${(err as Error).message}`, file: `keys/${name}` });
+      ctx.problems.push({ kind: 'key', message: `key file keys/${name}: ${errorMessage(err)}`, file: `keys/${name}` });
     }
   }
   return names.length;
@@ -212,7 +213,7 @@ async function loadIndexes(ctx: CheckContext): Promise<number> {
         for (const b of p.blobs) ctx.index.add(p.pack, b);
       }
     } catch (err) {
-      ctx.problems.push({ kind: 'index', message: `index file index/${name}: ${(err as Error).message}`, file: `index/${name}` });
+      ctx.problems.push({ kind: 'index', message: `index file index/${name}: ${errorMessage(err)}`, file: `index/${name}` });
     }
   }
   for (const s of superseded) {
@@ -259,7 +260,7 @@ async function checkHeaders(ctx: CheckContext, packs: string[]): Promise<void> {
           const header = await loadPackHeader(ctx.repo.backend, ctx.repo.key.encryption, pack, ctx.packSizes.get(pack));
           compareWithIndex(ctx, pack, header);
         } catch (err) {
-          ctx.problems.push({ kind: 'pack-header', message: `pack ${pack}: ${(err as Error).message}`, pack, file: packPath(pack) });
+          ctx.problems.push({ kind: 'pack-header', message: `pack ${pack}: ${errorMessage(err)}`, pack, file: packPath(pack) });
           for (const e of ctx.packEntries.get(pack) ?? []) ctx.badLocations.add(locKey(pack, e));
         }
         ctx.opts.onProgress?.({ phase: 'pack headers', done: ++done, total: packs.length });
@@ -274,7 +275,7 @@ async function loadSnapshots(ctx: CheckContext): Promise<StoredSnapshot[]> {
     try {
       out.push(await loadSnapshot(ctx.repo, name));
     } catch (err) {
-      ctx.problems.push({ kind: 'snapshot', message: `snapshot ${name}: ${(err as Error).message}`, snapshot: name, file: `snapshots/${name}` });
+      ctx.problems.push({ kind: 'snapshot', message: `snapshot ${name}: ${errorMessage(err)}`, snapshot: name, file: `snapshots/${name}` });
     }
   }
   return sortByTime(out);
@@ -341,7 +342,7 @@ async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promi
           if (isHead && n.subtree) count('tree', n.subtree, ctx.index.lookup('tree', idFromHex(n.subtree))?.storedLength ?? 0);
         },
         treeError: (treeId, path, err) => {
-          ctx.problems.push({ kind: 'tree', message: `tree ${treeId} at ${path || '/'}: ${(err as Error).message}`, snapshot: sn.id, path: path || '/' });
+          ctx.problems.push({ kind: 'tree', message: `tree ${treeId} at ${path || '/'}: ${errorMessage(err)}`, snapshot: sn.id, path: path || '/' });
         },
       },
       { uniqueTrees: true, seen },

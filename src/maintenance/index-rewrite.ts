@@ -3,7 +3,7 @@
 
 import { crashPoint } from '../core/crash-point.js';
 import { AAD_INDEX } from '../repository/aad.js';
-import { decodeIndex, encodeIndex, type PackRecord } from '../repository/index-file.js';
+import { encodeIndex, type PackRecord } from '../repository/index-file.js';
 import type { Repository } from '../repository/repository.js';
 
 const BLOBS_PER_INDEX_FILE = 100_000;
@@ -32,17 +32,3 @@ export async function rewriteIndex(repo: Repository, packs: PackRecord[], replac
   return written;
 }
 
-/**
- * Index files that another present index file names as superseded: left by a rewrite that was interrupted
- * before it removed them. Only a complete rewrite may remove them (the new files of an interrupted one may
- * not cover every pack), so their presence is work for the next prune even when no pack needs any.
- */
-export async function supersededIndexFilesOf(repo: Repository): Promise<string[]> {
-  const names = await repo.listNames('index');
-  const present = new Set(names);
-  const superseded = new Set<string>();
-  for (const name of names) {
-    for (const s of decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name).supersedes) if (present.has(s)) superseded.add(s);
-  }
-  return [...superseded].sort();
-}

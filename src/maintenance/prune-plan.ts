@@ -1,15 +1,13 @@
-// Planning a prune: gathers per-pack facts (what snapshots use, what the packs hold) and lets prune-decide.ts
-// pick the packs to delete and repack. Pure reading; the plan is serializable, so --dry-run is "plan and print".
+// Planning a prune: gather (prune-gather.ts, reads only) → decidePrune (pure: per-pack facts, the pack rule of
+// prune-decide.ts, the blobs to copy) → a serializable plan that carries everything execute needs, so --dry-run
+// is "plan and print" and execute never walks the snapshots again. Must never decide from a partial picture.
 
 import { RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { parseSize } from '../core/units.js';
+import type { BlobType } from '../repository/blob.js';
 import type { Repository } from '../repository/repository.js';
-import { isDamagedFile, listSnapshots, REPAIR_SNAPSHOTS_HINT } from '../snapshot/snapshot.js';
-import { REPAIR_INDEX_HINT } from '../repository/index-load.js';
-import { loadTree } from '../tree/tree-store.js';
-import { walkTree } from '../tree/walk.js';
-import { supersededIndexFilesOf } from './index-rewrite.js';
+import { gatherPruneInputs, type PruneInputs } from './prune-gather.js';
 import { decidePacks, type MaxUnused, type PackFacts } from './prune-decide.js';
 
 export type { MaxUnused } from './prune-decide.js';
@@ -23,9 +21,21 @@ export interface PruneOptions {
   smallPackShare?: number;
 }
 
+/** One blob a repack copies into a new pack: a snapshot needs it and no pack that stays holds a copy. */
+export interface BlobToCopy {
+  type: BlobType;
+  id: string;
+}
+
 export interface PrunePlan {
+  /** Packs no snapshot needs anything from. */
   deletePacks: string[];
+  /** Packs whose needed blobs are copied into new packs before the packs are deleted. */
   repackPacks: string[];
+  /** Stored packs that stay as they are. */
+  keepPacks: string[];
+  /** Per repacked pack (in repackPacks order), the blobs copied out of it; each blob is copied once. */
+  copyBlobs: { pack: string; blobs: BlobToCopy[] }[];
   unreferencedPacks: string[];
   /**
    * Index files that another present index file supersedes: an interrupted rewrite left them. Filled only
@@ -58,6 +68,8 @@ export interface PrunePlan {
     bytesUnusedAfter: number;
     /** Expected number of packs the repack writes. */
     packsToWrite: number;
+    /** Blobs the repack copies (the sum over copyBlobs). */
+    blobsToCopy: number;
   };
 }
 
@@ -74,58 +86,28 @@ export function parseMaxUnused(s: string): MaxUnused {
   throw new RepoError('INVALID_ARGUMENT', `invalid --max-unused "${s}": use a percentage like 5%, a size like 100M, or unlimited`);
 }
 
-/** Every blob reachable from any snapshot; refuses (throws) if any tree cannot be read, because deleting then could destroy data. */
-export async function usedBlobs(repo: Repository): Promise<{ used: Set<string>; snapshots: number }> {
-  const used = new Set<string>();
-  const seen = new Set<string>();
-  if (repo.damagedIndexFiles.length > 0) {
-    // A pack only the damaged file lists would look unreferenced and be deleted with the blobs snapshots need.
-    throw new RepoError('INTEGRITY', `prune refuses to delete anything while index files are damaged (${repo.damagedIndexFiles.join(', ')}): ${REPAIR_INDEX_HINT}, then prune again`, { file: repo.damagedIndexFiles[0] });
-  }
-  let snapshots;
-  try {
-    snapshots = await listSnapshots(repo, { strict: true });
-  } catch (err) {
-    // The trees of a snapshot prune cannot read would look unused: deleting then could destroy what it names.
-    if (isDamagedFile(err)) err.message = `prune refuses to delete anything: ${err.message}; if it cannot be recovered, ${REPAIR_SNAPSHOTS_HINT}, then prune again`;
-    throw err;
-  }
-  for (const sn of snapshots) {
-    used.add('tree:' + sn.tree);
-    await walkTree(
-      (id) => loadTree(repo, id),
-      sn.tree,
-      {
-        node: (n) => {
-          for (const c of n.content ?? []) used.add('data:' + c);
-          if (n.subtree) used.add('tree:' + n.subtree);
-        },
-        treeError: (treeId, path, err) => {
-          throw new RepoError('INTEGRITY', `snapshot ${sn.id.slice(0, 8)} references tree ${treeId} at ${path || '/'} that cannot be read (${(err as Error).message}); prune refuses to delete anything — run "repo check" and "repo repair" first`, { snapshot: sn.id, tree: treeId });
-        },
-      },
-      { uniqueTrees: true, seen },
-    );
-  }
-  return { used, snapshots: snapshots.length };
+export async function planPrune(repo: Repository, opts: PruneOptions = {}): Promise<PrunePlan> {
+  return decidePrune(await gatherPruneInputs(repo), opts);
 }
 
-export async function planPrune(repo: Repository, opts: PruneOptions = {}): Promise<PrunePlan> {
-  const { used, snapshots } = await usedBlobs(repo);
-  const sizes = new Map<string, number>();
-  for await (const f of repo.backend.list('data')) sizes.set(f.name, f.size);
-
+/**
+ * The whole prune decision, from gathered inputs alone (no I/O): per-pack facts, the packs to delete, repack
+ * and keep (prune-decide.ts decides from the facts), the blobs to copy, and the statistics. Throws when a
+ * snapshot needs a blob that no stored pack holds: pruning then would hide the damage that check reports.
+ */
+export function decidePrune(inputs: PruneInputs, opts: PruneOptions = {}): PrunePlan {
+  const sizes = inputs.packFiles;
   // Walk packs so that, of duplicate copies, the first one the index lists is the one kept. Packs the index names but
   // storage lacks are left out: they free nothing, and check reports them.
   const facts = new Map<string, PackFacts>();
   const satisfied = new Set<string>();
-  for (const e of repo.index.entries()) {
+  for (const e of inputs.index.entries()) {
     const size = sizes.get(e.pack);
     if (size === undefined) continue;
     let f = facts.get(e.pack);
     if (!f) facts.set(e.pack, (f = { pack: e.pack, type: e.type, size, used: 0, unused: 0, usedBlobs: 0, unusedBlobs: 0 }));
     const key = `${e.type}:${idToHex(e.id)}`;
-    if (used.has(key) && !satisfied.has(key)) {
+    if (inputs.usedBlobs.has(key) && !satisfied.has(key)) {
       satisfied.add(key);
       f.used += e.storedLength;
       f.usedBlobs++;
@@ -134,7 +116,7 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
       f.unusedBlobs++;
     }
   }
-  for (const key of used) {
+  for (const key of inputs.usedBlobs) {
     if (!satisfied.has(key)) {
       throw new RepoError('INTEGRITY', `a snapshot needs ${key.replace(':', ' blob ')}, which no stored pack holds; prune refuses to run — use "repo check" and "repo repair"`);
     }
@@ -144,41 +126,66 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
   const decision = decidePacks(packs, {
     maxUnused: opts.maxUnused ?? { kind: 'percent', value: 5 },
     maxRepackSize: opts.maxRepackSize ?? Infinity,
-    packSize: repo.config.pack_size,
+    packSize: inputs.packSize,
     smallPackShare: opts.smallPackShare ?? 1 / 8,
   });
   const unreferencedPacks = [...sizes.keys()].filter((p) => !facts.has(p)).sort();
-  const sum = (xs: Iterable<number>) => [...xs].reduce((a, b) => a + b, 0);
   const repackSet = new Set(decision.repackPacks);
-  const kept = packs.filter((f) => f.usedBlobs > 0 && !repackSet.has(f.pack));
+  const deleteSet = new Set(decision.deletePacks);
+  const kept = packs.filter((f) => !deleteSet.has(f.pack) && !repackSet.has(f.pack));
+  const copyBlobs = blobsToCopy(inputs, repackSet, new Set(kept.map((f) => f.pack)));
+  const sum = (xs: Iterable<number>) => [...xs].reduce((a, b) => a + b, 0);
   const bytesUnreferenced = sum(unreferencedPacks.map((p) => sizes.get(p)!));
   const bytesToDelete = sum(decision.deletePacks.map((p) => sizes.get(p)!)) + bytesUnreferenced;
   const bytesToRepack = sum(decision.repackPacks.map((p) => sizes.get(p)!));
-  const bytesUnusedInRepack = sum(packs.filter((f) => repackSet.has(f.pack)).map((f) => f.unused));
-  const bytesUsed = sum(packs.map((f) => f.used));
-  // Only worth a look when no pack needs work: a rewrite for pack work replaces every index file anyway.
+  // A rewrite for pack work replaces every index file anyway; superseded ones are work of their own only without it.
   const packWork = decision.deletePacks.length + decision.repackPacks.length + unreferencedPacks.length > 0;
-  const supersededIndexFiles = packWork ? [] : await supersededIndexFilesOf(repo);
   return {
     deletePacks: decision.deletePacks,
     repackPacks: decision.repackPacks,
+    keepPacks: kept.map((f) => f.pack).sort(),
+    copyBlobs,
     unreferencedPacks,
-    supersededIndexFiles,
+    supersededIndexFiles: packWork ? [] : [...inputs.supersededIndexFiles].sort(),
     stats: {
-      snapshots,
+      snapshots: inputs.snapshots,
       blobsUsed: satisfied.size,
       blobsUnused: sum(packs.map((f) => f.unusedBlobs)),
-      bytesUsed,
+      bytesUsed: sum(packs.map((f) => f.used)),
       bytesUnused: sum(packs.map((f) => (f.usedBlobs === 0 ? f.size : f.unused))),
       bytesUnreferenced,
       bytesTotal: sum(sizes.values()),
       bytesToDelete,
       bytesToRepack,
-      bytesUnusedInRepack,
+      bytesUnusedInRepack: sum(packs.filter((f) => repackSet.has(f.pack)).map((f) => f.unused)),
       bytesUnusedLimit: Number.isFinite(decision.unusedLimit) ? Math.floor(decision.unusedLimit) : null,
       bytesFreed: bytesToDelete + bytesToRepack - decision.bytesToWrite,
       bytesUnusedAfter: sum(kept.map((f) => f.unused)),
       packsToWrite: decision.packsToWrite,
+      blobsToCopy: sum(copyBlobs.map((c) => c.blobs.length)),
     },
   };
+}
+
+/**
+ * The needed blobs of the packs to repack that no kept pack holds, each once (a blob stored in two repacked
+ * packs is copied from the first). Only stored packs count as holding a copy: a pack the index names but storage
+ * lacks cannot stand in for one that is deleted. Holds only the candidates, so its memory follows the size of
+ * the repack, not of the repository.
+ */
+function blobsToCopy(inputs: PruneInputs, repack: ReadonlySet<string>, keep: ReadonlySet<string>): PrunePlan['copyBlobs'] {
+  if (repack.size === 0) return [];
+  const candidates = new Map<string, { pack: string; blob: BlobToCopy }>(); // by type:id, in index order
+  for (const e of inputs.index.entries()) {
+    if (!repack.has(e.pack)) continue;
+    const id = idToHex(e.id);
+    const key = `${e.type}:${id}`;
+    if (inputs.usedBlobs.has(key) && !candidates.has(key)) candidates.set(key, { pack: e.pack, blob: { type: e.type, id } });
+  }
+  if (candidates.size > 0) {
+    for (const e of inputs.index.entries()) if (keep.has(e.pack)) candidates.delete(`${e.type}:${idToHex(e.id)}`);
+  }
+  const byPack = new Map<string, BlobToCopy[]>([...repack].sort().map((p) => [p, []]));
+  for (const c of candidates.values()) byPack.get(c.pack)!.push(c.blob);
+  return [...byPack].map(([pack, blobs]) => ({ pack, blobs }));
 }

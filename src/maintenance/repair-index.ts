@@ -2,7 +2,7 @@
 // Packs whose header cannot be read are reported and left alone (repair packs may salvage them).
 
 import { Semaphore } from '../core/concurrency.js';
-import { isRepoError } from '../core/errors.js';
+import { isRepoError, errorMessage } from '../core/errors.js';
 import { AAD_INDEX } from '../repository/aad.js';
 import type { BlobEntry } from '../repository/blob.js';
 import { decodeIndex, type PackRecord } from '../repository/index-file.js';
@@ -59,7 +59,7 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
           const known = fromIndex.get(pack);
           const kept = known !== undefined && !isRepoError(err, 'INTEGRITY') && !isRepoError(err, 'FORMAT');
           if (kept) records.push({ pack, blobs: known });
-          report.unreadablePacks.push({ pack, message: (err as Error).message, kept });
+          report.unreadablePacks.push({ pack, message: errorMessage(err), kept });
         }
         opts.onProgress?.({ done: ++done, total: sizes.size });
       }),

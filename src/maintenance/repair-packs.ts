@@ -1,7 +1,7 @@
 // `repair packs ID...`: moves the readable blobs of damaged packs into new packs, then drops the damaged packs.
 // The salvaged copies and the new index are stored before anything is removed.
 
-import { NotFoundError, RepoError } from '../core/errors.js';
+import { NotFoundError, RepoError, errorMessage } from '../core/errors.js';
 import type { BlobEntry } from '../repository/blob.js';
 import type { PackRecord } from '../repository/index-file.js';
 import type { MasterIndex } from '../repository/master-index.js';
@@ -27,7 +27,7 @@ export async function repairPacks(repo: Repository, salvage: Repository, packs: 
     try {
       bytes = await repo.backend.load({ type: 'data', name: pack });
     } catch (err) {
-      throw new NotFoundError(`pack ${pack} cannot be read, nothing to salvage: ${(err as Error).message}`, { pack }, { cause: err });
+      throw new NotFoundError(`pack ${pack} cannot be read, nothing to salvage: ${errorMessage(err)}`, { pack }, { cause: err });
     }
     let entries: BlobEntry[];
     try {

@@ -2,7 +2,7 @@
 // A file is cut at its first lost blob and marked; an unreadable directory becomes empty and marked.
 // Originals are removed only with `forget`, after the repaired snapshot is stored.
 
-import { isRepoError } from '../core/errors.js';
+import { isRepoError, errorMessage } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
 import { loadSnapshot, saveSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
@@ -89,7 +89,7 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
     } catch (err) {
       // Only a file proven damaged is given up; an I/O error (permissions, network) says nothing about its content.
       if (!isRepoError(err, 'INTEGRITY') && !isRepoError(err, 'FORMAT')) throw err;
-      report.unreadable.push({ id, message: (err as Error).message });
+      report.unreadable.push({ id, message: errorMessage(err) });
       if (opts.forget && !opts.dryRun) {
         await repo.backend.remove({ type: 'snapshots', name: id });
         report.forgotten.push(id);

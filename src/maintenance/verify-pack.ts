@@ -3,6 +3,7 @@
 // Index entries travel as 48-byte records and results name only what is wrong, because cloning thousands
 // of entry objects per pack between threads cost more than checking them.
 
+import { errorMessage } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { ENTRY_SIZE, readEntry, writeEntry, type BlobEntry, type BlobType } from '../repository/blob.js';
 import { packHashMatches, packHeaderFromBytes } from '../repository/pack-reader.js';
@@ -71,7 +72,7 @@ export function verifyPack(verifier: PackVerifier, job: number, pack: string, by
     entries = packHeaderFromBytes(bytes, verifier.key.encryption, pack);
     r.mismatched = indexMismatches(indexed, entries);
   } catch (err) {
-    r.headerError = (err as Error).message;
+    r.headerError = errorMessage(err);
     // Without a header the index's entries are the only map of the pack: check each blob they name.
     entries = indexed;
   }
@@ -84,5 +85,5 @@ export function verifyPack(verifier: PackVerifier, job: number, pack: string, by
 
 /** A result for a pack that could not be read. */
 export function unreadable(job: number, err: unknown): VerifyPackResult {
-  return { job, readError: (err as Error).message, size: 0, hashOk: true, mismatched: [], blobsChecked: 0, damaged: [] };
+  return { job, readError: errorMessage(err), size: 0, hashOk: true, mismatched: [], blobsChecked: 0, damaged: [] };
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { isNotFound } from '../backend/backend.js';
-import { FormatError, RepoError } from '../core/errors.js';
+import { FormatError, errorMessage } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 import { AAD_AUDIT } from '../repository/aad.js';
 import type { Repository } from '../repository/repository.js';
@@ -262,7 +262,7 @@ export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known
         continue;
       }
       damaged.add(name);
-      problems.push({ kind: 'audit-damaged', message: `audit entry audit/${name} is damaged or was altered: ${(err as Error).message}`, file: `audit/${name}`, entry: name });
+      problems.push({ kind: 'audit-damaged', message: `audit entry audit/${name} is damaged or was altered: ${errorMessage(err)}`, file: `audit/${name}`, entry: name });
     }
   }
   const byId = new Map(entries.map((e) => [e.id, e]));
@@ -394,7 +394,7 @@ export async function tryAppendAudit(repo: AuditRepo, rec: AuditRecord, onWarnin
   try {
     return await appendAudit(repo, rec, opts);
   } catch (err) {
-    onWarning(`could not append to the audit log: ${err instanceof RepoError ? err.message : String(err)}`);
+    onWarning(`could not append to the audit log: ${errorMessage(err)}`);
     return undefined;
   }
 }

@@ -2,6 +2,7 @@
 // (re-checking at least every minute, so clock jumps and suspends are noticed), persists the schedule
 // state so a restart catches up a missed run, and on stop aborts running jobs cleanly and waits for them.
 
+import { errorMessage } from '../core/errors.js';
 import path from 'node:path';
 import type { ProfileConfig } from './config.js';
 import { repositoryKey } from './config.js';
@@ -51,7 +52,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const saved = (statePath !== undefined ? await readJsonFile<ScheduleState>(statePath) : undefined) ?? {};
   const sched = new Scheduler(specs, clock, saved);
   const persist = async () => {
-    if (statePath !== undefined) await writeJsonFile(statePath, sched.snapshot()).catch((err) => opts.log(`warning: cannot save ${statePath}: ${(err as Error).message}`));
+    if (statePath !== undefined) await writeJsonFile(statePath, sched.snapshot()).catch((err) => opts.log(`warning: cannot save ${statePath}: ${errorMessage(err)}`));
   };
   await persist();
   const jobs = new Map<string, Promise<void>>();
@@ -91,7 +92,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
               sched.finish(r.name, res.status);
             },
             (err) => {
-              opts.log(`profile ${r.name}: failed: ${(err as Error).message}`);
+              opts.log(`profile ${r.name}: failed: ${errorMessage(err)}`);
               sched.finish(r.name, 'failure');
             },
           )

@@ -3,7 +3,7 @@
 // one file of its own snapshot; no temporary file is written. Passwords travel in the environment only.
 
 import { readFile } from 'node:fs/promises';
-import { RepoError } from '../core/errors.js';
+import { RepoError, errorMessage } from '../core/errors.js';
 import { childEnv } from '../core/child-env.js';
 import type { DatabaseConfig } from './config.js';
 
@@ -18,7 +18,7 @@ async function readPassword(file: string): Promise<string> {
     const i = text.search(/\r?\n/);
     return i < 0 ? text : text.slice(0, i);
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read database password file ${file}: ${(err as Error).message}`, { path: file });
+    throw new RepoError('INVALID_ARGUMENT', `cannot read database password file ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
   }
 }
 

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { childEnv } from '../core/child-env.js';
 import { readFile } from 'node:fs/promises';
-import { RepoError } from '../core/errors.js';
+import { RepoError, errorMessage } from '../core/errors.js';
 
 export type LogFn = (line: string) => void;
 
@@ -167,7 +167,7 @@ export async function resolvePassword(src: PasswordSource, what: string, env: No
     try {
       return firstLine(await readFile(file, 'utf8'));
     } catch (err) {
-      throw new RepoError('INVALID_ARGUMENT', `${what}: cannot read password file ${file}: ${(err as Error).message}`, { path: file });
+      throw new RepoError('INVALID_ARGUMENT', `${what}: cannot read password file ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
     }
   };
   if (src.password !== undefined) pw = src.password;

@@ -2,6 +2,7 @@
 // job's log as body) and a JSON webhook, both through the global fetch with a timeout and a few retries.
 // A ping that cannot be delivered is a warning in the job's log; it never changes the job's outcome.
 
+import { errorMessage } from '../core/errors.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { MonitoringConfig } from './config.js';
@@ -86,7 +87,7 @@ export class Monitor {
         last = `HTTP ${res.status}`;
         if (res.status < 500 && res.status !== 429) break; // a client error will not go away by retrying
       } catch (err) {
-        last = (err as Error).message;
+        last = errorMessage(err);
       }
       if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, 500 * attempt));
     }

@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { backupPaths, backupStream, findParent, parseExcludeFile, type BackupOptions, type BackupResult, type ExcludeRule } from '../archiver/index.js';
-import { isRepoError, RepoError } from '../core/errors.js';
+import { errorMessage, isRepoError, RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { formatBytes } from '../core/units.js';
 import { checkRepository } from '../maintenance/check.js';
@@ -90,9 +90,6 @@ class JobLog {
 
 class StepFailure extends Error {}
 
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Runs one job of `profile`. Never throws for a failing step: the result says what happened. */
 export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}): Promise<JobResult> {
@@ -102,7 +99,7 @@ export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}):
     return await withProfileEnvironment(profile, () => runProfileJob(profile, opts));
   } catch (err) {
     if (!(isRepoError(err) && err.context.file === profile.envFile)) throw err;
-    const error = errMessage(err);
+    const error = errorMessage(err);
     return { profile: profile.name, status: 'failure', exitCode: 1, started, seconds: 0, steps: [], snapshots: [], bytesAdded: 0, error, log: [`profile ${profile.name}: failure — ${error}`] };
   }
 }
@@ -135,7 +132,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
       log.add(`${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       return r;
     } catch (err) {
-      const message = errMessage(err);
+      const message = errorMessage(err);
       steps.push({ step: name, status: 'failed', message, seconds: (Date.now() - t0) / 1000 });
       log.add(`${name}: FAILED: ${message}`);
       failed ??= `${name}: ${message}`;
@@ -190,7 +187,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
               });
             } catch (err) {
               if (isRepoError(err, 'INTERRUPTED')) await r.abort().catch(() => undefined);
-              await audit(r, { operation: 'backup', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errMessage(err), details: { paths: profile.sources } });
+              await audit(r, { operation: 'backup', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errorMessage(err), details: { paths: profile.sources } });
               throw err;
             }
             const added = r.stats.rawBytesAdded - before.rawBytesAdded;
@@ -236,7 +233,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
               res = await backupStream(r, counted, db.filename, base);
             } catch (err) {
               if (isRepoError(err, 'INTERRUPTED')) await r.abort().catch(() => undefined);
-              await audit(r, { operation: 'backup', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errMessage(err), details: { database: db.name, type: db.type, file: db.filename } });
+              await audit(r, { operation: 'backup', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errorMessage(err), details: { database: db.name, type: db.type, file: db.filename } });
               throw err;
             }
             bytesAdded += r.stats.rawBytesAdded - before.rawBytesAdded;
@@ -286,8 +283,8 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
     if (failed !== undefined) throw new StepFailure(failed);
   } catch (err) {
     if (!(err instanceof StepFailure)) {
-      failed ??= errMessage(err);
-      if (!isRepoError(err, 'INTERRUPTED')) log.add(`FAILED: ${errMessage(err)}`);
+      failed ??= errorMessage(err);
+      if (!isRepoError(err, 'INTERRUPTED')) log.add(`FAILED: ${errorMessage(err)}`);
     }
   }
 
@@ -329,7 +326,7 @@ async function applyRetention(repo: Repository, profile: ProfileConfig, label: s
     try {
       removed = await executeForget(repo, plan);
     } catch (err) {
-      await audit(repo, { operation: 'forget', result: 'failure', error: errMessage(err) });
+      await audit(repo, { operation: 'forget', result: 'failure', error: errorMessage(err) });
       throw err;
     }
     const kept = plan.groups.reduce((n, g) => n + g.keep.length, 0);
@@ -339,16 +336,11 @@ async function applyRetention(repo: Repository, profile: ProfileConfig, label: s
     const t0 = Date.now();
     try {
       const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused });
-      const writer = await repo.sibling({ skipIndex: true });
-      try {
-        const res = await executePrune(repo, writer, prunePlan);
-        log.add(`${label}: prune deleted ${res.packsDeleted} packs, repacked ${res.packsRepacked}, freed ${formatBytes(res.bytesFreed)}`);
-        await audit(repo, { operation: 'prune', result: 'success', details: { packs_deleted: res.packsDeleted, packs_repacked: res.packsRepacked, bytes_freed: res.bytesFreed, duration_seconds: (Date.now() - t0) / 1000 } });
-      } finally {
-        await writer.close().catch(() => undefined);
-      }
+      const res = await executePrune(repo, prunePlan);
+      log.add(`${label}: prune deleted ${res.packsDeleted} packs, repacked ${res.packsRepacked}, freed ${formatBytes(res.bytesFreed)}`);
+      await audit(repo, { operation: 'prune', result: 'success', details: { packs_deleted: res.packsDeleted, packs_repacked: res.packsRepacked, bytes_freed: res.bytesFreed, duration_seconds: (Date.now() - t0) / 1000 } });
     } catch (err) {
-      await audit(repo, { operation: 'prune', result: 'failure', error: errMessage(err) });
+      await audit(repo, { operation: 'prune', result: 'failure', error: errorMessage(err) });
       throw err;
     }
   });
@@ -384,7 +376,7 @@ async function copyTo(src: Repository, profile: ProfileConfig, t: CopyTarget, lo
             await audit(src, { operation: 'copy', result: 'success', snapshots: { read: res.copied.map((c) => c.source) }, details: { to: dst.backend.location } });
           }
         } catch (err) {
-          await audit(dst, { operation: 'copy', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errMessage(err), details: { from: src.backend.location } });
+          await audit(dst, { operation: 'copy', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errorMessage(err), details: { from: src.backend.location } });
           throw err;
         }
       }),

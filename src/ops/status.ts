@@ -7,6 +7,7 @@
 //   check the RTO is unknown: reported as such (exit 4), never as a miss computed from a meaningless rate.
 // Also renders Prometheus text-format metrics for node_exporter's textfile collector.
 
+import { errorMessage } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import { formatBytes } from '../core/units.js';
 import { MIN_RATE_BYTES, MIN_RATE_SUBSET, newestPerPathSet } from '../maintenance/check.js';
@@ -160,7 +161,7 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
     st.reachable = true;
     evaluate(p, st, log.entries);
   } catch (err) {
-    st.error = err instanceof Error ? err.message : String(err);
+    st.error = errorMessage(err);
     evaluate(p, st, []);
   } finally {
     await repo?.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 // The repository config (spec §5): format version, id, chunker parameters, defaults for new data.
 // Parsing treats the decrypted JSON as untrusted and validates every member it uses.
 
-import { FormatError, RepoError } from '../core/errors.js';
+import { FormatError, RepoError, errorMessage } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 import type { ChunkerParams } from '../chunker/chunker.js';
 import { validateChunkerParams } from '../chunker/chunker.js';
@@ -52,7 +52,7 @@ export function parseConfig(plain: Buffer): RepoConfig {
     validateCompression(c.compression);
     validatePackSize(c.pack_size);
   } catch (err) {
-    throw new FormatError(`config is invalid: ${(err as Error).message}`, ctx, { cause: err });
+    throw new FormatError(`config is invalid: ${errorMessage(err)}`, ctx, { cause: err });
   }
   return c;
 }

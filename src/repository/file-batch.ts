@@ -24,6 +24,8 @@ export type FileOutcome = { status: 'ok'; size: number; sizeAfter: number; mtime
 
 export interface FilesReply {
   job: number;
+  /** Set when the worker could not handle the batch at all (then nothing else is); per-file failures are in `files`. */
+  error?: string;
   files: FileOutcome[];
   /** 32-byte ids of every chunk of every file, in file order then chunk order. */
   ids: Uint8Array;

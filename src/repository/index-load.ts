@@ -4,18 +4,24 @@
 // Deleting is the one thing that must not go on with a partial index (a pack it alone names would look unused):
 // prune checks damagedIndexFiles and refuses.
 
-import { isRepoError } from '../core/errors.js';
+import { errorMessage, isRepoError } from '../core/errors.js';
 import { AAD_INDEX } from './aad.js';
 import { decodeIndex } from './index-file.js';
 import type { Repository } from './repository.js';
 
 export const REPAIR_INDEX_HINT = 'run "repo repair index" to rebuild the index from the packs';
 
-type IndexLoader = Pick<Repository, 'listNames' | 'loadUnpacked' | 'index' | 'damagedIndexFiles' | 'warn'>;
+type IndexLoader = Pick<Repository, 'listNames' | 'loadUnpacked' | 'index' | 'damagedIndexFiles' | 'supersededIndexFiles' | 'warn'>;
 
-/** Loads every index file; damaged ones are warned about and listed in repo.damagedIndexFiles, or thrown with `strict`. */
+/**
+ * Loads every index file; damaged ones are warned about and listed in repo.damagedIndexFiles, or thrown with
+ * `strict`. Present files that another present file names as superseded are listed in repo.supersededIndexFiles.
+ */
 export async function loadIndexFiles(repo: IndexLoader, strict: boolean): Promise<void> {
-  for (const name of await repo.listNames('index')) {
+  const names = await repo.listNames('index');
+  const present = new Set(names);
+  const superseded = new Set<string>();
+  for (const name of names) {
     let idx;
     try {
       idx = decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name);
@@ -23,11 +29,13 @@ export async function loadIndexFiles(repo: IndexLoader, strict: boolean): Promis
       // Only a file proven damaged is skipped; an I/O error says nothing about its content.
       if (strict || !(isRepoError(err, 'INTEGRITY') || isRepoError(err, 'FORMAT'))) throw err;
       repo.damagedIndexFiles.push(`index/${name}`);
-      repo.warn(`index file index/${name} is damaged (${(err as Error).message}) and was skipped; blobs only it lists are treated as missing: ${REPAIR_INDEX_HINT}`);
+      repo.warn(`index file index/${name} is damaged (${errorMessage(err)}) and was skipped; blobs only it lists are treated as missing: ${REPAIR_INDEX_HINT}`);
       continue;
     }
     for (const p of idx.packs) for (const b of p.blobs) repo.index.add(p.pack, b);
+    for (const old of idx.supersedes) if (present.has(old)) superseded.add(old);
   }
+  repo.supersededIndexFiles.splice(0, Infinity, ...[...superseded].sort());
 }
 
 /** The sentence to add to a "blob not in the index" failure when index files were skipped. */

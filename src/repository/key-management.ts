@@ -2,7 +2,7 @@
 // Must never remove the key file the repository was opened with, nor the last one, and never write a
 // key file that does not hold this repository's master key.
 
-import { RepoError } from '../core/errors.js';
+import { errorMessage, RepoError } from '../core/errors.js';
 import { blake3 } from '../crypto/blake3.js';
 import { calibrateScrypt, type ScryptParams } from '../crypto/kdf.js';
 import { createKeyFile, parseKeyFile } from './keys.js';
@@ -50,7 +50,7 @@ export async function listKeys(repo: KeyRepo): Promise<KeyInfo[]> {
         kdf: { name: k.kdf, N: k.N, r: k.r, p: k.p },
       });
     } catch (err) {
-      out.push({ id, current: id === repo.keyName, userName: '', hostName: '', created: '', error: err instanceof Error ? err.message : String(err) });
+      out.push({ id, current: id === repo.keyName, userName: '', hostName: '', created: '', error: errorMessage(err) });
     }
   }
   return out.sort((a, b) => Number(a.error !== undefined) - Number(b.error !== undefined) || a.created.localeCompare(b.created) || a.id.localeCompare(b.id));

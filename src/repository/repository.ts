@@ -28,13 +28,10 @@ import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
 import { openSealedBlob, packPath } from './blob-open.js';
 import type { FileReply } from './file-batch.js';
+import { MAX_CACHED_TREE_PACK, TreePackCache } from './tree-pack-cache.js';
 
 
 const POOL_MIN_BLOB = 64 * 1024;
-
-// Whole tree packs kept in memory while trees are loaded (packs larger than the limit are read by ranges).
-const TREE_PACKS_KEPT = 2;
-const MAX_CACHED_TREE_PACK = 40 * 1024 * 1024;
 
 // An index file is written at the latest after this many new blobs, so an interrupted backup keeps most of its work.
 const INDEX_FLUSH_BLOBS = 40_000;
@@ -90,7 +87,7 @@ export class Repository {
   readonly chunker: Chunker;
   readonly stats: WriteStats = { blobsAdded: 0, rawBytesAdded: 0, storedBytesAdded: 0, packsWritten: 0, indexFilesWritten: 0 };
   private readonly packer: Packer;
-  private readonly treePacks = new Map<string, Promise<Buffer>>(); // whole packs of tree blobs, least recently used first
+  private readonly treePackCache = new TreePackCache((name) => this.backend.load({ type: 'data', name }));
   private readonly pendingIds = new Set<string>(); // type+hex of blobs sealed but not yet in a stored pack
   private unindexed: PackRecord[] = [];
   private ownsBackend = true;
@@ -105,6 +102,11 @@ export class Repository {
   private readonly sealSlots: Semaphore;
   /** Index files skipped as damaged by loadIndex: blobs only they list look missing (prune refuses to run). */
   readonly damagedIndexFiles: string[] = [];
+  /**
+   * Index files loadIndex found that another loaded index file supersedes: an interrupted rewrite left them, and
+   * only a complete rewrite (prune) may remove them.
+   */
+  readonly supersededIndexFiles: string[] = [];
   /** Reports damage that was worked around; see OpenOptions.onWarning. */
   readonly warn: (message: string) => void;
 
@@ -300,7 +302,7 @@ export class Repository {
   async loadBlobAt(loc: IndexedBlob): Promise<Buffer> {
     if (loc.type === 'tree' && this.config.pack_size <= MAX_CACHED_TREE_PACK) {
       // Walking a snapshot loads thousands of small trees from a few packs: one read per pack, not per tree.
-      const pack = await this.treePack(loc.pack).catch(() => undefined);
+      const pack = await this.treePackCache.get(loc.pack).catch(() => undefined);
       if (pack !== undefined && loc.offset + loc.storedLength <= pack.length) return this.openBlob(loc, pack.subarray(loc.offset, loc.offset + loc.storedLength));
     }
     const stored = await this.loadPackRange(loc.pack, loc.offset, loc.storedLength);
@@ -308,22 +310,8 @@ export class Repository {
   }
 
   /** Lets go of the whole tree packs kept for loading trees (call when done walking trees for a while). */
-  forgetTreePacks(): void {
-    this.treePacks.clear();
-  }
-
-  private treePack(name: string): Promise<Buffer> {
-    let p = this.treePacks.get(name);
-    if (p !== undefined) {
-      this.treePacks.delete(name); // most recently used last
-      this.treePacks.set(name, p);
-      return p;
-    }
-    p = this.backend.load({ type: 'data', name });
-    p.catch(() => this.treePacks.delete(name)); // a failed read is not kept; the ranged read reports it
-    this.treePacks.set(name, p);
-    while (this.treePacks.size > TREE_PACKS_KEPT) this.treePacks.delete(this.treePacks.keys().next().value!);
-    return p;
+  clearTreePackCache(): void {
+    this.treePackCache.clear();
   }
 
   /** Decrypts, decompresses and verifies one stored blob; never returns bytes whose keyed hash differs from its id. */

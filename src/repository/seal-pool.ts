@@ -91,10 +91,14 @@ export class SealPool {
     for (let at = 0; at < queued.length; at += per) {
       const batch = queued.slice(at, at + per);
       const body = encodeFilesJob(level, batch);
-      this.pool.run((job): FilesJob => ({ ...body, job }), [body.paths.buffer as ArrayBuffer]).then(
-        (r) => decodeFilesReply(r as FilesReply).forEach((f, i) => batch[i].resolve(f)),
-        (err) => batch.forEach((q) => q.reject(err)),
-      );
+      this.pool
+        .run((job): FilesJob => ({ ...body, job }), [body.paths.buffer as ArrayBuffer])
+        .then((r) => {
+          const reply = r as FilesReply;
+          if (reply.error !== undefined) throw new RepoError('SOURCE', `reading and sealing a batch of files failed: ${reply.error}`);
+          decodeFilesReply(reply).forEach((f, i) => batch[i].resolve(f));
+        })
+        .catch((err: unknown) => batch.forEach((q) => q.reject(err)));
     }
   }
 }

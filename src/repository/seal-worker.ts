@@ -2,12 +2,13 @@
 // every core works on the backup's hot path. It holds the master key only in memory (from workerData),
 // reads only the source files it is handed, and never touches the repository's storage.
 
+import { errorMessage } from '../core/errors.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/params.js';
 import { blobAad } from './aad.js';
 import type { BlobType } from './blob.js';
 import { compressBlob } from './compression.js';
-import { decodeFilesJob, encodeFilesReply, type FilesJob } from './file-batch.js';
+import { decodeFilesJob, encodeFilesReply, type FilesJob, type FilesReply } from './file-batch.js';
 import { FileSealer } from './file-seal.js';
 import { MasterKey } from './master-key.js';
 
@@ -38,7 +39,9 @@ const sealer = new FileSealer(key, setup.chunker);
 
 parentPort!.on('message', (m: SealJob | FilesJob) => {
   if (m.kind === 'files') {
-    void sealFiles(m);
+    // A batch that fails is answered as failed: left unhandled, the rejection would end this worker and
+    // with it every job of every other batch it holds.
+    sealFiles(m).catch((err: unknown) => parentPort!.postMessage({ job: m.job, error: errorMessage(err) } satisfies Pick<FilesReply, 'job' | 'error'>));
     return;
   }
   try {
@@ -46,7 +49,7 @@ parentPort!.on('message', (m: SealJob | FilesJob) => {
     const sealed = sealBlob(m.type, m.id, plain, m.level);
     parentPort!.postMessage({ job: m.job, sealed: sealed.sealed, compression: sealed.compression } satisfies SealReply, [sealed.sealed.buffer as ArrayBuffer]);
   } catch (err) {
-    parentPort!.postMessage({ job: m.job, error: (err as Error).message } satisfies SealReply);
+    parentPort!.postMessage({ job: m.job, error: errorMessage(err) } satisfies SealReply);
   }
 });
 

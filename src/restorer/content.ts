@@ -3,7 +3,7 @@
 // Must never leave wrong bytes silently: a failed blob removes the partial file and the error names the path.
 
 import { promises as fsp } from 'node:fs';
-import { IntegrityError, NotFoundError, RepoError, isRepoError } from '../core/errors.js';
+import { IntegrityError, isRepoError, withContext } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { packPath } from '../repository/repository.js';
 import { displayName } from '../tree/node.js';
@@ -21,10 +21,7 @@ export function blobError(ctx: RestoreContext, err: unknown, path: Buffer, blob:
   const hex = idToHex(blob);
   const pack = err.context.pack ?? ctx.repo.index.lookup('data', blob)?.pack;
   const context = { ...err.context, path: shown, blob: hex, pack, file: err.context.file ?? (pack === undefined ? undefined : packPath(pack)) };
-  const message = `${err.message} (restoring ${shown})`;
-  if (err.code === 'INTEGRITY') return new IntegrityError(message, context, { cause: err });
-  if (err.code === 'NOT_FOUND') return new NotFoundError(message, context, { cause: err });
-  return new RepoError(err.code, message, context, { cause: err });
+  return withContext(err, context, { message: (m) => `${m} (restoring ${shown})` });
 }
 
 const READ_AHEAD = 3;

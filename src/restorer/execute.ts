@@ -11,7 +11,7 @@ import { displayName } from '../tree/node.js';
 import { filePath, plannedFile, type PlannedFile, type PlannedHardlink, type PlannedOther, type RestorePlan } from './plan.js';
 import type { RestorePool } from './restore-pool.js';
 import { DEFAULT_CONCURRENCY, SETID, type DamagedFile, type RestoreContext } from './types.js';
-import { IntegrityError } from '../core/errors.js';
+import { IntegrityError, errorMessage } from '../core/errors.js';
 
 /** The blocking directory loops let timers, progress and an abort through this often. */
 const DIRS_PER_TURN = 256;
@@ -124,7 +124,7 @@ async function restoreHardlink(
       ctx.result.hardlinks++;
       return;
     } catch (err) {
-      ctx.warn(h.path, `cannot hard-link to ${displayName(leaderPath.subarray(ctx.target.length + 1))}, restored as a separate copy: ${(err as Error).message}`, err);
+      ctx.warn(h.path, `cannot hard-link to ${displayName(leaderPath.subarray(ctx.target.length + 1))}, restored as a separate copy: ${errorMessage(err)}`, err);
     }
   }
   // The first path of this inode was not written by this restore (filtered, skipped or link failed): write a copy.
@@ -175,7 +175,7 @@ async function restoreOther(ctx: RestoreContext, e: PlannedOther): Promise<void>
   try {
     await makeSpecial(ctx, e.path, cmd, extra);
   } catch (err) {
-    ctx.warn(e.path, `cannot create ${n.type}: ${(err as Error).message}`, err);
+    ctx.warn(e.path, `cannot create ${n.type}: ${errorMessage(err)}`, err);
     return;
   }
   await applySpecialMeta(ctx, e.path, n);

@@ -1,6 +1,7 @@
 // Applies a node's ownership, mode and times to a restored entry, through a file handle wherever one exists.
 // Must never chmod a symlink (that would change its target) and never let a metadata failure abort the restore.
 
+import { errorMessage } from '../core/errors.js';
 import fs, { promises as fsp, type promises } from 'node:fs';
 import type { TreeNode } from '../tree/node.js';
 import { rfc3339ToNs } from '../tree/time.js';
@@ -31,7 +32,7 @@ async function attempt(ctx: RestoreContext, path: Buffer, what: string, fn: () =
   try {
     await fn();
   } catch (err) {
-    ctx.warn(path, `cannot set ${what}: ${(err as Error).message}`, err);
+    ctx.warn(path, `cannot set ${what}: ${errorMessage(err)}`, err);
   }
 }
 
@@ -39,7 +40,7 @@ function attemptSync(ctx: RestoreContext, path: Buffer, what: string, fn: () => 
   try {
     fn();
   } catch (err) {
-    ctx.warn(path, `cannot set ${what}: ${(err as Error).message}`, err);
+    ctx.warn(path, `cannot set ${what}: ${errorMessage(err)}`, err);
   }
 }
 
@@ -73,7 +74,7 @@ export function applyDirMetaSync(ctx: RestoreContext, path: Buffer, meta: FileMe
   try {
     fd = openDirSync(path);
   } catch (err) {
-    ctx.warn(path, `cannot set directory metadata: ${(err as Error).message}`, err);
+    ctx.warn(path, `cannot set directory metadata: ${errorMessage(err)}`, err);
     return;
   }
   try {

@@ -3,6 +3,7 @@
 // system call costs less than a promise round trip through the thread pool for each of thousands of small files.
 // Never writes a byte that has not been authenticated and re-hashed, and never writes through an existing entry.
 
+import { errorMessage } from '../core/errors.js';
 import fs, { constants as C } from 'node:fs';
 import { Compression } from '../repository/blob.js';
 import { openSealedBlob } from '../repository/blob-open.js';
@@ -205,7 +206,7 @@ function applyMeta(settings: WriterSettings, fd: number, file: number, chown: bo
     try {
       fn();
     } catch (err) {
-      result.warnings.push({ file, message: `cannot set ${what}: ${(err as Error).message}` });
+      result.warnings.push({ file, message: `cannot set ${what}: ${errorMessage(err)}` });
     }
   };
   if (settings.isRoot && chown) attempt('owner', () => fs.fchownSync(fd, meta[m + 5], meta[m + 6]));
@@ -262,7 +263,7 @@ class BlobSource {
     try {
       return openSealedBlob(this.key, loc, data.subarray(offset, offset + storedLength));
     } catch (err) {
-      return (err as Error).message;
+      return errorMessage(err);
     }
   }
 }

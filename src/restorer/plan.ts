@@ -4,7 +4,7 @@
 // directories beyond MAX_DEPTH, subtrees that cannot be loaded and files whose blobs are not indexed;
 // a snapshot that expands beyond MAX_EXPANSION entries is refused whole before the plan takes any memory.
 
-import { FormatError } from '../core/errors.js';
+import { FormatError, errorMessage } from '../core/errors.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
 import { describeFault, MAX_DEPTH, quoteName, readableNodes } from '../tree/validate.js';
@@ -180,7 +180,7 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
       });
     } catch (err) {
       if (parent < 0) throw err; // nothing of the snapshot can be restored
-      refuse(here, `tree ${treeId}: ${(err as Error).message}; the directory's contents are not restored`, err);
+      refuse(here, `tree ${treeId}: ${errorMessage(err)}; the directory's contents are not restored`, err);
       return;
     }
     sized?.(plan.files.count, plan.bytesTotal);

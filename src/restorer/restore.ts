@@ -112,7 +112,7 @@ export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot
       },
       snapshot.id,
     );
-    repo.forgetTreePacks(); // the plan holds all it needs from the trees; their packs would sit in memory
+    repo.clearTreePackCache(); // the plan holds all it needs from the trees; their packs would sit in memory
     plan.files.trim();
     if (opts.stripSetuid && !opts.dryRun) ctx.result.stripped = plan.files.clearModeBits(SETID);
     // The tree packs and the trees decoded while planning are garbage now, much of it in the old generation,

@@ -1,7 +1,7 @@
 // Snapshot files (spec §10): what was backed up, when, from where, and the root tree.
 // Listing, loading, saving, filtering and resolving "latest" or an id prefix.
 
-import { FormatError, isRepoError, NotFoundError, RepoError } from '../core/errors.js';
+import { FormatError, isRepoError, NotFoundError, RepoError, withContext } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 import { AAD_SNAPSHOT } from '../repository/aad.js';
 import type { Repository } from '../repository/repository.js';
@@ -164,7 +164,7 @@ export async function findSnapshot(repo: SnapshotReader, ref: string, filter: Sn
   try {
     return await findSnapshotUnhinted(repo, ref, filter);
   } catch (err) {
-    if (isDamagedFile(err) && !err.message.includes('repair snapshots')) err.message += `: ${REPAIR_SNAPSHOTS_HINT}`;
+    if (isDamagedFile(err) && !err.message.includes('repair snapshots')) throw withContext(err, {}, { message: (m) => `${m}: ${REPAIR_SNAPSHOTS_HINT}` });
     throw err;
   }
 }

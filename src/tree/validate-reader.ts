@@ -2,6 +2,7 @@
 // directories beyond MAX_DEPTH and trees that cannot be loaded reported and read as empty, snapshots beyond
 // MAX_EXPANSION refused whole. Each fault is one line naming snapshot, tree and node; the walk goes on.
 
+import { errorMessage } from '../core/errors.js';
 import type { TreeNode } from './node.js';
 import type { Tree } from './tree.js';
 import { describeFault, MAX_DEPTH, readableNodes } from './validate.js';
@@ -46,7 +47,7 @@ export class ValidatingReader {
     try {
       tree = await this.load(treeId);
     } catch (err) {
-      this.report(`${path || '/'}: tree ${treeId}: ${(err as Error).message}; its contents skipped`);
+      this.report(`${path || '/'}: tree ${treeId}: ${errorMessage(err)}; its contents skipped`);
       return [];
     }
     return readableNodes(tree, treeId, (f) => this.report(`${path || '/'}: ${describeFault(f)}`));

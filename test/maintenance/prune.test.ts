@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupPaths } from '../../src/archiver/index.js';
+import { BackendError } from '../../src/core/errors.js';
 import { checkRepository } from '../../src/maintenance/check.js';
 import { executePrune } from '../../src/maintenance/prune-execute.js';
 import { parseMaxUnused, planPrune } from '../../src/maintenance/prune-plan.js';
@@ -49,7 +50,7 @@ describe('prune', () => {
     const r1 = await Repository.open(repo.backend, PASSWORD);
     const plan = await planPrune(r1, { maxUnused: { kind: 'percent', value: 0 } });
     expect(plan.stats.bytesFreed).toBeGreaterThan(5 << 20);
-    const result = await executePrune(r1, await Repository.open(repo.backend, PASSWORD, { skipIndex: true }), plan);
+    const result = await executePrune(r1, plan);
     expect(result.bytesFreed).toBe(plan.stats.bytesFreed);
     const after = du(repoDir);
     expect(before - after).toBeGreaterThan(5.5 * (1 << 20)); // two versions of a 3 MiB random file
@@ -83,6 +84,30 @@ describe('prune', () => {
     const treePack = [...r.index.entries()].find((e) => e.type === 'tree')!.pack;
     await repo.backend.remove({ type: 'data', name: treePack });
     await expect(planPrune(await Repository.open(repo.backend, PASSWORD))).rejects.toMatchObject({ code: 'INTEGRITY' });
+  });
+
+  it('closes the writer it opens, also when the prune fails, and the failure keeps its class', async () => {
+    const { repo } = await threeVersions();
+    for (const sn of (await listSnapshots(repo)).slice(0, 2)) await repo.backend.remove({ type: 'snapshots', name: sn.id });
+    const r1 = await Repository.open(repo.backend, PASSWORD);
+    const plan = await planPrune(r1, { maxUnused: { kind: 'percent', value: 0 } });
+    expect(plan.stats.blobsToCopy).toBeGreaterThan(0); // so executePrune opens a writer
+    const closed: boolean[] = [];
+    const sibling = r1.sibling.bind(r1);
+    r1.sibling = async (opts) => {
+      const w = await sibling(opts);
+      const close = w.close.bind(w);
+      w.close = async () => {
+        closed.push(true);
+        await close();
+      };
+      return w;
+    };
+    // Storage refuses to delete: the prune fails after the writer stored the copies and the new index.
+    r1.backend.remove = () => Promise.reject(new BackendError('permission denied', { file: 'data/xx' }));
+    const err = await executePrune(r1, plan).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(closed).toEqual([true]);
   });
 
   it('parses --max-unused', () => {
