@@ -189,7 +189,7 @@ export function configSchema(c: SchemaContext) {
     mode: text.refine((m) => m === 'logical' || m === 'physical', { error: 'expected "logical" (a dump) or "physical" (pg_basebackup; postgresql only)' }).optional(),
   }).transform((d, ctx) => {
     const base = d.type === 'sqlite' ? path.basename(d.name).replace(/\.(db|sqlite3?)$/i, '') : d.name;
-    const physical = d.mode === 'physical'; // PITR base backups: ops/pg-restore.ts, spec §15
+    const physical = d.mode === 'physical'; // PITR base backups: ops/pg-restore.ts, spec §16
     if (physical && d.type !== 'postgresql') ctx.addIssue({ code: 'custom', path: ['mode'], message: '"physical" (pg_basebackup) is for postgresql only' });
     const db: DatabaseConfig = {
       type: d.type,

@@ -1,4 +1,4 @@
-// PostgreSQL WAL archiving into a profile's repository (spec §15): `repo wal push` for archive_command and
+// PostgreSQL WAL archiving into a profile's repository (spec §16): `repo wal push` for archive_command and
 // `repo wal fetch` for restore_command. Each WAL segment, timeline history file or backup history file is
 // one snapshot made of one file, tagged "pg-wal", so format-1 readers, check, copy and prune handle it
 // like any other snapshot; nothing new is stored.
