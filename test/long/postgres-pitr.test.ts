@@ -194,5 +194,31 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL p
 
     const history = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, '00000002.history', path.join(scratch, 'h'));
     expect(history.code).toBe(1); // PostgreSQL asks for the next timeline's history at every start: "not there" is normal
+
+    // The chain: no gaps from the base backup's start segment; WAL before it can go, the rest stays.
+    const status = repo('--json', 'wal', 'status', '--profile', 'pg', '--config', cfg, '--max-age', '1h');
+    expect(status.code, status.err).toBe(0);
+    const st = JSON.parse(status.out);
+    expect(st.gaps).toEqual([]);
+    expect(st.newest).toBe(seg);
+    expect(st.rpo_seconds).toBeGreaterThanOrEqual(0);
+    expect(st.oldest_needed > '000000010000000000000001').toBe(true);
+    const forget = repo('--json', 'wal', 'forget', '--profile', 'pg', '--config', cfg);
+    expect(forget.code, forget.err).toBe(0);
+    const removed = JSON.parse(forget.out).removed as string[];
+    expect(removed).toContain('000000010000000000000001');
+    expect(removed.every((n) => n < st.oldest_needed)).toBe(true);
+    const needed = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, st.oldest_needed, path.join(scratch, 'needed'));
+    expect(needed.code, needed.err).toBe(0);
+
+    // A needed segment lost from the repository is reported as a gap (exit 2).
+    const snaps = JSON.parse(repo('--json', '-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'snapshots', '--tag', 'pg-wal').out) as { id: string; paths: string[] }[];
+    const victim = snaps.find((s) => s.paths[0] === '/' + st.oldest_needed)!;
+    const gone = repo('-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'forget', victim.id);
+    expect(gone.code, gone.err).toBe(0);
+    const broken = repo('wal', 'status', '--profile', 'pg', '--config', cfg);
+    expect(broken.code).toBe(2);
+    expect(broken.out).toContain(`chain: MISSING 1 segment(s)`);
+    expect(broken.out).toContain(st.oldest_needed.slice(8));
   }, 120_000);
 });
