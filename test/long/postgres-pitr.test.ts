@@ -88,7 +88,7 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL p
     cfg = path.join(job, 'repo.yaml');
     fs.writeFileSync(
       cfg,
-      `profiles:\n  pg:\n    repository: ./repo\n    password-file: ./repo.pass\n    databases:\n      - { type: postgresql, name: postgres, host: 127.0.0.1, port: ${port}, user: backup, mode: physical }\n`,
+      `profiles:\n  pg:\n    repository: ./repo\n    password-file: ./repo.pass\n    databases:\n      - { type: postgresql, name: postgres, host: 127.0.0.1, port: ${port}, user: backup, mode: physical }\n  gone:\n    repository: ./no-such-repo\n    password-file: ./repo.pass\n    sources: [/etc/hostname]\n`,
     );
     if (isRoot) spawnSync('chown', ['-R', 'postgres:postgres', dir]);
     Object.assign(env, { PATH: process.env.PATH, HOME: job, REPO_CACHE_DIR: path.join(job, 'cache'), TZ: 'UTC', LANG: 'C' });
@@ -191,6 +191,11 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL p
     const bad = repo('wal', 'push', '--profile', 'pg', '--config', cfg, path.join(job, 'repo.yaml'));
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('"repo.yaml" is not a WAL file name');
+
+    // An unreachable repository: non-zero (PostgreSQL keeps the segment and retries), nothing created.
+    const unreachable = repo('wal', 'push', '--profile', 'gone', '--config', cfg, fetched);
+    expect(unreachable.code).toBe(10);
+    expect(fs.existsSync(path.join(job, 'no-such-repo'))).toBe(false);
 
     const history = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, '00000002.history', path.join(scratch, 'h'));
     expect(history.code).toBe(1); // PostgreSQL asks for the next timeline's history at every start: "not there" is normal
