@@ -286,7 +286,8 @@ export interface DatabaseConfig {
   /** Name of the file in the snapshot, e.g. "postgresql-app.sql". */
   filename: string;
   /** Replaces the built-in dump command entirely (argv, run without a shell). */
-  command?: string[];  /** postgresql only: "physical" streams a pg_basebackup tar (for point-in-time recovery) instead of pg_dump. */
+  command?: string[];
+  /** postgresql only: "physical" streams a pg_basebackup tar (for point-in-time recovery) instead of pg_dump. */
   mode?: 'physical';
 }
 
