@@ -36,6 +36,8 @@ import { registerSchedule } from './schedule.js';
 import { registerStatus } from './status.js';
 import { exitErrorJson } from './json-messages.js';
 import { registerProfileOptions } from './profile-option.js';
+import { registerWal } from './wal.js';
+import { registerPg } from './pg.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -147,6 +149,8 @@ function buildProgram(): Command {
   registerRun(program);
   registerSchedule(program);
   registerStatus(program);
+  registerWal(program);
+  registerPg(program);
   registerLog(program);
   registerGenerate(program, EPILOG);
   program.hook('preAction', (_root, action) => noteCommand(action)); // which command runs, for the audit log

@@ -186,14 +186,18 @@ export function configSchema(c: SchemaContext) {
     options: list.optional(),
     filename: text.refine((f) => !f.includes('/') && f !== '.' && f !== '..', { error: 'a file name, not a path' }).optional(),
     command: list.refine((l) => l.length > 0, { error: 'expected the command and its arguments' }).optional(),
-  }).transform((d) => {
+    mode: text.refine((m) => m === 'logical' || m === 'physical', { error: 'expected "logical" (a dump) or "physical" (pg_basebackup; postgresql only)' }).optional(),
+  }).transform((d, ctx) => {
     const base = d.type === 'sqlite' ? path.basename(d.name).replace(/\.(db|sqlite3?)$/i, '') : d.name;
+    const physical = d.mode === 'physical'; // PITR base backups: ops/pg-restore.ts, spec §16
+    if (physical && d.type !== 'postgresql') ctx.addIssue({ code: 'custom', path: ['mode'], message: '"physical" (pg_basebackup) is for postgresql only' });
     const db: DatabaseConfig = {
       type: d.type,
       name: d.type === 'sqlite' ? local(d.name) : d.name,
       options: d.options ?? [],
-      filename: d.filename ?? `${d.type}-${base}.${DB_EXT[d.type]}`.replace(/[/\0]/g, '_'),
+      filename: d.filename ?? `${d.type}-${base}.${physical ? 'basebackup.tar' : DB_EXT[d.type]}`.replace(/[/\0]/g, '_'),
     };
+    if (physical && d.type === 'postgresql') db.mode = 'physical';
     if (d.host !== undefined) db.host = d.host;
     if (d.port !== undefined) db.port = d.port;
     if (d.user !== undefined) db.user = d.user;
@@ -283,6 +287,8 @@ export interface DatabaseConfig {
   filename: string;
   /** Replaces the built-in dump command entirely (argv, run without a shell). */
   command?: string[];
+  /** postgresql only: "physical" streams a pg_basebackup tar (for point-in-time recovery) instead of pg_dump. */
+  mode?: 'physical';
 }
 
 export interface CopyTarget {

@@ -36,6 +36,11 @@ export async function dumpCommand(db: DatabaseConfig, baseEnv: NodeJS.ProcessEnv
   }
   switch (db.type) {
     case 'postgresql': {
+      if (db.mode === 'physical') {
+        const argv = basebackupArgv(db);
+        if (password !== undefined) env.PGPASSWORD = password;
+        return { argv, env };
+      }
       const argv = ['pg_dump', '--no-password'];
       if (db.host !== undefined) argv.push('--host', db.host);
       if (db.port !== undefined) argv.push('--port', String(db.port));
@@ -74,4 +79,18 @@ export async function dumpCommand(db: DatabaseConfig, baseEnv: NodeJS.ProcessEnv
       // destination, i.e. a temporary file; .dump streams and reads one consistent transaction.
       return { argv: ['sqlite3', '-bail', ...db.options, db.name, '.dump'], env };
   }
+}
+
+/**
+ * A physical base backup as one tar stream on standard output (`-D - -Ft`), with the WAL it needs to be
+ * consistent inside (`-X fetch`): it restores without the archive. `--checkpoint=fast` so a nightly job
+ * does not wait for the next scheduled checkpoint. Only the main tablespace: `-D -` refuses others.
+ */
+function basebackupArgv(db: DatabaseConfig): string[] {
+  const argv = ['pg_basebackup', '--no-password', '--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast'];
+  if (db.host !== undefined) argv.push('--host', db.host);
+  if (db.port !== undefined) argv.push('--port', String(db.port));
+  if (db.user !== undefined) argv.push('--username', db.user);
+  argv.push(...db.options);
+  return argv;
 }
