@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, ConnectConfig, ParsedKey, SFTPWrapper, Client as SshClient } from 'ssh2';
-import { BackendError } from '../core/errors.js';
+import { BackendError, errorMessage } from '../core/errors.js';
 import { TransientBackendError } from './backend.js';
 import { algorithmsFor, entriesFor, verifyHostKey } from './sftp-hostkeys.js';
 import type { SftpTarget } from './sftp-location.js';
@@ -204,7 +204,7 @@ export function connectSftp(t: SftpTarget): Promise<SftpSession> {
     try {
       client.connect(config);
     } catch (err) {
-      fail(new BackendError(`sftp ${who}: cannot connect: ${(err as Error).message}`, { host: t.hostname }, { cause: err }));
+      fail(new BackendError(`sftp ${who}: cannot connect: ${errorMessage(err)}`, { host: t.hostname }, { cause: err }));
     }
   });
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import SSHConfig from 'ssh-config';
-import { RepoError } from '../core/errors.js';
+import { errorMessage, RepoError } from '../core/errors.js';
 import type { SchemeFactory } from './registry.js';
 
 /** A parsed `sftp:` location. `path` is absolute (starts with '/') or relative to the login directory. */
@@ -166,14 +166,14 @@ export function resolveSftpTarget(
     text = fs.readFileSync(configFile, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new RepoError('INVALID_ARGUMENT', `sftp: cannot read ${configFile}: ${(err as Error).message}`, { path: configFile });
+      throw new RepoError('INVALID_ARGUMENT', `sftp: cannot read ${configFile}: ${errorMessage(err)}`, { path: configFile });
     }
   }
   if (text !== undefined) {
     try {
       computed = SSHConfig.parse(text).compute(loc.host, { matchExec: false });
     } catch (err) {
-      throw new RepoError('INVALID_ARGUMENT', `sftp: cannot parse ${configFile}: ${(err as Error).message}`, { path: configFile });
+      throw new RepoError('INVALID_ARGUMENT', `sftp: cannot parse ${configFile}: ${errorMessage(err)}`, { path: configFile });
     }
   }
   const one = (k: string): string | undefined => {

@@ -60,7 +60,6 @@ export function* layers(b: Backend): Generator<Backend> {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any constructor signature
 type Class<T> = abstract new (...args: any[]) => T;
 
 /** The outermost layer of b's stack that is a `cls` (b itself included), or undefined. */

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
-import { RepoError } from '../core/errors.js';
+import { errorMessage, RepoError } from '../core/errors.js';
 import { parseSubset, type DataSubset } from '../maintenance/subset.js';
 import { parseMaxUnused } from '../maintenance/prune-plan.js';
 import type { MaxUnused } from '../maintenance/prune-decide.js';
@@ -83,7 +83,7 @@ export function validateCron(expr: string): string {
   try {
     CronExpressionParser.parse(t, { strict: false });
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid cron expression ${JSON.stringify(expr)}: ${(err as Error).message}`);
+    throw new RepoError('INVALID_ARGUMENT', `invalid cron expression ${JSON.stringify(expr)}: ${errorMessage(err)}`);
   }
   return t;
 }

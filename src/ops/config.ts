@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
-import { RepoError } from '../core/errors.js';
+import { errorMessage, RepoError } from '../core/errors.js';
 import { configIssues, ConfigError, type ConfigIssue } from './config-issues.js';
 import { configSchema, type HooksConfig, type MonitoringConfig, type Objectives, type ProfileInput } from './config-schema.js';
 
@@ -96,7 +96,7 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
     text = fs.readFileSync(file, 'utf8');
     mode = fs.statSync(file).mode & 0o777;
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read config file ${file}: ${(err as Error).message}`, { file }, { cause: err });
+    throw new RepoError('INVALID_ARGUMENT', `cannot read config file ${file}: ${errorMessage(err)}`, { file }, { cause: err });
   }
   return parseConfig(text, file, { mode });
 }

@@ -3,7 +3,7 @@
 // credentials from process.env. An env-file readable by group or others is refused: it is where secrets go.
 
 import fs from 'node:fs';
-import { RepoError } from '../core/errors.js';
+import { errorMessage, RepoError } from '../core/errors.js';
 import type { ProfileConfig } from './config.js';
 
 /** Environment variable names as POSIX shells and systemd accept them. */
@@ -39,7 +39,7 @@ export function profileEnvironment(p: Pick<ProfileConfig, 'name' | 'env' | 'envF
       text = fs.readFileSync(p.envFile, 'utf8');
     } catch (err) {
       if (err instanceof RepoError) throw err;
-      throw new RepoError('INVALID_ARGUMENT', `cannot read env-file ${p.envFile} of profile ${p.name}: ${(err as Error).message}`, { file: p.envFile }, { cause: err });
+      throw new RepoError('INVALID_ARGUMENT', `cannot read env-file ${p.envFile} of profile ${p.name}: ${errorMessage(err)}`, { file: p.envFile }, { cause: err });
     }
     fromFile = parseEnvFile(text, p.envFile);
   }

@@ -12,7 +12,7 @@ import { idFromHex } from '../core/id.js';
 import { formatBytes } from '../core/units.js';
 import { MIN_RATE_BYTES, MIN_RATE_SUBSET, newestPerPathSet } from '../maintenance/check.js';
 import type { Repository } from '../repository/repository.js';
-import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
+import { listSnapshots } from '../snapshot/snapshot.js';
 import { loadTree } from '../tree/tree-store.js';
 import { walkTree } from '../tree/walk.js';
 import { newestAudit, readAuditLog, type StoredAuditEntry } from './audit.js';
