@@ -22,7 +22,10 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       // A control character in a regular expression is almost always a typo; where meant, say so in place.
       'no-control-regex': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { args: 'none', caughtErrors: 'none', ignoreRestSiblings: true, varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { args: 'none', caughtErrors: 'none', ignoreRestSiblings: true, varsIgnorePattern: '^_' },
+      ],
       'no-restricted-syntax': [
         'error',
         {

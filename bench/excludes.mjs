@@ -6,12 +6,48 @@
 
 import { compileRules } from '../dist/archiver/exclude.js';
 
-const patterns = ['*.tmp', '*.o', '*.pyc', 'node_modules', '.git', '.cache', '__pycache__', '*.swp', '*~', 'target/debug',
-  '/home/user/Downloads', '/home/user/.local/share/Trash', 'build/**/*.log', '**/vendor/**', '*.[oa]', 'core', '.DS_Store',
-  'Thumbs.db', '/home/user/tmp/*', 'dist/**/*.map'];
+const patterns = [
+  '*.tmp',
+  '*.o',
+  '*.pyc',
+  'node_modules',
+  '.git',
+  '.cache',
+  '__pycache__',
+  '*.swp',
+  '*~',
+  'target/debug',
+  '/home/user/Downloads',
+  '/home/user/.local/share/Trash',
+  'build/**/*.log',
+  '**/vendor/**',
+  '*.[oa]',
+  'core',
+  '.DS_Store',
+  'Thumbs.db',
+  '/home/user/tmp/*',
+  'dist/**/*.map',
+];
 let seed = 12345;
 const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-const words = ['src', 'lib', 'docs', 'test', 'build', 'a', 'project', 'work', 'photos', 'music', 'x', 'vendor', 'target', 'debug', 'pkg', 'node_modules'];
+const words = [
+  'src',
+  'lib',
+  'docs',
+  'test',
+  'build',
+  'a',
+  'project',
+  'work',
+  'photos',
+  'music',
+  'x',
+  'vendor',
+  'target',
+  'debug',
+  'pkg',
+  'node_modules',
+];
 const exts = ['.c', '.ts', '.js', '.o', '.txt', '.md', '.tmp', '.log', '.map', '.jpg', ''];
 const paths = [];
 for (let i = 0; i < 100_000; i++) {

@@ -30,7 +30,10 @@ async function main() {
   }
 
   const started = new Date();
-  const ts = started.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const ts = started
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
   const resultsDir = join(benchDir, 'results');
   const resultFile = join(resultsDir, `${ts}.json`);
   const profilesDir = join(resultsDir, 'profiles', ts);
@@ -49,10 +52,14 @@ async function main() {
   const dropOk = canDropCaches();
   log(`measuring with: ${timeMethod}; cache states: ${opts.cacheStates.join(', ')}`);
   if (opts.cacheStates.includes('cold')) {
-    log(`  cold: page cache dropped before each backup/snapshots/restore/check command: ${dropOk ? 'yes' : 'NO (not permitted: the "cold" figures are not cold)'}`);
+    log(
+      `  cold: page cache dropped before each backup/snapshots/restore/check command: ${dropOk ? 'yes' : 'NO (not permitted: the "cold" figures are not cold)'}`,
+    );
   }
   if (opts.cacheStates.includes('warm')) {
-    log(`  warm: repository and tool cache read into the page cache before each such command${opts.cacheStates.length === 2 ? '; warm backups go to a second repository per tool, each right after its cold twin' : ''}`);
+    log(
+      `  warm: repository and tool cache read into the page cache before each such command${opts.cacheStates.length === 2 ? '; warm backups go to a second repository per tool, each right after its cold twin' : ''}`,
+    );
   }
 
   const tools = await setupTools(opts.tools, { projectRoot, log });
@@ -60,7 +67,10 @@ async function main() {
   for (const t of opts.tools) {
     const x = tools[t];
     if (!x.available) log(`  ${t.padEnd(6)} SKIPPED: ${x.skipReason}`);
-    else log(`  ${t.padEnd(6)} ${x.version}; compression ${x.compression}${t === 'repo' && !x.hasCheck ? '; no check command yet (N/A)' : ''}`);
+    else
+      log(
+        `  ${t.padEnd(6)} ${x.version}; compression ${x.compression}${t === 'repo' && !x.hasCheck ? '; no check command yet (N/A)' : ''}`,
+      );
   }
   if (opts.profile) log(`profiling repo's steps into ${relative(process.cwd(), profilesDir) || profilesDir}`);
 
@@ -75,7 +85,16 @@ async function main() {
     tools: Object.fromEntries(
       opts.tools.map((t) => {
         const x = tools[t];
-        return [t, { available: x.available, version: x.version, compression: x.compression, hasCheck: x.hasCheck, skipReason: x.skipReason }];
+        return [
+          t,
+          {
+            available: x.available,
+            version: x.version,
+            compression: x.compression,
+            hasCheck: x.hasCheck,
+            skipReason: x.skipReason,
+          },
+        ];
       }),
     ),
     datasets: [],
@@ -101,8 +120,12 @@ async function main() {
   // report
   const shown = opts.tools.filter((t) => tools[t].available);
   log('\n==================== results ====================');
-  log(`(s = wall seconds, cpu = user+sys seconds, MiB/s = source bytes (backup, restore) or repository bytes (check) per wall second,`);
-  log(` RSS = peak resident set; "vs X" = X's time ÷ repo's time (>1: repo faster); "RSS÷X" = repo's peak RSS ÷ X's (<1: repo smaller);`);
+  log(
+    `(s = wall seconds, cpu = user+sys seconds, MiB/s = source bytes (backup, restore) or repository bytes (check) per wall second,`,
+  );
+  log(
+    ` RSS = peak resident set; "vs X" = X's time ÷ repo's time (>1: repo faster); "RSS÷X" = repo's peak RSS ÷ X's (<1: repo smaller);`,
+  );
   log(` cache: cold = page cache dropped before the command, warm = what it reads already cached;`);
   log(` "!" = finished with a warning exit code; MISMATCH = restored tree differs from the source)`);
   for (const ds of result.datasets) {
@@ -113,12 +136,16 @@ async function main() {
     }
     if (ds.status === 'error') log(`    ERROR: ${ds.error.split('\n')[0]}`);
     const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-    log(`    ${ds.states.length} versions; logical ${mib(ds.logicalBytes ?? 0)} (each version once; ${mib(ds.snapshotBytes ?? 0)} over all snapshots)`);
+    log(
+      `    ${ds.states.length} versions; logical ${mib(ds.logicalBytes ?? 0)} (each version once; ${mib(ds.snapshotBytes ?? 0)} over all snapshots)`,
+    );
     log(datasetTable(ds, shown));
     if (ds.profiles) {
       log('\n  repo CPU profile, top self time per step:');
       for (const [k, p] of Object.entries(ds.profiles)) {
-        const th = p.threads.map((x) => `${x.thread} ${(x.busyMs / 1000).toFixed(1)} s busy/${(x.idleMs / 1000).toFixed(1)} s idle`).join(', ');
+        const th = p.threads
+          .map((x) => `${x.thread} ${(x.busyMs / 1000).toFixed(1)} s busy/${(x.idleMs / 1000).toFixed(1)} s idle`)
+          .join(', ');
         log(`    ${k}: ${th} (idle = waiting for I/O, the thread pool or other threads); share of busy time:`);
         for (const x of p.top.slice(0, 5)) log(`      ${String(x.pct).padStart(5)} %  ${x.fn}`);
       }

@@ -149,7 +149,9 @@ async function main() {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const fmt = (x, d = 2) => (x === null || x === undefined ? '-' : x.toFixed(d));
-  console.log(`SFTP over loopback, ${MIB} MiB of incompressible data, ${RUNS} run(s) each; ${os.cpus().length} cores (shared machine: compare CPU more than wall)`);
+  console.log(
+    `SFTP over loopback, ${MIB} MiB of incompressible data, ${RUNS} run(s) each; ${os.cpus().length} cores (shared machine: compare CPU more than wall)`,
+  );
   console.log('tool       step     run  wall s  MiB/s  client CPU s  server CPU s  peak RSS MiB');
   for (const r of results) {
     if (r.step === 'init') continue;

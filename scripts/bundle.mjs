@@ -28,7 +28,17 @@ await build({
   // Native addons and WebAssembly load files relative to their own package. The AWS SDK, ssh2, the YAML and
   // cron parsers and the config schema library (zod) are large and only some commands load them (on demand),
   // so they stay out of the file that every command compiles.
-  external: ['zstd-napi', '@napi-rs/blake-hash', 'fastcdc-wasm', '@aws-sdk/*', 'yaml', 'cron-parser', 'ssh2', 'ssh-config', 'zod'],
+  external: [
+    'zstd-napi',
+    '@napi-rs/blake-hash',
+    'fastcdc-wasm',
+    '@aws-sdk/*',
+    'yaml',
+    'cron-parser',
+    'ssh2',
+    'ssh-config',
+    'zod',
+  ],
   // Less to read and pre-parse at every start; identifiers keep their names so stack traces stay readable.
   minifyWhitespace: true,
   minifySyntax: true,

@@ -26,14 +26,21 @@ describe('fixture repository, format 1', () => {
     expect(snaps[0].tags).toEqual(['v1']);
     expect(snaps[1].paths).toEqual(['/dump.sql']);
 
-    const report = await checkRepository(await Repository.open(repo.backend, manifest.password, { skipIndex: true }), { readData: true });
+    const report = await checkRepository(await Repository.open(repo.backend, manifest.password, { skipIndex: true }), {
+      readData: true,
+    });
     expect(report.problems).toEqual([]);
 
     const target = path.join(work, 'out');
     await restoreSnapshot(repo, snaps[0], { target, verify: true });
     const root = path.join(target, 'fixture');
     for (const [f, sha] of Object.entries(manifest.files)) {
-      expect(createHash('sha256').update(fs.readFileSync(path.join(root, f))).digest('hex'), f).toBe(sha);
+      expect(
+        createHash('sha256')
+          .update(fs.readFileSync(path.join(root, f)))
+          .digest('hex'),
+        f,
+      ).toBe(sha);
     }
     expect(fs.readlinkSync(path.join(root, 'link'))).toBe('hello.txt');
     expect(fs.statSync(path.join(root, 'dir/big.bin')).mode & 0o777).toBe(0o640);

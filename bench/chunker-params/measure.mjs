@@ -73,10 +73,19 @@ const { values: opt } = parseArgs({
   },
 });
 if (opt.help) {
-  process.stdout.write(readFileSync(new URL(import.meta.url)).toString().split('\n\nimport ')[0] + '\n');
+  process.stdout.write(
+    readFileSync(new URL(import.meta.url))
+      .toString()
+      .split('\n\nimport ')[0] + '\n',
+  );
   process.exit(0);
 }
-const versions = opt.versions ? opt.versions.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_VERSIONS;
+const versions = opt.versions
+  ? opt.versions
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : DEFAULT_VERSIONS;
 const paramSets = (opt.params ? opt.params.split(',') : DEFAULT_PARAMS).map(parseParams);
 
 function parseSize(s) {
@@ -234,10 +243,13 @@ function printTable(title, rows) {
   ];
   const cells = [cols.map(([h]) => h), ...rows.map((r) => cols.map(([, f]) => f(r)))];
   const widths = cols.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
-  const line = (row) => '| ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const line = (row) =>
+    '| ' + row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
   console.log(`\n${title}\n`);
   console.log(line(cells[0]));
-  console.log('|' + widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|') + '|');
+  console.log(
+    '|' + widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|') + '|',
+  );
   for (const row of cells.slice(1)) console.log(line(row));
 }
 
@@ -263,8 +275,18 @@ console.log(
 
 const results = { package: opt.package, versions, files: [], tars: [] };
 for (const p of paramSets) {
-  results.files.push(measure(releases.map((r) => r.files.map((f) => f.data)), p));
-  results.tars.push(measure(releases.map((r) => [r.tar]), p));
+  results.files.push(
+    measure(
+      releases.map((r) => r.files.map((f) => f.data)),
+      p,
+    ),
+  );
+  results.tars.push(
+    measure(
+      releases.map((r) => [r.tar]),
+      p,
+    ),
+  );
   process.stderr.write(`measured ${p.label} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
 }
 printTable(`files: each file of each release chunked on its own (${opt.package})`, results.files);

@@ -50,7 +50,17 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -80,7 +90,11 @@ const { values: opt } = parseArgs({
   },
 });
 if (opt.help) {
-  process.stdout.write(readFileSync(new URL(import.meta.url)).toString().split('\n\nimport ')[0] + '\n');
+  process.stdout.write(
+    readFileSync(new URL(import.meta.url))
+      .toString()
+      .split('\n\nimport ')[0] + '\n',
+  );
   process.exit(0);
 }
 const REPS = Math.max(1, Number(opt.reps));
@@ -125,9 +139,23 @@ function kernelFiles() {
     const tarball = '/usr/src/linux-source-6.1.tar.xz';
     if (!existsSync(tarball)) return null;
     mkdirSync(dir, { recursive: true });
-    const parts = ['kernel', 'fs', 'net', 'include', 'Documentation', 'drivers/net', 'drivers/gpu/drm/i915', 'arch/x86', 'mm', 'lib', 'tools/perf'];
+    const parts = [
+      'kernel',
+      'fs',
+      'net',
+      'include',
+      'Documentation',
+      'drivers/net',
+      'drivers/gpu/drm/i915',
+      'arch/x86',
+      'mm',
+      'lib',
+      'tools/perf',
+    ];
     log(`  unpacking a subset of ${tarball} into ${dir}`);
-    execFileSync('tar', ['-xJf', tarball, '-C', dir, ...parts.map((p) => `linux-source-6.1/${p}`)], { stdio: 'inherit' });
+    execFileSync('tar', ['-xJf', tarball, '-C', dir, ...parts.map((p) => `linux-source-6.1/${p}`)], {
+      stdio: 'inherit',
+    });
   }
   const files = [];
   walk(dir, files, Number(opt['kernel-mb']) * MiB * SCALE);
@@ -159,7 +187,9 @@ function compressedFiles() {
   const debs = { bytes: 0 };
   walk('/var/cache/apt/archives', files, 48 * MiB * SCALE, debs, (p) => p.endsWith('.deb'));
   const jars = { bytes: 0 };
-  walk(join(process.env.HOME ?? '/root', '.m2', 'repository'), files, 48 * MiB * SCALE, jars, (p) => p.endsWith('.jar'));
+  walk(join(process.env.HOME ?? '/root', '.m2', 'repository'), files, 48 * MiB * SCALE, jars, (p) =>
+    p.endsWith('.jar'),
+  );
   return files;
 }
 
@@ -170,7 +200,9 @@ function hexText(bytes) {
 
 function syntheticPgbench(bytes) {
   const r = prng(42);
-  const parts = ['--\n-- PostgreSQL database dump\n--\n\nCOPY public.pgbench_accounts (aid, bid, abalance, filler) FROM stdin;\n'];
+  const parts = [
+    '--\n-- PostgreSQL database dump\n--\n\nCOPY public.pgbench_accounts (aid, bid, abalance, filler) FROM stdin;\n',
+  ];
   let n = parts[0].length;
   const filler = ' '.repeat(84);
   for (let aid = 1; n < bytes * 0.97; aid++) {
@@ -198,34 +230,86 @@ function pgdumpFiles() {
 function sqlmix(bytes) {
   const r = prng(7);
   const pick = (a) => a[Math.floor(r() * a.length)];
-  const first = ['James', 'Mary', 'Robert', 'Patricia', 'John', 'Jennifer', 'Michael', 'Linda', 'David', 'Elizabeth', 'Wei', 'Fatima', 'Olga', 'Hiroshi', 'Ana', 'Kwame', 'Priya', 'Lars', 'Sofia', 'Mateo'];
-  const last = ['Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Nguyen', 'Kowalski', 'Tanaka', 'Okafor', 'Schmidt', 'Rossi', 'Dubois', 'Silva', 'Kim', 'Patel'];
+  const first = [
+    'James',
+    'Mary',
+    'Robert',
+    'Patricia',
+    'John',
+    'Jennifer',
+    'Michael',
+    'Linda',
+    'David',
+    'Elizabeth',
+    'Wei',
+    'Fatima',
+    'Olga',
+    'Hiroshi',
+    'Ana',
+    'Kwame',
+    'Priya',
+    'Lars',
+    'Sofia',
+    'Mateo',
+  ];
+  const last = [
+    'Smith',
+    'Johnson',
+    'Williams',
+    'Brown',
+    'Jones',
+    'Garcia',
+    'Miller',
+    'Davis',
+    'Rodriguez',
+    'Martinez',
+    'Nguyen',
+    'Kowalski',
+    'Tanaka',
+    'Okafor',
+    'Schmidt',
+    'Rossi',
+    'Dubois',
+    'Silva',
+    'Kim',
+    'Patel',
+  ];
   const domains = ['example.com', 'mail.example.org', 'corp.example.net', 'gmail.com', 'yahoo.co.jp', 'posteo.de'];
-  const words = 'the a order delivery late customer support refund package damaged please contact again thanks great quality would buy recommend size color wrong item missing box invoice address changed shipping fast slow service product warranty return exchange'.split(' ');
+  const words =
+    'the a order delivery late customer support refund package damaged please contact again thanks great quality would buy recommend size color wrong item missing box invoice address changed shipping fast slow service product warranty return exchange'.split(
+      ' ',
+    );
   const status = ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'];
   const hex = (n) => {
     let s = '';
     for (let i = 0; i < n; i++) s += '0123456789abcdef'[Math.floor(r() * 16)];
     return s;
   };
-  const ts = () => `20${20 + Math.floor(r() * 6)}-${String(1 + Math.floor(r() * 12)).padStart(2, '0')}-${String(1 + Math.floor(r() * 28)).padStart(2, '0')} ${String(Math.floor(r() * 24)).padStart(2, '0')}:${String(Math.floor(r() * 60)).padStart(2, '0')}:${String(Math.floor(r() * 60)).padStart(2, '0')}.${String(Math.floor(r() * 1e6)).padStart(6, '0')}+00`;
+  const ts = () =>
+    `20${20 + Math.floor(r() * 6)}-${String(1 + Math.floor(r() * 12)).padStart(2, '0')}-${String(1 + Math.floor(r() * 28)).padStart(2, '0')} ${String(Math.floor(r() * 24)).padStart(2, '0')}:${String(Math.floor(r() * 60)).padStart(2, '0')}:${String(Math.floor(r() * 60)).padStart(2, '0')}.${String(Math.floor(r() * 1e6)).padStart(6, '0')}+00`;
   const parts = [];
   let n = 0;
   const push = (s) => (parts.push(s), (n += s.length));
-  push('--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\nSET client_encoding = \'UTF8\';\n\n');
+  push("--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n\n");
   let uid = 1;
   let oid = 1;
   while (n < bytes) {
-    push('COPY public.users (id, email, first_name, last_name, created_at, api_token, country, is_active) FROM stdin;\n');
+    push(
+      'COPY public.users (id, email, first_name, last_name, created_at, api_token, country, is_active) FROM stdin;\n',
+    );
     for (let i = 0; i < 20000 && n < bytes; i++, uid++) {
       const f = pick(first);
       const l = pick(last);
-      push(`${uid}\t${f.toLowerCase()}.${l.toLowerCase()}${Math.floor(r() * 1000)}@${pick(domains)}\t${f}\t${l}\t${ts()}\t${hex(32)}\t${pick(['US', 'DE', 'JP', 'BR', 'IN', 'FR', 'NG', 'PL'])}\t${r() < 0.9 ? 't' : 'f'}\n`);
+      push(
+        `${uid}\t${f.toLowerCase()}.${l.toLowerCase()}${Math.floor(r() * 1000)}@${pick(domains)}\t${f}\t${l}\t${ts()}\t${hex(32)}\t${pick(['US', 'DE', 'JP', 'BR', 'IN', 'FR', 'NG', 'PL'])}\t${r() < 0.9 ? 't' : 'f'}\n`,
+      );
     }
     push('\\.\n\nCOPY public.orders (id, user_id, total_cents, currency, status, placed_at, note) FROM stdin;\n');
     for (let i = 0; i < 40000 && n < bytes; i++, oid++) {
       const note = r() < 0.4 ? Array.from({ length: 4 + Math.floor(r() * 20) }, () => pick(words)).join(' ') : '\\N';
-      push(`${oid}\t${1 + Math.floor(r() * uid)}\t${Math.floor(r() * 100000)}\t${pick(['USD', 'EUR', 'JPY'])}\t${pick(status)}\t${ts()}\t${note}\n`);
+      push(
+        `${oid}\t${1 + Math.floor(r() * uid)}\t${Math.floor(r() * 100000)}\t${pick(['USD', 'EUR', 'JPY'])}\t${pick(status)}\t${ts()}\t${note}\n`,
+      );
     }
     push('\\.\n\n');
   }
@@ -241,14 +325,20 @@ const LOADERS = {
   npm: () => {
     const files = [];
     walk(join(ROOT, 'node_modules'), files, 150 * MiB * SCALE);
-    return { files, note: 'this repository\'s node_modules' };
+    return { files, note: "this repository's node_modules" };
   },
   binaries: () => ({ files: binaryFiles(), note: 'ELF files from /usr/lib/x86_64-linux-gnu, /usr/bin' }),
   random: () => ({ files: [randomBytes(64 * MiB * SCALE)], note: 'crypto random bytes, one file' }),
   pgdump: pgdumpFiles,
   sqlmix: () => ({ files: [sqlmix(48 * MiB * SCALE)], note: 'synthetic SQL dump (seeded)' }),
-  compressed: () => ({ files: compressedFiles(), note: '.deb files from /var/cache/apt/archives and .jar files from ~/.m2 (already compressed)' }),
-  hex: () => ({ files: [hexText(32 * MiB * SCALE)], note: 'random bytes as hex text (compressible only by entropy coding)' }),
+  compressed: () => ({
+    files: compressedFiles(),
+    note: '.deb files from /var/cache/apt/archives and .jar files from ~/.m2 (already compressed)',
+  }),
+  hex: () => ({
+    files: [hexText(32 * MiB * SCALE)],
+    note: 'random bytes as hex text (compressible only by entropy coding)',
+  }),
 };
 
 function chunk(files) {
@@ -446,13 +536,25 @@ function callStyles(blobs) {
     ['CCtx.compress (ZSTD_compressCCtx)', (b) => c1.compress(scratchFor(b.length), b, 3)],
     ['CCtx.compress2 (ZSTD_compress2)', (b) => c2.compress2(scratchFor(b.length), b)],
   ];
-  if (implemented) styles.push(['compressBlob(b, 3) from dist/ (ZSTD_compressCCtx + early skip + copy-out)', (b) => { const z = implemented(b); return z ? z.length : b.length; }]);
+  if (implemented)
+    styles.push([
+      'compressBlob(b, 3) from dist/ (ZSTD_compressCCtx + early skip + copy-out)',
+      (b) => {
+        const z = implemented(b);
+        return z ? z.length : b.length;
+      },
+    ]);
   const best = styles.map(() => Infinity);
   const sizes = styles.map(() => 0);
   for (let rep = 0; rep < 7; rep++) {
     styles.forEach(([, f], i) => {
       let n = 0;
-      best[i] = Math.min(best[i], cpuSeconds(() => { for (const b of blobs) n += f(b); }));
+      best[i] = Math.min(
+        best[i],
+        cpuSeconds(() => {
+          for (const b of blobs) n += f(b);
+        }),
+      );
       sizes[i] = n;
     });
   }
@@ -462,17 +564,24 @@ function callStyles(blobs) {
 /** Today's one-shot path and the reused context on 64 MiB of random 512 KiB blobs in a fresh process, 3 passes. */
 function coldChild(mode) {
   const r = randomBytes(64 * MiB);
-  const f = mode === 'oneshot' ? (b) => zstd.compress(b, { compressionLevel: 3 }) : (b) => cctx.compress(scratchFor(b.length), b, 3);
+  const f =
+    mode === 'oneshot'
+      ? (b) => zstd.compress(b, { compressionLevel: 3 })
+      : (b) => cctx.compress(scratchFor(b.length), b, 3);
   const passes = [];
   for (let pass = 0; pass < 3; pass++) {
-    const secs = cpuSeconds(() => { for (let i = 0; i < r.length; i += 512 * 1024) f(r.subarray(i, i + 512 * 1024)); });
+    const secs = cpuSeconds(() => {
+      for (let i = 0; i < r.length; i += 512 * 1024) f(r.subarray(i, i + 512 * 1024));
+    });
     passes.push(64 / secs);
   }
   process.stdout.write(JSON.stringify(passes));
 }
 
 function coldRuns(mode) {
-  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--cold-child', mode], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--cold-child', mode], {
+    encoding: 'utf8',
+  });
   return JSON.parse(out);
 }
 
@@ -489,8 +598,13 @@ if (opt['cold-child']) {
 }
 
 const results = { zstd: binding.versionString(), node: process.version, chunker: CHUNKER, reps: REPS, datasets: [] };
-const wanted = opt.datasets.split(',').map((s) => s.trim()).filter(Boolean);
-console.log(`zstd ${results.zstd} (zstd-napi), Node ${process.version}, chunker 128K/512K/2M, best of ${REPS} interleaved reps, CPU = user + system of this process`);
+const wanted = opt.datasets
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+console.log(
+  `zstd ${results.zstd} (zstd-napi), Node ${process.version}, chunker 128K/512K/2M, best of ${REPS} interleaved reps, CPU = user + system of this process`,
+);
 for (const name of wanted) {
   const loader = LOADERS[name];
   if (!loader) throw new Error(`unknown dataset ${name}`);
@@ -502,10 +616,22 @@ for (const name of wanted) {
   const { blobs, dups } = chunk(loaded.files);
   const raw = blobs.reduce((s, b) => s + b.length, 0);
   const small = blobs.filter((b) => b.length < 64 * 1024).length;
-  const ds = { name, note: loaded.note, files: loaded.files.length, blobs: blobs.length, dups, raw, small, rows: [], skips: [] };
+  const ds = {
+    name,
+    note: loaded.note,
+    files: loaded.files.length,
+    blobs: blobs.length,
+    dups,
+    raw,
+    small,
+    rows: [],
+    skips: [],
+  };
   results.datasets.push(ds);
   console.log(`\n## ${name}: ${loaded.note}`);
-  console.log(`${loaded.files.length} files, ${blobs.length} distinct blobs (${dups} duplicates dropped), ${(raw / MiB).toFixed(1)} MiB, mean blob ${(raw / blobs.length / 1024).toFixed(1)} KiB, ${small} blobs < 64 KiB\n`);
+  console.log(
+    `${loaded.files.length} files, ${blobs.length} distinct blobs (${dups} duplicates dropped), ${(raw / MiB).toFixed(1)} MiB, mean blob ${(raw / blobs.length / 1024).toFixed(1)} KiB, ${small} blobs < 64 KiB\n`,
+  );
 
   const lv = runConfigs(blobs, LEVEL_CONFIGS);
   const today = lv[0];
@@ -516,20 +642,38 @@ for (const name of wanted) {
     const m = lv[i];
     const plain = !label.includes('+');
     const d = plain ? decompressMBs(blobs, m.frames, 'today') : NaN;
-    const row = { label, stored: m.stored, ratio: m.stored / raw, vsToday: m.stored / today.stored, cMBs: raw / MiB / m.secs, cpuVsToday: m.secs / today.secs, dMBs: d };
+    const row = {
+      label,
+      stored: m.stored,
+      ratio: m.stored / raw,
+      vsToday: m.stored / today.stored,
+      cMBs: raw / MiB / m.secs,
+      cpuVsToday: m.secs / today.secs,
+      dMBs: d,
+    };
     ds.rows.push(row);
-    console.log(`| ${label} | ${pct(row.ratio)} | ${row.vsToday.toFixed(4)} | ${fmt(row.cMBs)} | ${row.cpuVsToday.toFixed(2)} | ${fmt(row.dMBs)} |`);
+    console.log(
+      `| ${label} | ${pct(row.ratio)} | ${row.vsToday.toFixed(4)} | ${fmt(row.cMBs)} | ${row.cpuVsToday.toFixed(2)} | ${fmt(row.dMBs)} |`,
+    );
   });
   const dToday = decompressMBs(blobs, c3.frames, 'today');
   const dCtx = decompressMBs(blobs, c3.frames, 'dctx');
   ds.decompress = { today: dToday, dctx: dCtx };
-  console.log(`\nDecompress of the ctx 3 frames: zstd-napi decompress() ${fmt(dToday)} MB/s, reused DCtx into a buffer of the known raw length ${fmt(dCtx)} MB/s`);
+  console.log(
+    `\nDecompress of the ctx 3 frames: zstd-napi decompress() ${fmt(dToday)} MB/s, reused DCtx into a buffer of the known raw length ${fmt(dCtx)} MB/s`,
+  );
 
   const base = c3.frames.map((z, i) => (z ? z.length : blobs[i].length));
-  const skipConfigs = [['oneshot 3 (today)', oneshot(3)], ['ctx 3 (no skip)', ctx(3)], ...SKIP_CONFIGS.map(([l, p]) => [l, skipRule(p)])];
+  const skipConfigs = [
+    ['oneshot 3 (today)', oneshot(3)],
+    ['ctx 3 (no skip)', ctx(3)],
+    ...SKIP_CONFIGS.map(([l, p]) => [l, skipRule(p)]),
+  ];
   if (implemented) skipConfigs.push(['compressBlob (dist/, auto)', implemented]);
   const sk = runConfigs(blobs, skipConfigs); // CPU vs today: against the oneshot row of this same run
-  console.log('\n| skip rule, then ctx 3 | size vs today | CPU vs today | sampling CPU vs ctx 3 | blobs skipped | MiB skipped | false-skip loss |');
+  console.log(
+    '\n| skip rule, then ctx 3 | size vs today | CPU vs today | sampling CPU vs ctx 3 | blobs skipped | MiB skipped | false-skip loss |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   skipConfigs.forEach(([label, f], c) => {
     const m = sk[c];
@@ -546,11 +690,28 @@ for (const name of wanted) {
         }
       }
       ruleSecs = Infinity;
-      for (let rep = 0; rep < REPS; rep++) ruleSecs = Math.min(ruleSecs, cpuSeconds(() => { for (const b of blobs) f.rule(b); }));
+      for (let rep = 0; rep < REPS; rep++)
+        ruleSecs = Math.min(
+          ruleSecs,
+          cpuSeconds(() => {
+            for (const b of blobs) f.rule(b);
+          }),
+        );
     }
-    const row = { label, stored: m.stored, vsToday: m.stored / today.stored, cpuVsToday: m.secs / sk[0].secs, sampling: ruleSecs / sk[1].secs, nSkip, bSkip, lost };
+    const row = {
+      label,
+      stored: m.stored,
+      vsToday: m.stored / today.stored,
+      cpuVsToday: m.secs / sk[0].secs,
+      sampling: ruleSecs / sk[1].secs,
+      nSkip,
+      bSkip,
+      lost,
+    };
     ds.skips.push(row);
-    console.log(`| ${label} | ${row.vsToday.toFixed(4)} | ${row.cpuVsToday.toFixed(2)} | ${f.rule ? pct(row.sampling) : '-'} | ${nSkip} | ${(bSkip / MiB).toFixed(1)} | ${(lost / 1024).toFixed(1)} KiB (${pct(lost / today.stored)}) |`);
+    console.log(
+      `| ${label} | ${row.vsToday.toFixed(4)} | ${row.cpuVsToday.toFixed(2)} | ${f.rule ? pct(row.sampling) : '-'} | ${nSkip} | ${(bSkip / MiB).toFixed(1)} | ${(lost / 1024).toFixed(1)} KiB (${pct(lost / today.stored)}) |`,
+    );
   });
 
   if (name === 'kernel' || name === 'npm') {
@@ -560,24 +721,40 @@ for (const name of wanted) {
     for (const b of blobs) if (n < 60 * MiB) (some.push(b), (n += b.length));
     ds.callStyles = callStyles(some).map((r) => ({ ...r, MBs: n / MiB / r.secs }));
     const t = ds.callStyles[0].secs;
-    console.log(`\nzstd 3 call styles on the first ${(n / MiB).toFixed(1)} MiB of blobs (${some.length} blobs), best of 7 interleaved reps:\n`);
+    console.log(
+      `\nzstd 3 call styles on the first ${(n / MiB).toFixed(1)} MiB of blobs (${some.length} blobs), best of 7 interleaved reps:\n`,
+    );
     console.log('| call | compressed bytes | MB/s | CPU vs today |');
     console.log('|---|---:|---:|---:|');
-    for (const r of ds.callStyles) console.log(`| ${r.label} | ${r.bytes} | ${fmt(r.MBs)} | ${(r.secs / t).toFixed(3)} |`);
+    for (const r of ds.callStyles)
+      console.log(`| ${r.label} | ${r.bytes} | ${fmt(r.MBs)} | ${(r.secs / t).toFixed(3)} |`);
   }
   if (name === 'random') {
     ds.cold = { oneshot: [coldRuns('oneshot'), coldRuns('oneshot')], ctx: [coldRuns('ctx'), coldRuns('ctx')] };
     const show = (runs) => runs.map((p) => p.map((x) => x.toFixed(0)).join('/')).join(', ');
-    console.log(`\nFresh process, 64 MiB of random 512 KiB blobs at zstd 3, MB/s of passes 1/2/3 (two processes each): zstd-napi compress() ${show(ds.cold.oneshot)}; reused CCtx + buffer ${show(ds.cold.ctx)}`);
+    console.log(
+      `\nFresh process, 64 MiB of random 512 KiB blobs at zstd 3, MB/s of passes 1/2/3 (two processes each): zstd-napi compress() ${show(ds.cold.oneshot)}; reused CCtx + buffer ${show(ds.cold.ctx)}`,
+    );
   }
   if (name === 'random' || name === 'compressed') {
     // 'max' (zstd 19) on incompressible data, on the first 16 MiB of blobs only (level 19 is slow).
     const some = [];
     let n = 0;
     for (const b of blobs) if (n < 16 * MiB) (some.push(b), (n += b.length));
-    const m19 = runConfigs(some, [['oneshot 19', oneshot(19)], ['ctx 19', ctx(19)], ['3x4K skip + ctx 19', skipRule({ size: 4096, samples: 3, threshold: 0.97, level: 19 })]]);
-    ds.max = m19.map((m, i) => ({ label: ['oneshot 19 (today)', 'ctx 19', '3x4K all <0.97 + ctx 19'][i], stored: m.stored, cMBs: n / MiB / m.secs }));
-    console.log(`\nLevel 19 ('max') on the first ${(n / MiB).toFixed(1)} MiB: ` + ds.max.map((r) => `${r.label} ${fmt(r.cMBs)} MB/s, stored ${pct(r.stored / n)}`).join('; '));
+    const m19 = runConfigs(some, [
+      ['oneshot 19', oneshot(19)],
+      ['ctx 19', ctx(19)],
+      ['3x4K skip + ctx 19', skipRule({ size: 4096, samples: 3, threshold: 0.97, level: 19 })],
+    ]);
+    ds.max = m19.map((m, i) => ({
+      label: ['oneshot 19 (today)', 'ctx 19', '3x4K all <0.97 + ctx 19'][i],
+      stored: m.stored,
+      cMBs: n / MiB / m.secs,
+    }));
+    console.log(
+      `\nLevel 19 ('max') on the first ${(n / MiB).toFixed(1)} MiB: ` +
+        ds.max.map((r) => `${r.label} ${fmt(r.cMBs)} MB/s, stored ${pct(r.stored / n)}`).join('; '),
+    );
   }
 }
 if (opt.json) writeFileSync(opt.json, JSON.stringify(results, null, 2));

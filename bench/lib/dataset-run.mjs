@@ -15,7 +15,17 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { atimePolicy, dropCaches, du, duEntries, duGrowth, fileTimes, freeBytes, readEveryFile, treeStats } from './system.mjs';
+import {
+  atimePolicy,
+  dropCaches,
+  du,
+  duEntries,
+  duGrowth,
+  fileTimes,
+  freeBytes,
+  readEveryFile,
+  treeStats,
+} from './system.mjs';
 import { measure, sh } from './proc.mjs';
 import { isWarningExit } from './tools.mjs';
 import { compareTrees } from './verify.mjs';
@@ -36,7 +46,8 @@ function baseEnv() {
 
 function fmtStep(tool, label, r) {
   const parts = [`  ${tool.padEnd(6)} ${label.padEnd(43)}`];
-  if (r.status === 'n/a' || r.status === 'skipped') return `${parts[0]} ${r.status.toUpperCase()}${r.note ? ` (${r.note})` : ''}`;
+  if (r.status === 'n/a' || r.status === 'skipped')
+    return `${parts[0]} ${r.status.toUpperCase()}${r.note ? ` (${r.note})` : ''}`;
   parts.push(`${r.wall.toFixed(2).padStart(8)} s`);
   if (r.cpu != null) parts.push(`cpu ${r.cpu.toFixed(2).padStart(7)} s`);
   if (r.bytes != null && r.wall > 0) parts.push(`${(r.bytes / MiB / r.wall).toFixed(1).padStart(7)} MiB/s`);
@@ -50,7 +61,11 @@ const sumOrNull = (rs, k) => (rs.every((r) => r[k] != null) ? rs.reduce((a, r) =
 
 /** One result standing for several runs of a step (the changes of a dataset): sums, max RSS, worst status. */
 function aggregate(rs) {
-  const worst = rs.find((r) => r.status === 'fail') ?? rs.find((r) => r.status === 'warn') ?? rs.find((r) => r.status === 'skipped') ?? rs[0];
+  const worst =
+    rs.find((r) => r.status === 'fail') ??
+    rs.find((r) => r.status === 'warn') ??
+    rs.find((r) => r.status === 'skipped') ??
+    rs[0];
   if (worst.status === 'skipped' || worst.status === 'n/a') return { ...worst };
   let growth = null;
   if (rs.every((r) => r.repoGrowth)) {
@@ -79,10 +94,20 @@ function aggregate(rs) {
 export async function runDataset(mod, ctx) {
   const { opts, tools, log, logsDir, profilesDir, scratchRoot, projectRoot, dropOk } = ctx;
   const states = opts.cacheStates;
-  const ds = { name: mod.name, letter: mod.letter, status: 'done', states: [], tools: {}, dropCaches: dropOk, cacheStates: states };
+  const ds = {
+    name: mod.name,
+    letter: mod.letter,
+    status: 'done',
+    states: [],
+    tools: {},
+    dropCaches: dropOk,
+    cacheStates: states,
+  };
   log(`\n=== dataset ${mod.letter}) ${mod.name} ===`);
   ds.loadAvgAtStart = loadavg()[0];
-  log(`  load average ${ds.loadAvgAtStart.toFixed(2)} (1 min; includes this harness's previous work: other work on this machine disturbs the numbers)`);
+  log(
+    `  load average ${ds.loadAvgAtStart.toFixed(2)} (1 min; includes this harness's previous work: other work on this machine disturbs the numbers)`,
+  );
 
   const free = freeBytes(opts.cache);
   const needFree = mod.big && !opts.quick ? 20 * GiB : 3 * GiB;
@@ -134,9 +159,23 @@ export async function runDataset(mod, ctx) {
 
   const run = async (t, key, spec, { bytes = null, lin = 'main' } = {}) => {
     const logBase = join(logsDir, `${mod.name}-${t}-${key}`);
-    const m = await measure(spec.cmd, spec.args, { env: { ...env, ...tools[t].env(toolScratch(t, lin)) }, cwd: spec.cwd, logBase });
+    const m = await measure(spec.cmd, spec.args, {
+      env: { ...env, ...tools[t].env(toolScratch(t, lin)) },
+      cwd: spec.cwd,
+      logBase,
+    });
     const status = m.code === 0 ? 'ok' : isWarningExit(t, m.code) ? 'warn' : 'fail';
-    const r = { status, code: m.code, wall: m.wall, user: m.user, sys: m.sys, cpu: m.cpu, rssMiB: m.rssMiB, bytes, log: logBase };
+    const r = {
+      status,
+      code: m.code,
+      wall: m.wall,
+      user: m.user,
+      sys: m.sys,
+      cpu: m.cpu,
+      rssMiB: m.rssMiB,
+      bytes,
+      log: logBase,
+    };
     if (m.errTail) r.errTail = m.errTail;
     return r;
   };
@@ -194,7 +233,8 @@ export async function runDataset(mod, ctx) {
     return out;
   };
   const store = (key, res) => {
-    for (const [t, byState] of Object.entries(res)) for (const [s, r] of Object.entries(byState)) ds.tools[t].steps[`${key}.${s}`] = r;
+    for (const [t, byState] of Object.entries(res))
+      for (const [s, r] of Object.entries(byState)) ds.tools[t].steps[`${key}.${s}`] = r;
   };
 
   try {
@@ -210,7 +250,9 @@ export async function runDataset(mod, ctx) {
     await prep.setup(work);
     ds.states.push({ label: prep.v1Label, ...(await treeStats(work)) });
     log(`  v1: ${prep.v1Label}: ${ds.states[0].files} files, ${(ds.states[0].bytes / MiB).toFixed(1)} MiB`);
-    log(`  cache states: ${states.join(', ')}${states.includes('cold') && !dropOk ? ' (cold: NOT cold, dropping the page cache is not permitted here)' : ''}`);
+    log(
+      `  cache states: ${states.join(', ')}${states.includes('cold') && !dropOk ? ' (cold: NOT cold, dropping the page cache is not permitted here)' : ''}`,
+    );
 
     // version: no repository, page cache as it is; the median of a few runs
     for (const t of active) {
@@ -249,19 +291,29 @@ export async function runDataset(mod, ctx) {
       const nowNs = BigInt(Date.now()) * 1000000n;
       // relatime updates an atime on read only when it is <= mtime or <= ctime, or a day old
       let eligible = 0;
-      for (const x of before.values()) if (x.atime <= x.mtime || x.atime <= x.ctime || nowNs - x.atime > 86400n * 1000000000n) eligible++;
+      for (const x of before.values())
+        if (x.atime <= x.mtime || x.atime <= x.ctime || nowNs - x.atime > 86400n * 1000000000n) eligible++;
       const rd = await readEveryFile([work]);
       const after = await fileTimes(work);
       let moved = 0;
       for (const [f, x] of after) if (before.has(f) && x.atime > before.get(f).atime) moved++;
       const pol = atimePolicy(work);
-      ds.readEveryFile = { files: rd.files, bytes: rd.bytes, seconds: rd.seconds, atimeMoved: moved, atimeEligible: eligible, mount: pol };
+      ds.readEveryFile = {
+        files: rd.files,
+        bytes: rd.bytes,
+        seconds: rd.seconds,
+        atimeMoved: moved,
+        atimeEligible: eligible,
+        mount: pol,
+      };
       log(
         `  read every file of the working dir (plain reads): ${rd.files} files, ${(rd.bytes / MiB).toFixed(1)} MiB in ${rd.seconds.toFixed(1)} s; ` +
           `atime moved on ${moved} of ${before.size} files (mounted ${pol.policy ?? '?'}${pol.policy === 'relatime' ? `; ${eligible} had atime <= mtime/ctime or a day old` : ''})`,
       );
       if (moved < before.size) {
-        log(`  NOTE: ${before.size - moved} files kept their atime (relatime: only an atime <= mtime or ctime, or older than a day, is updated by a read), so this step tests less than intended`);
+        log(
+          `  NOTE: ${before.size - moved} files kept their atime (relatime: only an atime <= mtime or ctime, or older than a day, is updated by a read), so this step tests less than intended`,
+        );
       }
       store('readback', await backupStep('readback', ds.states[0].bytes));
     }
@@ -273,8 +325,13 @@ export async function runDataset(mod, ctx) {
       const st = { label: ch.label, ...(await treeStats(work)) };
       ds.states.push(st);
       const suffix = prep.changes.length > 1 ? `-${i + 1}` : '';
-      log(`  change ${i + 1}/${prep.changes.length}: ${ch.label}: ${st.files} files, ${(st.bytes / MiB).toFixed(1)} MiB`);
-      const res = await backupStep('backup2', st.bytes, { suffix, label: prep.changes.length > 1 ? `backup after change ${i + 1}` : STEP_LABEL.backup2 });
+      log(
+        `  change ${i + 1}/${prep.changes.length}: ${ch.label}: ${st.files} files, ${(st.bytes / MiB).toFixed(1)} MiB`,
+      );
+      const res = await backupStep('backup2', st.bytes, {
+        suffix,
+        label: prep.changes.length > 1 ? `backup after change ${i + 1}` : STEP_LABEL.backup2,
+      });
       for (const [t, byState] of Object.entries(res)) {
         for (const [s, r] of Object.entries(byState)) {
           r.label = ch.label;
@@ -282,7 +339,8 @@ export async function runDataset(mod, ctx) {
         }
       }
     }
-    for (const [t, byState] of Object.entries(runs)) for (const [s, rs] of Object.entries(byState)) ds.tools[t].steps[`backup2.${s}`] = aggregate(rs);
+    for (const [t, byState] of Object.entries(runs))
+      for (const [s, rs] of Object.entries(byState)) ds.tools[t].steps[`backup2.${s}`] = aggregate(rs);
 
     // repository sizes after all versions (main lineage: every version backed up once, plus the
     // two re-backups of v1)
@@ -345,7 +403,9 @@ export async function runDataset(mod, ctx) {
           if (r.status !== 'fail') {
             r.verify = await compareTrees(work, root);
             if (!r.verify.ok) r.verify.restoredRoot = root;
-            log(`         restore verified: ${r.verify.ok ? `ok (${r.verify.files} files, ${(r.verify.bytes / MiB).toFixed(1)} MiB)` : `MISMATCH (${r.verify.mismatchCount}): ${r.verify.mismatches.slice(0, 5).join('; ')}`}`);
+            log(
+              `         restore verified: ${r.verify.ok ? `ok (${r.verify.files} files, ${(r.verify.bytes / MiB).toFixed(1)} MiB)` : `MISMATCH (${r.verify.mismatchCount}): ${r.verify.mismatches.slice(0, 5).join('; ')}`}`,
+            );
           }
           if (!opts.keep) rmSync(target(t, state), { recursive: true, force: true });
         },
@@ -355,7 +415,10 @@ export async function runDataset(mod, ctx) {
     // check --read-data
     await readOnlyStep(
       'check',
-      (t) => (t === 'repo' && !tools[t].hasCheck ? { result: { status: 'n/a', note: 'repo has no check command yet' } } : { spec: (o) => tools[t].check(repoDir(t), o) }),
+      (t) =>
+        t === 'repo' && !tools[t].hasCheck
+          ? { result: { status: 'n/a', note: 'repo has no check command yet' } }
+          : { spec: (o) => tools[t].check(repoDir(t), o) },
       { bytes: (t) => ds.tools[t].repoBytes },
     );
 
@@ -375,7 +438,8 @@ export async function runDataset(mod, ctx) {
     ds.error = e.stack ?? String(e);
     log(`  dataset ${mod.name} aborted: ${e.message}`);
   } finally {
-    if (opts.keep) log(`  kept: ${dir} (work dir, repos/${lineages.includes('warm') ? ', repos-warm/' : ''}, restore/)`);
+    if (opts.keep)
+      log(`  kept: ${dir} (work dir, repos/${lineages.includes('warm') ? ', repos-warm/' : ''}, restore/)`);
     else rmSync(dir, { recursive: true, force: true });
   }
   return ds;

@@ -49,11 +49,17 @@ export function parseOptions(argv) {
       .split(',')
       .map((x) => x.trim())
       .filter(Boolean);
-  const datasets = values.datasets ? resolveDatasets(list(values.datasets)) : values.quick ? resolveDatasets(QUICK_DEFAULT) : DATASETS;
+  const datasets = values.datasets
+    ? resolveDatasets(list(values.datasets))
+    : values.quick
+      ? resolveDatasets(QUICK_DEFAULT)
+      : DATASETS;
   const tools = values.tools ? list(values.tools) : ALL_TOOLS;
-  for (const t of tools) if (!ALL_TOOLS.includes(t)) throw new Error(`unknown tool "${t}" (known: ${ALL_TOOLS.join(', ')})`);
+  for (const t of tools)
+    if (!ALL_TOOLS.includes(t)) throw new Error(`unknown tool "${t}" (known: ${ALL_TOOLS.join(', ')})`);
   const cacheState = values['cache-state'];
-  if (!['cold', 'warm', 'both'].includes(cacheState)) throw new Error(`--cache-state must be cold, warm or both (got "${cacheState}")`);
+  if (!['cold', 'warm', 'both'].includes(cacheState))
+    throw new Error(`--cache-state must be cold, warm or both (got "${cacheState}")`);
   const cacheBase = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return {
     help: values.help,

@@ -28,7 +28,12 @@ export function sh(cmd, args, opts = {}) {
     ...opts,
     env: { ...process.env, ...(opts.env ?? {}) },
   });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : ''), error: r.error };
+  return {
+    code: r.status ?? -1,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? (r.error ? String(r.error) : ''),
+    error: r.error,
+  };
 }
 
 /** Like sh() but throws with the command's stderr when it fails. */

@@ -31,7 +31,9 @@ export function summarizeProfiles(dir, projectRoot, n = 8) {
       if (!nd || dt <= 0) continue;
       const cf = nd.callFrame;
       const url = (cf.url || '').replace(`file://${projectRoot}/`, '').replace(/^file:\/\//, '');
-      const key = cf.url ? `${cf.functionName || '(anonymous)'} ${url}:${cf.lineNumber + 1}` : cf.functionName || '(unknown)';
+      const key = cf.url
+        ? `${cf.functionName || '(anonymous)'} ${url}:${cf.lineNumber + 1}`
+        : cf.functionName || '(unknown)';
       self.set(key, (self.get(key) ?? 0) + dt);
       total += dt;
       if (key === '(idle)') tIdle += dt;
@@ -39,7 +41,11 @@ export function summarizeProfiles(dir, projectRoot, n = 8) {
     }
     // node names them CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main thread
     const tid = /\.(\d+)\.\d+\.cpuprofile$/.exec(f)?.[1];
-    threads.push({ thread: tid === '0' ? 'main' : `worker ${tid ?? '?'}`, busyMs: Math.round(tBusy), idleMs: Math.round(tIdle) });
+    threads.push({
+      thread: tid === '0' ? 'main' : `worker ${tid ?? '?'}`,
+      busyMs: Math.round(tBusy),
+      idleMs: Math.round(tIdle),
+    });
   }
   // "(idle)" = the JS thread waiting (I/O, thread-pool work such as scrypt, worker threads); shown apart
   const idle = self.get('(idle)') ?? 0;
@@ -49,5 +55,13 @@ export function summarizeProfiles(dir, projectRoot, n = 8) {
     .sort((a, b) => b[1] - a[1])
     .slice(0, n)
     .map(([fn, ms]) => ({ fn, ms: Math.round(ms), pct: busy ? Math.round((ms / busy) * 1000) / 10 : 0 }));
-  return { dir, files: files.length, totalMs: Math.round(total), idleMs: Math.round(idle), busyMs: Math.round(busy), threads, top };
+  return {
+    dir,
+    files: files.length,
+    totalMs: Math.round(total),
+    idleMs: Math.round(idle),
+    busyMs: Math.round(busy),
+    threads,
+    top,
+  };
 }

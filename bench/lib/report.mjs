@@ -34,7 +34,8 @@ export const rowKeys = (ds) => stepRows(ds).map((r) => r.key);
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const f1 = (x) => (x == null || !Number.isFinite(x) ? '' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
-const f2 = (x) => (x == null || !Number.isFinite(x) ? '' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const f2 = (x) =>
+  x == null || !Number.isFinite(x) ? '' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 const fx = (x) => (x == null || !Number.isFinite(x) ? '' : `${x.toFixed(2)}×`);
 
 /** Bytes as B / KiB / MiB / GiB; sign: show "+" on positive values. */
@@ -128,8 +129,17 @@ export function datasetTable(ds, toolNames) {
   // what each backup added to the repository
   const gRows = stepRows(ds)
     .filter((r) => BACKUP_STEPS.includes(r.step))
-    .map(({ key, state, label }) => [label, state, ...toolNames.map((t) => fmtBytes(ds.tools[t]?.steps?.[key]?.repoGrowth?.bytes, true))]);
-  const growth = render(['repository growth (du -sb after - before)', 'cache', ...toolNames], gRows, [2, toolNames.length], 2);
+    .map(({ key, state, label }) => [
+      label,
+      state,
+      ...toolNames.map((t) => fmtBytes(ds.tools[t]?.steps?.[key]?.repoGrowth?.bytes, true)),
+    ]);
+  const growth = render(
+    ['repository growth (du -sb after - before)', 'cache', ...toolNames],
+    gRows,
+    [2, toolNames.length],
+    2,
+  );
   const rf = ds.readEveryFile;
   const readNote = rf
     ? `\n(re-backup after reading every file: ${rf.files} file${rf.files === 1 ? '' : 's'} read with plain reads; atime moved on ${rf.atimeMoved} of ${rf.files}; mount ${rf.mount?.policy ?? '?'})`
@@ -137,10 +147,23 @@ export function datasetTable(ds, toolNames) {
 
   // sizes
   const sh = ['', ...toolNames];
-  const size = ['repo size MiB', ...toolNames.map((t) => f1(ds.tools[t]?.repoBytes != null ? ds.tools[t].repoBytes / MiB : null))];
+  const size = [
+    'repo size MiB',
+    ...toolNames.map((t) => f1(ds.tools[t]?.repoBytes != null ? ds.tools[t].repoBytes / MiB : null)),
+  ];
   const dedupe = ['dedupe ratio', ...toolNames.map((t) => f2(ds.tools[t]?.dedupe))];
-  const rel = ['repo size ÷ this', ...toolNames.map((t) => (t === 'repo' || !ds.tools.repo?.repoBytes || !ds.tools[t]?.repoBytes ? '' : f2(ds.tools.repo.repoBytes / ds.tools[t].repoBytes)))];
-  const ver = (ds.cacheStates ?? ['cold']).map((s) => [`restore verified (${s})`, ...toolNames.map((t) => verifyText(ds.tools[t]?.steps?.[`restore.${s}`]))]);
+  const rel = [
+    'repo size ÷ this',
+    ...toolNames.map((t) =>
+      t === 'repo' || !ds.tools.repo?.repoBytes || !ds.tools[t]?.repoBytes
+        ? ''
+        : f2(ds.tools.repo.repoBytes / ds.tools[t].repoBytes),
+    ),
+  ];
+  const ver = (ds.cacheStates ?? ['cold']).map((s) => [
+    `restore verified (${s})`,
+    ...toolNames.map((t) => verifyText(ds.tools[t]?.steps?.[`restore.${s}`])),
+  ]);
   const sizes = render(sh, [size, dedupe, rel, ...ver], [1, toolNames.length]);
   return `${main}\n\n${growth}${readNote}\n\n${sizes}`;
 }
@@ -156,7 +179,8 @@ export function evaluateTargets(datasets) {
   const out = [];
   const done = datasets.filter((d) => d.status === 'done');
   const statesOf = (d) => d.cacheStates ?? ['cold'];
-  const add = (target, dataset, state, value, ok, detail) => out.push({ target, dataset, state, status: value == null ? 'N/A' : ok ? 'MET' : 'MISSED', detail });
+  const add = (target, dataset, state, value, ok, detail) =>
+    out.push({ target, dataset, state, status: value == null ? 'N/A' : ok ? 'MET' : 'MISSED', detail });
   const ratioTarget = (target, step, min, names) => {
     const sel = done.filter((d) => !names || names.includes(d.name));
     if (!sel.length) out.push({ target, dataset: '-', state: '', status: 'N/A', detail: 'dataset not run' });
@@ -166,10 +190,17 @@ export function evaluateTargets(datasets) {
         const v = speedup(d, 'restic', key);
         const r = d.tools.repo?.steps?.[key];
         const o = d.tools.restic?.steps?.[key];
-        if (r?.status === 'fail') out.push({ target, dataset: d.name, state, status: 'MISSED', detail: `repo failed (exit ${r.code})` });
-        else if (r?.verify && !r.verify.ok) out.push({ target, dataset: d.name, state, status: 'MISSED', detail: 'repo restored wrong data' });
+        if (r?.status === 'fail')
+          out.push({ target, dataset: d.name, state, status: 'MISSED', detail: `repo failed (exit ${r.code})` });
+        else if (r?.verify && !r.verify.ok)
+          out.push({ target, dataset: d.name, state, status: 'MISSED', detail: 'repo restored wrong data' });
         else {
-          const detail = v == null ? (r?.status === 'n/a' ? 'N/A for repo' : 'no comparable run') : `${v.toFixed(2)}× restic (repo ${r.wall.toFixed(2)} s, restic ${o.wall.toFixed(2)} s; repo÷restic ${(r.wall / o.wall).toFixed(2)})`;
+          const detail =
+            v == null
+              ? r?.status === 'n/a'
+                ? 'N/A for repo'
+                : 'no comparable run'
+              : `${v.toFixed(2)}× restic (repo ${r.wall.toFixed(2)} s, restic ${o.wall.toFixed(2)} s; repo÷restic ${(r.wall / o.wall).toFixed(2)})`;
           add(target, d.name, state, v, v >= min, detail);
         }
       }
@@ -238,12 +269,30 @@ export function evaluateTargets(datasets) {
   const a = done.find((d) => d.name === 'versions');
   const r = a?.tools.repo?.repoBytes;
   const s = a?.tools.restic?.repoBytes;
-  add('repo size after all versions of (a) ≤ restic', 'versions', '', r && s ? r / s : null, r <= s, r && s ? `${(r / MiB).toFixed(1)} MiB vs ${(s / MiB).toFixed(1)} MiB (${(r / s).toFixed(2)}×)` : a ? 'no comparable run' : 'dataset not run');
+  add(
+    'repo size after all versions of (a) ≤ restic',
+    'versions',
+    '',
+    r && s ? r / s : null,
+    r <= s,
+    r && s
+      ? `${(r / MiB).toFixed(1)} MiB vs ${(s / MiB).toFixed(1)} MiB (${(r / s).toFixed(2)}×)`
+      : a
+        ? 'no comparable run'
+        : 'dataset not run',
+  );
   for (const d of done) {
     for (const [t, tr] of Object.entries(d.tools)) {
       for (const state of statesOf(d)) {
         const v = tr.steps?.[`restore.${state}`]?.verify;
-        if (v && !v.ok) out.push({ target: 'restore matches source', dataset: `${d.name}/${t}`, state, status: 'MISSED', detail: v.mismatches.slice(0, 3).join('; ') });
+        if (v && !v.ok)
+          out.push({
+            target: 'restore matches source',
+            dataset: `${d.name}/${t}`,
+            state,
+            status: 'MISSED',
+            detail: v.mismatches.slice(0, 3).join('; '),
+          });
       }
     }
   }
@@ -254,5 +303,10 @@ export function targetsText(targets) {
   const w = Math.max(...targets.map((t) => t.target.length));
   const wd = Math.max(...targets.map((t) => t.dataset.length));
   const ws = Math.max(4, ...targets.map((t) => (t.state ?? '').length));
-  return targets.map((t) => `  [${t.status.padEnd(6)}] ${t.target.padEnd(w)}  ${t.dataset.padEnd(wd)}  ${(t.state ?? '').padEnd(ws)}  ${t.detail}`).join('\n');
+  return targets
+    .map(
+      (t) =>
+        `  [${t.status.padEnd(6)}] ${t.target.padEnd(w)}  ${t.dataset.padEnd(wd)}  ${(t.state ?? '').padEnd(ws)}  ${t.detail}`,
+    )
+    .join('\n');
 }

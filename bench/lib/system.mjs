@@ -34,7 +34,10 @@ export function freeBytes(dir) {
 export function du(dir) {
   const apparent = Number(sh('du', ['-sb', dir]).stdout.split(/\s/)[0]);
   const allocated = Number(sh('du', ['-s', '--block-size=1', dir]).stdout.split(/\s/)[0]);
-  return { apparent: Number.isFinite(apparent) ? apparent : null, allocated: Number.isFinite(allocated) ? allocated : null };
+  return {
+    apparent: Number.isFinite(apparent) ? apparent : null,
+    allocated: Number.isFinite(allocated) ? allocated : null,
+  };
 }
 
 /** Bytes and counts of what a backup of `dir` covers (regular files' sizes; dirs and symlinks counted). */
@@ -141,7 +144,9 @@ export async function readEveryFile(dirs, { noatime = false } = {}) {
       const p = jobs[next++];
       let fh;
       try {
-        fh = await open(p, flags).catch((e) => (flags !== plain && e.code === 'EPERM' ? open(p, plain) : Promise.reject(e)));
+        fh = await open(p, flags).catch((e) =>
+          flags !== plain && e.code === 'EPERM' ? open(p, plain) : Promise.reject(e),
+        );
       } catch {
         continue; // vanished (a lock file) or unreadable: nothing to read
       }

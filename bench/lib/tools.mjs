@@ -16,7 +16,11 @@ function repoTool(projectRoot) {
   // The command as installed (package.json "bin"): the bundle, with the environment and node options its
   // first line names (`#!/usr/bin/env -S VAR=value … node --option …`).
   const main = join(projectRoot, 'dist/bundle/repo.js');
-  const words = readFileSync(main, 'utf8').split('\n', 1)[0].replace(/^#!\S*env\s+-S\s+/, '').split(/\s+/).filter(Boolean);
+  const words = readFileSync(main, 'utf8')
+    .split('\n', 1)[0]
+    .replace(/^#!\S*env\s+-S\s+/, '')
+    .split(/\s+/)
+    .filter(Boolean);
   const at = words.indexOf('node');
   const launchEnv = Object.fromEntries(words.slice(0, Math.max(at, 0)).map((w) => w.split('=', 2)));
   const nodeOptions = at < 0 ? [] : words.slice(at + 1);
@@ -92,7 +96,13 @@ export async function setupTools(names, { projectRoot, log }) {
   if (missing.length) {
     log(`installing missing tools: ${missing.map((m) => m[0]).join(', ')}`);
     // one install for all; if it fails, try each on its own so one missing package doesn't hide the other
-    if (!(await aptInstall(missing.map((m) => m[1]), log)) && missing.length > 1) {
+    if (
+      !(await aptInstall(
+        missing.map((m) => m[1]),
+        log,
+      )) &&
+      missing.length > 1
+    ) {
       for (const [, pkg] of missing) await aptInstall([pkg], log);
     }
   }

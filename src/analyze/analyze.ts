@@ -88,10 +88,12 @@ const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
 export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): Promise<AnalyzeReport> {
   if (paths.length === 0) throw new RepoError('INVALID_ARGUMENT', 'no paths to analyze');
   const repo = opts.repo;
-  const requested = opts.settings && opts.settings.length > 0 ? opts.settings : [repo?.config.chunker ?? DEFAULT_CHUNKER_PARAMS];
+  const requested =
+    opts.settings && opts.settings.length > 0 ? opts.settings : [repo?.config.chunker ?? DEFAULT_CHUNKER_PARAMS];
   const settings = uniqueSettings(repo ? [...requested, repo.config.chunker] : requested);
   const level = opts.compressionLevel ?? (repo ? compressionLevel(repo.config.compression) : 3);
-  if (!Number.isInteger(level) || level < 0 || level > 22) throw new RepoError('INVALID_ARGUMENT', `invalid zstd level ${level}`);
+  if (!Number.isInteger(level) || level < 0 || level > 22)
+    throw new RepoError('INVALID_ARGUMENT', `invalid zstd level ${level}`);
 
   const { jobs, roots, warnings } = await listSources(paths, opts.signal);
   const bytesTotal = jobs.reduce((n, j) => n + j.size, 0);
@@ -152,17 +154,42 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
       storedBytes,
       compressionRatio: ratio(uniqueBytes, storedBytes),
       indexBytes: t.size * INDEX_BYTES_PER_BLOB,
-      snapshots: rows.map((r, k) => ({ path: r.path, files: r.files, bytes: r.bytes, chunks: r.chunks[s], ...added[k] })),
+      snapshots: rows.map((r, k) => ({
+        path: r.path,
+        files: r.files,
+        bytes: r.bytes,
+        chunks: r.chunks[s],
+        ...added[k],
+      })),
     };
     if (repo && sameSetting(chunker, repo.config.chunker)) rep.repository = compareWithRepo(repo, t, rows.length);
     return rep;
   });
-  return { paths: roots.map((r) => r.path), files, bytesRead, compressionLevel: level, workers: run.workers, settings: reports, warnings };
+  return {
+    paths: roots.map((r) => r.path),
+    files,
+    bytesRead,
+    compressionLevel: level,
+    workers: run.workers,
+    settings: reports,
+    warnings,
+  };
 }
 
 /** Chunks (keyed ids) the repository's index lacks are what a backup would store; each counts for the first PATH holding it. */
-function compareWithRepo(repo: AnalyzeRepo, t: { size: number; keys: string[]; raw: number[]; stored: number[]; snap: number[] }, paths: number): RepoComparison {
-  const c: RepoComparison = { repository: repo.id, knownChunks: 0, addedChunks: 0, addedBytes: 0, addedStoredBytes: 0, snapshots: [] };
+function compareWithRepo(
+  repo: AnalyzeRepo,
+  t: { size: number; keys: string[]; raw: number[]; stored: number[]; snap: number[] },
+  paths: number,
+): RepoComparison {
+  const c: RepoComparison = {
+    repository: repo.id,
+    knownChunks: 0,
+    addedChunks: 0,
+    addedBytes: 0,
+    addedStoredBytes: 0,
+    snapshots: [],
+  };
   for (let k = 0; k < paths; k++) c.snapshots.push({ addedChunks: 0, addedBytes: 0, addedStoredBytes: 0 });
   for (let i = 0; i < t.size; i++) {
     if (repo.index.has('data', Buffer.from(t.keys[i], 'latin1'))) {

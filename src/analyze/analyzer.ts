@@ -78,7 +78,12 @@ export class ChunkTable {
   merge(records: Uint8Array): void {
     const b = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
     for (let at = 0; at + RECORD_SIZE <= b.length; at += RECORD_SIZE) {
-      this.add(b.toString('latin1', at, at + 32), b.readUInt32LE(at + 32), b.readUInt32LE(at + 36), b.readUInt32LE(at + 40));
+      this.add(
+        b.toString('latin1', at, at + 32),
+        b.readUInt32LE(at + 32),
+        b.readUInt32LE(at + 36),
+        b.readUInt32LE(at + 40),
+      );
     }
   }
 }

@@ -2,7 +2,11 @@
 // Must never pull a piece from the source twice, nor let a fast consumer run unboundedly ahead of the slowest.
 
 /** Per-consumer iterables over the same pieces. The source is read once, lazily, by whichever consumer needs the next piece first. */
-export function fanOut(source: AsyncIterable<Uint8Array>, consumers: number, maxAhead = 4): AsyncIterable<Uint8Array>[] {
+export function fanOut(
+  source: AsyncIterable<Uint8Array>,
+  consumers: number,
+  maxAhead = 4,
+): AsyncIterable<Uint8Array>[] {
   const it = source[Symbol.asyncIterator]();
   const pos: number[] = new Array(consumers).fill(0);
   let buffered: Uint8Array[] = [];

@@ -12,6 +12,13 @@ export {
   type AnalyzeSnapshotRow,
   type RepoComparison,
 } from './analyze.js';
-export { CHUNKER_SWEEP, INDEX_BYTES_PER_BLOB, SEAL_OVERHEAD, settingLabel, shortSize, uniqueSettings } from './settings.js';
+export {
+  CHUNKER_SWEEP,
+  INDEX_BYTES_PER_BLOB,
+  SEAL_OVERHEAD,
+  settingLabel,
+  shortSize,
+  uniqueSettings,
+} from './settings.js';
 export { defaultAnalyzeWorkers } from './pool.js';
 export type { SourceWarning } from './sources.js';

@@ -5,7 +5,14 @@ import { Worker } from 'node:worker_threads';
 import { RepoError } from '../core/errors.js';
 import { threadsPerCore } from '../core/worker-pool.js';
 import { siblingWorkerUrl } from '../core/worker-script.js';
-import { Analyzer, ChunkTable, type AnalyzerConfig, type FileResult, type FromWorker, type ToWorker } from './analyzer.js';
+import {
+  Analyzer,
+  ChunkTable,
+  type AnalyzerConfig,
+  type FileResult,
+  type FromWorker,
+  type ToWorker,
+} from './analyzer.js';
 import type { FileJob } from './sources.js';
 
 /** One per core, at most 8: each thread holds a chunker window per setting (up to ~100 MiB with the full sweep). */
@@ -64,7 +71,12 @@ export async function runJobs(cfg: AnalyzerConfig, jobs: FileJob[], opts: RunOpt
           while (inFlight < 2 && next < jobs.length) {
             const job = next++;
             inFlight++;
-            worker.postMessage({ kind: 'file', job, path: jobs[job].path, snap: jobs[job].snaps[0] } satisfies ToWorker);
+            worker.postMessage({
+              kind: 'file',
+              job,
+              path: jobs[job].path,
+              snap: jobs[job].snaps[0],
+            } satisfies ToWorker);
           }
           if (inFlight === 0) worker.postMessage({ kind: 'finish' } satisfies ToWorker);
         };

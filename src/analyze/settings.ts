@@ -1,7 +1,12 @@
 // Chunker settings that `repo analyze` compares: the built-in sweep and short labels such as "128K/512K/2M".
 // Pure values and formatting; every setting is validated by the chunker before use.
 
-import { DEFAULT_CHUNKER_PARAMS, FASTCDC_ALGORITHM, validateChunkerParams, type ChunkerParams } from '../chunker/chunker.js';
+import {
+  DEFAULT_CHUNKER_PARAMS,
+  FASTCDC_ALGORITHM,
+  validateChunkerParams,
+  type ChunkerParams,
+} from '../chunker/chunker.js';
 
 const K = 1024;
 const M = 1024 * 1024;

@@ -20,7 +20,10 @@ port.on('message', (m: ToWorker) => {
         send({ kind: 'file', job: m.job, result: await analyzer.file(path, m.snap) });
       } else {
         const tables = analyzer.tables.map((t) => t.serialize());
-        send({ kind: 'tables', tables }, tables.map((t) => t.buffer as ArrayBuffer));
+        send(
+          { kind: 'tables', tables },
+          tables.map((t) => t.buffer as ArrayBuffer),
+        );
       }
     } catch (err) {
       send({ kind: 'error', message: errorMessage(err) });

@@ -18,7 +18,15 @@ import { storeChunks } from './file-reader.js';
 import { OwnerNames } from './metadata.js';
 import { ParentTrees } from './parent.js';
 import { ProgressTracker } from './progress.js';
-import { checkAbort, describeFsError, emptySummary, type ArchiverRepo, type BackupOptions, type SourceWarning, type WalkState } from './state.js';
+import {
+  checkAbort,
+  describeFsError,
+  emptySummary,
+  type ArchiverRepo,
+  type BackupOptions,
+  type SourceWarning,
+  type WalkState,
+} from './state.js';
 import { plannedEntries } from './root.js';
 import { expandTargets, planRoot, type TargetNode } from './targets.js';
 
@@ -30,7 +38,11 @@ export interface BackupResult {
   warnings: SourceWarning[];
 }
 
-export async function backupPaths(repo: ArchiverRepo, paths: string[], opts: BackupOptions = {}): Promise<BackupResult> {
+export async function backupPaths(
+  repo: ArchiverRepo,
+  paths: string[],
+  opts: BackupOptions = {},
+): Promise<BackupResult> {
   if (paths.length === 0) throw new RepoError('INVALID_ARGUMENT', 'no paths to back up');
   const cwd = process.cwd();
   const abs = [...new Set(paths.map((p) => path.resolve(p)))];
@@ -60,7 +72,12 @@ export async function backupPaths(repo: ArchiverRepo, paths: string[], opts: Bac
     refuseIfNothingRead(state);
     const root = await saveTree(repo, nodes);
     if (!root.known) state.summary.tree_blobs++;
-    return await finish(state, { tree: root.id, paths: abs, started, excludes: (opts.excludes ?? []).map((e) => e.pattern) });
+    return await finish(state, {
+      tree: root.id,
+      paths: abs,
+      started,
+      excludes: (opts.excludes ?? []).map((e) => e.pattern),
+    });
   } finally {
     state.progress.stop(); // a failed backup leaves no scan or timer behind
   }
@@ -90,7 +107,12 @@ function targetsOf(n: TargetNode, out: string[] = []): string[] {
 }
 
 /** Backs up one stream (stdin or a command's output) as a single file named `filename`. */
-export async function backupStream(repo: ArchiverRepo, source: AsyncIterable<Uint8Array>, filename: string, opts: BackupOptions = {}): Promise<BackupResult> {
+export async function backupStream(
+  repo: ArchiverRepo,
+  source: AsyncIterable<Uint8Array>,
+  filename: string,
+  opts: BackupOptions = {},
+): Promise<BackupResult> {
   if (!filename || filename.includes('/') || filename === '.' || filename === '..') {
     throw new RepoError('INVALID_ARGUMENT', `invalid --stdin-filename "${filename}"`);
   }
@@ -141,7 +163,10 @@ function newState(repo: ArchiverRepo, opts: BackupOptions): WalkState {
   };
 }
 
-async function finish(state: WalkState, s: { tree: string; paths: string[]; started: Date; excludes: string[] }): Promise<BackupResult> {
+async function finish(
+  state: WalkState,
+  s: { tree: string; paths: string[]; started: Date; excludes: string[] },
+): Promise<BackupResult> {
   const { repo, opts, summary } = state;
   checkAbort(opts.signal);
   await repo.flush(); // every blob the snapshot references is stored and indexed before the snapshot exists
@@ -186,4 +211,3 @@ function openDirCache(repo: ArchiverRepo, opts: BackupOptions): DirCache | undef
   const hash = (data: Uint8Array) => repo.blobId(data);
   return opts.parent ? DirCache.load(opts.dirCacheDir, opts.parent.id, hash) : DirCache.empty(hash);
 }
-

@@ -17,9 +17,14 @@ export interface TagFileSpec {
 
 /** "FILE[:HEADER]" as --exclude-if-present takes it; the first ":" separates name and header. */
 export function parseTagFileSpec(spec: string): TagFileSpec {
-  if (spec === '') throw new RepoError('INVALID_ARGUMENT', '--exclude-if-present: expected FILE[:HEADER], got an empty value');
+  if (spec === '')
+    throw new RepoError('INVALID_ARGUMENT', '--exclude-if-present: expected FILE[:HEADER], got an empty value');
   const colon = spec.indexOf(':');
-  if (colon === 0) throw new RepoError('INVALID_ARGUMENT', `--exclude-if-present ${JSON.stringify(spec)}: expected FILE[:HEADER], the file name is empty`);
+  if (colon === 0)
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `--exclude-if-present ${JSON.stringify(spec)}: expected FILE[:HEADER], the file name is empty`,
+    );
   return colon < 0 ? { name: spec, header: '' } : { name: spec.slice(0, colon), header: spec.slice(colon + 1) };
 }
 

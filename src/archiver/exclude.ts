@@ -132,13 +132,23 @@ export function invalidPatterns(patterns: string[]): string[] {
 export function compilePatternList(patterns: string[]): PathMatcher {
   const list = patterns.filter((p) => p !== '').map(parsePattern);
   const bad = list.filter((p) => p.source === undefined).map((p) => p.original);
-  if (bad.length > 0) throw new RepoError('INVALID_ARGUMENT', `invalid exclude pattern(s): ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
+  if (bad.length > 0)
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `invalid exclude pattern(s): ${bad.map((b) => JSON.stringify(b)).join(', ')}`,
+    );
   if (list.length === 0) return () => false;
   // Consecutive patterns of the same kind form one alternation: within such a run order does not matter,
   // and one regular expression per run is several times faster than one per pattern.
-  const alternation = (ps: Pattern[]) => (ps.length === 0 ? /(?!)/ : new RegExp(ps.map((p) => p.source).join('|'), 'u'));
-  const runs: { negated: boolean; abs: RegExp; rel: RegExp; counted: { anchored: boolean; re: RegExp; exact: (strs: string[]) => boolean }[] }[] = [];
-  for (let i = 0; i < list.length; ) {
+  const alternation = (ps: Pattern[]) =>
+    ps.length === 0 ? /(?!)/ : new RegExp(ps.map((p) => p.source).join('|'), 'u');
+  const runs: {
+    negated: boolean;
+    abs: RegExp;
+    rel: RegExp;
+    counted: { anchored: boolean; re: RegExp; exact: (strs: string[]) => boolean }[];
+  }[] = [];
+  for (let i = 0; i < list.length;) {
     let j = i;
     while (j < list.length && list[j].negated === list[i].negated) j++;
     const run = list.slice(i, j);
@@ -146,7 +156,9 @@ export function compilePatternList(patterns: string[]): PathMatcher {
     const abs = alternation(plain);
     // A relative path (restic allows one) has no root, so anchored patterns cannot match it.
     const rel = plain.every((p) => !p.anchored) ? abs : alternation(plain.filter((p) => !p.anchored));
-    const counted = run.filter((p) => p.exact !== undefined).map((p) => ({ anchored: p.anchored, re: new RegExp(p.source!, 'u'), exact: p.exact! }));
+    const counted = run
+      .filter((p) => p.exact !== undefined)
+      .map((p) => ({ anchored: p.anchored, re: new RegExp(p.source!, 'u'), exact: p.exact! }));
     runs.push({ negated: list[i].negated, abs, rel, counted });
     i = j;
   }
@@ -226,8 +238,10 @@ export function expandEnv(s: string, env: NodeJS.ProcessEnv = process.env): stri
         width = 3;
       } else {
         const close = rest.indexOf('}', 1);
-        if (close === 1) width = 2; // "${}": bad syntax, eaten
-        else if (close < 0) width = 1; // "${" without "}": bad syntax, "${" eaten
+        if (close === 1)
+          width = 2; // "${}": bad syntax, eaten
+        else if (close < 0)
+          width = 1; // "${" without "}": bad syntax, "${" eaten
         else {
           name = rest.slice(1, close);
           width = close + 1;

@@ -48,7 +48,11 @@ export const SMALL_FILE = 512 * 1024;
  * Reads a small file on a worker thread (see Repository.saveSmallFile). Same warnings as readFile; a
  * file that grew past SMALL_FILE since it was listed is streamed by readFile instead.
  */
-export async function readSmallFile(state: WalkState, abs: Buffer, before: BigIntStats): Promise<FileContent | undefined> {
+export async function readSmallFile(
+  state: WalkState,
+  abs: Buffer,
+  before: BigIntStats,
+): Promise<FileContent | undefined> {
   checkAbort(state.opts.signal);
   const r = await state.repo.saveSmallFile(abs, SMALL_FILE);
   if (r.status === 'too-large') return readFile(state, abs, before);

@@ -30,7 +30,8 @@ const META = /[*?[\\]/;
 /** Go's filepath.Glob on Unix: matches per component, entries sorted, "*" matches names starting with "." too. */
 export function goGlob(pattern: string): string[] {
   for (const c of pattern.split('/')) {
-    if (goComponentGlob(c) === undefined) throw new RepoError('INVALID_ARGUMENT', `syntax error in pattern ${JSON.stringify(pattern)}`);
+    if (goComponentGlob(c) === undefined)
+      throw new RepoError('INVALID_ARGUMENT', `syntax error in pattern ${JSON.stringify(pattern)}`);
   }
   if (!META.test(pattern)) {
     try {
@@ -96,7 +97,12 @@ export function readFilesFrom(lists: { kind: FilesFromKind; file: string }[]): F
       try {
         expanded = goGlob(line);
       } catch (err) {
-        throw new RepoError('INVALID_ARGUMENT', `--files-from ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
+        throw new RepoError(
+          'INVALID_ARGUMENT',
+          `--files-from ${file}: ${errorMessage(err)}`,
+          { path: file },
+          { cause: err },
+        );
       }
       if (expanded.length === 0) missing.push({ target: line, message: 'pattern does not match any files, skipping' });
       targets.push(...expanded);

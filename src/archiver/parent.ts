@@ -2,7 +2,13 @@
 // which directories can reuse their tree id, and which snapshot is the parent by default.
 
 import { idFromHex } from '../core/id.js';
-import { lastComponentNames, listSnapshots, treeLayout, type Snapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
+import {
+  lastComponentNames,
+  listSnapshots,
+  treeLayout,
+  type Snapshot,
+  type StoredSnapshot,
+} from '../snapshot/snapshot.js';
 import type { TreeNode } from '../tree/node.js';
 import { loadTree } from '../tree/tree-store.js';
 import { sameMetadata } from '../snapshot/diff.js';
@@ -16,7 +22,8 @@ export async function findParent(
   s: { hostname: string; paths: string[]; tags?: string[] },
   groupBy: GroupBy = ['host', 'paths'],
 ): Promise<StoredSnapshot | undefined> {
-  const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+  const same = (a: string[], b: string[]) =>
+    a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
   const all = await listSnapshots(repo);
   for (let i = all.length - 1; i >= 0; i--) {
     const sn = all[i];
@@ -29,7 +36,10 @@ export async function findParent(
 }
 
 /** Children of a parent directory by name, or an empty map when there is no usable parent tree. */
-export async function parentChildren(repo: Pick<ArchiverRepo, 'loadBlob'>, subtree: string | undefined): Promise<Map<string, TreeNode>> {
+export async function parentChildren(
+  repo: Pick<ArchiverRepo, 'loadBlob'>,
+  subtree: string | undefined,
+): Promise<Map<string, TreeNode>> {
   const m = new Map<string, TreeNode>();
   if (!subtree) return m;
   try {
@@ -77,7 +87,10 @@ export class ParentTrees {
     }
     if (best === undefined) return undefined;
     let node = this.root.get(this.lastComponent!.get(best)!);
-    for (const c of abs.slice(best.length).split('/').filter((x) => x !== '')) {
+    for (const c of abs
+      .slice(best.length)
+      .split('/')
+      .filter((x) => x !== '')) {
       if (node?.type !== 'dir') return undefined;
       node = (await parentChildren(this.repo, node.subtree)).get(Buffer.from(c).toString('hex'));
     }
@@ -86,7 +99,12 @@ export class ParentTrees {
 }
 
 /** A file is unchanged when type, size, mtime, ctime, inode and device match and its blobs are all still stored. */
-export function fileUnchanged(repo: Pick<ArchiverRepo, 'hasBlob'>, now: TreeNode, old: TreeNode | undefined, opts: BackupOptions): boolean {
+export function fileUnchanged(
+  repo: Pick<ArchiverRepo, 'hasBlob'>,
+  now: TreeNode,
+  old: TreeNode | undefined,
+  opts: BackupOptions,
+): boolean {
   if (!old || opts.force || old.type !== 'file' || now.type !== 'file' || old.error !== undefined) return false;
   if (old.size !== now.size || old.mtime !== now.mtime) return false;
   if (!opts.ignoreCtime && old.ctime !== now.ctime) return false;

@@ -21,7 +21,11 @@ export interface RootContext {
 }
 
 /** The entries of a planned directory (the root when `dir` is the plan itself), backed up in name order. */
-export async function plannedEntries(ctx: RootContext, dir: TargetNode, before: Map<string, TreeNode>): Promise<TreeNode[]> {
+export async function plannedEntries(
+  ctx: RootContext,
+  dir: TargetNode,
+  before: Map<string, TreeNode>,
+): Promise<TreeNode[]> {
   if (isUnrolled(dir)) unroll(ctx.state, dir);
   const nodes: TreeNode[] = [];
   const names = [...dir.children.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -47,7 +51,12 @@ export async function plannedEntries(ctx: RootContext, dir: TargetNode, before: 
  * A directory on the way to targets (or a target holding other targets). Its metadata is the real
  * directory's, read with stat as restic does, so a symlink on the way stores the directory it points to.
  */
-async function plannedDir(ctx: RootContext, name: Buffer, dir: TargetNode, old: TreeNode | undefined): Promise<TreeNode> {
+async function plannedDir(
+  ctx: RootContext,
+  name: Buffer,
+  dir: TargetNode,
+  old: TreeNode | undefined,
+): Promise<TreeNode> {
   const { state } = ctx;
   const real = dir.source ?? dir.infoPath!;
   let st: BigIntStats;

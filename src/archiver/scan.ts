@@ -72,7 +72,9 @@ export function startScan(paths: string[], opts: ScanOptions, signal?: AbortSign
   if (url !== undefined) {
     // Only the settings the scan needs: callbacks and the like cannot cross to a thread.
     const { excludes, excludeIfPresent, excludeLargerThan, oneFileSystem } = opts;
-    const worker = new Worker(url, { workerData: { paths, opts: { excludes, excludeIfPresent, excludeLargerThan, oneFileSystem } } });
+    const worker = new Worker(url, {
+      workerData: { paths, opts: { excludes, excludeIfPresent, excludeLargerThan, oneFileSystem } },
+    });
     worker.unref(); // a scan never keeps the process alive
     worker.on('message', (m: ScanTotals) => Object.assign(totals, m));
     worker.on('error', () => undefined); // only progress is lost

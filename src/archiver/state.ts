@@ -13,7 +13,18 @@ import type { DirCache } from './dir-cache.js';
 
 export type ArchiverRepo = Pick<
   Repository,
-  'saveBlob' | 'saveSmallFile' | 'sealsFiles' | 'blobId' | 'hasBlob' | 'loadBlob' | 'flush' | 'chunker' | 'stats' | 'saveUnpacked' | 'loadUnpacked' | 'listNames'
+  | 'saveBlob'
+  | 'saveSmallFile'
+  | 'sealsFiles'
+  | 'blobId'
+  | 'hasBlob'
+  | 'loadBlob'
+  | 'flush'
+  | 'chunker'
+  | 'stats'
+  | 'saveUnpacked'
+  | 'loadUnpacked'
+  | 'listNames'
 >;
 
 export interface SourceWarning {

@@ -18,7 +18,14 @@ const LARGE_FILE = 8n * 1024n * 1024n;
 const DIR_CONCURRENCY = 2;
 
 /** Backs up one entry; `old` is the parent snapshot's node of the same name, if any. */
-export async function backupEntry(state: WalkState, abs: Buffer, name: Buffer, st: BigIntStats, rootDev: bigint, old?: TreeNode): Promise<TreeNode | undefined> {
+export async function backupEntry(
+  state: WalkState,
+  abs: Buffer,
+  name: Buffer,
+  st: BigIntStats,
+  rootDev: bigint,
+  old?: TreeNode,
+): Promise<TreeNode | undefined> {
   checkAbort(state.opts.signal);
   const type = nodeTypeOf(st);
   if (!type) return undefined;
@@ -51,7 +58,13 @@ interface Entry extends StatEntry {
   childAbs: Buffer;
 }
 
-async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev: bigint, old?: TreeNode): Promise<TreeNode | undefined> {
+async function backupDir(
+  state: WalkState,
+  abs: Buffer,
+  node: TreeNode,
+  rootDev: bigint,
+  old?: TreeNode,
+): Promise<TreeNode | undefined> {
   let names: Buffer[];
   try {
     names = fs.readdirSync(abs, { encoding: 'buffer' }); // synchronous for the same reason as lstat below
@@ -86,7 +99,8 @@ async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev:
   // at once (unbounded fan-out once held the whole kernel tree in flight). Files start at once; the file
   // semaphores bound how many are read.
   let before: Map<string, TreeNode> | undefined;
-  const visit = (e: Entry) => backupEntry(state, e.childAbs, e.child, e.st, rootDev, before?.get(e.child.toString('hex')));
+  const visit = (e: Entry) =>
+    backupEntry(state, e.childAbs, e.child, e.st, rootDev, before?.get(e.child.toString('hex')));
   let dirNodes: (TreeNode | undefined)[];
   let otherNodes: (TreeNode | undefined)[] | undefined;
   if (cached !== undefined && filesPrint!.equals(cached.files)) {
@@ -117,13 +131,23 @@ async function backupDir(state: WalkState, abs: Buffer, node: TreeNode, rootDev:
   if (state.opts.onItem !== undefined) reportDirItems(state, abs, nodes, before, existed, node.subtree !== parentTree);
   // Recorded only when every entry made it into the tree: a file skipped with a warning must be tried
   // (and warned about) again next time, not hidden behind a matching fingerprint.
-  const dirsPrint = cache && otherNodes.every((n, i) => n !== undefined || nodeTypeOf(others[i].st) === undefined) ? subdirPrint(state, dirs, dirNodes) : undefined;
+  const dirsPrint =
+    cache && otherNodes.every((n, i) => n !== undefined || nodeTypeOf(others[i].st) === undefined)
+      ? subdirPrint(state, dirs, dirNodes)
+      : undefined;
   if (dirsPrint) cache!.record(abs, { files: filesPrint!, dirs: dirsPrint, tree: node.subtree! });
   return node;
 }
 
 /** -v's list for one directory: the directory itself when new or changed, and the parent's entries that are gone. */
-function reportDirItems(state: WalkState, abs: Buffer, nodes: TreeNode[], before: Map<string, TreeNode>, existed: boolean, changed: boolean): void {
+function reportDirItems(
+  state: WalkState,
+  abs: Buffer,
+  nodes: TreeNode[],
+  before: Map<string, TreeNode>,
+  existed: boolean,
+  changed: boolean,
+): void {
   const onItem = state.opts.onItem!;
   const dir = abs.toString('utf8');
   const prefix = dir.endsWith('/') ? dir : dir + '/';
@@ -134,7 +158,11 @@ function reportDirItems(state: WalkState, abs: Buffer, nodes: TreeNode[], before
   for (const [key, old] of before) {
     if (present.has(key)) continue;
     const isDir = old.type === 'dir';
-    onItem({ action: 'removed', path: prefix + old.name.toString('utf8') + (isDir ? '/' : ''), type: isDir ? 'dir' : old.type === 'file' ? 'file' : 'other' });
+    onItem({
+      action: 'removed',
+      path: prefix + old.name.toString('utf8') + (isDir ? '/' : ''),
+      type: isDir ? 'dir' : old.type === 'file' ? 'file' : 'other',
+    });
   }
 }
 
@@ -156,7 +184,13 @@ function skippedFile(state: WalkState, size: number): void {
   state.progress.fileSkipped(size);
 }
 
-async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: BigIntStats, old?: TreeNode): Promise<TreeNode | undefined> {
+async function backupFile(
+  state: WalkState,
+  abs: Buffer,
+  node: TreeNode,
+  st: BigIntStats,
+  old?: TreeNode,
+): Promise<TreeNode | undefined> {
   if (fileUnchanged(state.repo, node, old, state.opts)) {
     // The parent's atime is kept: reading a file (a build, a scan, a cat) moves only its atime, and a
     // snapshot that recorded it would store a new tree for every directory read since (spec §9).
@@ -178,7 +212,11 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
       st.size <= BigInt(SMALL_FILE) && state.repo.sealsFiles
         ? state.smallFiles.run(() => readSmallFile(state, abs, st))
         : state.files.run(() => (st.size >= LARGE_FILE ? state.largeFiles.run(read) : read()));
-    if (linkKey && !shared) state.hardlinks.set(linkKey, work.then((x) => x ?? Promise.reject(new Error('unreadable'))));
+    if (linkKey && !shared)
+      state.hardlinks.set(
+        linkKey,
+        work.then((x) => x ?? Promise.reject(new Error('unreadable'))),
+      );
     const shown = state.progress.watched ? abs.toString('utf8') : '';
     state.progress.fileStarted(shown);
     try {
@@ -197,7 +235,13 @@ async function backupFile(state: WalkState, abs: Buffer, node: TreeNode, st: Big
   if (old) state.summary.files_changed++;
   else state.summary.files_new++;
   state.summary.total_bytes_processed += r.size;
-  state.opts.onItem?.({ action: old ? 'modified' : 'new', path: abs.toString('utf8'), type: 'file', size: r.size, seconds: (Date.now() - began) / 1000 });
+  state.opts.onItem?.({
+    action: old ? 'modified' : 'new',
+    path: abs.toString('utf8'),
+    type: 'file',
+    size: r.size,
+    seconds: (Date.now() - began) / 1000,
+  });
   return node;
 }
 
@@ -214,7 +258,11 @@ export async function storeDirTree(
   before: Map<string, TreeNode>,
   existed: boolean,
 ): Promise<void> {
-  if (parentTree && state.repo.hasBlob('tree', Buffer.from(parentTree, 'hex')) && sameNodes(nodes, [...before.values()])) {
+  if (
+    parentTree &&
+    state.repo.hasBlob('tree', Buffer.from(parentTree, 'hex')) &&
+    sameNodes(nodes, [...before.values()])
+  ) {
     state.summary.dirs_unmodified++;
     node.subtree = parentTree;
     return;

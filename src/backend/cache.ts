@@ -220,7 +220,10 @@ export class CacheBackend extends WrappingBackend {
     await this.writeEntry(rel, parts);
   }
 
-  override async load(h: Handle, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
+  override async load(
+    h: Handle,
+    opts: { offset?: number; length?: number; signal?: AbortSignal } = {},
+  ): Promise<Buffer> {
     const rel = handleToPath(h);
     throwIfAborted(opts.signal, rel);
     if (!this.cacheable(h)) return this.inner.load(h, opts);
@@ -258,7 +261,12 @@ export class CacheBackend extends WrappingBackend {
   }
 
   /** The cached bytes (the range of them), or undefined when the entry is absent, unreadable or damaged (then dropped). */
-  private async readEntry(h: Handle, rel: string, offset: number | undefined, length: number | undefined): Promise<Buffer | undefined> {
+  private async readEntry(
+    h: Handle,
+    rel: string,
+    offset: number | undefined,
+    length: number | undefined,
+  ): Promise<Buffer | undefined> {
     const file = this.file(rel);
     const ranged = offset !== undefined || length !== undefined;
     if (ranged && this.verified.has(rel)) {
@@ -286,7 +294,12 @@ export class CacheBackend extends WrappingBackend {
   }
 
   /** A range of an already verified entry, or undefined if it is gone or shorter than expected. Throws for a range past its end. */
-  private async readRange(file: string, rel: string, offset: number | undefined, length: number | undefined): Promise<Buffer | undefined> {
+  private async readRange(
+    file: string,
+    rel: string,
+    offset: number | undefined,
+    length: number | undefined,
+  ): Promise<Buffer | undefined> {
     let fh: FileHandle | undefined;
     try {
       fh = await fs.open(file, 'r');
@@ -340,7 +353,9 @@ export class CacheBackend extends WrappingBackend {
     if (!this.madeDirs.has(this.baseDir)) {
       await fs.mkdir(this.baseDir, { recursive: true, mode: DIR_MODE });
       // Backup programs skip directories tagged like this; nobody wants the cache in their backups.
-      await fs.writeFile(path.join(this.baseDir, 'CACHEDIR.TAG'), CACHEDIR_TAG, { flag: 'wx', mode: FILE_MODE }).catch(() => undefined);
+      await fs
+        .writeFile(path.join(this.baseDir, 'CACHEDIR.TAG'), CACHEDIR_TAG, { flag: 'wx', mode: FILE_MODE })
+        .catch(() => undefined);
       this.madeDirs.add(this.baseDir);
     }
     await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
@@ -394,7 +409,12 @@ export class CacheBackend extends WrappingBackend {
   }
 
   /** Removes entries of `type` for which `keep` is false and whose mtime is before `before` (ms). */
-  private async removeMissing(root: string, type: 'index' | 'snapshots' | 'data', keep: (name: string) => boolean, before: number): Promise<void> {
+  private async removeMissing(
+    root: string,
+    type: 'index' | 'snapshots' | 'data',
+    keep: (name: string) => boolean,
+    before: number,
+  ): Promise<void> {
     const dirs: string[] = [];
     const base = path.join(root, type);
     if (type === 'data') {
@@ -436,7 +456,6 @@ export class CacheBackend extends WrappingBackend {
       }
     }
   }
-
 }
 
 /** The CacheBackend in b's stack, if there is one. */

@@ -31,12 +31,7 @@ export function truncated(rel: string, got: number, want: number, offset: number
 }
 
 /** The bytes [start, start+length) (or to the end) from a ranged GET's response, or an error — never partial data. */
-export function bytesOfRangeResponse(
-  rel: string,
-  r: RangeResponse,
-  start: number,
-  length: number | undefined,
-): Buffer {
+export function bytesOfRangeResponse(rel: string, r: RangeResponse, start: number, length: number | undefined): Buffer {
   const m = r.contentRange === undefined ? null : CONTENT_RANGE_RE.exec(r.contentRange);
   if (r.status === 206 && m !== null) {
     const first = Number(m[1]);

@@ -94,17 +94,16 @@ export class Http1Transport implements HttpTransport {
           signal: req.signal,
         },
         (res) => {
-          collectBody(res).then(
-            (body) => {
-              const h: Record<string, string | undefined> = {};
-              for (const [k, v] of Object.entries(res.headers)) h[k] = header(v);
-              resolve({ status: res.statusCode ?? 0, headers: h, body });
-            },
-            reject,
-          );
+          collectBody(res).then((body) => {
+            const h: Record<string, string | undefined> = {};
+            for (const [k, v] of Object.entries(res.headers)) h[k] = header(v);
+            resolve({ status: res.statusCode ?? 0, headers: h, body });
+          }, reject);
         },
       );
-      r.setTimeout(this.opts.idleTimeoutMs, () => r.destroy(Object.assign(new Error('the server did not answer in time'), { code: 'ETIMEDOUT' })));
+      r.setTimeout(this.opts.idleTimeoutMs, () =>
+        r.destroy(Object.assign(new Error('the server did not answer in time'), { code: 'ETIMEDOUT' })),
+      );
       r.on('error', reject);
       r.end(req.body);
     });
@@ -124,7 +123,10 @@ export class Http2StreamTransport implements HttpTransport {
   private readonly session: http2.ClientHttp2Session;
   private failure: Error | undefined;
 
-  constructor(stream: Duplex, private readonly idleTimeoutMs: number) {
+  constructor(
+    stream: Duplex,
+    private readonly idleTimeoutMs: number,
+  ) {
     // Large flow-control windows: with HTTP/2's default 64 KiB a pack would arrive in hundreds of round trips.
     this.session = http2.connect('http://localhost', {
       createConnection: () => stream,
@@ -151,18 +153,23 @@ export class Http2StreamTransport implements HttpTransport {
       const h: Record<string, string | undefined> = {};
       s.on('response', (rh) => {
         status = Number(rh[':status'] ?? 0);
-        for (const [k, v] of Object.entries(rh)) if (!k.startsWith(':')) h[k] = header(v as string | string[] | undefined);
+        for (const [k, v] of Object.entries(rh))
+          if (!k.startsWith(':')) h[k] = header(v as string | string[] | undefined);
       });
       s.setTimeout(this.idleTimeoutMs, () => s.close(http2.constants.NGHTTP2_CANCEL));
       const chunks: Buffer[] = [];
       s.on('data', (c: Buffer) => chunks.push(c));
       s.on('end', () => {
-        if (status === 0) reject(Object.assign(new Error('the stream ended without an answer'), { code: 'ECONNRESET' }));
+        if (status === 0)
+          reject(Object.assign(new Error('the stream ended without an answer'), { code: 'ECONNRESET' }));
         else resolve({ status, headers: h, body: Buffer.concat(chunks) });
       });
       s.on('error', reject);
       s.on('close', () => {
-        if (status === 0) reject(this.failure ?? Object.assign(new Error('the stream was closed without an answer'), { code: 'ECONNRESET' }));
+        if (status === 0)
+          reject(
+            this.failure ?? Object.assign(new Error('the stream was closed without an answer'), { code: 'ECONNRESET' }),
+          );
       });
       if (req.body !== undefined) s.end(req.body);
     });

@@ -28,10 +28,24 @@ export {
 export type { S3Backend, S3BackendConfig } from './s3.js';
 export { mapS3Error, isTransientS3Error } from './s3-errors.js';
 export { rangeHeader, bytesOfRangeResponse, type RangeResponse } from './http-range.js';
-export { parseSftpLocation, formatSftpLocation, resolveSftpTarget, type SftpLocation, type SftpOptions, type SftpTarget } from './sftp-location.js';
+export {
+  parseSftpLocation,
+  formatSftpLocation,
+  resolveSftpTarget,
+  type SftpLocation,
+  type SftpOptions,
+  type SftpTarget,
+} from './sftp-location.js';
 // Type only, like S3Backend: ssh2 loads only for sftp: locations.
 export type { SftpBackend } from './sftp.js';
-export { openBackend, createBackend, parseLocation, requestCounts, type ParsedLocation, type OpenOptions } from './open.js';
+export {
+  openBackend,
+  createBackend,
+  parseLocation,
+  requestCounts,
+  type ParsedLocation,
+  type OpenOptions,
+} from './open.js';
 export { WrappingBackend, layers, unwrap, innermost, isRemoteStack } from './stack.js';
 export { DryRunBackend } from './dry-run.js';
 export { RateLimitedBackend, ByteBudget, type RateLimits } from './rate-limit.js';

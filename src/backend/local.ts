@@ -19,7 +19,8 @@ import {
   throwIfAborted,
   validateFileType,
   validateRangeArgs,
-  type SaveData, saveDataParts,
+  type SaveData,
+  saveDataParts,
 } from './backend.js';
 
 /** Prefix of temporary files written before the atomic rename. */

@@ -12,7 +12,8 @@ import {
   resolveRange,
   throwIfAborted,
   validateFileType,
-  type SaveData, saveDataParts,
+  type SaveData,
+  saveDataParts,
 } from './backend.js';
 
 interface Entry {

@@ -80,7 +80,11 @@ async function closeAndThrow(b: Backend, err: unknown): Promise<never> {
   throw err;
 }
 
-async function connect(location: string, options: OpenOptions, mode: 'open' | 'create'): Promise<{ b: Backend; c: ConnectedBackend }> {
+async function connect(
+  location: string,
+  options: OpenOptions,
+  mode: 'open' | 'create',
+): Promise<{ b: Backend; c: ConnectedBackend }> {
   const { factory, loc } = resolve(location);
   const c = await factory.connect(loc, options, mode);
   try {

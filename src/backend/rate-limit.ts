@@ -13,7 +13,10 @@ export class ByteBudget {
   private last: number;
 
   /** `bytesPerSecond` > 0; the bucket holds at most one second of budget (the burst). */
-  constructor(readonly bytesPerSecond: number, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    readonly bytesPerSecond: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     if (!(bytesPerSecond > 0) || !Number.isFinite(bytesPerSecond)) {
       throw new RepoError('INVALID_ARGUMENT', 'a bandwidth limit must be a positive number');
     }
@@ -60,8 +63,12 @@ export class RateLimitedBackend extends WrappingBackend {
 
   constructor(inner: Backend, limits: RateLimits) {
     super(inner);
-    for (const [name, v] of [['upload', limits.uploadKiBps], ['download', limits.downloadKiBps]] as const) {
-      if (!Number.isFinite(v) || v < 0) throw new RepoError('INVALID_ARGUMENT', `the ${name} limit must be a non-negative number of KiB/s`);
+    for (const [name, v] of [
+      ['upload', limits.uploadKiBps],
+      ['download', limits.downloadKiBps],
+    ] as const) {
+      if (!Number.isFinite(v) || v < 0)
+        throw new RepoError('INVALID_ARGUMENT', `the ${name} limit must be a non-negative number of KiB/s`);
     }
     this.up = limits.uploadKiBps > 0 ? new ByteBudget(limits.uploadKiBps * 1024) : undefined;
     this.down = limits.downloadKiBps > 0 ? new ByteBudget(limits.downloadKiBps * 1024) : undefined;

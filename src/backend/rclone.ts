@@ -24,7 +24,8 @@ export interface RcloneLocation {
 }
 
 export function parseRcloneLocation(rest: string): RcloneLocation {
-  if (rest === '') throw new RepoError('INVALID_ARGUMENT', 'no remote given after "rclone:" (expected rclone:REMOTE:PATH)');
+  if (rest === '')
+    throw new RepoError('INVALID_ARGUMENT', 'no remote given after "rclone:" (expected rclone:REMOTE:PATH)');
   return { remote: rest };
 }
 
@@ -51,7 +52,10 @@ class RcloneProcess {
   private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly exited: Promise<void>;
 
-  private constructor(readonly child: ChildProcess, readonly program: string) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly program: string,
+  ) {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (s: string) => {
       this.stderrTail = (this.stderrTail + s).slice(-2000);
@@ -70,9 +74,21 @@ class RcloneProcess {
       child.once('spawn', resolve);
       child.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') {
-          reject(new BackendError(`rclone: cannot start ${JSON.stringify(program)}: program not found (install rclone, or name it with -o rclone.program=PATH)`, { path: program }, { cause: err }));
+          reject(
+            new BackendError(
+              `rclone: cannot start ${JSON.stringify(program)}: program not found (install rclone, or name it with -o rclone.program=PATH)`,
+              { path: program },
+              { cause: err },
+            ),
+          );
         } else {
-          reject(new BackendError(`rclone: cannot start ${JSON.stringify(program)}: ${err.code ?? err.message}`, { path: program }, { cause: err }));
+          reject(
+            new BackendError(
+              `rclone: cannot start ${JSON.stringify(program)}: ${err.code ?? err.message}`,
+              { path: program },
+              { cause: err },
+            ),
+          );
         }
       });
     });
@@ -94,7 +110,10 @@ class RcloneProcess {
       .filter((l) => l !== '' && !/^NOTICE: Config file .* not found/.test(l))
       .pop();
     if (this.exit === undefined) return last === undefined ? undefined : `rclone: ${last.slice(0, 300)}`;
-    const how = this.exit.code !== null ? `exited with status ${this.exit.code}` : `was killed by ${this.exit.signal ?? 'a signal'}`;
+    const how =
+      this.exit.code !== null
+        ? `exited with status ${this.exit.code}`
+        : `was killed by ${this.exit.signal ?? 'a signal'}`;
     return `rclone ${how}${last === undefined ? '' : `: ${last.slice(0, 300)}`}`;
   }
 

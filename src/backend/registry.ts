@@ -33,7 +33,12 @@ export interface OpenOptions {
 }
 
 /** The `-o` keys the schemes read (rclone.ts, rest-location.ts); any other key is refused. */
-export const EXTENDED_OPTIONS: readonly string[] = ['rest.connections', 'rclone.program', 'rclone.args', 'rclone.connections'];
+export const EXTENDED_OPTIONS: readonly string[] = [
+  'rest.connections',
+  'rclone.program',
+  'rclone.args',
+  'rclone.connections',
+];
 
 /** A raw backend as a factory returns it, with the checks openBackend / createBackend run under retry. */
 export interface ConnectedBackend {

@@ -32,9 +32,13 @@ export function parseRestLocation(rest: string): RestLocation {
   } catch {
     throw invalid('invalid URL after "rest:" (expected rest:http(s)://[user:pass@]host[:port]/path)');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('a rest: URL must start with http:// or https://');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw invalid('a rest: URL must start with http:// or https://');
   if (url.search !== '' || url.hash !== '') throw invalid('a rest: location must not have a query or a fragment');
-  const loc: RestLocation = { origin: url.origin, basePath: url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/` };
+  const loc: RestLocation = {
+    origin: url.origin,
+    basePath: url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`,
+  };
   try {
     if (url.username !== '') loc.username = decodeURIComponent(url.username);
     if (url.password !== '') loc.password = decodeURIComponent(url.password);
@@ -62,7 +66,11 @@ function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { path: file });
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      { path: file },
+    );
   }
 }
 
@@ -83,7 +91,10 @@ export const restScheme: SchemeFactory<RestLocation> = {
     const connections = connectionsOption(options, 'rest.connections', DEFAULT_REST_CONNECTIONS);
     const https = loc.origin.startsWith('https:');
     const ca = https ? options.tls?.caFiles?.map((f) => readPem(f, '--cacert')) : undefined;
-    const cert = https && options.tls?.clientCertFile !== undefined ? readPem(options.tls.clientCertFile, '--tls-client-cert') : undefined;
+    const cert =
+      https && options.tls?.clientCertFile !== undefined
+        ? readPem(options.tls.clientCertFile, '--tls-client-cert')
+        : undefined;
     const transport = new Http1Transport({
       origin: loc.origin,
       connections,

@@ -64,7 +64,10 @@ function statusText(status: number): string {
 /** The detail of a failed exchange: the status, and the first line of a short text body (never the whole reply). */
 function replyDetail(res: HttpResponse): string {
   const text = res.body.subarray(0, 200).toString('utf8').split('\n')[0].trim();
-  const printable = /^[\x20-\x7e]*$/.test(text) && text !== '' && !/^(Not Found|Forbidden|Unauthorized)$/i.test(text) ? `: ${text}` : '';
+  const printable =
+    /^[\x20-\x7e]*$/.test(text) && text !== '' && !/^(Not Found|Forbidden|Unauthorized)$/i.test(text)
+      ? `: ${text}`
+      : '';
   return `${statusText(res.status)}${printable}`;
 }
 
@@ -89,7 +92,8 @@ export class RestBackend implements Backend {
   /** Sends one request under the connection limit; maps transport failures (never statuses) to RepoErrors. */
   private async send(action: string, file: string, req: HttpRequest, mayHaveSucceeded = false): Promise<HttpResponse> {
     throwIfAborted(req.signal, file);
-    if (this.closed) throw new BackendError(`${this.location}: cannot ${action} ${file}: the backend is closed`, { file });
+    if (this.closed)
+      throw new BackendError(`${this.location}: cannot ${action} ${file}: the backend is closed`, { file });
     const headers: Record<string, string> = { ...req.headers };
     if (this.cfg.authorization !== undefined) headers.authorization = this.cfg.authorization;
     await this.sem.acquire();
@@ -105,7 +109,13 @@ export class RestBackend implements Backend {
     }
   }
 
-  private transportError(err: unknown, action: string, file: string, signal: AbortSignal | undefined, mayHaveSucceeded: boolean): RepoError {
+  private transportError(
+    err: unknown,
+    action: string,
+    file: string,
+    signal: AbortSignal | undefined,
+    mayHaveSucceeded: boolean,
+  ): RepoError {
     if (err instanceof RepoError) return err;
     if (signal?.aborted || (err as { name?: unknown } | null)?.name === 'AbortError') {
       return new RepoError('INTERRUPTED', 'operation aborted', { file }, { cause: err });
@@ -116,9 +126,12 @@ export class RestBackend implements Backend {
     const msg = `${this.location}: cannot ${action} ${file}: ${m.length > 200 ? `${m.slice(0, 200)}…` : m}${extra === undefined ? '' : ` (${extra})`}`;
     const ctx = { file, ...(typeof code === 'string' ? { errno: code } : {}) };
     if (typeof code === 'string' && code.startsWith('HPE_')) {
-      return new BackendError(`${this.location}: cannot ${action} ${file}: the server's answer is not HTTP`, ctx, { cause: err });
+      return new BackendError(`${this.location}: cannot ${action} ${file}: the server's answer is not HTTP`, ctx, {
+        cause: err,
+      });
     }
-    if (isTransientNetworkError(err) && this.cfg.isDead?.() !== true) return new TransientBackendError(msg, ctx, { cause: err, mayHaveSucceeded });
+    if (isTransientNetworkError(err) && this.cfg.isDead?.() !== true)
+      return new TransientBackendError(msg, ctx, { cause: err, mayHaveSucceeded });
     return new BackendError(msg, ctx, { cause: err });
   }
 
@@ -136,7 +149,9 @@ export class RestBackend implements Backend {
     if (res.status !== 200) throw this.statusError(res, action, rel);
     const len = Number(res.headers['content-length']);
     if (!Number.isSafeInteger(len) || len < 0) {
-      throw new BackendError(`${this.location}: cannot ${action} ${rel}: the server sent no valid Content-Length`, { file: rel });
+      throw new BackendError(`${this.location}: cannot ${action} ${rel}: the server sent no valid Content-Length`, {
+        file: rel,
+      });
     }
     return len;
   }
@@ -144,7 +159,9 @@ export class RestBackend implements Backend {
   /** For opening: succeeds if the config exists; RepoError('REPO_NOT_FOUND') if the server has none there. */
   async checkRepository(): Promise<void> {
     if (await this.exists(CONFIG)) return;
-    throw new RepoError('REPO_NOT_FOUND', `no repository at ${this.location}: the server has no config there`, { path: this.location });
+    throw new RepoError('REPO_NOT_FOUND', `no repository at ${this.location}: the server has no config there`, {
+      path: this.location,
+    });
   }
 
   /** For init, after create(): RepoError('INVALID_ARGUMENT') if the server already holds any repository file there. */
@@ -152,7 +169,9 @@ export class RestBackend implements Backend {
     for (const type of FILE_TYPES) {
       if (type === 'config') continue;
       for await (const _ of this.list(type)) {
-        throw new RepoError('INVALID_ARGUMENT', `cannot create a repository at ${this.location}: it is not empty`, { path: this.location });
+        throw new RepoError('INVALID_ARGUMENT', `cannot create a repository at ${this.location}: it is not empty`, {
+          path: this.location,
+        });
       }
     }
   }
@@ -178,7 +197,10 @@ export class RestBackend implements Backend {
     });
     if (res.status === 404 && h.type === 'audit') {
       // restic's rest-server knows only restic's file types (spec §15).
-      throw new BackendError(`${this.location}: cannot save ${rel}: the server does not store audit/ files (restic's rest-server accepts only restic's file types)`, { file: rel, status: 404 });
+      throw new BackendError(
+        `${this.location}: cannot save ${rel}: the server does not store audit/ files (restic's rest-server accepts only restic's file types)`,
+        { file: rel, status: 404 },
+      );
     }
     if (res.status !== 200) throw this.statusError(res, 'save', rel);
   }
@@ -205,14 +227,24 @@ export class RestBackend implements Backend {
       const size = await this.head(rel, 'load');
       const [s, e] = resolveRange(size, start, length, rel);
       if (s === e && s === size) return Buffer.alloc(0);
-      throw new TransientBackendError(`${this.location}: cannot load ${rel}: the file changed while it was read`, { file: rel });
+      throw new TransientBackendError(`${this.location}: cannot load ${rel}: the file changed while it was read`, {
+        file: rel,
+      });
     }
     if (res.status !== 200 && res.status !== 206) throw this.statusError(res, 'load', rel);
     const cl = res.headers['content-length'];
-    const r = { data: res.body, status: res.status, contentRange: res.headers['content-range'], contentLength: cl === undefined ? undefined : Number(cl) };
+    const r = {
+      data: res.body,
+      status: res.status,
+      contentRange: res.headers['content-range'],
+      contentLength: cl === undefined ? undefined : Number(cl),
+    };
     if (!ranged) {
       if (r.contentLength !== undefined && r.data.length !== r.contentLength) {
-        throw new TransientBackendError(`${this.location}: cannot load ${rel}: response body has ${r.data.length} of ${r.contentLength} bytes`, { file: rel });
+        throw new TransientBackendError(
+          `${this.location}: cannot load ${rel}: response body has ${r.data.length} of ${r.contentLength} bytes`,
+          { file: rel },
+        );
       }
       return r.data;
     }
@@ -244,7 +276,12 @@ export class RestBackend implements Backend {
       }
       return;
     }
-    const res = await this.send('list', `${type}/`, { method: 'GET', path: `${this.cfg.basePath}${type}/`, headers: { accept: API_V2 }, signal: opts.signal });
+    const res = await this.send('list', `${type}/`, {
+      method: 'GET',
+      path: `${this.cfg.basePath}${type}/`,
+      headers: { accept: API_V2 },
+      signal: opts.signal,
+    });
     // A server that has no such directory (rest-server for audit/) stores no such files.
     if (res.status === 404) return;
     if (res.status !== 200) throw this.statusError(res, 'list', `${type}/`);
@@ -261,17 +298,31 @@ export class RestBackend implements Backend {
     } catch {
       throw new BackendError(`${this.location}: cannot list ${type}/: the server's answer is not JSON`, { file: type });
     }
-    if (!Array.isArray(parsed)) throw new BackendError(`${this.location}: cannot list ${type}/: the server's answer is not a list`, { file: type });
+    if (!Array.isArray(parsed))
+      throw new BackendError(`${this.location}: cannot list ${type}/: the server's answer is not a list`, {
+        file: type,
+      });
     const out: FileInfo[] = [];
     for (const e of parsed as unknown[]) {
       if (typeof e === 'string') {
         throwIfAborted(signal, type);
         if (!isValidName(type, e)) continue;
-        out.push({ name: e, size: await this.head(type === 'data' ? `data/${e.slice(0, 2)}/${e}` : `${type}/${e}`, 'list') });
-      } else if (e !== null && typeof e === 'object' && typeof (e as FileInfo).name === 'string' && Number.isSafeInteger((e as FileInfo).size)) {
+        out.push({
+          name: e,
+          size: await this.head(type === 'data' ? `data/${e.slice(0, 2)}/${e}` : `${type}/${e}`, 'list'),
+        });
+      } else if (
+        e !== null &&
+        typeof e === 'object' &&
+        typeof (e as FileInfo).name === 'string' &&
+        Number.isSafeInteger((e as FileInfo).size)
+      ) {
         out.push({ name: (e as FileInfo).name, size: (e as FileInfo).size });
       } else {
-        throw new BackendError(`${this.location}: cannot list ${type}/: the server's answer has an entry that is not {name, size}`, { file: type });
+        throw new BackendError(
+          `${this.location}: cannot list ${type}/: the server's answer has an entry that is not {name, size}`,
+          { file: type },
+        );
       }
     }
     return out;

@@ -157,9 +157,16 @@ export class RetryBackend extends WrappingBackend {
   }
 
   private giveUp(err: unknown, attempts: number, file: string | undefined): RepoError {
-    if (attempts <= 1) return err instanceof RepoError ? err : new BackendError(describe(err), file === undefined ? {} : { file }, { cause: err });
+    if (attempts <= 1)
+      return err instanceof RepoError
+        ? err
+        : new BackendError(describe(err), file === undefined ? {} : { file }, { cause: err });
     const context = err instanceof RepoError ? { ...err.context } : file === undefined ? {} : { file };
-    return new BackendError(`${describe(err)} (gave up after ${attempts} attempts)`, { ...context, attempts }, { cause: err });
+    return new BackendError(
+      `${describe(err)} (gave up after ${attempts} attempts)`,
+      { ...context, attempts },
+      { cause: err },
+    );
   }
 
   private async pause(
@@ -190,7 +197,10 @@ export class RetryBackend extends WrappingBackend {
     return this.run('save', file, () => this.inner.save(h, data, { signal }), opts.signal);
   }
 
-  override async load(h: Handle, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
+  override async load(
+    h: Handle,
+    opts: { offset?: number; length?: number; signal?: AbortSignal } = {},
+  ): Promise<Buffer> {
     const file = handleToPath(h);
     const inner = { ...opts, signal: combine(opts.signal, this.signal) };
     return this.run('load', file, () => this.inner.load(h, inner), opts.signal);
@@ -246,5 +256,4 @@ export class RetryBackend extends WrappingBackend {
       }
     }
   }
-
 }

@@ -106,7 +106,11 @@ export function mapS3Error(
     });
   }
   if (status === 403 || code === 'AccessDenied' || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch') {
-    return new BackendError(`access denied: cannot ${action} ${file} (${how || 'HTTP 403'}); check the S3 credentials`, ctx, cause);
+    return new BackendError(
+      `access denied: cannot ${action} ${file} (${how || 'HTTP 403'}); check the S3 credentials`,
+      ctx,
+      cause,
+    );
   }
   if (code === 'CredentialsProviderError') {
     return new BackendError(

@@ -85,7 +85,9 @@ function checkedPath(segments: string[]): { bucket: string; prefix: string } {
   if (parts.length === 0) throw invalid('an S3 repository location needs a bucket: s3:BUCKET[/PREFIX]');
   const [bucket, ...rest] = parts;
   if (!BUCKET_RE.test(bucket)) {
-    throw invalid('invalid S3 bucket name: use 3 to 255 letters, digits, ".", "-" or "_", starting with a letter or digit');
+    throw invalid(
+      'invalid S3 bucket name: use 3 to 255 letters, digits, ".", "-" or "_", starting with a letter or digit',
+    );
   }
   for (const seg of rest) {
     if (seg === '.' || seg === '..' || BAD_SEGMENT_CHARS.test(seg)) {
@@ -157,7 +159,10 @@ function parseBool(name: string, v: string): boolean {
 
 /** Checks option values; returns them unchanged. Throws RepoError('INVALID_ARGUMENT') naming the bad option. */
 export function validateS3Options(o: S3Options): S3Options {
-  if (o.connections !== undefined && (!Number.isSafeInteger(o.connections) || o.connections < 1 || o.connections > 1000)) {
+  if (
+    o.connections !== undefined &&
+    (!Number.isSafeInteger(o.connections) || o.connections < 1 || o.connections > 1000)
+  ) {
     throw invalid('S3 connections must be an integer from 1 to 1000');
   }
   if (o.storageClass !== undefined && !/^[A-Z][A-Z0-9_]*$/.test(o.storageClass)) {
@@ -179,14 +184,18 @@ export function validateS3Options(o: S3Options): S3Options {
   ) {
     throw invalid('S3 multipart threshold must be at least 5 MiB');
   }
-  if (o.listPageSize !== undefined && (!Number.isSafeInteger(o.listPageSize) || o.listPageSize < 1 || o.listPageSize > 1000)) {
+  if (
+    o.listPageSize !== undefined &&
+    (!Number.isSafeInteger(o.listPageSize) || o.listPageSize < 1 || o.listPageSize > 1000)
+  ) {
     throw invalid('S3 list page size must be an integer from 1 to 1000');
   }
   for (const [k, v] of [
     ['connect timeout', o.connectTimeoutMs],
     ['socket timeout', o.socketTimeoutMs],
   ] as const) {
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw invalid(`S3 ${k} must be a non-negative integer (ms)`);
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
+      throw invalid(`S3 ${k} must be a non-negative integer (ms)`);
   }
   return o;
 }

@@ -224,7 +224,9 @@ export class S3Backend implements Backend {
         if (region !== 'us-east-1') input.CreateBucketConfiguration = { LocationConstraint: region as never };
       }
       try {
-        await this.call(this.bucket, 'create bucket', undefined, () => this.client.send(new CreateBucketCommand(input)));
+        await this.call(this.bucket, 'create bucket', undefined, () =>
+          this.client.send(new CreateBucketCommand(input)),
+        );
       } catch (err) {
         // Created meanwhile by us (a retried request, a concurrent init): fine.
         if (!(err instanceof RepoError && err.context.s3code === 'BucketAlreadyOwnedByYou')) {
@@ -265,12 +267,14 @@ export class S3Backend implements Backend {
     }
     const md5 = contentMd5(body);
     if (md5 !== undefined) params.ContentMD5 = md5;
-    await this.call(rel, 'save', signal, () =>
-      this.client.send(new PutObjectCommand(params), { abortSignal: signal }),
-    );
+    await this.call(rel, 'save', signal, () => this.client.send(new PutObjectCommand(params), { abortSignal: signal }));
   }
 
-  private async multipartUpload(rel: string, params: PutObjectCommandInput, signal: AbortSignal | undefined): Promise<void> {
+  private async multipartUpload(
+    rel: string,
+    params: PutObjectCommandInput,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const ac = new AbortController();
     const onAbort = (): void => ac.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -297,10 +301,9 @@ export class S3Backend implements Backend {
     return this.call(rel, 'load', signal, async (): Promise<GetResult> => {
       let out;
       try {
-        out = await this.client.send(
-          new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Range: range }),
-          { abortSignal: signal },
-        );
+        out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Range: range }), {
+          abortSignal: signal,
+        });
       } catch (err) {
         if (range !== undefined && (statusOf(err) === 416 || codeOf(err) === 'InvalidRange')) {
           return { kind: 'unsatisfiable' };

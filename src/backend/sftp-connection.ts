@@ -4,7 +4,14 @@
 
 import * as fs from 'node:fs';
 import ssh2 from 'ssh2';
-import type { AnyAuthMethod, AuthenticationType, ConnectConfig, ParsedKey, SFTPWrapper, Client as SshClient } from 'ssh2';
+import type {
+  AnyAuthMethod,
+  AuthenticationType,
+  ConnectConfig,
+  ParsedKey,
+  SFTPWrapper,
+  Client as SshClient,
+} from 'ssh2';
 import { BackendError, errorMessage } from '../core/errors.js';
 import { TransientBackendError } from './backend.js';
 import { algorithmsFor, entriesFor, verifyHostKey } from './sftp-hostkeys.js';
@@ -74,7 +81,11 @@ function loadKeys(files: readonly string[]): { keys: KeyCandidate[]; skipped: st
     }
     if (parsed instanceof Error) {
       // The parser's message says "encrypted … no passphrase given" for protected keys; no key bytes in it.
-      skipped.push(/encrypted|passphrase/i.test(parsed.message) ? `${file} (protected by a passphrase: load it into ssh-agent)` : `${file} (not a private key ssh2 can use)`);
+      skipped.push(
+        /encrypted|passphrase/i.test(parsed.message)
+          ? `${file} (protected by a passphrase: load it into ssh-agent)`
+          : `${file} (not a private key ssh2 can use)`,
+      );
       continue;
     }
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
@@ -163,18 +174,28 @@ export function connectSftp(t: SftpTarget): Promise<SftpSession> {
     };
     client.on('error', (err: Error & { level?: string; code?: string }) => {
       if (hostKeyRefusal !== undefined) {
-        fail(new BackendError(`sftp ${who}: ${hostKeyRefusal}`, { host: t.hostname, reason: 'host-key' }, { cause: err }));
+        fail(
+          new BackendError(`sftp ${who}: ${hostKeyRefusal}`, { host: t.hostname, reason: 'host-key' }, { cause: err }),
+        );
         return;
       }
       fail(connectError(err, who, tried, skipped, t));
     });
-    client.on('close', () => fail(new TransientBackendError(`sftp ${who}: connection closed during set-up`, { host: t.hostname })));
+    client.on('close', () =>
+      fail(new TransientBackendError(`sftp ${who}: connection closed during set-up`, { host: t.hostname })),
+    );
     client.on('ready', () => {
       // Many small requests and replies in flight: Nagle's algorithm would hold each back for an ACK.
       client.setNoDelay(true);
       client.sftp((err, sftp) => {
         if (err !== undefined && err !== null) {
-          fail(new BackendError(`sftp ${who}: the server refused the SFTP subsystem: ${err.message}`, { host: t.hostname }, { cause: err }));
+          fail(
+            new BackendError(
+              `sftp ${who}: the server refused the SFTP subsystem: ${err.message}`,
+              { host: t.hostname },
+              { cause: err },
+            ),
+          );
           return;
         }
         if (settled) {
@@ -209,16 +230,31 @@ export function connectSftp(t: SftpTarget): Promise<SftpSession> {
   });
 }
 
-function connectError(err: Error & { level?: string; code?: string }, who: string, tried: string[], skipped: string[], t: SftpTarget): BackendError {
+function connectError(
+  err: Error & { level?: string; code?: string },
+  who: string,
+  tried: string[],
+  skipped: string[],
+  t: SftpTarget,
+): BackendError {
   const ctx = { host: t.hostname };
   const cause = { cause: err };
   if (err.level === 'client-authentication') {
-    const offered = tried.length > 0 ? `tried ${tried.join(', ')}` : 'no ssh-agent (SSH_AUTH_SOCK) and no usable key file';
+    const offered =
+      tried.length > 0 ? `tried ${tried.join(', ')}` : 'no ssh-agent (SSH_AUTH_SOCK) and no usable key file';
     const notes = skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : '';
-    return new BackendError(`sftp ${who}: authentication refused (${offered}${notes})`, { ...ctx, reason: 'auth' }, cause);
+    return new BackendError(
+      `sftp ${who}: authentication refused (${offered}${notes})`,
+      { ...ctx, reason: 'auth' },
+      cause,
+    );
   }
   if (err.level === 'client-timeout') {
-    return new TransientBackendError(`sftp ${who}: cannot connect: no SSH handshake within ${READY_TIMEOUT_MS / 1000} s`, ctx, cause);
+    return new TransientBackendError(
+      `sftp ${who}: cannot connect: no SSH handshake within ${READY_TIMEOUT_MS / 1000} s`,
+      ctx,
+      cause,
+    );
   }
   if (err.level === 'client-dns' || err.code === 'ENOTFOUND') {
     return new BackendError(`sftp ${who}: cannot connect: host name not found`, ctx, cause);
@@ -227,7 +263,11 @@ function connectError(err: Error & { level?: string; code?: string }, who: strin
   if (what !== undefined) return new TransientBackendError(`sftp ${who}: cannot connect: ${what}`, ctx, cause);
   if (/Connection lost before handshake/.test(err.message)) {
     // sshd drops connections beyond MaxStartups, and a restarting server accepts and closes: worth a retry.
-    return new TransientBackendError(`sftp ${who}: cannot connect: the server closed the connection before the SSH handshake`, ctx, cause);
+    return new TransientBackendError(
+      `sftp ${who}: cannot connect: the server closed the connection before the SSH handshake`,
+      ctx,
+      cause,
+    );
   }
   if (err.level === 'handshake' || err.level === 'protocol') {
     return new BackendError(`sftp ${who}: SSH handshake failed: ${err.message}`, ctx, cause);

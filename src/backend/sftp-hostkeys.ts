@@ -38,7 +38,10 @@ export function knownHostsName(host: string, port: number): string {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`, 'i');
 }
 
@@ -116,12 +119,22 @@ export function algorithmsFor(entries: readonly KnownHostEntry[]): string[] {
 }
 
 /** Checks the key a server presented against the entries for its name. */
-export function verifyHostKey(entries: readonly KnownHostEntry[], key: Buffer, hostname: string, port: number, files: readonly string[]): HostKeyVerdict {
+export function verifyHostKey(
+  entries: readonly KnownHostEntry[],
+  key: Buffer,
+  hostname: string,
+  port: number,
+  files: readonly string[],
+): HostKeyVerdict {
   const name = knownHostsName(hostname, port);
   const fp = `${keyTypeOf(key)} key ${sha256Fingerprint(key)}`;
   const revoked = entries.find((e) => e.revoked && e.key.equals(key));
   if (revoked !== undefined) {
-    return { ok: false, reason: 'revoked', message: `the host key of ${name} (${fp}) is marked @revoked in ${revoked.file}:${revoked.line}; refusing to connect` };
+    return {
+      ok: false,
+      reason: 'revoked',
+      message: `the host key of ${name} (${fp}) is marked @revoked in ${revoked.file}:${revoked.line}; refusing to connect`,
+    };
   }
   if (entries.some((e) => !e.revoked && e.key.equals(key))) return { ok: true };
   const other = entries.find((e) => !e.revoked);

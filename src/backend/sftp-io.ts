@@ -45,15 +45,19 @@ export const sftpOps = {
   stat: (s: SFTPWrapper, p: string) => call<Stats>((cb) => s.stat(p, cb)),
   lstat: (s: SFTPWrapper, p: string) => call<Stats>((cb) => s.lstat(p, cb)),
   unlink: (s: SFTPWrapper, p: string) => call<void>((cb) => s.unlink(p, (err) => cb(err, undefined))),
-  mkdir: (s: SFTPWrapper, p: string, mode: number) => call<void>((cb) => s.mkdir(p, { mode }, (err) => cb(err, undefined))),
+  mkdir: (s: SFTPWrapper, p: string, mode: number) =>
+    call<void>((cb) => s.mkdir(p, { mode }, (err) => cb(err, undefined))),
   readdir: (s: SFTPWrapper, p: string) => call<FileEntryWithStats[]>((cb) => s.readdir(p, cb as Cb<unknown>)),
-  rename: (s: SFTPWrapper, from: string, to: string) => call<void>((cb) => s.rename(from, to, (err) => cb(err, undefined))),
+  rename: (s: SFTPWrapper, from: string, to: string) =>
+    call<void>((cb) => s.rename(from, to, (err) => cb(err, undefined))),
   posixRename: (s: SFTPWrapper, from: string, to: string) =>
     call<void>((cb) => s.ext_openssh_rename(from, to, (err) => cb(err, undefined))),
   fsync: (s: SFTPWrapper, h: Buffer) => call<void>((cb) => s.ext_openssh_fsync(h, (err) => cb(err, undefined))),
   /** Free bytes for unprivileged users on the file system holding p (statvfs@openssh.com). */
   freeBytes: (s: SFTPWrapper, p: string) =>
-    call<{ f_bavail: number; f_frsize: number }>((cb) => s.ext_openssh_statvfs(p, cb as Cb<unknown>)).then((v) => v.f_bavail * v.f_frsize),
+    call<{ f_bavail: number; f_frsize: number }>((cb) => s.ext_openssh_statvfs(p, cb as Cb<unknown>)).then(
+      (v) => v.f_bavail * v.f_frsize,
+    ),
 };
 
 /** Whether an entry's mode says directory / regular file. */
@@ -116,7 +120,13 @@ function* pieces(parts: readonly Uint8Array[], size: number): Generator<{ buf: B
 }
 
 /** Writes the parts back to back from offset 0 with up to PIPELINE_DEPTH write requests in flight. */
-export async function writeParts(s: SFTPWrapper, h: Buffer, parts: readonly Uint8Array[], chunk: number, beforeEach: () => void): Promise<void> {
+export async function writeParts(
+  s: SFTPWrapper,
+  h: Buffer,
+  parts: readonly Uint8Array[],
+  chunk: number,
+  beforeEach: () => void,
+): Promise<void> {
   function* tasks(): Generator<() => Promise<void>> {
     for (const { buf, pos } of pieces(parts, chunk)) {
       yield () => call<void>((cb) => s.write(h, buf, 0, buf.length, pos, (err) => cb(err, undefined)));
@@ -127,20 +137,35 @@ export async function writeParts(s: SFTPWrapper, h: Buffer, parts: readonly Uint
 
 /** Thrown by readFully when the file ends before the requested range does. */
 export class ShortReadError extends Error {
-  constructor(readonly got: number, readonly want: number) {
+  constructor(
+    readonly got: number,
+    readonly want: number,
+  ) {
     super(`short read: the file ended after ${got} of ${want} bytes`);
     this.name = 'ShortReadError';
   }
 }
 
 /** Reads [start, start+length) into a new buffer with up to PIPELINE_DEPTH read requests in flight. */
-export async function readFully(s: SFTPWrapper, h: Buffer, start: number, length: number, chunk: number, beforeEach: () => void): Promise<Buffer> {
+export async function readFully(
+  s: SFTPWrapper,
+  h: Buffer,
+  start: number,
+  length: number,
+  chunk: number,
+  beforeEach: () => void,
+): Promise<Buffer> {
   const buf = Buffer.allocUnsafeSlow(length);
   const readAt = async (off: number, len: number): Promise<void> => {
     // A server may answer with fewer bytes than asked: ask again for the rest; 0 bytes means end of file.
     while (len > 0) {
       const n = await call<number>((cb) =>
-        s.read(h, buf, off, len, start + off, (err, bytesRead) => cb(err !== undefined && err !== null && sftpStatusOf(err) !== SFTP_STATUS.EOF ? err : null, err ? 0 : bytesRead)),
+        s.read(h, buf, off, len, start + off, (err, bytesRead) =>
+          cb(
+            err !== undefined && err !== null && sftpStatusOf(err) !== SFTP_STATUS.EOF ? err : null,
+            err ? 0 : bytesRead,
+          ),
+        ),
       );
       if (n === 0) throw new ShortReadError(off, length);
       off += n;

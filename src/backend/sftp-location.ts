@@ -49,7 +49,8 @@ function invalid(message: string): RepoError {
 
 function parsePort(text: string): number {
   const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!(port >= 1 && port <= 65535)) throw invalid(`invalid port in sftp location: ${JSON.stringify(text.slice(0, 10))}`);
+  if (!(port >= 1 && port <= 65535))
+    throw invalid(`invalid port in sftp location: ${JSON.stringify(text.slice(0, 10))}`);
   return port;
 }
 
@@ -60,7 +61,9 @@ function splitUserHost(text: string, decode: boolean): { user?: string; host: st
   let host = at < 0 ? text : text.slice(at + 1);
   if (user !== undefined) {
     if (user.includes(':')) {
-      throw invalid('sftp locations cannot carry a password: use ssh-agent or a key file (IdentityFile in ~/.ssh/config)');
+      throw invalid(
+        'sftp locations cannot carry a password: use ssh-agent or a key file (IdentityFile in ~/.ssh/config)',
+      );
     }
     if (decode) user = decodeURIComponent(user);
     if (user === '') throw invalid('empty user name in sftp location');
@@ -80,7 +83,8 @@ export function parseSftpLocation(rest: string): SftpLocation {
   if (rest.startsWith('//')) {
     const body = rest.slice(2);
     const slash = body.indexOf('/');
-    if (slash < 0 || slash === body.length - 1) throw invalid('no path in sftp location (sftp://[user@]host[:port]//abs/path)');
+    if (slash < 0 || slash === body.length - 1)
+      throw invalid('no path in sftp location (sftp://[user@]host[:port]//abs/path)');
     const authority = body.slice(0, slash);
     const p = body.slice(slash + 1);
     const at = authority.lastIndexOf('@');
@@ -105,7 +109,8 @@ function finishPath(loc: SftpLocation): SftpLocation {
   if (p.includes('\u0000')) throw invalid('invalid character in sftp path');
   p = path.posix.normalize(p);
   if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
-  if (p === '.' || p === '..' || p.startsWith('../')) throw invalid('sftp repository path must name a directory below the login directory or be absolute');
+  if (p === '.' || p === '..' || p.startsWith('../'))
+    throw invalid('sftp repository path must name a directory below the login directory or be absolute');
   return { ...loc, path: p };
 }
 
@@ -121,12 +126,18 @@ export function formatSftpLocation(loc: SftpLocation): string {
 function expandPath(p: string, home: string, t: { hostname: string; user: string; port: number }): string {
   let out = p.replace(/%([dhupr%])/g, (_, c: string) => {
     switch (c) {
-      case 'd': return home;
-      case 'h': return t.hostname;
-      case 'u': return os.userInfo().username;
-      case 'r': return t.user;
-      case 'p': return String(t.port);
-      default: return '%';
+      case 'd':
+        return home;
+      case 'h':
+        return t.hostname;
+      case 'u':
+        return os.userInfo().username;
+      case 'r':
+        return t.user;
+      case 'p':
+        return String(t.port);
+      default:
+        return '%';
     }
   });
   if (out === '~') out = home;
@@ -137,7 +148,9 @@ function expandPath(p: string, home: string, t: { hostname: string; user: string
 function asList(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
   // UserKnownHostsFile takes several space-separated files on one line.
-  return (Array.isArray(v) ? v : [v]).flatMap((x) => x.split(/\s+/)).filter((x) => x !== '' && x.toLowerCase() !== 'none');
+  return (Array.isArray(v) ? v : [v])
+    .flatMap((x) => x.split(/\s+/))
+    .filter((x) => x !== '' && x.toLowerCase() !== 'none');
 }
 
 function localUser(): string {
@@ -166,14 +179,18 @@ export function resolveSftpTarget(
     text = fs.readFileSync(configFile, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new RepoError('INVALID_ARGUMENT', `sftp: cannot read ${configFile}: ${errorMessage(err)}`, { path: configFile });
+      throw new RepoError('INVALID_ARGUMENT', `sftp: cannot read ${configFile}: ${errorMessage(err)}`, {
+        path: configFile,
+      });
     }
   }
   if (text !== undefined) {
     try {
       computed = SSHConfig.parse(text).compute(loc.host, { matchExec: false });
     } catch (err) {
-      throw new RepoError('INVALID_ARGUMENT', `sftp: cannot parse ${configFile}: ${errorMessage(err)}`, { path: configFile });
+      throw new RepoError('INVALID_ARGUMENT', `sftp: cannot parse ${configFile}: ${errorMessage(err)}`, {
+        path: configFile,
+      });
     }
   }
   const one = (k: string): string | undefined => {
@@ -189,12 +206,17 @@ export function resolveSftpTarget(
   const identityFiles = (explicit.length > 0 ? explicit : defaults).filter((f) => fs.existsSync(f));
   const userKnown = asList(computed.UserKnownHostsFile);
   const knownHostsFiles = [
-    ...(userKnown.length > 0 ? userKnown.map((f) => expandPath(f, home, t)) : [path.join(home, '.ssh', 'known_hosts'), path.join(home, '.ssh', 'known_hosts2')]),
-    ...asList(computed.GlobalKnownHostsFile ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']).map((f) => expandPath(f, home, t)),
+    ...(userKnown.length > 0
+      ? userKnown.map((f) => expandPath(f, home, t))
+      : [path.join(home, '.ssh', 'known_hosts'), path.join(home, '.ssh', 'known_hosts2')]),
+    ...asList(computed.GlobalKnownHostsFile ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']).map((f) =>
+      expandPath(f, home, t),
+    ),
   ];
   const target: SftpTarget = { alias: loc.host, hostname, port, user, path: loc.path, identityFiles, knownHostsFiles };
   const agent = one('IdentityAgent');
-  if (agent !== undefined && agent.toLowerCase() !== 'none' && agent !== 'SSH_AUTH_SOCK') target.agent = expandPath(agent, home, t);
+  if (agent !== undefined && agent.toLowerCase() !== 'none' && agent !== 'SSH_AUTH_SOCK')
+    target.agent = expandPath(agent, home, t);
   else if (agent === undefined || agent === 'SSH_AUTH_SOCK') {
     if (env.SSH_AUTH_SOCK !== undefined && env.SSH_AUTH_SOCK !== '') target.agent = env.SSH_AUTH_SOCK;
   }
@@ -211,6 +233,10 @@ export const sftpScheme: SchemeFactory<SftpLocation> = {
     const target = resolveSftpTarget(loc, options.sftp, options.env ?? process.env);
     const { SftpBackend } = await import('./sftp.js');
     const backend = new SftpBackend(target, formatSftpLocation(loc));
-    return { backend, checkRepository: () => backend.checkRepository(), createRepository: () => backend.createRepository() };
+    return {
+      backend,
+      checkRepository: () => backend.checkRepository(),
+      createRepository: () => backend.createRepository(),
+    };
   },
 };

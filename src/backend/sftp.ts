@@ -23,7 +23,16 @@ import {
   saveDataParts,
 } from './backend.js';
 import { type SftpSession, connectSftp, describeTarget } from './sftp-connection.js';
-import { SFTP_STATUS, ShortReadError, isDirMode, isFileMode, readFully, sftpOps as ops, sftpStatusOf, writeParts } from './sftp-io.js';
+import {
+  SFTP_STATUS,
+  ShortReadError,
+  isDirMode,
+  isFileMode,
+  readFully,
+  sftpOps as ops,
+  sftpStatusOf,
+  writeParts,
+} from './sftp-io.js';
 import type { SftpTarget } from './sftp-location.js';
 
 /** Prefix of temporary files, as LocalBackend's (so both clean up each other's leftovers the same way). */
@@ -84,7 +93,12 @@ export class SftpBackend implements Backend {
    * Runs fn on a live session and maps its failure: a lost connection → TransientBackendError; an SFTP
    * status → NotFoundError / BackendError naming the backend, the operation and the file.
    */
-  private async run<T>(action: Action, file: string, fn: (s: SftpSession) => Promise<T>, opts: { mayHaveSucceeded?: boolean } = {}): Promise<T> {
+  private async run<T>(
+    action: Action,
+    file: string,
+    fn: (s: SftpSession) => Promise<T>,
+    opts: { mayHaveSucceeded?: boolean } = {},
+  ): Promise<T> {
     const s = await this.connection();
     try {
       return await fn(s);
@@ -108,16 +122,27 @@ export class SftpBackend implements Backend {
       return new BackendError(`sftp ${this.who}: permission denied: cannot ${action} ${file}`, ctx, cause);
     }
     if (code === SFTP_STATUS.OP_UNSUPPORTED) {
-      return new BackendError(`sftp ${this.who}: cannot ${action} ${file}: the server does not support this operation`, ctx, cause);
+      return new BackendError(
+        `sftp ${this.who}: cannot ${action} ${file}: the server does not support this operation`,
+        ctx,
+        cause,
+      );
     }
     if (err instanceof ShortReadError) {
-      return new BackendError(`sftp ${this.who}: cannot load ${file}: ${err.message}`, { ...ctx, reason: 'short' }, cause);
+      return new BackendError(
+        `sftp ${this.who}: cannot load ${file}: ${err.message}`,
+        { ...ctx, reason: 'short' },
+        cause,
+      );
     }
     if (code === undefined || code === SFTP_STATUS.NO_CONNECTION || code === SFTP_STATUS.CONNECTION_LOST || !s.alive) {
       // ssh2 fails every request in flight when the channel ends ("No response from server").
       s.alive = false;
       s.end();
-      return new TransientBackendError(`sftp ${this.who}: cannot ${action} ${file}: connection lost (${detail})`, ctx, { cause: err, mayHaveSucceeded });
+      return new TransientBackendError(`sftp ${this.who}: cannot ${action} ${file}: connection lost (${detail})`, ctx, {
+        cause: err,
+        mayHaveSucceeded,
+      });
     }
     return new BackendError(`sftp ${this.who}: cannot ${action} ${file}: ${detail}`, ctx, cause);
   }
@@ -131,7 +156,8 @@ export class SftpBackend implements Backend {
       const st = await ops.stat(s.sftp, dir).catch(() => undefined);
       if (st !== undefined && isDirMode(st.mode)) return;
       const parent = path.posix.dirname(dir);
-      if (sftpStatusOf(err) !== SFTP_STATUS.NO_SUCH_FILE || parent === dir || parent === '.' || parent === '/') throw err;
+      if (sftpStatusOf(err) !== SFTP_STATUS.NO_SUCH_FILE || parent === dir || parent === '.' || parent === '/')
+        throw err;
     }
     await this.mkdirs(s, path.posix.dirname(dir));
     await ops.mkdir(s.sftp, dir, DIR_MODE).catch(async (err: unknown) => {
@@ -149,12 +175,16 @@ export class SftpBackend implements Backend {
       this.count('stat');
       const st = await ops.stat(s.sftp, this.remote('')).catch((err: unknown) => {
         if (sftpStatusOf(err) === SFTP_STATUS.NO_SUCH_FILE) {
-          throw new RepoError('REPO_NOT_FOUND', `no repository at ${this.location}: the directory does not exist`, { path: this.location });
+          throw new RepoError('REPO_NOT_FOUND', `no repository at ${this.location}: the directory does not exist`, {
+            path: this.location,
+          });
         }
         throw err;
       });
       if (!isDirMode(st.mode)) {
-        throw new RepoError('NOT_A_REPOSITORY', `${this.location} is not a repository: it is not a directory`, { path: this.location });
+        throw new RepoError('NOT_A_REPOSITORY', `${this.location} is not a repository: it is not a directory`, {
+          path: this.location,
+        });
       }
       this.count('stat');
       const config = await ops.stat(s.sftp, this.remote('config')).catch((err: unknown) => {
@@ -162,7 +192,9 @@ export class SftpBackend implements Backend {
         throw err;
       });
       if (config === undefined || !isFileMode(config.mode)) {
-        throw new RepoError('NOT_A_REPOSITORY', `${this.location} is not a repository: it has no config file`, { path: this.location });
+        throw new RepoError('NOT_A_REPOSITORY', `${this.location} is not a repository: it has no config file`, {
+          path: this.location,
+        });
       }
     });
   }
@@ -179,9 +211,14 @@ export class SftpBackend implements Backend {
         throw err;
       });
       const names = entries.map((e) => e.filename).filter((n) => n !== '.' && n !== '..');
-      if (names.includes('config')) throw new RepoError('REPO_EXISTS', `a repository already exists at ${this.location}`, { path: this.location });
+      if (names.includes('config'))
+        throw new RepoError('REPO_EXISTS', `a repository already exists at ${this.location}`, { path: this.location });
       if (names.length > 0) {
-        throw new RepoError('INVALID_ARGUMENT', `cannot create a repository at ${this.location}: the directory is not empty`, { path: this.location });
+        throw new RepoError(
+          'INVALID_ARGUMENT',
+          `cannot create a repository at ${this.location}: the directory is not empty`,
+          { path: this.location },
+        );
       }
     });
     await this.create();
@@ -192,8 +229,12 @@ export class SftpBackend implements Backend {
       this.count('mkdir');
       await this.mkdirs(s, this.remote(''));
       const config = await ops.lstat(s.sftp, this.remote('config')).catch(() => undefined);
-      if (config !== undefined) throw new RepoError('REPO_EXISTS', `a repository already exists at ${this.location}`, { path: this.location });
-      const dirs = [...FILE_TYPES.filter((t) => t !== 'config'), ...Array.from({ length: 256 }, (_, i) => `data/${i.toString(16).padStart(2, '0')}`)];
+      if (config !== undefined)
+        throw new RepoError('REPO_EXISTS', `a repository already exists at ${this.location}`, { path: this.location });
+      const dirs = [
+        ...FILE_TYPES.filter((t) => t !== 'config'),
+        ...Array.from({ length: 256 }, (_, i) => `data/${i.toString(16).padStart(2, '0')}`),
+      ];
       for (const t of dirs.slice(0, FILE_TYPES.length - 1)) await this.mkdirs(s, this.remote(t));
       // The 256 data/xx directories: all requests in flight at once.
       await Promise.all(dirs.slice(FILE_TYPES.length - 1).map((d) => this.mkdirs(s, this.remote(d))));
@@ -210,7 +251,8 @@ export class SftpBackend implements Backend {
         await this.writeAtomic(s, h, rel, data, signal);
       } catch (err) {
         // A missing data/xx (or keys/ …) directory is recreated once; a missing repository root is not.
-        if (sftpStatusOf(err) !== SFTP_STATUS.NO_SUCH_FILE || h.type === 'config') throw await this.explainFailure(s, err, rel, data);
+        if (sftpStatusOf(err) !== SFTP_STATUS.NO_SUCH_FILE || h.type === 'config')
+          throw await this.explainFailure(s, err, rel, data);
         const dir = path.posix.dirname(this.remote(rel));
         const parent = await ops.stat(s.sftp, path.posix.dirname(dir)).catch(() => undefined);
         if (parent === undefined) throw err;
@@ -227,10 +269,20 @@ export class SftpBackend implements Backend {
     if (sftpStatusOf(err) !== SFTP_STATUS.FAILURE || !s.alive) return err;
     const free = await ops.freeBytes(s.sftp, this.remote(path.posix.dirname(rel))).catch(() => undefined);
     if (free === undefined || free >= saveDataLength(data)) return err;
-    return new BackendError(`sftp ${this.who}: remote disk full: cannot save ${rel} (${free} bytes free)`, { file: rel, backend: 'sftp' }, { cause: err });
+    return new BackendError(
+      `sftp ${this.who}: remote disk full: cannot save ${rel} (${free} bytes free)`,
+      { file: rel, backend: 'sftp' },
+      { cause: err },
+    );
   }
 
-  private async writeAtomic(s: SftpSession, h: Handle, rel: string, data: SaveData, signal: AbortSignal | undefined): Promise<void> {
+  private async writeAtomic(
+    s: SftpSession,
+    h: Handle,
+    rel: string,
+    data: SaveData,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const final = this.remote(rel);
     const tmp = path.posix.join(path.posix.dirname(final), SFTP_TEMP_PREFIX + randomBytes(16).toString('hex'));
     this.count('open');
@@ -334,16 +386,23 @@ export class SftpBackend implements Backend {
       yield* await this.listDir(type, undefined, type === 'audit');
       return;
     }
-    const subdirs = (await this.readdir('data', false))!.filter((e) => SUBDIR_RE.test(e.filename) && isDirMode(e.attrs.mode)).map((e) => e.filename);
+    const subdirs = (await this.readdir('data', false))!
+      .filter((e) => SUBDIR_RE.test(e.filename) && isDirMode(e.attrs.mode))
+      .map((e) => e.filename);
     for (let i = 0; i < subdirs.length; i += LIST_CONCURRENCY) {
       throwIfAborted(signal, type);
-      const batch = await Promise.all(subdirs.slice(i, i + LIST_CONCURRENCY).map((sub) => this.listDir(`data/${sub}`, sub, true)));
+      const batch = await Promise.all(
+        subdirs.slice(i, i + LIST_CONCURRENCY).map((sub) => this.listDir(`data/${sub}`, sub, true)),
+      );
       for (const infos of batch) yield* infos;
     }
   }
 
   /** The entries of a directory; undefined when it is missing and `missingOk`. */
-  private async readdir(rel: string, missingOk: boolean): Promise<{ filename: string; attrs: { mode: number; size: number; mtime: number } }[] | undefined> {
+  private async readdir(
+    rel: string,
+    missingOk: boolean,
+  ): Promise<{ filename: string; attrs: { mode: number; size: number; mtime: number } }[] | undefined> {
     return this.run('list', rel, async (s) => {
       this.count('readdir');
       try {
@@ -360,7 +419,10 @@ export class SftpBackend implements Backend {
     const entries = (await this.readdir(rel, missingOk)) ?? [];
     // Anything that is not a 64-hex id (temporary files, stray files) is ignored.
     return entries
-      .filter((e) => isIdHex(e.filename) && (prefix === undefined || e.filename.startsWith(prefix)) && isFileMode(e.attrs.mode))
+      .filter(
+        (e) =>
+          isIdHex(e.filename) && (prefix === undefined || e.filename.startsWith(prefix)) && isFileMode(e.attrs.mode),
+      )
       .map((e) => ({ name: e.filename, size: e.attrs.size }));
   }
 
@@ -384,13 +446,15 @@ export class SftpBackend implements Backend {
   async cleanupTemporaryFiles(maxAgeMs: number = TEMP_MAX_AGE_MS): Promise<number> {
     const cutoffSec = (Date.now() - maxAgeMs) / 1000;
     const dirs = ['', ...FILE_TYPES.filter((t) => t !== 'config')];
-    for (const e of (await this.readdir('data', true)) ?? []) if (SUBDIR_RE.test(e.filename)) dirs.push(`data/${e.filename}`);
+    for (const e of (await this.readdir('data', true)) ?? [])
+      if (SUBDIR_RE.test(e.filename)) dirs.push(`data/${e.filename}`);
     let removed = 0;
     for (let i = 0; i < dirs.length; i += LIST_CONCURRENCY) {
       await Promise.all(
         dirs.slice(i, i + LIST_CONCURRENCY).map(async (rel) => {
           for (const e of (await this.readdir(rel, true)) ?? []) {
-            if (!e.filename.startsWith(SFTP_TEMP_PREFIX) || !isFileMode(e.attrs.mode) || e.attrs.mtime >= cutoffSec) continue;
+            if (!e.filename.startsWith(SFTP_TEMP_PREFIX) || !isFileMode(e.attrs.mode) || e.attrs.mtime >= cutoffSec)
+              continue;
             const relFile = rel === '' ? e.filename : `${rel}/${e.filename}`;
             await this.run('remove', relFile, async (s) => {
               this.count('remove');

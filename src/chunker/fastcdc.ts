@@ -55,7 +55,8 @@ function getChunks(bytes: Uint8Array, min: number, avg: number, max: number): Ui
  */
 export function fastcdcBoundaries(bytes: Uint8Array, params: ChunkerParams): Uint32Array {
   const { min, avg, max } = validateChunkerParams(params, 'argument');
-  if (bytes.length > MAX_WINDOW_SIZE) throw new RepoError('INVALID_ARGUMENT', `at most ${MAX_WINDOW_SIZE} bytes per call`);
+  if (bytes.length > MAX_WINDOW_SIZE)
+    throw new RepoError('INVALID_ARGUMENT', `at most ${MAX_WINDOW_SIZE} bytes per call`);
   // No cut can fall within the first `min` bytes, so an input that short is one chunk. Most files of a
   // source tree are, and this spares each of them a copy into WebAssembly memory and back.
   if (bytes.length <= min) return bytes.length === 0 ? Uint32Array.of(0) : Uint32Array.of(0, bytes.length);
@@ -235,9 +236,14 @@ export async function* chunkFile(
   const signal = opts.signal;
   const checkAbort = (): void => {
     if (signal?.aborted) {
-      throw new RepoError('INTERRUPTED', `reading ${JSON.stringify(displayPath(path))} was aborted`, {
-        path: displayPath(path),
-      }, { cause: signal.reason });
+      throw new RepoError(
+        'INTERRUPTED',
+        `reading ${JSON.stringify(displayPath(path))} was aborted`,
+        {
+          path: displayPath(path),
+        },
+        { cause: signal.reason },
+      );
     }
   };
   checkAbort();

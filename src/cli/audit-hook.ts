@@ -85,8 +85,21 @@ export function noteCommand(action: Command): void {
 }
 
 /** Builds the record for an outcome; pure except for looking up the snapshot a dump or restore read. */
-async function recordFor(repo: Repository, op: string, result: AuditResult, value: unknown, err: unknown, before: string[] | undefined, seconds: number): Promise<AuditRecord> {
-  const rec: AuditRecord = { operation: op, result, args: current.args, details: { duration_seconds: Math.round(seconds * 1000) / 1000 } };
+async function recordFor(
+  repo: Repository,
+  op: string,
+  result: AuditResult,
+  value: unknown,
+  err: unknown,
+  before: string[] | undefined,
+  seconds: number,
+): Promise<AuditRecord> {
+  const rec: AuditRecord = {
+    operation: op,
+    result,
+    args: current.args,
+    details: { duration_seconds: Math.round(seconds * 1000) / 1000 },
+  };
   if (err !== undefined) rec.error = errorMessage(err);
   const snapshots: NonNullable<AuditRecord['snapshots']> = {};
   if (before !== undefined) {
@@ -114,7 +127,18 @@ async function recordFor(repo: Repository, op: string, result: AuditResult, valu
     if (Array.isArray(v.warnings) && v.warnings.some((w: { skipped?: boolean }) => w.skipped)) rec.result = 'partial';
   }
   if (op === 'check' && v && typeof v === 'object' && 'ok' in v) {
-    const r = v as { ok: boolean; problems: unknown[]; readData?: { packsRead: number; bytesRead: number; seconds: number; bytesPerSecond: number; rateMeasured?: boolean; estimatedRestoreSeconds?: number } };
+    const r = v as {
+      ok: boolean;
+      problems: unknown[];
+      readData?: {
+        packsRead: number;
+        bytesRead: number;
+        seconds: number;
+        bytesPerSecond: number;
+        rateMeasured?: boolean;
+        estimatedRestoreSeconds?: number;
+      };
+    };
     if (!r.ok) {
       rec.result = 'failure';
       rec.error = `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} found`;
@@ -190,7 +214,11 @@ export function noteNothingChanged(operation: string): void {
 }
 
 /** For commands that do not use withRepository (init): appends an entry for the current command. */
-export async function recordAudit(repo: Repository, rec: Omit<AuditRecord, 'args'>, warn: (msg: string) => void): Promise<void> {
+export async function recordAudit(
+  repo: Repository,
+  rec: Omit<AuditRecord, 'args'>,
+  warn: (msg: string) => void,
+): Promise<void> {
   current.recorded = true;
   try {
     await appendAudit(repo, { ...rec, args: current.args });

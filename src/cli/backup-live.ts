@@ -70,7 +70,9 @@ export class BackupLive {
     let head = `[${formatDuration(secs)}]`;
     if (p.scanDone) head += ` ${percent(p.bytesDone, totalBytes)} `;
     head += ` ${p.filesDone} files ${formatBytes(p.bytesDone)}`;
-    head += p.scanDone ? `, total ${totalFiles} files ${formatBytes(totalBytes)}` : `, found so far ${totalFiles} files ${formatBytes(totalBytes)}`;
+    head += p.scanDone
+      ? `, total ${totalFiles} files ${formatBytes(totalBytes)}`
+      : `, found so far ${totalFiles} files ${formatBytes(totalBytes)}`;
     head += `, ${errors}  ${formatRate(p.bytesDone, secs)}`;
     const eta = p.scanDone ? etaSeconds(secs, p.bytesDone, totalBytes) : undefined;
     if (eta !== undefined) head += `  ETA ${formatDuration(eta)}`;

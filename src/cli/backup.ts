@@ -64,29 +64,55 @@ interface BackupFlags {
 export function registerBackup(program: Command): void {
   program
     .command('backup')
-    .description('create a new snapshot of files and directories, standard input or a command\'s output')
-    .argument('[paths...]', 'files and directories to back up (with --stdin-from-command: the command and its arguments, after --)')
+    .description("create a new snapshot of files and directories, standard input or a command's output")
+    .argument(
+      '[paths...]',
+      'files and directories to back up (with --stdin-from-command: the command and its arguments, after --)',
+    )
     .option('--tag <tags>', 'add tags to the snapshot, comma-separated (repeatable)', collect)
-    .option('--host <hostname>', 'record this host name instead of the machine\'s')
+    .option('--host <hostname>', "record this host name instead of the machine's")
     .option('--time <time>', 'record this time instead of now ("YYYY-MM-DD HH:MM:SS" local time, or RFC 3339)')
     .option('-e, --exclude <pattern>', 'exclude paths matching the pattern (repeatable)', collect)
     .option('--iexclude <pattern>', 'like --exclude, ignoring case (repeatable)', collect)
     .option('--exclude-file <file>', 'read exclude patterns from a file, one per line (repeatable)', collect)
     .option('--iexclude-file <file>', 'like --exclude-file, ignoring case (repeatable)', collect)
-    .option('--exclude-if-present <file[:header]>', 'keep only FILE of a directory that holds FILE (starting with HEADER, if given) (repeatable)', collect)
+    .option(
+      '--exclude-if-present <file[:header]>',
+      'keep only FILE of a directory that holds FILE (starting with HEADER, if given) (repeatable)',
+      collect,
+    )
     .option('--exclude-caches', 'keep only CACHEDIR.TAG of directories tagged as caches (https://bford.info/cachedir/)')
     .option('--exclude-larger-than <size>', 'leave out files larger than SIZE (suffixes K, M, G, T: powers of 1024)')
-    .option('--files-from <file>', 'back up the paths listed in FILE, one glob per line, "-" for standard input (repeatable)', collect)
-    .option('--files-from-verbatim <file>', 'like --files-from, but each line is a path taken literally (repeatable)', collect)
-    .option('--files-from-raw <file>', 'like --files-from-verbatim, with paths separated by NUL bytes (repeatable)', collect)
+    .option(
+      '--files-from <file>',
+      'back up the paths listed in FILE, one glob per line, "-" for standard input (repeatable)',
+      collect,
+    )
+    .option(
+      '--files-from-verbatim <file>',
+      'like --files-from, but each line is a path taken literally (repeatable)',
+      collect,
+    )
+    .option(
+      '--files-from-raw <file>',
+      'like --files-from-verbatim, with paths separated by NUL bytes (repeatable)',
+      collect,
+    )
     .option('-x, --one-file-system', 'do not descend into directories on other file systems')
     .option('--stdin', 'back up standard input as one file')
     .option('--stdin-filename <name>', 'file name for --stdin / --stdin-from-command', 'stdin')
-    .option('--stdin-from-command', 'run the command given after -- and back up its standard output; fails if it exits non-zero')
+    .option(
+      '--stdin-from-command',
+      'run the command given after -- and back up its standard output; fails if it exits non-zero',
+    )
     .option('--compression <mode>', 'compression for this backup: auto, off, max or a zstd level 1-22')
     .option('-n, --dry-run', 'read and chunk everything, but store nothing')
     .option('--parent <snapshot>', 'compare with this snapshot instead of the newest one of the same host and paths')
-    .option('--group-by <fields>', 'which snapshots count as earlier runs of this backup, for finding the parent: host, paths, tags', 'host,paths')
+    .option(
+      '--group-by <fields>',
+      'which snapshots count as earlier runs of this backup, for finding the parent: host, paths, tags',
+      'host,paths',
+    )
     .option('-f, --force', 're-read every file, even those unchanged since the parent snapshot')
     .option('--ignore-inode', 'do not compare inode numbers with the parent (for file systems without stable inodes)')
     .option('--ignore-ctime', 'do not compare ctimes with the parent')
@@ -98,7 +124,11 @@ export function registerBackup(program: Command): void {
 }
 
 /** Patterns of exclude files in order; an unreadable file or a malformed pattern fails before anything is written. */
-async function readExcludeFiles(flag: string, files: string[] | undefined, ignoreCase: boolean): Promise<ExcludeRule[]> {
+async function readExcludeFiles(
+  flag: string,
+  files: string[] | undefined,
+  ignoreCase: boolean,
+): Promise<ExcludeRule[]> {
   const rules: ExcludeRule[] = [];
   for (const f of files ?? []) {
     let data: Buffer;
@@ -118,14 +148,20 @@ function checkPatterns(what: string, patterns: string[]): void {
   const bad = invalidPatterns(patterns);
   if (bad.length > 0) {
     const list = bad.map((b) => JSON.stringify(b)).join(', ');
-    throw new RepoError('INVALID_ARGUMENT', `${what}: invalid pattern ${list}: expected globs as Go's filepath.Match takes them (a "[" needs its "]", a "\\" a character after it)`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `${what}: invalid pattern ${list}: expected globs as Go's filepath.Match takes them (a "[" needs its "]", a "\\" a character after it)`,
+    );
   }
 }
 
 /** The exclude rules in restic's order: each list's flags first, then its files' lines. */
 async function excludeRules(flags: BackupFlags): Promise<ExcludeRule[]> {
   checkPatterns('--exclude', flags.exclude ?? []);
-  checkPatterns('--iexclude', (flags.iexclude ?? []).map((p) => p.toLowerCase()));
+  checkPatterns(
+    '--iexclude',
+    (flags.iexclude ?? []).map((p) => p.toLowerCase()),
+  );
   return [
     ...(flags.exclude ?? []).map((pattern) => ({ pattern, ignoreCase: false })),
     ...(await readExcludeFiles('--exclude-file', flags.excludeFile, false)),
@@ -151,21 +187,33 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
   const { out } = env;
   const stdinMode = flags.stdin === true;
   const commandMode = flags.stdinFromCommand === true;
-  if (stdinMode && commandMode) throw new RepoError('INVALID_ARGUMENT', '--stdin and --stdin-from-command cannot be combined');
-  if (stdinMode && args.length > 0) throw new RepoError('INVALID_ARGUMENT', '--stdin cannot be combined with paths to back up');
+  if (stdinMode && commandMode)
+    throw new RepoError('INVALID_ARGUMENT', '--stdin and --stdin-from-command cannot be combined');
+  if (stdinMode && args.length > 0)
+    throw new RepoError('INVALID_ARGUMENT', '--stdin cannot be combined with paths to back up');
   if (commandMode && args.length === 0) {
-    throw new RepoError('INVALID_ARGUMENT', '--stdin-from-command needs a command after --, e.g. repo backup --stdin-from-command -- pg_dump mydb');
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      '--stdin-from-command needs a command after --, e.g. repo backup --stdin-from-command -- pg_dump mydb',
+    );
   }
-  const listed = flags.filesFrom !== undefined || flags.filesFromVerbatim !== undefined || flags.filesFromRaw !== undefined;
-  if ((stdinMode || commandMode) && listed) throw new RepoError('INVALID_ARGUMENT', '--files-from* cannot be combined with --stdin or --stdin-from-command');
-  if (!stdinMode && !commandMode && args.length === 0 && !listed) throw new RepoError('INVALID_ARGUMENT', 'nothing to back up: give at least one path, --files-from, --stdin or --stdin-from-command');
+  const listed =
+    flags.filesFrom !== undefined || flags.filesFromVerbatim !== undefined || flags.filesFromRaw !== undefined;
+  if ((stdinMode || commandMode) && listed)
+    throw new RepoError('INVALID_ARGUMENT', '--files-from* cannot be combined with --stdin or --stdin-from-command');
+  if (!stdinMode && !commandMode && args.length === 0 && !listed)
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      'nothing to back up: give at least one path, --files-from, --stdin or --stdin-from-command',
+    );
   if (flags.compression !== undefined) validateCompression(flags.compression);
 
   const excludes = await excludeRules(flags);
   const excludeIfPresent = [...(flags.excludeIfPresent ?? [])];
   excludeIfPresent.forEach(parseTagFileSpec); // throws for a malformed value
   if (flags.excludeCaches === true) excludeIfPresent.push(CACHEDIR_TAG_SPEC);
-  const excludeLargerThan = flags.excludeLargerThan === undefined ? undefined : parseSize(flags.excludeLargerThan, '--exclude-larger-than');
+  const excludeLargerThan =
+    flags.excludeLargerThan === undefined ? undefined : parseSize(flags.excludeLargerThan, '--exclude-larger-than');
   const fromLists = filesFromTargets(env, flags);
   if (listed && fromLists.targets.length === 0 && args.length === 0) {
     throw new RepoError('SOURCE', 'nothing to back up: none of the paths listed by --files-from* exist');
@@ -222,7 +270,13 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
       live.stop();
     }
   }).finally(() => live.stop());
-  report(env, result, flags.dryRun === true, (Date.now() - started) / 1000, stdinMode || commandMode ? streamedBytes : undefined);
+  report(
+    env,
+    result,
+    flags.dryRun === true,
+    (Date.now() - started) / 1000,
+    stdinMode || commandMode ? streamedBytes : undefined,
+  );
   if (result.warnings.some((w) => w.skipped) || fromLists.missing > 0) {
     process.stderr.write('warning: at least one source file could not be read; the snapshot lacks it\n');
     runtime.exitCode = EXIT_PARTIAL;
@@ -232,14 +286,23 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
 const GROUP_FIELDS: GroupBy = ['host', 'paths', 'tags'];
 
 /** The snapshot named by --parent, or the newest earlier snapshot of the same group (none for --stdin). */
-async function parentSnapshot(repo: Repository, paths: string[], opts: BackupOptions, flags: BackupFlags): Promise<StoredSnapshot | undefined> {
+async function parentSnapshot(
+  repo: Repository,
+  paths: string[],
+  opts: BackupOptions,
+  flags: BackupFlags,
+): Promise<StoredSnapshot | undefined> {
   if (flags.parent !== undefined) return findSnapshot(repo, flags.parent);
   const groupBy = (flags.groupBy ?? 'host,paths')
     .split(',')
     .map((f) => f.trim())
     .filter((f) => f !== '');
   for (const f of groupBy) {
-    if (!(GROUP_FIELDS as string[]).includes(f)) throw new RepoError('INVALID_ARGUMENT', `invalid --group-by field ${JSON.stringify(f)}: use host, paths and/or tags`);
+    if (!(GROUP_FIELDS as string[]).includes(f))
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `invalid --group-by field ${JSON.stringify(f)}: use host, paths and/or tags`,
+      );
   }
   const abs = [...new Set(paths.map((p) => path.resolve(p)))];
   return findParent(repo, { hostname: opts.host ?? os.hostname(), paths: abs, tags: opts.tags }, groupBy as GroupBy);
@@ -266,7 +329,12 @@ function commandOutput(argv: string[], signal: AbortSignal): AsyncIterable<Uint8
       const st = await status;
       if (signal.aborted) throw new RepoError('INTERRUPTED', 'backup interrupted; no snapshot was saved');
       if ('error' in st) {
-        throw new RepoError('COMMAND_FAILED', `cannot run command ${file}: ${describeFsError(st.error)}`, { command: file }, { cause: st.error });
+        throw new RepoError(
+          'COMMAND_FAILED',
+          `cannot run command ${file}: ${describeFsError(st.error)}`,
+          { command: file },
+          { cause: st.error },
+        );
       }
       if (st.code !== 0) {
         const how = st.signal !== null ? `was killed by ${st.signal}` : `exited with code ${st.code}`;
@@ -312,7 +380,9 @@ function report(env: Env, r: BackupResult, dryRun: boolean, seconds: number, str
     `${label.padEnd(8)} ${String(a).padStart(6)} new, ${String(b).padStart(6)} changed, ${String(c).padStart(6)} unmodified`;
   out.info(row('Files:', s.files_new, s.files_changed, s.files_unmodified));
   out.info(row('Dirs:', s.dirs_new, s.dirs_changed, s.dirs_unmodified));
-  out.info(`${dryRun ? 'Would add' : 'Added'} to the repository: ${formatBytes(s.data_added)} (${formatBytes(s.data_added_packed)} stored)`);
+  out.info(
+    `${dryRun ? 'Would add' : 'Added'} to the repository: ${formatBytes(s.data_added)} (${formatBytes(s.data_added_packed)} stored)`,
+  );
   out.info('');
   out.info(`processed ${s.total_files_processed} files, ${formatBytes(processedBytes)} in ${formatDuration(seconds)}`);
   if (r.snapshotId !== undefined) out.info(`snapshot ${shortId(r.snapshotId)} saved`);

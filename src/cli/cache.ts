@@ -6,6 +6,6 @@ import type { Command } from 'commander';
 export function registerCacheOptions(program: Command): void {
   program.option(
     '--no-cache',
-    'do not use the local cache of remote repositories\' metadata ($REPO_CACHE_DIR, default $XDG_CACHE_HOME/repo or ~/.cache/repo)',
+    "do not use the local cache of remote repositories' metadata ($REPO_CACHE_DIR, default $XDG_CACHE_HOME/repo or ~/.cache/repo)",
   );
 }

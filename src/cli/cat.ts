@@ -24,7 +24,7 @@ export function registerCat(program: Command): void {
     .description('print a repository object in decrypted form')
     .argument('<type>', `one of: ${TYPES.join(', ')}`)
     .argument('[id]', 'object id or unique prefix; for snapshot also "latest"; for tree also SNAPSHOT:PATH')
-    .addHelpText('after', '\nJSON objects are printed indented; `cat blob` writes the blob\'s raw bytes.')
+    .addHelpText('after', "\nJSON objects are printed indented; `cat blob` writes the blob's raw bytes.")
     .action((type: string, id: string | undefined, _flags: unknown, c: Command) => runCat(Env.from(c), type, id));
 }
 
@@ -46,14 +46,16 @@ async function treeIdOf(repo: Repository, arg: string): Promise<string> {
     const { ref, path } = splitSnapshotPath(arg);
     const sn = await findSnapshot(repo, ref);
     const r = await resolveSnapshotPath(repo, sn, path ?? '');
-    if (r.treeId === undefined) throw new RepoError('INVALID_ARGUMENT', `${path} is a ${r.node!.type}, not a directory: it has no tree`);
+    if (r.treeId === undefined)
+      throw new RepoError('INVALID_ARGUMENT', `${path} is a ${r.node!.type}, not a directory: it has no tree`);
     return r.treeId;
   }
   if (isIdHex(arg) && repo.index.has('tree', idFromHex(arg))) return arg;
   try {
     return (await findSnapshot(repo, arg)).tree;
   } catch (err) {
-    if (isIdHex(arg) && err instanceof NotFoundError) throw new NotFoundError(`tree ${arg} is not in the index`, { tree: arg });
+    if (isIdHex(arg) && err instanceof NotFoundError)
+      throw new NotFoundError(`tree ${arg} is not in the index`, { tree: arg });
     throw err;
   }
 }
@@ -65,7 +67,8 @@ function findBlob(repo: Repository, arg: string): { type: BlobType; id: Buffer }
     for (const type of ['data', 'tree'] as const) if (repo.index.has(type, id)) return { type, id };
     throw new NotFoundError(`blob ${arg} is not in the index`, { blob: arg });
   }
-  if (!/^[0-9a-f]{1,63}$/.test(arg)) throw new RepoError('INVALID_ARGUMENT', `invalid blob id ${JSON.stringify(arg.slice(0, 80))}`);
+  if (!/^[0-9a-f]{1,63}$/.test(arg))
+    throw new RepoError('INVALID_ARGUMENT', `invalid blob id ${JSON.stringify(arg.slice(0, 80))}`);
   const found = new Map<string, { type: BlobType; id: Buffer }>();
   for (const e of repo.index.entries()) {
     const hex = idToHex(e.id);
@@ -78,7 +81,8 @@ function findBlob(repo: Repository, arg: string): { type: BlobType; id: Buffer }
 }
 
 async function runCat(env: Env, typeArg: string, id: string | undefined): Promise<void> {
-  if (typeArg === 'masterkey') throw new RepoError('INVALID_ARGUMENT', 'cat masterkey is not supported: repo never prints key material');
+  if (typeArg === 'masterkey')
+    throw new RepoError('INVALID_ARGUMENT', 'cat masterkey is not supported: repo never prints key material');
   if (!(TYPES as readonly string[]).includes(typeArg)) {
     throw new RepoError('INVALID_ARGUMENT', `unknown type ${JSON.stringify(typeArg)}: use one of ${TYPES.join(', ')}`);
   }
@@ -105,7 +109,12 @@ async function runCat(env: Env, typeArg: string, id: string | undefined): Promis
       case 'index': {
         const name = resolveIdPrefix(await repo.listNames('index'), arg, 'index');
         const idx = decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name);
-        env.out.print(pretty({ supersedes: idx.supersedes, packs: idx.packs.map((p) => ({ id: p.pack, blobs: p.blobs.map(entryJson) })) }));
+        env.out.print(
+          pretty({
+            supersedes: idx.supersedes,
+            packs: idx.packs.map((p) => ({ id: p.pack, blobs: p.blobs.map(entryJson) })),
+          }),
+        );
         return;
       }
       case 'pack': {
@@ -115,7 +124,9 @@ async function runCat(env: Env, typeArg: string, id: string | undefined): Promis
         const headerLength = headerLengthFromTrailer(bytes.subarray(bytes.length - 4), bytes.length, name);
         const sealed = bytes.subarray(bytes.length - 4 - headerLength, bytes.length - 4);
         const entries = parsePackHeader(sealed, bytes.length, repo.key.encryption, name);
-        env.out.print(pretty({ id: name, size: bytes.length, header_length: headerLength, blobs: entries.map(entryJson) }));
+        env.out.print(
+          pretty({ id: name, size: bytes.length, header_length: headerLength, blobs: entries.map(entryJson) }),
+        );
         return;
       }
       case 'blob': {

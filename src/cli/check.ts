@@ -2,7 +2,13 @@
 // Read-only (shared lock); exits 1 when it finds a problem, and names the damaged files, snapshots and paths.
 
 import type { Command } from 'commander';
-import { checkRepository, MIN_RATE_BYTES, MIN_RATE_SUBSET, type CheckProgress, type CheckReport } from '../maintenance/check.js';
+import {
+  checkRepository,
+  MIN_RATE_BYTES,
+  MIN_RATE_SUBSET,
+  type CheckProgress,
+  type CheckReport,
+} from '../maintenance/check.js';
 import { parseSubset } from '../maintenance/subset.js';
 import { verifyAuditLog } from '../ops/audit.js';
 import { Env, runtime, withRepository } from './context.js';
@@ -20,7 +26,10 @@ export function registerCheck(program: Command): void {
     .command('check')
     .description('check the repository for errors; --read-data also reads and verifies every pack')
     .option('--read-data', 'read all packs and verify every blob')
-    .option('--read-data-subset <subset>', 'read a subset of packs: n/t (e.g. 2/5), a percentage (10%) or a size (500M)')
+    .option(
+      '--read-data-subset <subset>',
+      'read a subset of packs: n/t (e.g. 2/5), a percentage (10%) or a size (500M)',
+    )
     .action((flags: CheckFlags, c: Command) => runCheck(Env.from(c), flags));
 }
 
@@ -28,7 +37,9 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
   const subset = flags.readDataSubset === undefined ? undefined : parseSubset(flags.readDataSubset);
   let last: CheckProgress = { phase: 'opening the repository', done: 0, total: 0 };
   let phaseSince = Date.now(); // rate and ETA count from the start of the phase that has counts
-  const block = new StatusBlock(env.out.progress, (secs) => [describeCheck(secs, (Date.now() - phaseSince) / 1000, last)]).start();
+  const block = new StatusBlock(env.out.progress, (secs) => [
+    describeCheck(secs, (Date.now() - phaseSince) / 1000, last),
+  ]).start();
   const progress = {
     update: (p: CheckProgress) => {
       if (p.phase !== last.phase) phaseSince = Date.now();
@@ -41,7 +52,12 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
     env,
     { skipIndex: true, noCache: true, workers: 0 }, // check reads the repository itself, never a cached copy; it seals nothing
     async (repo) => {
-      const r = await checkRepository(repo, { readData: flags.readData === true, subset, signal: env.signal, onProgress: (p) => progress.update(p) });
+      const r = await checkRepository(repo, {
+        readData: flags.readData === true,
+        subset,
+        signal: env.signal,
+        onProgress: (p) => progress.update(p),
+      });
       // The audit log is an operations feature (src/ops), so check's library core does not know it; the CLI joins them.
       const audit = await verifyAuditLog(repo);
       for (const p of audit.problems) r.problems.push({ kind: 'audit', message: p.message, file: p.file });
@@ -63,7 +79,16 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
 function describeCheck(secs: number, phaseSecs: number, p: CheckProgress): string {
   if (p.total === 0) return describePhase(secs, p.phase);
   const label = p.phase === 'read data' ? 'reading packs' : `checking ${p.phase}`;
-  return describeTransfer({ label, seconds: secs, workSeconds: phaseSecs, done: p.done, total: p.total, unit: 'packs', bytesDone: p.bytes, bytesTotal: p.bytesTotal });
+  return describeTransfer({
+    label,
+    seconds: secs,
+    workSeconds: phaseSecs,
+    done: p.done,
+    total: p.total,
+    unit: 'packs',
+    bytesDone: p.bytes,
+    bytesTotal: p.bytesTotal,
+  });
 }
 
 function reportJson(r: CheckReport): Record<string, unknown> {
@@ -92,17 +117,25 @@ function reportJson(r: CheckReport): Record<string, unknown> {
 
 function printReport(env: Env, r: CheckReport): void {
   const c = r.counts;
-  env.out.info(`checked ${c.keys} keys, ${c.indexFiles} index files, ${c.packs} packs, ${c.blobs} blobs, ${c.snapshots} snapshots, ${c.trees} trees`);
+  env.out.info(
+    `checked ${c.keys} keys, ${c.indexFiles} index files, ${c.packs} packs, ${c.blobs} blobs, ${c.snapshots} snapshots, ${c.trees} trees`,
+  );
   for (const n of r.notes) env.out.info(`note: ${n.message}`);
   if (r.readData) {
     const d = r.readData;
-    env.out.info(`read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} in ${formatDuration(d.seconds)} (${formatBytes(d.bytesPerSecond)}/s), ${d.blobsChecked} blobs verified`);
+    env.out.info(
+      `read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} in ${formatDuration(d.seconds)} (${formatBytes(d.bytesPerSecond)}/s), ${d.blobsChecked} blobs verified`,
+    );
     const heads = d.restoreSnapshots ?? [];
     const what = `the latest snapshot of ${heads.length === 1 ? 'its one path set' : `each of its ${heads.length} path sets`} (${formatBytes(d.restoreStoredBytes ?? 0)} stored)`;
     if (d.estimatedRestoreSeconds !== undefined) {
-      env.out.info(`estimated time to restore ${what}: ${formatDuration(d.estimatedRestoreSeconds)} (reading and decrypting at this read rate; writing the files is not included)`);
+      env.out.info(
+        `estimated time to restore ${what}: ${formatDuration(d.estimatedRestoreSeconds)} (reading and decrypting at this read rate; writing the files is not included)`,
+      );
     } else if (heads.length > 0) {
-      env.out.info(`restore time unknown: this check read ${formatBytes(d.bytesRead)}, too little to measure a read rate (at least ${formatBytes(MIN_RATE_BYTES)} or the whole repository); run \`repo check --read-data-subset ${MIN_RATE_SUBSET}\``);
+      env.out.info(
+        `restore time unknown: this check read ${formatBytes(d.bytesRead)}, too little to measure a read rate (at least ${formatBytes(MIN_RATE_BYTES)} or the whole repository); run \`repo check --read-data-subset ${MIN_RATE_SUBSET}\``,
+      );
     }
   }
   for (const p of r.problems) env.out.print(`error: ${p.message}`);
@@ -111,5 +144,9 @@ function printReport(env: Env, r: CheckReport): void {
     for (const a of r.affected.slice(0, 200)) env.out.print(`  snapshot ${a.snapshot.slice(0, 8)}: ${a.path}`);
     if (r.affected.length > 200) env.out.print(`  … and ${r.affected.length - 200} more (see --json)`);
   }
-  env.out.info(r.ok ? 'no errors were found' : `${r.problems.length} error${r.problems.length === 1 ? '' : 's'} found; "repo repair" can rebuild the index and save what is readable`);
+  env.out.info(
+    r.ok
+      ? 'no errors were found'
+      : `${r.problems.length} error${r.problems.length === 1 ? '' : 's'} found; "repo repair" can rebuild the index and save what is readable`,
+  );
 }

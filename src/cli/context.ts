@@ -2,7 +2,15 @@
 // Commands report their exit status through `runtime`; only main.ts turns it (or an error) into process.exit.
 
 import type { Command } from 'commander';
-import { defaultCacheDir, EXTENDED_OPTIONS, findCache, openBackend, requestCounts, type Backend, type OpenOptions as BackendOpenOptions } from '../backend/index.js';
+import {
+  defaultCacheDir,
+  EXTENDED_OPTIONS,
+  findCache,
+  openBackend,
+  requestCounts,
+  type Backend,
+  type OpenOptions as BackendOpenOptions,
+} from '../backend/index.js';
 import { RepoError } from '../core/errors.js';
 import { damagedIndexNote } from '../repository/index-load.js';
 import { Lock } from '../repository/lock.js';
@@ -82,7 +90,11 @@ export function writeTo(stream: NodeJS.WritableStream, data: Uint8Array | string
 }
 
 export class Output {
-  constructor(readonly json: boolean, readonly quiet: boolean, readonly verbose: boolean) {}
+  constructor(
+    readonly json: boolean,
+    readonly quiet: boolean,
+    readonly verbose: boolean,
+  ) {}
 
   /** A line of the command's result on stdout (always printed). */
   print(line: string): void {
@@ -140,7 +152,10 @@ export class Env {
   }
 
   password(confirm = false): Promise<string> {
-    return getPassword({ passwordFile: this.globals.passwordFile, passwordCommand: this.globals.passwordCommand }, { confirm });
+    return getPassword(
+      { passwordFile: this.globals.passwordFile, passwordCommand: this.globals.passwordCommand },
+      { confirm },
+    );
   }
 
   /**
@@ -149,7 +164,10 @@ export class Env {
    */
   backendOptions(noCache = false): BackendOpenOptions {
     const dir = this.globals.cache === false || noCache ? undefined : defaultCacheDir(process.env);
-    return { ...remoteOptions(this.globals), cache: dir === undefined ? false : { dir, onWarning: (m) => this.out.warn(m) } };
+    return {
+      ...remoteOptions(this.globals),
+      cache: dir === undefined ? false : { dir, onWarning: (m) => this.out.warn(m) },
+    };
   }
 
   /** Opens the repository: first the location (so a missing repository is reported without a password prompt), then the key. */
@@ -158,7 +176,11 @@ export class Env {
   }
 
   /** Opens the repository at `location` with the password `password()` gives (copy's source uses it too). */
-  async openRepositoryAt(location: string, password: () => Promise<string>, opts: CommandOpenOptions = {}): Promise<Repository> {
+  async openRepositoryAt(
+    location: string,
+    password: () => Promise<string>,
+    opts: CommandOpenOptions = {},
+  ): Promise<Repository> {
     const { noCache, ...repoOpts } = opts;
     const backend = await openBackend(location, this.backendOptions(noCache === true));
     try {
@@ -183,7 +205,10 @@ export class Env {
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       this.out.debug(`${label} requests: ${total} ${JSON.stringify(counts)}`);
     }
-    if (cache !== undefined) this.out.debug(`${label} cache: ${JSON.stringify(cache.stats)}${cache.directory === undefined ? '' : ` in ${cache.directory}`}`);
+    if (cache !== undefined)
+      this.out.debug(
+        `${label} cache: ${JSON.stringify(cache.stats)}${cache.directory === undefined ? '' : ` in ${cache.directory}`}`,
+      );
   }
 }
 
@@ -191,7 +216,8 @@ export class Env {
 function parseRate(v: string | undefined, flag: string): number {
   if (v === undefined) return 0;
   const n = Number(v.trim());
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new RepoError('INVALID_ARGUMENT', `${flag} must be a rate in KiB/s, e.g. 1024`);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new RepoError('INVALID_ARGUMENT', `${flag} must be a rate in KiB/s, e.g. 1024`);
   return n;
 }
 
@@ -202,7 +228,10 @@ export function remoteOptions(g: GlobalOptions): BackendOpenOptions {
     const eq = kv.indexOf('=');
     const key = eq < 0 ? kv : kv.slice(0, eq);
     if (!EXTENDED_OPTIONS.includes(key)) {
-      throw new RepoError('INVALID_ARGUMENT', `unknown -o option ${JSON.stringify(key.slice(0, 40))} (known: ${EXTENDED_OPTIONS.join(', ')})`);
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `unknown -o option ${JSON.stringify(key.slice(0, 40))} (known: ${EXTENDED_OPTIONS.join(', ')})`,
+      );
     }
     if (eq < 0) throw new RepoError('INVALID_ARGUMENT', `-o ${key} needs a value: -o ${key}=VALUE`);
     extended[key] = kv.slice(eq + 1);
@@ -213,7 +242,10 @@ export function remoteOptions(g: GlobalOptions): BackendOpenOptions {
   return {
     extended,
     tls,
-    limits: { uploadKiBps: parseRate(g.limitUpload, '--limit-upload'), downloadKiBps: parseRate(g.limitDownload, '--limit-download') },
+    limits: {
+      uploadKiBps: parseRate(g.limitUpload, '--limit-upload'),
+      downloadKiBps: parseRate(g.limitDownload, '--limit-download'),
+    },
   };
 }
 
@@ -229,7 +261,12 @@ export type LockMode = 'shared' | 'exclusive' | 'none';
  * Runs `fn` with an opened repository, holding a lock of `lockMode` (unless --no-lock), and releases the
  * lock and closes the repository afterwards, whatever happens. A conflicting lock → RepoError('LOCKED').
  */
-export async function withRepository<T>(env: Env, opts: CommandOpenOptions, fn: (repo: Repository) => Promise<T>, lockMode: LockMode = 'shared'): Promise<T> {
+export async function withRepository<T>(
+  env: Env,
+  opts: CommandOpenOptions,
+  fn: (repo: Repository) => Promise<T>,
+  lockMode: LockMode = 'shared',
+): Promise<T> {
   const retryMs = env.globals.retryLock === undefined ? 0 : parseWaitDuration(env.globals.retryLock, '--retry-lock');
   // The index is read only once the lock is held. Read before (or while waiting for) the lock, it can name
   // packs that a prune deletes meanwhile: a backup would then reuse blobs that are gone, and a prune would
@@ -238,20 +275,30 @@ export async function withRepository<T>(env: Env, opts: CommandOpenOptions, fn: 
   let lock: Lock | undefined;
   try {
     if (lockMode !== 'none' && env.globals.lock !== false) {
-      lock = await Lock.acquire(repo, { exclusive: lockMode === 'exclusive', retryMs, signal: runtime.controller.signal });
+      lock = await Lock.acquire(repo, {
+        exclusive: lockMode === 'exclusive',
+        retryMs,
+        signal: runtime.controller.signal,
+      });
     }
     if (opts.skipIndex !== true) {
       await repo.loadIndex();
       // Tree packs the index no longer names were pruned (possibly elsewhere): their cached copies go.
       await findCache(repo.backend)?.dropPacks((p) => repo.index.packHoldsTrees(p));
     }
-    return await auditAround(repo, () => fn(repo), (m) => env.out.warn(m)); // audit log entry (cli/audit-hook.ts)
+    return await auditAround(
+      repo,
+      () => fn(repo),
+      (m) => env.out.warn(m),
+    ); // audit log entry (cli/audit-hook.ts)
   } catch (err) {
     // A failure after index files were skipped as damaged may well be theirs: say once more how to repair.
-    if (repo.damagedIndexFiles.length > 0 && !(err instanceof Error && err.message.includes('repair index'))) env.out.warn(damagedIndexNote(repo.damagedIndexFiles));
+    if (repo.damagedIndexFiles.length > 0 && !(err instanceof Error && err.message.includes('repair index')))
+      env.out.warn(damagedIndexNote(repo.damagedIndexFiles));
     throw err;
   } finally {
-    if (repo.damagedIndexFiles.length > 0 && runtime.exitCode !== 0) env.out.warn(damagedIndexNote(repo.damagedIndexFiles));
+    if (repo.damagedIndexFiles.length > 0 && runtime.exitCode !== 0)
+      env.out.warn(damagedIndexNote(repo.damagedIndexFiles));
     await lock?.release().catch(() => undefined);
     await repo.close().catch(() => undefined);
     env.reportRequests(repo.backend);
@@ -273,6 +320,10 @@ export function snapshotFilter(f: FilterFlags): SnapshotFilter {
 export function addFilterFlags(cmd: Command, collect: (v: string, prev: string[] | undefined) => string[]): Command {
   return cmd
     .option('-H, --host <host>', 'only consider snapshots of this host (repeatable)', collect)
-    .option('--tag <tags>', 'only consider snapshots with all of these comma-separated tags (repeatable: any of the sets)', collect)
+    .option(
+      '--tag <tags>',
+      'only consider snapshots with all of these comma-separated tags (repeatable: any of the sets)',
+      collect,
+    )
     .option('--path <path>', 'only consider snapshots that include this absolute path (repeatable)', collect);
 }

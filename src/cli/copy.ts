@@ -26,10 +26,13 @@ export interface FromRepoFlags {
 export function addFromRepoFlags(cmd: Command): Command {
   return cmd
     .option('--from-repo <location>', 'source repository (default: $REPO_FROM_REPOSITORY)')
-    .option('--from-password-file <file>', 'read the source repository\'s password from a file (default: $REPO_FROM_PASSWORD_FILE)')
+    .option(
+      '--from-password-file <file>',
+      "read the source repository's password from a file (default: $REPO_FROM_PASSWORD_FILE)",
+    )
     .option(
       '--from-password-command <command>',
-      'run a shell command and use the first line it prints as the source repository\'s password (default: $REPO_FROM_PASSWORD_COMMAND)',
+      "run a shell command and use the first line it prints as the source repository's password (default: $REPO_FROM_PASSWORD_COMMAND)",
     );
 }
 
@@ -49,7 +52,8 @@ export function fromPassword(flags: FromRepoFlags): Promise<string> {
         fileVar: 'REPO_FROM_PASSWORD_FILE',
         commandVar: 'REPO_FROM_PASSWORD_COMMAND',
         prompt: 'enter password for source repository: ',
-        missing: 'no password for the source repository: set REPO_FROM_PASSWORD, --from-password-file or --from-password-command',
+        missing:
+          'no password for the source repository: set REPO_FROM_PASSWORD, --from-password-file or --from-password-command',
       },
     },
   );
@@ -58,7 +62,8 @@ export function fromPassword(flags: FromRepoFlags): Promise<string> {
 /** Opens the source repository named by the --from flags. */
 export async function openFromRepository(env: Env, flags: FromRepoFlags, opts: OpenOptions = {}): Promise<Repository> {
   const loc = fromLocation(flags);
-  if (loc === undefined) throw new RepoError('INVALID_ARGUMENT', 'no source repository given: use --from-repo or set REPO_FROM_REPOSITORY');
+  if (loc === undefined)
+    throw new RepoError('INVALID_ARGUMENT', 'no source repository given: use --from-repo or set REPO_FROM_REPOSITORY');
   return env.openRepositoryAt(loc, () => fromPassword(flags), opts);
 }
 
@@ -68,7 +73,10 @@ export function registerCopy(program: Command): void {
   const cmd = program
     .command('copy')
     .description('copy snapshots from another repository (--from-repo) into this one, storing only what this one lacks')
-    .argument('[snapshots...]', 'snapshot ids of the source (or unique prefixes, or "latest"); default: all matching the filters');
+    .argument(
+      '[snapshots...]',
+      'snapshot ids of the source (or unique prefixes, or "latest"); default: all matching the filters',
+    );
   addFromRepoFlags(cmd);
   addFilterFlags(cmd, collect)
     .addHelpText(
@@ -79,7 +87,6 @@ export function registerCopy(program: Command): void {
     )
     .action((refs: string[], flags: CopyFlags, c: Command) => runCopy(Env.from(c), refs, flags));
 }
-
 
 async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void> {
   const { out } = env;
@@ -97,7 +104,8 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
     const src = await openFromRepository(env, flags, { workers: 0, skipIndex: true });
     let lock: Lock | undefined;
     try {
-      if (env.globals.lock !== false) lock = await Lock.acquire(src, { exclusive: false, retryMs, signal: runtime.controller.signal });
+      if (env.globals.lock !== false)
+        lock = await Lock.acquire(src, { exclusive: false, retryMs, signal: runtime.controller.signal });
       phase = 'loading the source index';
       await src.loadIndex(); // only under the lock: a prune may have removed packs meanwhile
       const a = src.config.chunker;
@@ -112,7 +120,9 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
       }
       phase = 'selecting snapshots';
       const snapshots = await selectSnapshots(src, refs, flags);
-      out.debug(`copying ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} from ${src.backend.location}`);
+      out.debug(
+        `copying ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} from ${src.backend.location}`,
+      );
       const r = await copySnapshots(src, dst, snapshots, {
         signal,
         onWarning: (m) => progress.above(() => out.warn(m)),
@@ -137,7 +147,14 @@ function describeCopy(secs: number, phase: string, p: CopyProgress | undefined):
   if (p === undefined) return describePhase(secs, phase);
   const n = Math.min(p.total, p.done + 1);
   // Only the snapshot count is known ahead: how much of each is missing here shows only while copying.
-  return describeTransfer({ label: `copying snapshot ${n} of ${p.total} (${shortId(p.snapshot)})`, seconds: secs, done: p.done, total: p.total, unit: 'snapshots', bytesDone: p.bytesRead });
+  return describeTransfer({
+    label: `copying snapshot ${n} of ${p.total} (${shortId(p.snapshot)})`,
+    seconds: secs,
+    done: p.done,
+    total: p.total,
+    unit: 'snapshots',
+    bytesDone: p.bytesRead,
+  });
 }
 
 function report(env: Env, r: CopyResult, from: string, seconds: number): void {

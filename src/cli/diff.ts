@@ -22,10 +22,16 @@ export function registerDiff(program: Command): void {
   program
     .command('diff')
     .description('show differences between two snapshots')
-    .argument('<snapshot-a>', 'the earlier snapshot (id, unique prefix or "latest"), optionally SNAPSHOT:PATH to compare a subfolder')
+    .argument(
+      '<snapshot-a>',
+      'the earlier snapshot (id, unique prefix or "latest"), optionally SNAPSHOT:PATH to compare a subfolder',
+    )
     .argument('<snapshot-b>', 'the later snapshot, optionally SNAPSHOT:PATH')
     .option('--metadata', 'also show entries whose metadata (mode, owner, times) changed but not their content ("U")')
-    .addHelpText('after', '\nModifiers: + added, - removed, M content modified (M? with identical metadata: possible bit rot), T type changed, U metadata changed.')
+    .addHelpText(
+      'after',
+      '\nModifiers: + added, - removed, M content modified (M? with identical metadata: possible bit rot), T type changed, U metadata changed.',
+    )
     .action((a: string, b: string, flags: DiffFlags, c: Command) => runDiff(Env.from(c), a, b, flags));
 }
 
@@ -34,12 +40,20 @@ async function resolveTree(repo: Repository, arg: string): Promise<{ sn: StoredS
   const sn = await findSnapshot(repo, ref);
   if (path === undefined || path === '' || path === '/') return { sn, tree: sn.tree };
   const r = await resolveSnapshotPath(repo, sn, path);
-  if (r.treeId === undefined) throw new RepoError('INVALID_ARGUMENT', `${path} in snapshot ${shortId(sn.id)} is not a directory`);
+  if (r.treeId === undefined)
+    throw new RepoError('INVALID_ARGUMENT', `${path} in snapshot ${shortId(sn.id)} is not a directory`);
   return { sn, tree: r.treeId };
 }
 
 function statJson(s: DiffStat): Record<string, number> {
-  return { files: s.files, dirs: s.dirs, others: s.others, data_blobs: s.dataBlobs, tree_blobs: s.treeBlobs, bytes: s.bytes };
+  return {
+    files: s.files,
+    dirs: s.dirs,
+    others: s.others,
+    data_blobs: s.dataBlobs,
+    tree_blobs: s.treeBlobs,
+    bytes: s.bytes,
+  };
 }
 
 async function runDiff(env: Env, argA: string, argB: string, flags: DiffFlags): Promise<void> {
@@ -57,8 +71,16 @@ async function runDiff(env: Env, argA: string, argB: string, flags: DiffFlags): 
     const a = await resolveTree(repo, argA);
     const b = await resolveTree(repo, argB);
     // Unsafe nodes are left out and named on standard error (exit 1 at the end); a side beyond the expansion bound is refused whole.
-    const readerA = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line), storedTreeShapes(repo));
-    const readerB = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line), storedTreeShapes(repo));
+    const readerA = new ValidatingReader(
+      (id) => loadTree(repo, id),
+      (line) => out.warn(line),
+      storedTreeShapes(repo),
+    );
+    const readerB = new ValidatingReader(
+      (id) => loadTree(repo, id),
+      (line) => out.warn(line),
+      storedTreeShapes(repo),
+    );
     readerA.snapshot = a.sn.id;
     readerB.snapshot = b.sn.id;
     const bounded = (await readerA.withinBounds(a.tree)) && (await readerB.withinBounds(b.tree));
@@ -72,7 +94,12 @@ async function runDiff(env: Env, argA: string, argB: string, flags: DiffFlags): 
       loadTree: loadSide,
       metadata: flags.metadata === true,
       collect: false,
-      onChange: (c) => write(out.json ? JSON.stringify({ message_type: 'change', path: c.path, modifier: c.modifier }) : `${c.modifier.padEnd(5)}${c.path}`),
+      onChange: (c) =>
+        write(
+          out.json
+            ? JSON.stringify({ message_type: 'change', path: c.path, modifier: c.modifier })
+            : `${c.modifier.padEnd(5)}${c.path}`,
+        ),
     });
     const s = r.stats;
     if (out.json) {

@@ -30,7 +30,9 @@ export function registerDump(program: Command): void {
     .argument('<snapshot>', 'snapshot id (or a unique prefix of it), or "latest"')
     .argument('<path>', 'path inside the snapshot, e.g. /docs/a.txt; "/" dumps the whole snapshot')
     .option('-a, --archive <format>', 'archive format for directories (only "tar")', 'tar');
-  addFilterFlags(cmd, collect).action((ref: string, path: string, flags: DumpFlags, c: Command) => runDump(Env.from(c), ref, path, flags));
+  addFilterFlags(cmd, collect).action((ref: string, path: string, flags: DumpFlags, c: Command) =>
+    runDump(Env.from(c), ref, path, flags),
+  );
 }
 
 /** The plaintext blobs of a file, in order, loading up to READ_AHEAD ahead. */
@@ -62,14 +64,22 @@ function contentLength(repo: Repository, node: TreeNode): number | { missing: st
   return n;
 }
 
-async function writeFile(repo: Repository, node: TreeNode, path: string, signal: AbortSignal, expected?: number): Promise<void> {
+async function writeFile(
+  repo: Repository,
+  node: TreeNode,
+  path: string,
+  signal: AbortSignal,
+  expected?: number,
+): Promise<void> {
   let written = 0;
   for await (const buf of fileBlobs(repo, node.content ?? [], signal)) {
     await writeTo(process.stdout, buf);
     written += buf.length;
   }
   if (expected !== undefined && written !== expected) {
-    throw new RepoError('INTEGRITY', `${path}: the index promised ${expected} bytes, the blobs held ${written}`, { path });
+    throw new RepoError('INTEGRITY', `${path}: the index promised ${expected} bytes, the blobs held ${written}`, {
+      path,
+    });
   }
 }
 
@@ -77,7 +87,14 @@ function floorSeconds(ns: bigint): number {
   return Number(ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n));
 }
 
-const TAR_TYPES: Partial<Record<TreeNode['type'], TarType>> = { file: 'file', dir: 'dir', symlink: 'symlink', fifo: 'fifo', chardev: 'chardev', blockdev: 'blockdev' };
+const TAR_TYPES: Partial<Record<TreeNode['type'], TarType>> = {
+  file: 'file',
+  dir: 'dir',
+  symlink: 'symlink',
+  fifo: 'fifo',
+  chardev: 'chardev',
+  blockdev: 'blockdev',
+};
 
 /**
  * Writes the tar stream. Every member name is a path of names tree/validate.ts accepted (never empty, ".", ".."
@@ -86,7 +103,13 @@ const TAR_TYPES: Partial<Record<TreeNode['type'], TarType>> = { file: 'file', di
  * Refused nodes, unindexed files and trees beyond the bounds are each one line on standard error, and the rest
  * of the archive is still written.
  */
-async function writeTar(repo: Repository, reader: ValidatingReader, top: { node: TreeNode; name: Buffer; tree?: string }[] | undefined, rootTree: string, signal: AbortSignal): Promise<void> {
+async function writeTar(
+  repo: Repository,
+  reader: ValidatingReader,
+  top: { node: TreeNode; name: Buffer; tree?: string }[] | undefined,
+  rootTree: string,
+  signal: AbortSignal,
+): Promise<void> {
   const hardlinks = new Map<string, Buffer>();
   const guard = new TarNameGuard();
   const entry = async (node: TreeNode, name: Buffer, treeId: string): Promise<void> => {
@@ -103,7 +126,10 @@ async function writeTar(repo: Repository, reader: ValidatingReader, top: { node:
     let size = 0;
     let hardlinkKey: string | undefined;
     if (node.type === 'file') {
-      const key = node.links !== undefined && node.links > 1 && node.inode !== undefined && node.deviceId !== undefined ? `${node.deviceId}:${node.inode}` : undefined;
+      const key =
+        node.links !== undefined && node.links > 1 && node.inode !== undefined && node.deviceId !== undefined
+          ? `${node.deviceId}:${node.inode}`
+          : undefined;
       const first = key === undefined ? undefined : hardlinks.get(key);
       if (first !== undefined) {
         type = 'hardlink';
@@ -111,7 +137,9 @@ async function writeTar(repo: Repository, reader: ValidatingReader, top: { node:
       } else {
         const length = contentLength(repo, node);
         if (typeof length !== 'number') {
-          reader.refuse(`${shown}: tree ${treeId} node ${JSON.stringify(displayName(node.name))}: data blob ${length.missing} is not in the index, file left out`);
+          reader.refuse(
+            `${shown}: tree ${treeId} node ${JSON.stringify(displayName(node.name))}: data blob ${length.missing} is not in the index, file left out`,
+          );
           return;
         }
         size = length;
@@ -154,7 +182,11 @@ async function writeTar(repo: Repository, reader: ValidatingReader, top: { node:
   };
   const children = async (treeId: string, prefix: Buffer | undefined): Promise<void> => {
     for (const child of await reader.nodes(treeId, prefix === undefined ? '' : '/' + displayName(prefix))) {
-      await entry(child, prefix === undefined ? child.name : Buffer.concat([prefix, Buffer.from('/'), child.name]), treeId);
+      await entry(
+        child,
+        prefix === undefined ? child.name : Buffer.concat([prefix, Buffer.from('/'), child.name]),
+        treeId,
+      );
     }
   };
   if (top === undefined) await children(rootTree, undefined);
@@ -164,7 +196,11 @@ async function writeTar(repo: Repository, reader: ValidatingReader, top: { node:
 
 async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): Promise<void> {
   const archive = flags.archive ?? 'tar';
-  if (archive !== 'tar') throw new RepoError('INVALID_ARGUMENT', `unsupported --archive ${JSON.stringify(archive)}: only "tar" is supported`);
+  if (archive !== 'tar')
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `unsupported --archive ${JSON.stringify(archive)}: only "tar" is supported`,
+    );
   const signal = env.signal;
   await withRepository(env, {}, async (repo) => {
     const sn = await findSnapshot(repo, ref, snapshotFilter(flags));
@@ -175,16 +211,26 @@ async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): P
       return;
     }
     if (process.stdout.isTTY) {
-      throw new RepoError('INVALID_ARGUMENT', `${path} is not a regular file and would be written as a tar archive: redirect standard output to a file or a pipe`);
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `${path} is not a regular file and would be written as a tar archive: redirect standard output to a file or a pipe`,
+      );
     }
     // Refused nodes are named on standard error and left out; exit 1 at the end (README, exit codes).
-    const reader = new ValidatingReader((id) => loadTree(repo, id), (line) => env.out.warn(line), storedTreeShapes(repo));
+    const reader = new ValidatingReader(
+      (id) => loadTree(repo, id),
+      (line) => env.out.warn(line),
+      storedTreeShapes(repo),
+    );
     reader.snapshot = sn.id;
     try {
       if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return; // nothing written: a truncated archive would look whole
       let top: { node: TreeNode; name: Buffer }[] | undefined;
       if (node !== undefined) {
-        top = readableNodes({ nodes: [node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f))).map((n) => ({ node: n, name: n.name }));
+        top = readableNodes({ nodes: [node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f))).map((n) => ({
+          node: n,
+          name: n.name,
+        }));
       }
       await writeTar(repo, reader, top, sn.tree, signal);
     } finally {

@@ -29,7 +29,10 @@ export function registerFind(program: Command): void {
   const cmd = program
     .command('find')
     .description('find files and directories by name, or where blobs, trees and packs are used')
-    .argument('[patterns...]', 'glob patterns: without "/" matched against the name, with a leading "/" against the whole path, else against its last components; with --blob/--tree/--pack: more ids of that kind')
+    .argument(
+      '[patterns...]',
+      'glob patterns: without "/" matched against the name, with a leading "/" against the whole path, else against its last components; with --blob/--tree/--pack: more ids of that kind',
+    )
     .option('-i, --ignore-case', 'match patterns case-insensitively')
     .option('-O, --oldest <time>', 'only entries modified at or after this time')
     .option('-N, --newest <time>', 'only entries modified at or before this time')
@@ -38,7 +41,9 @@ export function registerFind(program: Command): void {
     .option('--tree <id>', 'find where this tree is used (repeatable)', collect)
     .option('--pack <id>', 'find where the blobs of this pack are used (repeatable)', collect)
     .option('-l, --long', 'show mode, owner, size and modification time');
-  addFilterFlags(cmd, collect).action((patterns: string[], flags: FindFlags, c: Command) => runFind(Env.from(c), patterns, flags));
+  addFilterFlags(cmd, collect).action((patterns: string[], flags: FindFlags, c: Command) =>
+    runFind(Env.from(c), patterns, flags),
+  );
 }
 
 async function selectSnapshots(repo: Repository, flags: FindFlags): Promise<StoredSnapshot[]> {
@@ -53,7 +58,15 @@ async function selectSnapshots(repo: Repository, flags: FindFlags): Promise<Stor
 }
 
 function nodeJson(n: TreeNode, path: string): Record<string, unknown> {
-  const o: Record<string, unknown> = { path, name: displayName(n.name), type: n.type, mode: n.mode, mtime: n.mtime, uid: n.uid, gid: n.gid };
+  const o: Record<string, unknown> = {
+    path,
+    name: displayName(n.name),
+    type: n.type,
+    mode: n.mode,
+    mtime: n.mtime,
+    uid: n.uid,
+    gid: n.gid,
+  };
   if (n.user !== undefined) o.user = n.user;
   if (n.group !== undefined) o.group = n.group;
   if (n.size !== undefined) o.size = n.size;
@@ -67,12 +80,19 @@ function longLine(n: TreeNode, path: string): string {
 }
 
 /** With one kind of object flag, extra positional arguments are more ids of that kind (restic's `find --blob ID...`). */
-function objectQuery(patterns: string[], flags: FindFlags): { blobs: string[]; trees: string[]; packs: string[] } | undefined {
+function objectQuery(
+  patterns: string[],
+  flags: FindFlags,
+): { blobs: string[]; trees: string[]; packs: string[] } | undefined {
   const q = { blobs: [...(flags.blob ?? [])], trees: [...(flags.tree ?? [])], packs: [...(flags.pack ?? [])] };
   const kinds = [q.blobs, q.trees, q.packs].filter((l) => l.length > 0);
   if (kinds.length === 0) return undefined;
   if (patterns.length > 0) {
-    if (kinds.length > 1) throw new RepoError('INVALID_ARGUMENT', 'with more than one of --blob, --tree and --pack, give every id with its flag');
+    if (kinds.length > 1)
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        'with more than one of --blob, --tree and --pack, give every id with its flag',
+      );
     kinds[0].push(...patterns);
   }
   return q;
@@ -81,9 +101,13 @@ function objectQuery(patterns: string[], flags: FindFlags): { blobs: string[]; t
 async function runFind(env: Env, patterns: string[], flags: FindFlags): Promise<void> {
   const out = env.out;
   const query = objectQuery(patterns, flags);
-  if (query === undefined && patterns.length === 0) throw new RepoError('INVALID_ARGUMENT', 'give at least one pattern, or --blob, --tree or --pack');
+  if (query === undefined && patterns.length === 0)
+    throw new RepoError('INVALID_ARGUMENT', 'give at least one pattern, or --blob, --tree or --pack');
   if (query !== undefined && (flags.oldest !== undefined || flags.newest !== undefined || flags.ignoreCase)) {
-    throw new RepoError('INVALID_ARGUMENT', '--oldest, --newest and --ignore-case apply to patterns, not to --blob/--tree/--pack');
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      '--oldest, --newest and --ignore-case apply to patterns, not to --blob/--tree/--pack',
+    );
   }
   const oldest = flags.oldest === undefined ? undefined : parseTime(flags.oldest, '--oldest');
   const newest = flags.newest === undefined ? undefined : parseTime(flags.newest, '--newest');
@@ -95,7 +119,11 @@ async function runFind(env: Env, patterns: string[], flags: FindFlags): Promise<
       return;
     }
     // Unsafe nodes are left out and named on standard error, and so are snapshots beyond the expansion bound; exit 1 at the end.
-    const reader = new ValidatingReader((id) => loadStoredTree(repo, id), (line) => out.warn(line), storedTreeShapes(repo));
+    const reader = new ValidatingReader(
+      (id) => loadStoredTree(repo, id),
+      (line) => out.warn(line),
+      storedTreeShapes(repo),
+    );
     const bounded: StoredSnapshot[] = [];
     for (const sn of snapshots) {
       reader.snapshot = sn.id;
@@ -114,11 +142,20 @@ async function runFind(env: Env, patterns: string[], flags: FindFlags): Promise<
 
 function printMatches(env: Env, found: SnapshotMatches[], long: boolean): void {
   if (env.out.json) {
-    env.out.printJson(found.map((f) => ({ message_type: 'matches', snapshot: f.snapshot.id, hits: f.matches.length, matches: f.matches.map((m) => nodeJson(m.node, m.path)) })));
+    env.out.printJson(
+      found.map((f) => ({
+        message_type: 'matches',
+        snapshot: f.snapshot.id,
+        hits: f.matches.length,
+        matches: f.matches.map((m) => nodeJson(m.node, m.path)),
+      })),
+    );
     return;
   }
   for (const f of found) {
-    env.out.info(`Found matching entries in snapshot ${shortId(f.snapshot.id)} from ${formatTimestamp(f.snapshot.time)}`);
+    env.out.info(
+      `Found matching entries in snapshot ${shortId(f.snapshot.id)} from ${formatTimestamp(f.snapshot.time)}`,
+    );
     for (const m of f.matches) env.out.print(long ? longLine(m.node, m.path) : m.path);
     env.out.info('');
   }
@@ -143,6 +180,8 @@ function printObjects(env: Env, hits: ObjectHit[]): void {
   if (hits.length === 0) env.out.info('the objects are not used by any of the snapshots searched');
   for (const h of hits) {
     const packs = h.packs.length > 0 ? ` (pack ${h.packs.map(shortId).join(', ')})` : '';
-    env.out.print(`${h.objectType} ${shortId(h.id)}${packs} in snapshot ${shortId(h.snapshot.id)} (${formatTimestamp(h.snapshot.time)}): ${h.path}`);
+    env.out.print(
+      `${h.objectType} ${shortId(h.id)}${packs} in snapshot ${shortId(h.snapshot.id)} (${formatTimestamp(h.snapshot.time)}): ${h.path}`,
+    );
   }
 }

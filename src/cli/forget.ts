@@ -13,7 +13,13 @@ import {
   DEFAULT_GROUP_BY,
   type RetentionPolicy,
 } from '../policy/index.js';
-import { findSnapshot, listSnapshots, matchesFilter, REPAIR_SNAPSHOTS_HINT, type StoredSnapshot } from '../snapshot/snapshot.js';
+import {
+  findSnapshot,
+  listSnapshots,
+  matchesFilter,
+  REPAIR_SNAPSHOTS_HINT,
+  type StoredSnapshot,
+} from '../snapshot/snapshot.js';
 import { addFilterFlags, Env, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatTimestamp, renderTable } from './format.js';
 import { collect } from './parse.js';
@@ -46,7 +52,10 @@ export function registerForget(program: Command): void {
     .description('remove snapshots by id or by a retention policy')
     .argument('[snapshot...]', 'snapshot ids to remove (in addition to the policy)');
   for (const r of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly']) {
-    cmd.option(`--keep-${r} <n>`, `keep the newest N ${r === 'last' ? 'snapshots' : r + ' snapshots'} (N, or unlimited)`);
+    cmd.option(
+      `--keep-${r} <n>`,
+      `keep the newest N ${r === 'last' ? 'snapshots' : r + ' snapshots'} (N, or unlimited)`,
+    );
   }
   cmd.option('--keep-within <duration>', 'keep snapshots newer than this before the newest snapshot (e.g. 1y2m3d4h)');
   for (const r of ['hourly', 'daily', 'weekly', 'monthly', 'yearly']) {
@@ -57,7 +66,10 @@ export function registerForget(program: Command): void {
     .option('-g, --group-by <fields>', "group by host, paths and/or tags ('' for one group)", DEFAULT_GROUP_BY)
     .option('-n, --dry-run', 'only show what would be removed')
     .option('--prune', 'prune the repository afterwards')
-    .option('--unsafe-allow-remove-all', 'allow a policy to remove every snapshot of a group, and no policy to remove every selected snapshot');
+    .option(
+      '--unsafe-allow-remove-all',
+      'allow a policy to remove every snapshot of a group, and no policy to remove every selected snapshot',
+    );
   addFilterFlags(cmd, collect);
   addPruneFlags(cmd).action((ids: string[], flags: ForgetFlags, c: Command) => runForget(Env.from(c), ids, flags));
 }
@@ -106,15 +118,24 @@ async function runForget(env: Env, ids: string[], flags: ForgetFlags): Promise<v
       const damaged: string[] = [];
       if (hasPolicy || ids.length === 0) {
         const filter = snapshotFilter(flags);
-        const candidates = (await listSnapshots(repo, { onDamaged: (id) => damaged.push(id) })).filter((s) => matchesFilter(s, filter));
-        plan = { ...planForget(candidates, policy, groupBy, new Date(), { allowRemoveAll: flags.unsafeAllowRemoveAll === true }), explicit };
+        const candidates = (await listSnapshots(repo, { onDamaged: (id) => damaged.push(id) })).filter((s) =>
+          matchesFilter(s, filter),
+        );
+        plan = {
+          ...planForget(candidates, policy, groupBy, new Date(), {
+            allowRemoveAll: flags.unsafeAllowRemoveAll === true,
+          }),
+          explicit,
+        };
       }
       if (!hasPolicy && ids.length === 0 && !flags.unsafeAllowRemoveAll && !env.out.json) {
         env.out.info('no policy was specified, no snapshots will be removed');
       }
       report(env, plan, policy);
       if (damaged.length > 0) {
-        env.out.warn(`${damaged.length} damaged snapshot file${damaged.length === 1 ? ' was' : 's were'} neither kept nor removed by the policy (${damaged.map((d) => d.slice(0, 8)).join(', ')}): ${REPAIR_SNAPSHOTS_HINT.replace(' it', ' them')}`);
+        env.out.warn(
+          `${damaged.length} damaged snapshot file${damaged.length === 1 ? ' was' : 's were'} neither kept nor removed by the policy (${damaged.map((d) => d.slice(0, 8)).join(', ')}): ${REPAIR_SNAPSHOTS_HINT.replace(' it', ' them')}`,
+        );
       }
       if (!flags.dryRun) {
         const removed = await executeForget(repo, plan);
@@ -139,7 +160,11 @@ function report(env: Env, plan: ForgetPlan, policy: RetentionPolicy): void {
         tags: g.key.tags !== undefined && g.key.tags.length > 0 ? g.key.tags : null,
         keep: g.keep.map(snapshotJson),
         remove: g.remove.length > 0 ? g.remove.map(snapshotJson) : null,
-        reasons: g.reasons.map((r, i) => ({ snapshot: snapshotJson(g.keep[i]), matches: r.matches, counters: r.counters ?? {} })),
+        reasons: g.reasons.map((r, i) => ({
+          snapshot: snapshotJson(g.keep[i]),
+          matches: r.matches,
+          counters: r.counters ?? {},
+        })),
       })),
     );
     return;
@@ -151,7 +176,14 @@ function report(env: Env, plan: ForgetPlan, policy: RetentionPolicy): void {
     env.out.info(`snapshots for ${formatGroupKey(g.key) || 'all snapshots'}:`);
     const reasonOf = new Map(g.reasons.map((r) => [r.snapshotId, r.matches.join(', ')]));
     const rows = (list: StoredSnapshot[], reasons: boolean) =>
-      list.map((s) => [s.id.slice(0, 8), formatTimestamp(s.time), s.hostname, s.tags.join(','), ...(reasons ? [reasonOf.get(s.id) ?? ''] : []), s.paths.join(' ')]);
+      list.map((s) => [
+        s.id.slice(0, 8),
+        formatTimestamp(s.time),
+        s.hostname,
+        s.tags.join(','),
+        ...(reasons ? [reasonOf.get(s.id) ?? ''] : []),
+        s.paths.join(' '),
+      ]);
     env.out.info(`keep ${g.keep.length} snapshots:`);
     env.out.info(renderTable(['ID', 'Time', 'Host', 'Tags', 'Reasons', 'Paths'], rows(g.keep, true)));
     if (g.remove.length > 0) {
@@ -160,4 +192,3 @@ function report(env: Env, plan: ForgetPlan, policy: RetentionPolicy): void {
     }
   }
 }
-

@@ -27,7 +27,15 @@ export function formatTimestamp(rfc3339: string): string {
   return Number.isNaN(d.getTime()) ? rfc3339 : formatLocalTime(d);
 }
 
-const TYPE_CHAR: Record<NodeType, string> = { file: '-', dir: 'd', symlink: 'l', blockdev: 'b', chardev: 'c', fifo: 'p', socket: 's' };
+const TYPE_CHAR: Record<NodeType, string> = {
+  file: '-',
+  dir: 'd',
+  symlink: 'l',
+  blockdev: 'b',
+  chardev: 'c',
+  fifo: 'p',
+  socket: 's',
+};
 
 /** `ls -l` style mode string, e.g. "-rw-r--r--", "drwxr-sr-x", "-rwsr-xr-t". */
 export function modeString(type: NodeType, mode: number): string {
@@ -53,7 +61,9 @@ export function renderTable(header: string[], rows: string[][], alignRight: numb
   const widths = header.map((h, i) => Math.max(h.length, ...split.map((r) => Math.max(...r[i].map((l) => l.length)))));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (alignRight.includes(i) ? c.padStart(widths[i]) : i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .map((c, i) =>
+        alignRight.includes(i) ? c.padStart(widths[i]) : i === cells.length - 1 ? c : c.padEnd(widths[i]),
+      )
       .join('  ')
       .trimEnd();
   const total = widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);

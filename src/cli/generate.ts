@@ -6,7 +6,14 @@ import path from 'node:path';
 import type { Command, Option } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { writeFileAtomic } from '../ops/state.js';
-import { bashCompletion, fishCompletion, manPages, zshCompletion, type CommandModel, type OptionModel } from './completion.js';
+import {
+  bashCompletion,
+  fishCompletion,
+  manPages,
+  zshCompletion,
+  type CommandModel,
+  type OptionModel,
+} from './completion.js';
 import { Env } from './context.js';
 import { versionLine } from './version.js';
 
@@ -19,7 +26,13 @@ interface GenerateFlags {
 }
 
 function optionModel(o: Option): OptionModel {
-  return { short: o.short, long: o.long, takesValue: o.required || o.optional, description: o.description, flags: o.flags };
+  return {
+    short: o.short,
+    long: o.long,
+    takesValue: o.required || o.optional,
+    description: o.description,
+    flags: o.flags,
+  };
 }
 
 /** Every visible command under `cmd`, depth first, with its own options (commander's help option included). */
@@ -28,7 +41,8 @@ export function commandModels(cmd: Command, prefix: string[] = []): CommandModel
   const help = cmd.createHelp();
   const options = help.visibleOptions(cmd).map(optionModel);
   const subcommands = subs.map((c) => ({ name: c.name(), description: c.description() }));
-  if (prefix.length === 0 && subs.length > 0) subcommands.push({ name: 'help', description: 'display help for a command' });
+  if (prefix.length === 0 && subs.length > 0)
+    subcommands.push({ name: 'help', description: 'display help for a command' });
   const self: CommandModel = { path: prefix, description: cmd.description(), usage: cmd.usage(), options, subcommands };
   return [self, ...subs.flatMap((c) => commandModels(c, [...prefix, c.name()]))];
 }
@@ -50,10 +64,16 @@ export function registerGenerate(program: Command, epilog: string): void {
         [flags.zshCompletion, () => zshCompletion(models)],
         [flags.fishCompletion, () => fishCompletion(models)],
         // Loaded only here: the schema library and the YAML parser cost every other command start-up time.
-        [flags.configSchema, async () => JSON.stringify((await import('../ops/config.js')).configJsonSchema(), null, 2) + '\n'],
+        [
+          flags.configSchema,
+          async () => JSON.stringify((await import('../ops/config.js')).configJsonSchema(), null, 2) + '\n',
+        ],
       ];
       if (jobs.every(([f]) => f === undefined) && flags.man === undefined) {
-        throw new RepoError('INVALID_ARGUMENT', 'nothing to generate: give --bash-completion, --zsh-completion, --fish-completion, --config-schema and/or --man');
+        throw new RepoError(
+          'INVALID_ARGUMENT',
+          'nothing to generate: give --bash-completion, --zsh-completion, --fish-completion, --config-schema and/or --man',
+        );
       }
       for (const [file, render] of jobs) {
         if (file === undefined) continue;

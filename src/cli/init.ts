@@ -27,22 +27,33 @@ export function registerInit(program: Command): void {
   const cmd = program
     .command('init')
     .description('create a new repository')
-    .option('--chunker <min/avg/max>', 'content-defined chunking sizes, e.g. 512K/1M/8M (fixed for the repository\'s lifetime)')
+    .option(
+      '--chunker <min/avg/max>',
+      "content-defined chunking sizes, e.g. 512K/1M/8M (fixed for the repository's lifetime)",
+    )
     .option('--compression <mode>', 'default compression for new data: auto, off, max or a zstd level 1-22', 'auto')
     .option('--pack-size <size>', 'target size of pack files, 4M-128M', '16M')
-    .option('--copy-chunker-params', 'use the chunker parameters of the --from-repo repository, so that copies between the two deduplicate');
+    .option(
+      '--copy-chunker-params',
+      'use the chunker parameters of the --from-repo repository, so that copies between the two deduplicate',
+    );
   addFromRepoFlags(cmd).action((flags: InitFlags, c: Command) => runInit(Env.from(c), flags));
 }
 
 /** The source repository's chunker parameters for --copy-chunker-params (read from its config; no lock needed). */
 async function sourceChunker(env: Env, flags: InitFlags): Promise<ChunkerParams | undefined> {
   if (flags.copyChunkerParams !== true) {
-    if (flags.fromRepo !== undefined) throw new RepoError('INVALID_ARGUMENT', '--from-repo is only used with --copy-chunker-params here');
+    if (flags.fromRepo !== undefined)
+      throw new RepoError('INVALID_ARGUMENT', '--from-repo is only used with --copy-chunker-params here');
     return undefined;
   }
-  if (flags.chunker !== undefined) throw new RepoError('INVALID_ARGUMENT', '--copy-chunker-params and --chunker cannot be combined');
+  if (flags.chunker !== undefined)
+    throw new RepoError('INVALID_ARGUMENT', '--copy-chunker-params and --chunker cannot be combined');
   if (fromLocation(flags) === undefined) {
-    throw new RepoError('INVALID_ARGUMENT', '--copy-chunker-params needs the source repository: use --from-repo or set REPO_FROM_REPOSITORY');
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      '--copy-chunker-params needs the source repository: use --from-repo or set REPO_FROM_REPOSITORY',
+    );
   }
   const src = await openFromRepository(env, flags, { skipIndex: true, workers: 0 });
   try {
@@ -57,7 +68,9 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   const compression = validateCompression(flags.compression ?? 'auto');
   const packSize = validatePackSize(parseSize(flags.packSize ?? '16M', '--pack-size'));
   const copied = await sourceChunker(env, flags);
-  const chunker = validateChunkerParams(copied ?? (flags.chunker === undefined ? DEFAULT_CHUNKER : parseChunker(flags.chunker)));
+  const chunker = validateChunkerParams(
+    copied ?? (flags.chunker === undefined ? DEFAULT_CHUNKER : parseChunker(flags.chunker)),
+  );
   const password = await env.password(true);
   const opts: InitOptions = { chunker, compression, packSize };
   // REPO_TEST_KDF=cheap is for the test suite only (deliberately not in --help): it writes a key file
@@ -75,7 +88,15 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   await repo.close();
   const c = repo.config;
   if (env.out.json) {
-    env.out.printJson({ message_type: 'initialized', id: c.id, repository: backend.location, location: backend.location, chunker: c.chunker, compression: c.compression, pack_size: c.pack_size });
+    env.out.printJson({
+      message_type: 'initialized',
+      id: c.id,
+      repository: backend.location,
+      location: backend.location,
+      chunker: c.chunker,
+      compression: c.compression,
+      pack_size: c.pack_size,
+    });
     return;
   }
   // backend.location, not the argument: a location string may hold credentials, the backend's form never does.

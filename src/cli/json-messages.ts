@@ -10,7 +10,8 @@ import { etaSeconds } from './progress.js';
 export function statusIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
   for (const name of ['REPO_PROGRESS_FPS', 'RESTIC_PROGRESS_FPS']) {
     const fps = Number(env[name]);
-    if (env[name] !== undefined && env[name] !== '' && Number.isFinite(fps) && fps > 0) return Math.round(1000 / Math.min(60, fps));
+    if (env[name] !== undefined && env[name] !== '' && Number.isFinite(fps) && fps > 0)
+      return Math.round(1000 / Math.min(60, fps));
   }
   return 1000;
 }
@@ -48,7 +49,13 @@ export function backupStatusJson(p: BackupProgress): Record<string, unknown> {
 
 /** restic's verbose_status line for one entry of a backup (-v with --json). */
 export function backupItemJson(i: BackupItem): Record<string, unknown> {
-  return { message_type: 'verbose_status', action: i.action, item: i.path, duration: i.seconds ?? 0, data_size: i.size ?? 0 };
+  return {
+    message_type: 'verbose_status',
+    action: i.action,
+    item: i.path,
+    duration: i.seconds ?? 0,
+    data_size: i.size ?? 0,
+  };
 }
 
 /** restic's -vv text line: "new       /path", "modified  /path", "removed   /path". */
@@ -93,5 +100,10 @@ export function statusTicker(emit: () => void): { stop(): void } {
 export function snakeKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(snakeKeys);
   if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v;
-  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), snakeKeys(x)]));
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+      k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()),
+      snakeKeys(x),
+    ]),
+  );
 }

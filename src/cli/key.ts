@@ -93,13 +93,20 @@ async function runList(env: Env): Promise<void> {
 }
 
 async function runAdd(env: Env, flags: NewPasswordFlags): Promise<void> {
-  const id = await withRepository(env, { skipIndex: true }, async (repo) => addKey(repo, await newPassword(flags), { kdf: await newKeyKdf() }));
+  const id = await withRepository(env, { skipIndex: true }, async (repo) =>
+    addKey(repo, await newPassword(flags), { kdf: await newKeyKdf() }),
+  );
   if (env.out.json) env.out.printJson({ message_type: 'key_added', added: id });
   else env.out.info(`saved new key ${shortId(id)}`);
 }
 
 async function runPasswd(env: Env, flags: NewPasswordFlags): Promise<void> {
-  const r = await withRepository(env, { skipIndex: true }, async (repo) => changePassword(repo, await newPassword(flags), { kdf: await newKeyKdf() }), 'exclusive');
+  const r = await withRepository(
+    env,
+    { skipIndex: true },
+    async (repo) => changePassword(repo, await newPassword(flags), { kdf: await newKeyKdf() }),
+    'exclusive',
+  );
   if (env.out.json) env.out.printJson({ message_type: 'key_changed', ...r });
   else env.out.info(`saved new key ${shortId(r.added)} and removed the old key ${shortId(r.removed)}`);
 }

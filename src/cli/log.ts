@@ -35,7 +35,10 @@ export function registerLog(program: Command): void {
     .option('--user <name>', 'only entries of this user (repeatable)', collect)
     .option('--result <result>', 'only success, failure, interrupted or partial (repeatable)', collect)
     .option('--snapshot <id>', 'only entries that added, removed or read this snapshot (id or prefix)')
-    .option('--since <time>', 'only entries since this time ("YYYY-MM-DD HH:MM:SS", RFC 3339) or this long ago (7d, 12h)')
+    .option(
+      '--since <time>',
+      'only entries since this time ("YYYY-MM-DD HH:MM:SS", RFC 3339) or this long ago (7d, 12h)',
+    )
     .option('--until <time>', 'only entries until this time or this long ago')
     .option('--last <n>', 'only the newest N entries')
     .option('--verify', 'check that no entry was removed or altered (exit 1 if one was)')
@@ -50,7 +53,8 @@ function parseWhen(value: string, flag: string, now: Date): Date {
 async function runLog(env: Env, flags: LogFlags): Promise<void> {
   const now = new Date();
   for (const r of flags.result ?? []) {
-    if (!RESULTS.includes(r as AuditResult)) throw new RepoError('INVALID_ARGUMENT', `invalid --result ${JSON.stringify(r)}: use ${RESULTS.join(', ')}`);
+    if (!RESULTS.includes(r as AuditResult))
+      throw new RepoError('INVALID_ARGUMENT', `invalid --result ${JSON.stringify(r)}: use ${RESULTS.join(', ')}`);
   }
   const filter: AuditFilter = {
     operations: flags.operation,
@@ -65,7 +69,12 @@ async function runLog(env: Env, flags: LogFlags): Promise<void> {
   };
   const last = flags.last === undefined ? undefined : parsePositiveInt(flags.last, '--last');
   // Entries are immutable files that nothing removes: no lock is needed to read them.
-  const log = await withRepository(env, { skipIndex: true, workers: 0 }, (repo) => readAuditLog(repo, { stateDir: defaultStateDir() }), 'none');
+  const log = await withRepository(
+    env,
+    { skipIndex: true, workers: 0 },
+    (repo) => readAuditLog(repo, { stateDir: defaultStateDir() }),
+    'none',
+  );
   let entries = log.entries.filter((e) => matchesAudit(e, filter));
   if (last !== undefined) entries = entries.slice(-last);
   if (flags.verify && log.problems.length > 0) runtime.exitCode = 1;
@@ -103,6 +112,10 @@ async function runLog(env: Env, flags: LogFlags): Promise<void> {
   if (flags.verify) {
     for (const n of log.notes) env.out.info(`note: ${n.message}`);
     for (const p of log.problems) env.out.print(`error: ${p.message}`);
-    env.out.info(log.problems.length === 0 ? `audit log intact: ${log.entries.length} entries` : `${log.problems.length} audit log problem${log.problems.length === 1 ? '' : 's'} found`);
+    env.out.info(
+      log.problems.length === 0
+        ? `audit log intact: ${log.entries.length} entries`
+        : `${log.problems.length} audit log problem${log.problems.length === 1 ? '' : 's'} found`,
+    );
   }
 }

@@ -22,9 +22,14 @@ export function registerLs(program: Command): void {
     .command('ls')
     .description('list files and directories in a snapshot')
     .argument('<snapshot>', 'snapshot id (or a unique prefix of it), or "latest"')
-    .argument('[path]', 'only list this path inside the snapshot and what is below it, as backed up, e.g. /home/me/docs')
+    .argument(
+      '[path]',
+      'only list this path inside the snapshot and what is below it, as backed up, e.g. /home/me/docs',
+    )
     .option('-l, --long', 'show mode, owner, size and modification time');
-  addFilterFlags(cmd, collect).action((ref: string, path: string | undefined, flags: LsFlags, c: Command) => runLs(Env.from(c), ref, path, flags));
+  addFilterFlags(cmd, collect).action((ref: string, path: string | undefined, flags: LsFlags, c: Command) =>
+    runLs(Env.from(c), ref, path, flags),
+  );
 }
 
 /** Buffers output lines and writes them in blocks, waiting when stdout is slow. */
@@ -56,7 +61,14 @@ function nodeJson(node: TreeNode, path: string): Record<string, unknown> {
   if (node.group !== undefined) o.group = node.group;
   if (node.size !== undefined) o.size = node.size;
   if (node.linktarget !== undefined) o.linktarget = displayName(node.linktarget);
-  Object.assign(o, { mode: node.mode, mtime: node.mtime, atime: node.atime, ctime: node.ctime, struct_type: 'node', message_type: 'node' });
+  Object.assign(o, {
+    mode: node.mode,
+    mtime: node.mtime,
+    atime: node.atime,
+    ctime: node.ctime,
+    struct_type: 'node',
+    message_type: 'node',
+  });
   return o;
 }
 
@@ -79,7 +91,11 @@ async function runLs(env: Env, ref: string, subPath: string | undefined, flags: 
       else await sink.line(flags.long ? longLine(node, path) : path);
     };
     // Unsafe nodes are left out and each named on standard error; exit 1 at the end (README, exit codes).
-    const reader = new ValidatingReader((id) => loadTree(repo, id), (line) => out.warn(line), storedTreeShapes(repo));
+    const reader = new ValidatingReader(
+      (id) => loadTree(repo, id),
+      (line) => out.warn(line),
+      storedTreeShapes(repo),
+    );
     reader.snapshot = sn.id;
     const walk = async (treeId: string, prefix: string): Promise<void> => {
       for (const node of await reader.nodes(treeId, prefix)) {
@@ -88,8 +104,10 @@ async function runLs(env: Env, ref: string, subPath: string | undefined, flags: 
         if (node.type === 'dir' && node.subtree !== undefined) await walk(node.subtree, path);
       }
     };
-    if (out.json) await sink.line(JSON.stringify({ ...snapshotJson(sn), struct_type: 'snapshot', message_type: 'snapshot' }));
-    else if (!out.quiet) process.stderr.write(`snapshot ${shortId(sn.id)} of [${sn.paths.join(' ')}] at ${formatTimestamp(sn.time)}:\n`);
+    if (out.json)
+      await sink.line(JSON.stringify({ ...snapshotJson(sn), struct_type: 'snapshot', message_type: 'snapshot' }));
+    else if (!out.quiet)
+      process.stderr.write(`snapshot ${shortId(sn.id)} of [${sn.paths.join(' ')}] at ${formatTimestamp(sn.time)}:\n`);
     const resolved = await resolveSnapshotPath(repo, sn, subPath ?? '');
     if (resolved.node === undefined) {
       if (await reader.withinBounds(sn.tree)) await walk(sn.tree, '');
@@ -97,7 +115,8 @@ async function runLs(env: Env, ref: string, subPath: string | undefined, flags: 
       const parts = (subPath ?? '').split('/').filter((p) => p !== '' && p !== '.');
       const path = '/' + parts.join('/');
       await emit(resolved.node, path);
-      if (resolved.treeId !== undefined && (await reader.withinBounds(resolved.treeId))) await walk(resolved.treeId, path);
+      if (resolved.treeId !== undefined && (await reader.withinBounds(resolved.treeId)))
+        await walk(resolved.treeId, path);
     }
     if (reader.faults > 0) runtime.exitCode = 1;
   });

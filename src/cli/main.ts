@@ -94,7 +94,8 @@ function commanderErrorText(str: string): string {
   let msg = str.trim().replace(/^error: /, '');
   msg = msg.replace(/(--?password[\w-]*)=[^'"\s]*/gi, '$1=…');
   if (/unknown option '--?password(?!-file|-command)/i.test(msg)) {
-    msg += '\n(passwords are not accepted on the command line: set REPO_PASSWORD, or use --password-file or --password-command)';
+    msg +=
+      '\n(passwords are not accepted on the command line: set REPO_PASSWORD, or use --password-file or --password-command)';
   }
   return msg;
 }
@@ -106,11 +107,22 @@ function buildProgram(): Command {
     .usage('[options] <command> [arguments]')
     .option('-r, --repo <location>', 'repository location (default: $REPO_REPOSITORY)')
     .option('--password-file <file>', 'read the password from the first line of a file (default: $REPO_PASSWORD_FILE)')
-    .option('--password-command <command>', 'run a shell command and use the first line it prints as the password (default: $REPO_PASSWORD_COMMAND)')
+    .option(
+      '--password-command <command>',
+      'run a shell command and use the first line it prints as the password (default: $REPO_PASSWORD_COMMAND)',
+    )
     .option('--no-lock', 'do not lock the repository (for read-only storage; unsafe while others prune)')
     .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a conflicting lock to go away')
-    .option('-o, --option <key=value>', 'set a backend option, e.g. rclone.program=PATH, rest.connections=8 (repeatable)', collect)
-    .option('--cacert <file>', 'also trust the CA certificates in this PEM file for https: rest: servers (repeatable)', collect)
+    .option(
+      '-o, --option <key=value>',
+      'set a backend option, e.g. rclone.program=PATH, rest.connections=8 (repeatable)',
+      collect,
+    )
+    .option(
+      '--cacert <file>',
+      'also trust the CA certificates in this PEM file for https: rest: servers (repeatable)',
+      collect,
+    )
     .option('--tls-client-cert <file>', 'present this PEM file (certificate and private key) to https: rest: servers')
     .option('--limit-upload <KiB/s>', 'limit uploads to remote repositories to this rate (default: unlimited)')
     .option('--limit-download <KiB/s>', 'limit downloads from remote repositories to this rate (default: unlimited)')
@@ -176,7 +188,12 @@ function reportError(err: unknown, verbose: boolean): number {
     let msg = err.message;
     if (err.code === 'INTERRUPTED' || interrupted) msg = /interrupt/i.test(msg) ? msg : 'interrupted';
     const file = err.context.file;
-    if (typeof file === 'string' && file !== '' && !msg.includes(file) && ['INTEGRITY', 'FORMAT', 'NOT_FOUND', 'BACKEND'].includes(err.code)) {
+    if (
+      typeof file === 'string' &&
+      file !== '' &&
+      !msg.includes(file) &&
+      ['INTEGRITY', 'FORMAT', 'NOT_FOUND', 'BACKEND'].includes(err.code)
+    ) {
       msg += ` (${file})`;
     }
     const code = interrupted ? EXIT_INTERRUPTED : (CODE_EXIT[err.code] ?? EXIT_ERROR);
@@ -211,7 +228,9 @@ let exiting = false;
 async function exit(code: number): Promise<never> {
   exiting = true;
   const drain = (s: NodeJS.WriteStream) =>
-    s.destroyed || s.writableLength === 0 ? Promise.resolve() : new Promise<void>((resolve) => s.write('', () => resolve()));
+    s.destroyed || s.writableLength === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => s.write('', () => resolve()));
   await Promise.all([drain(process.stdout), drain(process.stderr)]);
   process.exit(code);
 }

@@ -11,7 +11,10 @@ export { parseSize };
 export function parseChunker(value: string): ChunkerParams {
   const parts = value.split('/');
   if (parts.length !== 3) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid --chunker ${JSON.stringify(value)}: use MIN/AVG/MAX, e.g. 512K/1M/8M`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `invalid --chunker ${JSON.stringify(value)}: use MIN/AVG/MAX, e.g. 512K/1M/8M`,
+    );
   }
   const [min, avg, max] = parts.map((p) => parseSize(p, '--chunker'));
   return { algorithm: FASTCDC_ALGORITHM, min, avg, max };
@@ -28,7 +31,11 @@ const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d
  */
 export function parseTime(value: string, flag = '--time'): Date {
   const s = value.trim();
-  const bad = () => new RepoError('INVALID_ARGUMENT', `invalid ${flag} ${JSON.stringify(value)}: use "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS" (local time) or RFC 3339`);
+  const bad = () =>
+    new RepoError(
+      'INVALID_ARGUMENT',
+      `invalid ${flag} ${JSON.stringify(value)}: use "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS" (local time) or RFC 3339`,
+    );
   const ms = (frac: string | undefined) => Number((frac ?? '').padEnd(3, '0').slice(0, 3));
   let m = RFC3339_RE.exec(s);
   if (m !== null) {
@@ -67,12 +74,22 @@ export function collect(value: string, previous: string[] | undefined): string[]
 
 /** Repeatable, comma-separated tags flattened: `--tag a,b --tag c` → ['a', 'b', 'c']. */
 export function flattenTags(values: string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  return (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
 }
 
 /** Tag filters with restic's semantics: each flag value is a set that must match completely; flags are alternatives. */
 export function tagFilter(values: string[] | undefined): string[][] | undefined {
-  const sets = (values ?? []).map((v) => v.split(',').map((t) => t.trim()).filter((t) => t !== '')).filter((s) => s.length > 0);
+  const sets = (values ?? [])
+    .map((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    )
+    .filter((s) => s.length > 0);
   return sets.length > 0 ? sets : undefined;
 }
 
@@ -98,9 +115,11 @@ export function parseWaitDuration(value: string, flag: string): number {
 
 /** Resolves a full id or a unique prefix among stored names (cat, repair packs: every command takes short ids). */
 export function resolveIdPrefix(names: string[], prefix: string, what: string): string {
-  if (!/^[0-9a-f]{1,64}$/.test(prefix)) throw new RepoError('INVALID_ARGUMENT', `invalid ${what} id ${JSON.stringify(prefix.slice(0, 80))}`);
+  if (!/^[0-9a-f]{1,64}$/.test(prefix))
+    throw new RepoError('INVALID_ARGUMENT', `invalid ${what} id ${JSON.stringify(prefix.slice(0, 80))}`);
   const matches = names.filter((n) => n.startsWith(prefix));
   if (matches.length === 0) throw new NotFoundError(`no ${what} with id ${prefix}`);
-  if (matches.length > 1) throw new RepoError('AMBIGUOUS', `${what} id prefix ${prefix} matches ${matches.length} files`);
+  if (matches.length > 1)
+    throw new RepoError('AMBIGUOUS', `${what} id prefix ${prefix} matches ${matches.length} files`);
   return matches[0];
 }

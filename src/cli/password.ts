@@ -40,7 +40,10 @@ function firstLine(text: string): string {
  * REPO_PASSWORD_COMMAND), a file or command wins over REPO_PASSWORD, and only without any of them
  * is the user prompted, which needs a terminal on stdin. `confirm` asks twice (for init).
  */
-export async function getPassword(src: PasswordSources, opts: { confirm?: boolean; lookup?: PasswordLookup } = {}): Promise<string> {
+export async function getPassword(
+  src: PasswordSources,
+  opts: { confirm?: boolean; lookup?: PasswordLookup } = {},
+): Promise<string> {
   const env = process.env;
   const lookup = opts.lookup ?? {};
   const fromVar = (name: string | null | undefined, dflt: string) => {
@@ -58,7 +61,9 @@ export async function getPassword(src: PasswordSources, opts: { confirm?: boolea
   else if (file !== undefined) password = await fromFile(file);
   else if (direct !== undefined) password = direct;
   else if (process.stdin.isTTY) {
-    password = await promptHidden(lookup.prompt ?? (opts.confirm ? 'enter password for new repository: ' : 'enter password for repository: '));
+    password = await promptHidden(
+      lookup.prompt ?? (opts.confirm ? 'enter password for new repository: ' : 'enter password for repository: '),
+    );
     if (opts.confirm && password !== '') {
       const again = await promptHidden('enter password again: ');
       if (again !== password) throw new RepoError('INVALID_ARGUMENT', 'passwords do not match');
@@ -79,7 +84,9 @@ async function fromFile(file: string): Promise<string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read password file ${file}: ${describeFsError(err)}`, { path: file });
+    throw new RepoError('INVALID_ARGUMENT', `cannot read password file ${file}: ${describeFsError(err)}`, {
+      path: file,
+    });
   }
   return firstLine(text);
 }
@@ -94,7 +101,9 @@ function fromCommand(command: string): Promise<string> {
     child.on('error', (err) => {
       if (settled) return;
       settled = true;
-      reject(new RepoError('COMMAND_FAILED', `cannot run the password command: ${describeFsError(err)}`, {}, { cause: err }));
+      reject(
+        new RepoError('COMMAND_FAILED', `cannot run the password command: ${describeFsError(err)}`, {}, { cause: err }),
+      );
     });
     child.on('close', (code, signal) => {
       if (settled) return;

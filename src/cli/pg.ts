@@ -4,7 +4,14 @@
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { baseBackups, chooseBase, layDownBase, parseTargetTime, physicalDatabase, type RecoveryTarget } from '../ops/pg-restore.js';
+import {
+  baseBackups,
+  chooseBase,
+  layDownBase,
+  parseTargetTime,
+  physicalDatabase,
+  type RecoveryTarget,
+} from '../ops/pg-restore.js';
 import { openProfileRepository, withLock } from '../ops/repos.js';
 import { Env, runtime } from './context.js';
 import { formatBytes } from './format.js';
@@ -37,15 +44,34 @@ export function registerPg(program: Command): void {
 }
 
 function target(flags: PgRestoreFlags): RecoveryTarget {
-  const given = [flags.targetTime, flags.targetLsn, flags.targetXid, flags.targetName, flags.latest ? 'latest' : undefined].filter((x) => x !== undefined);
-  if (given.length > 1) throw new RepoError('INVALID_ARGUMENT', 'give one of --target-time, --target-lsn, --target-xid, --target-name, --latest');
-  if (flags.targetTime !== undefined) return { kind: 'time', text: flags.targetTime, at: parseTargetTime(flags.targetTime) };
+  const given = [
+    flags.targetTime,
+    flags.targetLsn,
+    flags.targetXid,
+    flags.targetName,
+    flags.latest ? 'latest' : undefined,
+  ].filter((x) => x !== undefined);
+  if (given.length > 1)
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      'give one of --target-time, --target-lsn, --target-xid, --target-name, --latest',
+    );
+  if (flags.targetTime !== undefined)
+    return { kind: 'time', text: flags.targetTime, at: parseTargetTime(flags.targetTime) };
   if (flags.targetLsn !== undefined) {
-    if (!/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(flags.targetLsn)) throw new RepoError('INVALID_ARGUMENT', `--target-lsn ${JSON.stringify(flags.targetLsn)}: expected e.g. 0/3000060`);
+    if (!/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(flags.targetLsn))
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `--target-lsn ${JSON.stringify(flags.targetLsn)}: expected e.g. 0/3000060`,
+      );
     return { kind: 'lsn', text: flags.targetLsn };
   }
   if (flags.targetXid !== undefined) {
-    if (!/^\d+$/.test(flags.targetXid)) throw new RepoError('INVALID_ARGUMENT', `--target-xid ${JSON.stringify(flags.targetXid)}: expected a transaction id (a number)`);
+    if (!/^\d+$/.test(flags.targetXid))
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `--target-xid ${JSON.stringify(flags.targetXid)}: expected a transaction id (a number)`,
+      );
     return { kind: 'xid', text: flags.targetXid };
   }
   if (flags.targetName !== undefined) return { kind: 'name', text: flags.targetName };
@@ -56,23 +82,47 @@ async function runPgRestore(env: Env, flags: PgRestoreFlags): Promise<void> {
   const t = target(flags);
   const { profile, file } = await loadProfile(flags);
   const db = physicalDatabase(profile, flags.database);
-  const repo = await openProfileRepository(profile, { backendOptions: env.backendOptions() }, { onWarning: (m) => env.out.warn(m) });
+  const repo = await openProfileRepository(
+    profile,
+    { backendOptions: env.backendOptions() },
+    { onWarning: (m) => env.out.warn(m) },
+  );
   try {
     await withLock(repo, false, { retryMs: profile.retryLockMs, signal: env.signal }, async () => {
       const base = chooseBase(await baseBackups(repo, profile, db), t, profile.name);
       const repoCommand = [process.execPath, runtime.cliScript];
-      const { bytes } = await layDownBase(repo, profile, base, { into: flags.into!, target: t, repoCommand, configFile: file, signal: env.signal });
+      const { bytes } = await layDownBase(repo, profile, base, {
+        into: flags.into!,
+        target: t,
+        repoCommand,
+        configFile: file,
+        signal: env.signal,
+      });
       const what = t.kind === 'latest' ? 'the end of the archived WAL' : `${t.kind} ${t.text}`;
       if (env.out.json) {
-        env.out.print(JSON.stringify({ message_type: 'pg_restore', base_snapshot: base.id, base_time: base.time, bytes, into: flags.into, target: t.kind, target_value: t.kind === 'latest' ? null : t.text }));
+        env.out.print(
+          JSON.stringify({
+            message_type: 'pg_restore',
+            base_snapshot: base.id,
+            base_time: base.time,
+            bytes,
+            into: flags.into,
+            target: t.kind,
+            target_value: t.kind === 'latest' ? null : t.text,
+          }),
+        );
         return;
       }
-      env.out.print(`base backup ${shortId(base.id)} of ${base.time} (${formatBytes(bytes)}) laid down in ${flags.into}`);
+      env.out.print(
+        `base backup ${shortId(base.id)} of ${base.time} (${formatBytes(bytes)}) laid down in ${flags.into}`,
+      );
       env.out.print(`recovery to ${what} is configured (recovery.signal, restore_command in postgresql.auto.conf).`);
       env.out.print('Start the server on it to replay the WAL, as the user that owns the cluster:');
       env.out.print(`  chown -R postgres:postgres ${flags.into} && chmod 700 ${flags.into}`);
       env.out.print(`  pg_ctl -D ${flags.into} -l ${flags.into}/recovery.log start`);
-      env.out.print('The postgres user must be able to read the config file and the profile\'s password file for restore_command.');
+      env.out.print(
+        "The postgres user must be able to read the config file and the profile's password file for restore_command.",
+      );
     });
   } finally {
     await repo.close().catch(() => undefined);

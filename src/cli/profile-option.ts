@@ -11,10 +11,19 @@ const PROFILE_COMMANDS = new Set(['run', 'schedule', 'status']);
 
 export function registerProfileOptions(program: Command): void {
   program
-    .option('--config <file>', 'config file with profiles (default: $REPO_CONFIG, ./repo.yaml, $XDG_CONFIG_HOME/repo/repo.yaml)')
-    .option('--profile <name>', "take repository, password, env and cache settings from this repo.yaml profile")
+    .option(
+      '--config <file>',
+      'config file with profiles (default: $REPO_CONFIG, ./repo.yaml, $XDG_CONFIG_HOME/repo/repo.yaml)',
+    )
+    .option('--profile <name>', 'take repository, password, env and cache settings from this repo.yaml profile')
     .hook('preAction', async (root, action) => {
-      const g = root.opts<{ config?: string; profile?: string; repo?: string; passwordFile?: string; passwordCommand?: string }>();
+      const g = root.opts<{
+        config?: string;
+        profile?: string;
+        repo?: string;
+        passwordFile?: string;
+        passwordCommand?: string;
+      }>();
       if (g.profile === undefined || PROFILE_COMMANDS.has(topCommand(action).name())) return;
       const { loadConfig, selectProfiles } = await import('../ops/config.js');
       const [p] = selectProfiles(loadConfig(g.config), [g.profile]);
@@ -28,7 +37,11 @@ function topCommand(c: Command): Command {
   return cmd;
 }
 
-async function applyProfile(root: Command, p: ProfileConfig, g: { repo?: string; passwordFile?: string; passwordCommand?: string }): Promise<void> {
+async function applyProfile(
+  root: Command,
+  p: ProfileConfig,
+  g: { repo?: string; passwordFile?: string; passwordCommand?: string },
+): Promise<void> {
   const { applyProfileEnvironment } = await import('../ops/profile-env.js');
   applyProfileEnvironment(p); // first: a profile's variables never override its own settings below
   if (g.repo === undefined) root.setOptionValue('repo', p.repository);

@@ -31,7 +31,9 @@ export class StatusBlock {
   redraw(): void {
     if (!this.enabled) return;
     const width = process.stderr.columns || 80;
-    const lines = this.render((Date.now() - this.started) / 1000).map((l) => (l.length >= width ? l.slice(0, Math.max(0, width - 1)) : l));
+    const lines = this.render((Date.now() - this.started) / 1000).map((l) =>
+      l.length >= width ? l.slice(0, Math.max(0, width - 1)) : l,
+    );
     process.stderr.write(this.erase() + lines.join('\n'));
     this.shown = lines.length;
   }
@@ -100,7 +102,10 @@ export function describeTransfer(c: TransferCounts): string {
   const total = Math.max(c.total, c.done); // never "done > total"
   let s = `[${formatDuration(c.seconds)}] ${c.label}  ${percent(d, t)}  ${c.done} / ${total} ${c.unit}`;
   if (c.bytesDone !== undefined) {
-    s += c.bytesTotal !== undefined ? `  ${formatBytes(c.bytesDone)} / ${formatBytes(Math.max(c.bytesTotal, c.bytesDone))}` : `  ${formatBytes(c.bytesDone)}`;
+    s +=
+      c.bytesTotal !== undefined
+        ? `  ${formatBytes(c.bytesDone)} / ${formatBytes(Math.max(c.bytesTotal, c.bytesDone))}`
+        : `  ${formatBytes(c.bytesDone)}`;
     s += `  ${formatRate(c.bytesDone, c.workSeconds ?? c.seconds)}`;
   }
   const eta = etaSeconds(c.workSeconds ?? c.seconds, d, t);

@@ -19,7 +19,10 @@ export interface PruneFlags {
 
 export function addPruneFlags(cmd: Command): Command {
   return cmd
-    .option('--max-unused <limit>', 'unused space to tolerate after pruning: a percentage (default 5%), a size, or unlimited')
+    .option(
+      '--max-unused <limit>',
+      'unused space to tolerate after pruning: a percentage (default 5%), a size, or unlimited',
+    )
     .option('--max-repack-size <size>', 'repack at most this many bytes of packs in one run');
 }
 
@@ -61,11 +64,20 @@ async function prune(env: Env, repo: Repository, flags: PruneFlags, live: PruneL
   if (!pruneHasWork(plan) && result.temporaryFilesRemoved === 0) noteNothingChanged('prune');
   if (env.out.json) {
     // bytes_freed is measured here (pack files removed minus packs written), not the plan's expectation.
-    env.out.printJson({ message_type: 'prune_summary', dry_run: false, ...planJson(plan), bytes_freed: result.bytesFreed, packs_written: result.packsWritten, temporary_files_removed: result.temporaryFilesRemoved, seconds });
+    env.out.printJson({
+      message_type: 'prune_summary',
+      dry_run: false,
+      ...planJson(plan),
+      bytes_freed: result.bytesFreed,
+      packs_written: result.packsWritten,
+      temporary_files_removed: result.temporaryFilesRemoved,
+      seconds,
+    });
     return;
   }
   printPlan(env, plan, false);
-  if (result.temporaryFilesRemoved > 0) env.out.info(`removed ${result.temporaryFilesRemoved} abandoned temporary files`);
+  if (result.temporaryFilesRemoved > 0)
+    env.out.info(`removed ${result.temporaryFilesRemoved} abandoned temporary files`);
   if (!pruneHasWork(plan)) return;
   env.out.info(
     `done in ${seconds.toFixed(1)} s: ${result.packsDeleted} packs deleted, ${result.packsRepacked} repacked into ${result.packsWritten}, ` +
@@ -88,7 +100,16 @@ class PruneLive {
     this.block = new StatusBlock(enabled, (secs) => {
       const p = this.current;
       if (p.total === 0) return [describePhase(secs, p.phase)];
-      return [describeTransfer({ label: p.phase === 'repack' ? 'repacking' : p.phase === 'delete' ? 'deleting' : p.phase, seconds: secs, workSeconds: (Date.now() - this.since) / 1000, done: p.done, total: p.total, unit: 'packs' })];
+      return [
+        describeTransfer({
+          label: p.phase === 'repack' ? 'repacking' : p.phase === 'delete' ? 'deleting' : p.phase,
+          seconds: secs,
+          workSeconds: (Date.now() - this.since) / 1000,
+          done: p.done,
+          total: p.total,
+          unit: 'packs',
+        }),
+      ];
     });
   }
 
@@ -127,20 +148,35 @@ function planJson(p: PrunePlan): Record<string, unknown> {
 
 function printPlan(env: Env, p: PrunePlan, dryRun: boolean): void {
   const s = p.stats;
-  const unref = p.unreferencedPacks.length > 0 ? `; ${p.unreferencedPacks.length} packs (${formatBytes(s.bytesUnreferenced)}) are in no index` : '';
-  env.out.info(`${s.snapshots} snapshots use ${s.blobsUsed} blobs (${formatBytes(s.bytesUsed)}); ${s.blobsUnused} blobs (${formatBytes(s.bytesUnused)}) are unused${unref}`);
+  const unref =
+    p.unreferencedPacks.length > 0
+      ? `; ${p.unreferencedPacks.length} packs (${formatBytes(s.bytesUnreferenced)}) are in no index`
+      : '';
+  env.out.info(
+    `${s.snapshots} snapshots use ${s.blobsUsed} blobs (${formatBytes(s.bytesUsed)}); ${s.blobsUnused} blobs (${formatBytes(s.bytesUnused)}) are unused${unref}`,
+  );
   if (!pruneHasWork(p)) {
     const limit = s.bytesUnusedLimit === null ? 'no limit' : `the limit of ${formatBytes(s.bytesUnusedLimit)}`;
-    const why = s.bytesUnusedAfter > 0 ? `the ${formatBytes(s.bytesUnusedAfter)} unused are within ${limit}` : 'no pack holds unused data';
+    const why =
+      s.bytesUnusedAfter > 0
+        ? `the ${formatBytes(s.bytesUnusedAfter)} unused are within ${limit}`
+        : 'no pack holds unused data';
     env.out.info(`nothing to do: ${why}, and merging small packs would not make fewer packs`);
     return;
   }
   if (p.deletePacks.length + p.unreferencedPacks.length + p.repackPacks.length === 0) {
-    env.out.info(`${dryRun ? 'would rewrite' : 'rewrites'} the index: ${p.supersededIndexFiles.length} superseded index files were left by an interrupted prune or repair`);
+    env.out.info(
+      `${dryRun ? 'would rewrite' : 'rewrites'} the index: ${p.supersededIndexFiles.length} superseded index files were left by an interrupted prune or repair`,
+    );
     return;
   }
   const would = dryRun ? 'would ' : '';
   const into = p.repackPacks.length > 0 ? ` into about ${s.packsToWrite}` : '';
-  env.out.info(`${would}delete ${p.deletePacks.length + p.unreferencedPacks.length} packs (${formatBytes(s.bytesToDelete)}), ${would}repack ${p.repackPacks.length} packs (${formatBytes(s.bytesToRepack)})${into}`);
-  if (dryRun) env.out.info(`would free about ${formatBytes(s.bytesFreed)}; unused space left: ${formatBytes(s.bytesUnusedAfter)}`);
+  env.out.info(
+    `${would}delete ${p.deletePacks.length + p.unreferencedPacks.length} packs (${formatBytes(s.bytesToDelete)}), ${would}repack ${p.repackPacks.length} packs (${formatBytes(s.bytesToRepack)})${into}`,
+  );
+  if (dryRun)
+    env.out.info(
+      `would free about ${formatBytes(s.bytesFreed)}; unused space left: ${formatBytes(s.bytesUnusedAfter)}`,
+    );
 }

@@ -19,7 +19,9 @@ export function registerRepair(program: Command): void {
     .action(async (_flags: unknown, c: Command) => {
       const env = Env.from(c);
       const ids = await withRepository(env, { skipIndex: true }, (repo) => acknowledgeAuditProblems(repo), 'exclusive');
-      env.out.info(ids.length === 0 ? 'the audit log has no problems' : `acknowledged ${ids.length} audit log problems`);
+      env.out.info(
+        ids.length === 0 ? 'the audit log has no problems' : `acknowledged ${ids.length} audit log problems`,
+      );
     });
   repair
     .command('index')
@@ -28,12 +30,24 @@ export function registerRepair(program: Command): void {
     .option('-n, --dry-run', 'only show what would be done')
     .action(async (flags: { readAllPacks?: boolean; dryRun?: boolean }, c: Command) => {
       const env = Env.from(c);
-      const r = await withRepository(env, { skipIndex: true }, (repo) => repairIndex(repo, { readAllPacks: flags.readAllPacks, dryRun: flags.dryRun }), 'exclusive');
+      const r = await withRepository(
+        env,
+        { skipIndex: true },
+        (repo) => repairIndex(repo, { readAllPacks: flags.readAllPacks, dryRun: flags.dryRun }),
+        'exclusive',
+      );
       if (env.out.json) return env.out.printJson({ message_type: 'repair_index', ...(snakeKeys(r) as object) });
       env.out.info(`indexed ${r.blobs} blobs in ${r.packs} packs (${r.packsReadFromStorage} pack headers read)`);
-      for (const u of r.unreadablePacks) env.out.warn(`pack ${u.pack} cannot be read and was ${u.kept ? 'kept in the index as it was' : 'left out of the index'}: ${u.message}`);
-      for (const d of r.damagedPacks) env.out.warn(`pack ${d.pack} is damaged (${d.damagedBlobs} blobs unreadable): run "repo repair packs ${d.pack}"`);
-      if (!flags.dryRun) env.out.info(`wrote ${r.newIndexFiles.length} index files, removed ${r.removedIndexFiles.length}`);
+      for (const u of r.unreadablePacks)
+        env.out.warn(
+          `pack ${u.pack} cannot be read and was ${u.kept ? 'kept in the index as it was' : 'left out of the index'}: ${u.message}`,
+        );
+      for (const d of r.damagedPacks)
+        env.out.warn(
+          `pack ${d.pack} is damaged (${d.damagedBlobs} blobs unreadable): run "repo repair packs ${d.pack}"`,
+        );
+      if (!flags.dryRun)
+        env.out.info(`wrote ${r.newIndexFiles.length} index files, removed ${r.removedIndexFiles.length}`);
     });
   repair
     .command('snapshots')
@@ -55,13 +69,19 @@ export function registerRepair(program: Command): void {
       );
       if (env.out.json) return env.out.printJson({ message_type: 'repair_snapshots', ...(snakeKeys(r) as object) });
       for (const u of r.unreadable) {
-        env.out.warn(`snapshot ${u.id.slice(0, 8)} cannot be read${r.forgotten.includes(u.id) ? ' and was removed' : ' (--forget removes it)'}: ${u.message}`);
+        env.out.warn(
+          `snapshot ${u.id.slice(0, 8)} cannot be read${r.forgotten.includes(u.id) ? ' and was removed' : ' (--forget removes it)'}: ${u.message}`,
+        );
       }
       for (const s of r.repaired) {
-        env.out.info(`snapshot ${s.original.slice(0, 8)}${s.repaired ? ` → ${s.repaired.slice(0, 8)}` : ' (dry run)'}:`);
+        env.out.info(
+          `snapshot ${s.original.slice(0, 8)}${s.repaired ? ` → ${s.repaired.slice(0, 8)}` : ' (dry run)'}:`,
+        );
         for (const ch of s.changes) env.out.info(`  ${ch.path}: ${ch.change}`);
       }
-      env.out.info(`${r.repaired.length} snapshots repaired, ${r.unchanged.length} unchanged, ${r.unreadable.length} unreadable, ${r.forgotten.length} removed`);
+      env.out.info(
+        `${r.repaired.length} snapshots repaired, ${r.unchanged.length} unchanged, ${r.unreadable.length} unreadable, ${r.forgotten.length} removed`,
+      );
     });
   repair
     .command('packs')
@@ -89,6 +109,7 @@ export function registerRepair(program: Command): void {
       );
       if (env.out.json) return env.out.printJson({ message_type: 'repair_packs', ...(snakeKeys(r) as object) });
       for (const p of r.packs) env.out.info(`pack ${p.pack.slice(0, 8)}: ${p.salvaged} blobs salvaged, ${p.lost} lost`);
-      if (r.packs.some((p) => p.lost > 0)) env.out.info('run "repo repair snapshots" to rewrite the snapshots that used the lost blobs');
+      if (r.packs.some((p) => p.lost > 0))
+        env.out.info('run "repo repair snapshots" to rewrite the snapshots that used the lost blobs');
     });
 }

@@ -40,7 +40,10 @@ export class RestoreLive {
     if (this.out.json) {
       const d = w.damaged;
       // restic's shape for a restore error, with the blob and pack it failed on.
-      const line = d !== undefined ? errorJson(d.message, 'restore', d.item, { blob: d.blob, pack: d.pack }) : errorJson(w.message, 'restore', w.path);
+      const line =
+        d !== undefined
+          ? errorJson(d.message, 'restore', d.item, { blob: d.blob, pack: d.pack })
+          : errorJson(w.message, 'restore', w.path);
       process.stderr.write(line + '\n');
     } else this.block.above(() => this.out.warn(`${w.path}: ${w.message}`));
   }
@@ -61,12 +64,19 @@ export class RestoreLive {
   private line(secs: number): string {
     const p = this.last;
     if (p === undefined) {
-      const found = this.planned === undefined ? '' : `: ${this.planned.files} files, ${formatBytes(this.planned.bytes)} found`;
+      const found =
+        this.planned === undefined ? '' : `: ${this.planned.files} files, ${formatBytes(this.planned.bytes)} found`;
       return describePhase(secs, this.phase + found);
     }
     // Rate and ETA count from the first byte written, not from opening and planning.
     const writing = (Date.now() - (this.writingSince ?? Date.now())) / 1000;
-    const counts = { done: p.filesDone, total: p.filesTotal, unit: 'files', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal };
+    const counts = {
+      done: p.filesDone,
+      total: p.filesTotal,
+      unit: 'files',
+      bytesDone: p.bytesDone,
+      bytesTotal: p.bytesTotal,
+    };
     return describeTransfer({ label: 'restoring', seconds: secs, workSeconds: writing, ...counts });
   }
 }

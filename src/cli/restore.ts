@@ -5,7 +5,14 @@ import type { Command } from 'commander';
 import { compileRules, type ExcludeRule } from '../archiver/index.js';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { restoreSnapshot, RestoreDamagedError, type OverwriteMode, type RestoreOptions, type RestoreProgress, type RestoreResult } from '../restorer/index.js';
+import {
+  restoreSnapshot,
+  RestoreDamagedError,
+  type OverwriteMode,
+  type RestoreOptions,
+  type RestoreProgress,
+  type RestoreResult,
+} from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { formatBytes, formatDuration } from './format.js';
@@ -45,11 +52,16 @@ export function registerRestore(program: Command): void {
     .option('--no-sparse', 'write every zero byte: files take their full size on disk')
     .option('--no-devices', 'do not create block and character device nodes (as root they are created, as restic does)')
     .option('--strip-setuid', 'clear the setuid and setgid bits of restored files');
-  addFilterFlags(cmd, collect).action((ref: string, flags: RestoreFlags, c: Command) => runRestore(Env.from(c), ref, flags));
+  addFilterFlags(cmd, collect).action((ref: string, flags: RestoreFlags, c: Command) =>
+    runRestore(Env.from(c), ref, flags),
+  );
 }
 
 /** Patterns match the path relative to the restore root, written with a leading "/" (so "/docs" is anchored). */
-function matcher(plain: string[] | undefined, ignoreCase: string[] | undefined): ((rel: string) => boolean) | undefined {
+function matcher(
+  plain: string[] | undefined,
+  ignoreCase: string[] | undefined,
+): ((rel: string) => boolean) | undefined {
   const rules: ExcludeRule[] = [
     ...(plain ?? []).map((pattern) => ({ pattern, ignoreCase: false })),
     ...(ignoreCase ?? []).map((pattern) => ({ pattern, ignoreCase: true })),
@@ -63,7 +75,10 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
   const { out } = env;
   const overwrite = (flags.overwrite ?? 'always') as OverwriteMode;
   if (!OVERWRITE_MODES.includes(overwrite)) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid --overwrite ${JSON.stringify(flags.overwrite)}: use always, if-changed or never`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `invalid --overwrite ${JSON.stringify(flags.overwrite)}: use always, if-changed or never`,
+    );
   }
   const { ref, path: subPath } = splitSnapshotPath(arg);
   const live = new RestoreLive(out);
@@ -88,7 +103,7 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
   const { sn, result, damage } = await withRepository(env, { workers: 0 }, async (repo) => {
     live.phase = 'finding the snapshot';
     const sn = await findSnapshot(repo, ref, snapshotFilter(flags));
-    live.phase = 'reading the snapshot\'s trees';
+    live.phase = "reading the snapshot's trees";
     try {
       return { sn, result: await restoreSnapshot(repo, sn, opts), damage: undefined };
     } catch (err) {
@@ -105,7 +120,15 @@ async function runRestore(env: Env, arg: string, flags: RestoreFlags): Promise<v
   if (damage !== undefined) throw damage;
 }
 
-function printSummary(env: Env, flags: RestoreFlags, opts: RestoreOptions, snapshotId: string, result: RestoreResult, seconds: number, last?: RestoreProgress): void {
+function printSummary(
+  env: Env,
+  flags: RestoreFlags,
+  opts: RestoreOptions,
+  snapshotId: string,
+  result: RestoreResult,
+  seconds: number,
+  last?: RestoreProgress,
+): void {
   const { out } = env;
   if (out.json) {
     // restic 0.17's summary keys first, then what restic does not have.
@@ -132,14 +155,19 @@ function printSummary(env: Env, flags: RestoreFlags, opts: RestoreOptions, snaps
   if (result.hardlinks > 0) parts.push(`${result.hardlinks} hard links`);
   if (result.specials > 0) parts.push(`${result.specials} special files`);
   const verb = opts.dryRun ? 'would restore' : 'restored';
-  out.info(`${verb} ${parts.join(', ')}, ${formatBytes(result.bytes)} from snapshot ${shortId(snapshotId)} to ${flags.target} in ${formatDuration(seconds)}`);
+  out.info(
+    `${verb} ${parts.join(', ')}, ${formatBytes(result.bytes)} from snapshot ${shortId(snapshotId)} to ${flags.target} in ${formatDuration(seconds)}`,
+  );
   if (result.verified !== undefined) out.info(`verified ${result.verified} files`);
   if (result.skipped > 0) out.info(`left ${result.skipped} existing entries unchanged (--overwrite ${opts.overwrite})`);
   // Restored as stored, like restic, but not without a word: a snapshot from elsewhere can hold either.
   const privileged = [];
   if (result.devices > 0) privileged.push(`${result.devices} device nodes`);
   if (result.setuid > 0) privileged.push(`${result.setuid} setuid/setgid files`);
-  if (privileged.length > 0) out.info(`${verb} ${privileged.join(' and ')} as the snapshot holds them (--no-devices, --strip-setuid leave them out)`);
+  if (privileged.length > 0)
+    out.info(
+      `${verb} ${privileged.join(' and ')} as the snapshot holds them (--no-devices, --strip-setuid leave them out)`,
+    );
   if (result.stripped > 0) out.info(`cleared the setuid/setgid bits of ${result.stripped} files (--strip-setuid)`);
   if (result.warnings > 0) out.info(`${result.warnings} warnings`);
 }

@@ -20,10 +20,15 @@ interface RunFlags {
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run the jobs of profiles from the config file once: hooks, dumps, backup, retention, copies, check when due')
+    .description(
+      'run the jobs of profiles from the config file once: hooks, dumps, backup, retention, copies, check when due',
+    )
     .argument('[profiles...]', 'profile names from the config file')
     .option('--all', 'run every profile')
-    .option('--only-in-window', 'skip (successfully) a profile whose backup window is closed now (for system schedulers)')
+    .option(
+      '--only-in-window',
+      'skip (successfully) a profile whose backup window is closed now (for system schedulers)',
+    )
     .option('--no-check', 'do not run the check, even when it is due')
     .option('--force-check', 'run the check now, even when it is not due')
     .addHelpText(
@@ -45,7 +50,10 @@ async function runRun(env: Env, names: string[], flags: RunFlags): Promise<void>
   const config = loadConfig(env.globals.config);
   if (env.globals.profile !== undefined) names = [...names, env.globals.profile];
   if (names.length === 0 && flags.all !== true) {
-    throw new RepoError('INVALID_ARGUMENT', `name the profiles to run, or --all; profiles in ${config.file}: ${[...config.profiles.keys()].join(', ')}`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `name the profiles to run, or --all; profiles in ${config.file}: ${[...config.profiles.keys()].join(', ')}`,
+    );
   }
   const profiles = selectProfiles(config, flags.all ? [] : names);
   const signal = env.signal; // Ctrl-C stops the running job cleanly
@@ -114,6 +122,7 @@ async function runRun(env: Env, names: string[], flags: RunFlags): Promise<void>
     ),
   );
   if (env.out.quiet) {
-    for (const r of results) if (r.status !== 'success') env.out.print(`profile ${r.profile}: ${r.status}${r.error ? ` — ${r.error}` : ''}`);
+    for (const r of results)
+      if (r.status !== 'success') env.out.print(`profile ${r.profile}: ${r.status}${r.error ? ` — ${r.error}` : ''}`);
   }
 }

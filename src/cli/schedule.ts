@@ -20,7 +20,9 @@ interface ScheduleFlags {
 export function registerSchedule(program: Command): void {
   program
     .command('schedule')
-    .description('run the profiles of the config file on their schedules (a foreground daemon; stops cleanly on SIGTERM)')
+    .description(
+      'run the profiles of the config file on their schedules (a foreground daemon; stops cleanly on SIGTERM)',
+    )
     .argument('[profiles...]', 'only these profiles (default: every profile with a schedule)')
     .option('--print-systemd', 'print a systemd service and timer per profile instead of running')
     .option('--print-cron', 'print crontab lines instead of running')
@@ -51,7 +53,10 @@ async function runSchedule(env: Env, names: string[], flags: ScheduleFlags): Pro
     return;
   }
   if (!profiles.some((p) => p.schedule !== undefined)) {
-    throw new RepoError('INVALID_ARGUMENT', `no profile${names.length > 0 ? ' named' : ' in ' + config.file} has a schedule: add e.g. schedule: "0 * * * *"`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `no profile${names.length > 0 ? ' named' : ' in ' + config.file} has a schedule: add e.g. schedule: "0 * * * *"`,
+    );
   }
   const stop = env.signal; // the first Ctrl-C aborts it (main.ts); SIGTERM too:
   const onTerm = () => runtime.controller.abort(new Error('terminated'));

@@ -77,5 +77,7 @@ async function runSnapshots(env: Env, flags: SnapshotsFlags): Promise<void> {
     sn.summary === undefined ? '' : formatBytes(sn.summary.total_bytes_processed),
   ]);
   env.out.print(renderTable(['ID', 'Time', 'Host', 'Tags', 'Paths', 'Size'], rows, [5]));
-  env.out.print(`${list.length} snapshot${list.length === 1 ? '' : 's'}${damaged > 0 ? ` (${damaged} damaged snapshot file${damaged === 1 ? '' : 's'} skipped)` : ''}`);
+  env.out.print(
+    `${list.length} snapshot${list.length === 1 ? '' : 's'}${damaged > 0 ? ` (${damaged} damaged snapshot file${damaged === 1 ? '' : 's'} skipped)` : ''}`,
+  );
 }

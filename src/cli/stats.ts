@@ -18,10 +18,17 @@ interface StatsFlags extends FilterFlags {
 export function registerStats(program: Command): void {
   const cmd = program
     .command('stats')
-    .description('show how much data the repository or some snapshots hold, and how well it deduplicates and compresses')
-    .argument('[snapshots...]', 'snapshot ids (or unique prefixes, or "latest"); default: all snapshots matching the filters')
+    .description(
+      'show how much data the repository or some snapshots hold, and how well it deduplicates and compresses',
+    )
+    .argument(
+      '[snapshots...]',
+      'snapshot ids (or unique prefixes, or "latest"); default: all snapshots matching the filters',
+    )
     .option('--mode <mode>', `counting mode: ${STATS_MODES.join(', ')}`, 'restore-size');
-  addFilterFlags(cmd, collect).action((refs: string[], flags: StatsFlags, c: Command) => runStats(Env.from(c), refs, flags));
+  addFilterFlags(cmd, collect).action((refs: string[], flags: StatsFlags, c: Command) =>
+    runStats(Env.from(c), refs, flags),
+  );
 }
 
 /** The snapshots named on the command line (deduplicated), or all matching the filters. */
@@ -38,7 +45,8 @@ export async function selectSnapshots(repo: Repository, refs: string[], flags: F
 
 /** The --json form: restic's keys at the top level, our additions in snake_case objects. */
 export function statsJson(r: StatsReport): Record<string, unknown> {
-  const snake = (o: object) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), v]));
+  const snake = (o: object) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), v]));
   const { summary, snapshots, repository, mode, ...top } = r;
   return {
     message_type: 'stats',
@@ -53,10 +61,15 @@ export function statsJson(r: StatsReport): Record<string, unknown> {
 async function runStats(env: Env, refs: string[], flags: StatsFlags): Promise<void> {
   const mode = flags.mode as StatsMode;
   if (!STATS_MODES.includes(mode)) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid --mode ${JSON.stringify(flags.mode)}: use one of ${STATS_MODES.join(', ')}`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `invalid --mode ${JSON.stringify(flags.mode)}: use one of ${STATS_MODES.join(', ')}`,
+    );
   }
   const allSnapshots = refs.length === 0 && !flags.host && !flags.tag && !flags.path;
-  const report = await withRepository(env, { workers: 0 }, async (repo) => computeStats(repo, await selectSnapshots(repo, refs, flags), mode, { allSnapshots }));
+  const report = await withRepository(env, { workers: 0 }, async (repo) =>
+    computeStats(repo, await selectSnapshots(repo, refs, flags), mode, { allSnapshots }),
+  );
   if (env.out.json) {
     env.out.printJson(statsJson(report));
     return;
@@ -83,7 +96,10 @@ async function runStats(env: Env, refs: string[], flags: StatsFlags): Promise<vo
   line('Stored', formatBytes(s.storedBytes));
   line('Dedupe ratio', x(s.dedupeRatio));
   line('Compression ratio', x(s.compressionRatio));
-  line('Blobs', `${s.blobCount} (${s.dataBlobs} data, ${s.treeBlobs} tree), average ${formatBytes(Math.round(s.averageBlobSize))}`);
+  line(
+    'Blobs',
+    `${s.blobCount} (${s.dataBlobs} data, ${s.treeBlobs} tree), average ${formatBytes(Math.round(s.averageBlobSize))}`,
+  );
   line('Packs', String(s.packCount));
   if (s.missingBlobs > 0) out.warn(`${s.missingBlobs} referenced blobs are not in the index (run check)`);
   const t = report.repository;
@@ -91,7 +107,8 @@ async function runStats(env: Env, refs: string[], flags: StatsFlags): Promise<vo
   out.print('Whole repository (index):');
   line('Blobs', `${t.blobCount} (${t.dataBlobs} data, ${t.treeBlobs} tree)`);
   line('Stored', `${formatBytes(t.storedBytes)} in ${t.packCount} packs (${formatBytes(t.packBytes)} with headers)`);
-  if (t.unreferencedBlobs !== undefined) line('Unreferenced', `${t.unreferencedBlobs} blobs, ${formatBytes(t.unreferencedStoredBytes ?? 0)}`);
+  if (t.unreferencedBlobs !== undefined)
+    line('Unreferenced', `${t.unreferencedBlobs} blobs, ${formatBytes(t.unreferencedStoredBytes ?? 0)}`);
   if (report.snapshots.length > 0 && !out.quiet) {
     out.print('');
     const rows = report.snapshots.map((sn) => [

@@ -26,8 +26,14 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description('show whether each profile meets its recovery objectives (RPO, RTO, check interval)')
     .argument('[profiles...]', 'only these profiles (default: all)')
-    .option('--metrics-file <path>', 'also write Prometheus metrics to this file (e.g. /var/lib/node_exporter/textfile/repo.prom)')
-    .addHelpText('after', '\nExit status: 0 every objective is met, 2 an objective is missed or a repository cannot be read,\n4 none is missed but one is unknown (RTO: no check has measured a read rate yet), 1 error.')
+    .option(
+      '--metrics-file <path>',
+      'also write Prometheus metrics to this file (e.g. /var/lib/node_exporter/textfile/repo.prom)',
+    )
+    .addHelpText(
+      'after',
+      '\nExit status: 0 every objective is met, 2 an objective is missed or a repository cannot be read,\n4 none is missed but one is unknown (RTO: no check has measured a read rate yet), 1 error.',
+    )
     .action((names: string[], flags: StatusFlags, c: Command) => runStatus(Env.from(c), names, flags));
 }
 
@@ -40,7 +46,12 @@ async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise
   const now = new Date();
   const statuses: ProfileStatus[] = [];
   for (const p of profiles) {
-    const opts = { now, stateDir: defaultStateDir(), backendOptions: env.backendOptions(), detailed: flags.metricsFile !== undefined };
+    const opts = {
+      now,
+      stateDir: defaultStateDir(),
+      backendOptions: env.backendOptions(),
+      detailed: flags.metricsFile !== undefined,
+    };
     statuses.push(await withProfileEnvironment(p, () => profileStatus(p, opts))); // its S3 credentials, if any
   }
   if (flags.metricsFile !== undefined) await writeMetricsFile(flags.metricsFile, metricsText(statuses, now));
@@ -55,13 +66,19 @@ async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise
     env.out.print(`profile ${s.profile} (${s.repository}): ${s.ok ? 'OK' : 'NOT OK'}`);
     if (!s.reachable) env.out.print(`  error: ${s.error}`);
     const mark = { met: 'met    ', missed: 'MISSED ', unknown: 'UNKNOWN' } as const;
-    for (const o of s.objectives) env.out.print(`  ${mark[o.state]} ${o.objective.toUpperCase().padEnd(5)} ${o.message}`);
+    for (const o of s.objectives)
+      env.out.print(`  ${mark[o.state]} ${o.objective.toUpperCase().padEnd(5)} ${o.message}`);
     if (s.objectives.length === 0) env.out.print('  (no objectives configured)');
-    if (s.newestSnapshot) env.out.info(`  newest snapshot ${shortId(s.newestSnapshot.id)} at ${formatTimestamp(s.newestSnapshot.time)} (${formatAge(s.newestSnapshot.ageSeconds * 1000)} ago), ${s.snapshots} snapshots`);
+    if (s.newestSnapshot)
+      env.out.info(
+        `  newest snapshot ${shortId(s.newestSnapshot.id)} at ${formatTimestamp(s.newestSnapshot.time)} (${formatAge(s.newestSnapshot.ageSeconds * 1000)} ago), ${s.snapshots} snapshots`,
+      );
     if (s.lastJob) env.out.info(`  last job: ${s.lastJob.result} at ${formatTimestamp(s.lastJob.time)}`);
     if (s.lastCheck) env.out.info(`  last check: ${s.lastCheck.result} at ${formatTimestamp(s.lastCheck.time)}`);
     if (s.restore?.estimatedSeconds !== undefined) {
-      env.out.info(`  full restore: ${formatBytes(s.restore.storedBytes)} stored at ${formatBytes(s.restore.bytesPerSecond!)}/s ≈ ${formatAge(s.restore.estimatedSeconds * 1000)} (${s.restore.includes})`);
+      env.out.info(
+        `  full restore: ${formatBytes(s.restore.storedBytes)} stored at ${formatBytes(s.restore.bytesPerSecond!)}/s ≈ ${formatAge(s.restore.estimatedSeconds * 1000)} (${s.restore.includes})`,
+      );
     }
   }
 }

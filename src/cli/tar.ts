@@ -5,7 +5,15 @@ export const BLOCK = 512;
 
 export type TarType = 'file' | 'hardlink' | 'symlink' | 'chardev' | 'blockdev' | 'dir' | 'fifo';
 
-const TYPEFLAG: Record<TarType, string> = { file: '0', hardlink: '1', symlink: '2', chardev: '3', blockdev: '4', dir: '5', fifo: '6' };
+const TYPEFLAG: Record<TarType, string> = {
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  chardev: '3',
+  blockdev: '4',
+  dir: '5',
+  fifo: '6',
+};
 
 export interface TarEntry {
   /** Path inside the archive, '/'-separated, without a leading '/'; a directory's trailing '/' is added here. */
@@ -41,7 +49,9 @@ function isUtf8(b: Buffer): boolean {
 
 /** Writes `value` as zero-padded octal into a field of `size` bytes followed by a NUL. */
 function writeOctal(buf: Buffer, offset: number, size: number, value: number): void {
-  const s = Math.max(0, Math.floor(value)).toString(8).padStart(size - 1, '0');
+  const s = Math.max(0, Math.floor(value))
+    .toString(8)
+    .padStart(size - 1, '0');
   buf.write(s, offset, size - 1, 'ascii');
   buf[offset + size - 1] = 0;
 }
@@ -69,7 +79,17 @@ function splitUstar(name: Buffer): { prefix: Buffer; name: Buffer } | undefined 
 function ustarHeader(
   e: TarEntry,
   typeflag: string,
-  fields: { prefix: Buffer; name: Buffer; linkname: Buffer; size: number; mtime: number; uid: number; gid: number; uname: string; gname: string },
+  fields: {
+    prefix: Buffer;
+    name: Buffer;
+    linkname: Buffer;
+    size: number;
+    mtime: number;
+    uid: number;
+    gid: number;
+    uname: string;
+    gname: string;
+  },
 ): Buffer {
   const h = Buffer.alloc(BLOCK);
   fields.name.copy(h, 0, 0, 100);
@@ -103,7 +123,13 @@ function ustarHeader(
  */
 function fallbackName(fullName: Buffer): Buffer {
   const dir = fullName[fullName.length - 1] === 0x2f;
-  const bare = Buffer.from(fullName.subarray(0, dir ? -1 : undefined).toString('latin1').replace(/[^\x20-\x7e]/g, '_'), 'latin1');
+  const bare = Buffer.from(
+    fullName
+      .subarray(0, dir ? -1 : undefined)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '_'),
+    'latin1',
+  );
   const room = dir ? 99 : 100;
   let tail = bare;
   if (bare.length > room) {
@@ -134,7 +160,11 @@ export class TarNameGuard {
         continue;
       }
       const len = i - start;
-      if (len === 0 || (len === 1 && name[start] === 0x2e) || (len === 2 && name[start] === 0x2e && name[start + 1] === 0x2e)) {
+      if (
+        len === 0 ||
+        (len === 1 && name[start] === 0x2e) ||
+        (len === 2 && name[start] === 0x2e && name[start + 1] === 0x2e)
+      ) {
         return 'member name with an empty, "." or ".." component';
       }
       start = i + 1;
@@ -143,8 +173,10 @@ export class TarNameGuard {
     // Checking the parent is enough: it was a directory member checked the same way, and members are written
     // depth first, so a symlink of the parent's name can only come before it (refused below) or after its subtree.
     const slash = name.lastIndexOf(0x2f);
-    if (slash > 0 && this.symlinks.has(name.toString('latin1', 0, slash))) return 'member name runs through a symlink member';
-    if (type === 'dir' && this.symlinks.has(name.toString('latin1'))) return 'directory member with the name of a symlink member';
+    if (slash > 0 && this.symlinks.has(name.toString('latin1', 0, slash)))
+      return 'member name runs through a symlink member';
+    if (type === 'dir' && this.symlinks.has(name.toString('latin1')))
+      return 'directory member with the name of a symlink member';
     return undefined;
   }
 
@@ -170,7 +202,8 @@ export function endOfArchive(): Buffer {
  * then the ustar header. The entry's `size` content bytes and padding(size) follow it.
  */
 export function encodeHeader(e: TarEntry): Buffer {
-  const fullName = e.type === 'dir' && e.name[e.name.length - 1] !== 0x2f ? Buffer.concat([e.name, Buffer.from('/')]) : e.name;
+  const fullName =
+    e.type === 'dir' && e.name[e.name.length - 1] !== 0x2f ? Buffer.concat([e.name, Buffer.from('/')]) : e.name;
   const link = e.linkname ?? Buffer.alloc(0);
   const records: Buffer[] = [];
   let binary = false;

@@ -18,7 +18,15 @@ export function registerVersion(program: Command): void {
     .action((_opts, cmd: Command) => {
       const env = Env.from(cmd);
       const version = PROGRAM_VERSION.replace(/^repo /, '');
-      if (env.out.json) env.out.printJson({ message_type: 'version', version, format: FORMAT_VERSION, node: process.version, platform: process.platform, arch: process.arch });
+      if (env.out.json)
+        env.out.printJson({
+          message_type: 'version',
+          version,
+          format: FORMAT_VERSION,
+          node: process.version,
+          platform: process.platform,
+          arch: process.arch,
+        });
       else env.out.print(versionLine());
     });
 }

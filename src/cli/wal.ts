@@ -35,15 +35,22 @@ export function registerWal(program: Command): void {
     .argument('<name>', 'the WAL file name (%f)')
     .argument('<dest>', 'where to write it (%p)')
     .addHelpText('after', '\nExit status: 0 restored; 1 not archived (or any error).')
-    .action((name: string, dest: string, flags: WalFlags, c: Command) => runFetch(Env.from(c), name, dest, withGlobals(flags, c)));
+    .action((name: string, dest: string, flags: WalFlags, c: Command) =>
+      runFetch(Env.from(c), name, dest, withGlobals(flags, c)),
+    );
   wal
     .command('status')
-    .description('the archived WAL of a profile: newest segment and its age (the RPO), gaps after the oldest base backup')
-    .option('--max-age <duration>', 'exit 2 when the newest segment is older than this (e.g. 15m), or the chain has a gap')
+    .description(
+      'the archived WAL of a profile: newest segment and its age (the RPO), gaps after the oldest base backup',
+    )
+    .option(
+      '--max-age <duration>',
+      'exit 2 when the newest segment is older than this (e.g. 15m), or the chain has a gap',
+    )
     .action((flags: WalFlags & { maxAge?: string }, c: Command) => runStatus(Env.from(c), withGlobals(flags, c)));
   wal
     .command('forget')
-    .description('remove archived WAL that no kept base backup needs (segments before the oldest base backup\'s start)')
+    .description("remove archived WAL that no kept base backup needs (segments before the oldest base backup's start)")
     .option('-n, --dry-run', 'only list what would be removed')
     .action((flags: WalFlags & { dryRun?: boolean }, c: Command) => runForget(Env.from(c), withGlobals(flags, c)));
 }
@@ -51,19 +58,50 @@ export function registerWal(program: Command): void {
 async function runStatus(env: Env, flags: WalFlags & { maxAge?: string }): Promise<void> {
   const { profile } = await loadProfile(flags);
   const maxAgeMs = flags.maxAge === undefined ? undefined : parseOpsDuration(flags.maxAge, '--max-age');
-  const repo = await openProfileRepository(profile, { backendOptions: env.backendOptions() }, { onWarning: (m) => env.out.warn(m) });
+  const repo = await openProfileRepository(
+    profile,
+    { backendOptions: env.backendOptions() },
+    { onWarning: (m) => env.out.warn(m) },
+  );
   try {
-    const r = await withLock(repo, false, { retryMs: profile.retryLockMs, signal: env.signal }, () => walChain(repo, profile));
+    const r = await withLock(repo, false, { retryMs: profile.retryLockMs, signal: env.signal }, () =>
+      walChain(repo, profile),
+    );
     const late = maxAgeMs !== undefined && (r.newest === undefined || r.newest.ageMs > maxAgeMs);
     if (late || r.gaps.length > 0) runtime.exitCode = 2;
     if (env.out.json) {
-      env.out.print(JSON.stringify({ message_type: 'wal_status', profile: profile.name, segments: r.segments, newest: r.newest?.name ?? null, newest_time: r.newest?.time ?? null, rpo_seconds: r.newest === undefined ? null : r.newest.ageMs / 1000, oldest_needed: r.oldestNeeded ?? null, gaps: r.gaps, unneeded: r.unneeded.length, objective_missed: late }));
+      env.out.print(
+        JSON.stringify({
+          message_type: 'wal_status',
+          profile: profile.name,
+          segments: r.segments,
+          newest: r.newest?.name ?? null,
+          newest_time: r.newest?.time ?? null,
+          rpo_seconds: r.newest === undefined ? null : r.newest.ageMs / 1000,
+          oldest_needed: r.oldestNeeded ?? null,
+          gaps: r.gaps,
+          unneeded: r.unneeded.length,
+          objective_missed: late,
+        }),
+      );
       return;
     }
     env.out.print(`profile ${profile.name}: ${r.segments} WAL segments archived`);
-    env.out.print(r.newest === undefined ? 'newest segment: none' : `newest segment: ${r.newest.name} archived ${formatAge(r.newest.ageMs)} ago (RPO)${late ? ' — older than --max-age' : ''}`);
-    env.out.print(r.oldestNeeded === undefined ? 'no base backup yet' : `oldest base backup needs WAL from ${r.oldestNeeded}; ${r.unneeded.length} older WAL files can go ("repo wal forget")`);
-    env.out.print(r.gaps.length === 0 ? 'chain: no gaps' : `chain: MISSING ${r.gaps.length} segment(s) (log and segment number, on no timeline): ${r.gaps.slice(0, 10).join(', ')}${r.gaps.length > 10 ? ', …' : ''}`);
+    env.out.print(
+      r.newest === undefined
+        ? 'newest segment: none'
+        : `newest segment: ${r.newest.name} archived ${formatAge(r.newest.ageMs)} ago (RPO)${late ? ' — older than --max-age' : ''}`,
+    );
+    env.out.print(
+      r.oldestNeeded === undefined
+        ? 'no base backup yet'
+        : `oldest base backup needs WAL from ${r.oldestNeeded}; ${r.unneeded.length} older WAL files can go ("repo wal forget")`,
+    );
+    env.out.print(
+      r.gaps.length === 0
+        ? 'chain: no gaps'
+        : `chain: MISSING ${r.gaps.length} segment(s) (log and segment number, on no timeline): ${r.gaps.slice(0, 10).join(', ')}${r.gaps.length > 10 ? ', …' : ''}`,
+    );
   } finally {
     await repo.close().catch(() => undefined);
   }
@@ -71,14 +109,29 @@ async function runStatus(env: Env, flags: WalFlags & { maxAge?: string }): Promi
 
 async function runForget(env: Env, flags: WalFlags & { dryRun?: boolean }): Promise<void> {
   const { profile } = await loadProfile(flags);
-  const repo = await openProfileRepository(profile, { backendOptions: env.backendOptions() }, { onWarning: (m) => env.out.warn(m) });
+  const repo = await openProfileRepository(
+    profile,
+    { backendOptions: env.backendOptions() },
+    { onWarning: (m) => env.out.warn(m) },
+  );
   try {
     await withLock(repo, flags.dryRun !== true, { retryMs: profile.retryLockMs, signal: env.signal }, async () => {
       const r = await walChain(repo, profile);
       const names = r.unneeded.map((sn) => sn.paths[0].slice(1)).sort();
       if (!flags.dryRun) for (const sn of r.unneeded) await repo.backend.remove({ type: 'snapshots', name: sn.id });
-      if (env.out.json) env.out.print(JSON.stringify({ message_type: 'wal_forget', removed: flags.dryRun ? [] : names, would_remove: flags.dryRun ? names : [], oldest_needed: r.oldestNeeded ?? null }));
-      else env.out.print(`${flags.dryRun ? 'would remove' : 'removed'} ${names.length} WAL snapshot(s)${names.length > 0 ? `: ${names[0]} … ${names[names.length - 1]}` : ''}; kept from ${r.oldestNeeded ?? '(no base backup: all kept)'}; run "prune" to free the space`);
+      if (env.out.json)
+        env.out.print(
+          JSON.stringify({
+            message_type: 'wal_forget',
+            removed: flags.dryRun ? [] : names,
+            would_remove: flags.dryRun ? names : [],
+            oldest_needed: r.oldestNeeded ?? null,
+          }),
+        );
+      else
+        env.out.print(
+          `${flags.dryRun ? 'would remove' : 'removed'} ${names.length} WAL snapshot(s)${names.length > 0 ? `: ${names[0]} … ${names[names.length - 1]}` : ''}; kept from ${r.oldestNeeded ?? '(no base backup: all kept)'}; run "prune" to free the space`,
+        );
     });
   } finally {
     await repo.close().catch(() => undefined);
@@ -88,7 +141,11 @@ async function runForget(env: Env, flags: WalFlags & { dryRun?: boolean }): Prom
 /** The command's flags with the global --profile and --config (cli/profile-option.ts), which name the profile here. */
 export function withGlobals<T extends object>(flags: T, c: Command): T & WalFlags {
   const g = c.optsWithGlobals<WalFlags>();
-  if (g.profile === undefined) throw new RepoError('INVALID_ARGUMENT', `${c.parent?.name()} ${c.name()} needs --profile NAME: the repo.yaml profile with the repository and its password`);
+  if (g.profile === undefined)
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `${c.parent?.name()} ${c.name()} needs --profile NAME: the repo.yaml profile with the repository and its password`,
+    );
   return { ...flags, profile: g.profile, config: g.config };
 }
 
@@ -100,12 +157,32 @@ export async function loadProfile(flags: WalFlags): Promise<{ profile: ProfileCo
 
 async function runPush(env: Env, file: string, flags: WalFlags): Promise<void> {
   const { profile } = await loadProfile(flags);
-  const repo = await openProfileRepository(profile, { backendOptions: env.backendOptions() }, { compression: profile.compression, onWarning: (m) => env.out.warn(m) });
+  const repo = await openProfileRepository(
+    profile,
+    { backendOptions: env.backendOptions() },
+    { compression: profile.compression, onWarning: (m) => env.out.warn(m) },
+  );
   try {
-    const res = await withLock(repo, false, { retryMs: profile.retryLockMs, signal: env.signal }, () => pushWal(repo, profile, file, env.signal));
-    if (env.out.json) env.out.print(JSON.stringify({ message_type: 'wal_push', name: res.name, outcome: res.outcome, snapshot_id: res.snapshotId, bytes: res.bytes, data_added_packed: res.addedPacked }));
-    else if (res.outcome === 'present') env.out.info(`${res.name}: already archived with the same content (snapshot ${shortId(res.snapshotId)})`);
-    else env.out.info(`${res.name}: archived as snapshot ${shortId(res.snapshotId)}, ${formatBytes(res.addedPacked)} stored`);
+    const res = await withLock(repo, false, { retryMs: profile.retryLockMs, signal: env.signal }, () =>
+      pushWal(repo, profile, file, env.signal),
+    );
+    if (env.out.json)
+      env.out.print(
+        JSON.stringify({
+          message_type: 'wal_push',
+          name: res.name,
+          outcome: res.outcome,
+          snapshot_id: res.snapshotId,
+          bytes: res.bytes,
+          data_added_packed: res.addedPacked,
+        }),
+      );
+    else if (res.outcome === 'present')
+      env.out.info(`${res.name}: already archived with the same content (snapshot ${shortId(res.snapshotId)})`);
+    else
+      env.out.info(
+        `${res.name}: archived as snapshot ${shortId(res.snapshotId)}, ${formatBytes(res.addedPacked)} stored`,
+      );
   } finally {
     await repo.close().catch(() => undefined);
   }
@@ -113,11 +190,16 @@ async function runPush(env: Env, file: string, flags: WalFlags): Promise<void> {
 
 async function runFetch(env: Env, name: string, dest: string, flags: WalFlags): Promise<void> {
   const { profile } = await loadProfile(flags);
-  const repo = await openProfileRepository(profile, { backendOptions: env.backendOptions() }, { onWarning: (m) => env.out.warn(m) });
+  const repo = await openProfileRepository(
+    profile,
+    { backendOptions: env.backendOptions() },
+    { onWarning: (m) => env.out.warn(m) },
+  );
   try {
     await withLock(repo, false, { retryMs: profile.retryLockMs, signal: env.signal }, async () => {
       const sn = await findWal(repo, profile, name);
-      if (sn === undefined) throw new RepoError('NOT_FOUND', `WAL file ${name} is not archived in profile ${profile.name}`);
+      if (sn === undefined)
+        throw new RepoError('NOT_FOUND', `WAL file ${name} is not archived in profile ${profile.name}`);
       // Written to a temporary name beside DEST and renamed: PostgreSQL never sees a half-written segment.
       const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.repo-${process.pid}.tmp`);
       const fh = await open(tmp, 'wx', 0o600);

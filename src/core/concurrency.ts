@@ -35,7 +35,11 @@ export class Semaphore {
 }
 
 /** Maps `items` through `fn` with at most `limit` calls running at once; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -52,7 +56,11 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
  * Runs fn over items in order with at most `limit` in flight. After the first failure nothing new starts,
  * and it waits for the calls already running before rethrowing, so nothing is left working behind it.
  */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { err: unknown } | undefined;
   const lane = async (): Promise<void> => {

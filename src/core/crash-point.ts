@@ -20,7 +20,8 @@ export const CRASH_POINTS = [
 
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
-const target = process.env.REPO_TEST_ENABLE_CRASH_POINTS === '1' ? parseTarget(process.env.REPO_TEST_CRASH_AT) : undefined;
+const target =
+  process.env.REPO_TEST_ENABLE_CRASH_POINTS === '1' ? parseTarget(process.env.REPO_TEST_CRASH_AT) : undefined;
 let seen = 0;
 
 function parseTarget(v: string | undefined): { step: string; nth: number } | undefined {

@@ -9,7 +9,15 @@ import { RepoError } from './errors.js';
 // Sizes
 
 /** Powers of 1024, as restic reads sizes: K = KB = KiB = 1024 (there are no decimal units). */
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+  p: 1024 ** 5,
+};
 const SIZE_RE = /^(\d+(?:\.\d+)?|\.\d+)\s*(?:([kmgtp])(?:i?b)?|(b))?$/i;
 
 /**
@@ -20,11 +28,15 @@ const SIZE_RE = /^(\d+(?:\.\d+)?|\.\d+)\s*(?:([kmgtp])(?:i?b)?|(b))?$/i;
 export function parseSize(value: string, what: string): number {
   const m = SIZE_RE.exec(value.trim());
   if (m === null) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid size ${JSON.stringify(value)} for ${what}: use a number with an optional unit K, M, G or T (powers of 1024), e.g. 512K, 1.5G or 8MiB`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `invalid size ${JSON.stringify(value)} for ${what}: use a number with an optional unit K, M, G or T (powers of 1024), e.g. 512K, 1.5G or 8MiB`,
+    );
   }
   const unit = (m[2] ?? m[3] ?? '').toLowerCase();
   const n = Math.floor(Number(m[1]) * SIZE_UNITS[unit]);
-  if (!Number.isSafeInteger(n)) throw new RepoError('INVALID_ARGUMENT', `size ${JSON.stringify(value)} for ${what} is too large`);
+  if (!Number.isSafeInteger(n))
+    throw new RepoError('INVALID_ARGUMENT', `size ${JSON.stringify(value)} for ${what} is too large`);
   return n;
 }
 
@@ -66,12 +78,22 @@ export interface DurationParts {
 export type BareM = 'months' | 'minutes' | 'ambiguous';
 
 const FIELD: Record<string, keyof DurationParts> = {
-  y: 'years', mo: 'months', w: 'weeks', d: 'days', h: 'hours', min: 'minutes', s: 'seconds', ms: 'milliseconds',
+  y: 'years',
+  mo: 'months',
+  w: 'weeks',
+  d: 'days',
+  h: 'hours',
+  min: 'minutes',
+  s: 'seconds',
+  ms: 'milliseconds',
 };
 const TOKEN_RE = /(\d+(?:\.\d+)?)\s*(ms|min|mo|[ywdhms])/y;
 
 function bad(value: string, what: string, why: string, example: string): RepoError {
-  return new RepoError('INVALID_ARGUMENT', `invalid duration ${JSON.stringify(value)} for ${what}: ${why} (e.g. ${example})`);
+  return new RepoError(
+    'INVALID_ARGUMENT',
+    `invalid duration ${JSON.stringify(value)} for ${what}: ${why} (e.g. ${example})`,
+  );
 }
 
 /**
@@ -82,7 +104,16 @@ function bad(value: string, what: string, why: string, example: string): RepoErr
  */
 export function parseDurationParts(value: string, what: string, bareM: BareM, example = '1h30min'): DurationParts {
   const text = value.trim();
-  const parts: DurationParts = { years: 0, months: 0, weeks: 0, days: 0, hours: 0, minutes: 0, seconds: 0, milliseconds: 0 };
+  const parts: DurationParts = {
+    years: 0,
+    months: 0,
+    weeks: 0,
+    days: 0,
+    hours: 0,
+    minutes: 0,
+    seconds: 0,
+    milliseconds: 0,
+  };
   if (text === '') throw bad(value, what, 'empty', example);
   const seen = new Set<keyof DurationParts>();
   let pos = 0;
@@ -130,21 +161,33 @@ export interface CalendarDuration {
  */
 export function parseRetentionDuration(value: string, what: string): CalendarDuration {
   const p = parseDurationParts(value, what, 'months', '1y2m3d4h');
-  if (p.minutes !== 0 || p.seconds !== 0 || p.milliseconds !== 0) throw bad(value, what, 'retention counts whole hours: use y, m (months), w, d and h', '1y2m3d4h');
+  if (p.minutes !== 0 || p.seconds !== 0 || p.milliseconds !== 0)
+    throw bad(value, what, 'retention counts whole hours: use y, m (months), w, d and h', '1y2m3d4h');
   for (const k of ['years', 'months', 'weeks', 'days', 'hours'] as const) {
     if (!Number.isSafeInteger(p[k])) throw bad(value, what, `${k} must be a whole number`, '1y2m3d4h');
   }
   return { years: p.years, months: p.months, days: p.days + 7 * p.weeks, hours: p.hours };
 }
 
-const MS = { weeks: 7 * 86_400_000, days: 86_400_000, hours: 3_600_000, minutes: 60_000, seconds: 1000, milliseconds: 1 } as const;
+const MS = {
+  weeks: 7 * 86_400_000,
+  days: 86_400_000,
+  hours: 3_600_000,
+  minutes: 60_000,
+  seconds: 1000,
+  milliseconds: 1,
+} as const;
 
 /**
  * A length of time in milliseconds ("90s", "1h30min", "1.5h", "7d", "2w"); a bare number is seconds. Years
  * and months are rejected (they have no fixed length). `bareM` is 'minutes' only for restic's own Go-duration
  * flags and keys (--retry-lock); elsewhere a bare "m" is an error that suggests "min".
  */
-export function parseElapsed(value: string | number, what: string, bareM: Exclude<BareM, 'months'> = 'ambiguous'): number {
+export function parseElapsed(
+  value: string | number,
+  what: string,
+  bareM: Exclude<BareM, 'months'> = 'ambiguous',
+): number {
   const example = bareM === 'minutes' ? '90s, 5m or 1h30m' : '90s, 30min, 1h or 7d';
   if (typeof value === 'number' || /^\s*\d+(\.\d+)?\s*$/.test(value)) {
     const n = Number(value);
@@ -152,7 +195,8 @@ export function parseElapsed(value: string | number, what: string, bareM: Exclud
     return Math.round(n * 1000);
   }
   const p = parseDurationParts(value, what, bareM, example);
-  if (p.years !== 0 || p.months !== 0) throw bad(value, what, 'years and months have no fixed length: use w, d or h', example);
+  if (p.years !== 0 || p.months !== 0)
+    throw bad(value, what, 'years and months have no fixed length: use w, d or h', example);
   let ms = 0;
   for (const k of Object.keys(MS) as (keyof typeof MS)[]) ms += p[k] * MS[k];
   ms = Math.round(ms);

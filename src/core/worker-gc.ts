@@ -7,7 +7,11 @@ import { runInNewContext } from 'node:vm';
 
 setFlagsFromString('--expose-gc');
 // A fresh context created after the flag is set has the gc() global.
-const gc = runInNewContext('gc') as (opts?: { type: 'minor' | 'major'; execution: 'sync'; flavor?: 'regular' | 'last-resort' }) => void;
+const gc = runInNewContext('gc') as (opts?: {
+  type: 'minor' | 'major';
+  execution: 'sync';
+  flavor?: 'regular' | 'last-resort';
+}) => void;
 
 /** A full collection. */
 export function collectGarbage(): void {

@@ -103,5 +103,7 @@ export class WorkerPool<J extends Job, R extends Job> {
 
 /** The buffer's memory as a transfer list entry, when it owns all of it (a slice of a shared one must be copied). */
 export function transferable(data: Uint8Array | undefined): ArrayBuffer[] {
-  return data !== undefined && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer as ArrayBuffer] : [];
+  return data !== undefined && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+    ? [data.buffer as ArrayBuffer]
+    : [];
 }

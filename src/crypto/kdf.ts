@@ -46,10 +46,14 @@ export function validateScryptParams(params: unknown): asserts params is ScryptP
   const { N, r, p } = params as Record<string, unknown>;
   const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
   if (!isInt(N) || N < 2 ** MIN_LOG_N || N > 2 ** MAX_LOG_N || (N & (N - 1)) !== 0) {
-    throw new FormatError(`scrypt N must be a power of two between 2^${MIN_LOG_N} and 2^${MAX_LOG_N}`, { N: String(N) });
+    throw new FormatError(`scrypt N must be a power of two between 2^${MIN_LOG_N} and 2^${MAX_LOG_N}`, {
+      N: String(N),
+    });
   }
-  if (!isInt(r) || r < 1 || r > MAX_R) throw new FormatError(`scrypt r must be an integer from 1 to ${MAX_R}`, { r: String(r) });
-  if (!isInt(p) || p < 1 || p > MAX_P) throw new FormatError(`scrypt p must be an integer from 1 to ${MAX_P}`, { p: String(p) });
+  if (!isInt(r) || r < 1 || r > MAX_R)
+    throw new FormatError(`scrypt r must be an integer from 1 to ${MAX_R}`, { r: String(r) });
+  if (!isInt(p) || p < 1 || p > MAX_P)
+    throw new FormatError(`scrypt p must be an integer from 1 to ${MAX_P}`, { p: String(p) });
   if (scryptMemory({ N, r, p }) > MAX_MEMORY) {
     throw new FormatError('scrypt parameters need more than 1 GiB of memory', { N, r, p });
   }
@@ -87,7 +91,12 @@ export async function deriveKey(password: string, salt: Uint8Array, params: Scry
 
 async function timeScrypt(N: number): Promise<number> {
   const started = process.hrtime.bigint();
-  await runScrypt(Buffer.from('calibration'), Buffer.alloc(MIN_SALT_LENGTH), { N, r: CALIBRATE_R, p: CALIBRATE_P }, DERIVED_KEY_LENGTH);
+  await runScrypt(
+    Buffer.from('calibration'),
+    Buffer.alloc(MIN_SALT_LENGTH),
+    { N, r: CALIBRATE_R, p: CALIBRATE_P },
+    DERIVED_KEY_LENGTH,
+  );
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
@@ -97,7 +106,8 @@ async function timeScrypt(N: number): Promise<number> {
  * (big N fall out of cache), so the result errs towards the stronger side while calibration stays fast.
  */
 export async function calibrateScrypt(targetMs = 500): Promise<ScryptParams> {
-  if (!(targetMs >= 0) || !Number.isFinite(targetMs)) throw new RepoError('INVALID_ARGUMENT', 'targetMs must be a finite number ≥ 0');
+  if (!(targetMs >= 0) || !Number.isFinite(targetMs))
+    throw new RepoError('INVALID_ARGUMENT', 'targetMs must be a finite number ≥ 0');
   // The first call pays for thread-pool start-up; it must not be counted as scrypt cost.
   await timeScrypt(2 ** MIN_LOG_N);
   // Best of two: the first probe also pays for faulting in its fresh 16 MiB.

@@ -139,7 +139,11 @@ export class XaesKey {
     } catch (err) {
       // The bytes are unauthenticated; scrub them so no caller can use them by accident.
       plaintext.fill(0);
-      throw new IntegrityError('authentication failed: wrong key, or the data was corrupted or tampered with', {}, { cause: err });
+      throw new IntegrityError(
+        'authentication failed: wrong key, or the data was corrupted or tampered with',
+        {},
+        { cause: err },
+      );
     }
     return plaintext;
   }
@@ -156,7 +160,9 @@ export class XaesKey {
   /** Opens a `seal` envelope; throws IntegrityError if it is too short or does not authenticate. */
   open(sealed: Uint8Array, aad: Uint8Array): Buffer {
     if (sealed.byteLength < SEAL_OVERHEAD) {
-      throw new IntegrityError(`sealed object is ${sealed.byteLength} bytes, shorter than the ${SEAL_OVERHEAD}-byte envelope`);
+      throw new IntegrityError(
+        `sealed object is ${sealed.byteLength} bytes, shorter than the ${SEAL_OVERHEAD}-byte envelope`,
+      );
     }
     return this.decrypt(sealed.subarray(0, XAES_NONCE_LENGTH), sealed.subarray(XAES_NONCE_LENGTH), aad);
   }
@@ -168,7 +174,12 @@ export function xaesEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8
 }
 
 /** One-shot XAES-256-GCM decryption; throws IntegrityError on authentication failure. */
-export function xaesDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertextWithTag: Uint8Array, aad?: Uint8Array): Buffer {
+export function xaesDecrypt(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertextWithTag: Uint8Array,
+  aad?: Uint8Array,
+): Buffer {
   return new XaesKey(key).decrypt(nonce, ciphertextWithTag, aad);
 }
 

@@ -45,7 +45,13 @@ export async function readPacks(ctx: CheckContext, packs: string[]): Promise<Dat
       stats.packsRead++;
       stats.bytesRead += r.size;
       stats.blobsChecked += r.blobsChecked;
-      ctx.opts.onProgress?.({ phase: 'read data', done: stats.packsRead, total: packs.length, bytes: stats.bytesRead, bytesTotal });
+      ctx.opts.onProgress?.({
+        phase: 'read data',
+        done: stats.packsRead,
+        total: packs.length,
+        bytes: stats.bytesRead,
+        bytesTotal,
+      });
     }
     finished.set(order[r.job], r);
     for (let f; (f = finished.get(reported)) !== undefined; reported++) {
@@ -54,7 +60,8 @@ export async function readPacks(ctx: CheckContext, packs: string[]): Promise<Dat
     }
   };
   const backend = ctx.repo.backend;
-  if (backend instanceof LocalBackend) await verifyList(url, workers, ctx.repo.key, packList(ctx, queue, backend.dir), onResult);
+  if (backend instanceof LocalBackend)
+    await verifyList(url, workers, ctx.repo.key, packList(ctx, queue, backend.dir), onResult);
   else await verifyLoaded(ctx, queue, url, workers, onResult);
   stats.seconds = Number(process.hrtime.bigint() - start) / 1e9;
   // Whole bytes per second: the figure goes into JSON and the audit log, where a raw float is noise.
@@ -86,7 +93,13 @@ function packList(ctx: CheckContext, packs: string[], dir: string): PackList {
 }
 
 /** Other backends: packs are loaded here, a few ahead, and each goes to the next free thread. */
-async function verifyLoaded(ctx: CheckContext, packs: string[], url: URL | undefined, workers: number, onResult: (r: VerifyPackResult) => void): Promise<void> {
+async function verifyLoaded(
+  ctx: CheckContext,
+  packs: string[],
+  url: URL | undefined,
+  workers: number,
+  onResult: (r: VerifyPackResult) => void,
+): Promise<void> {
   const pool = new VerifyPool(url, workers, ctx.repo.key);
   // One pack more than threads is loaded meanwhile, so that every thread finds its next pack ready.
   const lanes = Math.min(ctx.opts.concurrency ?? 4, Math.max(2, pool.threads + 1));
@@ -106,7 +119,9 @@ async function verifyLoaded(ctx: CheckContext, packs: string[], url: URL | undef
         const entries = ctx.packEntries.get(pack) ?? [];
         const indexed = Buffer.allocUnsafeSlow(entries.length * ENTRY_SIZE);
         writeEntries(indexed, 0, entries);
-        onResult(await pool.verify({ job, pack, bytes, indexed }, [...transferable(bytes), indexed.buffer as ArrayBuffer]));
+        onResult(
+          await pool.verify({ job, pack, bytes, indexed }, [...transferable(bytes), indexed.buffer as ArrayBuffer]),
+        );
       },
     );
   } finally {
@@ -122,7 +137,12 @@ function report(ctx: CheckContext, pack: string, r: VerifyPackResult): void {
     return;
   }
   if (!r.hashOk) {
-    ctx.problems.push({ kind: 'pack-hash', message: `pack ${pack} is damaged: its content does not match its name`, pack, file });
+    ctx.problems.push({
+      kind: 'pack-hash',
+      message: `pack ${pack} is damaged: its content does not match its name`,
+      pack,
+      file,
+    });
   }
   if (r.headerError === undefined) {
     const indexed = ctx.packEntries.get(pack) ?? [];
@@ -131,7 +151,13 @@ function report(ctx: CheckContext, pack: string, r: VerifyPackResult): void {
     ctx.problems.push({ kind: 'pack-header', message: `pack ${pack}: ${r.headerError}`, pack, file });
   }
   for (const d of r.damaged) {
-    ctx.problems.push({ kind: 'blob', message: `${d.type} blob ${d.id} in pack ${pack} is damaged: ${d.message}`, pack, blob: d.id, file });
+    ctx.problems.push({
+      kind: 'blob',
+      message: `${d.type} blob ${d.id} in pack ${pack} is damaged: ${d.message}`,
+      pack,
+      blob: d.id,
+      file,
+    });
     ctx.badLocations.add(locKey(pack, { type: d.type, id: idFromHex(d.id) }));
   }
 }

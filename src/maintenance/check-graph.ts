@@ -34,7 +34,12 @@ export class GraphValidator {
       this.problems.push({ kind: 'node', message: `${where}${describeFault(f)}`, snapshot, tree: id });
     }
     if (tree.nodes.length > MAX_TREE_ENTRIES) {
-      this.problems.push({ kind: 'bounds', message: `${where}tree ${id} has ${tree.nodes.length} entries, beyond the bound of ${MAX_TREE_ENTRIES}`, snapshot, tree: id });
+      this.problems.push({
+        kind: 'bounds',
+        message: `${where}tree ${id} has ${tree.nodes.length} entries, beyond the bound of ${MAX_TREE_ENTRIES}`,
+        snapshot,
+        tree: id,
+      });
     }
     this.shapes.set(id, shapeOfTree(tree));
   }
@@ -51,7 +56,12 @@ export class GraphValidator {
       const refusal = expansionRefusal(size);
       if (refusal !== undefined) {
         oversize.add(sn.id);
-        this.problems.push({ kind: 'bounds', message: `snapshot ${shortId(sn.id)} tree ${sn.tree} ${refusal}; readers refuse it`, snapshot: sn.id, tree: sn.tree });
+        this.problems.push({
+          kind: 'bounds',
+          message: `snapshot ${shortId(sn.id)} tree ${sn.tree} ${refusal}; readers refuse it`,
+          snapshot: sn.id,
+          tree: sn.tree,
+        });
       }
       if (size.depth > MAX_DEPTH) {
         this.problems.push({

@@ -147,7 +147,10 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
 
   const toRead = opts.readData || opts.subset ? selectPacks(ctx.packSizes, opts.subset) : [];
   const readSet = new Set(toRead);
-  await checkHeaders(ctx, [...ctx.packEntries.keys()].filter((p) => ctx.packSizes.has(p) && !readSet.has(p)));
+  await checkHeaders(
+    ctx,
+    [...ctx.packEntries.keys()].filter((p) => ctx.packSizes.has(p) && !readSet.has(p)),
+  );
   const wantData = toRead.length > 0 || opts.readData === true || opts.subset !== undefined;
   // Reading packs keeps the worker threads busy while this thread is mostly idle, so the snapshot graph
   // is walked meanwhile. A tree in a damaged pack may then be tried before the reader flags the pack;
@@ -165,15 +168,25 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   const dataStats = read.value;
   const { snapshots, trees, latest, heads, stored, oversize } = walked.value;
   // Mapping walks every path, so snapshots beyond the expansion bound (reported already) are left out.
-  const affected = ctx.badLocations.size > 0 ? await mapAffected(ctx, snapshots.filter((sn) => !oversize.has(sn.id))) : [];
+  const affected =
+    ctx.badLocations.size > 0
+      ? await mapAffected(
+          ctx,
+          snapshots.filter((sn) => !oversize.has(sn.id)),
+        )
+      : [];
   let readData: CheckReport['readData'];
   if (dataStats) {
-    readData = { ...dataStats, rateMeasured: rateMeasured(dataStats.bytesRead, dataStats.packsRead, ctx.packSizes.size) };
+    readData = {
+      ...dataStats,
+      rateMeasured: rateMeasured(dataStats.bytesRead, dataStats.packsRead, ctx.packSizes.size),
+    };
     if (latest && stored !== undefined) {
       readData.latestSnapshot = latest.id;
       readData.restoreSnapshots = heads.map((h) => h.id);
       readData.restoreStoredBytes = stored;
-      if (readData.rateMeasured && dataStats.bytesPerSecond > 0) readData.estimatedRestoreSeconds = stored / dataStats.bytesPerSecond;
+      if (readData.rateMeasured && dataStats.bytesPerSecond > 0)
+        readData.estimatedRestoreSeconds = stored / dataStats.bytesPerSecond;
     }
   }
   return {
@@ -213,11 +226,20 @@ async function loadIndexes(ctx: CheckContext): Promise<number> {
         for (const b of p.blobs) ctx.index.add(p.pack, b);
       }
     } catch (err) {
-      ctx.problems.push({ kind: 'index', message: `index file index/${name}: ${errorMessage(err)}`, file: `index/${name}` });
+      ctx.problems.push({
+        kind: 'index',
+        message: `index file index/${name}: ${errorMessage(err)}`,
+        file: `index/${name}`,
+      });
     }
   }
   for (const s of superseded) {
-    if (names.includes(s)) ctx.notes.push({ kind: 'superseded-index', message: `index/${s} is superseded (left by an interrupted prune or repair; the next prune removes it — do not delete it by hand)`, file: `index/${s}` });
+    if (names.includes(s))
+      ctx.notes.push({
+        kind: 'superseded-index',
+        message: `index/${s} is superseded (left by an interrupted prune or repair; the next prune removes it — do not delete it by hand)`,
+        file: `index/${s}`,
+      });
   }
   return names.length;
 }
@@ -226,7 +248,12 @@ function checkPackPresence(ctx: CheckContext): void {
   for (const [pack, entries] of ctx.packEntries) {
     const size = ctx.packSizes.get(pack);
     if (size === undefined) {
-      ctx.problems.push({ kind: 'pack-missing', message: `pack ${pack} is named by the index but missing`, pack, file: packPath(pack) });
+      ctx.problems.push({
+        kind: 'pack-missing',
+        message: `pack ${pack} is named by the index but missing`,
+        pack,
+        file: packPath(pack),
+      });
       for (const e of entries) ctx.badLocations.add(locKey(pack, e));
     } else if (size !== expectedPackLength(entries)) {
       ctx.problems.push({
@@ -239,13 +266,20 @@ function checkPackPresence(ctx: CheckContext): void {
   }
   for (const pack of ctx.packSizes.keys()) {
     if (!ctx.packEntries.has(pack)) {
-      ctx.notes.push({ kind: 'unreferenced-pack', message: `pack ${pack} is not in any index (an interrupted backup; prune removes it, repair index adopts it)`, file: packPath(pack) });
+      ctx.notes.push({
+        kind: 'unreferenced-pack',
+        message: `pack ${pack} is not in any index (an interrupted backup; prune removes it, repair index adopts it)`,
+        file: packPath(pack),
+      });
     }
   }
   for (const e of ctx.index.entries()) {
     const all = ctx.index.lookupAll(e.type, e.id);
     if (all.length > 1 && all[0].pack === e.pack) {
-      ctx.notes.push({ kind: 'duplicate-blob', message: `${e.type} blob ${idToHex(e.id)} is stored in ${all.length} packs` });
+      ctx.notes.push({
+        kind: 'duplicate-blob',
+        message: `${e.type} blob ${idToHex(e.id)} is stored in ${all.length} packs`,
+      });
     }
   }
 }
@@ -260,7 +294,12 @@ async function checkHeaders(ctx: CheckContext, packs: string[]): Promise<void> {
           const header = await loadPackHeader(ctx.repo.backend, ctx.repo.key.encryption, pack, ctx.packSizes.get(pack));
           compareWithIndex(ctx, pack, header);
         } catch (err) {
-          ctx.problems.push({ kind: 'pack-header', message: `pack ${pack}: ${errorMessage(err)}`, pack, file: packPath(pack) });
+          ctx.problems.push({
+            kind: 'pack-header',
+            message: `pack ${pack}: ${errorMessage(err)}`,
+            pack,
+            file: packPath(pack),
+          });
           for (const e of ctx.packEntries.get(pack) ?? []) ctx.badLocations.add(locKey(pack, e));
         }
         ctx.opts.onProgress?.({ phase: 'pack headers', done: ++done, total: packs.length });
@@ -275,7 +314,12 @@ async function loadSnapshots(ctx: CheckContext): Promise<StoredSnapshot[]> {
     try {
       out.push(await loadSnapshot(ctx.repo, name));
     } catch (err) {
-      ctx.problems.push({ kind: 'snapshot', message: `snapshot ${name}: ${errorMessage(err)}`, snapshot: name, file: `snapshots/${name}` });
+      ctx.problems.push({
+        kind: 'snapshot',
+        message: `snapshot ${name}: ${errorMessage(err)}`,
+        snapshot: name,
+        file: `snapshots/${name}`,
+      });
     }
   }
   return sortByTime(out);
@@ -311,7 +355,10 @@ export function newestPerPathSet<T extends { paths: string[] }>(snapshots: T[]):
  * The newest snapshot of each path set goes first, so all of their trees are visited in their own walks,
  * which also sum the stored bytes of their distinct blobs (the restore-time estimate) without a second walk.
  */
-async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promise<{ trees: number; heads: StoredSnapshot[]; headsStored?: number; oversize: Set<string> }> {
+async function checkGraph(
+  ctx: CheckContext,
+  snapshots: StoredSnapshot[],
+): Promise<{ trees: number; heads: StoredSnapshot[]; headsStored?: number; oversize: Set<string> }> {
   const seen = new Set<string>();
   const validator = new GraphValidator(ctx.problems);
   const load = validator.wrap(treeLoader(ctx));
@@ -336,13 +383,25 @@ async function checkGraph(ctx: CheckContext, snapshots: StoredSnapshot[]): Promi
           for (const c of n.content ?? []) {
             const loc = ctx.index.lookup('data', idFromHex(c));
             if (loc === undefined) {
-              ctx.problems.push({ kind: 'blob-missing', message: `data blob ${c} of ${path} is not in the index`, blob: c, snapshot: sn.id, path });
+              ctx.problems.push({
+                kind: 'blob-missing',
+                message: `data blob ${c} of ${path} is not in the index`,
+                blob: c,
+                snapshot: sn.id,
+                path,
+              });
             } else if (isHead) count('data', c, loc.storedLength);
           }
-          if (isHead && n.subtree) count('tree', n.subtree, ctx.index.lookup('tree', idFromHex(n.subtree))?.storedLength ?? 0);
+          if (isHead && n.subtree)
+            count('tree', n.subtree, ctx.index.lookup('tree', idFromHex(n.subtree))?.storedLength ?? 0);
         },
         treeError: (treeId, path, err) => {
-          ctx.problems.push({ kind: 'tree', message: `tree ${treeId} at ${path || '/'}: ${errorMessage(err)}`, snapshot: sn.id, path: path || '/' });
+          ctx.problems.push({
+            kind: 'tree',
+            message: `tree ${treeId} at ${path || '/'}: ${errorMessage(err)}`,
+            snapshot: sn.id,
+            path: path || '/',
+          });
         },
       },
       { uniqueTrees: true, seen },
@@ -360,18 +419,14 @@ async function mapAffected(ctx: CheckContext, snapshots: StoredSnapshot[]): Prom
   const out: AffectedPath[] = [];
   const load = treeLoader(ctx);
   for (const sn of snapshots) {
-    await walkTree(
-      load,
-      sn.tree,
-      {
-        node: (n, path) => {
-          // One entry per file (with its first lost blob), not one per lost blob: a big file would be listed many times.
-          const c = n.content?.find(lost);
-          if (c !== undefined) out.push({ snapshot: sn.id, path, blob: c });
-        },
-        treeError: () => undefined, // already reported by checkGraph
+    await walkTree(load, sn.tree, {
+      node: (n, path) => {
+        // One entry per file (with its first lost blob), not one per lost blob: a big file would be listed many times.
+        const c = n.content?.find(lost);
+        if (c !== undefined) out.push({ snapshot: sn.id, path, blob: c });
       },
-    );
+      treeError: () => undefined, // already reported by checkGraph
+    });
   }
   return out;
 }

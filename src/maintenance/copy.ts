@@ -17,7 +17,16 @@ import { quoteName, treeFaults } from '../tree/validate.js';
 export type CopySource = Pick<Repository, 'id' | 'key' | 'loadBlob' | 'loadUnpacked' | 'listNames'>;
 export type CopyDestination = Pick<
   Repository,
-  'id' | 'key' | 'blobId' | 'hasBlob' | 'saveBlob' | 'loadBlob' | 'flush' | 'saveUnpacked' | 'loadUnpacked' | 'listNames'
+  | 'id'
+  | 'key'
+  | 'blobId'
+  | 'hasBlob'
+  | 'saveBlob'
+  | 'loadBlob'
+  | 'flush'
+  | 'saveUnpacked'
+  | 'loadUnpacked'
+  | 'listNames'
 >;
 
 export interface CopyProgress {
@@ -107,7 +116,12 @@ function groupKey(sn: Snapshot): string {
  * host and paths are walked side by side with their source trees, so unchanged files are mapped to the
  * destination ids already stored without loading their data again. Callers hold shared locks on both.
  */
-export async function copySnapshots(src: CopySource, dst: CopyDestination, snapshots: StoredSnapshot[], opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copySnapshots(
+  src: CopySource,
+  dst: CopyDestination,
+  snapshots: StoredSnapshot[],
+  opts: CopyOptions = {},
+): Promise<CopyResult> {
   if (src.id === dst.id) {
     throw new RepoError('INVALID_ARGUMENT', 'the source and the destination are the same repository');
   }
@@ -120,7 +134,16 @@ export async function copySnapshots(src: CopySource, dst: CopyDestination, snaps
     byPersistentId.set(persistentId(d), list);
   }
   const unique = sortByTime([...new Map(snapshots.map((s) => [s.id, s])).values()]);
-  const result: CopyResult = { copied: [], skipped: [], dataBlobsAdded: 0, treeBlobsAdded: 0, dataBytesAdded: 0, blobsRead: 0, bytesRead: 0, warnings: 0 };
+  const result: CopyResult = {
+    copied: [],
+    skipped: [],
+    dataBlobsAdded: 0,
+    treeBlobsAdded: 0,
+    dataBytesAdded: 0,
+    blobsRead: 0,
+    bytesRead: 0,
+    warnings: 0,
+  };
 
   // The newest earlier copy per (host, paths): the id map is seeded from it, like a backup's parent.
   const lastCopy = new Map<string, { source: StoredSnapshot; copy: StoredSnapshot }>();
@@ -136,7 +159,13 @@ export async function copySnapshots(src: CopySource, dst: CopyDestination, snaps
   for (const sn of unique) {
     throwIfAborted(opts.signal);
     const report = () =>
-      opts.onProgress?.({ snapshot: sn.id, done, total: unique.length, blobsRead: copier.blobsRead, bytesRead: copier.bytesRead });
+      opts.onProgress?.({
+        snapshot: sn.id,
+        done,
+        total: unique.length,
+        blobsRead: copier.blobsRead,
+        bytesRead: copier.bytesRead,
+      });
     const earlier = findCopy(byPersistentId, sn);
     if (earlier !== undefined) {
       result.skipped.push({ source: sn.id, destination: earlier.id });
@@ -207,7 +236,8 @@ class Copier {
     private readonly opts: CopyOptions,
   ) {
     const c = opts.concurrency ?? 8;
-    if (!Number.isInteger(c) || c < 1) throw new RepoError('INVALID_ARGUMENT', 'copy concurrency must be a positive integer');
+    if (!Number.isInteger(c) || c < 1)
+      throw new RepoError('INVALID_ARGUMENT', 'copy concurrency must be a positive integer');
     this.sem = new Semaphore(c);
     this.sameIdKey = timingSafeEqual(src.key.idKey, dst.key.idKey);
   }
@@ -235,10 +265,15 @@ class Copier {
     throwIfAborted(this.opts.signal);
     const loaded = await loadTree(this.src, srcTree);
     const duplicates = treeFaults(loaded, srcTree).filter((f) => f.kind === 'duplicate');
-    const tree = duplicates.length === 0 ? loaded : { nodes: loaded.nodes.filter((n) => !duplicates.some((f) => f.name.equals(n.name))) };
+    const tree =
+      duplicates.length === 0
+        ? loaded
+        : { nodes: loaded.nodes.filter((n) => !duplicates.some((f) => f.name.equals(n.name))) };
     for (const f of duplicates) {
       this.warnings++;
-      this.opts.onWarning?.(`snapshot ${this.snapshot.slice(0, 8)} tree ${srcTree} node ${quoteName(f.name)}: ${f.message}, left out of the copy`);
+      this.opts.onWarning?.(
+        `snapshot ${this.snapshot.slice(0, 8)} tree ${srcTree} node ${quoteName(f.name)}: ${f.message}, left out of the copy`,
+      );
     }
     // The files of one directory are copied concurrently (bounded by the semaphore); subdirectories one
     // after the other, so that only one path of trees from the root is held in memory.
@@ -303,7 +338,10 @@ class Copier {
     let a: TreeNode[];
     let b: TreeNode[];
     try {
-      [a, b] = await Promise.all([loadTree(this.src, srcTree).then((t) => t.nodes), loadTree(this.dst, dstTree).then((t) => t.nodes)]);
+      [a, b] = await Promise.all([
+        loadTree(this.src, srcTree).then((t) => t.nodes),
+        loadTree(this.dst, dstTree).then((t) => t.nodes),
+      ]);
     } catch {
       return; // unreadable: nothing to learn here, the copy itself will report real damage
     }
@@ -311,8 +349,19 @@ class Copier {
     for (let i = 0; i < a.length; i++) {
       const x = a[i];
       const y = b[i];
-      if (!x.name.equals(y.name) || x.type !== y.type || x.size !== y.size || x.error !== undefined || y.error !== undefined) return;
-      if ((x.content?.length ?? 0) !== (y.content?.length ?? 0) || (x.subtree === undefined) !== (y.subtree === undefined)) return;
+      if (
+        !x.name.equals(y.name) ||
+        x.type !== y.type ||
+        x.size !== y.size ||
+        x.error !== undefined ||
+        y.error !== undefined
+      )
+        return;
+      if (
+        (x.content?.length ?? 0) !== (y.content?.length ?? 0) ||
+        (x.subtree === undefined) !== (y.subtree === undefined)
+      )
+        return;
     }
     this.trees.set(srcTree, dstTree);
     for (let i = 0; i < a.length; i++) {
@@ -320,7 +369,8 @@ class Copier {
       const y = b[i];
       if (x.content !== undefined && y.content !== undefined) {
         for (let k = 0; k < x.content.length; k++) {
-          if (!this.data.has(x.content[k]) && this.dst.hasBlob('data', idFromHex(y.content[k]))) this.data.set(x.content[k], y.content[k]);
+          if (!this.data.has(x.content[k]) && this.dst.hasBlob('data', idFromHex(y.content[k])))
+            this.data.set(x.content[k], y.content[k]);
         }
       }
       if (x.subtree !== undefined && y.subtree !== undefined) await this.seed(x.subtree, y.subtree);

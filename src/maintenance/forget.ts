@@ -2,7 +2,16 @@
 // Only snapshot files are removed; the data they alone used is freed by prune.
 
 import { RepoError } from '../core/errors.js';
-import { applyPolicy, formatGroupKey, groupSnapshots, isEmptyPolicy, type GroupByField, type GroupKey, type KeepReason, type RetentionPolicy } from '../policy/index.js';
+import {
+  applyPolicy,
+  formatGroupKey,
+  groupSnapshots,
+  isEmptyPolicy,
+  type GroupByField,
+  type GroupKey,
+  type KeepReason,
+  type RetentionPolicy,
+} from '../policy/index.js';
 import { machineZone, type ZoneOffset } from '../policy/calendar.js';
 import type { Repository } from '../repository/repository.js';
 import type { StoredSnapshot } from '../snapshot/snapshot.js';
@@ -34,13 +43,24 @@ export interface PlanForgetOptions {
 }
 
 /** Plans a policy-based forget over `snapshots` (already filtered by host/tag/path). Pure. */
-export function planForget(snapshots: StoredSnapshot[], policy: RetentionPolicy, groupBy: GroupByField[], now?: Date, opts: PlanForgetOptions = {}): ForgetPlan {
+export function planForget(
+  snapshots: StoredSnapshot[],
+  policy: RetentionPolicy,
+  groupBy: GroupByField[],
+  now?: Date,
+  opts: PlanForgetOptions = {},
+): ForgetPlan {
   const emptyPolicy = isEmptyPolicy(policy);
   const groups = groupSnapshots(snapshots, groupBy).map((g) => {
     if (emptyPolicy) {
-      return opts.allowRemoveAll ? { key: g.key, keep: [], remove: [...g.snapshots], reasons: [] } : { key: g.key, keep: [...g.snapshots], remove: [], reasons: [] };
+      return opts.allowRemoveAll
+        ? { key: g.key, keep: [], remove: [...g.snapshots], reasons: [] }
+        : { key: g.key, keep: [...g.snapshots], remove: [], reasons: [] };
     }
-    const r = applyPolicy(g.snapshots, policy, { zone: opts.zone ?? machineZone, ...(now ? { now: now.toISOString() } : {}) });
+    const r = applyPolicy(g.snapshots, policy, {
+      zone: opts.zone ?? machineZone,
+      ...(now ? { now: now.toISOString() } : {}),
+    });
     if (r.keep.length === 0 && !opts.allowRemoveAll) {
       throw new RepoError(
         'INVALID_ARGUMENT',

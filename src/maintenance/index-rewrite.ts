@@ -27,8 +27,8 @@ export async function rewriteIndex(repo: Repository, packs: PackRecord[], replac
   await flush();
   const keep = new Set(written);
   crashPoint('before-old-index-delete'); // test-only (core/crash-point.ts)
-  for (const old of replaces) if (!keep.has(old)) await repo.backend.remove({ type: 'index', name: old }).catch(() => undefined);
+  for (const old of replaces)
+    if (!keep.has(old)) await repo.backend.remove({ type: 'index', name: old }).catch(() => undefined);
   crashPoint('after-old-index-delete');
   return written;
 }
-

@@ -29,9 +29,14 @@ export class PackFiles {
         this.#buf = Buffer.allocUnsafeSlow(Math.ceil(size / GRANULE) * GRANULE);
       }
       const bytes = this.#buf.subarray(0, size);
-      for (let done = 0; done < size; ) {
+      for (let done = 0; done < size;) {
         const n = fs.readSync(fd, bytes, done, size - done, done);
-        if (n === 0) throw new BackendError(`short read from ${rel}: got ${done} of ${size} bytes at offset 0`, { file: rel, offset: 0, length: size });
+        if (n === 0)
+          throw new BackendError(`short read from ${rel}: got ${done} of ${size} bytes at offset 0`, {
+            file: rel,
+            offset: 0,
+            length: size,
+          });
         done += n;
       }
       return bytes;

@@ -52,14 +52,19 @@ export class PackStreamer {
         throw new ReadFailure(err);
       }
       const read = (buf: Buffer, at: number, length: number, position: number): void => {
-        for (let done = 0; done < length; ) {
+        for (let done = 0; done < length;) {
           let n: number;
           try {
             n = fs.readSync(fd!, buf, at + done, length - done, position + done);
           } catch (err) {
             throw new ReadFailure(err);
           }
-          if (n === 0) throw new ReadFailure(new BackendError(`short read from ${rel}: got ${position + done} of ${size} bytes at offset 0`, { file: rel }));
+          if (n === 0)
+            throw new ReadFailure(
+              new BackendError(`short read from ${rel}: got ${position + done} of ${size} bytes at offset 0`, {
+                file: rel,
+              }),
+            );
           done += n;
         }
       };
@@ -88,7 +93,11 @@ export class PackStreamer {
   }
 
   /** packHeaderFromBytes, from the two pieces of the file it looks at. */
-  #header(read: (buf: Buffer, at: number, length: number, position: number) => void, size: number, pack: string): BlobEntry[] {
+  #header(
+    read: (buf: Buffer, at: number, length: number, position: number) => void,
+    size: number,
+    pack: string,
+  ): BlobEntry[] {
     const trailer = Buffer.alloc(Math.min(4, size));
     read(trailer, 0, trailer.length, size - trailer.length);
     const hlen = headerLengthFromTrailer(trailer, size, pack);
@@ -97,8 +106,22 @@ export class PackStreamer {
     return parsePackHeader(sealed, size, this.verifier.key.encryption, pack);
   }
 
-  #stream(read: (buf: Buffer, at: number, length: number, position: number) => void, size: number, job: number, pack: string, header: BlobEntry[], records: Buffer): VerifyPackResult {
-    const r: VerifyPackResult = { job, size, hashOk: false, mismatched: indexMismatches(decodeEntries(records, pack), header), blobsChecked: header.length, damaged: [] };
+  #stream(
+    read: (buf: Buffer, at: number, length: number, position: number) => void,
+    size: number,
+    job: number,
+    pack: string,
+    header: BlobEntry[],
+    records: Buffer,
+  ): VerifyPackResult {
+    const r: VerifyPackResult = {
+      job,
+      size,
+      hashOk: false,
+      mismatched: indexMismatches(decodeEntries(records, pack), header),
+      blobsChecked: header.length,
+      damaged: [],
+    };
     // The header guarantees its blobs lie inside the blob area without overlapping.
     const order = header.map((_, i) => i).sort((a, b) => header[a].offset - header[b].offset);
     const sorted = order.map((i) => header[i]);
@@ -128,13 +151,15 @@ export class PackStreamer {
       let to = next;
       while (to < sorted.length && sorted[to].offset + sorted[to].storedLength <= pos + fill) to++;
       if (to > next) {
-        for (const d of this.verifier.verifyBlobs(pack, win.subarray(0, fill), sorted, pos, next, to)) found.push({ at: order[d.at], message: d.message });
+        for (const d of this.verifier.verifyBlobs(pack, win.subarray(0, fill), sorted, pos, next, to))
+          found.push({ at: order[d.at], message: d.message });
         next = to;
       }
     }
     r.hashOk = hash.digest().toString('hex') === pack;
     // In header order, as verifyPack lists them.
-    for (const d of found.sort((a, b) => a.at - b.at)) r.damaged.push({ type: header[d.at].type, id: idToHex(header[d.at].id), message: d.message });
+    for (const d of found.sort((a, b) => a.at - b.at))
+      r.damaged.push({ type: header[d.at].type, id: idToHex(header[d.at].id), message: d.message });
     return r;
   }
 }

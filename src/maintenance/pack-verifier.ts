@@ -105,7 +105,14 @@ export class PackVerifier {
    * `entries`). `bytes` holds the pack from offset `base` on (a window of a pack read piece by piece); a
    * blob not wholly inside it is reported as lying beyond the end. `pack` is the pack's hex id, for messages.
    */
-  verifyBlobs(pack: string, bytes: Buffer, entries: readonly BlobEntry[], base = 0, from = 0, to = entries.length): BlobDamage[] {
+  verifyBlobs(
+    pack: string,
+    bytes: Buffer,
+    entries: readonly BlobEntry[],
+    base = 0,
+    from = 0,
+    to = entries.length,
+  ): BlobDamage[] {
     const damaged: BlobDamage[] = [];
     const keys = this.#deriveAll(bytes, base, entries, from, to);
     try {
@@ -162,7 +169,12 @@ export class PackVerifier {
     const zstd = e.compression !== Compression.None; // as decompressBlob decides
     const plain = zstd ? scratch(this.#plain, tagAt - start, (b) => (this.#plain = b)) : this.#plain;
     try {
-      const decipher = createDecipheriv('aes-256-gcm', keys.subarray(key, key + 32), bytes.subarray(offset + 12, start), GCM_OPTIONS);
+      const decipher = createDecipheriv(
+        'aes-256-gcm',
+        keys.subarray(key, key + 32),
+        bytes.subarray(offset + 12, start),
+        GCM_OPTIONS,
+      );
       decipher.setAuthTag(bytes.subarray(tagAt, tagAt + TAG));
       decipher.setAAD(aad);
       // A stored (uncompressed) blob is hashed slice by slice as it is decrypted; a zstd frame is gathered

@@ -36,7 +36,14 @@ export async function executePrune(repo: Repository, plan: PrunePlan, opts: Exec
   // With nothing to gain, nothing is written or deleted: not even the index is rewritten (it would come out
   // the same), so a prune right after a prune costs no writes.
   if (!pruneHasWork(plan)) {
-    return { packsDeleted: 0, packsRepacked: 0, packsWritten: 0, indexFilesWritten: 0, bytesFreed: 0, temporaryFilesRemoved: await cleanupTemporaryFiles(repo) };
+    return {
+      packsDeleted: 0,
+      packsRepacked: 0,
+      packsWritten: 0,
+      indexFilesWritten: 0,
+      bytesFreed: 0,
+      temporaryFilesRemoved: await cleanupTemporaryFiles(repo),
+    };
   }
   const writer = plan.stats.blobsToCopy > 0 ? await repo.sibling({ skipIndex: true }) : undefined;
   try {
@@ -48,7 +55,12 @@ export async function executePrune(repo: Repository, plan: PrunePlan, opts: Exec
   }
 }
 
-async function executeWith(repo: Repository, writer: Repository | undefined, plan: PrunePlan, opts: ExecuteOptions): Promise<PruneResult> {
+async function executeWith(
+  repo: Repository,
+  writer: Repository | undefined,
+  plan: PrunePlan,
+  opts: ExecuteOptions,
+): Promise<PruneResult> {
   const removed = new Set([...plan.deletePacks, ...plan.repackPacks, ...plan.unreferencedPacks]);
   if (writer !== undefined) {
     let done = 0;
@@ -62,7 +74,10 @@ async function executeWith(repo: Repository, writer: Repository | undefined, pla
     await writer.flush();
   }
   const oldIndexFiles = await repo.listNames('index');
-  const records = [...recordsOf(repo.index, removed), ...(writer === undefined ? [] : recordsOf(writer.index, new Set()))];
+  const records = [
+    ...recordsOf(repo.index, removed),
+    ...(writer === undefined ? [] : recordsOf(writer.index, new Set())),
+  ];
   const written = await rewriteIndex(repo, records, oldIndexFiles);
   let done = 0;
   crashPoint('before-pack-delete'); // test-only (core/crash-point.ts)

@@ -75,15 +75,25 @@ export interface PrunePlan {
 
 /** True when carrying out the plan would write or delete anything in the repository. */
 export function pruneHasWork(plan: PrunePlan): boolean {
-  return plan.deletePacks.length + plan.repackPacks.length + plan.unreferencedPacks.length + plan.supersededIndexFiles.length > 0;
+  return (
+    plan.deletePacks.length +
+      plan.repackPacks.length +
+      plan.unreferencedPacks.length +
+      plan.supersededIndexFiles.length >
+    0
+  );
 }
 
 export function parseMaxUnused(s: string): MaxUnused {
   if (s === 'unlimited') return { kind: 'unlimited' };
   const pct = /^(\d+(?:\.\d+)?)%$/.exec(s);
   if (pct) return { kind: 'percent', value: Number(pct[1]) };
-  if (/^\s*[\d.]/.test(s)) return { kind: 'bytes', value: parseSize(s, '--max-unused (a percentage like 5%, a size, or unlimited)') };
-  throw new RepoError('INVALID_ARGUMENT', `invalid --max-unused "${s}": use a percentage like 5%, a size like 100M, or unlimited`);
+  if (/^\s*[\d.]/.test(s))
+    return { kind: 'bytes', value: parseSize(s, '--max-unused (a percentage like 5%, a size, or unlimited)') };
+  throw new RepoError(
+    'INVALID_ARGUMENT',
+    `invalid --max-unused "${s}": use a percentage like 5%, a size like 100M, or unlimited`,
+  );
 }
 
 export async function planPrune(repo: Repository, opts: PruneOptions = {}): Promise<PrunePlan> {
@@ -105,7 +115,8 @@ export function decidePrune(inputs: PruneInputs, opts: PruneOptions = {}): Prune
     const size = sizes.get(e.pack);
     if (size === undefined) continue;
     let f = facts.get(e.pack);
-    if (!f) facts.set(e.pack, (f = { pack: e.pack, type: e.type, size, used: 0, unused: 0, usedBlobs: 0, unusedBlobs: 0 }));
+    if (!f)
+      facts.set(e.pack, (f = { pack: e.pack, type: e.type, size, used: 0, unused: 0, usedBlobs: 0, unusedBlobs: 0 }));
     const key = `${e.type}:${idToHex(e.id)}`;
     if (inputs.usedBlobs.has(key) && !satisfied.has(key)) {
       satisfied.add(key);
@@ -118,7 +129,10 @@ export function decidePrune(inputs: PruneInputs, opts: PruneOptions = {}): Prune
   }
   for (const key of inputs.usedBlobs) {
     if (!satisfied.has(key)) {
-      throw new RepoError('INTEGRITY', `a snapshot needs ${key.replace(':', ' blob ')}, which no stored pack holds; prune refuses to run — use "repo check" and "repo repair"`);
+      throw new RepoError(
+        'INTEGRITY',
+        `a snapshot needs ${key.replace(':', ' blob ')}, which no stored pack holds; prune refuses to run — use "repo check" and "repo repair"`,
+      );
     }
   }
 
@@ -173,14 +187,19 @@ export function decidePrune(inputs: PruneInputs, opts: PruneOptions = {}): Prune
  * lacks cannot stand in for one that is deleted. Holds only the candidates, so its memory follows the size of
  * the repack, not of the repository.
  */
-function blobsToCopy(inputs: PruneInputs, repack: ReadonlySet<string>, keep: ReadonlySet<string>): PrunePlan['copyBlobs'] {
+function blobsToCopy(
+  inputs: PruneInputs,
+  repack: ReadonlySet<string>,
+  keep: ReadonlySet<string>,
+): PrunePlan['copyBlobs'] {
   if (repack.size === 0) return [];
   const candidates = new Map<string, { pack: string; blob: BlobToCopy }>(); // by type:id, in index order
   for (const e of inputs.index.entries()) {
     if (!repack.has(e.pack)) continue;
     const id = idToHex(e.id);
     const key = `${e.type}:${id}`;
-    if (inputs.usedBlobs.has(key) && !candidates.has(key)) candidates.set(key, { pack: e.pack, blob: { type: e.type, id } });
+    if (inputs.usedBlobs.has(key) && !candidates.has(key))
+      candidates.set(key, { pack: e.pack, blob: { type: e.type, id } });
   }
   if (candidates.size > 0) {
     for (const e of inputs.index.entries()) if (keep.has(e.pack)) candidates.delete(`${e.type}:${idToHex(e.id)}`);

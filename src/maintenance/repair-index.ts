@@ -35,7 +35,8 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
   const fromIndex = new Map<string, BlobEntry[]>();
   for (const name of oldFiles) {
     try {
-      for (const p of decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name).packs) fromIndex.set(p.pack, p.blobs);
+      for (const p of decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name).packs)
+        fromIndex.set(p.pack, p.blobs);
     } catch {
       // a damaged index file is exactly what this repairs: its packs are re-read below
     }
@@ -43,7 +44,15 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
   const sizes = new Map<string, number>();
   for await (const f of repo.backend.list('data')) sizes.set(f.name, f.size);
 
-  const report: RepairIndexReport = { packs: 0, blobs: 0, packsReadFromStorage: 0, unreadablePacks: [], damagedPacks: [], removedIndexFiles: [], newIndexFiles: [] };
+  const report: RepairIndexReport = {
+    packs: 0,
+    blobs: 0,
+    packsReadFromStorage: 0,
+    unreadablePacks: [],
+    damagedPacks: [],
+    removedIndexFiles: [],
+    newIndexFiles: [],
+  };
   const records: PackRecord[] = [];
   const sem = new Semaphore(opts.concurrency ?? 4);
   let done = 0;

@@ -18,8 +18,14 @@ export interface RepairPacksReport {
  * `salvage` must be a second handle on the same repository opened with `skipIndex`, so that it
  * stores the salvaged blobs again instead of deduplicating them against the damaged pack.
  */
-export async function repairPacks(repo: Repository, salvage: Repository, packs: string[], opts: { dryRun?: boolean } = {}): Promise<RepairPacksReport> {
-  if (salvage.index.size !== 0) throw new RepoError('INVALID_ARGUMENT', 'the salvage handle must be opened without its index');
+export async function repairPacks(
+  repo: Repository,
+  salvage: Repository,
+  packs: string[],
+  opts: { dryRun?: boolean } = {},
+): Promise<RepairPacksReport> {
+  if (salvage.index.size !== 0)
+    throw new RepoError('INVALID_ARGUMENT', 'the salvage handle must be opened without its index');
   const report: RepairPacksReport = { packs: [], newIndexFiles: [] };
   const damaged = new Set(packs);
   for (const pack of packs) {
@@ -27,7 +33,11 @@ export async function repairPacks(repo: Repository, salvage: Repository, packs: 
     try {
       bytes = await repo.backend.load({ type: 'data', name: pack });
     } catch (err) {
-      throw new NotFoundError(`pack ${pack} cannot be read, nothing to salvage: ${errorMessage(err)}`, { pack }, { cause: err });
+      throw new NotFoundError(
+        `pack ${pack} cannot be read, nothing to salvage: ${errorMessage(err)}`,
+        { pack },
+        { cause: err },
+      );
     }
     let entries: BlobEntry[];
     try {

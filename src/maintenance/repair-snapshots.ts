@@ -30,15 +30,22 @@ export interface RepairSnapshotsReport {
   unreadable: { id: string; message: string }[];
 }
 
-export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOptions = {}): Promise<RepairSnapshotsReport> {
+export async function repairSnapshots(
+  repo: Repository,
+  opts: RepairSnapshotsOptions = {},
+): Promise<RepairSnapshotsReport> {
   const packs = new Set(await repo.listNames('data'));
-  const available = (type: 'data' | 'tree', hex: string) => repo.index.lookupAll(type, idFromHex(hex)).some((l) => packs.has(l.pack));
+  const available = (type: 'data' | 'tree', hex: string) =>
+    repo.index.lookupAll(type, idFromHex(hex)).some((l) => packs.has(l.pack));
   const memo = new Map<string, { id: string; changes: { path: string; change: string }[] } | null>();
   const report: RepairSnapshotsReport = { repaired: [], unchanged: [], forgotten: [], unreadable: [] };
   const ids = opts.snapshots?.length ? opts.snapshots : await repo.listNames('snapshots');
 
   // Returns the id of the repaired tree (equal to treeId when nothing changed), or null if the tree is lost.
-  const repairTree = async (treeId: string, path: string): Promise<{ id: string; changes: { path: string; change: string }[] } | null> => {
+  const repairTree = async (
+    treeId: string,
+    path: string,
+  ): Promise<{ id: string; changes: { path: string; change: string }[] } | null> => {
     const key = `${treeId}\0${path}`;
     if (memo.has(key)) return memo.get(key)!;
     let nodes: TreeNode[];
@@ -58,7 +65,12 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
         if (lost >= 0) {
           const kept = n.content.slice(0, lost);
           const size = kept.reduce((s, c) => s + (repo.index.lookup('data', idFromHex(c))?.rawLength ?? 0), 0);
-          out.push({ ...n, content: kept, size, error: `repaired: content lost from byte ${size} of ${n.size ?? '?'}` });
+          out.push({
+            ...n,
+            content: kept,
+            size,
+            error: `repaired: content lost from byte ${size} of ${n.size ?? '?'}`,
+          });
           changes.push({ path: p, change: `truncated to ${size} bytes (content lost)` });
           continue;
         }
@@ -77,7 +89,8 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
       }
       out.push(n);
     }
-    const result = changes.length === 0 || opts.dryRun ? { id: treeId, changes } : { id: (await saveTree(repo, out)).id, changes };
+    const result =
+      changes.length === 0 || opts.dryRun ? { id: treeId, changes } : { id: (await saveTree(repo, out)).id, changes };
     memo.set(key, result);
     return result;
   };
@@ -107,7 +120,12 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
       const tree = root ? root.id : (await saveTree(repo, [])).id;
       await repo.flush(); // new trees are stored and indexed before the snapshot that names them
       const { id: _old, ...rest } = sn;
-      entry.repaired = await saveSnapshot(repo, { ...rest, tree, original: sn.original ?? id, tags: [...new Set([...sn.tags, 'repaired'])] });
+      entry.repaired = await saveSnapshot(repo, {
+        ...rest,
+        tree,
+        original: sn.original ?? id,
+        tags: [...new Set([...sn.tags, 'repaired'])],
+      });
       if (opts.forget) {
         await repo.backend.remove({ type: 'snapshots', name: id });
         report.forgotten.push(id);

@@ -92,13 +92,30 @@ interface TreeSize {
 const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
 
 /** Statistics over `snapshots` (taken in time order) in one of restic's counting modes. */
-export async function computeStats(repo: StatsRepo, snapshots: StoredSnapshot[], mode: StatsMode, opts: StatsOptions = {}): Promise<StatsReport> {
+export async function computeStats(
+  repo: StatsRepo,
+  snapshots: StoredSnapshot[],
+  mode: StatsMode,
+  opts: StatsOptions = {},
+): Promise<StatsReport> {
   const ordered = sortByTime([...new Map(snapshots.map((s) => [s.id, s])).values()]);
   const seenTrees = new Set<string>();
   const blobs = new Set<string>(); // type letter + hex
   const packs = new Set<string>();
   const sizes = new Map<string, TreeSize>();
-  const summary: StatsSummary = { logicalBytes: 0, uniqueBytes: 0, storedBytes: 0, dedupeRatio: 0, compressionRatio: 0, blobCount: 0, dataBlobs: 0, treeBlobs: 0, averageBlobSize: 0, packCount: 0, missingBlobs: 0 };
+  const summary: StatsSummary = {
+    logicalBytes: 0,
+    uniqueBytes: 0,
+    storedBytes: 0,
+    dedupeRatio: 0,
+    compressionRatio: 0,
+    blobCount: 0,
+    dataBlobs: 0,
+    treeBlobs: 0,
+    averageBlobSize: 0,
+    packCount: 0,
+    missingBlobs: 0,
+  };
   const raw = { zstdRaw: 0, zstdStored: 0 };
   const contents = new Set<string>(); // files-by-contents / blobs-per-file: content lists seen
   const fileBlobs = new Map<string, Set<string>>(); // blobs-per-file: path → blobs counted for it
@@ -217,7 +234,8 @@ export async function computeStats(repo: StatsRepo, snapshots: StoredSnapshot[],
     snapshots: perSnapshot,
     repository: repositoryTotals(repo, opts.allSnapshots ? blobs : undefined),
   };
-  if (mode === 'restore-size' || mode === 'files-by-contents' || mode === 'blobs-per-file') report.totalFileCount = totalFiles;
+  if (mode === 'restore-size' || mode === 'files-by-contents' || mode === 'blobs-per-file')
+    report.totalFileCount = totalFiles;
   if (mode === 'blobs-per-file') report.totalBlobCount = totalBlobs;
   if (mode === 'raw-data') {
     report.totalSize = summary.storedBytes;
@@ -232,7 +250,15 @@ export async function computeStats(repo: StatsRepo, snapshots: StoredSnapshot[],
 
 /** Totals of the whole index; with `referenced`, also what no considered snapshot uses. */
 function repositoryTotals(repo: StatsRepo, referenced?: Set<string>): RepositoryTotals {
-  const t: RepositoryTotals = { blobCount: 0, dataBlobs: 0, treeBlobs: 0, rawBytes: 0, storedBytes: 0, packCount: 0, packBytes: 0 };
+  const t: RepositoryTotals = {
+    blobCount: 0,
+    dataBlobs: 0,
+    treeBlobs: 0,
+    rawBytes: 0,
+    storedBytes: 0,
+    packCount: 0,
+    packBytes: 0,
+  };
   const distinct = new Set<string>();
   const perPack = new Map<string, number>();
   let unrefBlobs = 0;

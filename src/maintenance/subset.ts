@@ -6,9 +6,7 @@ import { RepoError } from '../core/errors.js';
 import { parseSize } from '../core/units.js';
 
 export type DataSubset =
-  | { kind: 'slice'; n: number; t: number }
-  | { kind: 'percent'; percent: number }
-  | { kind: 'size'; bytes: number };
+  { kind: 'slice'; n: number; t: number } | { kind: 'percent'; percent: number } | { kind: 'size'; bytes: number };
 
 /** Parses "n/t", "x%" or a size such as "500M". */
 export function parseSubset(s: string): DataSubset {
@@ -22,7 +20,8 @@ export function parseSubset(s: string): DataSubset {
   m = /^(\d+(?:\.\d+)?)%$/.exec(s);
   if (m) {
     const percent = Number(m[1]);
-    if (percent <= 0 || percent > 100) throw new RepoError('INVALID_ARGUMENT', `invalid subset "${s}": a percentage must be in (0, 100]`);
+    if (percent <= 0 || percent > 100)
+      throw new RepoError('INVALID_ARGUMENT', `invalid subset "${s}": a percentage must be in (0, 100]`);
     return { kind: 'percent', percent };
   }
   if (/^\s*[\d.]/.test(s)) {

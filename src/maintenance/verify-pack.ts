@@ -57,16 +57,35 @@ export function indexMismatches(indexed: readonly BlobEntry[], header: readonly 
   for (let i = 0; i < indexed.length; i++) {
     const e = indexed[i];
     const h = inHeader.get(key(e));
-    if (!h || h.offset !== e.offset || h.storedLength !== e.storedLength || h.rawLength !== e.rawLength || h.compression !== e.compression) {
+    if (
+      !h ||
+      h.offset !== e.offset ||
+      h.storedLength !== e.storedLength ||
+      h.rawLength !== e.rawLength ||
+      h.compression !== e.compression
+    ) {
       out.push(i);
     }
   }
   return out;
 }
 
-export function verifyPack(verifier: PackVerifier, job: number, pack: string, bytes: Buffer, records: Buffer): VerifyPackResult {
+export function verifyPack(
+  verifier: PackVerifier,
+  job: number,
+  pack: string,
+  bytes: Buffer,
+  records: Buffer,
+): VerifyPackResult {
   const indexed = decodeEntries(records, pack);
-  const r: VerifyPackResult = { job, size: bytes.length, hashOk: packHashMatches(bytes, pack), mismatched: [], blobsChecked: 0, damaged: [] };
+  const r: VerifyPackResult = {
+    job,
+    size: bytes.length,
+    hashOk: packHashMatches(bytes, pack),
+    mismatched: [],
+    blobsChecked: 0,
+    damaged: [],
+  };
   let entries: BlobEntry[];
   try {
     entries = packHeaderFromBytes(bytes, verifier.key.encryption, pack);

@@ -39,7 +39,11 @@ export interface VerifyWorkerData {
 export function verifyNext(list: PackList, streamer: PackStreamer): VerifyPackResult | undefined {
   const i = Atomics.add(list.next, 0, 1);
   if (i >= list.packs.length) return undefined;
-  const records = Buffer.from(list.records.buffer, list.records.byteOffset + list.bounds[i], list.bounds[i + 1] - list.bounds[i]);
+  const records = Buffer.from(
+    list.records.buffer,
+    list.records.byteOffset + list.bounds[i],
+    list.bounds[i + 1] - list.bounds[i],
+  );
   return streamer.verify(i, list.packs[i], records);
 }
 
@@ -48,7 +52,13 @@ function startWorker(url: URL, data: VerifyWorkerData): Worker {
 }
 
 /** Verifies every pack of `list` on `count` threads (inline if 0 or no script), reporting each result. */
-export async function verifyList(url: URL | undefined, count: number, key: MasterKey, list: PackList, onResult: (r: VerifyPackResult) => void): Promise<void> {
+export async function verifyList(
+  url: URL | undefined,
+  count: number,
+  key: MasterKey,
+  list: PackList,
+  onResult: (r: VerifyPackResult) => void,
+): Promise<void> {
   if (url === undefined || count === 0) {
     const streamer = new PackStreamer(list.dir, new PackVerifier(key));
     for (;;) {
@@ -75,7 +85,9 @@ export async function verifyList(url: URL | undefined, count: number, key: Maste
         });
         w.on('error', reject);
         // Threads stay up until ended below, so an exit before that is a crash.
-        w.on('exit', (code) => reject(new Error(`a verify thread stopped (exit code ${code}) before the packs were checked`)));
+        w.on('exit', (code) =>
+          reject(new Error(`a verify thread stopped (exit code ${code}) before the packs were checked`)),
+        );
       }
     });
   } finally {
@@ -114,7 +126,8 @@ export class VerifyPool {
       });
       t.worker.on('error', (err) => this.#fail(err));
       t.worker.on('exit', (code) => {
-        if (t.done !== undefined) this.#fail(new Error(`a verify thread stopped (exit code ${code}) while checking a pack`));
+        if (t.done !== undefined)
+          this.#fail(new Error(`a verify thread stopped (exit code ${code}) while checking a pack`));
       });
       t.worker.unref();
       this.#all.push(t);
@@ -131,9 +144,16 @@ export class VerifyPool {
   async verify(job: VerifyPackJob, transfer: ArrayBuffer[]): Promise<VerifyPackResult> {
     if (this.#all.length === 0) {
       const buffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-      return verifyPack((this.#inline ??= new PackVerifier(this.key)), job.job, job.pack, buffer(job.bytes), buffer(job.indexed));
+      return verifyPack(
+        (this.#inline ??= new PackVerifier(this.key)),
+        job.job,
+        job.pack,
+        buffer(job.bytes),
+        buffer(job.indexed),
+      );
     }
-    while (this.#idle.length === 0 && this.#failed === undefined) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    while (this.#idle.length === 0 && this.#failed === undefined)
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
     if (this.#failed !== undefined) throw this.#failed;
     const t = this.#idle.pop()!;
     return new Promise((resolve, reject) => {

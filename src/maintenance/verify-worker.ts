@@ -18,10 +18,12 @@ const port = parentPort!;
 
 if (data.list !== undefined) {
   const streamer = new PackStreamer(data.list.dir, verifier);
-  for (let r; (r = verifyNext(data.list, streamer)) !== undefined; ) port.postMessage(r);
+  for (let r; (r = verifyNext(data.list, streamer)) !== undefined;) port.postMessage(r);
   port.postMessage(null); // the list is done; the main thread ends this thread
   port.on('message', () => undefined);
 } else {
   const buffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  port.on('message', (job: VerifyPackJob) => port.postMessage(verifyPack(verifier, job.job, job.pack, buffer(job.bytes), buffer(job.indexed))));
+  port.on('message', (job: VerifyPackJob) =>
+    port.postMessage(verifyPack(verifier, job.job, job.pack, buffer(job.bytes), buffer(job.indexed))),
+  );
 }

@@ -59,7 +59,10 @@ export interface StoredAuditEntry extends AuditEntry {
   id: string;
 }
 
-export type AuditRepo = Pick<Repository, 'saveUnpacked' | 'loadUnpacked' | 'listNames'> & { readonly id: string; readonly backend?: { readonly location: string } };
+export type AuditRepo = Pick<Repository, 'saveUnpacked' | 'loadUnpacked' | 'listNames'> & {
+  readonly id: string;
+  readonly backend?: { readonly location: string };
+};
 
 export interface AuditOptions {
   /** Local state directory remembering entries already seen (spec §14.4); null: none. Default: defaultStateDir(). */
@@ -89,7 +92,10 @@ export function parseAuditEntry(plain: Buffer, id: string): StoredAuditEntry {
   ) {
     throw new FormatError(`audit entry ${id} lacks time, operation, result, seq or prev`, { file: `audit/${id}` });
   }
-  if (e.version > AUDIT_VERSION) throw new FormatError(`audit entry ${id} has version ${e.version}, newer than this program knows`, { file: `audit/${id}` });
+  if (e.version > AUDIT_VERSION)
+    throw new FormatError(`audit entry ${id} has version ${e.version}, newer than this program knows`, {
+      file: `audit/${id}`,
+    });
   return { ...e, id };
 }
 
@@ -231,7 +237,10 @@ export interface AuditLog {
 
 /** Log order: seq, then time, then id. Every entry comes after the entries it follows. */
 export function sortAudit(list: StoredAuditEntry[]): StoredAuditEntry[] {
-  return list.sort((a, b) => a.seq - b.seq || (a.time < b.time ? -1 : a.time > b.time ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return list.sort(
+    (a, b) =>
+      a.seq - b.seq || (a.time < b.time ? -1 : a.time > b.time ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
 }
 
 /**
@@ -244,7 +253,10 @@ export function sortAudit(list: StoredAuditEntry[]): StoredAuditEntry[] {
  *   produce them, and the next append merges the heads.
  * Entries read are remembered in the local state, so a later removal is detected on this machine.
  */
-export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known?: Iterable<string> } = {}): Promise<AuditLog> {
+export async function readAuditLog(
+  repo: AuditRepo,
+  opts: AuditOptions & { known?: Iterable<string> } = {},
+): Promise<AuditLog> {
   const stateDir = stateDirOf(opts);
   const seen = await loadSeen(stateDir, repo);
   const names = await repo.listNames('audit');
@@ -262,7 +274,12 @@ export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known
         continue;
       }
       damaged.add(name);
-      problems.push({ kind: 'audit-damaged', message: `audit entry audit/${name} is damaged or was altered: ${errorMessage(err)}`, file: `audit/${name}`, entry: name });
+      problems.push({
+        kind: 'audit-damaged',
+        message: `audit entry audit/${name} is damaged or was altered: ${errorMessage(err)}`,
+        file: `audit/${name}`,
+        entry: name,
+      });
     }
   }
   const byId = new Map(entries.map((e) => [e.id, e]));
@@ -285,7 +302,12 @@ export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known
     if (prevSeqs.every((s) => s !== undefined)) {
       const want = 1 + Math.max(0, ...(prevSeqs as number[]));
       if (e.seq !== want) {
-        problems.push({ kind: 'audit-inconsistent', message: `audit entry ${e.id} has seq ${e.seq} but follows entries that imply ${want}`, file: `audit/${e.id}`, entry: e.id });
+        problems.push({
+          kind: 'audit-inconsistent',
+          message: `audit entry ${e.id} has seq ${e.seq} but follows entries that imply ${want}`,
+          file: `audit/${e.id}`,
+          entry: e.id,
+        });
       }
     }
   }
@@ -293,7 +315,12 @@ export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known
   for (const k of [...known].sort()) {
     if (!stored.has(k) && !reported.has(k)) {
       reported.add(k);
-      problems.push({ kind: 'audit-missing', message: `audit entry ${k} is missing (removed): this machine saw it in the log earlier`, file: `audit/${k}`, entry: k });
+      problems.push({
+        kind: 'audit-missing',
+        message: `audit entry ${k} is missing (removed): this machine saw it in the log earlier`,
+        file: `audit/${k}`,
+        entry: k,
+      });
     }
   }
   // Problems acknowledged by a later "repair audit" entry are notes from then on (the entry itself is chained).
@@ -310,10 +337,17 @@ export async function readAuditLog(repo: AuditRepo, opts: AuditOptions & { known
   }
   const heads = [...stored].filter((n) => !referenced.has(n)).sort();
   if (heads.length > 1) {
-    notes.push({ kind: 'audit-fork', message: `the audit log has ${heads.length} newest entries (concurrent appends); the next entry merges them` });
+    notes.push({
+      kind: 'audit-fork',
+      message: `the audit log has ${heads.length} newest entries (concurrent appends); the next entry merges them`,
+    });
   }
   const roots = entries.filter((e) => e.prev.length === 0);
-  if (roots.length > 1) notes.push({ kind: 'audit-roots', message: `the audit log has ${roots.length} first entries (appended concurrently into an empty log)` });
+  if (roots.length > 1)
+    notes.push({
+      kind: 'audit-roots',
+      message: `the audit log has ${roots.length} first entries (appended concurrently into an empty log)`,
+    });
   // Remember what is stored now (readable or not), never forgetting what was seen before.
   for (const e of entries) seen.entries[e.id] = { prev: e.prev, seq: e.seq };
   for (const d of damaged) seen.entries[d] ??= { prev: [], seq: 0 };
@@ -330,9 +364,18 @@ export interface AuditVerification {
 }
 
 /** The chain checks of readAuditLog, as check reports them (spec §14.3). */
-export async function verifyAuditLog(repo: AuditRepo, opts: AuditOptions & { known?: Iterable<string> } = {}): Promise<AuditVerification> {
+export async function verifyAuditLog(
+  repo: AuditRepo,
+  opts: AuditOptions & { known?: Iterable<string> } = {},
+): Promise<AuditVerification> {
   const log = await readAuditLog(repo, opts);
-  return { ok: log.problems.length === 0, entries: log.entries.length, heads: log.heads, problems: log.problems, notes: log.notes };
+  return {
+    ok: log.problems.length === 0,
+    entries: log.entries.length,
+    heads: log.heads,
+    problems: log.problems,
+    notes: log.notes,
+  };
 }
 
 /**
@@ -340,13 +383,21 @@ export async function verifyAuditLog(repo: AuditRepo, opts: AuditOptions & { kno
  * damaged entries), so that check reports them as notes from then on. Nothing is deleted or rewritten; the
  * acknowledging entry names the ids and is chained like any other. Returns the acknowledged ids.
  */
-export async function acknowledgeAuditProblems(repo: AuditRepo, opts: AuditOptions & { args?: string[] } = {}): Promise<string[]> {
+export async function acknowledgeAuditProblems(
+  repo: AuditRepo,
+  opts: AuditOptions & { args?: string[] } = {},
+): Promise<string[]> {
   const log = await readAuditLog(repo, opts);
   const ids = [...new Set(log.problems.map((p) => p.entry))].sort();
   if (ids.length === 0) return [];
   await appendAudit(
     repo,
-    { operation: 'repair audit', result: 'success', args: opts.args, details: { acknowledged: ids, problems: log.problems.map((p) => p.message) } },
+    {
+      operation: 'repair audit',
+      result: 'success',
+      args: opts.args,
+      details: { acknowledged: ids, problems: log.problems.map((p) => p.message) },
+    },
     opts,
   );
   return ids;
@@ -368,9 +419,20 @@ export interface AuditFilter {
 }
 
 export function matchesAudit(e: StoredAuditEntry, f: AuditFilter): boolean {
-  if (f.operations && f.operations.length > 0 && !f.operations.some((o) => e.operation === o || e.operation.startsWith(o + ' '))) return false;
+  if (
+    f.operations &&
+    f.operations.length > 0 &&
+    !f.operations.some((o) => e.operation === o || e.operation.startsWith(o + ' '))
+  )
+    return false;
   if (f.hosts && f.hosts.length > 0 && !f.hosts.includes(e.hostname)) return false;
-  if (f.users && f.users.length > 0 && !f.users.includes(e.username) && !(e.sudo_user !== undefined && f.users.includes(e.sudo_user))) return false;
+  if (
+    f.users &&
+    f.users.length > 0 &&
+    !f.users.includes(e.username) &&
+    !(e.sudo_user !== undefined && f.users.includes(e.sudo_user))
+  )
+    return false;
   if (f.results && f.results.length > 0 && !f.results.includes(e.result)) return false;
   if (f.profiles && f.profiles.length > 0 && (e.profile === undefined || !f.profiles.includes(e.profile))) return false;
   const t = Date.parse(e.time);
@@ -384,13 +446,21 @@ export function matchesAudit(e: StoredAuditEntry, f: AuditFilter): boolean {
 }
 
 /** The newest entry (in log order) that satisfies `pred`. */
-export function newestAudit(entries: StoredAuditEntry[], pred: (e: StoredAuditEntry) => boolean): StoredAuditEntry | undefined {
+export function newestAudit(
+  entries: StoredAuditEntry[],
+  pred: (e: StoredAuditEntry) => boolean,
+): StoredAuditEntry | undefined {
   for (let i = entries.length - 1; i >= 0; i--) if (pred(entries[i])) return entries[i];
   return undefined;
 }
 
 /** Appends without failing the caller: an audit entry that cannot be written becomes a warning. */
-export async function tryAppendAudit(repo: AuditRepo, rec: AuditRecord, onWarning: (msg: string) => void, opts: AuditOptions = {}): Promise<string | undefined> {
+export async function tryAppendAudit(
+  repo: AuditRepo,
+  rec: AuditRecord,
+  onWarning: (msg: string) => void,
+  opts: AuditOptions = {},
+): Promise<string | undefined> {
   try {
     return await appendAudit(repo, rec, opts);
   } catch (err) {

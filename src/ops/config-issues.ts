@@ -21,8 +21,14 @@ export class ConfigError extends RepoError {
     readonly file: string,
     readonly issues: ConfigIssue[],
   ) {
-    const lines = issues.map((i) => `  ${path.basename(file)}:${i.line}:${i.col}: ${i.path === '' ? '' : i.path + ': '}${i.message}`);
-    super('INVALID_ARGUMENT', `invalid configuration ${file} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, { file });
+    const lines = issues.map(
+      (i) => `  ${path.basename(file)}:${i.line}:${i.col}: ${i.path === '' ? '' : i.path + ': '}${i.message}`,
+    );
+    super(
+      'INVALID_ARGUMENT',
+      `invalid configuration ${file} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+      { file },
+    );
     this.name = 'ConfigError';
   }
 }
@@ -51,7 +57,9 @@ export function unknownKeyMessage(key: string, allowed: readonly string[]): stri
   let hint = '';
   if (snake !== key && allowed.includes(snake)) hint = ` (keys are kebab-case: did you mean "${snake}"?)`;
   else {
-    const close = allowed.filter((a) => editDistance(a, key) <= SUGGEST_MAX).sort((a, b) => editDistance(a, key) - editDistance(b, key));
+    const close = allowed
+      .filter((a) => editDistance(a, key) <= SUGGEST_MAX)
+      .sort((a, b) => editDistance(a, key) - editDistance(b, key));
     if (close.length > 0) hint = ` (did you mean "${close[0]}"?)`;
   }
   return `unknown key${hint}; allowed here: ${allowed.join(', ')}`;
@@ -62,7 +70,8 @@ function nodeAt(doc: Document, p: readonly PropertyKey[], keyOf?: string): YamlN
   let node = doc.contents as YamlNode | null;
   let found: YamlNode | undefined = node ?? undefined;
   for (const k of p) {
-    const child = (node as { get?: (k: unknown, keep: boolean) => unknown } | null)?.get?.(k, true) as YamlNode | undefined;
+    const child = (node as { get?: (k: unknown, keep: boolean) => unknown } | null)?.get?.(k, true) as
+      YamlNode | undefined;
     if (child === undefined || child === null) return found;
     node = child;
     found = child;
@@ -88,12 +97,17 @@ export function configIssues(error: z.ZodError, doc: Document, lc: LineCounter):
     if (iss.code === 'unrecognized_keys' && iss.message.startsWith(ALLOWED_PREFIX)) {
       const allowed = iss.message.slice(ALLOWED_PREFIX.length).split(',');
       for (const key of iss.keys) {
-        out.push({ path: keyPath([...iss.path, key]), ...position(lc, nodeAt(doc, iss.path, key)), message: unknownKeyMessage(key, allowed) });
+        out.push({
+          path: keyPath([...iss.path, key]),
+          ...position(lc, nodeAt(doc, iss.path, key)),
+          message: unknownKeyMessage(key, allowed),
+        });
       }
       continue;
     }
     const exists = doc.hasIn(iss.path as unknown[]);
-    const message = !exists && iss.path.length > 0 ? `missing: ${iss.message.replace(/, got nothing$/, '')}` : iss.message;
+    const message =
+      !exists && iss.path.length > 0 ? `missing: ${iss.message.replace(/, got nothing$/, '')}` : iss.message;
     out.push({ path: keyPath(iss.path), ...position(lc, nodeAt(doc, iss.path)), message });
   }
   return out.sort((a, b) => a.line - b.line || a.col - b.col);

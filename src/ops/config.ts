@@ -10,11 +10,26 @@ import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } fr
 import { z } from 'zod';
 import { errorMessage, RepoError } from '../core/errors.js';
 import { configIssues, ConfigError, type ConfigIssue } from './config-issues.js';
-import { configSchema, type HooksConfig, type MonitoringConfig, type Objectives, type ProfileInput } from './config-schema.js';
+import {
+  configSchema,
+  type HooksConfig,
+  type MonitoringConfig,
+  type Objectives,
+  type ProfileInput,
+} from './config-schema.js';
 
 export { ConfigError, type ConfigIssue } from './config-issues.js';
 export { repositoryKey, validateCron } from './config-schema.js';
-export type { CheckConfig, CopyTarget, DatabaseConfig, DatabaseType, HooksConfig, MonitoringConfig, Objectives, RetentionConfig } from './config-schema.js';
+export type {
+  CheckConfig,
+  CopyTarget,
+  DatabaseConfig,
+  DatabaseType,
+  HooksConfig,
+  MonitoringConfig,
+  Objectives,
+  RetentionConfig,
+} from './config-schema.js';
 
 export const CONFIG_FILE_NAMES = ['repo.yaml', 'repo.yml'];
 
@@ -38,12 +53,15 @@ function toProfile(name: string, line: number, p: ProfileInput) {
     retention: p.retention,
     schedule: p.schedule,
     window: p.window,
-    hooks: p.hooks ?? ({ before: [], after: [], onFailure: [], finally: [], timeoutMs: 15 * 60_000 } satisfies HooksConfig),
+    hooks:
+      p.hooks ?? ({ before: [], after: [], onFailure: [], finally: [], timeoutMs: 15 * 60_000 } satisfies HooksConfig),
     databases: p.databases ?? [],
     copyTo: p['copy-to'] ?? [],
     check: p.check,
     objectives: p.objectives ?? ({} as Objectives),
-    monitoring: p.monitoring ?? ({ healthcheck: undefined, webhook: undefined, logLines: 50, timeoutMs: 10_000 } satisfies MonitoringConfig),
+    monitoring:
+      p.monitoring ??
+      ({ healthcheck: undefined, webhook: undefined, logLines: 50, timeoutMs: 10_000 } satisfies MonitoringConfig),
     retryLockMs: p['retry-lock']?.ms ?? 10 * 60_000,
     /** Variables set for this profile's work (e.g. AWS_ACCESS_KEY_ID); they win over the inherited environment. */
     env: p.env ?? {},
@@ -78,13 +96,23 @@ export function findConfigFile(explicit?: string, env: NodeJS.ProcessEnv = proce
   }
   if (env.REPO_CONFIG !== undefined && env.REPO_CONFIG !== '') {
     const p = path.resolve(cwd, env.REPO_CONFIG);
-    if (!fs.existsSync(p)) throw new RepoError('INVALID_ARGUMENT', `config file ${p} (from REPO_CONFIG) does not exist`, { file: p });
+    if (!fs.existsSync(p))
+      throw new RepoError('INVALID_ARGUMENT', `config file ${p} (from REPO_CONFIG) does not exist`, { file: p });
     return p;
   }
-  const xdg = env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== '' ? env.XDG_CONFIG_HOME : path.join(env.HOME ?? os.homedir(), '.config');
-  const candidates = [...CONFIG_FILE_NAMES.map((n) => path.join(cwd, n)), ...CONFIG_FILE_NAMES.map((n) => path.join(xdg, 'repo', n))];
+  const xdg =
+    env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== ''
+      ? env.XDG_CONFIG_HOME
+      : path.join(env.HOME ?? os.homedir(), '.config');
+  const candidates = [
+    ...CONFIG_FILE_NAMES.map((n) => path.join(cwd, n)),
+    ...CONFIG_FILE_NAMES.map((n) => path.join(xdg, 'repo', n)),
+  ];
   for (const c of candidates) if (fs.existsSync(c)) return c;
-  throw new RepoError('INVALID_ARGUMENT', `no config file: use --config FILE or REPO_CONFIG, or create one of ${candidates.join(', ')}`);
+  throw new RepoError(
+    'INVALID_ARGUMENT',
+    `no config file: use --config FILE or REPO_CONFIG, or create one of ${candidates.join(', ')}`,
+  );
 }
 
 /** Finds, reads, parses and validates the config. */
@@ -96,7 +124,12 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
     text = fs.readFileSync(file, 'utf8');
     mode = fs.statSync(file).mode & 0o777;
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read config file ${file}: ${errorMessage(err)}`, { file }, { cause: err });
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `cannot read config file ${file}: ${errorMessage(err)}`,
+      { file },
+      { cause: err },
+    );
   }
   return parseConfig(text, file, { mode });
 }
@@ -110,7 +143,11 @@ const PROFILE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export function parseConfig(text: string, file = 'repo.yaml', opts: { mode?: number } = {}): OpsConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const syntax: ConfigIssue[] = doc.errors.map((e) => ({ path: '', ...lc.linePos(e.pos[0]), message: `YAML syntax: ${e.message.split('\n')[0]}` }));
+  const syntax: ConfigIssue[] = doc.errors.map((e) => ({
+    path: '',
+    ...lc.linePos(e.pos[0]),
+    message: `YAML syntax: ${e.message.split('\n')[0]}`,
+  }));
   if (syntax.length > 0) throw new ConfigError(file, syntax);
   const issues: ConfigIssue[] = [];
   const root = doc.contents as YamlNode | null;
@@ -122,20 +159,36 @@ export function parseConfig(text: string, file = 'repo.yaml', opts: { mode?: num
       const at = item.key as YamlNode;
       const pos = at.range ? lc.linePos(at.range[0]) : { line: 1, col: 1 };
       if (!PROFILE_NAME_RE.test(name)) {
-        issues.push({ path: `profiles.${name}`, ...pos, message: 'a profile name must start with a letter or digit and contain only letters, digits, ".", "_" and "-"' });
+        issues.push({
+          path: `profiles.${name}`,
+          ...pos,
+          message:
+            'a profile name must start with a letter or digit and contain only letters, digits, ".", "_" and "-"',
+        });
       }
       lines.set(name, pos.line);
     }
-    if (profilesNode.items.length === 0) issues.push({ path: 'profiles', ...lc.linePos(profilesNode.range![0]), message: 'no profiles defined' });
+    if (profilesNode.items.length === 0)
+      issues.push({ path: 'profiles', ...lc.linePos(profilesNode.range![0]), message: 'no profiles defined' });
   } else if (isMap(root) && profilesNode === undefined) {
     issues.push({ path: 'profiles', line: 1, col: 1, message: 'missing: the config needs a "profiles" mapping' });
   }
   const schema = configSchema({ dir: path.dirname(path.resolve(file)), mode: opts.mode ?? 0o600, file });
   const result = schema.safeParse(doc.toJS() ?? null);
-  if (!result.success) issues.push(...configIssues(result.error, doc, lc).filter((i) => !(i.path === 'profiles' && issues.some((x) => x.path === 'profiles'))));
-  if (issues.length > 0 || !result.success) throw new ConfigError(file, issues.sort((a, b) => a.line - b.line || a.col - b.col));
+  if (!result.success)
+    issues.push(
+      ...configIssues(result.error, doc, lc).filter(
+        (i) => !(i.path === 'profiles' && issues.some((x) => x.path === 'profiles')),
+      ),
+    );
+  if (issues.length > 0 || !result.success)
+    throw new ConfigError(
+      file,
+      issues.sort((a, b) => a.line - b.line || a.col - b.col),
+    );
   const profiles = new Map<string, ProfileConfig>();
-  for (const [name, p] of Object.entries(result.data.profiles)) profiles.set(name, toProfile(name, lines.get(name) ?? 1, p));
+  for (const [name, p] of Object.entries(result.data.profiles))
+    profiles.set(name, toProfile(name, lines.get(name) ?? 1, p));
   return { file, profiles };
 }
 
@@ -155,9 +208,11 @@ export function selectProfiles(config: OpsConfig, names: string[]): ProfileConfi
   return names.map((n) => {
     const p = config.profiles.get(n);
     if (p === undefined) {
-      throw new RepoError('INVALID_ARGUMENT', `no profile ${JSON.stringify(n)} in ${config.file}; profiles: ${[...config.profiles.keys()].join(', ')}`);
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `no profile ${JSON.stringify(n)} in ${config.file}; profiles: ${[...config.profiles.keys()].join(', ')}`,
+      );
     }
     return p;
   });
 }
-

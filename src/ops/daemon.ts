@@ -35,7 +35,10 @@ export function scheduleSpecs(profiles: ProfileConfig[]): ScheduleSpec[] {
       name: p.name,
       cron: p.schedule!,
       window: p.window,
-      repositories: [...[p.repository, ...p.copyTo.map((t) => t.repository)].map(repositoryKey), ...(serialize ? [PROCESS_ENV_KEY] : [])],
+      repositories: [
+        ...[p.repository, ...p.copyTo.map((t) => t.repository)].map(repositoryKey),
+        ...(serialize ? [PROCESS_ENV_KEY] : []),
+      ],
     }));
 }
 
@@ -52,7 +55,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const saved = (statePath !== undefined ? await readJsonFile<ScheduleState>(statePath) : undefined) ?? {};
   const sched = new Scheduler(specs, clock, saved);
   const persist = async () => {
-    if (statePath !== undefined) await writeJsonFile(statePath, sched.snapshot()).catch((err) => opts.log(`warning: cannot save ${statePath}: ${errorMessage(err)}`));
+    if (statePath !== undefined)
+      await writeJsonFile(statePath, sched.snapshot()).catch((err) =>
+        opts.log(`warning: cannot save ${statePath}: ${errorMessage(err)}`),
+      );
   };
   await persist();
   const jobs = new Map<string, Promise<void>>();
@@ -77,18 +83,26 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         const key = `${w.name}@${w.slot.toISOString()}:${w.reason}`;
         if (reported.has(key)) continue;
         reported.add(key);
-        if (w.reason === 'window') opts.log(`profile ${w.name}: due since ${w.slot.toISOString()}, waiting for its window (opens ${w.until?.toISOString()})`);
-        else if (w.reason === 'repository-busy') opts.log(`profile ${w.name}: due, waiting for another job on its repository`);
+        if (w.reason === 'window')
+          opts.log(
+            `profile ${w.name}: due since ${w.slot.toISOString()}, waiting for its window (opens ${w.until?.toISOString()})`,
+          );
+        else if (w.reason === 'repository-busy')
+          opts.log(`profile ${w.name}: due, waiting for another job on its repository`);
         else opts.log(`profile ${w.name}: due again while still running; it runs once more afterwards`);
       }
       for (const r of start) {
         const p = byName.get(r.name)!;
-        opts.log(`profile ${r.name}: starting${r.catchUp ? ` (catching up the run due at ${r.slot.toISOString()})` : ''}`);
+        opts.log(
+          `profile ${r.name}: starting${r.catchUp ? ` (catching up the run due at ${r.slot.toISOString()})` : ''}`,
+        );
         const job = opts
           .runJob(p, jobStop.signal, { slot: r.slot, catchUp: r.catchUp })
           .then(
             (res) => {
-              opts.log(`profile ${r.name}: ${res.status} in ${res.seconds.toFixed(1)} s${res.error ? ` (${res.error})` : ''}`);
+              opts.log(
+                `profile ${r.name}: ${res.status} in ${res.seconds.toFixed(1)} s${res.error ? ` (${res.error})` : ''}`,
+              );
               sched.finish(r.name, res.status);
             },
             (err) => {

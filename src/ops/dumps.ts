@@ -18,7 +18,12 @@ async function readPassword(file: string): Promise<string> {
     const i = text.search(/\r?\n/);
     return i < 0 ? text : text.slice(0, i);
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read database password file ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `cannot read database password file ${file}: ${errorMessage(err)}`,
+      { path: file },
+      { cause: err },
+    );
   }
 }
 
@@ -87,7 +92,14 @@ export async function dumpCommand(db: DatabaseConfig, baseEnv: NodeJS.ProcessEnv
  * does not wait for the next scheduled checkpoint. Only the main tablespace: `-D -` refuses others.
  */
 function basebackupArgv(db: DatabaseConfig): string[] {
-  const argv = ['pg_basebackup', '--no-password', '--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast'];
+  const argv = [
+    'pg_basebackup',
+    '--no-password',
+    '--pgdata=-',
+    '--format=tar',
+    '--wal-method=fetch',
+    '--checkpoint=fast',
+  ];
   if (db.host !== undefined) argv.push('--host', db.host);
   if (db.port !== undefined) argv.push('--port', String(db.port));
   if (db.user !== undefined) argv.push('--username', db.user);

@@ -53,9 +53,17 @@ export interface ShellResult {
  * Runs `command` with /bin/sh -c in its own process group; stdout and stderr lines go to `log`. After
  * `timeoutMs` (or on `signal`) the group gets SIGTERM, and SIGKILL 5 s later.
  */
-export function runShell(command: string, opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal; log: LogFn }): Promise<ShellResult> {
+export function runShell(
+  command: string,
+  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal; log: LogFn },
+): Promise<ShellResult> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env ?? process.env), cwd: opts.cwd, detached: true });
+    const child = spawn('/bin/sh', ['-c', command], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(opts.env ?? process.env),
+      cwd: opts.cwd,
+      detached: true,
+    });
     const out = new LineSplitter(opts.log);
     const err = new LineSplitter(opts.log);
     child.stdout!.on('data', (c: Buffer) => out.push(c));
@@ -107,10 +115,17 @@ export function describeExit(r: ShellResult, timeoutText: string): string {
  * disk. stderr lines go to `log`. When the program fails, iteration throws COMMAND_FAILED at the end, so
  * the backup stops before it saves a snapshot. Leaving the iteration early (or `signal`) kills the program.
  */
-export function commandStream(argv: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; log: LogFn; what: string }): AsyncIterable<Uint8Array> {
+export function commandStream(
+  argv: string[],
+  opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; log: LogFn; what: string },
+): AsyncIterable<Uint8Array> {
   const [file, ...args] = argv;
   return (async function* () {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env ?? process.env), detached: true });
+    const child = spawn(file, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(opts.env ?? process.env),
+      detached: true,
+    });
     const errLines: string[] = [];
     const err = new LineSplitter((l) => {
       errLines.push(l);
@@ -133,11 +148,24 @@ export function commandStream(argv: string[], opts: { env?: NodeJS.ProcessEnv; s
       const st = await status;
       err.end();
       if (opts.signal?.aborted) throw new RepoError('INTERRUPTED', `${opts.what} interrupted; no snapshot was saved`);
-      if ('error' in st) throw new RepoError('COMMAND_FAILED', `${opts.what}: cannot run ${file}: ${st.error.message}`, { command: file }, { cause: st.error });
+      if ('error' in st)
+        throw new RepoError(
+          'COMMAND_FAILED',
+          `${opts.what}: cannot run ${file}: ${st.error.message}`,
+          { command: file },
+          { cause: st.error },
+        );
       if (st.code !== 0) {
         const how = st.signal !== null ? `was killed by ${st.signal}` : `exited with code ${st.code}`;
-        const last = errLines.filter((l) => l.trim() !== '').slice(-3).join(' | ');
-        throw new RepoError('COMMAND_FAILED', `${opts.what}: ${file} ${how}${last ? ` (${last})` : ''}; no snapshot was saved`, { command: file });
+        const last = errLines
+          .filter((l) => l.trim() !== '')
+          .slice(-3)
+          .join(' | ');
+        throw new RepoError(
+          'COMMAND_FAILED',
+          `${opts.what}: ${file} ${how}${last ? ` (${last})` : ''}; no snapshot was saved`,
+          { command: file },
+        );
       }
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -161,22 +189,33 @@ export interface PasswordSource {
  * A repository password from a profile: its password-file, password-command or password, else the
  * environment (REPO_PASSWORD_FILE, REPO_PASSWORD_COMMAND, REPO_PASSWORD). Never prompts: jobs run unattended.
  */
-export async function resolvePassword(src: PasswordSource, what: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function resolvePassword(
+  src: PasswordSource,
+  what: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   let pw: string | undefined;
   const fromFile = async (file: string) => {
     try {
       return firstLine(await readFile(file, 'utf8'));
     } catch (err) {
-      throw new RepoError('INVALID_ARGUMENT', `${what}: cannot read password file ${file}: ${errorMessage(err)}`, { path: file }, { cause: err });
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `${what}: cannot read password file ${file}: ${errorMessage(err)}`,
+        { path: file },
+        { cause: err },
+      );
     }
   };
   if (src.password !== undefined) pw = src.password;
   else if (src.passwordFile !== undefined) pw = await fromFile(src.passwordFile);
   else if (src.passwordCommand !== undefined) pw = await passwordFromCommand(src.passwordCommand, what);
   else if (nonEmpty(env.REPO_PASSWORD_FILE) !== undefined) pw = await fromFile(env.REPO_PASSWORD_FILE!);
-  else if (nonEmpty(env.REPO_PASSWORD_COMMAND) !== undefined) pw = await passwordFromCommand(env.REPO_PASSWORD_COMMAND!, what);
+  else if (nonEmpty(env.REPO_PASSWORD_COMMAND) !== undefined)
+    pw = await passwordFromCommand(env.REPO_PASSWORD_COMMAND!, what);
   else pw = nonEmpty(env.REPO_PASSWORD);
-  if (pw === undefined) throw new RepoError('NO_PASSWORD', `${what}: no password: set password-file or password-command in the profile`);
+  if (pw === undefined)
+    throw new RepoError('NO_PASSWORD', `${what}: no password: set password-file or password-command in the profile`);
   if (pw === '') throw new RepoError('NO_PASSWORD', `${what}: the password is empty`);
   return pw;
 }
@@ -190,7 +229,9 @@ function passwordFromCommand(command: string, what: string): Promise<string> {
     const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv() });
     const chunks: Buffer[] = [];
     child.stdout!.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', (err) => reject(new RepoError('COMMAND_FAILED', `${what}: cannot run the password command: ${err.message}`)));
+    child.on('error', (err) =>
+      reject(new RepoError('COMMAND_FAILED', `${what}: cannot run the password command: ${err.message}`)),
+    );
     child.on('close', (code) => {
       if (code !== 0) reject(new RepoError('COMMAND_FAILED', `${what}: the password command exited with code ${code}`));
       else resolve(firstLine(Buffer.concat(chunks).toString('utf8')));

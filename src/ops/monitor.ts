@@ -51,7 +51,14 @@ export class Monitor {
     if (this.cfg.healthcheck !== undefined) {
       const suffix = event === 'start' ? 'start' : event === 'failure' ? 'fail' : '';
       const body = event === 'start' ? '' : textBody(report);
-      tasks.push(this.send(healthcheckUrl(this.cfg.healthcheck, suffix, this.rid), body, 'text/plain; charset=utf-8', 'healthcheck'));
+      tasks.push(
+        this.send(
+          healthcheckUrl(this.cfg.healthcheck, suffix, this.rid),
+          body,
+          'text/plain; charset=utf-8',
+          'healthcheck',
+        ),
+      );
     }
     if (this.cfg.webhook !== undefined) {
       const payload = {
@@ -96,7 +103,9 @@ export class Monitor {
 }
 
 function textBody(r: MonitorReport): string {
-  const head = [r.summary, r.status !== undefined ? `status: ${r.status} (exit ${r.exitCode ?? '?'})` : undefined].filter((x) => x !== undefined).join('\n');
+  const head = [r.summary, r.status !== undefined ? `status: ${r.status} (exit ${r.exitCode ?? '?'})` : undefined]
+    .filter((x) => x !== undefined)
+    .join('\n');
   let body = head + (r.logTail && r.logTail.length > 0 ? `\n\n${r.logTail.join('\n')}` : '');
   if (Buffer.byteLength(body) > MAX_BODY) body = body.slice(body.length - MAX_BODY);
   return body;

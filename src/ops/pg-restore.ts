@@ -25,12 +25,17 @@ const TIME = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(Z|[+-]\d\
 /** A recovery_target_time as PostgreSQL reads it; without an offset it is local time (as on the server). */
 export function parseTargetTime(text: string): Date {
   const m = TIME.exec(text.trim());
-  if (m === null) throw new RepoError('INVALID_ARGUMENT', `--target-time ${JSON.stringify(text)}: expected "YYYY-MM-DD HH:MM[:SS]" with an optional offset (Z, +02, +02:00)`);
+  if (m === null)
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `--target-time ${JSON.stringify(text)}: expected "YYYY-MM-DD HH:MM[:SS]" with an optional offset (Z, +02, +02:00)`,
+    );
   let off = m[3] ?? '';
   if (/^[+-]\d\d$/.test(off)) off += ':00';
   else if (/^[+-]\d{4}$/.test(off)) off = `${off.slice(0, 3)}:${off.slice(3)}`;
   const d = new Date(`${m[1]}T${m[2]}${off.toUpperCase()}`);
-  if (Number.isNaN(d.getTime())) throw new RepoError('INVALID_ARGUMENT', `--target-time ${JSON.stringify(text)} is not a valid time`);
+  if (Number.isNaN(d.getTime()))
+    throw new RepoError('INVALID_ARGUMENT', `--target-time ${JSON.stringify(text)} is not a valid time`);
   return d;
 }
 
@@ -39,7 +44,10 @@ export function physicalDatabase(profile: ProfileConfig, database?: string): Dat
   const all = profile.databases.filter((d) => d.type === 'postgresql' && d.mode === 'physical');
   const db = database === undefined ? all[0] : all.find((d) => d.name === database);
   if (db === undefined) {
-    throw new RepoError('INVALID_ARGUMENT', `profile ${profile.name} has no postgresql database entry with "mode: physical"${database === undefined ? '' : ` named ${database}`}`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `profile ${profile.name} has no postgresql database entry with "mode: physical"${database === undefined ? '' : ` named ${database}`}`,
+    );
   }
   return db;
 }
@@ -50,20 +58,30 @@ function endTime(sn: StoredSnapshot): Date {
 }
 
 /** The base backups of `db`, oldest first. */
-export async function baseBackups(repo: Repository, profile: ProfileConfig, db: DatabaseConfig): Promise<StoredSnapshot[]> {
+export async function baseBackups(
+  repo: Repository,
+  profile: ProfileConfig,
+  db: DatabaseConfig,
+): Promise<StoredSnapshot[]> {
   const host = profileHost(profile);
   const file = '/' + db.filename;
-  const list = (await listSnapshots(repo)).filter((sn) => sn.hostname === host && sn.paths.length === 1 && sn.paths[0] === file);
+  const list = (await listSnapshots(repo)).filter(
+    (sn) => sn.hostname === host && sn.paths.length === 1 && sn.paths[0] === file,
+  );
   return list.sort((a, b) => endTime(a).getTime() - endTime(b).getTime());
 }
 
 /** The newest base backup from which `target` can be reached. */
 export function chooseBase(bases: StoredSnapshot[], target: RecoveryTarget, profile: string): StoredSnapshot {
-  if (bases.length === 0) throw new RepoError('NOT_FOUND', `profile ${profile} has no base backup yet: run "repo run ${profile}" first`);
+  if (bases.length === 0)
+    throw new RepoError('NOT_FOUND', `profile ${profile} has no base backup yet: run "repo run ${profile}" first`);
   if (target.kind !== 'time') return bases[bases.length - 1];
   const before = bases.filter((sn) => endTime(sn).getTime() <= target.at.getTime());
   if (before.length === 0) {
-    throw new RepoError('NOT_FOUND', `no base backup ended before ${target.text}: the earliest time that can be recovered is ${endTime(bases[0]).toISOString()}`);
+    throw new RepoError(
+      'NOT_FOUND',
+      `no base backup ended before ${target.text}: the earliest time that can be recovered is ${endTime(bases[0]).toISOString()}`,
+    );
   }
   return before[before.length - 1];
 }
@@ -86,10 +104,18 @@ export interface PgRestoreOptions {
 }
 
 /** Extracts `base` into `opts.into` (created, or empty) and writes the recovery settings. */
-export async function layDownBase(repo: Repository, profile: ProfileConfig, base: StoredSnapshot, opts: PgRestoreOptions): Promise<{ bytes: number }> {
+export async function layDownBase(
+  repo: Repository,
+  profile: ProfileConfig,
+  base: StoredSnapshot,
+  opts: PgRestoreOptions,
+): Promise<{ bytes: number }> {
   const dir = path.resolve(opts.into);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  if ((await readdir(dir)).length > 0) throw new RepoError('INVALID_ARGUMENT', `${dir} is not empty: restore into a new or empty directory`, { path: dir });
+  if ((await readdir(dir)).length > 0)
+    throw new RepoError('INVALID_ARGUMENT', `${dir} is not empty: restore into a new or empty directory`, {
+      path: dir,
+    });
   await chmod(dir, 0o700); // PostgreSQL refuses a data directory others can read
 
   const tar = spawn('tar', ['-x', '-f', '-', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -112,12 +138,25 @@ export async function layDownBase(repo: Repository, profile: ProfileConfig, base
     throw err;
   }
   const code = await exited;
-  if (code !== 0) throw new RepoError('COMMAND_FAILED', `tar -x into ${dir} exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join('; ')}`, { path: dir });
+  if (code !== 0)
+    throw new RepoError(
+      'COMMAND_FAILED',
+      `tar -x into ${dir} exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join('; ')}`,
+      { path: dir },
+    );
 
-  const fetch = [...opts.repoCommand, 'wal', 'fetch', '--profile', profile.name, '--config', path.resolve(opts.configFile)].map(shellWord).join(' ') + ' %f "%p"';
-  const lines = ['', `# Written by repo pg restore from snapshot ${base.id.slice(0, 8)} (${new Date().toISOString()})`, `restore_command = ${confValue(fetch)}`];
+  const fetch =
+    [...opts.repoCommand, 'wal', 'fetch', '--profile', profile.name, '--config', path.resolve(opts.configFile)]
+      .map(shellWord)
+      .join(' ') + ' %f "%p"';
+  const lines = [
+    '',
+    `# Written by repo pg restore from snapshot ${base.id.slice(0, 8)} (${new Date().toISOString()})`,
+    `restore_command = ${confValue(fetch)}`,
+  ];
   const t = opts.target;
-  if (t.kind !== 'latest') lines.push(`recovery_target_${t.kind} = ${confValue(t.text)}`, `recovery_target_action = 'promote'`);
+  if (t.kind !== 'latest')
+    lines.push(`recovery_target_${t.kind} = ${confValue(t.text)}`, `recovery_target_action = 'promote'`);
   else lines.push(`recovery_target_timeline = 'latest'`);
   await appendFile(path.join(dir, 'postgresql.auto.conf'), lines.join('\n') + '\n', { mode: 0o600 });
   const signalFile = await open(path.join(dir, 'recovery.signal'), 'w', 0o600);

@@ -27,14 +27,19 @@ export async function baseStartSegment(repo: Repository, base: StoredSnapshot): 
         if (at + 512 + size > buf.length) break; // its content is in the next blob
         const text = buf.subarray(at + 512, at + 512 + size).toString('utf8');
         const m = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(text);
-        if (m === null) throw new RepoError('FORMAT', `base backup ${base.id.slice(0, 8)}: backup_label has no START WAL LOCATION`, { snapshot: base.id });
+        if (m === null)
+          throw new RepoError('FORMAT', `base backup ${base.id.slice(0, 8)}: backup_label has no START WAL LOCATION`, {
+            snapshot: base.id,
+          });
         return m[1];
       }
       at += 512 + Math.ceil(size / 512) * 512;
     }
     if (buf.length > LABEL_SCAN_LIMIT) break;
   }
-  throw new RepoError('FORMAT', `base backup ${base.id.slice(0, 8)}: no backup_label at the start of its tar`, { snapshot: base.id });
+  throw new RepoError('FORMAT', `base backup ${base.id.slice(0, 8)}: no backup_label at the start of its tar`, {
+    snapshot: base.id,
+  });
 }
 
 /** A segment's position regardless of timeline: log * 2^32 / segment size + seg, as a bigint of its 16 hex digits. */
@@ -60,11 +65,17 @@ export interface WalChainReport {
 export async function walChain(repo: Repository, profile: ProfileConfig, now = new Date()): Promise<WalChainReport> {
   const all = await listSnapshots(repo);
   const wal = walSnapshots(all, profile);
-  const segs = [...wal.keys()].filter((n) => /^[0-9A-F]{24}$/.test(n)).sort((a, b) => (position(a) < position(b) ? -1 : position(a) > position(b) ? 1 : 0));
+  const segs = [...wal.keys()]
+    .filter((n) => /^[0-9A-F]{24}$/.test(n))
+    .sort((a, b) => (position(a) < position(b) ? -1 : position(a) > position(b) ? 1 : 0));
   const report: WalChainReport = { segments: segs.length, gaps: [], unneeded: [] };
   if (segs.length > 0) {
     const newest = wal.get(segs[segs.length - 1])!;
-    report.newest = { name: segs[segs.length - 1], time: newest.time, ageMs: now.getTime() - new Date(newest.time).getTime() };
+    report.newest = {
+      name: segs[segs.length - 1],
+      time: newest.time,
+      ageMs: now.getTime() - new Date(newest.time).getTime(),
+    };
   }
   let oldestStart: string | undefined;
   for (const db of profile.databases.filter((d) => d.type === 'postgresql' && d.mode === 'physical')) {
@@ -80,7 +91,10 @@ export async function walChain(repo: Repository, profile: ProfileConfig, now = n
   const first = position(oldestStart);
   const last = segs.length > 0 ? position(segs[segs.length - 1]) : first - 1n;
   for (let p = first; p <= last && report.gaps.length < 100; p++) {
-    if (!present.has(p)) report.gaps.push(`${(p >> 8n).toString(16).toUpperCase().padStart(8, '0')}${(p & 0xffn).toString(16).toUpperCase().padStart(8, '0')}`);
+    if (!present.has(p))
+      report.gaps.push(
+        `${(p >> 8n).toString(16).toUpperCase().padStart(8, '0')}${(p & 0xffn).toString(16).toUpperCase().padStart(8, '0')}`,
+      );
   }
   for (const [name, sn] of wal) {
     if (name.endsWith('.history')) continue;

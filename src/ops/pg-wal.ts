@@ -30,7 +30,10 @@ export function isWalName(name: string): boolean {
 
 export function checkWalName(name: string): void {
   if (!isWalName(name)) {
-    throw new RepoError('INVALID_ARGUMENT', `${JSON.stringify(name)} is not a WAL file name (24 hex digits, a timeline .history file, a .backup or .partial file)`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `${JSON.stringify(name)} is not a WAL file name (24 hex digits, a timeline .history file, a .backup or .partial file)`,
+    );
   }
 }
 
@@ -53,14 +56,18 @@ export async function* snapshotFileBytes(repo: Repository, sn: StoredSnapshot): 
   const tree = await loadTree(repo, sn.tree);
   const name = sn.paths[0].slice(1);
   const node = tree.nodes.find((n) => n.type === 'file' && n.name.toString() === name);
-  if (node === undefined) throw new RepoError('INTEGRITY', `snapshot ${sn.id}: its tree has no file ${name}`, { snapshot: sn.id });
+  if (node === undefined)
+    throw new RepoError('INTEGRITY', `snapshot ${sn.id}: its tree has no file ${name}`, { snapshot: sn.id });
   let written = 0;
   for (const hex of node.content ?? []) {
     const buf = await repo.loadBlob('data', idFromHex(hex));
     written += buf.length;
     yield buf;
   }
-  if (written !== node.size) throw new RepoError('INTEGRITY', `snapshot ${sn.id}: ${name} holds ${written} bytes, its tree says ${node.size}`, { snapshot: sn.id });
+  if (written !== node.size)
+    throw new RepoError('INTEGRITY', `snapshot ${sn.id}: ${name} holds ${written} bytes, its tree says ${node.size}`, {
+      snapshot: sn.id,
+    });
 }
 
 async function readAll(it: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -84,7 +91,12 @@ export interface PushResult {
  * sees the message in the server log), never an overwrite. The snapshot is written only after all of its
  * data is in the repository, so a failure leaves nothing that `fetch` would return.
  */
-export async function pushWal(repo: Repository, profile: ProfileConfig, file: string, signal?: AbortSignal): Promise<PushResult> {
+export async function pushWal(
+  repo: Repository,
+  profile: ProfileConfig,
+  file: string,
+  signal?: AbortSignal,
+): Promise<PushResult> {
   const name = file.slice(file.lastIndexOf('/') + 1);
   checkWalName(name);
   const data = await readFile(file).catch((err: NodeJS.ErrnoException) => {
@@ -93,7 +105,8 @@ export async function pushWal(repo: Repository, profile: ProfileConfig, file: st
   const existing = walSnapshots(await listSnapshots(repo), profile).get(name);
   if (existing !== undefined) {
     const stored = await readAll(snapshotFileBytes(repo, existing));
-    if (stored.equals(data)) return { name, outcome: 'present', snapshotId: existing.id, bytes: data.length, addedPacked: 0 };
+    if (stored.equals(data))
+      return { name, outcome: 'present', snapshotId: existing.id, bytes: data.length, addedPacked: 0 };
     throw new RepoError(
       'INVALID_ARGUMENT',
       `WAL file ${name} is already archived (snapshot ${existing.id.slice(0, 8)}) with different content (blake3 ${Buffer.from(blake3(stored)).toString('hex').slice(0, 16)}…, this one ${Buffer.from(blake3(data)).toString('hex').slice(0, 16)}…): refusing to overwrite; is a second server archiving into the same profile?`,
@@ -108,11 +121,21 @@ export async function pushWal(repo: Repository, profile: ProfileConfig, file: st
     name,
     { tags: [WAL_TAG, ...profile.tags], host: profile.host, signal },
   );
-  return { name, outcome: 'stored', snapshotId: res.snapshotId!, bytes: data.length, addedPacked: res.snapshot.summary!.data_added_packed };
+  return {
+    name,
+    outcome: 'stored',
+    snapshotId: res.snapshotId!,
+    bytes: data.length,
+    addedPacked: res.snapshot.summary!.data_added_packed,
+  };
 }
 
 /** Finds the archived WAL file `name`, or undefined (restore_command then exits non-zero: "not archived"). */
-export async function findWal(repo: Repository, profile: ProfileConfig, name: string): Promise<StoredSnapshot | undefined> {
+export async function findWal(
+  repo: Repository,
+  profile: ProfileConfig,
+  name: string,
+): Promise<StoredSnapshot | undefined> {
   checkWalName(name);
   return walSnapshots(await listSnapshots(repo), profile).get(name);
 }

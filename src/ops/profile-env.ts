@@ -34,12 +34,21 @@ export function profileEnvironment(p: Pick<ProfileConfig, 'name' | 'env' | 'envF
     try {
       const st = fs.statSync(p.envFile);
       if ((st.mode & 0o077) !== 0) {
-        throw new RepoError('INVALID_ARGUMENT', `env-file ${p.envFile} of profile ${p.name} is readable by others: it holds secrets, so chmod 600 it`, { file: p.envFile });
+        throw new RepoError(
+          'INVALID_ARGUMENT',
+          `env-file ${p.envFile} of profile ${p.name} is readable by others: it holds secrets, so chmod 600 it`,
+          { file: p.envFile },
+        );
       }
       text = fs.readFileSync(p.envFile, 'utf8');
     } catch (err) {
       if (err instanceof RepoError) throw err;
-      throw new RepoError('INVALID_ARGUMENT', `cannot read env-file ${p.envFile} of profile ${p.name}: ${errorMessage(err)}`, { file: p.envFile }, { cause: err });
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `cannot read env-file ${p.envFile} of profile ${p.name}: ${errorMessage(err)}`,
+        { file: p.envFile },
+        { cause: err },
+      );
     }
     fromFile = parseEnvFile(text, p.envFile);
   }
@@ -56,7 +65,10 @@ export function applyProfileEnvironment(p: Pick<ProfileConfig, 'name' | 'env' | 
  * that run at the same time share process.env, so the scheduler never overlaps a job with variables (see
  * daemon.ts) with any other.
  */
-export async function withProfileEnvironment<T>(p: Pick<ProfileConfig, 'name' | 'env' | 'envFile'>, fn: () => Promise<T>): Promise<T> {
+export async function withProfileEnvironment<T>(
+  p: Pick<ProfileConfig, 'name' | 'env' | 'envFile'>,
+  fn: () => Promise<T>,
+): Promise<T> {
   const vars = profileEnvironment(p);
   const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars);

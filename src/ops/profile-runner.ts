@@ -4,7 +4,15 @@
 // A failing before hook or dump fails the job; the steps after the backup then do not run.
 
 import { readFile } from 'node:fs/promises';
-import { backupPaths, backupStream, findParent, parseExcludeFile, type BackupOptions, type BackupResult, type ExcludeRule } from '../archiver/index.js';
+import {
+  backupPaths,
+  backupStream,
+  findParent,
+  parseExcludeFile,
+  type BackupOptions,
+  type BackupResult,
+  type ExcludeRule,
+} from '../archiver/index.js';
 import { errorMessage, isRepoError, RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { formatBytes } from '../core/units.js';
@@ -21,7 +29,14 @@ import { childEnv } from '../core/child-env.js';
 import { dumpCommand } from './dumps.js';
 import { commandStream, describeExit, runShell } from './exec.js';
 import { Monitor } from './monitor.js';
-import { belongsToProfile, openProfileRepository, openTargetRepository, profileHost, withLock, type RepoAccess } from './repos.js';
+import {
+  belongsToProfile,
+  openProfileRepository,
+  openTargetRepository,
+  profileHost,
+  withLock,
+  type RepoAccess,
+} from './repos.js';
 import { formatAge } from './time.js';
 import { withProfileEnvironment } from './profile-env.js';
 
@@ -90,7 +105,6 @@ class JobLog {
 
 class StepFailure extends Error {}
 
-
 /** Runs one job of `profile`. Never throws for a failing step: the result says what happened. */
 export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}): Promise<JobResult> {
   // The profile's env / env-file (e.g. S3 credentials) hold for the whole job; an unreadable env-file fails it.
@@ -100,7 +114,18 @@ export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}):
   } catch (err) {
     if (!(isRepoError(err) && err.context.file === profile.envFile)) throw err;
     const error = errorMessage(err);
-    return { profile: profile.name, status: 'failure', exitCode: 1, started, seconds: 0, steps: [], snapshots: [], bytesAdded: 0, error, log: [`profile ${profile.name}: failure — ${error}`] };
+    return {
+      profile: profile.name,
+      status: 'failure',
+      exitCode: 1,
+      started,
+      seconds: 0,
+      steps: [],
+      snapshots: [],
+      bytesAdded: 0,
+      error,
+      log: [`profile ${profile.name}: failure — ${error}`],
+    };
   }
 }
 
@@ -115,7 +140,8 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
   let failed: string | undefined;
   const monitor = new Monitor(profile.monitoring, profile.name, (m) => log.add(`warning: ${m}`), opts.fetch);
   const auditOpts = { stateDir: opts.stateDir, now };
-  const audit = (repo: Repository, rec: AuditRecord) => tryAppendAudit(repo, { ...rec, profile: profile.name }, (m) => log.add(`warning: ${m}`), auditOpts);
+  const audit = (repo: Repository, rec: AuditRecord) =>
+    tryAppendAudit(repo, { ...rec, profile: profile.name }, (m) => log.add(`warning: ${m}`), auditOpts);
   const interrupted = () => opts.signal?.aborted === true;
   const hookEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
     return childEnv(opts.env ?? process.env, { REPO_PROFILE: profile.name, ...extra }); // no repository password variables
@@ -147,8 +173,17 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
         `hook ${kind}${commands.length > 1 ? ` #${i + 1}` : ''}`,
         async () => {
           log.add(`$ ${cmd}`);
-          const r = await runShell(cmd, { timeoutMs: profile.hooks.timeoutMs, env, signal: kind === 'finally' || kind === 'on-failure' ? undefined : opts.signal, log: (l) => log.add(`  ${l}`) });
-          if (r.code !== 0 || r.error) throw new RepoError('COMMAND_FAILED', `${kind} hook "${cmd}" ${describeExit(r, formatAge(profile.hooks.timeoutMs))}`);
+          const r = await runShell(cmd, {
+            timeoutMs: profile.hooks.timeoutMs,
+            env,
+            signal: kind === 'finally' || kind === 'on-failure' ? undefined : opts.signal,
+            log: (l) => log.add(`  ${l}`),
+          });
+          if (r.code !== 0 || r.error)
+            throw new RepoError(
+              'COMMAND_FAILED',
+              `${kind} hook "${cmd}" ${describeExit(r, formatAge(profile.hooks.timeoutMs))}`,
+            );
         },
         { fatal },
       );
@@ -160,21 +195,36 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
   let repo: Repository | undefined;
   try {
     await runHooks('before', profile.hooks.before, hookEnv(), true);
-    repo = await step('open repository', () => openProfileRepository(profile, opts, { compression: profile.compression, onWarning: (m) => log.add(`warning: ${m}`) }));
+    repo = await step('open repository', () =>
+      openProfileRepository(profile, opts, {
+        compression: profile.compression,
+        onWarning: (m) => log.add(`warning: ${m}`),
+      }),
+    );
     const r = repo!;
 
     // 1. Backup: files, then each database as its own snapshot. A failing dump fails the job but the others still run.
     await withLock(r, false, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
-      const base: BackupOptions = { tags: profile.tags, host: profile.host, signal: opts.signal, oneFileSystem: profile.oneFileSystem };
+      const base: BackupOptions = {
+        tags: profile.tags,
+        host: profile.host,
+        signal: opts.signal,
+        oneFileSystem: profile.oneFileSystem,
+      };
       if (profile.sources.length > 0) {
         await step(
           'backup',
           async () => {
             const excludes: ExcludeRule[] = profile.exclude.map((pattern) => ({ pattern, ignoreCase: false }));
             for (const f of profile.excludeFile) {
-              for (const pattern of parseExcludeFile(await readFile(f, 'utf8'))) excludes.push({ pattern, ignoreCase: false });
+              for (const pattern of parseExcludeFile(await readFile(f, 'utf8')))
+                excludes.push({ pattern, ignoreCase: false });
             }
-            const parent = await findParent(r, { hostname: profileHost(profile), paths: profile.sources, tags: profile.tags });
+            const parent = await findParent(r, {
+              hostname: profileHost(profile),
+              paths: profile.sources,
+              tags: profile.tags,
+            });
             const t0 = Date.now();
             const before = { ...r.stats };
             let res: BackupResult;
@@ -187,7 +237,12 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
               });
             } catch (err) {
               if (isRepoError(err, 'INTERRUPTED')) await r.abort().catch(() => undefined);
-              await audit(r, { operation: 'backup', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errorMessage(err), details: { paths: profile.sources } });
+              await audit(r, {
+                operation: 'backup',
+                result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure',
+                error: errorMessage(err),
+                details: { paths: profile.sources },
+              });
               throw err;
             }
             const added = r.stats.rawBytesAdded - before.rawBytesAdded;
@@ -200,13 +255,26 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
               operation: 'backup',
               result: skipped > 0 ? 'partial' : 'success',
               snapshots: { added: [res.snapshotId!] },
-              details: { paths: profile.sources, data_added: s.data_added, data_added_packed: s.data_added_packed, total_files_processed: s.total_files_processed, total_bytes_processed: s.total_bytes_processed, duration_seconds: (Date.now() - t0) / 1000 },
+              details: {
+                paths: profile.sources,
+                data_added: s.data_added,
+                data_added_packed: s.data_added_packed,
+                total_files_processed: s.total_files_processed,
+                total_bytes_processed: s.total_bytes_processed,
+                duration_seconds: (Date.now() - t0) / 1000,
+              },
             });
             log.add(
               `snapshot ${shortId(res.snapshotId!)} saved: ${s.total_files_processed} files, ${formatBytes(s.total_bytes_processed)} processed, ${formatBytes(s.data_added)} added` +
                 (skipped > 0 ? `; ${skipped} files could not be read` : ''),
             );
-            steps.push({ step: 'backup', status: skipped > 0 ? 'partial' : 'ok', seconds: (Date.now() - t0) / 1000, snapshot: res.snapshotId, message: skipped > 0 ? `${skipped} source files could not be read` : undefined });
+            steps.push({
+              step: 'backup',
+              status: skipped > 0 ? 'partial' : 'ok',
+              seconds: (Date.now() - t0) / 1000,
+              snapshot: res.snapshotId,
+              message: skipped > 0 ? `${skipped} source files could not be read` : undefined,
+            });
           },
           { fatal: false },
         );
@@ -221,7 +289,12 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
             const t0 = Date.now();
             const before = { ...r.stats };
             let streamed = 0;
-            const source = commandStream(cmd.argv, { env: cmd.env, signal: opts.signal, log: (l) => log.add(`  ${l}`), what: `dump of ${db.type} database ${db.name}` });
+            const source = commandStream(cmd.argv, {
+              env: cmd.env,
+              signal: opts.signal,
+              log: (l) => log.add(`  ${l}`),
+              what: `dump of ${db.type} database ${db.name}`,
+            });
             const counted = (async function* () {
               for await (const c of source) {
                 streamed += c.length;
@@ -233,7 +306,12 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
               res = await backupStream(r, counted, db.filename, base);
             } catch (err) {
               if (isRepoError(err, 'INTERRUPTED')) await r.abort().catch(() => undefined);
-              await audit(r, { operation: 'backup', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errorMessage(err), details: { database: db.name, type: db.type, file: db.filename } });
+              await audit(r, {
+                operation: 'backup',
+                result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure',
+                error: errorMessage(err),
+                details: { database: db.name, type: db.type, file: db.filename },
+              });
               throw err;
             }
             bytesAdded += r.stats.rawBytesAdded - before.rawBytesAdded;
@@ -243,9 +321,19 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
               operation: 'backup',
               result: 'success',
               snapshots: { added: [res.snapshotId!] },
-              details: { database: db.name, type: db.type, paths: ['/' + db.filename], data_added: s.data_added, data_added_packed: s.data_added_packed, total_bytes_processed: streamed, duration_seconds: (Date.now() - t0) / 1000 },
+              details: {
+                database: db.name,
+                type: db.type,
+                paths: ['/' + db.filename],
+                data_added: s.data_added,
+                data_added_packed: s.data_added_packed,
+                total_bytes_processed: streamed,
+                duration_seconds: (Date.now() - t0) / 1000,
+              },
             });
-            log.add(`snapshot ${shortId(res.snapshotId!)} saved: ${db.filename}, ${formatBytes(streamed)} dumped, ${formatBytes(s.data_added)} added`);
+            log.add(
+              `snapshot ${shortId(res.snapshotId!)} saved: ${db.filename}, ${formatBytes(streamed)} dumped, ${formatBytes(s.data_added)} added`,
+            );
           },
           { fatal: false },
         );
@@ -288,7 +376,13 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
     }
   }
 
-  const status: JobStatus = interrupted() ? 'interrupted' : failed !== undefined ? 'failure' : partial ? 'partial' : 'success';
+  const status: JobStatus = interrupted()
+    ? 'interrupted'
+    : failed !== undefined
+      ? 'failure'
+      : partial
+        ? 'partial'
+        : 'success';
   const failure = failed; // a failing on-failure or finally hook is logged, it does not change the outcome
   if (repo !== undefined) {
     // One entry per job, so status can tell the last (successful) run of this profile from the repository alone.
@@ -297,26 +391,70 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
       result: status,
       error: failed,
       snapshots: snapshots.length > 0 ? { added: snapshots } : undefined,
-      details: { duration_seconds: (now().getTime() - started.getTime()) / 1000, bytes_added: bytesAdded, steps: steps.map((s) => `${s.step}: ${s.status}`) },
+      details: {
+        duration_seconds: (now().getTime() - started.getTime()) / 1000,
+        bytes_added: bytesAdded,
+        steps: steps.map((s) => `${s.step}: ${s.status}`),
+      },
     });
     await repo.close().catch(() => undefined);
   }
   if (status === 'failure' || status === 'interrupted') {
-    await runHooks('on-failure', profile.hooks.onFailure, hookEnv({ REPO_JOB_STATUS: status, REPO_ERROR: failed ?? 'interrupted' }), false).catch(() => undefined);
+    await runHooks(
+      'on-failure',
+      profile.hooks.onFailure,
+      hookEnv({ REPO_JOB_STATUS: status, REPO_ERROR: failed ?? 'interrupted' }),
+      false,
+    ).catch(() => undefined);
   }
-  await runHooks('finally', profile.hooks.finally, hookEnv({ REPO_JOB_STATUS: status, REPO_SNAPSHOTS: snapshots.join(' ') }), false).catch(() => undefined);
+  await runHooks(
+    'finally',
+    profile.hooks.finally,
+    hookEnv({ REPO_JOB_STATUS: status, REPO_SNAPSHOTS: snapshots.join(' ') }),
+    false,
+  ).catch(() => undefined);
   const seconds = (now().getTime() - started.getTime()) / 1000;
-  const summary = `profile ${profile.name}: ${status}` + (snapshots.length > 0 ? `, ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} saved, ${formatBytes(bytesAdded)} added` : '') + (failure !== undefined ? ` — ${failure}` : '');
+  const summary =
+    `profile ${profile.name}: ${status}` +
+    (snapshots.length > 0
+      ? `, ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} saved, ${formatBytes(bytesAdded)} added`
+      : '') +
+    (failure !== undefined ? ` — ${failure}` : '');
   log.add(`job finished: ${summary} (${seconds.toFixed(1)} s)`);
-  const report = { status, exitCode: EXIT[status], seconds, summary, snapshots, logTail: log.tail(profile.monitoring.logLines) };
+  const report = {
+    status,
+    exitCode: EXIT[status],
+    seconds,
+    summary,
+    snapshots,
+    logTail: log.tail(profile.monitoring.logLines),
+  };
   await monitor.notify(status === 'success' || status === 'partial' ? 'success' : 'failure', report);
-  return { profile: profile.name, status, exitCode: EXIT[status], started, seconds, steps, snapshots, bytesAdded, error: failure, log: log.lines };
+  return {
+    profile: profile.name,
+    status,
+    exitCode: EXIT[status],
+    started,
+    seconds,
+    steps,
+    snapshots,
+    bytesAdded,
+    error: failure,
+    log: log.lines,
+  };
 }
 
 type Audit = (repo: Repository, rec: AuditRecord) => Promise<string | undefined>;
 
 /** Forget per the profile's retention among the profile's snapshots, then prune (exclusive lock). */
-async function applyRetention(repo: Repository, profile: ProfileConfig, label: string, log: JobLog, audit: Audit, opts: RunOptions): Promise<void> {
+async function applyRetention(
+  repo: Repository,
+  profile: ProfileConfig,
+  label: string,
+  log: JobLog,
+  audit: Audit,
+  opts: RunOptions,
+): Promise<void> {
   const ret = profile.retention!;
   await withLock(repo, true, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
     const mine = belongsToProfile(profile);
@@ -331,14 +469,26 @@ async function applyRetention(repo: Repository, profile: ProfileConfig, label: s
     }
     const kept = plan.groups.reduce((n, g) => n + g.keep.length, 0);
     log.add(`${label}: ${removed.length} snapshot${removed.length === 1 ? '' : 's'} removed, ${kept} kept`);
-    if (removed.length > 0) await audit(repo, { operation: 'forget', result: 'success', snapshots: { removed }, details: { kept } });
+    if (removed.length > 0)
+      await audit(repo, { operation: 'forget', result: 'success', snapshots: { removed }, details: { kept } });
     if (!ret.prune || removed.length === 0) return;
     const t0 = Date.now();
     try {
       const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused });
       const res = await executePrune(repo, prunePlan);
-      log.add(`${label}: prune deleted ${res.packsDeleted} packs, repacked ${res.packsRepacked}, freed ${formatBytes(res.bytesFreed)}`);
-      await audit(repo, { operation: 'prune', result: 'success', details: { packs_deleted: res.packsDeleted, packs_repacked: res.packsRepacked, bytes_freed: res.bytesFreed, duration_seconds: (Date.now() - t0) / 1000 } });
+      log.add(
+        `${label}: prune deleted ${res.packsDeleted} packs, repacked ${res.packsRepacked}, freed ${formatBytes(res.bytesFreed)}`,
+      );
+      await audit(repo, {
+        operation: 'prune',
+        result: 'success',
+        details: {
+          packs_deleted: res.packsDeleted,
+          packs_repacked: res.packsRepacked,
+          bytes_freed: res.bytesFreed,
+          duration_seconds: (Date.now() - t0) / 1000,
+        },
+      });
     } catch (err) {
       await audit(repo, { operation: 'prune', result: 'failure', error: errorMessage(err) });
       throw err;
@@ -347,13 +497,23 @@ async function applyRetention(repo: Repository, profile: ProfileConfig, label: s
 }
 
 /** Copies the profile's snapshots that the target lacks, then applies the retention there too (unless disabled). */
-async function copyTo(src: Repository, profile: ProfileConfig, t: CopyTarget, log: JobLog, audit: Audit, opts: RunOptions): Promise<void> {
+async function copyTo(
+  src: Repository,
+  profile: ProfileConfig,
+  t: CopyTarget,
+  log: JobLog,
+  audit: Audit,
+  opts: RunOptions,
+): Promise<void> {
   let dst: Repository;
   try {
     dst = await openTargetRepository(profile, t, opts);
   } catch (err) {
     if (isRepoError(err, 'REPO_NOT_FOUND') || isRepoError(err, 'NOT_A_REPOSITORY')) {
-      throw new RepoError('REPO_NOT_FOUND', `copy target ${t.repository} is not a repository: create it once with "repo -r ${t.repository} init --copy-chunker-params --from-repo ${profile.repository}"`);
+      throw new RepoError(
+        'REPO_NOT_FOUND',
+        `copy target ${t.repository} is not a repository: create it once with "repo -r ${t.repository} init --copy-chunker-params --from-repo ${profile.repository}"`,
+      );
     }
     throw err;
   }
@@ -365,34 +525,59 @@ async function copyTo(src: Repository, profile: ProfileConfig, t: CopyTarget, lo
         const t0 = Date.now();
         try {
           const res = await copySnapshots(src, dst, mine, { signal: opts.signal });
-          log.add(`copy to ${t.repository}: ${res.copied.length} snapshots copied, ${res.skipped.length} already there, ${formatBytes(res.dataBytesAdded)} added`);
+          log.add(
+            `copy to ${t.repository}: ${res.copied.length} snapshots copied, ${res.skipped.length} already there, ${formatBytes(res.dataBytesAdded)} added`,
+          );
           if (res.copied.length > 0) {
             await audit(dst, {
               operation: 'copy',
               result: 'success',
               snapshots: { added: res.copied.map((c) => c.destination) },
-              details: { from: src.backend.location, data_added: res.dataBytesAdded, duration_seconds: (Date.now() - t0) / 1000 },
+              details: {
+                from: src.backend.location,
+                data_added: res.dataBytesAdded,
+                duration_seconds: (Date.now() - t0) / 1000,
+              },
             });
-            await audit(src, { operation: 'copy', result: 'success', snapshots: { read: res.copied.map((c) => c.source) }, details: { to: dst.backend.location } });
+            await audit(src, {
+              operation: 'copy',
+              result: 'success',
+              snapshots: { read: res.copied.map((c) => c.source) },
+              details: { to: dst.backend.location },
+            });
           }
         } catch (err) {
-          await audit(dst, { operation: 'copy', result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure', error: errorMessage(err), details: { from: src.backend.location } });
+          await audit(dst, {
+            operation: 'copy',
+            result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure',
+            error: errorMessage(err),
+            details: { from: src.backend.location },
+          });
           throw err;
         }
       }),
     );
-    if (t.retention && profile.retention) await applyRetention(dst, profile, `retention at ${t.repository}`, log, audit, opts);
+    if (t.retention && profile.retention)
+      await applyRetention(dst, profile, `retention at ${t.repository}`, log, audit, opts);
   } finally {
     await dst.close().catch(() => undefined);
   }
 }
 
 /** Why a check is due now ("never checked", "last check 8d ago"), or undefined when it is not. */
-async function checkDue(repo: Repository, profile: ProfileConfig, now: Date, opts: RunOptions): Promise<string | undefined> {
+async function checkDue(
+  repo: Repository,
+  profile: ProfileConfig,
+  now: Date,
+  opts: RunOptions,
+): Promise<string | undefined> {
   const every = profile.check?.everyMs;
   if (every === undefined) return 'every run';
   const log = await readAuditLog(repo, { stateDir: opts.stateDir });
-  const last = newestAudit(log.entries, (e) => e.operation === 'check' && (e.result === 'success' || e.result === 'failure'));
+  const last = newestAudit(
+    log.entries,
+    (e) => e.operation === 'check' && (e.result === 'success' || e.result === 'failure'),
+  );
   if (last === undefined) return 'never checked';
   const age = now.getTime() - Date.parse(last.time);
   // Slack, so a daily job does not miss a weekly check by the few minutes its backup took.
@@ -401,16 +586,31 @@ async function checkDue(repo: Repository, profile: ProfileConfig, now: Date, opt
 }
 
 /** check (with the profile's data subset) on a fresh, uncached handle; the read rate goes into the audit log for status. */
-async function runCheck(profile: ProfileConfig, log: JobLog, audit: Audit, opts: RunOptions, why: string): Promise<void> {
+async function runCheck(
+  profile: ProfileConfig,
+  log: JobLog,
+  audit: Audit,
+  opts: RunOptions,
+  why: string,
+): Promise<void> {
   log.add(`check: due (${why})`);
   const repo = await openProfileRepository(profile, opts, { skipIndex: true }, true);
   try {
     await withLock(repo, false, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
       const c = profile.check;
       const t0 = Date.now();
-      const report = await checkRepository(repo, { readData: c?.readData === true, subset: c?.subset, signal: opts.signal });
+      const report = await checkRepository(repo, {
+        readData: c?.readData === true,
+        subset: c?.subset,
+        signal: opts.signal,
+      });
       const d = report.readData;
-      const details: Record<string, unknown> = { problems: report.problems.length, duration_seconds: (Date.now() - t0) / 1000, subset: c?.subsetText, read_data: c?.readData === true };
+      const details: Record<string, unknown> = {
+        problems: report.problems.length,
+        duration_seconds: (Date.now() - t0) / 1000,
+        subset: c?.subsetText,
+        read_data: c?.readData === true,
+      };
       if (d) {
         Object.assign(details, {
           packs_read: d.packsRead,
@@ -429,7 +629,11 @@ async function runCheck(profile: ProfileConfig, log: JobLog, audit: Audit, opts:
         error: report.ok ? undefined : `${report.problems.length} problems found`,
         details,
       });
-      if (!report.ok) throw new RepoError('INTEGRITY', `check found ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}; run "repo check" for details`);
+      if (!report.ok)
+        throw new RepoError(
+          'INTEGRITY',
+          `check found ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}; run "repo check" for details`,
+        );
     });
   } finally {
     await repo.close().catch(() => undefined);

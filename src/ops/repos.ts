@@ -25,7 +25,10 @@ export async function openRepositoryWith(
   noCache = false,
 ): Promise<Repository> {
   const password = await resolvePassword(src, what, access.env);
-  const backend = await openBackend(location, noCache ? { ...access.backendOptions, cache: false } : (access.backendOptions ?? { cache: false }));
+  const backend = await openBackend(
+    location,
+    noCache ? { ...access.backendOptions, cache: false } : (access.backendOptions ?? { cache: false }),
+  );
   try {
     return await Repository.open(backend, password, opts);
   } catch (err) {
@@ -34,8 +37,20 @@ export async function openRepositoryWith(
   }
 }
 
-export function openProfileRepository(p: ProfileConfig, access: RepoAccess, opts: OpenOptions = {}, noCache = false): Promise<Repository> {
-  return openRepositoryWith(p.repository, p, `profile ${p.name}`, withProfileCache(p, access), opts, noCache || p.noCache);
+export function openProfileRepository(
+  p: ProfileConfig,
+  access: RepoAccess,
+  opts: OpenOptions = {},
+  noCache = false,
+): Promise<Repository> {
+  return openRepositoryWith(
+    p.repository,
+    p,
+    `profile ${p.name}`,
+    withProfileCache(p, access),
+    opts,
+    noCache || p.noCache,
+  );
 }
 
 /** The profile's cache-dir instead of the default directory, when the caller uses a cache at all. */
@@ -46,13 +61,23 @@ function withProfileCache(p: ProfileConfig, access: RepoAccess): RepoAccess {
 }
 
 /** A copy target's repository; without its own password source it uses the profile's. */
-export function openTargetRepository(p: ProfileConfig, t: CopyTarget, access: RepoAccess, opts: OpenOptions = {}): Promise<Repository> {
+export function openTargetRepository(
+  p: ProfileConfig,
+  t: CopyTarget,
+  access: RepoAccess,
+  opts: OpenOptions = {},
+): Promise<Repository> {
   const src = t.passwordFile !== undefined || t.passwordCommand !== undefined ? t : p;
   return openRepositoryWith(t.repository, src, `profile ${p.name}, copy target`, access, opts);
 }
 
 /** Runs `fn` holding a lock; released whatever happens. */
-export async function withLock<T>(repo: Repository, exclusive: boolean, opts: { retryMs: number; signal?: AbortSignal }, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(
+  repo: Repository,
+  exclusive: boolean,
+  opts: { retryMs: number; signal?: AbortSignal },
+  fn: () => Promise<T>,
+): Promise<T> {
   const lock = await Lock.acquire(repo, { exclusive, retryMs: opts.retryMs, signal: opts.signal });
   try {
     return await fn();
@@ -75,5 +100,9 @@ export function profilePaths(p: ProfileConfig): Set<string> {
 export function belongsToProfile(p: ProfileConfig): (sn: Snapshot) => boolean {
   const host = profileHost(p);
   const paths = profilePaths(p);
-  return (sn) => sn.hostname === host && sn.paths.length > 0 && sn.paths.every((x) => paths.has(x)) && p.tags.every((t) => sn.tags.includes(t));
+  return (sn) =>
+    sn.hostname === host &&
+    sn.paths.length > 0 &&
+    sn.paths.every((x) => paths.has(x)) &&
+    p.tags.every((t) => sn.tags.includes(t));
 }

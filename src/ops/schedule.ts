@@ -75,7 +75,8 @@ export class Scheduler {
     for (const s of specs) {
       this.specs.set(s.name, s);
       const st = (this.state[s.name] ??= {});
-      if (st.lastSlot === undefined || Number.isNaN(Date.parse(st.lastSlot))) st.lastSlot = (latestSlot(s.cron, now) ?? now).toISOString();
+      if (st.lastSlot === undefined || Number.isNaN(Date.parse(st.lastSlot)))
+        st.lastSlot = (latestSlot(s.cron, now) ?? now).toISOString();
     }
   }
 
@@ -130,7 +131,8 @@ export class Scheduler {
       }
       for (const r of spec.repositories) busy.add(r);
       const st = (this.state[p.name] ??= {});
-      const missedEarlier = (latestSlot(spec.cron, new Date(p.slot.getTime() - 1))?.getTime() ?? -Infinity) > Date.parse(st.lastSlot ?? '');
+      const missedEarlier =
+        (latestSlot(spec.cron, new Date(p.slot.getTime() - 1))?.getTime() ?? -Infinity) > Date.parse(st.lastSlot ?? '');
       start.push({ name: p.name, slot: p.slot, catchUp: missedEarlier || now.getTime() - p.slot.getTime() > 60_000 });
       this.running.add(p.name);
       st.lastSlot = p.slot.toISOString();
@@ -158,7 +160,8 @@ export class Scheduler {
     for (const s of this.specs.values()) best = Math.min(best, nextSlot(s.cron, now).getTime());
     for (const p of this.pending(now)) {
       const spec = this.specs.get(p.name)!;
-      if (!this.running.has(p.name) && !inWindow(spec.window, now)) best = Math.min(best, nextWindowStart(spec.window, now).getTime());
+      if (!this.running.has(p.name) && !inWindow(spec.window, now))
+        best = Math.min(best, nextWindowStart(spec.window, now).getTime());
     }
     return new Date(best);
   }

@@ -9,7 +9,10 @@ import path from 'node:path';
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.REPO_STATE_DIR !== undefined && env.REPO_STATE_DIR !== '') return path.resolve(env.REPO_STATE_DIR);
-  const base = env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== '' ? env.XDG_STATE_HOME : path.join(env.HOME ?? os.homedir(), '.local', 'state');
+  const base =
+    env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== ''
+      ? env.XDG_STATE_HOME
+      : path.join(env.HOME ?? os.homedir(), '.local', 'state');
   return path.join(base, 'repo');
 }
 

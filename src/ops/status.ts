@@ -114,7 +114,15 @@ function rateCounts(e: StoredAuditEntry): boolean {
 /** Evaluates one profile. Never throws: an unreachable repository is a status with reachable=false. */
 export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}): Promise<ProfileStatus> {
   const now = opts.now ?? new Date();
-  const st: ProfileStatus = { profile: p.name, repository: p.repository, reachable: false, snapshots: 0, groups: [], objectives: [], ok: false };
+  const st: ProfileStatus = {
+    profile: p.name,
+    repository: p.repository,
+    reachable: false,
+    snapshots: 0,
+    groups: [],
+    objectives: [],
+    ok: false,
+  };
   let repo: Repository | undefined;
   try {
     repo = await openProfileRepository(p, opts, { workers: 0 });
@@ -132,13 +140,27 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
     const jobs = log.entries.filter((e) => e.operation === 'job' && e.profile === p.name);
     const lastJob = jobs[jobs.length - 1];
     if (lastJob) {
-      st.lastJob = { time: lastJob.time, result: lastJob.result, durationSeconds: num(lastJob.details?.duration_seconds), bytesAdded: num(lastJob.details?.bytes_added) };
+      st.lastJob = {
+        time: lastJob.time,
+        result: lastJob.result,
+        durationSeconds: num(lastJob.details?.duration_seconds),
+        bytesAdded: num(lastJob.details?.bytes_added),
+      };
     }
     const lastOk = newestAudit(jobs, (e) => e.result === 'success' || e.result === 'partial');
     st.lastSuccess = lastOk?.time ?? (newest ? isoOf(newest.time) : undefined);
-    const check = newestAudit(log.entries, (e) => e.operation === 'check' && (e.result === 'success' || e.result === 'failure'));
+    const check = newestAudit(
+      log.entries,
+      (e) => e.operation === 'check' && (e.result === 'success' || e.result === 'failure'),
+    );
     const rated = newestAudit(log.entries, (e) => e.operation === 'check' && rateCounts(e));
-    if (check) st.lastCheck = { time: check.time, ageSeconds: age(check.time), result: check.result, bytesPerSecond: num(check.details?.bytes_per_second) };
+    if (check)
+      st.lastCheck = {
+        time: check.time,
+        ageSeconds: age(check.time),
+        result: check.result,
+        bytesPerSecond: num(check.details?.bytes_per_second),
+      };
 
     let packBytes = 0;
     for await (const f of repo.backend.list('data')) packBytes += f.size;
@@ -147,7 +169,10 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
     if (packBytes > 0 && st.logicalBytes > 0) st.dedupeRatio = st.logicalBytes / packBytes;
 
     if (heads.length > 0 && (p.objectives.rtoMs !== undefined || opts.detailed === true)) {
-      const stored = await storedBytesOf(repo, heads.map((h) => h.tree));
+      const stored = await storedBytesOf(
+        repo,
+        heads.map((h) => h.tree),
+      );
       const rate = rated ? num(rated.details?.bytes_per_second) : undefined;
       st.restore = {
         storedBytes: stored,
@@ -269,23 +294,68 @@ export function metricsText(statuses: ProfileStatus[], now = new Date()): string
     put('repo_up', 'Whether the repository of the profile could be read (1) or not (0).', L, s.reachable ? 1 : 0);
     put('repo_objectives_met', 'Whether every objective of the profile is met (1) or not (0).', L, s.ok ? 1 : 0);
     for (const o of s.objectives) {
-      put('repo_objective_met', 'Whether one objective (rpo, rto, check) is met.', { ...L, objective: o.objective }, o.met ? 1 : 0);
-      put('repo_objective_unknown', 'Whether one objective cannot be evaluated yet (1: an RTO without a measured read rate).', { ...L, objective: o.objective }, o.state === 'unknown' ? 1 : 0);
-      put('repo_objective_target_seconds', 'The objective: RPO, RTO or check interval, in seconds.', { ...L, objective: o.objective }, o.targetSeconds);
-      put('repo_objective_value_seconds', 'The measured value: newest backup age, estimated restore time or check age.', { ...L, objective: o.objective }, o.valueSeconds);
+      put(
+        'repo_objective_met',
+        'Whether one objective (rpo, rto, check) is met.',
+        { ...L, objective: o.objective },
+        o.met ? 1 : 0,
+      );
+      put(
+        'repo_objective_unknown',
+        'Whether one objective cannot be evaluated yet (1: an RTO without a measured read rate).',
+        { ...L, objective: o.objective },
+        o.state === 'unknown' ? 1 : 0,
+      );
+      put(
+        'repo_objective_target_seconds',
+        'The objective: RPO, RTO or check interval, in seconds.',
+        { ...L, objective: o.objective },
+        o.targetSeconds,
+      );
+      put(
+        'repo_objective_value_seconds',
+        'The measured value: newest backup age, estimated restore time or check age.',
+        { ...L, objective: o.objective },
+        o.valueSeconds,
+      );
     }
     put('repo_snapshots', 'Snapshots of the profile in its repository.', L, s.reachable ? s.snapshots : undefined);
-    put('repo_newest_snapshot_timestamp_seconds', 'Time of the newest snapshot of the profile.', L, ts(s.newestSnapshot ? isoOf(s.newestSnapshot.time) : undefined));
+    put(
+      'repo_newest_snapshot_timestamp_seconds',
+      'Time of the newest snapshot of the profile.',
+      L,
+      ts(s.newestSnapshot ? isoOf(s.newestSnapshot.time) : undefined),
+    );
     put('repo_last_success_timestamp_seconds', 'Time of the last successful job of the profile.', L, ts(s.lastSuccess));
     put('repo_last_run_timestamp_seconds', 'Time the last job of the profile finished.', L, ts(s.lastJob?.time));
-    put('repo_last_run_success', 'Whether the last job succeeded (1) or not (0).', L, s.lastJob === undefined ? undefined : s.lastJob.result === 'success' || s.lastJob.result === 'partial' ? 1 : 0);
+    put(
+      'repo_last_run_success',
+      'Whether the last job succeeded (1) or not (0).',
+      L,
+      s.lastJob === undefined ? undefined : s.lastJob.result === 'success' || s.lastJob.result === 'partial' ? 1 : 0,
+    );
     put('repo_last_run_duration_seconds', 'Duration of the last job.', L, s.lastJob?.durationSeconds);
     put('repo_last_run_added_bytes', 'New data (before compression) the last job added.', L, s.lastJob?.bytesAdded);
     put('repo_last_check_timestamp_seconds', 'Time of the newest check.', L, ts(s.lastCheck?.time));
-    put('repo_last_check_success', 'Whether the newest check found no problem.', L, s.lastCheck === undefined ? undefined : s.lastCheck.result === 'success' ? 1 : 0);
-    put('repo_read_rate_bytes_per_second', 'Read rate the newest check with read-data measured.', L, s.restore?.bytesPerSecond);
+    put(
+      'repo_last_check_success',
+      'Whether the newest check found no problem.',
+      L,
+      s.lastCheck === undefined ? undefined : s.lastCheck.result === 'success' ? 1 : 0,
+    );
+    put(
+      'repo_read_rate_bytes_per_second',
+      'Read rate the newest check with read-data measured.',
+      L,
+      s.restore?.bytesPerSecond,
+    );
     put('repo_restore_stored_bytes', 'Stored bytes a full restore of the profile reads.', L, s.restore?.storedBytes);
-    put('repo_estimated_restore_seconds', 'Estimated duration of a full restore of the profile.', L, s.restore?.estimatedSeconds);
+    put(
+      'repo_estimated_restore_seconds',
+      'Estimated duration of a full restore of the profile.',
+      L,
+      s.restore?.estimatedSeconds,
+    );
     put('repo_repository_size_bytes', 'Bytes of all pack files of the repository.', L, s.repositoryBytes);
     put('repo_dedupe_ratio', 'Bytes of all snapshots as backed up, divided by the stored bytes.', L, s.dedupeRatio);
   }
@@ -293,7 +363,11 @@ export function metricsText(statuses: ProfileStatus[], now = new Date()): string
   for (const [name, f] of families) {
     out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} gauge`, ...f.samples);
   }
-  out.push(`# HELP repo_status_timestamp_seconds When these metrics were computed.`, `# TYPE repo_status_timestamp_seconds gauge`, `repo_status_timestamp_seconds ${now.getTime() / 1000}`);
+  out.push(
+    `# HELP repo_status_timestamp_seconds When these metrics were computed.`,
+    `# TYPE repo_status_timestamp_seconds gauge`,
+    `repo_status_timestamp_seconds ${now.getTime() / 1000}`,
+  );
   return out.join('\n') + '\n';
 }
 

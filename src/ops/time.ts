@@ -9,7 +9,11 @@ import { parseElapsed } from '../core/units.js';
  * seconds) → milliseconds, in the grammar of src/core/units.ts. A bare "m" is an error suggesting "min",
  * except where `bareM` says the key is restic's own Go duration (retry-lock), where it means minutes.
  */
-export function parseOpsDuration(value: string | number, what = 'duration', bareM: 'minutes' | 'ambiguous' = 'ambiguous'): number {
+export function parseOpsDuration(
+  value: string | number,
+  what = 'duration',
+  bareM: 'minutes' | 'ambiguous' = 'ambiguous',
+): number {
   return parseElapsed(value, what, bareM);
 }
 

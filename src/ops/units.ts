@@ -21,9 +21,16 @@ export interface UnitOptions {
 
 const DOW = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
-function list(values: readonly (number | string)[], wildcard: boolean, pad: number, map?: (v: number) => string): string {
+function list(
+  values: readonly (number | string)[],
+  wildcard: boolean,
+  pad: number,
+  map?: (v: number) => string,
+): string {
   if (wildcard) return '*';
-  return values.map((v) => (typeof v === 'number' ? (map ? map(v) : String(v).padStart(pad, '0')) : String(v))).join(',');
+  return values
+    .map((v) => (typeof v === 'number' ? (map ? map(v) : String(v).padStart(pad, '0')) : String(v)))
+    .join(',');
 }
 
 /**
@@ -32,8 +39,14 @@ function list(values: readonly (number | string)[], wildcard: boolean, pad: numb
  */
 export function cronToOnCalendar(cron: string): string[] {
   const f = CronExpressionParser.parse(cron).fields;
-  const nonNumeric = [f.minute, f.hour, f.dayOfMonth, f.month, f.dayOfWeek].some((x) => x.values.some((v) => typeof v !== 'number'));
-  if (nonNumeric) throw new RepoError('INVALID_ARGUMENT', `cron expression ${JSON.stringify(cron)} uses L or # which systemd timers cannot express; use "repo schedule" instead`);
+  const nonNumeric = [f.minute, f.hour, f.dayOfMonth, f.month, f.dayOfWeek].some((x) =>
+    x.values.some((v) => typeof v !== 'number'),
+  );
+  if (nonNumeric)
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `cron expression ${JSON.stringify(cron)} uses L or # which systemd timers cannot express; use "repo schedule" instead`,
+    );
   const time = `${list(f.hour.values, f.hour.values.length === 24, 2)}:${list(f.minute.values, f.minute.values.length === 60, 2)}:00`;
   const month = list(f.month.values, f.month.isWildcard || f.month.values.length === 12, 2);
   const domAll = f.dayOfMonth.isWildcard || f.dayOfMonth.values.length === 31;
@@ -57,7 +70,19 @@ function shellQuote(s: string): string {
 
 function command(p: ProfileConfig, o: UnitOptions, quote: (s: string) => string): string {
   const dir = o.lockDir ?? (process.getuid?.() === 0 ? '/run/lock' : '/tmp');
-  return ['/usr/bin/flock', lockFile(p, dir), o.node, o.cli, 'run', '--config', o.configFile, '--only-in-window', p.name].map(quote).join(' ');
+  return [
+    '/usr/bin/flock',
+    lockFile(p, dir),
+    o.node,
+    o.cli,
+    'run',
+    '--config',
+    o.configFile,
+    '--only-in-window',
+    p.name,
+  ]
+    .map(quote)
+    .join(' ');
 }
 
 function systemdQuote(s: string): string {
@@ -72,7 +97,9 @@ export function systemdUnits(profiles: ProfileConfig[], o: UnitOptions): string 
     const calendars = cronToOnCalendar(p.schedule);
     // The profile's env-file and env: as `repo run` applies them itself, these matter for ExecStart's own
     // environment (flock, node). Secrets belong in the 0600 env-file: unit files are world-readable.
-    const env = Object.entries({ ...(o.env ?? {}), ...p.env }).map(([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}`);
+    const env = Object.entries({ ...(o.env ?? {}), ...p.env }).map(
+      ([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}`,
+    );
     if (p.envFile !== undefined) env.unshift(`EnvironmentFile=${systemdQuote(p.envFile)}`);
     out.push(
       `# file: /etc/systemd/system/repo-${p.name}.service`,
@@ -103,7 +130,12 @@ export function systemdUnits(profiles: ProfileConfig[], o: UnitOptions): string 
       '',
     );
   }
-  out.push(`# enable with: systemctl daemon-reload && systemctl enable --now ${profiles.filter((p) => p.schedule).map((p) => `repo-${p.name}.timer`).join(' ')}`);
+  out.push(
+    `# enable with: systemctl daemon-reload && systemctl enable --now ${profiles
+      .filter((p) => p.schedule)
+      .map((p) => `repo-${p.name}.timer`)
+      .join(' ')}`,
+  );
   return out.join('\n') + '\n';
 }
 

@@ -33,7 +33,6 @@ export interface ApplyOptions {
   zone?: ZoneOffset;
 }
 
-
 type Bucker = (w: WallTime, nr: number) => number;
 const always: Bucker = (_w, nr) => nr;
 const ymdh: Bucker = (w) => w.year * 1_000_000 + w.month * 10_000 + w.day * 100 + w.hour;
@@ -45,7 +44,14 @@ const yw: Bucker = (w) => {
 const ym: Bucker = (w) => w.year * 100 + w.month;
 const y: Bucker = (w) => w.year;
 const BUCKERS: Bucker[] = [always, ymdh, ymd, yw, ym, y];
-const COUNT_REASONS = ['last snapshot', 'hourly snapshot', 'daily snapshot', 'weekly snapshot', 'monthly snapshot', 'yearly snapshot'];
+const COUNT_REASONS = [
+  'last snapshot',
+  'hourly snapshot',
+  'daily snapshot',
+  'weekly snapshot',
+  'monthly snapshot',
+  'yearly snapshot',
+];
 const WITHIN_REASONS = ['hourly within', 'daily within', 'weekly within', 'monthly within', 'yearly within'];
 
 interface Entry<T> {
@@ -93,19 +99,44 @@ export function applyPolicy<T extends { id: string; time: string; tags: string[]
   if (isEmptyPolicy(policy)) return { keep: list.map((e) => e.sn), remove: [], reasons: [] };
   if (list.length === 0) return { keep: [], remove: [], reasons: [] };
 
-  const nowNs = options.now === undefined ? undefined : typeof options.now === 'bigint' ? options.now : wallTime(options.now).ns;
+  const nowNs =
+    options.now === undefined ? undefined : typeof options.now === 'bigint' ? options.now : wallTime(options.now).ns;
   let latest: WallTime | null = null;
   for (const e of list) {
     if (nowNs !== undefined && e.wall.ns >= nowNs) continue; // restic: the newest must not be in the future
     if (latest === null || e.wall.ns > latest.ns) latest = e.wall;
   }
 
-  const buckets = COUNT_RULES.map((k, i) => ({ count: policy[k] ?? 0, bucker: BUCKERS[i], last: -1, reason: COUNT_REASONS[i] }));
-  const withinDurations = [policy.withinHourly, policy.withinDaily, policy.withinWeekly, policy.withinMonthly, policy.withinYearly];
+  const buckets = COUNT_RULES.map((k, i) => ({
+    count: policy[k] ?? 0,
+    bucker: BUCKERS[i],
+    last: -1,
+    reason: COUNT_REASONS[i],
+  }));
+  const withinDurations = [
+    policy.withinHourly,
+    policy.withinDaily,
+    policy.withinWeekly,
+    policy.withinMonthly,
+    policy.withinYearly,
+  ];
   const bucketsWithin = withinDurations.flatMap((d, i) =>
-    d && !isZeroDuration(d) ? [{ within: d, cut: cutoff(latest, d, options.zone), bucker: BUCKERS[i + 1], last: -1, reason: WITHIN_REASONS[i] }] : [],
+    d && !isZeroDuration(d)
+      ? [
+          {
+            within: d,
+            cut: cutoff(latest, d, options.zone),
+            bucker: BUCKERS[i + 1],
+            last: -1,
+            reason: WITHIN_REASONS[i],
+          },
+        ]
+      : [],
   );
-  const within = policy.within && !isZeroDuration(policy.within) ? { d: policy.within, cut: cutoff(latest, policy.within, options.zone) } : null;
+  const within =
+    policy.within && !isZeroDuration(policy.within)
+      ? { d: policy.within, cut: cutoff(latest, policy.within, options.zone) }
+      : null;
 
   const result: PolicyResult<T> = { keep: [], remove: [], reasons: [] };
   const counters = (): Record<string, number> => {

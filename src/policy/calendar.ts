@@ -68,7 +68,7 @@ export function wallTime(s: string): WallTime {
 
 /** ISO 8601 year and week number (weeks start on Monday; week 1 holds the year's first Thursday), like Go's ISOWeek. */
 export function isoWeek(w: Pick<WallTime, 'days'>): { year: number; week: number } {
-  const weekday = Number(((w.days + 3n) % 7n + 7n) % 7n); // Monday = 0 (1970-01-01 was a Thursday)
+  const weekday = Number((((w.days + 3n) % 7n) + 7n) % 7n); // Monday = 0 (1970-01-01 was a Thursday)
   const thursday = w.days - BigInt(weekday) + 3n;
   const year = civilFromDays(thursday).year;
   const week = Number((thursday - daysFromCivil(BigInt(year), 1n, 1n)) / 7n) + 1;
@@ -103,7 +103,11 @@ function zonedInstant(localNs: bigint, zone: ZoneOffset): bigint {
  * minus one month is "2024-02-31", which becomes 2024-03-02. With `zone`, a time in that zone's offset is
  * moved in that zone's wall clock (a day before 12:00 CEST just after the spring change is 12:00 CET, 23 h).
  */
-export function subtractCalendar(t: WallTime, d: { years: number; months: number; days: number; hours: number }, zone?: ZoneOffset): bigint {
+export function subtractCalendar(
+  t: WallTime,
+  d: { years: number; months: number; days: number; hours: number },
+  zone?: ZoneOffset,
+): bigint {
   const monthIndex = BigInt(t.year) * 12n + BigInt(t.month - 1) - BigInt(d.years) * 12n - BigInt(d.months);
   const year = floorDiv(monthIndex, 12n);
   const month = monthIndex - year * 12n + 1n;

@@ -12,7 +12,14 @@ export interface SnapshotGroup<T> {
 
 export const DEFAULT_GROUP_BY = 'host,paths';
 const FIELDS: GroupByField[] = ['host', 'paths', 'tags'];
-const ALIASES: Record<string, GroupByField> = { host: 'host', hosts: 'host', path: 'paths', paths: 'paths', tag: 'tags', tags: 'tags' };
+const ALIASES: Record<string, GroupByField> = {
+  host: 'host',
+  hosts: 'host',
+  path: 'paths',
+  paths: 'paths',
+  tag: 'tags',
+  tags: 'tags',
+};
 
 /** "host,paths" → ['host','paths']; '' → [] (one group). Singular forms are accepted; unknown names are INVALID_ARGUMENT. */
 export function parseGroupBy(s: string): GroupByField[] {
@@ -21,7 +28,11 @@ export function parseGroupBy(s: string): GroupByField[] {
     const name = part.trim();
     if (name === '') continue;
     const field = ALIASES[name];
-    if (!field) throw new RepoError('INVALID_ARGUMENT', `unknown grouping option ${JSON.stringify(name)} (use host, paths and/or tags)`);
+    if (!field)
+      throw new RepoError(
+        'INVALID_ARGUMENT',
+        `unknown grouping option ${JSON.stringify(name)} (use host, paths and/or tags)`,
+      );
     chosen.add(field);
   }
   return FIELDS.filter((f) => chosen.has(f));

@@ -31,7 +31,10 @@ export function parseKeepCount(s: string): number {
   const text = s.trim();
   if (text === 'unlimited' || text === '-1') return -1;
   if (!/^\d+$/.test(text)) {
-    throw new RepoError('INVALID_ARGUMENT', `invalid count ${JSON.stringify(s)}: use a whole number ≥ 0, or -1 or 'unlimited' for no limit`);
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `invalid count ${JSON.stringify(s)}: use a whole number ≥ 0, or -1 or 'unlimited' for no limit`,
+    );
   }
   const n = Number(text);
   if (!Number.isSafeInteger(n)) throw new RepoError('INVALID_ARGUMENT', `count ${text} is too large`);
@@ -60,7 +63,12 @@ export function validatePolicy(p: RetentionPolicy): void {
 /** restic's ExpirePolicy.String(), e.g. "keep 7 daily, 4 weekly snapshots, daily snapshots within 7d". */
 export function describePolicy(p: RetentionPolicy): string {
   const names: Record<(typeof COUNT_RULES)[number], string> = {
-    last: 'latest', hourly: 'hourly', daily: 'daily', weekly: 'weekly', monthly: 'monthly', yearly: 'yearly',
+    last: 'latest',
+    hourly: 'hourly',
+    daily: 'daily',
+    weekly: 'weekly',
+    monthly: 'monthly',
+    yearly: 'yearly',
   };
   const keeps: string[] = [];
   for (const k of COUNT_RULES) {
@@ -78,7 +86,8 @@ export function describePolicy(p: RetentionPolicy): string {
   if (p.tags && p.tags.length > 0) {
     s += (s ? ' and ' : '') + `all snapshots with tags [${p.tags.map(formatTagList).join(' ')}]`;
   }
-  if (p.within && !isZeroDuration(p.within)) s += (s ? ' and ' : '') + `all snapshots within ${formatDuration(p.within)} of the newest`;
+  if (p.within && !isZeroDuration(p.within))
+    s += (s ? ' and ' : '') + `all snapshots within ${formatDuration(p.within)} of the newest`;
   return s === '' ? 'remove' : `keep ${s}`;
 }
 

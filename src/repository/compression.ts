@@ -22,7 +22,10 @@ export function compressionLevel(setting: CompressionSetting): number {
     const n = Number(setting);
     if (n >= 1 && n <= 22) return n;
   }
-  throw new RepoError('INVALID_ARGUMENT', `invalid compression "${setting}": use off, auto, max or a level from 1 to 22`);
+  throw new RepoError(
+    'INVALID_ARGUMENT',
+    `invalid compression "${setting}": use off, auto, max or a level from 1 to 22`,
+  );
 }
 
 export function validateCompression(setting: CompressionSetting): CompressionSetting {
@@ -38,7 +41,13 @@ export function validateCompression(setting: CompressionSetting): CompressionSet
  * A blob is never skipped because of its first bytes alone: a random-looking start (a header, an
  * embedded image) with compressible data in the middle or at the end is compressed.
  */
-export const EARLY_SKIP = Object.freeze({ minBlob: 64 * 1024, sampleSize: 4096, samples: 3, sampleLevel: 1, keepRatio: 0.97 });
+export const EARLY_SKIP = Object.freeze({
+  minBlob: 64 * 1024,
+  sampleSize: 4096,
+  samples: 3,
+  sampleLevel: 1,
+  keepRatio: 0.97,
+});
 
 /** Output buffers up to this size are kept for the next blob (per thread); larger ones are temporary. */
 const SCRATCH_KEEP = 16 * 1024 * 1024;

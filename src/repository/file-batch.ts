@@ -20,7 +20,9 @@ export interface FilesJob {
 }
 
 /** One file's outcome on the wire: its chunks are the next `chunks` entries of the batch's chunk arrays. */
-export type FileOutcome = { status: 'ok'; size: number; sizeAfter: number; mtimeNs: string; chunks: number } | Exclude<ReadOutcome, { status: 'read' }>;
+export type FileOutcome =
+  | { status: 'ok'; size: number; sizeAfter: number; mtimeNs: string; chunks: number }
+  | Exclude<ReadOutcome, { status: 'read' }>;
 
 export interface FilesReply {
   job: number;
@@ -42,10 +44,15 @@ export interface SealedChunk {
 }
 
 /** What became of one file: its sealed chunks, or why it could not be read. */
-export type FileReply = { status: 'ok'; size: number; sizeAfter: number; mtimeNs: string; chunks: SealedChunk[] } | Exclude<ReadOutcome, { status: 'read' }>;
+export type FileReply =
+  | { status: 'ok'; size: number; sizeAfter: number; mtimeNs: string; chunks: SealedChunk[] }
+  | Exclude<ReadOutcome, { status: 'read' }>;
 
 /** A job for these files, all but its number (the paths' buffer is owned by it, so it can be transferred). */
-export function encodeFilesJob(level: number, files: readonly { path: Buffer; limit: number }[]): Omit<FilesJob, 'job'> {
+export function encodeFilesJob(
+  level: number,
+  files: readonly { path: Buffer; limit: number }[],
+): Omit<FilesJob, 'job'> {
   const ends = new Uint32Array(files.length);
   let total = 0;
   files.forEach((f, i) => (ends[i] = total += f.path.length));
@@ -86,7 +93,10 @@ export function encodeFilesReply(job: number, files: FileReply[]): { reply: File
     }
     return { status: 'ok', size: f.size, sizeAfter: f.sizeAfter, mtimeNs: f.mtimeNs, chunks: f.chunks.length };
   });
-  return { reply: { job, files: outcomes, ids, sealed, chunkInfo }, transfer: [ids.buffer as ArrayBuffer, sealed.buffer as ArrayBuffer, chunkInfo.buffer as ArrayBuffer] };
+  return {
+    reply: { job, files: outcomes, ids, sealed, chunkInfo },
+    transfer: [ids.buffer as ArrayBuffer, sealed.buffer as ArrayBuffer, chunkInfo.buffer as ArrayBuffer],
+  };
 }
 
 /** Per file, its chunks as views into the reply's buffers (no copies). */

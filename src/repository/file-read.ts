@@ -49,7 +49,9 @@ export class WholeFileReader {
       this.deliver(i, r, use);
     }
     await Promise.all(
-      files.slice(i).map((f, k) => this.slots.run(async () => this.deliver(i + k, await this.readInFlight(f.path, f.limit), use))),
+      files
+        .slice(i)
+        .map((f, k) => this.slots.run(async () => this.deliver(i + k, await this.readInFlight(f.path, f.limit), use))),
     );
   }
 

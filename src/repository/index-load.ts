@@ -11,7 +11,10 @@ import type { Repository } from './repository.js';
 
 export const REPAIR_INDEX_HINT = 'run "repo repair index" to rebuild the index from the packs';
 
-type IndexLoader = Pick<Repository, 'listNames' | 'loadUnpacked' | 'index' | 'damagedIndexFiles' | 'supersededIndexFiles' | 'warn'>;
+type IndexLoader = Pick<
+  Repository,
+  'listNames' | 'loadUnpacked' | 'index' | 'damagedIndexFiles' | 'supersededIndexFiles' | 'warn'
+>;
 
 /**
  * Loads every index file; damaged ones are warned about and listed in repo.damagedIndexFiles, or thrown with
@@ -29,7 +32,9 @@ export async function loadIndexFiles(repo: IndexLoader, strict: boolean): Promis
       // Only a file proven damaged is skipped; an I/O error says nothing about its content.
       if (strict || !(isRepoError(err, 'INTEGRITY') || isRepoError(err, 'FORMAT'))) throw err;
       repo.damagedIndexFiles.push(`index/${name}`);
-      repo.warn(`index file index/${name} is damaged (${errorMessage(err)}) and was skipped; blobs only it lists are treated as missing: ${REPAIR_INDEX_HINT}`);
+      repo.warn(
+        `index file index/${name} is damaged (${errorMessage(err)}) and was skipped; blobs only it lists are treated as missing: ${REPAIR_INDEX_HINT}`,
+      );
       continue;
     }
     for (const p of idx.packs) for (const b of p.blobs) repo.index.add(p.pack, b);

@@ -53,12 +53,18 @@ export async function listKeys(repo: KeyRepo): Promise<KeyInfo[]> {
       out.push({ id, current: id === repo.keyName, userName: '', hostName: '', created: '', error: errorMessage(err) });
     }
   }
-  return out.sort((a, b) => Number(a.error !== undefined) - Number(b.error !== undefined) || a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  return out.sort(
+    (a, b) =>
+      Number(a.error !== undefined) - Number(b.error !== undefined) ||
+      a.created.localeCompare(b.created) ||
+      a.id.localeCompare(b.id),
+  );
 }
 
 /** Stores a new key file that opens the repository with `password`; returns its id. */
 export async function addKey(repo: KeyRepo, password: string, opts: AddKeyOptions = {}): Promise<string> {
-  if (typeof password !== 'string' || password === '') throw new RepoError('NO_PASSWORD', 'an empty password is not allowed');
+  if (typeof password !== 'string' || password === '')
+    throw new RepoError('NO_PASSWORD', 'an empty password is not allowed');
   const bytes = await createKeyFile(password, repo.key, opts.kdf ?? (await calibrateScrypt()), opts.now);
   const id = blake3(bytes).toString('hex');
   await repo.backend.save({ type: 'keys', name: id }, bytes);
@@ -70,7 +76,8 @@ export async function addKey(repo: KeyRepo, password: string, opts: AddKeyOption
  * INVALID_ARGUMENT for something that is not hex.
  */
 export async function resolveKeyId(repo: Pick<Repository, 'listNames'>, ref: string): Promise<string> {
-  if (!/^[0-9a-f]{1,64}$/.test(ref)) throw new RepoError('INVALID_ARGUMENT', `invalid key id ${JSON.stringify(ref.slice(0, 80))}: expected hex`);
+  if (!/^[0-9a-f]{1,64}$/.test(ref))
+    throw new RepoError('INVALID_ARGUMENT', `invalid key id ${JSON.stringify(ref.slice(0, 80))}: expected hex`);
   const matches = (await repo.listNames('keys')).filter((n) => n.startsWith(ref));
   if (matches.length === 0) throw new RepoError('NOT_FOUND', `no key with id ${ref}`, { file: `keys/${ref}` });
   if (matches.length > 1) throw new RepoError('AMBIGUOUS', `key id prefix ${ref} matches ${matches.length} keys`);
@@ -92,7 +99,11 @@ export async function removeKey(repo: KeyRepo, ref: string): Promise<string> {
   }
   const all = await repo.listNames('keys');
   if (all.length <= 1) {
-    throw new RepoError('INVALID_ARGUMENT', `key ${id.slice(0, 8)} is the repository's last key: removing it would lock everyone out`, { file: `keys/${id}` });
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `key ${id.slice(0, 8)} is the repository's last key: removing it would lock everyone out`,
+      { file: `keys/${id}` },
+    );
   }
   await repo.backend.remove({ type: 'keys', name: id });
   return id;
@@ -102,7 +113,11 @@ export async function removeKey(repo: KeyRepo, ref: string): Promise<string> {
  * Changes the password of the key in use: stores a key file for `newPassword`, then removes the current one
  * (so an interruption leaves both passwords working, never none). Callers should hold an exclusive lock.
  */
-export async function changePassword(repo: KeyRepo, newPassword: string, opts: AddKeyOptions = {}): Promise<{ added: string; removed: string }> {
+export async function changePassword(
+  repo: KeyRepo,
+  newPassword: string,
+  opts: AddKeyOptions = {},
+): Promise<{ added: string; removed: string }> {
   const old = repo.keyName;
   const added = await addKey(repo, newPassword, opts);
   if (added !== old) await repo.backend.remove({ type: 'keys', name: old });

@@ -30,14 +30,21 @@ export function keyRepairHint(name: string): string {
 export async function unlockWithPassword(backend: Backend, password: string): Promise<UnlockedKey> {
   const names: string[] = [];
   for await (const f of backend.list('keys')) names.push(f.name);
-  if (names.length === 0) throw new RepoError('FORMAT', `repository at ${backend.location} has no key files`, { file: 'keys/' });
+  if (names.length === 0)
+    throw new RepoError('FORMAT', `repository at ${backend.location} has no key files`, { file: 'keys/' });
   const damaged: { name: string; bytes?: Buffer; err: unknown }[] = [];
   for (const name of names.sort()) {
     let bytes: Buffer | undefined;
     try {
       bytes = await backend.load({ type: 'keys', name });
       if (blake3(bytes).toString('hex') !== name) {
-        damaged.push({ name, bytes, err: new IntegrityError(`key file keys/${name} is damaged: its content does not match its name`, { file: `keys/${name}` }) });
+        damaged.push({
+          name,
+          bytes,
+          err: new IntegrityError(`key file keys/${name} is damaged: its content does not match its name`, {
+            file: `keys/${name}`,
+          }),
+        });
         continue;
       }
       const key = await openKeyFile(parseKeyFile(bytes, name), password);
@@ -101,8 +108,10 @@ export function salvageKeyFile(bytes: Buffer): SalvagedKey | undefined {
   } catch {
     // read member by member below
   }
-  const str = (m: string): string | undefined => (typeof json[m] === 'string' ? (json[m] as string) : new RegExp(`"${m}"\\s*:\\s*"([^"]*)"`).exec(text)?.[1]);
-  const raw = (m: string): string | undefined => (typeof json[m] === 'number' ? String(json[m]) : new RegExp(`"${m}"\\s*:\\s*([^,}\\s]{1,8})`).exec(text)?.[1]);
+  const str = (m: string): string | undefined =>
+    typeof json[m] === 'string' ? (json[m] as string) : new RegExp(`"${m}"\\s*:\\s*"([^"]*)"`).exec(text)?.[1];
+  const raw = (m: string): string | undefined =>
+    typeof json[m] === 'number' ? String(json[m]) : new RegExp(`"${m}"\\s*:\\s*([^,}\\s]{1,8})`).exec(text)?.[1];
   const salt = str('salt');
   const data = str('data');
   const texts = { N: raw('N'), r: raw('r'), p: raw('p') };

@@ -22,7 +22,12 @@ export interface KeyFile {
   data: string;
 }
 
-export async function createKeyFile(password: string, master: MasterKey, params: ScryptParams, now = new Date()): Promise<Buffer> {
+export async function createKeyFile(
+  password: string,
+  master: MasterKey,
+  params: ScryptParams,
+  now = new Date(),
+): Promise<Buffer> {
   validateScryptParams(params);
   const salt = Buffer.from(randomBytes(32));
   const kek = new XaesKey(await deriveKey(password, salt, params));
@@ -52,7 +57,8 @@ export function parseKeyFile(bytes: Buffer, name: string): KeyFile {
   if (typeof k !== 'object' || k === null || k.version !== 1 || k.kdf !== 'scrypt') {
     throw new FormatError(`key file ${name} has an unknown version or KDF`, ctx);
   }
-  if (typeof k.salt !== 'string' || typeof k.data !== 'string') throw new FormatError(`key file ${name} is incomplete`, ctx);
+  if (typeof k.salt !== 'string' || typeof k.data !== 'string')
+    throw new FormatError(`key file ${name} is incomplete`, ctx);
   try {
     validateScryptParams({ N: k.N, r: k.r, p: k.p });
   } catch (err) {

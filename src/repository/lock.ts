@@ -122,7 +122,12 @@ export class Lock {
   }
 }
 
-async function findConflict(repo: LockRepo, exclusive: boolean, now: Date, own: string | undefined): Promise<StoredLock | undefined> {
+async function findConflict(
+  repo: LockRepo,
+  exclusive: boolean,
+  now: Date,
+  own: string | undefined,
+): Promise<StoredLock | undefined> {
   for (const { id, lock } of await listLocks(repo)) {
     if (id === own || !lock || isStale(lock, now)) continue;
     if (exclusive || lock.exclusive) {
@@ -141,7 +146,15 @@ function lockInfo(exclusive: boolean, now: Date): LockInfo {
   } catch {
     // no passwd entry (containers): the lock is still valid without a name
   }
-  return { time: now.toISOString(), exclusive, hostname: os.hostname(), username, pid: process.pid, uid: process.getuid?.(), gid: process.getgid?.() };
+  return {
+    time: now.toISOString(),
+    exclusive,
+    hostname: os.hostname(),
+    username,
+    pid: process.pid,
+    uid: process.getuid?.(),
+    gid: process.getgid?.(),
+  };
 }
 
 function lockedError(l: StoredLock): RepoError {

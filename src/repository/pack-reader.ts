@@ -13,10 +13,16 @@ function packFile(pack: string): string {
 }
 
 /** Reads only the tail of a pack (two ranged reads) and returns its authenticated header entries. */
-export async function loadPackHeader(backend: Backend, key: XaesKey, pack: string, size?: number): Promise<BlobEntry[]> {
+export async function loadPackHeader(
+  backend: Backend,
+  key: XaesKey,
+  pack: string,
+  size?: number,
+): Promise<BlobEntry[]> {
   const h = { type: 'data' as const, name: pack };
   const length = size ?? (await backend.stat(h)).size;
-  if (length < 4) throw new IntegrityError(`pack ${pack} is too short (${length} bytes)`, { pack, file: packFile(pack) });
+  if (length < 4)
+    throw new IntegrityError(`pack ${pack} is too short (${length} bytes)`, { pack, file: packFile(pack) });
   const trailer = await backend.load(h, { offset: length - 4, length: 4 });
   const hlen = headerLengthFromTrailer(trailer, length, pack);
   const sealed = await backend.load(h, { offset: length - 4 - hlen, length: hlen });

@@ -81,7 +81,11 @@ export function parsePackHeader(sealedHeader: Buffer, packLength: number, key: X
   try {
     plain = key.open(sealedHeader, AAD_PACK_HEADER);
   } catch (err) {
-    throw new IntegrityError(`header of pack ${pack} fails authentication`, { pack, file: `data/${pack.slice(0, 2)}/${pack}` }, { cause: err });
+    throw new IntegrityError(
+      `header of pack ${pack} fails authentication`,
+      { pack, file: `data/${pack.slice(0, 2)}/${pack}` },
+      { cause: err },
+    );
   }
   const ctx = { pack };
   if (plain.length === 0 || plain.length % ENTRY_SIZE !== 0) {

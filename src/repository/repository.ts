@@ -18,7 +18,14 @@ import { Semaphore } from '../core/concurrency.js';
 import { crashPoint } from '../core/crash-point.js';
 import { defaultWorkerCount, SealPool } from './seal-pool.js';
 import { compressBlob, compressionLevel, validateCompression } from './compression.js';
-import { DEFAULT_PACK_SIZE, encodeConfig, FORMAT_VERSION, parseConfig, validatePackSize, type RepoConfig } from './config.js';
+import {
+  DEFAULT_PACK_SIZE,
+  encodeConfig,
+  FORMAT_VERSION,
+  parseConfig,
+  validatePackSize,
+  type RepoConfig,
+} from './config.js';
 import { encodeIndex, type PackRecord } from './index-file.js';
 import { createKeyFile } from './keys.js';
 import { unlockWithPassword, type UnlockedKey } from './key-unlock.js';
@@ -29,7 +36,6 @@ import { Packer } from './packer.js';
 import { openSealedBlob, packPath } from './blob-open.js';
 import type { FileReply } from './file-batch.js';
 import { MAX_CACHED_TREE_PACK, TreePackCache } from './tree-pack-cache.js';
-
 
 const POOL_MIN_BLOB = 64 * 1024;
 
@@ -85,7 +91,13 @@ export interface WriteStats {
 export class Repository {
   readonly index = new MasterIndex();
   readonly chunker: Chunker;
-  readonly stats: WriteStats = { blobsAdded: 0, rawBytesAdded: 0, storedBytesAdded: 0, packsWritten: 0, indexFilesWritten: 0 };
+  readonly stats: WriteStats = {
+    blobsAdded: 0,
+    rawBytesAdded: 0,
+    storedBytesAdded: 0,
+    packsWritten: 0,
+    indexFilesWritten: 0,
+  };
   private readonly packer: Packer;
   private readonly treePackCache = new TreePackCache((name) => this.backend.load({ type: 'data', name }));
   private readonly pendingIds = new Set<string>(); // type+hex of blobs sealed but not yet in a stored pack
@@ -213,7 +225,12 @@ export class Repository {
    * `donate` promises that the caller never touches `plain` again, so it may be moved to a worker
    * thread instead of copied (its memory is detached from the caller).
    */
-  async saveBlob(type: BlobType, plain: Buffer, knownId?: Buffer, opts: { donate?: boolean } = {}): Promise<SaveBlobResult> {
+  async saveBlob(
+    type: BlobType,
+    plain: Buffer,
+    knownId?: Buffer,
+    opts: { donate?: boolean } = {},
+  ): Promise<SaveBlobResult> {
     const id = knownId ?? this.key.blobId(plain);
     const pendingKey = type + idToHex(id);
     if (this.index.has(type, id) || this.pendingIds.has(pendingKey)) return { id, known: true, storedLength: 0 };
@@ -224,7 +241,13 @@ export class Repository {
     return { id, known: false, storedLength: sealed.length };
   }
 
-  private async addSealed(type: BlobType, id: Buffer, rawLength: number, sealed: Buffer, compression: Compression): Promise<void> {
+  private async addSealed(
+    type: BlobType,
+    id: Buffer,
+    rawLength: number,
+    sealed: Buffer,
+    compression: Compression,
+  ): Promise<void> {
     this.stats.blobsAdded++;
     this.stats.rawBytesAdded += rawLength;
     this.stats.storedBytesAdded += sealed.length;
@@ -232,7 +255,8 @@ export class Repository {
   }
 
   private pool(): SealPool | undefined {
-    if (this.poolInstance === undefined && this.poolWorkers > 0) this.poolInstance = SealPool.create(this.key.bytes(), this.config.chunker, this.poolWorkers);
+    if (this.poolInstance === undefined && this.poolWorkers > 0)
+      this.poolInstance = SealPool.create(this.key.bytes(), this.config.chunker, this.poolWorkers);
     return this.poolInstance;
   }
 
@@ -262,7 +286,13 @@ export class Repository {
       if (this.index.has('data', id) || this.pendingIds.has(pendingKey)) continue;
       this.pendingIds.add(pendingKey);
       newBlobs++;
-      await this.addSealed('data', id, c.rawLength, Buffer.from(c.sealed.buffer, c.sealed.byteOffset, c.sealed.byteLength), c.compression as Compression);
+      await this.addSealed(
+        'data',
+        id,
+        c.rawLength,
+        Buffer.from(c.sealed.buffer, c.sealed.byteOffset, c.sealed.byteLength),
+        c.compression as Compression,
+      );
     }
     return { status: 'ok', size: r.size, sizeAfter: r.sizeAfter, mtimeNs: BigInt(r.mtimeNs), ids, newBlobs };
   }
@@ -272,7 +302,12 @@ export class Repository {
     return this.key.blobId(plain);
   }
 
-  private async seal(type: BlobType, id: Buffer, plain: Buffer, donate: boolean): Promise<{ sealed: Buffer; compression: Compression }> {
+  private async seal(
+    type: BlobType,
+    id: Buffer,
+    plain: Buffer,
+    donate: boolean,
+  ): Promise<{ sealed: Buffer; compression: Compression }> {
     // Handing a small blob to a worker costs more (message, copy, wake-up) than sealing it here.
     const pool = plain.length >= POOL_MIN_BLOB ? this.pool() : undefined;
     if (pool) return pool.seal(type, id, plain, this.level, donate);
@@ -303,7 +338,8 @@ export class Repository {
     if (loc.type === 'tree' && this.config.pack_size <= MAX_CACHED_TREE_PACK) {
       // Walking a snapshot loads thousands of small trees from a few packs: one read per pack, not per tree.
       const pack = await this.treePackCache.get(loc.pack).catch(() => undefined);
-      if (pack !== undefined && loc.offset + loc.storedLength <= pack.length) return this.openBlob(loc, pack.subarray(loc.offset, loc.offset + loc.storedLength));
+      if (pack !== undefined && loc.offset + loc.storedLength <= pack.length)
+        return this.openBlob(loc, pack.subarray(loc.offset, loc.offset + loc.storedLength));
     }
     const stored = await this.loadPackRange(loc.pack, loc.offset, loc.storedLength);
     return this.openBlob(loc, stored);
@@ -323,7 +359,8 @@ export class Repository {
     try {
       return await this.backend.load({ type: 'data', name: pack }, { offset, length });
     } catch (err) {
-      if (isNotFound(err)) throw new NotFoundError(`pack ${pack} is missing`, { pack, file: packPath(pack) }, { cause: err });
+      if (isNotFound(err))
+        throw new NotFoundError(`pack ${pack} is missing`, { pack, file: packPath(pack) }, { cause: err });
       throw err;
     }
   }

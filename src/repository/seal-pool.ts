@@ -55,11 +55,24 @@ export class SealPool {
   }
 
   /** Compresses (at `level`) and seals one blob on the least busy worker. `plain` is copied unless donated. */
-  async seal(type: BlobType, id: Buffer, plain: Buffer, level: number, donate = false): Promise<{ sealed: Buffer; compression: Compression }> {
+  async seal(
+    type: BlobType,
+    id: Buffer,
+    plain: Buffer,
+    level: number,
+    donate = false,
+  ): Promise<{ sealed: Buffer; compression: Compression }> {
     // A donated buffer that owns its whole ArrayBuffer moves to the worker without a copy.
-    const r = (await this.pool.run((job) => ({ kind: 'seal', job, type, id, plain, level }) satisfies SealJob, donate ? transferable(plain) : [])) as SealReply;
-    if (r.error !== undefined || !r.sealed) throw new RepoError('INVALID_ARGUMENT', `sealing a blob failed: ${r.error}`);
-    return { sealed: Buffer.from(r.sealed.buffer, r.sealed.byteOffset, r.sealed.byteLength), compression: r.compression as Compression };
+    const r = (await this.pool.run(
+      (job) => ({ kind: 'seal', job, type, id, plain, level }) satisfies SealJob,
+      donate ? transferable(plain) : [],
+    )) as SealReply;
+    if (r.error !== undefined || !r.sealed)
+      throw new RepoError('INVALID_ARGUMENT', `sealing a blob failed: ${r.error}`);
+    return {
+      sealed: Buffer.from(r.sealed.buffer, r.sealed.byteOffset, r.sealed.byteLength),
+      compression: r.compression as Compression,
+    };
   }
 
   /**
@@ -95,7 +108,8 @@ export class SealPool {
         .run((job): FilesJob => ({ ...body, job }), [body.paths.buffer as ArrayBuffer])
         .then((r) => {
           const reply = r as FilesReply;
-          if (reply.error !== undefined) throw new RepoError('SOURCE', `reading and sealing a batch of files failed: ${reply.error}`);
+          if (reply.error !== undefined)
+            throw new RepoError('SOURCE', `reading and sealing a batch of files failed: ${reply.error}`);
           decodeFilesReply(reply).forEach((f, i) => batch[i].resolve(f));
         })
         .catch((err: unknown) => batch.forEach((q) => q.reject(err)));

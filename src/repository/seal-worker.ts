@@ -41,19 +41,29 @@ parentPort!.on('message', (m: SealJob | FilesJob) => {
   if (m.kind === 'files') {
     // A batch that fails is answered as failed: left unhandled, the rejection would end this worker and
     // with it every job of every other batch it holds.
-    sealFiles(m).catch((err: unknown) => parentPort!.postMessage({ job: m.job, error: errorMessage(err) } satisfies Pick<FilesReply, 'job' | 'error'>));
+    sealFiles(m).catch((err: unknown) =>
+      parentPort!.postMessage({ job: m.job, error: errorMessage(err) } satisfies Pick<FilesReply, 'job' | 'error'>),
+    );
     return;
   }
   try {
     const plain = Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength);
     const sealed = sealBlob(m.type, m.id, plain, m.level);
-    parentPort!.postMessage({ job: m.job, sealed: sealed.sealed, compression: sealed.compression } satisfies SealReply, [sealed.sealed.buffer as ArrayBuffer]);
+    parentPort!.postMessage(
+      { job: m.job, sealed: sealed.sealed, compression: sealed.compression } satisfies SealReply,
+      [sealed.sealed.buffer as ArrayBuffer],
+    );
   } catch (err) {
     parentPort!.postMessage({ job: m.job, error: errorMessage(err) } satisfies SealReply);
   }
 });
 
-function sealBlob(type: BlobType, id: Uint8Array, plain: Buffer, level: number): { sealed: Buffer; compression: number } {
+function sealBlob(
+  type: BlobType,
+  id: Uint8Array,
+  plain: Buffer,
+  level: number,
+): { sealed: Buffer; compression: number } {
   const { data, compression } = compressBlob(plain, level);
   return { sealed: ownBuffer(key.encryption.seal(data, blobAad(type, id))), compression };
 }

@@ -20,7 +20,13 @@ export function blobError(ctx: RestoreContext, err: unknown, path: Buffer, blob:
   const shown = displayName(path);
   const hex = idToHex(blob);
   const pack = err.context.pack ?? ctx.repo.index.lookup('data', blob)?.pack;
-  const context = { ...err.context, path: shown, blob: hex, pack, file: err.context.file ?? (pack === undefined ? undefined : packPath(pack)) };
+  const context = {
+    ...err.context,
+    path: shown,
+    blob: hex,
+    pack,
+    file: err.context.file ?? (pack === undefined ? undefined : packPath(pack)),
+  };
   return withContext(err, context, { message: (m) => `${m} (restoring ${shown})` });
 }
 
@@ -35,10 +41,13 @@ async function loadPiece(ctx: RestoreContext, path: Buffer, p: Piece): Promise<B
   }
   if (buf.length !== p.length) {
     // Offsets of later pieces were computed from the index's length; a different length would shift them.
-    throw new IntegrityError(`blob ${idToHex(p.blob)} is ${buf.length} bytes, the index says ${p.length} (restoring ${displayName(path)})`, {
-      path: displayName(path),
-      blob: idToHex(p.blob),
-    });
+    throw new IntegrityError(
+      `blob ${idToHex(p.blob)} is ${buf.length} bytes, the index says ${p.length} (restoring ${displayName(path)})`,
+      {
+        path: displayName(path),
+        blob: idToHex(p.blob),
+      },
+    );
   }
   return buf;
 }
@@ -47,7 +56,12 @@ async function loadPiece(ctx: RestoreContext, path: Buffer, p: Piece): Promise<B
  * Creates `path` and writes the pieces with positional writes, holding one blob at a time, then applies
  * metadata through the same handle. `meta` is the file's (a hard-link copy passes its own node).
  */
-export async function writeFileContent(ctx: RestoreContext, file: PlannedFile, path: Buffer, meta: FileMeta | NumericMeta): Promise<void> {
+export async function writeFileContent(
+  ctx: RestoreContext,
+  file: PlannedFile,
+  path: Buffer,
+  meta: FileMeta | NumericMeta,
+): Promise<void> {
   const fh = await createFile(path);
   let ok = false;
   // Blobs are fetched a few ahead of the write position, so reading, decrypting and writing overlap.
@@ -101,7 +115,9 @@ export async function verifyFileContent(ctx: RestoreContext, file: PlannedFile, 
   try {
     const st = await fh.stat();
     if (!st.isFile() || st.size !== file.size) {
-      throw new IntegrityError(`restored file ${shown} has ${st.size} bytes, the snapshot has ${file.size}`, { path: shown });
+      throw new IntegrityError(`restored file ${shown} has ${st.size} bytes, the snapshot has ${file.size}`, {
+        path: shown,
+      });
     }
     for (const p of file.pieces) {
       ctx.checkAborted();
@@ -113,7 +129,10 @@ export async function verifyFileContent(ctx: RestoreContext, file: PlannedFile, 
         got += bytesRead;
       }
       if (got !== p.length || !ctx.repo.key.blobId(buf).equals(p.blob)) {
-        throw new IntegrityError(`restored file ${shown} differs from the snapshot at offset ${p.offset}`, { path: shown, blob: idToHex(p.blob) });
+        throw new IntegrityError(`restored file ${shown} differs from the snapshot at offset ${p.offset}`, {
+          path: shown,
+          blob: idToHex(p.blob),
+        });
       }
     }
   } finally {

@@ -8,7 +8,14 @@ import { writeFilesByPack } from './pack-order.js';
 import { ensureDirSync, makeSpecial, matchesPlanned, prepareSlot, splitDev, type DirState } from './fsops.js';
 import { applyDirMetaSync, applySpecialMeta, applySymlinkMeta, restoreDirModeSync } from './metadata.js';
 import { displayName } from '../tree/node.js';
-import { filePath, plannedFile, type PlannedFile, type PlannedHardlink, type PlannedOther, type RestorePlan } from './plan.js';
+import {
+  filePath,
+  plannedFile,
+  type PlannedFile,
+  type PlannedHardlink,
+  type PlannedOther,
+  type RestorePlan,
+} from './plan.js';
 import type { RestorePool } from './restore-pool.js';
 import { DEFAULT_CONCURRENCY, SETID, type DamagedFile, type RestoreContext } from './types.js';
 import { IntegrityError, errorMessage } from '../core/errors.js';
@@ -73,7 +80,8 @@ export async function executePlan(ctx: RestoreContext, plan: RestorePlan, pool: 
   }
 
   // Counted once written: the CLI tells about setuid/setgid files a restore as root created.
-  for (let i = 0; i < written.length; i++) if (written[i] === 1 && (plan.files.mode(i) & SETID) !== 0) ctx.result.setuid++;
+  for (let i = 0; i < written.length; i++)
+    if (written[i] === 1 && (plan.files.mode(i) & SETID) !== 0) ctx.result.setuid++;
   for (const c of copies) if ((c.file.meta.mode & SETID) !== 0) ctx.result.setuid++;
 
   if (ctx.opts.verify) {
@@ -113,7 +121,14 @@ async function restoreHardlink(
 ): Promise<void> {
   if (leaderDamage !== undefined) {
     // The same content: reading the same blobs again would fail the same way.
-    ctx.damage(h.path, new IntegrityError(`${leaderDamage.message} (hard link to ${leaderDamage.item})`, { blob: leaderDamage.blob, pack: leaderDamage.pack, file: leaderDamage.file }));
+    ctx.damage(
+      h.path,
+      new IntegrityError(`${leaderDamage.message} (hard link to ${leaderDamage.item})`, {
+        blob: leaderDamage.blob,
+        pack: leaderDamage.pack,
+        file: leaderDamage.file,
+      }),
+    );
     return;
   }
   const leaderPath = filePath(plan, h.leader);
@@ -124,7 +139,11 @@ async function restoreHardlink(
       ctx.result.hardlinks++;
       return;
     } catch (err) {
-      ctx.warn(h.path, `cannot hard-link to ${displayName(leaderPath.subarray(ctx.target.length + 1))}, restored as a separate copy: ${errorMessage(err)}`, err);
+      ctx.warn(
+        h.path,
+        `cannot hard-link to ${displayName(leaderPath.subarray(ctx.target.length + 1))}, restored as a separate copy: ${errorMessage(err)}`,
+        err,
+      );
     }
   }
   // The first path of this inode was not written by this restore (filtered, skipped or link failed): write a copy.
@@ -145,7 +164,8 @@ async function restoreOther(ctx: RestoreContext, e: PlannedOther): Promise<void>
   const n = e.node;
   if (n.type === 'symlink') {
     const target = n.linktarget!;
-    const same = async (st: BigIntStats) => st.isSymbolicLink() && (await fsp.readlink(e.path, { encoding: 'buffer' })).equals(target);
+    const same = async (st: BigIntStats) =>
+      st.isSymbolicLink() && (await fsp.readlink(e.path, { encoding: 'buffer' })).equals(target);
     if (!(await prepareSlot(ctx, e.path, same))) return;
     // The link is created as stored, even if it points outside the target: nothing we write ever goes through it.
     await fsp.symlink(target, e.path);

@@ -100,7 +100,8 @@ export class FileTable {
   add(e: FileEntry): number {
     const i = this.n++;
     if (this.n * FILE_STRIDE > this.f.length) this.f = grownF64(this.f, this.n * FILE_STRIDE);
-    if (this.namesUsed + e.name.length > this.names.length) this.names = grownBytes(this.names, this.namesUsed + e.name.length);
+    if (this.namesUsed + e.name.length > this.names.length)
+      this.names = grownBytes(this.names, this.namesUsed + e.name.length);
     this.names.set(e.name, this.namesUsed);
     const o = i * FILE_STRIDE;
     const f = this.f;

@@ -27,7 +27,11 @@ export async function lstatOrUndefined(path: Buffer): Promise<BigIntStats | unde
  * An existing entry is unlinked rather than written into: it may be a symlink, or a hard link to a
  * file outside the target, and writing through either would change that file.
  */
-export async function prepareSlot(ctx: RestoreContext, path: Buffer, unchanged: (st: BigIntStats) => boolean | Promise<boolean>): Promise<boolean> {
+export async function prepareSlot(
+  ctx: RestoreContext,
+  path: Buffer,
+  unchanged: (st: BigIntStats) => boolean | Promise<boolean>,
+): Promise<boolean> {
   const st = await lstatOrUndefined(path);
   if (st === undefined) return true;
   if (ctx.overwrite === 'never' || (ctx.overwrite === 'if-changed' && (await unchanged(st)))) {
@@ -116,7 +120,11 @@ export function ensureDirSync(ctx: RestoreContext, path: Buffer): DirState {
 function checkCreated(path: Buffer): DirState {
   const st = fs.lstatSync(path);
   if (!st.isDirectory()) {
-    throw new RepoError('INVALID_ARGUMENT', `refusing to restore into ${displayName(path)}: it is not a real directory`, { path: displayName(path) });
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `refusing to restore into ${displayName(path)}: it is not a real directory`,
+      { path: displayName(path) },
+    );
   }
   return { ok: true, created: true, gid: st.gid };
 }
@@ -135,7 +143,12 @@ export function openForVerify(path: Buffer) {
  * arguments cannot carry non-UTF-8 bytes, so such names are created under a random ASCII name in the
  * target directory and renamed into place (rename(2) takes the raw bytes and never follows symlinks).
  */
-export async function makeSpecial(ctx: RestoreContext, path: Buffer, cmd: 'mkfifo' | 'mknod', extra: string[]): Promise<void> {
+export async function makeSpecial(
+  ctx: RestoreContext,
+  path: Buffer,
+  cmd: 'mkfifo' | 'mknod',
+  extra: string[],
+): Promise<void> {
   if (isUtf8(path)) {
     await run(cmd, ['-m', '600', '--', path.toString('utf8'), ...extra], { env: childEnv() });
     return;

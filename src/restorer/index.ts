@@ -3,6 +3,13 @@
 
 export { restoreSnapshot } from './restore.js';
 export { resolvePath, resolveSnapshotPath, splitPath, storedPath, type ResolvedPath } from './resolve.js';
-export type { DamagedFile, OverwriteMode, RestoreOptions, RestoreProgress, RestoreResult, RestoreWarning } from './types.js';
+export type {
+  DamagedFile,
+  OverwriteMode,
+  RestoreOptions,
+  RestoreProgress,
+  RestoreResult,
+  RestoreWarning,
+} from './types.js';
 export { RestoreDamagedError } from './types.js';
 export { splitDev } from './fsops.js';

@@ -51,7 +51,12 @@ function times(meta: FileMeta | NumericMeta): [number, number] {
 }
 
 /** Metadata through an open handle: no path lookup, so no symlink can be swapped in. chown comes first because it clears setuid/setgid. */
-export async function applyHandleMeta(ctx: RestoreContext, fh: FileHandle, path: Buffer, meta: FileMeta | NumericMeta): Promise<void> {
+export async function applyHandleMeta(
+  ctx: RestoreContext,
+  fh: FileHandle,
+  path: Buffer,
+  meta: FileMeta | NumericMeta,
+): Promise<void> {
   if (ctx.isRoot) await attempt(ctx, path, 'owner', () => fh.chown(meta.uid, meta.gid));
   await attempt(ctx, path, 'mode', () => fh.chmod(meta.mode & 0o7777));
   await attempt(ctx, path, 'times', () => fh.utimes(...times(meta)));
@@ -99,7 +104,9 @@ export function restoreDirModeSync(ctx: RestoreContext, path: Buffer, mode: numb
 /** Symlinks: lchown and lutimes only; Linux has no symlink modes. */
 export async function applySymlinkMeta(ctx: RestoreContext, path: Buffer, node: TreeNode): Promise<void> {
   if (ctx.isRoot) await attempt(ctx, path, 'owner', () => fsp.lchown(path, node.uid, node.gid));
-  await attempt(ctx, path, 'times', () => fsp.lutimes(path, nodeTimeSeconds(node.atime ?? node.mtime), nodeTimeSeconds(node.mtime)));
+  await attempt(ctx, path, 'times', () =>
+    fsp.lutimes(path, nodeTimeSeconds(node.atime ?? node.mtime), nodeTimeSeconds(node.mtime)),
+  );
 }
 
 /**
@@ -109,6 +116,9 @@ export async function applySymlinkMeta(ctx: RestoreContext, path: Buffer, node: 
 export async function applySpecialMeta(ctx: RestoreContext, path: Buffer, node: TreeNode): Promise<void> {
   if (ctx.isRoot) await attempt(ctx, path, 'owner', () => fsp.lchown(path, node.uid, node.gid));
   const st = await lstatOrUndefined(path);
-  if (st !== undefined && !st.isSymbolicLink()) await attempt(ctx, path, 'mode', () => fsp.chmod(path, node.mode & 0o7777));
-  await attempt(ctx, path, 'times', () => fsp.lutimes(path, nodeTimeSeconds(node.atime ?? node.mtime), nodeTimeSeconds(node.mtime)));
+  if (st !== undefined && !st.isSymbolicLink())
+    await attempt(ctx, path, 'mode', () => fsp.chmod(path, node.mode & 0o7777));
+  await attempt(ctx, path, 'times', () =>
+    fsp.lutimes(path, nodeTimeSeconds(node.atime ?? node.mtime), nodeTimeSeconds(node.mtime)),
+  );
 }

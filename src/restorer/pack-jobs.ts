@@ -33,7 +33,12 @@ export interface JobList {
  * Groups the pieces of every file `eligible` accepts into windows; calls `ineligible` for each other file.
  * `ownerAsCreated` tells the files that need no chown (see pack-writer's job layout).
  */
-export function planJobs(plan: RestorePlan, eligible: (i: number) => boolean, ineligible: (i: number) => void, ownerAsCreated: (i: number) => boolean): JobList {
+export function planJobs(
+  plan: RestorePlan,
+  eligible: (i: number) => boolean,
+  ineligible: (i: number) => void,
+  ownerAsCreated: (i: number) => boolean,
+): JobList {
   const t = plan.files;
   const pieceFile = new Uint32Array(t.pieceCount);
   const perPack = new Uint32Array(t.packCount);
@@ -84,10 +89,19 @@ export function planJobs(plan: RestorePlan, eligible: (i: number) => boolean, in
     range(j) {
       if (j >= windows) return { pack: '', start: 0, length: 0 };
       const k = sorted[windowStart[j]];
-      return { pack: t.packName(t.packOf(k)), start: windowRange[2 * j], length: windowRange[2 * j + 1] - windowRange[2 * j] };
+      return {
+        pack: t.packName(t.packOf(k)),
+        start: windowRange[2 * j],
+        length: windowRange[2 * j + 1] - windowRange[2 * j],
+      };
     },
     build(j, skip) {
-      if (j >= windows) return emptyJob(plan, empty.slice((j - windows) * EMPTY_FILES_PER_JOB, (j - windows + 1) * EMPTY_FILES_PER_JOB), ownerAsCreated);
+      if (j >= windows)
+        return emptyJob(
+          plan,
+          empty.slice((j - windows) * EMPTY_FILES_PER_JOB, (j - windows + 1) * EMPTY_FILES_PER_JOB),
+          ownerAsCreated,
+        );
       const pieces = sorted.subarray(windowStart[j], windowStart[j + 1]);
       return windowJob(plan, j, pieces, windowRange[2 * j], pieceFile, pieceWindow, spanning, skip, ownerAsCreated);
     },
@@ -95,7 +109,15 @@ export function planJobs(plan: RestorePlan, eligible: (i: number) => boolean, in
 }
 
 /** Splits one pack's pieces (sorted by offset) into windows; records each piece's window and each window's range. */
-function cutWindows(t: FileTable, group: Uint32Array, base: number, pieceFile: Uint32Array, pieceWindow: Uint32Array, windowStart: number[], windowRange: number[]): void {
+function cutWindows(
+  t: FileTable,
+  group: Uint32Array,
+  base: number,
+  pieceFile: Uint32Array,
+  pieceWindow: Uint32Array,
+  windowStart: number[],
+  windowRange: number[],
+): void {
   let start = -1;
   let end = 0;
   for (let g = 0; g < group.length; g++) {
@@ -123,7 +145,12 @@ function cutWindows(t: FileTable, group: Uint32Array, base: number, pieceFile: U
 }
 
 /** Files with pieces in more than one window, and in how many. */
-function spanningFiles(t: FileTable, pieceWindow: Uint32Array, windows: number, eligible: (i: number) => boolean): Map<number, number> {
+function spanningFiles(
+  t: FileTable,
+  pieceWindow: Uint32Array,
+  windows: number,
+  eligible: (i: number) => boolean,
+): Map<number, number> {
   const multi = new Map<number, number>();
   const seen = new Int32Array(windows).fill(-1);
   for (let i = 0; i < t.count; i++) {
@@ -182,7 +209,16 @@ function newJob(pack: string, blobs: number, files: number, pathBytes: number, p
   };
 }
 
-function putFile(plan: RestorePlan, job: Omit<PackJob, 'job'>, n: number, i: number, flags: number, at: number, firstPiece: number, pieces: number): number {
+function putFile(
+  plan: RestorePlan,
+  job: Omit<PackJob, 'job'>,
+  n: number,
+  i: number,
+  flags: number,
+  at: number,
+  firstPiece: number,
+  pieces: number,
+): number {
   const r = n * FILE_FIELDS;
   const end = putPath(plan, i, job.paths, at);
   job.files[r] = i;
@@ -249,7 +285,16 @@ function windowJob(
       }
       offset += t.rawLength(k);
     }
-    at = putFile(plan, job, n, f, spanning.has(f) ? 0 : OWNER | (ownerAsCreated(f) ? OWNER_AS_CREATED : 0), at, first, q - first);
+    at = putFile(
+      plan,
+      job,
+      n,
+      f,
+      spanning.has(f) ? 0 : OWNER | (ownerAsCreated(f) ? OWNER_AS_CREATED : 0),
+      at,
+      first,
+      q - first,
+    );
   });
   return job;
 }

@@ -41,7 +41,12 @@ function transferList(job: Omit<PackJob, 'job'>): ArrayBuffer[] {
   return [...transferable(job.data), ...arrays.map((a) => a.buffer as ArrayBuffer)];
 }
 
-export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, pool: RestorePool, cb: ContentCallbacks): Promise<void> {
+export async function writeFilesByPack(
+  ctx: RestoreContext,
+  plan: RestorePlan,
+  pool: RestorePool,
+  cb: ContentCallbacks,
+): Promise<void> {
   const jobs = planJobs(plan, cb.eligible, cb.finished, ctx.isRoot ? cb.ownerAsCreated : () => true);
   // Spanning files still to finish, with the number of jobs yet to add their pieces.
   const multi = new Map(jobs.spanning);
@@ -66,7 +71,11 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
   const handle = (r: PackJobResult): void => {
     for (const w of r.warnings) ctx.warn(filePath(plan, w.file), w.message);
     if (r.fatal !== undefined) {
-      const err = Object.assign(new Error(r.fatal.message), { code: r.fatal.code, syscall: r.fatal.syscall, path: displayName(filePath(plan, r.fatal.file)) });
+      const err = Object.assign(new Error(r.fatal.message), {
+        code: r.fatal.code,
+        syscall: r.fatal.syscall,
+        path: displayName(filePath(plan, r.fatal.file)),
+      });
       throw err;
     }
     ctx.result.bytes += r.bytes;
@@ -86,7 +95,8 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
       const left = multi.get(b);
       if (left === undefined) continue;
       if (left > 1) multi.set(b, left - 1);
-      else if (broken.has(b)) multi.set(b, 0); // stays listed (and so removed on failure) until rewritten below
+      else if (broken.has(b))
+        multi.set(b, 0); // stays listed (and so removed on failure) until rewritten below
       else {
         multi.delete(b);
         finishMulti(b);
@@ -106,7 +116,8 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
       } catch {
         // The fallback below tries the blobs' other copies and reports a missing pack with its name.
         const files: { file: number; message: string }[] = [];
-        for (let r = 0; r < job.files.length; r += FILE_FIELDS) files.push({ file: job.files[r], message: 'pack unreadable' });
+        for (let r = 0; r < job.files.length; r += FILE_FIELDS)
+          files.push({ file: job.files[r], message: 'pack unreadable' });
         handle({ job: 0, done: [], added: [], addedBytes: [], skipped: [], broken: files, bytes: 0, warnings: [] });
         return;
       }
@@ -116,7 +127,11 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
 
   try {
     try {
-      await forEachLimit(Array.from({ length: jobs.count }, (_, j) => j), jobsInFlight, runJob);
+      await forEachLimit(
+        Array.from({ length: jobs.count }, (_, j) => j),
+        jobsInFlight,
+        runJob,
+      );
     } finally {
       await pool.close();
     }
@@ -155,7 +170,12 @@ export async function writeFilesByPack(ctx: RestoreContext, plan: RestorePlan, p
  * Creates (empty) every file that spans windows, so jobs can add their pieces in any order; returns those
  * left alone. Blocking, like the directory loop before it: usually a handful of files, one per window edge.
  */
-function createMultiPackFiles(ctx: RestoreContext, plan: RestorePlan, multi: Map<number, number>, cb: ContentCallbacks): Set<number> {
+function createMultiPackFiles(
+  ctx: RestoreContext,
+  plan: RestorePlan,
+  multi: Map<number, number>,
+  cb: ContentCallbacks,
+): Set<number> {
   const skipped = new Set<number>();
   for (const i of multi.keys()) {
     ctx.checkAborted();

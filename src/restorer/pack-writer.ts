@@ -93,12 +93,28 @@ const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
  */
 function createMode(settings: WriterSettings, mode: number): { create: number; final: boolean } {
   const m = mode & 0o7777;
-  return (m & ~0o777) === 0 && (m & ~settings.umask) === m ? { create: m, final: true } : { create: 0o600, final: false };
+  return (m & ~0o777) === 0 && (m & ~settings.umask) === m
+    ? { create: m, final: true }
+    : { create: 0o600, final: false };
 }
 
 /** `dropped` is told the bytes of every opened blob once it has been written (see core/worker-gc). */
-export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJob, dropped?: (bytes: number) => void): PackJobResult {
-  const result: PackJobResult = { job: job.job, done: [], added: [], addedBytes: [], skipped: [], broken: [], bytes: 0, warnings: [] };
+export function runPackJob(
+  key: MasterKey,
+  settings: WriterSettings,
+  job: PackJob,
+  dropped?: (bytes: number) => void,
+): PackJobResult {
+  const result: PackJobResult = {
+    job: job.job,
+    done: [],
+    added: [],
+    addedBytes: [],
+    skipped: [],
+    broken: [],
+    bytes: 0,
+    warnings: [],
+  };
   const blobs = new BlobSource(key, job, dropped);
   const { files, paths } = job;
   for (let r = 0; r < files.length; r += FILE_FIELDS) {
@@ -149,7 +165,14 @@ export function runPackJob(key: MasterKey, settings: WriterSettings, job: PackJo
  * Writes pieces first … first+count-1 (all-zero blobs left as holes when `sparse`); returns the bytes
  * restored and whether a hole was left, or the message of the first blob that could not be opened.
  */
-function writePieces(fd: number, job: PackJob, first: number, count: number, blobs: BlobSource, sparse: boolean): { bytes: number; holes: boolean } | string {
+function writePieces(
+  fd: number,
+  job: PackJob,
+  first: number,
+  count: number,
+  blobs: BlobSource,
+  sparse: boolean,
+): { bytes: number; holes: boolean } | string {
   let bytes = 0;
   let holes = false;
   for (let k = first; k < first + count; k++) {
@@ -174,7 +197,14 @@ function writePieces(fd: number, job: PackJob, first: number, count: number, blo
  * alone (undefined), or removed (an empty directory, or anything that is not a directory) and replaced.
  * Writing into an existing entry is never an option: it may be a symlink or a hard link to a file elsewhere.
  */
-function createOwned(settings: WriterSettings, path: Buffer, job: PackJob, r: number, m: number, result: PackJobResult): number | undefined {
+function createOwned(
+  settings: WriterSettings,
+  path: Buffer,
+  job: PackJob,
+  r: number,
+  m: number,
+  result: PackJobResult,
+): number | undefined {
   const mode = createMode(settings, job.meta[m + 4]).create;
   try {
     return fs.openSync(path, CREATE_FLAGS, mode);
@@ -201,7 +231,15 @@ function createOwned(settings: WriterSettings, path: Buffer, job: PackJob, r: nu
 }
 
 /** Through the open descriptor, so no symlink can be swapped in; chown first because it clears setuid/setgid. */
-function applyMeta(settings: WriterSettings, fd: number, file: number, chown: boolean, meta: Float64Array, m: number, result: PackJobResult): void {
+function applyMeta(
+  settings: WriterSettings,
+  fd: number,
+  file: number,
+  chown: boolean,
+  meta: Float64Array,
+  m: number,
+  result: PackJobResult,
+): void {
   const attempt = (what: string, fn: () => void) => {
     try {
       fn();
@@ -259,7 +297,15 @@ class BlobSource {
     const ids = this.job.blobIds;
     const id = Buffer.from(ids.buffer, ids.byteOffset + i * 32, 32);
     const compression = b[o + 3] === 1 ? Compression.Zstd : Compression.None;
-    const loc = { type: 'data' as const, id, compression, offset, storedLength, rawLength: b[o + 2], pack: this.job.pack };
+    const loc = {
+      type: 'data' as const,
+      id,
+      compression,
+      offset,
+      storedLength,
+      rawLength: b[o + 2],
+      pack: this.job.pack,
+    };
     try {
       return openSealedBlob(this.key, loc, data.subarray(offset, offset + storedLength));
     } catch (err) {

@@ -38,7 +38,17 @@ function digits(s: string, at: number, len: number): number {
 
 /** The stored form "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" with a year from 100 and a month 1-12, else undefined. */
 function parseStored(t: string): [number, number] | undefined {
-  if (t.length !== 30 || t.charCodeAt(29) !== 90 /* Z */ || t[4] !== '-' || t[7] !== '-' || t[10] !== 'T' || t[13] !== ':' || t[16] !== ':' || t[19] !== '.') return undefined;
+  if (
+    t.length !== 30 ||
+    t.charCodeAt(29) !== 90 /* Z */ ||
+    t[4] !== '-' ||
+    t[7] !== '-' ||
+    t[10] !== 'T' ||
+    t[13] !== ':' ||
+    t[16] !== ':' ||
+    t[19] !== '.'
+  )
+    return undefined;
   const y = digits(t, 0, 4);
   const mo = digits(t, 5, 2);
   const d = digits(t, 8, 2);

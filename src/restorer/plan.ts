@@ -97,17 +97,37 @@ export function plannedFile(plan: RestorePlan, i: number): PlannedFile {
     pieces.push({ offset, length, blob: Buffer.from(t.pieceId(k)) });
     offset += length;
   }
-  return { path: filePath(plan, i), parent: t.parent(i), meta: { ...t.meta(i), mtimeNs: t.mtimeNs(i) }, size: t.size(i), pieces };
+  return {
+    path: filePath(plan, i),
+    parent: t.parent(i),
+    meta: { ...t.meta(i), mtimeNs: t.mtimeNs(i) },
+    size: t.size(i),
+    pieces,
+  };
 }
 
 /** `sized` hears the number of files and content bytes planned so far, after each tree; `snapshot` only names it in messages. */
-export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized?: (files: number, bytes: number) => void, snapshot = ''): Promise<RestorePlan> {
-  const plan: RestorePlan = { target: ctx.target, dirs: [], files: new FileTable(), hardlinks: [], others: [], filesTotal: 0, bytesTotal: 0 };
+export async function planRestore(
+  ctx: RestoreContext,
+  rootTreeId: string,
+  sized?: (files: number, bytes: number) => void,
+  snapshot = '',
+): Promise<RestorePlan> {
+  const plan: RestorePlan = {
+    target: ctx.target,
+    dirs: [],
+    files: new FileTable(),
+    hardlinks: [],
+    others: [],
+    filesTotal: 0,
+    bytesTotal: 0,
+  };
   const leaders = new Map<string, number>();
   const { include, exclude } = ctx.opts;
   const filtered = include !== undefined || exclude !== undefined;
   const count = () => plan.dirs.length + plan.files.count + plan.hardlinks.length + plan.others.length;
-  const pathOf = (parent: number, name: Buffer) => Buffer.concat([parent < 0 ? ctx.target : plan.dirs[parent].path, SLASH, name]);
+  const pathOf = (parent: number, name: Buffer) =>
+    Buffer.concat([parent < 0 ? ctx.target : plan.dirs[parent].path, SLASH, name]);
 
   const locate = (id: Uint8Array) => ctx.repo.index.lookup('data', id);
   const inSnapshot = snapshot === '' ? '' : `snapshot ${snapshot.slice(0, 8)} `;
@@ -121,7 +141,10 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
   };
 
   const addFile = (n: TreeNode, parent: number, treeId: string): void => {
-    const key = n.links !== undefined && n.links > 1 && n.inode !== undefined && n.deviceId !== undefined ? `${n.deviceId}:${n.inode}` : undefined;
+    const key =
+      n.links !== undefined && n.links > 1 && n.inode !== undefined && n.deviceId !== undefined
+        ? `${n.deviceId}:${n.inode}`
+        : undefined;
     const leader = key === undefined ? undefined : leaders.get(key);
     plan.filesTotal++;
     if (leader !== undefined) {
@@ -131,18 +154,32 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
     // Times are parsed here, once; tree/validate.ts has already replaced any that do not parse.
     const mtime = planTime(n.mtime);
     const atime = n.atime === undefined ? mtime.seconds : planTime(n.atime).seconds;
-    const i = plan.files.add({ parent, name: n.name, mode: n.mode, uid: n.uid, gid: n.gid, atime, mtime: mtime.seconds, mtimeS: mtime.s, mtimeNs: mtime.ns });
+    const i = plan.files.add({
+      parent,
+      name: n.name,
+      mode: n.mode,
+      uid: n.uid,
+      gid: n.gid,
+      atime,
+      mtime: mtime.seconds,
+      mtimeS: mtime.s,
+      mtimeNs: mtime.ns,
+    });
     if (key !== undefined) leaders.set(key, i);
     for (const hex of n.content ?? []) {
       if (!plan.files.addPiece(hex, locate)) {
         plan.files.removeLast();
         if (key !== undefined) leaders.delete(key);
         plan.filesTotal--;
-        refuse(pathOf(parent, n.name), `tree ${treeId} node ${quoteName(n.name)}: data blob ${hex} is not in the index, file not restored`);
+        refuse(
+          pathOf(parent, n.name),
+          `tree ${treeId} node ${quoteName(n.name)}: data blob ${hex} is not in the index, file not restored`,
+        );
         return;
       }
     }
-    if (n.error !== undefined) ctx.warn(pathOf(parent, n.name), `file was damaged when the snapshot was repaired: ${n.error}`);
+    if (n.error !== undefined)
+      ctx.warn(pathOf(parent, n.name), `file was damaged when the snapshot was repaired: ${n.error}`);
     plan.bytesTotal += plan.files.size(i);
   };
 
@@ -186,7 +223,10 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
     sized?.(plan.files.count, plan.bytesTotal);
     for (const node of nodes) {
       if (node.name.length > NAME_MAX || here.length + 1 + node.name.length >= PATH_MAX) {
-        refuse(pathOf(parent, node.name), `tree ${treeId} node ${quoteName(node.name)}: name longer than ${NAME_MAX} bytes or path longer than ${PATH_MAX - 1}, not restored`);
+        refuse(
+          pathOf(parent, node.name),
+          `tree ${treeId} node ${quoteName(node.name)}: name longer than ${NAME_MAX} bytes or path longer than ${PATH_MAX - 1}, not restored`,
+        );
         continue;
       }
       // The relative path is only needed (and only built) to match include and exclude patterns.
@@ -195,7 +235,10 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
       const self = included || include === undefined || include(childRel);
       if (node.type === 'dir') {
         if (tooDeep(depth + 1)) {
-          refuse(pathOf(parent, node.name), `tree ${treeId} node ${quoteName(node.name)}: directory nested deeper than ${MAX_DEPTH} levels, refused`);
+          refuse(
+            pathOf(parent, node.name),
+            `tree ${treeId} node ${quoteName(node.name)}: directory nested deeper than ${MAX_DEPTH} levels, refused`,
+          );
           continue;
         }
         const meta: FileMeta = { mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, atime: node.atime };
@@ -216,13 +259,18 @@ export async function planRestore(ctx: RestoreContext, rootTreeId: string, sized
     const size = await new GraphMeasurer(storedTreeShapes(ctx.repo)).measure(resolved.treeId);
     const refusal = expansionRefusal(size);
     if (refusal !== undefined) {
-      throw new FormatError(`${inSnapshot}tree ${resolved.treeId} ${refusal}; refusing to restore it`, { snapshot, tree: resolved.treeId });
+      throw new FormatError(`${inSnapshot}tree ${resolved.treeId} ${refusal}; refusing to restore it`, {
+        snapshot,
+        tree: resolved.treeId,
+      });
     }
     await walk(resolved.treeId, '', -1, false, 0);
   } else {
     // A single non-directory node: restore it under its own name inside the target.
     const label = `holding ${displayName(Buffer.from(String(ctx.opts.subPath ?? '')))}`;
-    const [node] = readableNodes({ nodes: [resolved.node!] }, label, (f) => (f.refused ? refuse : defaulted)(pathOf(-1, f.name), describeFault(f)));
+    const [node] = readableNodes({ nodes: [resolved.node!] }, label, (f) =>
+      (f.refused ? refuse : defaulted)(pathOf(-1, f.name), describeFault(f)),
+    );
     const rel = node === undefined ? '' : displayName(node.name);
     if (node !== undefined && !exclude?.(rel) && (include === undefined || include(rel))) addLeaf(node, -1, label);
   }

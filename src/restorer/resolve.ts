@@ -13,11 +13,15 @@ export function checkTree(tree: Tree, treeId: string): void {
   const seen = new Set<string>();
   for (const n of tree.nodes) {
     if (!isSafeName(n.name)) {
-      throw new FormatError(`tree ${treeId} has a node with an unsafe name ${JSON.stringify(displayName(n.name))}`, { tree: treeId });
+      throw new FormatError(`tree ${treeId} has a node with an unsafe name ${JSON.stringify(displayName(n.name))}`, {
+        tree: treeId,
+      });
     }
     const key = n.name.toString('hex');
     if (seen.has(key)) {
-      throw new FormatError(`tree ${treeId} has two nodes named ${JSON.stringify(displayName(n.name))}`, { tree: treeId });
+      throw new FormatError(`tree ${treeId} has two nodes named ${JSON.stringify(displayName(n.name))}`, {
+        tree: treeId,
+      });
     }
     seen.add(key);
   }
@@ -69,12 +73,18 @@ export function storedPath<P extends string | Buffer>(sn: Pick<Snapshot, 'paths'
     if (under && (best === undefined || prefix.length > best.depth)) best = { depth: prefix.length, name };
   }
   if (best === undefined) return path;
-  const joined = Buffer.concat([Buffer.from(best.name), ...want.slice(best.depth)].flatMap((b) => [Buffer.from('/'), b]));
+  const joined = Buffer.concat(
+    [Buffer.from(best.name), ...want.slice(best.depth)].flatMap((b) => [Buffer.from('/'), b]),
+  );
   return (typeof path === 'string' ? joined.toString('utf8') : joined) as P;
 }
 
 /** Resolves a path as it was backed up (see storedPath) in a snapshot; NotFoundError as resolvePath. */
-export async function resolveSnapshotPath(repo: Pick<Repository, 'loadBlob'>, sn: Pick<Snapshot, 'paths' | 'tree_layout' | 'tree'>, path: string): Promise<ResolvedPath> {
+export async function resolveSnapshotPath(
+  repo: Pick<Repository, 'loadBlob'>,
+  sn: Pick<Snapshot, 'paths' | 'tree_layout' | 'tree'>,
+  path: string,
+): Promise<ResolvedPath> {
   return resolvePath(repo, sn.tree, storedPath(sn, path));
 }
 
@@ -82,7 +92,11 @@ export async function resolveSnapshotPath(repo: Pick<Repository, 'loadBlob'>, sn
  * Resolves a path relative to a root tree as stored ("/srv/data/me/docs" in the full layout, spec §10).
  * NotFoundError if a component is missing or an intermediate component is not a directory.
  */
-export async function resolvePath(repo: Pick<Repository, 'loadBlob'>, rootTreeId: string, path: Buffer | string): Promise<ResolvedPath> {
+export async function resolvePath(
+  repo: Pick<Repository, 'loadBlob'>,
+  rootTreeId: string,
+  path: Buffer | string,
+): Promise<ResolvedPath> {
   const parts = splitPath(path);
   const shown = typeof path === 'string' ? path : displayName(path);
   let treeId = rootTreeId;
@@ -91,11 +105,17 @@ export async function resolvePath(repo: Pick<Repository, 'loadBlob'>, rootTreeId
     const tree = await loadCheckedTree(repo, treeId);
     node = tree.nodes.find((n) => n.name.equals(parts[i]));
     if (node === undefined) {
-      throw new NotFoundError(`path ${JSON.stringify(shown)} not found in snapshot: no ${JSON.stringify(displayName(parts[i]))}`, { path: shown, tree: treeId });
+      throw new NotFoundError(
+        `path ${JSON.stringify(shown)} not found in snapshot: no ${JSON.stringify(displayName(parts[i]))}`,
+        { path: shown, tree: treeId },
+      );
     }
     if (i < parts.length - 1) {
       if (node.type !== 'dir' || node.subtree === undefined) {
-        throw new NotFoundError(`path ${JSON.stringify(shown)} not found in snapshot: ${JSON.stringify(displayName(parts[i]))} is not a directory`, { path: shown, tree: treeId });
+        throw new NotFoundError(
+          `path ${JSON.stringify(shown)} not found in snapshot: ${JSON.stringify(displayName(parts[i]))} is not a directory`,
+          { path: shown, tree: treeId },
+        );
       }
       treeId = node.subtree;
     }

@@ -56,7 +56,9 @@ export class RestorePool {
     // Blobs opened here die young, as on a thread; a larger budget than a thread's, as this heap has more to scan.
     const dropped = garbageBudget(4 << 20);
     this.inline = (job: PackJob) => runPackJob(key, settings, job, dropped);
-    this.pool = new WorkerPool(url, count, { key: key.bytes(), settings }, this.inline, { start: this.adaptive ? 0 : count });
+    this.pool = new WorkerPool(url, count, { key: key.bytes(), settings }, this.inline, {
+      start: this.adaptive ? 0 : count,
+    });
   }
 
   /** The plan so far has this many files and content bytes: starts the threads that will pay off. */
@@ -66,10 +68,12 @@ export class RestorePool {
     else if (files >= ONE_WORKER.files || bytes >= ONE_WORKER.bytes) this.pool.grow(1);
     // Each new thread gets a ping (the least busy thread is the new one); failures surface on the next job.
     for (; this.pinged < this.pool.threads; this.pinged++) {
-      this.pool.run((n) => ({ ...PING, job: n })).then(
-        () => this.ready++,
-        () => undefined,
-      );
+      this.pool
+        .run((n) => ({ ...PING, job: n }))
+        .then(
+          () => this.ready++,
+          () => undefined,
+        );
     }
   }
 

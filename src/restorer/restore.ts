@@ -11,13 +11,21 @@ import { displayName } from '../tree/node.js';
 import { executePlan } from './execute.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { RestorePool } from './restore-pool.js';
-import { DEFAULT_CONCURRENCY, RestoreDamagedError, SETID, type DamagedFile, type RestoreContext, type RestoreOptions, type RestoreResult } from './types.js';
+import {
+  DEFAULT_CONCURRENCY,
+  RestoreDamagedError,
+  SETID,
+  type DamagedFile,
+  type RestoreContext,
+  type RestoreOptions,
+  type RestoreResult,
+} from './types.js';
 
 const PROGRESS_INTERVAL_MS = 100;
 
-
 function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
-  if (typeof opts.target !== 'string' || opts.target === '') throw new RepoError('INVALID_ARGUMENT', 'a restore needs a target directory');
+  if (typeof opts.target !== 'string' || opts.target === '')
+    throw new RepoError('INVALID_ARGUMENT', 'a restore needs a target directory');
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
     throw new RepoError('INVALID_ARGUMENT', `concurrency must be a positive integer, not ${String(concurrency)}`);
@@ -36,7 +44,21 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
     overwrite,
     target: Buffer.from(path.resolve(opts.target), 'utf8'),
     isRoot: process.getuid?.() === 0,
-    result: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, warnings: 0, devices: 0, setuid: 0, stripped: 0, filesTotal: 0, damaged: 0 },
+    result: {
+      files: 0,
+      dirs: 0,
+      symlinks: 0,
+      hardlinks: 0,
+      specials: 0,
+      bytes: 0,
+      skipped: 0,
+      warnings: 0,
+      devices: 0,
+      setuid: 0,
+      stripped: 0,
+      filesTotal: 0,
+      damaged: 0,
+    },
     progress: { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0 },
     warn(p, message, cause) {
       ctx.result.warnings++;
@@ -69,7 +91,8 @@ function createContext(repo: Repository, opts: RestoreOptions): RestoreContext {
       opts.onProgress({ ...ctx.progress });
     },
     checkAborted() {
-      if (opts.signal?.aborted) throw new RepoError('INTERRUPTED', 'restore aborted', { path: opts.target }, { cause: opts.signal.reason });
+      if (opts.signal?.aborted)
+        throw new RepoError('INTERRUPTED', 'restore aborted', { path: opts.target }, { cause: opts.signal.reason });
     },
   };
   return ctx;
@@ -90,18 +113,32 @@ function countPlan(ctx: RestoreContext, plan: RestorePlan): void {
       r.devices++;
     }
   }
-  for (let i = 0; i < plan.files.count; i++) if ((plan.files.mode(i) & SETID) !== 0) r[ctx.opts.stripSetuid ? 'stripped' : 'setuid']++;
+  for (let i = 0; i < plan.files.count; i++)
+    if ((plan.files.mode(i) & SETID) !== 0) r[ctx.opts.stripSetuid ? 'stripped' : 'setuid']++;
   ctx.progress.filesDone = plan.filesTotal;
   ctx.progress.bytesDone = plan.bytesTotal;
 }
 
 /** Restores a snapshot (or opts.subPath inside it) into opts.target. See RestoreOptions for the knobs. */
-export async function restoreSnapshot(repo: Repository, snapshot: StoredSnapshot, opts: RestoreOptions): Promise<RestoreResult> {
+export async function restoreSnapshot(
+  repo: Repository,
+  snapshot: StoredSnapshot,
+  opts: RestoreOptions,
+): Promise<RestoreResult> {
   // subPath is a path as backed up; a last-component snapshot stores it under another name (spec §10).
-  const ctx = createContext(repo, opts.subPath === undefined ? opts : { ...opts, subPath: storedPath(snapshot, opts.subPath) });
+  const ctx = createContext(
+    repo,
+    opts.subPath === undefined ? opts : { ...opts, subPath: storedPath(snapshot, opts.subPath) },
+  );
   ctx.checkAborted();
   // Threads start while the trees are walked, as soon as the plan is large enough to need them.
-  const pool = opts.dryRun ? undefined : new RestorePool(repo.key, { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask(), sparse: opts.sparse ?? true }, opts.workers);
+  const pool = opts.dryRun
+    ? undefined
+    : new RestorePool(
+        repo.key,
+        { overwrite: ctx.overwrite, isRoot: ctx.isRoot, umask: process.umask(), sparse: opts.sparse ?? true },
+        opts.workers,
+      );
   try {
     const plan = await planRestore(
       ctx,

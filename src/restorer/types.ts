@@ -132,12 +132,15 @@ export class RestoreDamagedError extends IntegrityError {
   ) {
     const named = damaged.slice(0, NAMED_IN_MESSAGE).map((d) => d.item);
     const more = damaged.length > named.length ? `, and ${damaged.length - named.length} more` : '';
-    super(`restored ${result.files + result.hardlinks} of ${result.filesTotal} files; ${damaged.length} damaged: ${named.join(', ')}${more}`, {
-      path: damaged[0]?.path,
-      blob: damaged[0]?.blob,
-      pack: damaged[0]?.pack,
-      file: damaged[0]?.file, // the CLI's error line names it, as for any other damaged blob
-    });
+    super(
+      `restored ${result.files + result.hardlinks} of ${result.filesTotal} files; ${damaged.length} damaged: ${named.join(', ')}${more}`,
+      {
+        path: damaged[0]?.path,
+        blob: damaged[0]?.blob,
+        pack: damaged[0]?.pack,
+        file: damaged[0]?.file, // the CLI's error line names it, as for any other damaged blob
+      },
+    );
     this.name = 'RestoreDamagedError';
   }
 }

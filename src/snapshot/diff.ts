@@ -97,9 +97,18 @@ export function sameMetadata(a: TreeNode, b: TreeNode): boolean {
  * and not the other; blobs inside skipped equal subtrees are not known, so a blob that a changed file shares with an
  * unchanged subtree elsewhere counts as added or removed (restic walks equal subtrees to exclude those).
  */
-export async function diffTrees(repo: DiffRepo, treeA: string, treeB: string, opts: DiffOptions = {}): Promise<DiffResult> {
+export async function diffTrees(
+  repo: DiffRepo,
+  treeA: string,
+  treeB: string,
+  opts: DiffOptions = {},
+): Promise<DiffResult> {
   const collect = opts.collect !== false;
-  const result: DiffResult = { changes: [], stats: { changedFiles: 0, added: emptyStat(), removed: emptyStat() }, treesLoaded: 0 };
+  const result: DiffResult = {
+    changes: [],
+    stats: { changedFiles: 0, added: emptyStat(), removed: emptyStat() },
+    treesLoaded: 0,
+  };
   // Blob keys ('d' or 't' + hex) referenced by the differing parts of each side.
   const before = new Set<string>();
   const after = new Set<string>();
@@ -119,7 +128,13 @@ export async function diffTrees(repo: DiffRepo, treeA: string, treeB: string, op
   };
 
   // A whole subtree that exists on one side only: every entry is added (or removed).
-  const listDir = async (treeId: string, prefix: string, modifier: string, stat: DiffStat, set: Set<string>): Promise<void> => {
+  const listDir = async (
+    treeId: string,
+    prefix: string,
+    modifier: string,
+    stat: DiffStat,
+    set: Set<string>,
+  ): Promise<void> => {
     for (const n of (await load(treeId, prefix, modifier === '-' ? 'a' : 'b')).nodes) {
       const path = `${prefix}/${displayName(n.name)}`;
       await emit(path, modifier, n);
@@ -174,7 +189,8 @@ export async function diffTrees(repo: DiffRepo, treeA: string, treeB: string, op
         await pair(prefix, A[i++], B[j++]);
         continue;
       }
-      const [n, mod, stat, set] = cmp < 0 ? [A[i++], '-', result.stats.removed, before] : [B[j++], '+', result.stats.added, after];
+      const [n, mod, stat, set] =
+        cmp < 0 ? [A[i++], '-', result.stats.removed, before] : [B[j++], '+', result.stats.added, after];
       const path = `${prefix}/${displayName(n.name)}`;
       await emit(path, mod, n);
       countNode(stat, n);
@@ -205,6 +221,11 @@ function blobStats(repo: DiffRepo, side: Set<string>, other: Set<string>, stat: 
 }
 
 /** Compares snapshot `a` (before) with `b` (after). */
-export function diffSnapshots(repo: DiffRepo, a: Pick<Snapshot, 'tree'>, b: Pick<Snapshot, 'tree'>, opts: DiffOptions = {}): Promise<DiffResult> {
+export function diffSnapshots(
+  repo: DiffRepo,
+  a: Pick<Snapshot, 'tree'>,
+  b: Pick<Snapshot, 'tree'>,
+  opts: DiffOptions = {},
+): Promise<DiffResult> {
   return diffTrees(repo, a.tree, b.tree, opts);
 }

@@ -14,7 +14,6 @@ import type { StoredSnapshot } from './snapshot.js';
 
 export type FindRepo = Pick<Repository, 'loadBlob' | 'index'>;
 
-
 export interface PathMatcher {
   (path: string): boolean;
   /** True when every pattern looks at the last component only, so a tree's matches do not depend on where it sits. */
@@ -33,7 +32,8 @@ export function compilePatterns(patterns: string[], ignoreCase = false): PathMat
     if (p === '') throw new RepoError('INVALID_ARGUMENT', 'empty pattern');
     if (!p.includes('/')) return { base: true, re: new RegExp(`^${globToRegexSource(p)}$`, flags) };
     const trimmed = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
-    if (trimmed.startsWith('/')) return { base: false, re: new RegExp(`^/${globToRegexSource(trimmed.slice(1))}$`, flags) };
+    if (trimmed.startsWith('/'))
+      return { base: false, re: new RegExp(`^/${globToRegexSource(trimmed.slice(1))}$`, flags) };
     return { base: false, re: new RegExp(`(?:^|/)${globToRegexSource(trimmed)}$`, flags) };
   });
   const m = (path: string) => {
@@ -65,7 +65,11 @@ export interface SnapshotMatches {
 }
 
 /** Every entry of each snapshot whose path matches a pattern (and whose mtime is within the bounds); snapshots without matches are left out. */
-export async function findPaths(repo: FindRepo, snapshots: StoredSnapshot[], opts: FindPathsOptions): Promise<SnapshotMatches[]> {
+export async function findPaths(
+  repo: FindRepo,
+  snapshots: StoredSnapshot[],
+  opts: FindPathsOptions,
+): Promise<SnapshotMatches[]> {
   const match = compilePatterns(opts.patterns, opts.ignoreCase);
   const lo = opts.oldest === undefined ? undefined : BigInt(opts.oldest.getTime()) * 1_000_000n;
   const hi = opts.newest === undefined ? undefined : BigInt(opts.newest.getTime()) * 1_000_000n;
@@ -117,7 +121,8 @@ export interface ObjectQuery {
 export function resolveTargets(index: MasterIndex, q: ObjectQuery): ObjectTargets {
   const t: ObjectTargets = { data: new Set(), tree: new Set() };
   const check = (p: string, what: string) => {
-    if (!/^[0-9a-f]{1,64}$/.test(p)) throw new RepoError('INVALID_ARGUMENT', `invalid ${what} id ${JSON.stringify(p.slice(0, 80))}`);
+    if (!/^[0-9a-f]{1,64}$/.test(p))
+      throw new RepoError('INVALID_ARGUMENT', `invalid ${what} id ${JSON.stringify(p.slice(0, 80))}`);
   };
   const prefixed: { prefix: string; type: 'data' | 'tree' | 'pack' }[] = [];
   for (const b of q.blobs ?? []) {
@@ -135,7 +140,8 @@ export function resolveTargets(index: MasterIndex, q: ObjectQuery): ObjectTarget
     check(p, 'pack');
     const found = index.packIds().filter((id) => id.startsWith(p));
     if (found.length === 0) throw new NotFoundError(`no pack with id ${p} in the index`, { pack: p });
-    if (found.length > 1) throw new RepoError('AMBIGUOUS', `pack id prefix ${p} matches ${found.length} packs`, { pack: p });
+    if (found.length > 1)
+      throw new RepoError('AMBIGUOUS', `pack id prefix ${p} matches ${found.length} packs`, { pack: p });
     packs.add(found[0]);
   }
   if (prefixed.length === 0 && packs.size === 0) return t;
@@ -144,14 +150,18 @@ export function resolveTargets(index: MasterIndex, q: ObjectQuery): ObjectTarget
     const hex = idToHex(e.id);
     if (packs.has(e.pack)) (e.type === 'data' ? t.data : t.tree).add(hex);
     for (const p of prefixed) {
-      if (p.type === e.type && hex.startsWith(p.prefix)) hits.set(p.type + p.prefix, (hits.get(p.type + p.prefix) ?? new Set()).add(hex));
+      if (p.type === e.type && hex.startsWith(p.prefix))
+        hits.set(p.type + p.prefix, (hits.get(p.type + p.prefix) ?? new Set()).add(hex));
     }
   }
   for (const p of prefixed) {
     const ids = hits.get(p.type + p.prefix);
     const what = p.type === 'data' ? 'blob' : 'tree';
     if (ids === undefined) throw new NotFoundError(`no ${what} with id ${p.prefix} in the index`, { blob: p.prefix });
-    if (ids.size > 1) throw new RepoError('AMBIGUOUS', `${what} id prefix ${p.prefix} matches ${ids.size} ${what}s`, { blob: p.prefix });
+    if (ids.size > 1)
+      throw new RepoError('AMBIGUOUS', `${what} id prefix ${p.prefix} matches ${ids.size} ${what}s`, {
+        blob: p.prefix,
+      });
     (p.type === 'data' ? t.data : t.tree).add([...ids][0]);
   }
   return t;
@@ -173,9 +183,15 @@ export interface ObjectHit {
  * Every place in the given snapshots that uses one of the targets. A tree known to hold no target (at any depth)
  * is not loaded again, so searching many snapshots costs about one walk of their distinct trees.
  */
-export async function findObjects(repo: FindRepo, snapshots: StoredSnapshot[], targets: ObjectTargets): Promise<ObjectHit[]> {
+export async function findObjects(
+  repo: FindRepo,
+  snapshots: StoredSnapshot[],
+  targets: ObjectTargets,
+): Promise<ObjectHit[]> {
   const hits: ObjectHit[] = [];
-  const packsOf = (type: 'data' | 'tree', hex: string) => [...new Set(repo.index.lookupAll(type, idFromHex(hex)).map((l) => l.pack))];
+  const packsOf = (type: 'data' | 'tree', hex: string) => [
+    ...new Set(repo.index.lookupAll(type, idFromHex(hex)).map((l) => l.pack)),
+  ];
   const holds = new Map<string, boolean>(); // tree id → some target occurs in it or below
   const walk = async (treeId: string, prefix: string, sn: StoredSnapshot): Promise<boolean> => {
     if (holds.get(treeId) === false) return false;
@@ -191,7 +207,14 @@ export async function findObjects(repo: FindRepo, snapshots: StoredSnapshot[], t
       }
       if (n.type === 'dir' && n.subtree !== undefined) {
         if (targets.tree.has(n.subtree)) {
-          hits.push({ objectType: 'tree', id: n.subtree, path, parentTree: treeId, snapshot: sn, packs: packsOf('tree', n.subtree) });
+          hits.push({
+            objectType: 'tree',
+            id: n.subtree,
+            path,
+            parentTree: treeId,
+            snapshot: sn,
+            packs: packsOf('tree', n.subtree),
+          });
           found = true;
         }
         if (await walk(n.subtree, path, sn)) found = true;
@@ -202,7 +225,8 @@ export async function findObjects(repo: FindRepo, snapshots: StoredSnapshot[], t
   };
   if (targets.data.size === 0 && targets.tree.size === 0) return hits;
   for (const sn of snapshots) {
-    if (targets.tree.has(sn.tree)) hits.push({ objectType: 'tree', id: sn.tree, path: '/', snapshot: sn, packs: packsOf('tree', sn.tree) });
+    if (targets.tree.has(sn.tree))
+      hits.push({ objectType: 'tree', id: sn.tree, path: '/', snapshot: sn, packs: packsOf('tree', sn.tree) });
     await walk(sn.tree, '', sn);
   }
   return hits;

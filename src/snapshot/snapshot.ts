@@ -66,7 +66,11 @@ export function lastComponentNames(paths: readonly string[]): Map<string, string
   const used = new Set<string>();
   for (const p of paths) {
     if (names.has(p)) continue;
-    const base = p.split('/').filter((c) => c !== '').pop() ?? 'root';
+    const base =
+      p
+        .split('/')
+        .filter((c) => c !== '')
+        .pop() ?? 'root';
     let name = base;
     for (let i = 1; used.has(name); i++) name = `${base}-${i}`;
     used.add(name);
@@ -109,9 +113,20 @@ export async function loadSnapshot(repo: SnapshotReader, id: string): Promise<St
   try {
     sn = JSON.parse(plain.toString('utf8'));
   } catch (err) {
-    throw new FormatError(`snapshot ${id} is not valid JSON`, { snapshot: id, file: `snapshots/${id}` }, { cause: err });
+    throw new FormatError(
+      `snapshot ${id} is not valid JSON`,
+      { snapshot: id, file: `snapshots/${id}` },
+      { cause: err },
+    );
   }
-  if (typeof sn !== 'object' || sn === null || typeof sn.time !== 'string' || typeof sn.tree !== 'string' || !isIdHex(sn.tree) || !Array.isArray(sn.paths)) {
+  if (
+    typeof sn !== 'object' ||
+    sn === null ||
+    typeof sn.time !== 'string' ||
+    typeof sn.tree !== 'string' ||
+    !isIdHex(sn.tree) ||
+    !Array.isArray(sn.paths)
+  ) {
     throw new FormatError(`snapshot ${id} lacks time, tree or paths`, { snapshot: id, file: `snapshots/${id}` });
   }
   sn.tags ??= [];
@@ -160,24 +175,37 @@ export function matchesFilter(sn: Snapshot, f: SnapshotFilter): boolean {
 }
 
 /** Resolves "latest" (newest matching the filter) or a unique id prefix. */
-export async function findSnapshot(repo: SnapshotReader, ref: string, filter: SnapshotFilter = {}): Promise<StoredSnapshot> {
+export async function findSnapshot(
+  repo: SnapshotReader,
+  ref: string,
+  filter: SnapshotFilter = {},
+): Promise<StoredSnapshot> {
   try {
     return await findSnapshotUnhinted(repo, ref, filter);
   } catch (err) {
-    if (isDamagedFile(err) && !err.message.includes('repair snapshots')) throw withContext(err, {}, { message: (m) => `${m}: ${REPAIR_SNAPSHOTS_HINT}` });
+    if (isDamagedFile(err) && !err.message.includes('repair snapshots'))
+      throw withContext(err, {}, { message: (m) => `${m}: ${REPAIR_SNAPSHOTS_HINT}` });
     throw err;
   }
 }
 
-async function findSnapshotUnhinted(repo: SnapshotReader, ref: string, filter: SnapshotFilter): Promise<StoredSnapshot> {
+async function findSnapshotUnhinted(
+  repo: SnapshotReader,
+  ref: string,
+  filter: SnapshotFilter,
+): Promise<StoredSnapshot> {
   if (ref === 'latest') {
     const all = (await listSnapshots(repo)).filter((s) => matchesFilter(s, filter));
     if (all.length === 0) throw new NotFoundError('no snapshot matches', { snapshot: 'latest' });
     return all[all.length - 1];
   }
-  if (!/^[0-9a-f]{1,64}$/.test(ref)) throw new RepoError('INVALID_ARGUMENT', `invalid snapshot id "${ref}"`, { snapshot: ref });
+  if (!/^[0-9a-f]{1,64}$/.test(ref))
+    throw new RepoError('INVALID_ARGUMENT', `invalid snapshot id "${ref}"`, { snapshot: ref });
   const matches = (await repo.listNames('snapshots')).filter((n) => n.startsWith(ref));
   if (matches.length === 0) throw new NotFoundError(`no snapshot with id ${ref}`, { snapshot: ref });
-  if (matches.length > 1) throw new RepoError('AMBIGUOUS', `snapshot id prefix ${ref} matches ${matches.length} snapshots`, { snapshot: ref });
+  if (matches.length > 1)
+    throw new RepoError('AMBIGUOUS', `snapshot id prefix ${ref} matches ${matches.length} snapshots`, {
+      snapshot: ref,
+    });
   return loadSnapshot(repo, matches[0]);
 }

@@ -50,7 +50,11 @@ export function applyTagChanges(tags: string[], c: TagChanges): string[] {
  * A changed one is stored anew (same time, tree and every other member; `original` names the first snapshot of the
  * chain of rewrites), and only then is the old file removed, so an interruption leaves at worst both.
  */
-export async function tagSnapshots(repo: TagRepo, snapshots: StoredSnapshot[], changes: TagChanges): Promise<TagResult[]> {
+export async function tagSnapshots(
+  repo: TagRepo,
+  snapshots: StoredSnapshot[],
+  changes: TagChanges,
+): Promise<TagResult[]> {
   validateTagChanges(changes);
   const results: TagResult[] = [];
   const done = new Set<string>();

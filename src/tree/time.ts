@@ -62,6 +62,7 @@ export function toLocalRfc3339(ns: bigint): string {
   const frac = (((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).toString().padStart(9, '0');
   const sign = off >= 0 ? '+' : '-';
   const abs = Math.abs(off);
-  const zone = off === 0 ? 'Z' : `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  const zone =
+    off === 0 ? 'Z' : `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
   return `${local}.${frac}${zone}`;
 }

@@ -10,7 +10,10 @@ import { shapesFromPlain, type ShapeOf } from './validate-graph.js';
 export type TreeSaver = Pick<Repository, 'saveBlob'>;
 export type TreeLoader = Pick<Repository, 'loadBlob'>;
 
-export async function saveTree(repo: TreeSaver, nodes: TreeNode[]): Promise<{ id: string; known: boolean; size: number }> {
+export async function saveTree(
+  repo: TreeSaver,
+  nodes: TreeNode[],
+): Promise<{ id: string; known: boolean; size: number }> {
   const bytes = encodeTree(nodes);
   const r = await repo.saveBlob('tree', bytes);
   return { id: idToHex(r.id), known: r.known, size: bytes.length };

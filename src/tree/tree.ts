@@ -17,7 +17,8 @@ export function compareNames(a: TreeNode, b: TreeNode): number {
 export function encodeTree(nodes: TreeNode[]): Buffer {
   const sorted = [...nodes].sort(compareNames);
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i - 1].name.equals(sorted[i].name)) throw new RangeError(`duplicate name in tree: ${sorted[i].name.toString()}`);
+    if (sorted[i - 1].name.equals(sorted[i].name))
+      throw new RangeError(`duplicate name in tree: ${sorted[i].name.toString()}`);
   }
   return Buffer.from(JSON.stringify({ nodes: sorted.map(nodeToJson) }), 'utf8');
 }
@@ -101,7 +102,8 @@ function nodeFromJson(o: any, treeId: string): TreeNode {
   else if (typeof o.linktarget_raw === 'string') n.linktarget = Buffer.from(o.linktarget_raw, 'base64');
   if (o.rdev !== undefined) n.rdev = str(o.rdev, 'rdev');
   if (o.content !== undefined) {
-    if (!Array.isArray(o.content) || !o.content.every((c: unknown) => typeof c === 'string' && isIdHex(c))) throw bad('an invalid content list');
+    if (!Array.isArray(o.content) || !o.content.every((c: unknown) => typeof c === 'string' && isIdHex(c)))
+      throw bad('an invalid content list');
     n.content = o.content;
   } else if (n.type === 'file') n.content = [];
   if (o.subtree !== undefined) {

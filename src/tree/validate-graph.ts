@@ -45,7 +45,8 @@ export function shapeOfPlain(plain: Buffer): TreeShape | undefined {
   if (!Array.isArray(nodes)) return undefined;
   const subtrees: string[] = [];
   for (const n of nodes as { type?: unknown; subtree?: unknown }[]) {
-    if (n !== null && typeof n === 'object' && n.type === 'dir' && typeof n.subtree === 'string') subtrees.push(n.subtree);
+    if (n !== null && typeof n === 'object' && n.type === 'dir' && typeof n.subtree === 'string')
+      subtrees.push(n.subtree);
   }
   return { count: nodes.length, subtrees };
 }
@@ -94,7 +95,13 @@ export class GraphMeasurer {
     const push = async (id: string) => {
       const shape = await this.shapeOf(id);
       open.add(id);
-      stack.push({ id, subtrees: shape?.subtrees ?? [], next: 0, entries: shape?.count ?? 0, depth: shape === undefined || shape.count === 0 ? 0 : 1 });
+      stack.push({
+        id,
+        subtrees: shape?.subtrees ?? [],
+        next: 0,
+        entries: shape?.count ?? 0,
+        depth: shape === undefined || shape.count === 0 ? 0 : 1,
+      });
     };
     const addChild = (f: Frame, s: GraphSize) => {
       f.entries = Math.min(CAP, f.entries + s.entries);

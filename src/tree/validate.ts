@@ -56,7 +56,17 @@ function two(t: string, at: number): number {
 
 /** The form writers store ("YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ") with fields in range: three times per node, so no regex. */
 function canonicalTime(t: string): boolean {
-  if (t.length !== 30 || t[4] !== '-' || t[7] !== '-' || t[10] !== 'T' || t[13] !== ':' || t[16] !== ':' || t[19] !== '.' || t[29] !== 'Z') return false;
+  if (
+    t.length !== 30 ||
+    t[4] !== '-' ||
+    t[7] !== '-' ||
+    t[10] !== 'T' ||
+    t[13] !== ':' ||
+    t[16] !== ':' ||
+    t[19] !== '.' ||
+    t[29] !== 'Z'
+  )
+    return false;
   if (two(t, 0) < 0 || two(t, 2) < 0) return false;
   for (let i = 20; i < 29; i++) {
     const c = t.charCodeAt(i);
@@ -89,7 +99,8 @@ function typeFault(n: TreeNode): string | undefined {
     if (n.linktarget === undefined || n.linktarget.length === 0) return 'a symlink without a target';
     if (n.linktarget.includes(0)) return 'a symlink target containing NUL';
   }
-  if ((n.type === 'chardev' || n.type === 'blockdev') && (n.rdev === undefined || !/^\d{1,20}$/.test(n.rdev))) return `a ${n.type} without a valid device number`;
+  if ((n.type === 'chardev' || n.type === 'blockdev') && (n.rdev === undefined || !/^\d{1,20}$/.test(n.rdev)))
+    return `a ${n.type} without a valid device number`;
   return undefined;
 }
 
@@ -107,7 +118,8 @@ function metadataFault(n: TreeNode): string | undefined {
  */
 export function treeFaults(tree: Tree, treeId: string): NodeFault[] {
   const faults: NodeFault[] = [];
-  const fault = (n: TreeNode, kind: NodeFaultKind, message: string, refused = true) => faults.push({ tree: treeId, name: n.name, kind, message, refused });
+  const fault = (n: TreeNode, kind: NodeFaultKind, message: string, refused = true) =>
+    faults.push({ tree: treeId, name: n.name, kind, message, refused });
   let dup: Set<string> | undefined;
   // Encoders sort by name, so duplicates are neighbours; a hostile tree need not be sorted, hence the set.
   const seen = new Set<string>();
@@ -136,7 +148,8 @@ export function treeFaults(tree: Tree, treeId: string): NodeFault[] {
       continue;
     }
     const times = (['mtime', 'atime', 'ctime'] as const).filter((k) => badTime(n[k]));
-    if (times.length > 0) fault(n, 'time', `invalid ${times.map((k) => `${k} ${JSON.stringify(n[k])}`).join(', ')}`, false);
+    if (times.length > 0)
+      fault(n, 'time', `invalid ${times.map((k) => `${k} ${JSON.stringify(n[k])}`).join(', ')}`, false);
   }
   return faults;
 }
@@ -166,7 +179,11 @@ export function readableNodes(tree: Tree, treeId: string, onFault: (f: NodeFault
       out.push(n);
       continue;
     }
-    const fixed: TreeNode = { ...n, mtime: badTime(n.mtime) ? DEFAULT_TIME : n.mtime, ctime: badTime(n.ctime) ? DEFAULT_TIME : n.ctime };
+    const fixed: TreeNode = {
+      ...n,
+      mtime: badTime(n.mtime) ? DEFAULT_TIME : n.mtime,
+      ctime: badTime(n.ctime) ? DEFAULT_TIME : n.ctime,
+    };
     if (n.atime !== undefined) fixed.atime = badTime(n.atime) ? DEFAULT_TIME : n.atime;
     out.push(fixed);
   }

@@ -20,7 +20,12 @@ export interface WalkOptions {
   seen?: Set<string>;
 }
 
-export async function walkTree(load: LoadTree, rootId: string, visitor: WalkVisitor, opts: WalkOptions = {}): Promise<void> {
+export async function walkTree(
+  load: LoadTree,
+  rootId: string,
+  visitor: WalkVisitor,
+  opts: WalkOptions = {},
+): Promise<void> {
   const seen = opts.seen ?? new Set<string>();
   const visit = async (treeId: string, path: string): Promise<void> => {
     if (opts.uniqueTrees) {

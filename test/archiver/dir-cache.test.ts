@@ -49,7 +49,8 @@ async function setup(seed: number) {
   const repo = await localRepo(path.join(work, 'repo'), { chunker: CHUNKER });
   const cacheDir = path.join(work, 'cache');
   const first = await backupPaths(repo, ['src'], { dirCacheDir: cacheDir });
-  const parentOf = (r: Awaited<ReturnType<typeof backupPaths>>): StoredSnapshot => ({ ...r.snapshot, id: r.snapshotId! }) as StoredSnapshot;
+  const parentOf = (r: Awaited<ReturnType<typeof backupPaths>>): StoredSnapshot =>
+    ({ ...r.snapshot, id: r.snapshotId! }) as StoredSnapshot;
   const backup = async (parent: StoredSnapshot, opts: BackupOptions = {}) => {
     const c = counting(await Repository.open(repo.backend, PASSWORD));
     const r = await backupPaths(c.repo, ['src'], { parent, ...opts });
@@ -61,7 +62,16 @@ async function setup(seed: number) {
 // Not data_blobs: of two backups of the same change into one repository, only the first stores the new blobs.
 const countsOf = (r: Awaited<ReturnType<typeof backupPaths>>) => {
   const s = r.snapshot.summary!;
-  return [s.files_new, s.files_changed, s.files_unmodified, s.dirs_new, s.dirs_changed, s.dirs_unmodified, s.total_files_processed, s.total_bytes_processed];
+  return [
+    s.files_new,
+    s.files_changed,
+    s.files_unmodified,
+    s.dirs_new,
+    s.dirs_changed,
+    s.dirs_unmodified,
+    s.total_files_processed,
+    s.total_bytes_processed,
+  ];
 };
 
 describe('directory cache', () => {
@@ -80,7 +90,8 @@ describe('directory cache', () => {
   it('gives the same snapshots as comparing trees, round after round of random changes', async () => {
     const { src, cacheDir, first, backup } = await setup(2);
     const rnd = prng(99);
-    const allEntries = () => fs.readdirSync(src, { recursive: true, withFileTypes: true }).map((e) => path.join(e.parentPath, e.name));
+    const allEntries = () =>
+      fs.readdirSync(src, { recursive: true, withFileTypes: true }).map((e) => path.join(e.parentPath, e.name));
     let parent = first;
     for (let round = 0; round < 8; round++) {
       const entries = allEntries();
@@ -92,7 +103,8 @@ describe('directory cache', () => {
         if (st.isFile() && what === 0) fs.appendFileSync(target, randomBuffer(rnd, 100));
         else if (st.isFile() && what === 1) fs.rmSync(target);
         else if (what === 2) fs.chmodSync(target, st.isDirectory() ? 0o750 : 0o640);
-        else if (st.isDirectory() && what === 3) fs.writeFileSync(path.join(target, `new-${round}`), randomBuffer(rnd, 5000));
+        else if (st.isDirectory() && what === 3)
+          fs.writeFileSync(path.join(target, `new-${round}`), randomBuffer(rnd, 5000));
         else if (st.isDirectory() && what === 4 && target !== src) fs.renameSync(target, `${target}-moved${round}`);
       }
       const cached = await backup(parent, { dirCacheDir: cacheDir });

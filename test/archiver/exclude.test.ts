@@ -12,106 +12,107 @@ import { goComponentGlob } from '../../src/core/glob.js';
 import { prng } from '../helpers/repo.js';
 
 const match = (pattern: string, p: string) => compileRules([{ pattern, ignoreCase: false }])(p);
-const list = (patterns: string[], p: string) => compileRules(patterns.map((pattern) => ({ pattern, ignoreCase: false })))(p);
+const list = (patterns: string[], p: string) =>
+  compileRules(patterns.map((pattern) => ({ pattern, ignoreCase: false })))(p);
 
 // [pattern, path, matches]
 const MATCH_TESTS: [string, string, boolean][] = [
-  ["*.go", "/foo/bar/test.go", true],
-  ["*.c", "/foo/bar/test.go", false],
-  ["*", "/foo/bar/test.go", true],
-  ["**", "/foo/bar/test.go", true],
-  ["foo*", "/foo/bar/test.go", true],
-  ["bar*", "/foo/bar/test.go", true],
-  ["/bar*", "/foo/bar/test.go", false],
-  ["bar/*", "/foo/bar/test.go", true],
-  ["baz/*", "/foo/bar/test.go", false],
-  ["bar/test.go", "/foo/bar/test.go", true],
-  ["bar/*.go", "/foo/bar/test.go", true],
-  ["ba*/*.go", "/foo/bar/test.go", true],
-  ["bb*/*.go", "/foo/bar/test.go", false],
-  ["test.*", "/foo/bar/test.go", true],
-  ["tesT.*", "/foo/bar/test.go", false],
-  ["bar/*", "/foo/bar/baz", true],
-  ["bar", "/foo/bar", true],
-  ["/foo/bar", "/foo/bar", true],
-  ["/foo/bar/", "/foo/bar", true],
-  ["/foo/bar", "/foo/baz", false],
-  ["/foo/bar", "/foo/baz/", false],
-  ["/foo///bar", "/foo/bar", true],
-  ["/foo/../bar", "/foo/bar", false],
-  ["/foo/../bar", "/bar", true],
-  ["/foo", "/foo/baz", true],
-  ["/foo/", "/foo/baz", true],
-  ["/foo/*", "/foo", false],
-  ["/foo/*", "/foo/baz", true],
-  ["bar", "/foo/bar/baz", true],
-  ["bar", "/foo/bar/test.go", true],
-  ["/foo/*test.*", "/foo/bar/test.go", false],
-  ["/foo/*/test.*", "/foo/bar/test.go", true],
-  ["/foo/*/bar/test.*", "/foo/bar/test.go", false],
-  ["/*/*/bar/test.*", "/foo/bar/test.go", false],
-  ["/*/*/bar/test.*", "/foo/bar/baz/test.go", false],
-  ["/*/*/baz/test.*", "/foo/bar/baz/test.go", true],
-  ["/*/foo/bar/test.*", "/foo/bar/baz/test.go", false],
-  ["/*/foo/bar/test.*", "/foo/bar/baz/test.go", false],
-  ["/foo/bar/test.*", "bar/baz/test.go", false],
-  ["/x/y/bar/baz/test.*", "bar/baz/test.go", false],
-  ["/x/y/bar/baz/test.c", "bar/baz/test.go", false],
-  ["baz/test.*", "bar/baz/test.go", true],
-  ["baz/tesT.*", "bar/baz/test.go", false],
-  ["test.go", "bar/baz/test.go", true],
-  ["*.go", "bar/baz/test.go", true],
-  ["*.c", "bar/baz/test.go", false],
-  ["sdk", "/foo/bar/sdk", true],
-  ["sdk", "/foo/bar/sdk/test/sdk_foo.go", true],
-  ["foo/**/bar/*.go", "/home/user/foo/work/special/project/bar/test.go", true],
-  ["foo/**/bar/*.go", "/home/user/foo/bar/test.go", true],
-  ["foo/**/bar/*.go", "x/foo/bar/test.go", true],
-  ["foo/**/bar/*.go", "foo/bar/test.go", true],
-  ["foo/**/bar/*.go", "foo/bar/baz/bar/test.go", true],
-  ["foo/**/bar/*.go", "/home/user/foo/test.c", false],
-  ["foo/**/bar/*.go", "bar/foo/main.go", false],
-  ["foo/**/bar/*.go", "/foo/bar/main.go", true],
-  ["foo/**/bar/*.go", "bar/main.go", false],
-  ["foo/**/bar", "/home/user/foo/x/y/bar", true],
-  ["foo/**/bar", "/home/user/foo/x/y/bar/main.go", true],
-  ["foo/**/bar/**/x", "/home/user/foo/bar/x", true],
-  ["foo/**/bar/**/x", "/home/user/foo/blaaa/blaz/bar/shared/work/x", true],
-  ["user/**/important*", "/home/user/work/x/y/hidden/x", false],
-  ["user/**/hidden*/**/c", "/home/user/work/x/y/hidden/z/a/b/c", true],
+  ['*.go', '/foo/bar/test.go', true],
+  ['*.c', '/foo/bar/test.go', false],
+  ['*', '/foo/bar/test.go', true],
+  ['**', '/foo/bar/test.go', true],
+  ['foo*', '/foo/bar/test.go', true],
+  ['bar*', '/foo/bar/test.go', true],
+  ['/bar*', '/foo/bar/test.go', false],
+  ['bar/*', '/foo/bar/test.go', true],
+  ['baz/*', '/foo/bar/test.go', false],
+  ['bar/test.go', '/foo/bar/test.go', true],
+  ['bar/*.go', '/foo/bar/test.go', true],
+  ['ba*/*.go', '/foo/bar/test.go', true],
+  ['bb*/*.go', '/foo/bar/test.go', false],
+  ['test.*', '/foo/bar/test.go', true],
+  ['tesT.*', '/foo/bar/test.go', false],
+  ['bar/*', '/foo/bar/baz', true],
+  ['bar', '/foo/bar', true],
+  ['/foo/bar', '/foo/bar', true],
+  ['/foo/bar/', '/foo/bar', true],
+  ['/foo/bar', '/foo/baz', false],
+  ['/foo/bar', '/foo/baz/', false],
+  ['/foo///bar', '/foo/bar', true],
+  ['/foo/../bar', '/foo/bar', false],
+  ['/foo/../bar', '/bar', true],
+  ['/foo', '/foo/baz', true],
+  ['/foo/', '/foo/baz', true],
+  ['/foo/*', '/foo', false],
+  ['/foo/*', '/foo/baz', true],
+  ['bar', '/foo/bar/baz', true],
+  ['bar', '/foo/bar/test.go', true],
+  ['/foo/*test.*', '/foo/bar/test.go', false],
+  ['/foo/*/test.*', '/foo/bar/test.go', true],
+  ['/foo/*/bar/test.*', '/foo/bar/test.go', false],
+  ['/*/*/bar/test.*', '/foo/bar/test.go', false],
+  ['/*/*/bar/test.*', '/foo/bar/baz/test.go', false],
+  ['/*/*/baz/test.*', '/foo/bar/baz/test.go', true],
+  ['/*/foo/bar/test.*', '/foo/bar/baz/test.go', false],
+  ['/*/foo/bar/test.*', '/foo/bar/baz/test.go', false],
+  ['/foo/bar/test.*', 'bar/baz/test.go', false],
+  ['/x/y/bar/baz/test.*', 'bar/baz/test.go', false],
+  ['/x/y/bar/baz/test.c', 'bar/baz/test.go', false],
+  ['baz/test.*', 'bar/baz/test.go', true],
+  ['baz/tesT.*', 'bar/baz/test.go', false],
+  ['test.go', 'bar/baz/test.go', true],
+  ['*.go', 'bar/baz/test.go', true],
+  ['*.c', 'bar/baz/test.go', false],
+  ['sdk', '/foo/bar/sdk', true],
+  ['sdk', '/foo/bar/sdk/test/sdk_foo.go', true],
+  ['foo/**/bar/*.go', '/home/user/foo/work/special/project/bar/test.go', true],
+  ['foo/**/bar/*.go', '/home/user/foo/bar/test.go', true],
+  ['foo/**/bar/*.go', 'x/foo/bar/test.go', true],
+  ['foo/**/bar/*.go', 'foo/bar/test.go', true],
+  ['foo/**/bar/*.go', 'foo/bar/baz/bar/test.go', true],
+  ['foo/**/bar/*.go', '/home/user/foo/test.c', false],
+  ['foo/**/bar/*.go', 'bar/foo/main.go', false],
+  ['foo/**/bar/*.go', '/foo/bar/main.go', true],
+  ['foo/**/bar/*.go', 'bar/main.go', false],
+  ['foo/**/bar', '/home/user/foo/x/y/bar', true],
+  ['foo/**/bar', '/home/user/foo/x/y/bar/main.go', true],
+  ['foo/**/bar/**/x', '/home/user/foo/bar/x', true],
+  ['foo/**/bar/**/x', '/home/user/foo/blaaa/blaz/bar/shared/work/x', true],
+  ['user/**/important*', '/home/user/work/x/y/hidden/x', false],
+  ['user/**/hidden*/**/c', '/home/user/work/x/y/hidden/z/a/b/c', true],
 ];
 
 // [patterns, path, excluded]
 const LIST_TESTS: [string[], string, boolean][] = [
-  [[], "/foo/bar/test.go", false],
-  [["*.go"], "/foo/bar/test.go", true],
-  [["*.go"], "/foo/bar", false],
-  [["*.c"], "/foo/bar/test.go", false],
-  [["*.go", "*.c"], "/foo/bar/test.go", true],
-  [["*"], "/foo/bar/test.go", true],
-  [["x"], "/foo/bar/test.go", false],
-  [["?"], "/foo/bar/test.go", false],
-  [["?", "x"], "/foo/bar/x", true],
-  [["/*/*/bar/test.*"], "/foo/bar/test.go", false],
-  [["/*/*/bar/test.*"], "/foo/bar/bar", false],
-  [["/*/*/bar/test.*", "*.go"], "/foo/bar/test.go", true],
-  [["", "*.c"], "/foo/bar/test.go", false],
-  [["!**", "*.go"], "/foo/bar/test.go", true],
-  [["!**", "*.c"], "/foo/bar/test.go", false],
-  [["/foo/*/test.*", "!*.c"], "/foo/bar/test.c", false],
-  [["/foo/*/test.*", "!*.c"], "/foo/bar/test.go", true],
-  [["/foo/*/*", "!test.*", "*.c"], "/foo/bar/test.go", false],
-  [["/foo/*/*", "!test.*", "*.c"], "/foo/bar/test.c", true],
-  [["/foo/*/*", "!test.*", "*.c"], "/foo/bar/file.go", true],
-  [["/**/*", "!/foo", "/foo/*", "!/foo/bar"], "/foo/other/test.go", true],
-  [["/**/*", "!/foo", "/foo/*", "!/foo/bar"], "/foo/bar", false],
-  [["/**/*", "!/foo", "/foo/*", "!/foo/bar"], "/foo/bar/test.go", false],
-  [["/**/*", "!/foo", "/foo/*", "!/foo/bar"], "/foo/bar/test.go/child", false],
-  [["/**/*", "!/foo", "/foo/*", "!/foo/bar", "/foo/bar/test*"], "/foo/bar/test.go/child", true],
-  [["/foo/bar/*"], "/foo", false],
-  [["/foo/bar/*", "!/foo/bar/[a-m]*"], "/foo", false],
-  [["/foo/**/test.c"], "/foo/bar/foo/bar/test.c", true],
-  [["/foo/*/test.c"], "/foo/bar/foo/bar/test.c", false],
+  [[], '/foo/bar/test.go', false],
+  [['*.go'], '/foo/bar/test.go', true],
+  [['*.go'], '/foo/bar', false],
+  [['*.c'], '/foo/bar/test.go', false],
+  [['*.go', '*.c'], '/foo/bar/test.go', true],
+  [['*'], '/foo/bar/test.go', true],
+  [['x'], '/foo/bar/test.go', false],
+  [['?'], '/foo/bar/test.go', false],
+  [['?', 'x'], '/foo/bar/x', true],
+  [['/*/*/bar/test.*'], '/foo/bar/test.go', false],
+  [['/*/*/bar/test.*'], '/foo/bar/bar', false],
+  [['/*/*/bar/test.*', '*.go'], '/foo/bar/test.go', true],
+  [['', '*.c'], '/foo/bar/test.go', false],
+  [['!**', '*.go'], '/foo/bar/test.go', true],
+  [['!**', '*.c'], '/foo/bar/test.go', false],
+  [['/foo/*/test.*', '!*.c'], '/foo/bar/test.c', false],
+  [['/foo/*/test.*', '!*.c'], '/foo/bar/test.go', true],
+  [['/foo/*/*', '!test.*', '*.c'], '/foo/bar/test.go', false],
+  [['/foo/*/*', '!test.*', '*.c'], '/foo/bar/test.c', true],
+  [['/foo/*/*', '!test.*', '*.c'], '/foo/bar/file.go', true],
+  [['/**/*', '!/foo', '/foo/*', '!/foo/bar'], '/foo/other/test.go', true],
+  [['/**/*', '!/foo', '/foo/*', '!/foo/bar'], '/foo/bar', false],
+  [['/**/*', '!/foo', '/foo/*', '!/foo/bar'], '/foo/bar/test.go', false],
+  [['/**/*', '!/foo', '/foo/*', '!/foo/bar'], '/foo/bar/test.go/child', false],
+  [['/**/*', '!/foo', '/foo/*', '!/foo/bar', '/foo/bar/test*'], '/foo/bar/test.go/child', true],
+  [['/foo/bar/*'], '/foo', false],
+  [['/foo/bar/*', '!/foo/bar/[a-m]*'], '/foo', false],
+  [['/foo/**/test.c'], '/foo/bar/foo/bar/test.c', true],
+  [['/foo/*/test.c'], '/foo/bar/foo/bar/test.c', false],
 ];
 
 describe('restic filter semantics', () => {
@@ -156,7 +157,13 @@ describe('restic filter semantics', () => {
     expect(match('./foo/../bar/', '/x/bar/y')).toBe(true);
   });
   it('refuses the patterns restic refuses', () => {
-    expect(invalidPatterns(['[a', 'ok', 'x/[]a]', '[a-]', 'a\\', '[-a]', '', '[z-a]', '\\[a]', '!**'])).toEqual(['[a', 'x/[]a]', '[a-]', 'a\\', '[-a]']);
+    expect(invalidPatterns(['[a', 'ok', 'x/[]a]', '[a-]', 'a\\', '[-a]', '', '[z-a]', '\\[a]', '!**'])).toEqual([
+      '[a',
+      'x/[]a]',
+      '[a-]',
+      'a\\',
+      '[-a]',
+    ]);
     expect(() => compileRules([{ pattern: '[a', ignoreCase: false }])).toThrow(/invalid exclude pattern/);
   });
 });
@@ -190,7 +197,8 @@ function resticMatch(pattern: string, p: string): boolean {
     else if (strs[0] === '/') min = 1;
     outer: for (let off = max; off >= min; off--) {
       for (let i = pat.length - 1; i >= 0; i--) {
-        const ok = pat[i] === '/' ? strs[off + i] === '/' : strs[off + i] !== '/' && goComponentGlob(pat[i])!(strs[off + i]);
+        const ok =
+          pat[i] === '/' ? strs[off + i] === '/' : strs[off + i] !== '/' && goComponentGlob(pat[i])!(strs[off + i]);
         if (!ok) continue outer;
       }
       return true;
@@ -208,7 +216,8 @@ describe('whole-path regular expressions agree with the port of restic', () => {
     const scomps = ['a', 'b', 'ab', 'ba', 'c', 'aa'];
     let matched = 0;
     for (let t = 0; t < 20_000; t++) {
-      const pattern = (rnd(3) === 0 ? '/' : '') + Array.from({ length: 1 + rnd(4) }, () => pcomps[rnd(pcomps.length)]).join('/');
+      const pattern =
+        (rnd(3) === 0 ? '/' : '') + Array.from({ length: 1 + rnd(4) }, () => pcomps[rnd(pcomps.length)]).join('/');
       const p = '/' + Array.from({ length: 1 + rnd(5) }, () => scomps[rnd(scomps.length)]).join('/');
       const expected = resticMatch(pattern, p);
       if (expected) matched++;
@@ -242,12 +251,13 @@ describe("Go's filepath.Match on one component", () => {
     expect(g('a]', 'a]')).toBe(true);
   });
   it('rejects malformed patterns', () => {
-    for (const p of ['[', '[a', '[]', '[]a]', '[^]', '[a-', '[a-]', '[a-c-]', '\\', 'x\\', '[\\']) expect(goComponentGlob(p), p).toBeUndefined();
+    for (const p of ['[', '[a', '[]', '[]a]', '[^]', '[a-', '[a-]', '[a-c-]', '\\', 'x\\', '[\\'])
+      expect(goComponentGlob(p), p).toBeUndefined();
   });
 });
 
 describe('exclude files', () => {
-  const env = { HOME: '/home/u', EMPTY: '', 'A_1': 'v' };
+  const env = { HOME: '/home/u', EMPTY: '', A_1: 'v' };
   it("expands variables as Go's os.Expand with restic's $$", () => {
     expect(expandEnv('$HOME/x', env)).toBe('/home/u/x');
     expect(expandEnv('${HOME}x', env)).toBe('/home/ux');
@@ -264,8 +274,12 @@ describe('exclude files', () => {
   it('trims lines, skips blanks and comments, drops a BOM and CRs, decodes UTF-16', () => {
     const text = '\uFEFF# comment\r\n  *.tmp  \r\n\r\n\t#x\n$HOME/cache\nlast';
     expect(parseExcludeFile(Buffer.from(text, 'utf8'), env)).toEqual(['*.tmp', '/home/u/cache', 'last']);
-    expect(parseExcludeFile(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a\nb\n', 'utf16le')]), env)).toEqual(['a', 'b']);
-    expect(parseExcludeFile(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('a\nb\n', 'utf16le').swap16()]), env)).toEqual(['a', 'b']);
+    expect(parseExcludeFile(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a\nb\n', 'utf16le')]), env)).toEqual(
+      ['a', 'b'],
+    );
+    expect(
+      parseExcludeFile(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('a\nb\n', 'utf16le').swap16()]), env),
+    ).toEqual(['a', 'b']);
   });
 });
 
@@ -286,7 +300,10 @@ describe('file system excludes and --files-from', () => {
 
   it('keeps the tag file, excludes its siblings, warns about a wrong header', () => {
     const warnings: string[] = [];
-    const m = compileExcluder({ excludeIfPresent: ['CACHEDIR.TAG:Signature: 8a477f597d28d172789f06886806bc55'] }, (p, msg) => warnings.push(`${path.relative(dir, p)} ${msg}`));
+    const m = compileExcluder(
+      { excludeIfPresent: ['CACHEDIR.TAG:Signature: 8a477f597d28d172789f06886806bc55'] },
+      (p, msg) => warnings.push(`${path.relative(dir, p)} ${msg}`),
+    );
     expect(m(path.join(dir, 't/x'))).toBe(true);
     expect(m(path.join(dir, 't/CACHEDIR.TAG'))).toBe(false);
     expect(m(path.join(dir, 't'))).toBe(false);
@@ -305,7 +322,14 @@ describe('file system excludes and --files-from', () => {
     expect(tooLarge(st(1e9), undefined)).toBe(false);
   });
   it('globs like filepath.Glob: sorted, "*" matches dot files, literal paths only when they exist', () => {
-    expect(goGlob(path.join(dir, '*')).map((p) => path.relative(dir, p))).toEqual(['.dot', 'a', 'b', 'bad', 'plain', 't']);
+    expect(goGlob(path.join(dir, '*')).map((p) => path.relative(dir, p))).toEqual([
+      '.dot',
+      'a',
+      'b',
+      'bad',
+      'plain',
+      't',
+    ]);
     expect(goGlob(path.join(dir, '*/x')).map((p) => path.relative(dir, p))).toEqual(['bad/x', 'plain/x', 't/x']);
     expect(goGlob(path.join(dir, 'nope'))).toEqual([]);
     expect(() => goGlob(path.join(dir, '[a'))).toThrow(/syntax error in pattern/);
@@ -327,8 +351,12 @@ describe('file system excludes and --files-from', () => {
       ' b: does not exist, skipping',
       'missing: does not exist, skipping',
     ]);
-    expect(() => readFilesFrom([{ kind: 'files-from-raw', file: f('l4', `${dir}/a`) }])).toThrow(/trailing zero byte missing/);
+    expect(() => readFilesFrom([{ kind: 'files-from-raw', file: f('l4', `${dir}/a`) }])).toThrow(
+      /trailing zero byte missing/,
+    );
     expect(() => readFilesFrom([{ kind: 'files-from-raw', file: f('l5', `${dir}/a\0\0`) }])).toThrow(/empty file name/);
-    expect(() => readFilesFrom([{ kind: 'files-from', file: path.join(dir, 'no-list') }])).toThrow(/--files-from: cannot read .*no such file/);
+    expect(() => readFilesFrom([{ kind: 'files-from', file: path.join(dir, 'no-list') }])).toThrow(
+      /--files-from: cannot read .*no such file/,
+    );
   });
 });

@@ -10,7 +10,13 @@ import { backupPaths, findParent, type ArchiverRepo } from '../../src/archiver/i
 import { LocalBackend } from '../../src/backend/local.js';
 import { Repository } from '../../src/repository/repository.js';
 import { resolveSnapshotPath, restoreSnapshot, storedPath } from '../../src/restorer/index.js';
-import { listSnapshots, saveSnapshot, treeLayout, type Snapshot, type StoredSnapshot } from '../../src/snapshot/snapshot.js';
+import {
+  listSnapshots,
+  saveSnapshot,
+  treeLayout,
+  type Snapshot,
+  type StoredSnapshot,
+} from '../../src/snapshot/snapshot.js';
 import { loadTree, saveTree } from '../../src/tree/tree-store.js';
 import { localRepo, PASSWORD, prng, randomBuffer, tempDir } from '../helpers/repo.js';
 import { treeAt } from '../helpers/snapshot-paths.js';
@@ -66,7 +72,8 @@ async function setup() {
   const src = path.join(work, 'deep', 'src');
   for (let d = 0; d < 3; d++) {
     fs.mkdirSync(path.join(src, `d${d}`), { recursive: true });
-    for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(src, `d${d}`, `f${i}`), randomBuffer(prng(d * 10 + i), 50_000 + i * 1000));
+    for (let i = 0; i < 4; i++)
+      fs.writeFileSync(path.join(src, `d${d}`, `f${i}`), randomBuffer(prng(d * 10 + i), 50_000 + i * 1000));
   }
   fs.writeFileSync(path.join(src, 'top.txt'), 'top\n');
   const repo = await localRepo(path.join(work, 'repo'), { chunker: CHUNKER });
@@ -96,7 +103,10 @@ describe('snapshots in the last-component layout', () => {
 
   it('as the parent of a full-path backup: no file is read again, no data blob added, the same source tree', async () => {
     const { repo, src, fullSn, legacy } = await setup();
-    const r = await Repository.open(await LocalBackend.open(path.join(path.dirname(path.dirname(src)), 'repo')), PASSWORD);
+    const r = await Repository.open(
+      await LocalBackend.open(path.join(path.dirname(path.dirname(src)), 'repo')),
+      PASSWORD,
+    );
     const parent = await findParent(r, { hostname: legacy.hostname, paths: [src] });
     expect(parent?.id).toBe(legacy.id); // the newest snapshot of the same paths
     const next = await backupPaths(r, [src], { parent });
@@ -125,7 +135,10 @@ describe('snapshots in the last-component layout', () => {
     // The record now belongs to the new (full-layout) snapshot, and serves the next backup as well.
     expect(fs.readdirSync(cacheDir)).toEqual([withCache.snapshotId]);
     const again = await open();
-    const third = await backupPaths(again.repo, [src], { parent: { ...withCache.snapshot, id: withCache.snapshotId! }, dirCacheDir: cacheDir });
+    const third = await backupPaths(again.repo, [src], {
+      parent: { ...withCache.snapshot, id: withCache.snapshotId! },
+      dirCacheDir: cacheDir,
+    });
     expect(third.snapshot.summary!.files_unmodified).toBe(13);
     expect(again.treeLoads()).toBe(1 + src.split('/').length - 2); // the root and each intermediate directory's tree
   });
@@ -133,8 +146,12 @@ describe('snapshots in the last-component layout', () => {
   it('the fixture repository (format 1, last-component) restores a path given as it was backed up', async () => {
     const copy = path.join(tempDir('fixture-copy-'), 'repo');
     dirs.push(path.dirname(copy));
-    fs.cpSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/repo-v1'), copy, { recursive: true });
-    const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/repo-v1.json'), 'utf8'));
+    fs.cpSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/repo-v1'), copy, {
+      recursive: true,
+    });
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/repo-v1.json'), 'utf8'),
+    );
     const repo = await Repository.open(await LocalBackend.open(copy), manifest.password);
     const [sn] = await listSnapshots(repo);
     expect(treeLayout(sn)).toBe('last-component');

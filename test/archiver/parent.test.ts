@@ -112,14 +112,16 @@ describe('change detection against the parent snapshot', () => {
     dirs.push(work);
     const src = path.join(work, 'src');
     process.chdir(work);
-  process.chdir(work);
+    process.chdir(work);
     generateTree(src, { seed: 77, maxChunk: CHUNKER.max });
     const trees: string[] = [];
     for (const concurrency of [1, 8]) {
       const repo = await localRepo(path.join(work, `repo${concurrency}`), { chunker: CHUNKER });
       // Same id key is not shared between repositories, so compare within one repository instead.
       const r1 = await backupPaths(repo, ['src'], { concurrency });
-      const r2 = await backupPaths(await Repository.open(repo.backend, PASSWORD), ['src'], { concurrency: concurrency === 1 ? 8 : 1 });
+      const r2 = await backupPaths(await Repository.open(repo.backend, PASSWORD), ['src'], {
+        concurrency: concurrency === 1 ? 8 : 1,
+      });
       expect(r2.snapshot.tree).toBe(r1.snapshot.tree);
       trees.push(r1.snapshot.tree);
     }

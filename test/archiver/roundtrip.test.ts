@@ -34,9 +34,17 @@ describe('backup → restore round trip on random trees', () => {
       const again = await Repository.open(await LocalBackend.open(path.join(work, 'repo')), PASSWORD);
       const sn = await findSnapshot(again, r.snapshotId!.slice(0, 10));
       const target = path.join(work, 'restore');
-      await restoreSnapshot(again, sn, { target, subPath: work, verify: true, concurrency: seed % 2 ? 1 : 4, workers: seed % 2 ? 0 : 2 });
+      await restoreSnapshot(again, sn, {
+        target,
+        subPath: work,
+        verify: true,
+        concurrency: seed % 2 ? 1 : 4,
+        workers: seed % 2 ? 0 : 2,
+      });
       expect(compareTrees(src, path.join(target, 'src'))).toEqual([]);
-      const check = await checkRepository(await Repository.open(again.backend, PASSWORD, { skipIndex: true }), { readData: true });
+      const check = await checkRepository(await Repository.open(again.backend, PASSWORD, { skipIndex: true }), {
+        readData: true,
+      });
       expect(check.problems).toEqual([]);
     });
   }
@@ -49,7 +57,11 @@ describe('parallelism', () => {
     generateTree(src, { seed: 21, maxChunk: SMALL_CHUNKER.max, maxDepth: 3, maxEntries: 9 });
     fs.writeFileSync(path.join(src, 'large.bin'), randomBuffer(prng(4), 2 * 1024 * 1024 + 3));
     const trees = new Set<string>();
-    for (const [workers, concurrency] of [[0, 1], [1, 8], [3, 8]]) {
+    for (const [workers, concurrency] of [
+      [0, 1],
+      [1, 8],
+      [3, 8],
+    ]) {
       // Separate repositories have separate id keys, so tree ids cannot be compared across them: the
       // restored bytes and metadata, blob counts and stored sizes are.
       const repo = await localRepo(path.join(work, `repo-${workers}`), { chunker: SMALL_CHUNKER, workers });
@@ -59,7 +71,9 @@ describe('parallelism', () => {
       const target = path.join(work, `restore-${workers}`);
       await restoreSnapshot(repo, sn, { target, subPath: work, workers });
       expect(compareTrees(src, path.join(target, 'src'))).toEqual([]);
-      trees.add(`${r.snapshot.summary!.data_blobs}/${r.snapshot.summary!.total_files_processed}/${r.snapshot.summary!.data_added}`);
+      trees.add(
+        `${r.snapshot.summary!.data_blobs}/${r.snapshot.summary!.total_files_processed}/${r.snapshot.summary!.data_added}`,
+      );
     }
     expect(trees.size).toBe(1);
   });
@@ -94,7 +108,10 @@ describe('dedupe', () => {
     const repo = await localRepo(path.join(work, 'repo'), { chunker: SMALL_CHUNKER });
     await backupPaths(repo, [src]);
     const mid = data.length >> 1;
-    fs.writeFileSync(path.join(src, 'f'), Buffer.concat([data.subarray(0, mid), Buffer.alloc(100, 7), data.subarray(mid)]));
+    fs.writeFileSync(
+      path.join(src, 'f'),
+      Buffer.concat([data.subarray(0, mid), Buffer.alloc(100, 7), data.subarray(mid)]),
+    );
     const repo2 = await Repository.open(repo.backend, PASSWORD);
     const r = await backupPaths(repo2, [src]);
     expect(r.snapshot.summary!.data_added).toBeLessThan(4 * SMALL_CHUNKER.max);
@@ -142,7 +159,10 @@ describe('source problems', () => {
         expect(r.snapshotId).toBeDefined();
         expect(r.warnings.map((w) => [w.skipped, w.message])).toEqual([[true, 'cannot open: permission denied']]);
         fs.rmSync(path.join(src, 'readable'));
-        await expect(backupPaths(repo, [src])).rejects.toMatchObject({ code: 'SOURCE', message: expect.stringMatching(/no source file could be read.*no snapshot was saved/) });
+        await expect(backupPaths(repo, [src])).rejects.toMatchObject({
+          code: 'SOURCE',
+          message: expect.stringMatching(/no source file could be read.*no snapshot was saved/),
+        });
         expect(await repo.listNames('snapshots')).toEqual([r.snapshotId]);
       } finally {
         fs.promises.open = orig;
@@ -181,7 +201,9 @@ describe('source problems', () => {
     ac.abort();
     await expect(p).rejects.toMatchObject({ code: 'INTERRUPTED' });
     expect(await repo.listNames('snapshots')).toEqual([]);
-    const check = await checkRepository(await Repository.open(repo.backend, PASSWORD, { skipIndex: true }), { readData: true });
+    const check = await checkRepository(await Repository.open(repo.backend, PASSWORD, { skipIndex: true }), {
+      readData: true,
+    });
     expect(check.problems).toEqual([]);
   });
 });

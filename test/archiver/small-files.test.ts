@@ -24,7 +24,19 @@ function sourceTree(): { work: string; src: string; files: string[] } {
   const rnd = prng(7);
   // Sizes around every edge: empty, below and at the chunker minimum, several chunks, the 64 KiB first
   // read buffer, and just under the 512 KiB small-file limit.
-  const sizes = [0, 1, 100, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 300_000, 512 * 1024 - 1];
+  const sizes = [
+    0,
+    1,
+    100,
+    16 * 1024 - 1,
+    16 * 1024,
+    16 * 1024 + 1,
+    64 * 1024 - 1,
+    64 * 1024,
+    64 * 1024 + 1,
+    300_000,
+    512 * 1024 - 1,
+  ];
   for (let i = 0; i < 60; i++) sizes.push(Math.floor(rnd() * 200_000));
   const files = sizes.map((n, i) => {
     const f = path.join(src, `f${String(i).padStart(3, '0')}`);
@@ -52,7 +64,12 @@ describe('small files read on the seal workers', () => {
     const a = await backupPaths(withWorkers, [src]);
     for (const f of files) expect(fs.statSync(f).atime.getTime()).toBe(old.getTime());
     const reopened = await Repository.open(withWorkers.backend, PASSWORD);
-    for (const f of files) expect((await contentOf(reopened, await treeAt(reopened, a.snapshot, src), path.basename(f))).equals(fs.readFileSync(f))).toBe(true);
+    for (const f of files)
+      expect(
+        (await contentOf(reopened, await treeAt(reopened, a.snapshot, src), path.basename(f))).equals(
+          fs.readFileSync(f),
+        ),
+      ).toBe(true);
 
     // The same tree with the chunker on the main thread (no workers): the same cuts, so blobs of the same sizes.
     const inline = await localRepo(path.join(work, 'b'), { chunker: CHUNKER, workers: 0 });
@@ -60,7 +77,13 @@ describe('small files read on the seal workers', () => {
     const b = await backupPaths(inline, [src]);
     const sizes = async (repo: Repository, tree: string) => {
       const dir = await loadTree(repo, tree);
-      return Promise.all(dir.nodes.map(async (n) => Promise.all((n.content ?? []).map(async (id) => (await repo.loadBlob('data', Buffer.from(id, 'hex'))).length))));
+      return Promise.all(
+        dir.nodes.map(async (n) =>
+          Promise.all(
+            (n.content ?? []).map(async (id) => (await repo.loadBlob('data', Buffer.from(id, 'hex'))).length),
+          ),
+        ),
+      );
     };
     const sa = await sizes(reopened, await treeAt(reopened, a.snapshot, src));
     expect(sa.some((s) => s.length > 1)).toBe(true); // some files are cut into several chunks

@@ -25,12 +25,26 @@ const plan = (args: string[], cwd: string) => shape(planRoot(expandTargets(args,
 
 describe('planned snapshot root', () => {
   it('an absolute path keeps every component; sources sharing a prefix share it', () => {
-    expect(plan(['/srv/data/me'], '/')).toEqual(['/srv (meta /srv)', '/srv/data (meta /srv/data)', '/srv/data/me <- /srv/data/me']);
-    expect(plan(['/a/b/c', '/a/d', '/a/b/c/'], '/')).toEqual(['/a (meta /a)', '/a/b (meta /a/b)', '/a/b/c <- /a/b/c', '/a/d <- /a/d']);
+    expect(plan(['/srv/data/me'], '/')).toEqual([
+      '/srv (meta /srv)',
+      '/srv/data (meta /srv/data)',
+      '/srv/data/me <- /srv/data/me',
+    ]);
+    expect(plan(['/a/b/c', '/a/d', '/a/b/c/'], '/')).toEqual([
+      '/a (meta /a)',
+      '/a/b (meta /a/b)',
+      '/a/b/c <- /a/b/c',
+      '/a/d <- /a/d',
+    ]);
   });
 
   it('two sources with the same last component stay apart under their own parents', () => {
-    expect(plan(['/x/data', '/y/data'], '/')).toEqual(['/x (meta /x)', '/x/data <- /x/data', '/y (meta /y)', '/y/data <- /y/data']);
+    expect(plan(['/x/data', '/y/data'], '/')).toEqual([
+      '/x (meta /x)',
+      '/x/data <- /x/data',
+      '/y (meta /y)',
+      '/y/data <- /y/data',
+    ]);
   });
 
   it('relative paths start at the working directory, leading ".." dropped, metadata from the real directories', () => {
@@ -39,7 +53,12 @@ describe('planned snapshot root', () => {
   });
 
   it('a first component from another root gets "-1", as restic names it', () => {
-    expect(plan(['tmp', '/tmp/w/data'], '/w')).toEqual(['/tmp <- /w/tmp', '/tmp-1 (meta /tmp)', '/tmp-1/w (meta /tmp/w)', '/tmp-1/w/data <- /tmp/w/data']);
+    expect(plan(['tmp', '/tmp/w/data'], '/w')).toEqual([
+      '/tmp <- /w/tmp',
+      '/tmp-1 (meta /tmp)',
+      '/tmp-1/w (meta /tmp/w)',
+      '/tmp-1/w/data <- /tmp/w/data',
+    ]);
   });
 
   it('"." stands for its entries; a target inside another is planned under it', () => {

@@ -204,7 +204,8 @@ describe('LocalBackend', () => {
       }
       const mode = async (p: string) => (await fs.stat(p)).mode & 0o777;
       expect(await mode(dir)).toBe(0o700);
-      for (const t of ['keys', 'data', 'index', 'snapshots', 'locks']) expect(await mode(path.join(dir, t))).toBe(0o700);
+      for (const t of ['keys', 'data', 'index', 'snapshots', 'locks'])
+        expect(await mode(path.join(dir, t))).toBe(0o700);
       for (const sub of await fs.readdir(path.join(dir, 'data'))) {
         expect(await mode(path.join(dir, 'data', sub))).toBe(0o700);
       }
@@ -237,7 +238,9 @@ describe('LocalBackend', () => {
     it('no temporary files are left after saves', async () => {
       const b = await LocalBackend.createAt(dir);
       await b.save({ type: 'config', name: 'config' }, Buffer.from('cfg'));
-      await Promise.all(Array.from({ length: 20 }, () => b.save({ type: 'data', name: randomId() }, randomBytes(5000))));
+      await Promise.all(
+        Array.from({ length: 20 }, () => b.save({ type: 'data', name: randomId() }, randomBytes(5000))),
+      );
       await b.save({ type: 'index', name: randomId() }, Buffer.from('i'));
       const files = await walk(dir);
       expect(files.filter((f) => path.posix.basename(f).startsWith(TEMP_PREFIX))).toEqual([]);

@@ -47,11 +47,14 @@ backendConformance('CacheBackend (attached; every data file a tree pack) over Me
   return { backend };
 });
 
-backendConformance('CacheBackend (attached, BLAKE3 names: the suite\'s files are never cached) over MemoryBackend', async () => {
-  const backend = new CacheBackend(new MemoryBackend(), { dir: mk('repo-cache-conf-') });
-  backend.attach(randomId(), () => true);
-  return { backend };
-});
+backendConformance(
+  "CacheBackend (attached, BLAKE3 names: the suite's files are never cached) over MemoryBackend",
+  async () => {
+    const backend = new CacheBackend(new MemoryBackend(), { dir: mk('repo-cache-conf-') });
+    backend.attach(randomId(), () => true);
+    return { backend };
+  },
+);
 
 backendConformance('CacheBackend (detached) over MemoryBackend', async () => {
   return { backend: new CacheBackend(new MemoryBackend(), { dir: mk('repo-cache-conf-') }) };
@@ -64,7 +67,8 @@ function makeSource(seed = 1): string {
   const src = path.join(mk('repo-cache-src-'), 'src');
   const rand = prng(seed);
   for (const d of ['a', 'a/b', 'c']) fs.mkdirSync(path.join(src, d), { recursive: true });
-  for (let i = 0; i < 12; i++) fs.writeFileSync(path.join(src, ['a', 'a/b', 'c'][i % 3], `f${i}.bin`), randomBuffer(rand, 1000 + i * 20000));
+  for (let i = 0; i < 12; i++)
+    fs.writeFileSync(path.join(src, ['a', 'a/b', 'c'][i % 3], `f${i}.bin`), randomBuffer(rand, 1000 + i * 20000));
   return src;
 }
 
@@ -118,9 +122,16 @@ describe('CacheBackend with a repository', () => {
     expect(treePacks.length).toBeGreaterThan(0);
     expect(dataPacks.length).toBeGreaterThan(0);
     // Exactly the tree packs, never a data pack; no temporary files left.
-    expect(cached.filter((f) => f.startsWith('data/')).map((f) => path.basename(f)).sort()).toEqual([...treePacks].sort());
+    expect(
+      cached
+        .filter((f) => f.startsWith('data/'))
+        .map((f) => path.basename(f))
+        .sort(),
+    ).toEqual([...treePacks].sort());
     expect(cached.some((f) => path.basename(f).startsWith('.tmp-'))).toBe(false);
-    expect(fs.readFileSync(path.join(cacheDir, 'CACHEDIR.TAG'), 'utf8')).toMatch(/^Signature: 8a477f597d28d172789f06886806bc55/);
+    expect(fs.readFileSync(path.join(cacheDir, 'CACHEDIR.TAG'), 'utf8')).toMatch(
+      /^Signature: 8a477f597d28d172789f06886806bc55/,
+    );
     await repo.close();
 
     const { counting, cache } = stack(storage, cacheDir);
@@ -147,7 +158,9 @@ describe('CacheBackend with a repository', () => {
     await browse(cold);
     expect(counting.get('load', 'snapshots')).toBe(1);
     // One whole-file load per tree pack, no ranged reads of them.
-    expect(counting.loads.filter((l) => l.type === 'data').map((l) => [l.name, l.ranged])).toEqual(treePacks.map((p) => [p, false]));
+    expect(counting.loads.filter((l) => l.type === 'data').map((l) => [l.name, l.ranged])).toEqual(
+      treePacks.map((p) => [p, false]),
+    );
     counting.reset();
     await browse(cold);
     expect(counting.loads).toEqual([]);
@@ -174,9 +187,18 @@ describe('CacheBackend with a repository', () => {
     const root = findCache(repo.backend)!.directory!;
     await repo.close();
     const cached = filesUnder(root);
-    const snapFile = path.join(root, cached.find((f) => f.startsWith('snapshots/'))!);
-    const packFile = path.join(root, cached.find((f) => f.startsWith('data/'))!);
-    const indexFile = path.join(root, cached.find((f) => f.startsWith('index/'))!);
+    const snapFile = path.join(
+      root,
+      cached.find((f) => f.startsWith('snapshots/'))!,
+    );
+    const packFile = path.join(
+      root,
+      cached.find((f) => f.startsWith('data/'))!,
+    );
+    const indexFile = path.join(
+      root,
+      cached.find((f) => f.startsWith('index/'))!,
+    );
     const flip = (f: string, at: number) => {
       const b = fs.readFileSync(f);
       b[at % b.length] ^= 0x40;
@@ -194,7 +216,8 @@ describe('CacheBackend with a repository', () => {
     expect(counting.get('load', 'snapshots')).toBe(1);
     expect(counting.loads.filter((l) => l.type === 'data' && l.name === path.basename(packFile))).toHaveLength(1);
     // The entries were replaced with good copies.
-    for (const f of [snapFile, packFile, indexFile]) expect(blake3(fs.readFileSync(f)).toString('hex')).toBe(path.basename(f));
+    for (const f of [snapFile, packFile, indexFile])
+      expect(blake3(fs.readFileSync(f)).toString('hex')).toBe(path.basename(f));
     await again.close();
   });
 
@@ -284,16 +307,22 @@ describe('CacheBackend with a repository', () => {
     const tree = Buffer.from('tree pack');
     const treeName = blake3(tree).toString('hex');
     await cache.save({ type: 'data', name: treeName }, [tree.subarray(0, 4), tree.subarray(4)], { metadata: true });
-    expect(filesUnder(path.join(dir, id)).sort()).toEqual([`data/${treeName.slice(0, 2)}/${treeName}`, `index/${name}`].sort());
+    expect(filesUnder(path.join(dir, id)).sort()).toEqual(
+      [`data/${treeName.slice(0, 2)}/${treeName}`, `index/${name}`].sort(),
+    );
     expect((await cache.load({ type: 'data', name: treeName }, { offset: 5, length: 4 })).toString()).toBe('pack');
   });
 });
 
 describe('defaultCacheDir', () => {
   it('REPO_CACHE_DIR, then XDG_CACHE_HOME/repo, then ~/.cache/repo', () => {
-    expect(defaultCacheDir({ REPO_CACHE_DIR: '/x/y', XDG_CACHE_HOME: '/xdg', HOME: '/home/u' })).toBe(path.resolve('/x/y'));
+    expect(defaultCacheDir({ REPO_CACHE_DIR: '/x/y', XDG_CACHE_HOME: '/xdg', HOME: '/home/u' })).toBe(
+      path.resolve('/x/y'),
+    );
     expect(defaultCacheDir({ XDG_CACHE_HOME: '/xdg', HOME: '/home/u' })).toBe(path.join('/xdg', 'repo'));
-    expect(defaultCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toBe(path.join('/home/u', '.cache', 'repo'));
+    expect(defaultCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toBe(
+      path.join('/home/u', '.cache', 'repo'),
+    );
     expect(defaultCacheDir({ HOME: '/home/u', REPO_CACHE_DIR: '' })).toBe(path.join('/home/u', '.cache', 'repo'));
   });
 });

@@ -4,7 +4,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendError, NotFoundError, RepoError } from '../../src/core/errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, handleToPath, isNotFound } from '../../src/backend/backend.js';
+import {
+  type Backend,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  handleToPath,
+  isNotFound,
+} from '../../src/backend/backend.js';
 
 export interface ConformanceSetup {
   backend: Backend;
@@ -177,7 +184,13 @@ export function backendConformance(name: string, setup: () => Promise<Conformanc
       });
 
       it('malformed offsets and lengths are INVALID_ARGUMENT', async () => {
-        for (const opts of [{ offset: -1 }, { length: -1 }, { offset: 1.5 }, { length: Number.NaN }, { offset: Infinity }]) {
+        for (const opts of [
+          { offset: -1 },
+          { length: -1 },
+          { offset: 1.5 },
+          { length: Number.NaN },
+          { offset: Infinity },
+        ]) {
           expect((await rejection(b.load(h, opts))).code).toBe('INVALID_ARGUMENT');
         }
       });

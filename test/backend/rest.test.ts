@@ -74,8 +74,17 @@ describe.skipIf(!HAVE_RCLONE)('rclone: options', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-rclone-opts-'));
     try {
       const wrapper = path.join(dir, 'my-rclone');
-      fs.writeFileSync(wrapper, `#!/bin/sh\nenv > "${dir}/env"\necho "$@" > "${dir}/args"\nexec rclone "$@"\n`, { mode: 0o755 });
-      const env = { ...process.env, RCLONE_CONFIG: '/dev/null', REPO_PASSWORD: 'pw-one', REPO_FROM_PASSWORD_FILE: '/x', REPO_REST_PASSWORD: 'pw-two', KEEP_ME: 'yes' };
+      fs.writeFileSync(wrapper, `#!/bin/sh\nenv > "${dir}/env"\necho "$@" > "${dir}/args"\nexec rclone "$@"\n`, {
+        mode: 0o755,
+      });
+      const env = {
+        ...process.env,
+        RCLONE_CONFIG: '/dev/null',
+        REPO_PASSWORD: 'pw-one',
+        REPO_FROM_PASSWORD_FILE: '/x',
+        REPO_REST_PASSWORD: 'pw-two',
+        KEEP_ME: 'yes',
+      };
       const b = await createBackend(`rclone:${dir}/repo`, {
         ...NO_RETRY,
         env,
@@ -95,7 +104,13 @@ describe.skipIf(!HAVE_RCLONE)('rclone: options', () => {
 
 describe('locations', () => {
   it('parses rest: and rclone: and keeps credentials out of the location', async () => {
-    expect(parseLocation('rest:https://u:p%40ss@host:8000/repo')).toMatchObject({ scheme: 'rest', origin: 'https://host:8000', basePath: '/repo/', username: 'u', password: 'p@ss' });
+    expect(parseLocation('rest:https://u:p%40ss@host:8000/repo')).toMatchObject({
+      scheme: 'rest',
+      origin: 'https://host:8000',
+      basePath: '/repo/',
+      username: 'u',
+      password: 'p@ss',
+    });
     expect(parseLocation('rclone:gdrive:backups/x')).toEqual({ scheme: 'rclone', remote: 'gdrive:backups/x' });
     for (const bad of ['rest:', 'rest:ftp://host/x', 'rest:http://h/x?q=1', 'rclone:']) {
       let caught: unknown;
@@ -112,9 +127,13 @@ describe('locations', () => {
 
 describe.skipIf(!HAVE_RCLONE)('bad input: one line naming the backend and the operation', () => {
   it('an unreachable host (retried, then given up)', async () => {
-    const err = await rejection(openBackend('rest:http://user:hunter2@127.0.0.1:1/repo', { retry: { attempts: 2, baseDelayMs: 1 } }));
+    const err = await rejection(
+      openBackend('rest:http://user:hunter2@127.0.0.1:1/repo', { retry: { attempts: 2, baseDelayMs: 1 } }),
+    );
     expect(err.code).toBe('BACKEND');
-    expect(err.message).toMatch(/^rest:http:\/\/127\.0\.0\.1:1\/repo\/: cannot stat config: .*ECONNREFUSED.*gave up after 2 attempts/);
+    expect(err.message).toMatch(
+      /^rest:http:\/\/127\.0\.0\.1:1\/repo\/: cannot stat config: .*ECONNREFUSED.*gave up after 2 attempts/,
+    );
     expect(err.message).not.toContain('hunter2');
     expect(err.message).not.toContain('\n');
   });
@@ -123,10 +142,15 @@ describe.skipIf(!HAVE_RCLONE)('bad input: one line naming the backend and the op
     const s = await startRcloneServer(['--user', 'alice', '--pass', 'right-secret']);
     try {
       const err = await rejection(createBackend(`rest:http://alice:wrong-secret@${s.url.slice(7)}/r`, NO_RETRY));
-      expect(err.message).toMatch(/^rest:http:\/\/127\.0\.0\.1:\d+\/r\/: cannot create repository: authentication refused \(HTTP 401\)/);
+      expect(err.message).toMatch(
+        /^rest:http:\/\/127\.0\.0\.1:\d+\/r\/: cannot create repository: authentication refused \(HTTP 401\)/,
+      );
       expect(err.message).not.toContain('wrong-secret');
       // The right password, from the environment instead of the URL.
-      const b = await createBackend(`rest:${s.url}/r`, { ...NO_RETRY, env: { REPO_REST_USERNAME: 'alice', REPO_REST_PASSWORD: 'right-secret' } });
+      const b = await createBackend(`rest:${s.url}/r`, {
+        ...NO_RETRY,
+        env: { REPO_REST_USERNAME: 'alice', REPO_REST_PASSWORD: 'right-secret' },
+      });
       expect(b.location).toBe(`rest:${s.url}/r/`);
       await b.close();
     } finally {
@@ -148,18 +172,31 @@ describe.skipIf(!HAVE_RCLONE)('bad input: one line naming the backend and the op
     await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', r));
     const port = (garbage.address() as net.AddressInfo).port;
     try {
-      const err = await rejection(openBackend(`rest:http://127.0.0.1:${port}/repo`, { retry: { attempts: 2, baseDelayMs: 1 } }));
+      const err = await rejection(
+        openBackend(`rest:http://127.0.0.1:${port}/repo`, { retry: { attempts: 2, baseDelayMs: 1 } }),
+      );
       expect(err.code).toBe('BACKEND');
-      expect(err.message).toBe(`rest:http://127.0.0.1:${port}/repo/: cannot stat config: the server's answer is not HTTP`);
+      expect(err.message).toBe(
+        `rest:http://127.0.0.1:${port}/repo/: cannot stat config: the server's answer is not HTTP`,
+      );
     } finally {
       garbage.close();
     }
   });
 
   it('rclone missing, or a remote rclone does not know', async () => {
-    const missing = await rejection(openBackend('rclone:/tmp/x', { extended: { 'rclone.program': '/nonexistent/rclone' } }));
-    expect(missing.message).toMatch(/^rclone: cannot start "\/nonexistent\/rclone": program not found \(install rclone, or name it with -o rclone.program=PATH\)$/);
-    const unknown = await rejection(openBackend('rclone:nosuchremote:path', { env: { ...process.env, RCLONE_CONFIG: '/dev/null' }, retry: { attempts: 3, baseDelayMs: 1 } }));
+    const missing = await rejection(
+      openBackend('rclone:/tmp/x', { extended: { 'rclone.program': '/nonexistent/rclone' } }),
+    );
+    expect(missing.message).toMatch(
+      /^rclone: cannot start "\/nonexistent\/rclone": program not found \(install rclone, or name it with -o rclone.program=PATH\)$/,
+    );
+    const unknown = await rejection(
+      openBackend('rclone:nosuchremote:path', {
+        env: { ...process.env, RCLONE_CONFIG: '/dev/null' },
+        retry: { attempts: 3, baseDelayMs: 1 },
+      }),
+    );
     expect(unknown.code).toBe('BACKEND');
     expect(unknown.message).toMatch(/^rclone:nosuchremote:path: cannot stat config: .*rclone exited with status \d+/);
     expect(unknown.message).not.toMatch(/gave up/); // a dead rclone is not retried
@@ -175,7 +212,9 @@ describe.skipIf(!HAVE_RCLONE)('bad input: one line naming the backend and the op
       await b.remove({ type: 'locks', name: id });
       const err = await rejection(b.remove({ type: 'data', name: id }));
       expect(err.code).toBe('BACKEND');
-      expect(err.message).toMatch(/^rest:http:\/\/127\.0\.0\.1:\d+\/ao\/: cannot remove data\/.{2}\/.{64}: forbidden \(HTTP 403; an append-only server refuses deletions\)$/);
+      expect(err.message).toMatch(
+        /^rest:http:\/\/127\.0\.0\.1:\d+\/ao\/: cannot remove data\/.{2}\/.{64}: forbidden \(HTTP 403; an append-only server refuses deletions\)$/,
+      );
       expect(await listNames(b, 'data')).toEqual([id]);
       await b.close();
     } finally {
@@ -200,66 +239,144 @@ describe('bandwidth limits', () => {
   it('openBackend stacks the limits under the retry layer for remote backends only', async () => {
     if (!HAVE_RCLONE) return;
     const b = await createBackend(`rest:${server.url}/limited`, { limits: { uploadKiBps: 512, downloadKiBps: 0 } });
-    expect([...layers(b)].map((l) => l.constructor.name)).toEqual(['RetryBackend', 'RateLimitedBackend', 'RestBackend']);
+    expect([...layers(b)].map((l) => l.constructor.name)).toEqual([
+      'RetryBackend',
+      'RateLimitedBackend',
+      'RestBackend',
+    ]);
     expect(unwrap(b, RateLimitedBackend)).toBeDefined();
     await b.close();
-    const local = await createBackend(fs.mkdtempSync(path.join(os.tmpdir(), 'repo-lim-')) + '/r', { limits: { uploadKiBps: 1 } });
+    const local = await createBackend(fs.mkdtempSync(path.join(os.tmpdir(), 'repo-lim-')) + '/r', {
+      limits: { uploadKiBps: 1 },
+    });
     expect(unwrap(local, RateLimitedBackend)).toBeUndefined();
     await local.close();
   });
 });
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl in `dir`. */
-function makeCertificates(dir: string): { ca: string; serverCert: string; serverKey: string; client: string; otherCa: string } {
+function makeCertificates(dir: string): {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  client: string;
+  otherCa: string;
+} {
   const sh = (args: string[]) => {
     const r = spawnSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr.toString()}`);
   };
   const subj = (cn: string) => ['-subj', `/CN=${cn}`];
   for (const ca of ['ca', 'other-ca']) {
-    sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2', ...subj(`repo test ${ca}`)]);
+    sh([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.pem`,
+      '-days',
+      '2',
+      ...subj(`repo test ${ca}`),
+    ]);
   }
   fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
   sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', ...subj('127.0.0.1')]);
-  sh(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
+  sh([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+  ]);
   sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', ...subj('backup client')]);
-  sh(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2']);
-  fs.writeFileSync(path.join(dir, 'client.pem'), fs.readFileSync(path.join(dir, 'client.crt'), 'utf8') + fs.readFileSync(path.join(dir, 'client.key'), 'utf8'));
+  sh([
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'client.crt',
+    '-days',
+    '2',
+  ]);
+  fs.writeFileSync(
+    path.join(dir, 'client.pem'),
+    fs.readFileSync(path.join(dir, 'client.crt'), 'utf8') + fs.readFileSync(path.join(dir, 'client.key'), 'utf8'),
+  );
   const p = (f: string) => path.join(dir, f);
-  return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), client: p('client.pem'), otherCa: p('other-ca.pem') };
+  return {
+    ca: p('ca.pem'),
+    serverCert: p('server.pem'),
+    serverKey: p('server.key'),
+    client: p('client.pem'),
+    otherCa: p('other-ca.pem'),
+  };
 }
 
 const HAVE_OPENSSL = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 
-describe.skipIf(!HAVE_RCLONE || !HAVE_OPENSSL)('TLS: --cacert and --tls-client-cert against rclone serve restic over https', () => {
-  let certs: ReturnType<typeof makeCertificates>;
-  let tlsServer: RcloneServer;
-  let certDir: string;
-  beforeAll(async () => {
-    certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-tls-'));
-    certs = makeCertificates(certDir);
-    tlsServer = await startRcloneServer(['--cert', certs.serverCert, '--key', certs.serverKey, '--client-ca', certs.ca]);
-  });
-  afterAll(async () => {
-    await tlsServer?.stop();
-    fs.rmSync(certDir, { recursive: true, force: true });
-  });
+describe.skipIf(!HAVE_RCLONE || !HAVE_OPENSSL)(
+  'TLS: --cacert and --tls-client-cert against rclone serve restic over https',
+  () => {
+    let certs: ReturnType<typeof makeCertificates>;
+    let tlsServer: RcloneServer;
+    let certDir: string;
+    beforeAll(async () => {
+      certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-tls-'));
+      certs = makeCertificates(certDir);
+      tlsServer = await startRcloneServer([
+        '--cert',
+        certs.serverCert,
+        '--key',
+        certs.serverKey,
+        '--client-ca',
+        certs.ca,
+      ]);
+    });
+    afterAll(async () => {
+      await tlsServer?.stop();
+      fs.rmSync(certDir, { recursive: true, force: true });
+    });
 
-  it('works with the CA and a client certificate; fails in one line without either', async () => {
-    expect(tlsServer.url).toMatch(/^https:/);
-    const loc = `rest:${tlsServer.url}/tls`;
-    const b = await createBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.ca], clientCertFile: certs.client } });
-    await b.save({ type: 'keys', name: randomId() }, Buffer.from('key'));
-    expect(await listNames(b, 'keys')).toHaveLength(1);
-    await b.close();
+    it('works with the CA and a client certificate; fails in one line without either', async () => {
+      expect(tlsServer.url).toMatch(/^https:/);
+      const loc = `rest:${tlsServer.url}/tls`;
+      const b = await createBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.ca], clientCertFile: certs.client } });
+      await b.save({ type: 'keys', name: randomId() }, Buffer.from('key'));
+      expect(await listNames(b, 'keys')).toHaveLength(1);
+      await b.close();
 
-    const untrusted = await rejection(openBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.otherCa], clientCertFile: certs.client } }));
-    expect(untrusted.code).toBe('BACKEND');
-    expect(untrusted.message).toMatch(/^rest:https:\/\/127\.0\.0\.1:\d+\/tls\/: cannot stat config: .*(certificate|self-signed|issuer)/i);
-    const noClientCert = await rejection(openBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.ca] } }));
-    expect(noClientCert.message).toMatch(/^rest:https:\/\/127\.0\.0\.1:\d+\/tls\/: cannot stat config: /);
-    const missingFile = await rejection(openBackend(loc, { tls: { caFiles: [path.join(certDir, 'nope.pem')] } }));
-    expect(missingFile.code).toBe('INVALID_ARGUMENT');
-    expect(missingFile.message).toBe(`cannot read --cacert ${path.join(certDir, 'nope.pem')}: ENOENT`);
-  });
-});
+      const untrusted = await rejection(
+        openBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.otherCa], clientCertFile: certs.client } }),
+      );
+      expect(untrusted.code).toBe('BACKEND');
+      expect(untrusted.message).toMatch(
+        /^rest:https:\/\/127\.0\.0\.1:\d+\/tls\/: cannot stat config: .*(certificate|self-signed|issuer)/i,
+      );
+      const noClientCert = await rejection(openBackend(loc, { ...NO_RETRY, tls: { caFiles: [certs.ca] } }));
+      expect(noClientCert.message).toMatch(/^rest:https:\/\/127\.0\.0\.1:\d+\/tls\/: cannot stat config: /);
+      const missingFile = await rejection(openBackend(loc, { tls: { caFiles: [path.join(certDir, 'nope.pem')] } }));
+      expect(missingFile.code).toBe('INVALID_ARGUMENT');
+      expect(missingFile.message).toBe(`cannot read --cacert ${path.join(certDir, 'nope.pem')}: ENOENT`);
+    });
+  },
+);

@@ -226,7 +226,12 @@ describe('RetryBackend', () => {
   it('a backend-wide signal interrupts calls that take no signal', async () => {
     const flaky = new FlakyBackend().fail('stat', 100).fail('remove', 100);
     const ac = new AbortController();
-    const b = new RetryBackend(flaky, { baseDelayMs: 60_000, random: () => 0.9, signal: ac.signal, onRetry: () => ac.abort() });
+    const b = new RetryBackend(flaky, {
+      baseDelayMs: 60_000,
+      random: () => 0.9,
+      signal: ac.signal,
+      onRetry: () => ac.abort(),
+    });
     expect((await rejection(b.stat(handle()))).code).toBe('INTERRUPTED');
     expect((await rejection(b.remove(handle()))).code).toBe('INTERRUPTED');
     expect(flaky.calls.stat).toBe(1);
@@ -326,7 +331,11 @@ describe('isTransient', () => {
     expect(isTransient(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(true);
     expect(isTransient(new Error('boom'))).toBe(false);
     expect(isTransient(undefined)).toBe(false);
-    expect(isTransientNetworkError(new Error('outer', { cause: Object.assign(new Error('i'), { code: 'EPIPE' }) }))).toBe(true);
-    expect(isTransientNetworkError(Object.assign(new Error('aborted'), { name: 'AbortError', code: 'ECONNRESET' }))).toBe(false);
+    expect(
+      isTransientNetworkError(new Error('outer', { cause: Object.assign(new Error('i'), { code: 'EPIPE' }) })),
+    ).toBe(true);
+    expect(
+      isTransientNetworkError(Object.assign(new Error('aborted'), { name: 'AbortError', code: 'ECONNRESET' })),
+    ).toBe(false);
   });
 });

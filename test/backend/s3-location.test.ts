@@ -29,10 +29,26 @@ describe('parseS3Location', () => {
       bucket: 'bkt',
       prefix: 'some/prefix',
     });
-    expect(parseS3Location('http://127.0.0.1:9000/bkt')).toEqual({ endpoint: 'http://127.0.0.1:9000', bucket: 'bkt', prefix: '' });
-    expect(parseS3Location('http://127.0.0.1:9000/bkt/')).toEqual({ endpoint: 'http://127.0.0.1:9000', bucket: 'bkt', prefix: '' });
-    expect(parseS3Location('https://host/bkt//a///b/')).toEqual({ endpoint: 'https://host', bucket: 'bkt', prefix: 'a/b' });
-    expect(parseS3Location('HTTPS://Host.Example/bkt/p')).toEqual({ endpoint: 'https://host.example', bucket: 'bkt', prefix: 'p' });
+    expect(parseS3Location('http://127.0.0.1:9000/bkt')).toEqual({
+      endpoint: 'http://127.0.0.1:9000',
+      bucket: 'bkt',
+      prefix: '',
+    });
+    expect(parseS3Location('http://127.0.0.1:9000/bkt/')).toEqual({
+      endpoint: 'http://127.0.0.1:9000',
+      bucket: 'bkt',
+      prefix: '',
+    });
+    expect(parseS3Location('https://host/bkt//a///b/')).toEqual({
+      endpoint: 'https://host',
+      bucket: 'bkt',
+      prefix: 'a/b',
+    });
+    expect(parseS3Location('HTTPS://Host.Example/bkt/p')).toEqual({
+      endpoint: 'https://host.example',
+      bucket: 'bkt',
+      prefix: 'p',
+    });
   });
 
   it('Amazon S3: bucket/prefix, and Amazon hosts select Amazon and their region', () => {
@@ -117,7 +133,10 @@ describe('S3 options from the environment', () => {
       sseKmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/abcd',
       connections: 12,
     });
-    expect(s3OptionsFromEnv({ REPO_S3_PATH_STYLE: 'TRUE', REPO_S3_SSE: 'aes256' })).toEqual({ pathStyle: true, sse: 'AES256' });
+    expect(s3OptionsFromEnv({ REPO_S3_PATH_STYLE: 'TRUE', REPO_S3_SSE: 'aes256' })).toEqual({
+      pathStyle: true,
+      sse: 'AES256',
+    });
     expect(s3OptionsFromEnv({})).toEqual({});
     expect(s3OptionsFromEnv({ REPO_S3_CONNECTIONS: '' })).toEqual({});
   });
@@ -133,9 +152,13 @@ describe('S3 options from the environment', () => {
     ]) {
       const err = errorOf(() => s3OptionsFromEnv({ [name]: value }));
       expect(err.code).toBe('INVALID_ARGUMENT');
-      expect(err.message).toMatch(name === 'REPO_S3_CONNECTIONS' || name === 'REPO_S3_STORAGE_CLASS' ? /REPO_S3_|S3/ : new RegExp(name));
+      expect(err.message).toMatch(
+        name === 'REPO_S3_CONNECTIONS' || name === 'REPO_S3_STORAGE_CLASS' ? /REPO_S3_|S3/ : new RegExp(name),
+      );
     }
-    expect(errorOf(() => s3OptionsFromEnv({ REPO_S3_SSE: 'AES256', REPO_S3_SSE_KMS_KEY_ID: 'k' })).code).toBe('INVALID_ARGUMENT');
+    expect(errorOf(() => s3OptionsFromEnv({ REPO_S3_SSE: 'AES256', REPO_S3_SSE_KMS_KEY_ID: 'k' })).code).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 
   it('validateS3Options checks ranges', () => {
@@ -156,7 +179,9 @@ describe('S3 options from the environment', () => {
     });
     expect(s3ConfigFor(loc, {}, { ...env, AWS_REGION: 'ap-south-1' }).region).toBe('ap-south-1');
     expect(s3ConfigFor(loc, { region: 'us-west-1' }, { AWS_REGION: 'ap-south-1' }).region).toBe('us-west-1');
-    expect(s3ConfigFor(parseS3Location('s3.eu-west-3.amazonaws.com/bkt'), {}, { AWS_REGION: 'ap-south-1' }).region).toBe('eu-west-3');
+    expect(
+      s3ConfigFor(parseS3Location('s3.eu-west-3.amazonaws.com/bkt'), {}, { AWS_REGION: 'ap-south-1' }).region,
+    ).toBe('eu-west-3');
     expect(s3ConfigFor(loc, {}, {}).region).toBeUndefined();
   });
 });

@@ -52,7 +52,10 @@ function openOpts(srv: S3TestServer, extra: OpenOptions = {}): OpenOptions {
 }
 
 /** A raw S3Backend (no retry wrapper) on a fresh prefix. */
-async function rawBackend(srv: S3TestServer, extra: Partial<ConstructorParameters<typeof S3Backend>[0]> = {}): Promise<S3Backend> {
+async function rawBackend(
+  srv: S3TestServer,
+  extra: Partial<ConstructorParameters<typeof S3Backend>[0]> = {},
+): Promise<S3Backend> {
   const loc = parseS3Location(`${srv.endpoint}/${srv.bucket}/${prefix()}`);
   const b = new S3Backend({ ...s3ConfigFor(loc, { credentials: { ...srv.credentials } }, {}), ...extra });
   opened.push(b);
@@ -134,7 +137,9 @@ describe('S3Backend on s3rver', () => {
     const h: Handle = { type: 'data', name: idOf(data) };
     await b.save(h, data);
     // The quirk itself, seen through the raw client.
-    const raw = await b.client.send(new GetObjectCommand({ Bucket: b.bucket, Key: `${b.prefix}/${handleToPath(h)}`, Range: 'bytes=0-0' }));
+    const raw = await b.client.send(
+      new GetObjectCommand({ Bucket: b.bucket, Key: `${b.prefix}/${handleToPath(h)}`, Range: 'bytes=0-0' }),
+    );
     expect(raw.ContentRange).toBe('bytes 0-999/1000');
     expect((await raw.Body!.transformToByteArray()).length).toBe(1000);
     // The backend trims to what was asked (the start offset is verified from Content-Range).
@@ -182,8 +187,19 @@ describe('S3Backend on s3rver', () => {
     const data = ['00', 'ab', 'ab', 'ff', '7c', '12', '34'].map((p) => idWithPrefix(p));
     for (const d of data) await b.save({ type: 'data', name: d }, Buffer.from('d'));
     // Junk that is not a valid layout entry, written behind the backend's back.
-    const junk = [`keys/${randomId().toUpperCase()}`, 'keys/README', `keys/.tmp-${randomId()}`, `data/${randomId()}`, `data/zz/${randomId()}`, `data/00/${idWithPrefix('11')}`, `keys/x/${randomId()}`];
-    for (const j of junk) await b.client.send(new PutObjectCommand({ Bucket: b.bucket, Key: `${b.prefix}/${j}`, Body: Buffer.from('j'), ContentLength: 1 }));
+    const junk = [
+      `keys/${randomId().toUpperCase()}`,
+      'keys/README',
+      `keys/.tmp-${randomId()}`,
+      `data/${randomId()}`,
+      `data/zz/${randomId()}`,
+      `data/00/${idWithPrefix('11')}`,
+      `keys/x/${randomId()}`,
+    ];
+    for (const j of junk)
+      await b.client.send(
+        new PutObjectCommand({ Bucket: b.bucket, Key: `${b.prefix}/${j}`, Body: Buffer.from('j'), ContentLength: 1 }),
+      );
 
     expect(await listNames(b, 'keys')).toEqual([...keys].sort());
     expect(await listNames(b, 'data')).toEqual([...data].sort());
@@ -282,7 +298,9 @@ describe('S3Backend on s3rver', () => {
     // s3rver checks the access key id but not SigV4 signatures, so the key id is what is wrong here.
     const secret = 'not-the-secret-Zq8Xw';
     const loc = parseS3Location(`${srv.endpoint}/${srv.bucket}/p`);
-    const b = new S3Backend(s3ConfigFor(loc, { credentials: { accessKeyId: 'NOSUCHKEY', secretAccessKey: secret } }, {}));
+    const b = new S3Backend(
+      s3ConfigFor(loc, { credentials: { accessKeyId: 'NOSUCHKEY', secretAccessKey: secret } }, {}),
+    );
     opened.push(b);
     const err = await rejection(b.save({ type: 'keys', name: randomId() }, Buffer.from('x')));
     expect(err).toBeInstanceOf(BackendError);
@@ -332,12 +350,16 @@ describe('openBackend / createBackend with s3: locations', () => {
     expect((await rejection(openBackend(`s3:${srv.endpoint}/${bucket}/x`, openOpts(srv)))).code).toBe('REPO_NOT_FOUND');
     await expect(fs.access(`${srv.dir}/${bucket}`)).rejects.toThrow();
     const p = prefix();
-    expect((await rejection(openBackend(`s3:${srv.endpoint}/${srv.bucket}/${p}`, openOpts(srv)))).code).toBe('NOT_A_REPOSITORY');
+    expect((await rejection(openBackend(`s3:${srv.endpoint}/${srv.bucket}/${p}`, openOpts(srv)))).code).toBe(
+      'NOT_A_REPOSITORY',
+    );
   });
 
   it('create makes a missing bucket (unless told not to)', async () => {
     const bucket = `nb-${randomId().slice(0, 10)}`;
-    const off = await rejection(createBackend(`s3:${srv.endpoint}/${bucket}/r`, openOpts(srv, { s3: { createBucket: false } })));
+    const off = await rejection(
+      createBackend(`s3:${srv.endpoint}/${bucket}/r`, openOpts(srv, { s3: { createBucket: false } })),
+    );
     expect(off.code).toBe('BACKEND');
     const c = await createBackend(`s3:${srv.endpoint}/${bucket}/r`, openOpts(srv));
     made.push(c);
@@ -350,7 +372,9 @@ describe('openBackend / createBackend with s3: locations', () => {
   it('create refuses a prefix that holds other objects', async () => {
     const p = prefix();
     const raw = await rawBackend(srv);
-    await raw.client.send(new PutObjectCommand({ Bucket: srv.bucket, Key: `${p}/photo.jpg`, Body: Buffer.from('x'), ContentLength: 1 }));
+    await raw.client.send(
+      new PutObjectCommand({ Bucket: srv.bucket, Key: `${p}/photo.jpg`, Body: Buffer.from('x'), ContentLength: 1 }),
+    );
     const err = await rejection(createBackend(`s3:${srv.endpoint}/${srv.bucket}/${p}`, openOpts(srv)));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toMatch(/not empty/);
@@ -362,12 +386,17 @@ describe('openBackend / createBackend with s3: locations', () => {
     process.env.AWS_SECRET_ACCESS_KEY = srv.credentials.secretAccessKey;
     try {
       const loc = `s3:${srv.endpoint}/${srv.bucket}/${prefix()}`;
-      const c = await createBackend(loc, { env: { REPO_S3_CONNECTIONS: '3', REPO_S3_STORAGE_CLASS: 'STANDARD_IA' }, retry: { baseDelayMs: 5 } });
+      const c = await createBackend(loc, {
+        env: { REPO_S3_CONNECTIONS: '3', REPO_S3_STORAGE_CLASS: 'STANDARD_IA' },
+        retry: { baseDelayMs: 5 },
+      });
       made.push(c);
       const h: Handle = { type: 'data', name: randomId() };
       await c.save(h, Buffer.from('x'));
       expect((await c.load(h)).toString()).toBe('x');
-      expect((await rejection(openBackend(loc, { env: { REPO_S3_CONNECTIONS: 'lots' } }))).code).toBe('INVALID_ARGUMENT');
+      expect((await rejection(openBackend(loc, { env: { REPO_S3_CONNECTIONS: 'lots' } }))).code).toBe(
+        'INVALID_ARGUMENT',
+      );
     } finally {
       if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
       else process.env.AWS_ACCESS_KEY_ID = saved.id;
@@ -389,7 +418,10 @@ describe('S3 with a server that crashes', () => {
   it('a save in flight when the server is killed retries after the restart, or fails with a clean BackendError', async () => {
     const retries: RetryInfo[] = [];
     const loc = `s3:${srv.endpoint}/${srv.bucket}/crash`;
-    const b = await createBackend(loc, openOpts(srv, { retry: { attempts: 10, baseDelayMs: 100, maxDelayMs: 1000, onRetry: (i) => retries.push(i) } }));
+    const b = await createBackend(
+      loc,
+      openOpts(srv, { retry: { attempts: 10, baseDelayMs: 100, maxDelayMs: 1000, onRetry: (i) => retries.push(i) } }),
+    );
     try {
       const data = randomBytes(48 * 1024 * 1024);
       const h: Handle = { type: 'data', name: idOf(data) };
@@ -431,7 +463,10 @@ describe('S3 with a server that crashes', () => {
   it('a server that stays down: the call gives up with a BackendError after the attempts', async () => {
     const retries: RetryInfo[] = [];
     const loc = `s3:${srv.endpoint}/${srv.bucket}/down`;
-    const b = await createBackend(loc, openOpts(srv, { retry: { attempts: 3, baseDelayMs: 10, onRetry: (i) => retries.push(i) } }));
+    const b = await createBackend(
+      loc,
+      openOpts(srv, { retry: { attempts: 3, baseDelayMs: 10, onRetry: (i) => retries.push(i) } }),
+    );
     try {
       await srv.kill();
       const err = await rejection(b.save({ type: 'keys', name: randomId() }, Buffer.from('x')));

@@ -13,7 +13,12 @@ describe('sftp locations', () => {
   it('parses both forms, like restic', () => {
     expect(parseSftpLocation('user@host:/srv/repo')).toEqual({ user: 'user', host: 'host', path: '/srv/repo' });
     expect(parseSftpLocation('host:backups/repo/')).toEqual({ host: 'host', path: 'backups/repo' });
-    expect(parseSftpLocation('//user@host:2222//srv/repo')).toEqual({ user: 'user', host: 'host', port: 2222, path: '/srv/repo' });
+    expect(parseSftpLocation('//user@host:2222//srv/repo')).toEqual({
+      user: 'user',
+      host: 'host',
+      port: 2222,
+      path: '/srv/repo',
+    });
     expect(parseSftpLocation('//host/rel/repo')).toEqual({ host: 'host', path: 'rel/repo' });
     expect(parseSftpLocation('//u@[::1]:22//r')).toEqual({ user: 'u', host: '::1', port: 22, path: '/r' });
     expect(parseSftpLocation('u@[::1]:/r')).toEqual({ user: 'u', host: '::1', path: '/r' });
@@ -23,7 +28,15 @@ describe('sftp locations', () => {
   });
 
   it('refuses passwords, missing paths and bad ports without echoing them', () => {
-    for (const bad of ['//u:secret@host//p', 'u:secret@host:/p', 'host', 'host:', '//host:99999//p', '//host', 'host:..']) {
+    for (const bad of [
+      '//u:secret@host//p',
+      'u:secret@host:/p',
+      'host',
+      'host:',
+      '//host:99999//p',
+      '//host',
+      'host:..',
+    ]) {
       let err: unknown;
       try {
         parseSftpLocation(bad);
@@ -45,13 +58,23 @@ describe('sftp locations', () => {
       'Host nas\n  HostName 10.1.2.3\n  User backup\n  Port 2022\n  IdentityFile ~/.ssh/k1\n  IdentityFile ~/.ssh/missing\n  UserKnownHostsFile ~/.ssh/kh_%h\nHost *\n  User other\n',
     );
     try {
-    const t = resolveSftpTarget(parseSftpLocation('nas:/srv/r'), {}, { HOME: home, SSH_AUTH_SOCK: '/tmp/agent.sock' });
-    expect(t).toMatchObject({ hostname: '10.1.2.3', user: 'backup', port: 2022, path: '/srv/r', agent: '/tmp/agent.sock' });
-    expect(t.identityFiles).toEqual([path.join(home, '.ssh', 'k1')]);
-    expect(t.knownHostsFiles[0]).toBe(path.join(home, '.ssh', 'kh_10.1.2.3'));
-    const u = resolveSftpTarget(parseSftpLocation('//me@nas:2200//r'), {}, { HOME: home });
-    expect(u).toMatchObject({ user: 'me', port: 2200, hostname: '10.1.2.3' });
-    expect(u.agent).toBeUndefined();
+      const t = resolveSftpTarget(
+        parseSftpLocation('nas:/srv/r'),
+        {},
+        { HOME: home, SSH_AUTH_SOCK: '/tmp/agent.sock' },
+      );
+      expect(t).toMatchObject({
+        hostname: '10.1.2.3',
+        user: 'backup',
+        port: 2022,
+        path: '/srv/r',
+        agent: '/tmp/agent.sock',
+      });
+      expect(t.identityFiles).toEqual([path.join(home, '.ssh', 'k1')]);
+      expect(t.knownHostsFiles[0]).toBe(path.join(home, '.ssh', 'kh_10.1.2.3'));
+      const u = resolveSftpTarget(parseSftpLocation('//me@nas:2200//r'), {}, { HOME: home });
+      expect(u).toMatchObject({ user: 'me', port: 2200, hostname: '10.1.2.3' });
+      expect(u.agent).toBeUndefined();
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }
@@ -70,5 +93,4 @@ describe('known_hosts patterns', () => {
     expect(patternsMatch(hashed, 'nas')).toBe(false);
     expect(patternsMatch(`other,!${hashed}`, '[nas]:2222')).toBe(false);
   });
-
 });

@@ -72,9 +72,11 @@ describe('DryRunBackend', () => {
     for (const type of ['snapshots', 'keys', 'audit'] as const) {
       expect((await rejection(dry.save({ type, name: id }, Buffer.from('x')))).code).toBe('INVALID_ARGUMENT');
     }
-    expect((await rejection(dry.save({ type: 'config', name: 'config' }, Buffer.from('x')))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(dry.save({ type: 'config', name: 'config' }, Buffer.from('x')))).code).toBe(
+      'INVALID_ARGUMENT',
+    );
     await mem.save({ type: 'data', name: id }, Buffer.from('stored'));
-    expect((await rejection(dry.remove({ type: 'data', name: id })))).toBeDefined();
+    expect(await rejection(dry.remove({ type: 'data', name: id }))).toBeDefined();
     expect(await listNames(mem, 'data')).toEqual([id]);
   });
 });
@@ -92,7 +94,8 @@ describe('backup --dry-run through a DryRunBackend', () => {
     await repo.close();
     expect(r.snapshotId).toBeUndefined();
     expect(repo.stats.blobsAdded).toBeGreaterThan(0);
-    for (const type of ['data', 'index', 'snapshots', 'locks', 'audit'] as const) expect(await listNames(backend, type)).toEqual([]);
+    for (const type of ['data', 'index', 'snapshots', 'locks', 'audit'] as const)
+      expect(await listNames(backend, type)).toEqual([]);
     expect({ keys: await listNames(backend, 'keys'), config: await listNames(backend, 'config') }).toEqual(before);
   });
 });

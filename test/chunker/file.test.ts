@@ -104,11 +104,15 @@ describe('chunkFile', () => {
 describe('fastcdcBoundaries on inputs no longer than min', () => {
   it('gives what the WebAssembly chunker gives, without calling it', async () => {
     const { createRequire } = await import('node:module');
-    const wasm = createRequire(import.meta.url)('fastcdc-wasm') as { get_chunks: (b: Uint8Array, min: number, avg: number, max: number) => Uint32Array };
+    const wasm = createRequire(import.meta.url)('fastcdc-wasm') as {
+      get_chunks: (b: Uint8Array, min: number, avg: number, max: number) => Uint32Array;
+    };
     const zeros = new Uint8Array(P.min + 1);
     for (const n of [0, 1, 2, 100, P.min - 1, P.min, P.min + 1]) {
       for (const bytes of [randomBytes(n, n), zeros.subarray(0, n)]) {
-        expect(Array.from(fastcdcBoundaries(bytes, P))).toEqual(Array.from(wasm.get_chunks(bytes, P.min, P.avg, P.max)));
+        expect(Array.from(fastcdcBoundaries(bytes, P))).toEqual(
+          Array.from(wasm.get_chunks(bytes, P.min, P.avg, P.max)),
+        );
       }
     }
   });

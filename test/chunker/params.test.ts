@@ -80,7 +80,12 @@ describe('validateChunkerParams', () => {
     for (const p of [
       { algorithm: 'fastcdc-ronomon' as const, min: 64, avg: 256, max: 1024 },
       { algorithm: 'fastcdc-ronomon' as const, min: 64, avg: 65, max: 66 + 1024 },
-      { algorithm: 'fastcdc-ronomon' as const, min: CHUNKER_LIMITS.maxMax - 2, avg: CHUNKER_LIMITS.maxMax - 1, max: CHUNKER_LIMITS.maxMax },
+      {
+        algorithm: 'fastcdc-ronomon' as const,
+        min: CHUNKER_LIMITS.maxMax - 2,
+        avg: CHUNKER_LIMITS.maxMax - 1,
+        max: CHUNKER_LIMITS.maxMax,
+      },
     ]) {
       if (p.avg < CHUNKER_LIMITS.avgMin) {
         expect(() => fastcdcBoundaries(data, p)).toThrow(RepoError);

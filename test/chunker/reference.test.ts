@@ -42,7 +42,7 @@ function modelCuts(data: Uint8Array, p: ChunkerParams, table: Uint32Array): numb
       let hash = 0;
       let i = s + p.min;
       let found = false;
-      for (; i < s + normal; ) {
+      for (; i < s + normal;) {
         hash = (hash >>> 1) + table[data[i++]];
         if ((hash & maskHard) === 0) {
           size = i - s;
@@ -51,7 +51,7 @@ function modelCuts(data: Uint8Array, p: ChunkerParams, table: Uint32Array): numb
         }
       }
       if (!found) {
-        for (; i < s + limit; ) {
+        for (; i < s + limit;) {
           hash = (hash >>> 1) + table[data[i++]];
           if ((hash & maskEasy) === 0) {
             size = i - s;
@@ -90,8 +90,7 @@ describe('fastcdc-wasm 0.1.0 = fastcdc crate 1.0.5 (ronomon-style FastCDC)', () 
       0, 1844757, 4402891, 5899062, 6519594, 7753797, 10187354, 12011381, 13690145, 16716646, 16777216,
     ]);
     expect(Array.from(fastcdcBoundaries(d.subarray(0, 1 << 20), fc(16384, 65536, 262144)))).toEqual([
-      0, 67938, 88959, 161566, 264807, 313012, 366227, 417777, 465417, 727561, 745797, 896541, 966959, 1013812,
-      1048576,
+      0, 67938, 88959, 161566, 264807, 313012, 366227, 417777, 465417, 727561, 745797, 896541, 966959, 1013812, 1048576,
     ]);
   });
 });

@@ -41,8 +41,20 @@ describe('streaming boundaries equal whole-input boundaries', () => {
     ['1 MiB pieces', () => () => MiB],
     ['3 MiB pieces', () => () => 3 * MiB],
     ['odd sizes 1_000_003', () => () => 1_000_003],
-    ['random 1..4096', (s) => { const n = prng(s); return () => randInt(n, 1, 4096); }],
-    ['random 1..9 MiB', (s) => { const n = prng(s); return () => randInt(n, 1, 9 * MiB); }],
+    [
+      'random 1..4096',
+      (s) => {
+        const n = prng(s);
+        return () => randInt(n, 1, 4096);
+      },
+    ],
+    [
+      'random 1..9 MiB',
+      (s) => {
+        const n = prng(s);
+        return () => randInt(n, 1, 9 * MiB);
+      },
+    ],
     ['alternating 1 byte / 5 MiB+7', () => (i) => (i % 2 === 0 ? 1 : 5 * MiB + 7)],
   ];
   const windows = [undefined, 1, 2 * 8 * MiB + 1, 23 * MiB + 13, 64 * MiB];
@@ -186,7 +198,9 @@ describe('edge cases', () => {
 
   it('rejects bad window sizes', () => {
     for (const windowSize of [0, -1, 1.5, 2 ** 31, Number.NaN]) {
-      expect(() => new FastCdcChunker(SMALL, { windowSize })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      expect(() => new FastCdcChunker(SMALL, { windowSize })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
     }
   });
 });

@@ -3,7 +3,15 @@
 
 import { describe, expect, it } from 'vitest';
 import { formatBytes, formatDuration, modeString, renderTable } from '../../src/cli/format.js';
-import { flattenTags, parseChunker, parseSize, parseTime, parseWaitDuration, splitSnapshotPath, tagFilter } from '../../src/cli/parse.js';
+import {
+  flattenTags,
+  parseChunker,
+  parseSize,
+  parseTime,
+  parseWaitDuration,
+  splitSnapshotPath,
+  tagFilter,
+} from '../../src/cli/parse.js';
 import { BLOCK, encodeHeader, padding } from '../../src/cli/tar.js';
 
 describe('argument parsing', () => {
@@ -25,7 +33,14 @@ describe('argument parsing', () => {
     expect(parseTime('2024-02-03 04:05:06').getTime()).toBe(new Date(2024, 1, 3, 4, 5, 6).getTime());
     // A date alone is its local midnight (find --newest 2026-01-01).
     expect(parseTime('2026-01-01', '--newest').getTime()).toBe(new Date(2026, 0, 1).getTime());
-    for (const bad of ['2024-02-30 00:00:00', '2024-13-01T00:00:00Z', 'yesterday', '2024-02-03T04:05:06+25:00', '2024-02-30', '2024-1-01']) {
+    for (const bad of [
+      '2024-02-30 00:00:00',
+      '2024-13-01T00:00:00Z',
+      'yesterday',
+      '2024-02-03T04:05:06+25:00',
+      '2024-02-30',
+      '2024-1-01',
+    ]) {
       expect(() => parseTime(bad)).toThrow(/invalid --time/);
     }
   });
@@ -59,12 +74,30 @@ describe('formatting', () => {
 });
 
 /** Parses the fields of one ustar header block that the tests look at, and checks its checksum. */
-function readHeader(h: Buffer): { name: string; prefix: string; size: number; type: string; linkname: string; magic: string } {
-  const str = (o: number, n: number) => h.subarray(o, o + n).toString('latin1').replace(/\0.*$/s, '');
+function readHeader(h: Buffer): {
+  name: string;
+  prefix: string;
+  size: number;
+  type: string;
+  linkname: string;
+  magic: string;
+} {
+  const str = (o: number, n: number) =>
+    h
+      .subarray(o, o + n)
+      .toString('latin1')
+      .replace(/\0.*$/s, '');
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
   expect(parseInt(str(148, 8), 8)).toBe(sum);
-  return { name: str(0, 100), prefix: str(345, 155), size: parseInt(str(124, 12), 8), type: str(156, 1), linkname: str(157, 100), magic: str(257, 6) };
+  return {
+    name: str(0, 100),
+    prefix: str(345, 155),
+    size: parseInt(str(124, 12), 8),
+    type: str(156, 1),
+    linkname: str(157, 100),
+    magic: str(257, 6),
+  };
 }
 
 const base = { mode: 0o644, uid: 1000, gid: 1000, uname: 'u', gname: 'g', mtime: 1_700_000_000, size: 0 };
@@ -103,7 +136,12 @@ describe('tar headers', () => {
     expect(rawRecords.toString('latin1')).toContain('hdrcharset=BINARY\n');
     expect(rawRecords.includes(Buffer.from([0x72, 0xff, 0xfe, 0x0a]))).toBe(true);
 
-    const link = encodeHeader({ ...base, name: Buffer.from('l'), type: 'symlink', linkname: Buffer.from('t'.repeat(150)) });
+    const link = encodeHeader({
+      ...base,
+      name: Buffer.from('l'),
+      type: 'symlink',
+      linkname: Buffer.from('t'.repeat(150)),
+    });
     expect(link.subarray(BLOCK, 2 * BLOCK).toString('utf8')).toContain(`linkpath=${'t'.repeat(150)}\n`);
 
     const big = encodeHeader({ ...base, name: Buffer.from('big'), type: 'file', size: 10 * 1024 ** 3 });

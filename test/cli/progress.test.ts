@@ -3,7 +3,13 @@
 
 import { describe, expect, it } from 'vitest';
 import type { BackupProgress } from '../../src/archiver/index.js';
-import { backupItemText, backupStatusJson, restoreStatusJson, snakeKeys, statusIntervalMs } from '../../src/cli/json-messages.js';
+import {
+  backupItemText,
+  backupStatusJson,
+  restoreStatusJson,
+  snakeKeys,
+  statusIntervalMs,
+} from '../../src/cli/json-messages.js';
 import { describeTransfer, etaSeconds, percent } from '../../src/cli/progress.js';
 
 const progress = (p: Partial<BackupProgress>): BackupProgress => ({
@@ -34,28 +40,67 @@ describe('terminal progress', () => {
   });
 
   it('a transfer line never shows more done than total', () => {
-    const line = describeTransfer({ label: 'restoring', seconds: 4, done: 7, total: 5, unit: 'files', bytesDone: 3 << 20, bytesTotal: 2 << 20 });
+    const line = describeTransfer({
+      label: 'restoring',
+      seconds: 4,
+      done: 7,
+      total: 5,
+      unit: 'files',
+      bytesDone: 3 << 20,
+      bytesTotal: 2 << 20,
+    });
     expect(line).toBe('[0:04] restoring  100.00%  7 / 7 files  3.000 MiB / 3.000 MiB  768.000 KiB/s');
-    expect(describeTransfer({ label: 'reading packs', seconds: 10, workSeconds: 5, done: 1, total: 4, unit: 'packs', bytesDone: 1024, bytesTotal: 4096 })).toBe(
-      '[0:10] reading packs  25.00%  1 / 4 packs  1.000 KiB / 4.000 KiB  205 B/s  ETA 0:15',
-    );
+    expect(
+      describeTransfer({
+        label: 'reading packs',
+        seconds: 10,
+        workSeconds: 5,
+        done: 1,
+        total: 4,
+        unit: 'packs',
+        bytesDone: 1024,
+        bytesTotal: 4096,
+      }),
+    ).toBe('[0:10] reading packs  25.00%  1 / 4 packs  1.000 KiB / 4.000 KiB  205 B/s  ETA 0:15');
   });
 });
 
 describe('--json status lines', () => {
   it('backup: no share or ETA until the scan has counted everything', () => {
-    const s = backupStatusJson(progress({ filesDone: 3, bytesDone: 300, filesTotal: 10, bytesTotal: 1000, elapsedMs: 2500 }));
-    expect(s).toEqual({ message_type: 'status', seconds_elapsed: 2, percent_done: 0, total_files: 10, files_done: 3, total_bytes: 1000, bytes_done: 300, error_count: 0, current_files: [] });
+    const s = backupStatusJson(
+      progress({ filesDone: 3, bytesDone: 300, filesTotal: 10, bytesTotal: 1000, elapsedMs: 2500 }),
+    );
+    expect(s).toEqual({
+      message_type: 'status',
+      seconds_elapsed: 2,
+      percent_done: 0,
+      total_files: 10,
+      files_done: 3,
+      total_bytes: 1000,
+      bytes_done: 300,
+      error_count: 0,
+      current_files: [],
+    });
   });
 
   it('backup: by bytes once the totals are known, and totals never below what is done', () => {
-    expect(backupStatusJson(progress({ filesDone: 3, bytesDone: 250, filesTotal: 10, bytesTotal: 1000, scanDone: true, elapsedMs: 5000 }))).toMatchObject({
+    expect(
+      backupStatusJson(
+        progress({ filesDone: 3, bytesDone: 250, filesTotal: 10, bytesTotal: 1000, scanDone: true, elapsedMs: 5000 }),
+      ),
+    ).toMatchObject({
       percent_done: 0.25,
       seconds_remaining: 15,
     });
-    const grown = backupStatusJson(progress({ filesDone: 12, bytesDone: 1500, filesTotal: 10, bytesTotal: 1000, scanDone: true, elapsedMs: 5000 }));
+    const grown = backupStatusJson(
+      progress({ filesDone: 12, bytesDone: 1500, filesTotal: 10, bytesTotal: 1000, scanDone: true, elapsedMs: 5000 }),
+    );
     expect(grown).toMatchObject({ percent_done: 1, total_files: 12, total_bytes: 1500 });
-    expect(backupStatusJson(progress({ filesDone: 12, bytesDone: 1500, filesTotal: 12, bytesTotal: 1500, scanDone: true, done: true }))).toMatchObject({
+    expect(
+      backupStatusJson(
+        progress({ filesDone: 12, bytesDone: 1500, filesTotal: 12, bytesTotal: 1500, scanDone: true, done: true }),
+      ),
+    ).toMatchObject({
       percent_done: 1,
       seconds_remaining: 0,
     });
@@ -83,6 +128,10 @@ describe('--json status lines', () => {
   it("-v lines in restic's columns, and library results in snake_case", () => {
     expect(backupItemText({ action: 'modified', path: '/a/', type: 'dir' })).toBe('modified  /a/');
     expect(backupItemText({ action: 'new', path: '/a/b', type: 'file' })).toBe('new       /a/b');
-    expect(snakeKeys({ indexFiles: 1, nested: [{ ageSeconds: 2 }], when: new Date(0) })).toEqual({ index_files: 1, nested: [{ age_seconds: 2 }], when: new Date(0) });
+    expect(snakeKeys({ indexFiles: 1, nested: [{ ageSeconds: 2 }], when: new Date(0) })).toEqual({
+      index_files: 1,
+      nested: [{ age_seconds: 2 }],
+      when: new Date(0),
+    });
   });
 });

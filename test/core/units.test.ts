@@ -1,7 +1,13 @@
 // The one grammar for sizes, durations and byte formatting (src/core/units.ts), as tables: every spelling the
 // README's table documents, and every rejected one with the words of its message.
 import { describe, expect, it } from 'vitest';
-import { formatBytes, looksLikeDuration, parseElapsed, parseRetentionDuration, parseSize } from '../../src/core/units.js';
+import {
+  formatBytes,
+  looksLikeDuration,
+  parseElapsed,
+  parseRetentionDuration,
+  parseSize,
+} from '../../src/core/units.js';
 import { parseMaxUnused } from '../../src/maintenance/prune-plan.js';
 import { parseSubset } from '../../src/maintenance/subset.js';
 
@@ -11,16 +17,35 @@ const G = K * M;
 
 describe('sizes', () => {
   it.each([
-    ['0', 0], ['4096', 4096], ['10b', 10], ['10 B', 10], ['512K', 512 * K], ['512k', 512 * K], ['512KB', 512 * K], ['512KiB', 512 * K],
-    ['16M', 16 * M], ['8MiB', 8 * M], ['8 MiB', 8 * M], ['100mb', 100 * M], ['1.5G', 1.5 * G], ['1.5 GiB', 1.5 * G], ['2T', 2 * K * G],
-    ['.5M', M / 2], ['1.0001K', 1024], [' 7M ', 7 * M], ['1P', K * K * G],
+    ['0', 0],
+    ['4096', 4096],
+    ['10b', 10],
+    ['10 B', 10],
+    ['512K', 512 * K],
+    ['512k', 512 * K],
+    ['512KB', 512 * K],
+    ['512KiB', 512 * K],
+    ['16M', 16 * M],
+    ['8MiB', 8 * M],
+    ['8 MiB', 8 * M],
+    ['100mb', 100 * M],
+    ['1.5G', 1.5 * G],
+    ['1.5 GiB', 1.5 * G],
+    ['2T', 2 * K * G],
+    ['.5M', M / 2],
+    ['1.0001K', 1024],
+    [' 7M ', 7 * M],
+    ['1P', K * K * G],
   ])('%j is %d bytes', (text, bytes) => {
     expect(parseSize(text, '--x')).toBe(bytes);
   });
 
-  it.each(['', 'M', '-1M', '1.5.2M', '1X', '1 M B', '1MiBs', 'lots', '1e3', '9999999999999P'])('%j is rejected naming the flag', (text) => {
-    expect(() => parseSize(text, '--max-repack-size')).toThrow(/--max-repack-size/);
-  });
+  it.each(['', 'M', '-1M', '1.5.2M', '1X', '1 M B', '1MiBs', 'lots', '1e3', '9999999999999P'])(
+    '%j is rejected naming the flag',
+    (text) => {
+      expect(() => parseSize(text, '--max-repack-size')).toThrow(/--max-repack-size/);
+    },
+  );
 
   it('every flag that takes a size reads it with the same grammar (the three parsers that disagreed)', () => {
     for (const text of ['1.5G', '8 MiB', '100M', '512k']) {
@@ -35,8 +60,17 @@ describe('sizes', () => {
 
 describe('byte formatting', () => {
   it.each([
-    [0, '0 B'], [512, '512 B'], [1001.7065499939841, '1002 B'], [1023.4, '1023 B'], [1024, '1.000 KiB'], [1536, '1.500 KiB'],
-    [16 * M, '16.000 MiB'], [1.5 * G, '1.500 GiB'], [3 * K * G, '3.000 TiB'], [2 * K * K * G, '2.000 PiB'], [5000 * K * K * G, '5000.000 PiB'],
+    [0, '0 B'],
+    [512, '512 B'],
+    [1001.7065499939841, '1002 B'],
+    [1023.4, '1023 B'],
+    [1024, '1.000 KiB'],
+    [1536, '1.500 KiB'],
+    [16 * M, '16.000 MiB'],
+    [1.5 * G, '1.500 GiB'],
+    [3 * K * G, '3.000 TiB'],
+    [2 * K * K * G, '2.000 PiB'],
+    [5000 * K * K * G, '5000.000 PiB'],
   ])('%d → %j', (n, text) => {
     expect(formatBytes(n)).toBe(text);
   });
@@ -57,8 +91,18 @@ describe('retention durations (restic: m = months)', () => {
   });
 
   it.each([
-    ['', /empty/], ['7', /no unit/], ['d', /cannot read/], ['-1d', /negative/], ['1.5d', /whole number/], ['30min', /whole hours/],
-    ['10s', /whole hours/], ['1M', /cannot read/], ['1Y', /cannot read/], ['1d1d', /days given twice/], ['1m2mo', /months given twice/], ['3x', /cannot read/],
+    ['', /empty/],
+    ['7', /no unit/],
+    ['d', /cannot read/],
+    ['-1d', /negative/],
+    ['1.5d', /whole number/],
+    ['30min', /whole hours/],
+    ['10s', /whole hours/],
+    ['1M', /cannot read/],
+    ['1Y', /cannot read/],
+    ['1d1d', /days given twice/],
+    ['1m2mo', /months given twice/],
+    ['3x', /cannot read/],
   ])('%j is rejected: %s', (text, why) => {
     expect(() => parseRetentionDuration(text, '--keep-within-daily')).toThrow(why);
     expect(() => parseRetentionDuration(text, '--keep-within-daily')).toThrow(/--keep-within-daily/);
@@ -67,8 +111,17 @@ describe('retention durations (restic: m = months)', () => {
 
 describe('elapsed durations', () => {
   it.each([
-    ['90', 90_000], ['1.5', 1500], ['90s', 90_000], ['250ms', 250], ['30min', 1_800_000], ['1h30min', 5_400_000], ['1h 30min', 5_400_000],
-    ['1.5h', 5_400_000], ['7d', 7 * 86_400_000], ['2w', 14 * 86_400_000], ['1d12h', 36 * 3_600_000],
+    ['90', 90_000],
+    ['1.5', 1500],
+    ['90s', 90_000],
+    ['250ms', 250],
+    ['30min', 1_800_000],
+    ['1h30min', 5_400_000],
+    ['1h 30min', 5_400_000],
+    ['1.5h', 5_400_000],
+    ['7d', 7 * 86_400_000],
+    ['2w', 14 * 86_400_000],
+    ['1d12h', 36 * 3_600_000],
   ])('%j is %d ms everywhere', (text, ms) => {
     expect(parseElapsed(text, 'rpo')).toBe(ms);
     expect(parseElapsed(text, '--retry-lock', 'minutes')).toBe(ms);
@@ -77,12 +130,19 @@ describe('elapsed durations', () => {
   it('a bare m means minutes only on restic Go-duration flags; elsewhere it is an error that suggests min', () => {
     expect(parseElapsed('5m', '--retry-lock', 'minutes')).toBe(300_000);
     expect(parseElapsed('1h30m', 'retry-lock', 'minutes')).toBe(5_400_000);
-    expect(() => parseElapsed('30m', 'rpo')).toThrow(/ambiguous duration "30m" for rpo: .*write 30min for minutes or 30mo for months/);
+    expect(() => parseElapsed('30m', 'rpo')).toThrow(
+      /ambiguous duration "30m" for rpo: .*write 30min for minutes or 30mo for months/,
+    );
     expect(() => parseElapsed('1h30m', 'every')).toThrow(/30min/);
   });
 
   it.each([
-    ['', /empty/], ['-5s', /negative|≥ 0/], ['1y', /no fixed length/], ['2mo', /no fixed length/], ['5s5s', /twice/], ['fast', /cannot read/],
+    ['', /empty/],
+    ['-5s', /negative|≥ 0/],
+    ['1y', /no fixed length/],
+    ['2mo', /no fixed length/],
+    ['5s5s', /twice/],
+    ['fast', /cannot read/],
   ])('%j is rejected: %s', (text, why) => {
     expect(() => parseElapsed(text, 'timeout')).toThrow(why);
   });

@@ -135,9 +135,22 @@ describe('randomBytes and the index', () => {
 
   it('re-exports the public pieces and not the test-only helper', () => {
     for (const name of [
-      'XaesKey', 'seal', 'open', 'xaesEncrypt', 'xaesDecrypt', 'SEAL_OVERHEAD',
-      'blake3', 'keyedBlake3', 'Blake3Key', 'createBlake3', 'createKeyedBlake3',
-      'deriveKey', 'calibrateScrypt', 'validateScryptParams', 'CHEAP_TEST_SCRYPT', 'randomBytes',
+      'XaesKey',
+      'seal',
+      'open',
+      'xaesEncrypt',
+      'xaesDecrypt',
+      'SEAL_OVERHEAD',
+      'blake3',
+      'keyedBlake3',
+      'Blake3Key',
+      'createBlake3',
+      'createKeyedBlake3',
+      'deriveKey',
+      'calibrateScrypt',
+      'validateScryptParams',
+      'CHEAP_TEST_SCRYPT',
+      'randomBytes',
     ]) {
       expect(api).toHaveProperty(name);
     }

@@ -24,8 +24,21 @@ function leaks(text: string): string[] {
 
 describe('child environments', () => {
   it('childEnv drops exactly the password variables', () => {
-    const base = { PATH: '/bin', REPO_PASSWORD: 'a', REPO_PASSWORD_FILE: '/f', REPO_PASSWORD_COMMAND: 'c', REPO_FROM_PASSWORD: 'b', AWS_SECRET_ACCESS_KEY: 's3', REPO_REPOSITORY: '/r' };
-    expect(childEnv(base, { EXTRA: '1' })).toEqual({ PATH: '/bin', AWS_SECRET_ACCESS_KEY: 's3', REPO_REPOSITORY: '/r', EXTRA: '1' });
+    const base = {
+      PATH: '/bin',
+      REPO_PASSWORD: 'a',
+      REPO_PASSWORD_FILE: '/f',
+      REPO_PASSWORD_COMMAND: 'c',
+      REPO_FROM_PASSWORD: 'b',
+      AWS_SECRET_ACCESS_KEY: 's3',
+      REPO_REPOSITORY: '/r',
+    };
+    expect(childEnv(base, { EXTRA: '1' })).toEqual({
+      PATH: '/bin',
+      AWS_SECRET_ACCESS_KEY: 's3',
+      REPO_REPOSITORY: '/r',
+      EXTRA: '1',
+    });
     expect(base.REPO_PASSWORD).toBe('a'); // the caller's object is untouched
   });
 
@@ -44,7 +57,9 @@ describe('child environments', () => {
 
   it('the --password-command itself does not see REPO_PASSWORD or its own variable', async () => {
     const out = path.join(tmp, 'pwcmd-env.txt');
-    const r = await runCli(['-r', repo, '--password-command', `env > ${out}; echo ${SECRET}`, 'snapshots'], { password: 'stale value in REPO_PASSWORD ' + SECRET });
+    const r = await runCli(['-r', repo, '--password-command', `env > ${out}; echo ${SECRET}`, 'snapshots'], {
+      password: 'stale value in REPO_PASSWORD ' + SECRET,
+    });
     expect(r.code, r.stderr).toBe(0);
     const text = fs.readFileSync(out, 'utf8');
     expect(text).toMatch(/^PATH=/m);
@@ -71,17 +86,28 @@ describe('child environments', () => {
     const r = await runCli(['run', 'home'], {
       cwd: dir,
       password: SECRET, // REPO_PASSWORD is set in repo's own environment too
-      env: { REPO_PASSWORD_FILE: path.join(dir, 'pass'), REPO_STATE_DIR: path.join(dir, 'state'), REPO_CACHE_DIR: path.join(dir, 'cache') },
+      env: {
+        REPO_PASSWORD_FILE: path.join(dir, 'pass'),
+        REPO_STATE_DIR: path.join(dir, 'state'),
+        REPO_CACHE_DIR: path.join(dir, 'cache'),
+      },
     });
     expect(r.code, r.stderr + r.out).toBe(0);
     const hook = fs.readFileSync(path.join(dir, 'hook-env.txt'), 'utf8');
     expect(hook).toMatch(/^REPO_PROFILE=home$/m);
     expect(leaks(hook)).toEqual([]);
-    const snaps = JSON.parse((await runCli(['-r', repo, '--json', 'snapshots'], { password: SECRET })).out) as { id: string; paths: string[] }[];
+    const snaps = JSON.parse((await runCli(['-r', repo, '--json', 'snapshots'], { password: SECRET })).out) as {
+      id: string;
+      paths: string[];
+    }[];
     const dumpSnap = snaps.find((s) => s.paths.some((p) => p.endsWith('.sql') || p.includes('app')))!;
     expect(dumpSnap, JSON.stringify(snaps)).toBeDefined();
     const ls = await runCli(['-r', repo, '--json', 'ls', dumpSnap.id], { password: SECRET });
-    const file = ls.out.trim().split('\n').map((l) => JSON.parse(l)).find((n) => n.type === 'file');
+    const file = ls.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((n) => n.type === 'file');
     const dumped = await runCli(['-r', repo, 'dump', dumpSnap.id, file.path], { password: SECRET });
     expect(dumped.code, dumped.stderr).toBe(0);
     expect(dumped.out).toMatch(/^PATH=/m);

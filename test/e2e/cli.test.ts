@@ -135,13 +135,30 @@ describe('repo CLI', () => {
   it('snapshots --json lists both with the documented fields; filters and --latest work', async () => {
     const list = json(await ok(['--json', 'snapshots']));
     expect(list.map((s: any) => s.id)).toEqual([first.snapshot_id, second.snapshot_id]);
-    for (const k of ['id', 'short_id', 'time', 'tree', 'paths', 'hostname', 'username', 'uid', 'gid', 'tags', 'program_version', 'summary']) {
+    for (const k of [
+      'id',
+      'short_id',
+      'time',
+      'tree',
+      'paths',
+      'hostname',
+      'username',
+      'uid',
+      'gid',
+      'tags',
+      'program_version',
+      'summary',
+    ]) {
       expect(list[0]).toHaveProperty(k);
     }
     expect(list[0].tags).toEqual(['e2e', 'first']);
     expect(list[1].time).toMatch(/^2030-01-0[12]T/);
-    expect(json(await ok(['--json', 'snapshots', '--tag', 'first'])).map((s: any) => s.id)).toEqual([first.snapshot_id]);
-    expect(json(await ok(['--json', 'snapshots', '--latest', '1'])).map((s: any) => s.id)).toEqual([second.snapshot_id]);
+    expect(json(await ok(['--json', 'snapshots', '--tag', 'first'])).map((s: any) => s.id)).toEqual([
+      first.snapshot_id,
+    ]);
+    expect(json(await ok(['--json', 'snapshots', '--latest', '1'])).map((s: any) => s.id)).toEqual([
+      second.snapshot_id,
+    ]);
     expect(json(await ok(['--json', 'snapshots', '--host', 'nobody']))).toEqual([]);
     const table = (await ok(['snapshots'])).out;
     expect(table).toContain(first.snapshot_id.slice(0, 8));
@@ -153,10 +170,18 @@ describe('repo CLI', () => {
     expect(paths).toContain('/src');
     expect(paths).toContain('/src/marker.txt');
     expect(paths).toContain('/src/empty-dir');
-    const lines = (await ok(['--json', 'ls', 'latest'])).out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await ok(['--json', 'ls', 'latest'])).out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ struct_type: 'snapshot', id: second.snapshot_id });
     const marker = lines.find((l) => l.path === '/src/marker.txt');
-    expect(marker).toMatchObject({ struct_type: 'node', type: 'file', name: 'marker.txt', size: MARKER.length * 50 + 50 });
+    expect(marker).toMatchObject({
+      struct_type: 'node',
+      type: 'file',
+      name: 'marker.txt',
+      size: MARKER.length * 50 + 50,
+    });
     for (const k of ['uid', 'gid', 'mode', 'mtime', 'atime', 'ctime']) expect(marker).toHaveProperty(k);
     const long = (await ok(['ls', '-l', 'latest', '/src/run.sh'])).out;
     expect(long).toMatch(/^-rwxr-xr-x .* \/src\/run\.sh$/m);
@@ -187,7 +212,16 @@ describe('repo CLI', () => {
 
   it('restore SNAPSHOT:PATH with --include restores only the selection', async () => {
     const target = path.join(tmp, 'restore2');
-    await ok(['restore', `${first.snapshot_id.slice(0, 10)}:src`, '--target', target, '--include', '/marker.txt', '--include', '/run.sh']);
+    await ok([
+      'restore',
+      `${first.snapshot_id.slice(0, 10)}:src`,
+      '--target',
+      target,
+      '--include',
+      '/marker.txt',
+      '--include',
+      '/run.sh',
+    ]);
     expect(fs.readdirSync(target).sort()).toEqual(['marker.txt', 'run.sh']);
     expect(fs.readFileSync(path.join(target, 'marker.txt'), 'utf8')).toBe(`${MARKER}\n`.repeat(50));
     expect(fs.statSync(path.join(target, 'run.sh')).mode & 0o777).toBe(0o755);
@@ -253,9 +287,19 @@ describe('repo CLI', () => {
   it('password file and password command are honoured; a failing password command is an error', async () => {
     const pwFile = path.join(tmp, 'pw.txt');
     fs.writeFileSync(pwFile, `${PASSWORD}\nsecond line ignored\n`);
-    expect((await run(['-r', repo, '--password-file', pwFile, 'snapshots'], { env: { REPO_PASSWORD: undefined } })).code).toBe(0);
-    expect((await run(['-r', repo, 'snapshots'], { env: { REPO_PASSWORD: undefined, REPO_PASSWORD_COMMAND: `printf '%s\\n' '${PASSWORD}'` } })).code).toBe(0);
-    const failing = await run(['-r', repo, '--password-command', 'exit 7', 'snapshots'], { env: { REPO_PASSWORD: undefined } });
+    expect(
+      (await run(['-r', repo, '--password-file', pwFile, 'snapshots'], { env: { REPO_PASSWORD: undefined } })).code,
+    ).toBe(0);
+    expect(
+      (
+        await run(['-r', repo, 'snapshots'], {
+          env: { REPO_PASSWORD: undefined, REPO_PASSWORD_COMMAND: `printf '%s\\n' '${PASSWORD}'` },
+        })
+      ).code,
+    ).toBe(0);
+    const failing = await run(['-r', repo, '--password-command', 'exit 7', 'snapshots'], {
+      env: { REPO_PASSWORD: undefined },
+    });
     expect(failing.code).toBe(1);
     expect(failing.stderr).toMatch(/password command exited with code 7/);
     const onCli = await run(['-r', repo, '--password=hunter2', 'snapshots']);
@@ -270,19 +314,24 @@ describe('repo CLI', () => {
     expect(r.stderr.trim()).toBe(`repo: cannot back up ${missing}: no such file or directory`);
   });
 
-  it.skipIf(isRoot)('an unreadable source file → warning, snapshot saved, exit 3 (skipped when run as root: root reads every file)', async () => {
-    const dir = path.join(tmp, 'partly-unreadable');
-    fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 'ok.txt'), 'fine');
-    fs.writeFileSync(path.join(dir, 'secret.txt'), 'hidden');
-    fs.chmodSync(path.join(dir, 'secret.txt'), 0o000);
-    const before = json(await ok(['--json', 'snapshots'])).length;
-    const r = await run(['-r', repo, '--json', 'backup', dir]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/^\{"message_type":"error","error":\{"message":"cannot open: permission denied"\},"during":"archival","item":".*secret\.txt"\}$/m);
-    expect(json(r).warnings[0]).toMatchObject({ skipped: true });
-    expect(json(await ok(['--json', 'snapshots'])).length).toBe(before + 1);
-  });
+  it.skipIf(isRoot)(
+    'an unreadable source file → warning, snapshot saved, exit 3 (skipped when run as root: root reads every file)',
+    async () => {
+      const dir = path.join(tmp, 'partly-unreadable');
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'ok.txt'), 'fine');
+      fs.writeFileSync(path.join(dir, 'secret.txt'), 'hidden');
+      fs.chmodSync(path.join(dir, 'secret.txt'), 0o000);
+      const before = json(await ok(['--json', 'snapshots'])).length;
+      const r = await run(['-r', repo, '--json', 'backup', dir]);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(
+        /^\{"message_type":"error","error":\{"message":"cannot open: permission denied"\},"during":"archival","item":".*secret\.txt"\}$/m,
+      );
+      expect(json(r).warnings[0]).toMatchObject({ skipped: true });
+      expect(json(await ok(['--json', 'snapshots'])).length).toBe(before + 1);
+    },
+  );
 
   it('--stdin and --stdin-from-command back up streams; a failing command saves no snapshot', async () => {
     const before = json(await ok(['--json', 'snapshots'])).length;
@@ -297,7 +346,9 @@ describe('repo CLI', () => {
     noStack(failing.stderr);
     expect(json(await ok(['--json', 'snapshots'])).length).toBe(before + 1);
 
-    const good = json(await ok(['--json', 'backup', '--stdin-from-command', '--stdin-filename', 'abc.txt', '--', 'printf', 'abc']));
+    const good = json(
+      await ok(['--json', 'backup', '--stdin-from-command', '--stdin-filename', 'abc.txt', '--', 'printf', 'abc']),
+    );
     expect((await ok(['dump', good.snapshot_id, 'abc.txt'])).out).toBe('abc');
     expect(json(await ok(['--json', 'snapshots'])).length).toBe(before + 2);
   });
@@ -318,10 +369,14 @@ describe('repo CLI', () => {
     const packId = allFiles(path.join(copy, 'data'))
       .map((f) => path.basename(f))
       .find((id) => {
-        const raw = execFileSync(process.execPath, [CLI, '-r', copy, 'cat', 'pack', id], { env: cliEnv(PASSWORD) }).toString();
+        const raw = execFileSync(process.execPath, [CLI, '-r', copy, 'cat', 'pack', id], {
+          env: cliEnv(PASSWORD),
+        }).toString();
         return JSON.parse(raw).blobs.some((b: any) => b.id === content);
       })!;
-    const pack = JSON.parse(execFileSync(process.execPath, [CLI, '-r', copy, 'cat', 'pack', packId], { env: cliEnv(PASSWORD) }).toString());
+    const pack = JSON.parse(
+      execFileSync(process.execPath, [CLI, '-r', copy, 'cat', 'pack', packId], { env: cliEnv(PASSWORD) }).toString(),
+    );
     const entry = pack.blobs.find((b: any) => b.id === content);
     const file = path.join(copy, 'data', packId.slice(0, 2), packId);
     const bytes = fs.readFileSync(file);
@@ -343,7 +398,8 @@ describe('repo CLI', () => {
     const running = run(['-r', bigRepo, 'backup', big], { onSpawn: (p) => (pid = p) });
     // Interrupt once the first pack is on disk: the backup is then certainly under way.
     const deadline = Date.now() + 20_000;
-    const hasPack = () => fs.readdirSync(path.join(bigRepo, 'data'), { recursive: true }).some((n) => /[0-9a-f]{64}$/.test(String(n)));
+    const hasPack = () =>
+      fs.readdirSync(path.join(bigRepo, 'data'), { recursive: true }).some((n) => /[0-9a-f]{64}$/.test(String(n)));
     while (!hasPack() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     process.kill(pid, 'SIGINT');
     const r = await running;

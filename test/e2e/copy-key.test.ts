@@ -42,11 +42,17 @@ describe('repo copy', () => {
     await ok(['-r', a, 'backup', 'src', '--tag', 'two', '--host', 'h1'], SRC_PW);
 
     // The source password comes from REPO_FROM_PASSWORD; the destination's from REPO_PASSWORD.
-    const bad = await run(['-r', b, 'init', '--copy-chunker-params', '--from-repo', a, '--chunker', '1M/2M/4M'], DST_PW, { REPO_FROM_PASSWORD: SRC_PW });
+    const bad = await run(
+      ['-r', b, 'init', '--copy-chunker-params', '--from-repo', a, '--chunker', '1M/2M/4M'],
+      DST_PW,
+      { REPO_FROM_PASSWORD: SRC_PW },
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/cannot be combined/);
     expect(fs.existsSync(b)).toBe(false);
-    const wrong = await run(['-r', b, 'init', '--copy-chunker-params', '--from-repo', a], DST_PW, { REPO_FROM_PASSWORD: 'nope' });
+    const wrong = await run(['-r', b, 'init', '--copy-chunker-params', '--from-repo', a], DST_PW, {
+      REPO_FROM_PASSWORD: 'nope',
+    });
     expect(wrong.code).toBe(12);
     expect(fs.existsSync(b)).toBe(false);
     await ok(['-r', b, 'init', '--copy-chunker-params', '--from-repo', a], DST_PW, { REPO_FROM_PASSWORD: SRC_PW });
@@ -58,7 +64,9 @@ describe('repo copy', () => {
     const first = json(await ok(['-r', b, '--json', 'copy', '--from-repo', a], DST_PW, { REPO_FROM_PASSWORD: SRC_PW }));
     expect(first.copied).toHaveLength(2);
     expect(first.skipped).toEqual([]);
-    const second = json(await ok(['-r', b, '--json', 'copy'], DST_PW, { REPO_FROM_REPOSITORY: a, REPO_FROM_PASSWORD: SRC_PW }));
+    const second = json(
+      await ok(['-r', b, '--json', 'copy'], DST_PW, { REPO_FROM_REPOSITORY: a, REPO_FROM_PASSWORD: SRC_PW }),
+    );
     expect(second.copied).toEqual([]);
     expect(second.skipped).toHaveLength(2);
     expect(second.data_blobs_added + second.tree_blobs_added).toBe(0);
@@ -66,7 +74,9 @@ describe('repo copy', () => {
     const srcSnaps = json(await ok(['-r', a, '--json', 'snapshots'], SRC_PW));
     const dstSnaps = json(await ok(['-r', b, '--json', 'snapshots'], DST_PW));
     expect(dstSnaps.map((s: any) => s.original)).toEqual(srcSnaps.map((s: any) => s.id));
-    expect(dstSnaps.map((s: any) => [s.time, s.hostname, s.tags])).toEqual(srcSnaps.map((s: any) => [s.time, s.hostname, s.tags]));
+    expect(dstSnaps.map((s: any) => [s.time, s.hostname, s.tags])).toEqual(
+      srcSnaps.map((s: any) => [s.time, s.hostname, s.tags]),
+    );
 
     const target = path.join(tmp, 'restore-b');
     await ok(['-r', b, 'restore', 'latest', '--target', target, '--verify'], DST_PW);
@@ -85,10 +95,17 @@ describe('repo copy', () => {
     const pwFile = path.join(tmp, 'src-pw');
     fs.writeFileSync(pwFile, `${SRC_PW}\n`);
     await ok(['-r', c, 'init'], DST_PW);
-    const byTag = json(await ok(['-r', c, '--json', 'copy', '--from-repo', a, '--from-password-file', pwFile, '--tag', 'one'], DST_PW));
+    const byTag = json(
+      await ok(['-r', c, '--json', 'copy', '--from-repo', a, '--from-password-file', pwFile, '--tag', 'one'], DST_PW),
+    );
     expect(byTag.copied).toHaveLength(1);
     const snaps = json(await ok(['-r', a, '--json', 'snapshots'], SRC_PW));
-    const byId = json(await ok(['-r', c, '--json', 'copy', '--from-repo', a, '--from-password-file', pwFile, snaps[1].short_id, snaps[0].id], DST_PW));
+    const byId = json(
+      await ok(
+        ['-r', c, '--json', 'copy', '--from-repo', a, '--from-password-file', pwFile, snaps[1].short_id, snaps[0].id],
+        DST_PW,
+      ),
+    );
     expect(byId.copied.map((x: any) => x.source)).toEqual([snaps[1].id]);
     expect(byId.skipped.map((x: any) => x.source)).toEqual([snaps[0].id]);
     const none = await run(['-r', c, 'copy'], DST_PW);

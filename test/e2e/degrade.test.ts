@@ -18,7 +18,11 @@ async function ok(repo: string, args: string[]): Promise<CliResult> {
   if (r.code !== 0) throw new Error(`repo ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.out}`);
   return r;
 }
-const names = (repo: string, dir: string) => fs.readdirSync(path.join(repo, dir)).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+const names = (repo: string, dir: string) =>
+  fs
+    .readdirSync(path.join(repo, dir))
+    .filter((n) => /^[0-9a-f]{64}$/.test(n))
+    .sort();
 let cases = 0;
 function copyRepo(): string {
   const dst = path.join(tmp, `case-${cases++}`);
@@ -61,35 +65,44 @@ describe('a damaged key file', () => {
     return member === 'salt' || member === 'data' ? start + 10 : start; // inside base64, or the value's first byte
   }
 
-  it.each(members)('a flipped byte in %s: the repository opens if the master key can still be authenticated, and check names the file', async (member) => {
-    const repo = copyRepo();
-    const [key] = names(repo, 'keys');
-    const file = path.join(repo, 'keys', key);
-    flip(file, valueOffset(fs.readFileSync(file, 'latin1'), member));
-    const r = await run(repo, ['--json', 'snapshots']);
-    outcome[member] = r.code === 0;
-    if (r.code === 0) {
-      expect(JSON.parse(r.out)).toHaveLength(3);
-      expect(r.stderr).toContain(`keys/${key}`);
-      expect(r.stderr).toMatch(/repo key add/);
-      const restored = path.join(repo + '-restore');
-      await ok(repo, ['restore', `${snapshotOf[2]}:${tmp}`, '--target', restored]); // the target gets src/ (full paths, spec §10)
-      expect(fs.readFileSync(path.join(restored, 'src', 'file-2.txt'), 'utf8')).toBe(fs.readFileSync(path.join(src, 'file-2.txt'), 'utf8'));
-    } else {
-      expect(r.stderr).toContain(`keys/${key}`);
-      expect(r.stderr).toMatch(/damaged/);
-      expect(r.stderr).not.toMatch(/^repo: wrong password/m);
-    }
-    const c = await run(repo, ['--json', 'check']);
-    if (r.code === 0) {
-      expect(c.code).toBe(1);
-      expect(JSON.parse(c.out).problems).toEqual([expect.objectContaining({ kind: 'key', file: `keys/${key}` })]);
-    }
-  });
+  it.each(members)(
+    'a flipped byte in %s: the repository opens if the master key can still be authenticated, and check names the file',
+    async (member) => {
+      const repo = copyRepo();
+      const [key] = names(repo, 'keys');
+      const file = path.join(repo, 'keys', key);
+      flip(file, valueOffset(fs.readFileSync(file, 'latin1'), member));
+      const r = await run(repo, ['--json', 'snapshots']);
+      outcome[member] = r.code === 0;
+      if (r.code === 0) {
+        expect(JSON.parse(r.out)).toHaveLength(3);
+        expect(r.stderr).toContain(`keys/${key}`);
+        expect(r.stderr).toMatch(/repo key add/);
+        const restored = path.join(repo + '-restore');
+        await ok(repo, ['restore', `${snapshotOf[2]}:${tmp}`, '--target', restored]); // the target gets src/ (full paths, spec §10)
+        expect(fs.readFileSync(path.join(restored, 'src', 'file-2.txt'), 'utf8')).toBe(
+          fs.readFileSync(path.join(src, 'file-2.txt'), 'utf8'),
+        );
+      } else {
+        expect(r.stderr).toContain(`keys/${key}`);
+        expect(r.stderr).toMatch(/damaged/);
+        expect(r.stderr).not.toMatch(/^repo: wrong password/m);
+      }
+      const c = await run(repo, ['--json', 'check']);
+      if (r.code === 0) {
+        expect(c.code).toBe(1);
+        expect(JSON.parse(c.out).problems).toEqual([expect.objectContaining({ kind: 'key', file: `keys/${key}` })]);
+      }
+    },
+  );
 
   it('survives every member but the salt (which cannot be guessed)', () => {
     expect(Object.keys(outcome)).toHaveLength(members.length);
-    expect(Object.entries(outcome).filter(([, v]) => !v).map(([k]) => k)).toEqual(['salt']);
+    expect(
+      Object.entries(outcome)
+        .filter(([, v]) => !v)
+        .map(([k]) => k),
+    ).toEqual(['salt']);
   });
 
   it('a flip that breaks the JSON (a quote of hostname) or makes it invalid UTF-8 still opens', async () => {
@@ -133,7 +146,9 @@ describe('one damaged index file of three', () => {
     const r = await ok(repo, ['restore', `${snapshotOf[0]}:${tmp}`, '--target', path.join(tmp, 'idx-r0')]);
     expect(r.stderr).toContain(`index/${indexOf[2]}`);
     expect(r.stderr).toContain('repo repair index');
-    expect(fs.readFileSync(path.join(tmp, 'idx-r0', 'src', 'file-0.txt'), 'utf8')).toBe(fs.readFileSync(path.join(src, 'file-0.txt'), 'utf8'));
+    expect(fs.readFileSync(path.join(tmp, 'idx-r0', 'src', 'file-0.txt'), 'utf8')).toBe(
+      fs.readFileSync(path.join(src, 'file-0.txt'), 'utf8'),
+    );
   });
 
   it('a restore needing a blob only that file listed fails naming "repair index"', async () => {
@@ -144,7 +159,11 @@ describe('one damaged index file of three', () => {
   });
 
   it('prune refuses to delete anything and names the repair; a backup still works', async () => {
-    const packs = () => fs.readdirSync(path.join(repo, 'data')).flatMap((d) => fs.readdirSync(path.join(repo, 'data', d))).sort();
+    const packs = () =>
+      fs
+        .readdirSync(path.join(repo, 'data'))
+        .flatMap((d) => fs.readdirSync(path.join(repo, 'data', d)))
+        .sort();
     const before = packs();
     expect(before.length).toBeGreaterThan(0);
     const p = await run(repo, ['prune', '--max-unused', '0%']);
@@ -158,7 +177,9 @@ describe('one damaged index file of three', () => {
     await ok(repo, ['repair', 'index']);
     const r = await ok(repo, ['restore', `${snapshotOf[2]}:${tmp}`, '--target', path.join(tmp, 'idx-r2b')]);
     expect(r.stderr).not.toMatch(/damaged/);
-    expect(fs.readFileSync(path.join(tmp, 'idx-r2b', 'src', 'file-2.txt'), 'utf8')).toBe(fs.readFileSync(path.join(src, 'file-2.txt'), 'utf8'));
+    expect(fs.readFileSync(path.join(tmp, 'idx-r2b', 'src', 'file-2.txt'), 'utf8')).toBe(
+      fs.readFileSync(path.join(src, 'file-2.txt'), 'utf8'),
+    );
     await ok(repo, ['check', '--read-data']);
   });
 });
@@ -175,7 +196,10 @@ describe('one damaged snapshot file of three', () => {
     expect(r.out).toMatch(/2 snapshots \(1 damaged snapshot file skipped\)/);
     expect(r.stderr).toContain(`snapshots/${snapshotOf[1]}`);
     expect(r.stderr).toContain('repo repair snapshots --forget');
-    expect(JSON.parse((await ok(repo, ['--json', 'snapshots'])).out).map((s: { id: string }) => s.id)).toEqual([snapshotOf[0], snapshotOf[2]]);
+    expect(JSON.parse((await ok(repo, ['--json', 'snapshots'])).out).map((s: { id: string }) => s.id)).toEqual([
+      snapshotOf[0],
+      snapshotOf[2],
+    ]);
   });
 
   it('restore latest and the others work; the damaged one fails naming the repair', async () => {
@@ -208,7 +232,9 @@ describe('forget count flags', () => {
   it('the error for a bad --keep-daily names the flag and that -1/unlimited is allowed', async () => {
     const r = await run(pristine, ['forget', '--keep-daily', 'x', '--dry-run']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--keep-daily: invalid count "x": use a whole number ≥ 0, or -1 or 'unlimited' for no limit/);
+    expect(r.stderr).toMatch(
+      /--keep-daily: invalid count "x": use a whole number ≥ 0, or -1 or 'unlimited' for no limit/,
+    );
     await ok(pristine, ['forget', '--keep-daily', '-1', '--dry-run']);
   });
 });

@@ -49,18 +49,34 @@ describe('bad exclude and --files-from input fails with one line before anything
   }
   it('a --files-from list naming only missing paths fails; one missing among others warns and exits 3', async () => {
     fs.writeFileSync(path.join(dir, 'list-missing'), `${dir}/nope\n`);
-    const none = await runCli(['-r', repoDir, 'backup', '--files-from', 'list-missing'], { password: PASSWORD, cwd: dir });
+    const none = await runCli(['-r', repoDir, 'backup', '--files-from', 'list-missing'], {
+      password: PASSWORD,
+      cwd: dir,
+    });
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/none of the paths listed by --files-from\* exist/);
     fs.writeFileSync(path.join(dir, 'list-some'), `${dir}/nope\n${dir}/src\n`);
-    const some = await runCli(['-r', repoDir, 'backup', '--files-from-verbatim', 'list-some'], { password: PASSWORD, cwd: dir });
+    const some = await runCli(['-r', repoDir, 'backup', '--files-from-verbatim', 'list-some'], {
+      password: PASSWORD,
+      cwd: dir,
+    });
     expect(some.code).toBe(3);
     expect(some.stderr).toContain(`${dir}/nope: does not exist, skipping`);
   });
   it('--files-from - reads the list from standard input', async () => {
-    const r = await runCli(['-r', repoDir, '--json', 'backup', '--files-from', '-'], { password: PASSWORD, cwd: dir, input: `# from stdin\n${dir}/src/f\n` });
+    const r = await runCli(['-r', repoDir, '--json', 'backup', '--files-from', '-'], {
+      password: PASSWORD,
+      cwd: dir,
+      input: `# from stdin\n${dir}/src/f\n`,
+    });
     expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(r.out.trim().split('\n').filter((l) => l.includes('"summary"')).pop()!) as { total_files_processed: number };
+    const summary = JSON.parse(
+      r.out
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('"summary"'))
+        .pop()!,
+    ) as { total_files_processed: number };
     expect(summary.total_files_processed).toBe(1);
   });
 });

@@ -38,7 +38,9 @@ function run(args: string[], env: Record<string, string | undefined> = {}): Prom
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('close', (code) =>
+      resolve({ code, out: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+    );
   });
 }
 
@@ -50,7 +52,11 @@ async function ok(args: string[], env: Record<string, string | undefined> = {}):
 
 // The whole output, or its last line: backup streams status lines before its summary under --json.
 const json = (r: Result) => lastJson(r.out);
-const ndjson = (r: Result) => r.out.trim().split('\n').map((l) => JSON.parse(l));
+const ndjson = (r: Result) =>
+  r.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 let first: string;
 let second: string;
@@ -107,7 +113,12 @@ describe('repo diff', () => {
     const changes = lines.filter((l) => l.message_type === 'change').map((l) => `${l.modifier} ${l.path}`);
     expect(changes).toEqual(['M /src/docs/a.txt', '- /src/docs/b.md', '+ /src/docs/c.txt']);
     const stats = lines.at(-1);
-    expect(stats).toMatchObject({ message_type: 'statistics', source_snapshot: first, target_snapshot: second, changed_files: 1 });
+    expect(stats).toMatchObject({
+      message_type: 'statistics',
+      source_snapshot: first,
+      target_snapshot: second,
+      changed_files: 1,
+    });
     expect(stats.added).toMatchObject({ files: 1, dirs: 0 });
     expect(stats.removed).toMatchObject({ files: 1 });
     const sub = ndjson(await ok(['--json', 'diff', `${first}:/src/docs`, `${second}:/src/docs`]));
@@ -118,7 +129,14 @@ describe('repo diff', () => {
 describe('repo find', () => {
   it('finds paths by pattern and objects by id', async () => {
     const md = json(await ok(['--json', 'find', '*.md']));
-    expect(md).toEqual([{ message_type: 'matches', snapshot: first, hits: 1, matches: [expect.objectContaining({ path: '/src/docs/b.md', type: 'file' })] }]);
+    expect(md).toEqual([
+      {
+        message_type: 'matches',
+        snapshot: first,
+        hits: 1,
+        matches: [expect.objectContaining({ path: '/src/docs/b.md', type: 'file' })],
+      },
+    ]);
     const txt = json(await ok(['--json', 'find', '/src/docs/*.TXT', '-i', '--snapshot', second]));
     expect(txt.map((s: any) => s.matches.map((m: any) => m.path))).toEqual([['/src/docs/a.txt', '/src/docs/c.txt']]);
     expect((await ok(['find', 'a.txt'])).out).toMatch(/Found matching entries in snapshot/);
@@ -166,7 +184,10 @@ describe('repo tag', () => {
 describe('repo analyze', () => {
   it('works without a repository or password, as JSON, CSV and a table', async () => {
     const noPw = { REPO_PASSWORD: undefined, REPO_REPOSITORY: repo };
-    const r = await run(['--json', 'analyze', src, '--chunker-sweep', '--chunker', '16K/64K/256K', '--workers', '2'], noPw);
+    const r = await run(
+      ['--json', 'analyze', src, '--chunker-sweep', '--chunker', '16K/64K/256K', '--workers', '2'],
+      noPw,
+    );
     expect(r.code).toBe(0);
     const a = JSON.parse(r.out);
     expect(a.settings).toHaveLength(7);

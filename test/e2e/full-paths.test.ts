@@ -25,7 +25,13 @@ async function repo(args: string[], cwd = tmp): Promise<string> {
 function restic(args: string[], cwd = tmp): string {
   const r = spawnSync(RESTIC, ['-q', ...args], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: tmp, RESTIC_REPOSITORY: path.join(tmp, 'restic'), RESTIC_PASSWORD: PASSWORD, RESTIC_CACHE_DIR: path.join(tmp, 'restic-cache') },
+    env: {
+      PATH: process.env.PATH,
+      HOME: tmp,
+      RESTIC_REPOSITORY: path.join(tmp, 'restic'),
+      RESTIC_PASSWORD: PASSWORD,
+      RESTIC_CACHE_DIR: path.join(tmp, 'restic-cache'),
+    },
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`restic ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
@@ -82,7 +88,11 @@ describe.runIf(hasRestic)('snapshot paths, differential against restic', () => {
     ['relative paths', () => ['me/docs', 'data'], 'src'],
     ['a relative path climbing out', () => ['../me/docs'], 'src/other'],
     ['"." (its entries at the root)', () => ['.'], 'src/me'],
-    ['a relative and an absolute path with the same first component (restic\'s "-1" suffix)', (s) => [firstComponent(), `${s}/data`], '.'],
+    [
+      'a relative and an absolute path with the same first component (restic\'s "-1" suffix)',
+      (s) => [firstComponent(), `${s}/data`],
+      '.',
+    ],
   ];
   for (const [what, args, cwd] of cases) {
     it(`${what}: the same paths and intermediate directory times as restic`, async () => {
@@ -95,10 +105,15 @@ describe.runIf(hasRestic)('snapshot paths, differential against restic', () => {
       expect(ours.map((n) => `${n.type} ${n.path}`)).toEqual(theirs.map((n) => `${n.type} ${n.path}`));
       // Not the system's temp folder above ours: other tests change it between the two backups.
       const above = (p: string) => tmp.startsWith(p.replace(/^(\/[^/]+)-\d+/, '$1') + '/'); // "/tmp-1" is /tmp too
-      const dirTimes = (l: Listed[]) => l.filter((n) => n.type === 'dir' && !above(n.path)).map((n) => `${n.path} ${n.mtime}`);
+      const dirTimes = (l: Listed[]) =>
+        l.filter((n) => n.type === 'dir' && !above(n.path)).map((n) => `${n.path} ${n.mtime}`);
       expect(dirTimes(ours)).toEqual(dirTimes(theirs));
       const paths = JSON.parse(listed.split('\n')[0]).paths; // the snapshot line comes first
-      expect([...paths].sort()).toEqual(args(src).map((a) => path.resolve(dir, a)).sort());
+      expect([...paths].sort()).toEqual(
+        args(src)
+          .map((a) => path.resolve(dir, a))
+          .sort(),
+      );
     });
   }
 });
@@ -136,7 +151,10 @@ describe('commands given the path as backed up', () => {
 
     const diff = await repo(['diff', first, second]);
     expect(diff).toContain(`M    ${src}/me/docs/a.txt`);
-    const sub = (await repo(['--json', 'diff', `${first}:${src}/me/docs`, `${second}:${src}/me/docs`])).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const sub = (await repo(['--json', 'diff', `${first}:${src}/me/docs`, `${second}:${src}/me/docs`]))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(sub.filter((l) => l.message_type === 'change').map((l) => l.path)).toEqual(['/a.txt']);
   });
 });

@@ -12,7 +12,17 @@ const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).stat
 
 beforeAll(async () => {
   dir = tempDir('repo-generate-');
-  const r = await runCli(['generate', '--bash-completion', path.join(dir, 'repo.bash'), '--zsh-completion', path.join(dir, '_repo'), '--fish-completion', path.join(dir, 'repo.fish'), '--man', path.join(dir, 'man')]);
+  const r = await runCli([
+    'generate',
+    '--bash-completion',
+    path.join(dir, 'repo.bash'),
+    '--zsh-completion',
+    path.join(dir, '_repo'),
+    '--fish-completion',
+    path.join(dir, 'repo.fish'),
+    '--man',
+    path.join(dir, 'man'),
+  ]);
   if (r.code !== 0) throw new Error(r.stderr);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -20,16 +30,24 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 /** What bash's completion function offers for the words typed (the last one being completed). */
 function bash(line: string): string[] {
   const script = `source ${JSON.stringify(path.join(dir, 'repo.bash'))}
-COMP_WORDS=(${line.split(' ').map((w) => `'${w}'`).join(' ')}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _repo; printf '%s\\n' "\${COMPREPLY[@]}"`;
+COMP_WORDS=(${line
+    .split(' ')
+    .map((w) => `'${w}'`)
+    .join(' ')}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _repo; printf '%s\\n' "\${COMPREPLY[@]}"`;
   return execFileSync('bash', ['-c', script], { encoding: 'utf8', cwd: dir }).split('\n').filter(Boolean);
 }
 
 describe('repo generate', () => {
-  it('bash completes commands, subcommands, a command\'s options and the global ones, and files after that', () => {
+  it("bash completes commands, subcommands, a command's options and the global ones, and files after that", () => {
     expect(bash('repo ba')).toEqual(['backup']);
     expect(bash('repo key a')).toEqual(['add']);
     expect(bash('repo -r /srv/x rep')).toEqual(['repair']);
-    expect(bash('repo backup --exclude-')).toEqual(['--exclude-file', '--exclude-if-present', '--exclude-caches', '--exclude-larger-than']);
+    expect(bash('repo backup --exclude-')).toEqual([
+      '--exclude-file',
+      '--exclude-if-present',
+      '--exclude-caches',
+      '--exclude-larger-than',
+    ]);
     expect(bash('repo backup --password-')).toEqual(['--password-file', '--password-command']);
     expect(bash('repo --password-')).toEqual(['--password-file', '--password-command']);
     expect(bash('repo restore _r')).toEqual(['_repo']); // a file in the folder
@@ -46,7 +64,13 @@ words=(repo backup --ex); CURRENT=3; _repo
 print SEP
 words=(repo restore x); CURRENT=3; _repo`;
     const [subs, opts, files] = execFileSync('zsh', ['-f', '-c', script], { encoding: 'utf8' }).split('SEP\n');
-    expect(subs.split('\n').filter(Boolean).map((l) => l.split(':')[0]).sort()).toEqual(['add', 'list', 'passwd', 'remove']);
+    expect(
+      subs
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(':')[0])
+        .sort(),
+    ).toEqual(['add', 'list', 'passwd', 'remove']);
     expect(opts).toMatch(/^--exclude:exclude paths matching the pattern/m);
     expect(opts).toMatch(/^--repo:repository location/m);
     expect(files.trim()).toBe('FILES');
@@ -54,7 +78,11 @@ words=(repo restore x); CURRENT=3; _repo`;
 
   it.skipIf(!has('fish'))('fish completes through `complete -C`', () => {
     const out = (line: string) =>
-      execFileSync('fish', ['--no-config', '-c', `source ${path.join(dir, 'repo.fish')}; complete -C ${JSON.stringify(line)}`], { encoding: 'utf8' })
+      execFileSync(
+        'fish',
+        ['--no-config', '-c', `source ${path.join(dir, 'repo.fish')}; complete -C ${JSON.stringify(line)}`],
+        { encoding: 'utf8' },
+      )
         .split('\n')
         .filter(Boolean)
         .map((l) => l.split('\t')[0]);
@@ -75,7 +103,9 @@ words=(repo restore x); CURRENT=3; _repo`;
       expect(r.stderr, p).toBe('');
       expect(r.status).toBe(0);
     }
-    const text = spawnSync('groff', ['-man', '-Tascii', '-P-c', '-P-u', '-P-b', path.join(dir, 'man', 'repo.1')], { encoding: 'utf8' }).stdout;
+    const text = spawnSync('groff', ['-man', '-Tascii', '-P-c', '-P-u', '-P-b', path.join(dir, 'man', 'repo.1')], {
+      encoding: 'utf8',
+    }).stdout;
     expect(text).toMatch(/Exit codes:/);
     expect(text).toMatch(/--password-file/);
   });

@@ -32,16 +32,29 @@ function restic(args: string[]): Promise<string> {
 }
 
 async function repo(args: string[]): Promise<string> {
-  const r = await runCli(['-r', path.join(work, 'repo'), ...args], { password: PASSWORD, cwd: work, env: { REPO_CACHE_DIR: path.join(work, 'cache'), REPO_PROGRESS_FPS: '30' } });
+  const r = await runCli(['-r', path.join(work, 'repo'), ...args], {
+    password: PASSWORD,
+    cwd: work,
+    env: { REPO_CACHE_DIR: path.join(work, 'cache'), REPO_PROGRESS_FPS: '30' },
+  });
   if (r.code !== 0) throw new Error(`repo ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.out;
 }
 
-const parse = (out: string): Line[] => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
-const keysOf = (lines: Line[], type: string) => [...new Set(lines.filter((l) => l.message_type === type).flatMap((l) => Object.keys(l)))].sort();
-const actions = (lines: Line[]) => [...new Set(lines.filter((l) => l.message_type === 'verbose_status').map((l) => l.action as string))].sort();
+const parse = (out: string): Line[] =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Line);
+const keysOf = (lines: Line[], type: string) =>
+  [...new Set(lines.filter((l) => l.message_type === type).flatMap((l) => Object.keys(l)))].sort();
+const actions = (lines: Line[]) =>
+  [...new Set(lines.filter((l) => l.message_type === 'verbose_status').map((l) => l.action as string))].sort();
 
-const runs: Record<'restic' | 'repo', { first: Line[]; second: Line[] }> = { restic: { first: [], second: [] }, repo: { first: [], second: [] } };
+const runs: Record<'restic' | 'repo', { first: Line[]; second: Line[] }> = {
+  restic: { first: [], second: [] },
+  repo: { first: [], second: [] },
+};
 
 beforeAll(async () => {
   if (!haveRestic) return;
@@ -69,12 +82,26 @@ afterAll(() => {
 describe.skipIf(!haveRestic)('backup --json against restic 0.14', () => {
   it('status lines carry every key restic writes', () => {
     // restic 0.14 prints its -vv "scan_finished" item as a status line (later versions: verbose_status); not a status.
-    const resticKeys = keysOf([...runs.restic.first, ...runs.restic.second].filter((l) => l.action === undefined), 'status');
+    const resticKeys = keysOf(
+      [...runs.restic.first, ...runs.restic.second].filter((l) => l.action === undefined),
+      'status',
+    );
     expect(resticKeys).toContain('percent_done');
     const ours = keysOf([...runs.repo.first, ...runs.repo.second], 'status');
     expect(resticKeys.filter((k) => !ours.includes(k))).toEqual([]);
     // And nothing restic's status lines never have.
-    const restics = ['message_type', 'seconds_elapsed', 'seconds_remaining', 'percent_done', 'total_files', 'files_done', 'total_bytes', 'bytes_done', 'error_count', 'current_files'];
+    const restics = [
+      'message_type',
+      'seconds_elapsed',
+      'seconds_remaining',
+      'percent_done',
+      'total_files',
+      'files_done',
+      'total_bytes',
+      'bytes_done',
+      'error_count',
+      'current_files',
+    ];
     expect(ours.filter((k) => !restics.includes(k))).toEqual([]);
   });
 
@@ -84,7 +111,16 @@ describe.skipIf(!haveRestic)('backup --json against restic 0.14', () => {
       const o = runs.repo[run].find((l) => l.message_type === 'summary')!;
       expect(Object.keys(r).filter((k) => !(k in o))).toEqual([]);
       for (const k of Object.keys(r)) expect(typeof o[k], k).toBe(typeof r[k]);
-      for (const k of ['files_new', 'files_changed', 'files_unmodified', 'dirs_new', 'dirs_changed', 'dirs_unmodified', 'total_files_processed', 'total_bytes_processed']) {
+      for (const k of [
+        'files_new',
+        'files_changed',
+        'files_unmodified',
+        'dirs_new',
+        'dirs_changed',
+        'dirs_unmodified',
+        'total_files_processed',
+        'total_bytes_processed',
+      ]) {
         expect(o[k], `${run} ${k}`).toBe(r[k]);
       }
     }
@@ -95,7 +131,9 @@ describe.skipIf(!haveRestic)('backup --json against restic 0.14', () => {
     const resticKeys = keysOf(all('restic'), 'verbose_status').filter((k) => !NOT_WRITTEN.includes(k));
     expect(keysOf(all('repo'), 'verbose_status')).toEqual(resticKeys);
     // restic -vv also lists unchanged entries; repo -v lists what changed (and, beyond restic, what was removed).
-    expect(actions(all('restic')).filter((a) => a !== 'unchanged')).toEqual(actions(all('repo')).filter((a) => a !== 'removed'));
+    expect(actions(all('restic')).filter((a) => a !== 'unchanged')).toEqual(
+      actions(all('repo')).filter((a) => a !== 'removed'),
+    );
     const items = (who: 'restic' | 'repo', run: 'first' | 'second') =>
       runs[who][run]
         .filter((l) => l.message_type === 'verbose_status' && l.action !== 'unchanged')

@@ -13,10 +13,19 @@ const PASSWORD = 'json shapes password';
 let tmp: string;
 let repo: string;
 let src: string;
-const env = () => ({ REPO_CACHE_DIR: path.join(tmp, 'cache'), REPO_STATE_DIR: path.join(tmp, 'state'), REPO_PROGRESS_FPS: '20' });
+const env = () => ({
+  REPO_CACHE_DIR: path.join(tmp, 'cache'),
+  REPO_STATE_DIR: path.join(tmp, 'state'),
+  REPO_PROGRESS_FPS: '20',
+});
 
 async function run(args: string[], opts: { input?: string; code?: number; noRepo?: boolean } = {}): Promise<CliResult> {
-  const r = await runCli(opts.noRepo ? args : ['-r', repo, ...args], { password: PASSWORD, cwd: tmp, env: env(), input: opts.input });
+  const r = await runCli(opts.noRepo ? args : ['-r', repo, ...args], {
+    password: PASSWORD,
+    cwd: tmp,
+    env: env(),
+    input: opts.input,
+  });
   if (r.code !== (opts.code ?? 0)) throw new Error(`repo ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
   return r;
 }
@@ -28,7 +37,18 @@ const lines = (text: string) =>
     .map((l) => JSON.parse(l) as unknown);
 
 /** Keys whose values are part of the shape (a fixed vocabulary), not data. */
-const ENUM_KEYS = new Set(['message_type', 'struct_type', 'action', 'during', 'modifier', 'type', 'mode', 'objective', 'kind', 'result']);
+const ENUM_KEYS = new Set([
+  'message_type',
+  'struct_type',
+  'action',
+  'during',
+  'modifier',
+  'type',
+  'mode',
+  'objective',
+  'kind',
+  'result',
+]);
 
 type Shape = string | Shape[] | { [k: string]: Shape };
 
@@ -60,7 +80,8 @@ function streamShape(values: unknown[]): Shape[] {
   const typeOf = (v: unknown) => (v as { message_type?: string } | null)?.message_type;
   const lastStatus = values.filter((v) => typeOf(v) === 'status').slice(-1);
   const verbose = new Map<string, Shape>();
-  for (const v of values.filter((x) => typeOf(x) === 'verbose_status')) verbose.set(JSON.stringify(shapeOf(v)), shapeOf(v));
+  for (const v of values.filter((x) => typeOf(x) === 'verbose_status'))
+    verbose.set(JSON.stringify(shapeOf(v)), shapeOf(v));
   const rest: Shape[] = [];
   for (const v of values.filter((x) => typeOf(x) !== 'status' && typeOf(x) !== 'verbose_status')) {
     const sh = shapeOf(v);
@@ -76,18 +97,27 @@ const RESTIC_CAMEL_CASE = new Set(['userName', 'hostName']);
 function badKeys(v: unknown, at = '$'): string[] {
   if (Array.isArray(v)) return v.flatMap((e, i) => badKeys(e, `${at}[${i}]`));
   if (v === null || typeof v !== 'object') return [];
-  return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => [...(/^[a-z][a-z0-9_]*$/.test(k) || RESTIC_CAMEL_CASE.has(k) ? [] : [`${at}.${k}`]), ...badKeys(x, `${at}.${k}`)]);
+  return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => [
+    ...(/^[a-z][a-z0-9_]*$/.test(k) || RESTIC_CAMEL_CASE.has(k) ? [] : [`${at}.${k}`]),
+    ...badKeys(x, `${at}.${k}`),
+  ]);
 }
 
 /** Every object a command prints (each line, or each element of an array it prints) names its message_type. */
 function missingType(values: unknown[]): unknown[] {
-  return values.flatMap((v) => (Array.isArray(v) ? v : [v])).filter((o) => typeof (o as { message_type?: unknown })?.message_type !== 'string');
+  return values
+    .flatMap((v) => (Array.isArray(v) ? v : [v]))
+    .filter((o) => typeof (o as { message_type?: unknown })?.message_type !== 'string');
 }
 
 const shapes = new Map<string, { stdout: Shape[]; stderr: Shape[] }>();
 const raw = new Map<string, unknown[]>();
 
-async function record(name: string, args: string[], opts: { input?: string; code?: number; noRepo?: boolean } = {}): Promise<CliResult> {
+async function record(
+  name: string,
+  args: string[],
+  opts: { input?: string; code?: number; noRepo?: boolean } = {},
+): Promise<CliResult> {
   const r = await run(['--json', ...args], opts);
   const out = lines(r.out);
   const errLines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
@@ -170,7 +200,8 @@ describe('--json output', () => {
     const problems: string[] = [];
     for (const [name, values] of raw) {
       for (const k of badKeys(values)) problems.push(`${name}: key ${k}`);
-      for (const o of missingType(values)) problems.push(`${name}: no message_type in ${JSON.stringify(o).slice(0, 120)}`);
+      for (const o of missingType(values))
+        problems.push(`${name}: no message_type in ${JSON.stringify(o).slice(0, 120)}`);
     }
     expect(problems).toEqual([]);
   });
@@ -189,20 +220,41 @@ describe('--json output', () => {
     const stdoutTypes = (shapes.get('backup')!.stdout as { message_type: string }[]).map((s) => s.message_type);
     expect(stdoutTypes.at(-1)).toBe('"summary"');
     expect(values.filter((v) => v.message_type === 'error')).toEqual([
-      { message_type: 'error', error: { message: 'invalid signature in exclusion tagfile' }, during: 'archival', item: path.join(src, 'tagged', 'NOBACKUP') },
+      {
+        message_type: 'error',
+        error: { message: 'invalid signature in exclusion tagfile' },
+        during: 'archival',
+        item: path.join(src, 'tagged', 'NOBACKUP'),
+      },
     ]);
   });
 
   it('-v lists new, modified and removed entries as verbose_status lines', () => {
-    const items = (raw.get('backup-changes')! as Record<string, unknown>[]).filter((v) => v.message_type === 'verbose_status').map((v) => `${v.action} ${v.item}`);
+    const items = (raw.get('backup-changes')! as Record<string, unknown>[])
+      .filter((v) => v.message_type === 'verbose_status')
+      .map((v) => `${v.action} ${v.item}`);
     expect(items.sort()).toEqual(
-      [`modified ${src}/docs/a.txt`, `new ${src}/docs/new.txt`, `modified ${src}/docs/`, `removed ${src}/gone/`, `modified ${src}/`].sort(),
+      [
+        `modified ${src}/docs/a.txt`,
+        `new ${src}/docs/new.txt`,
+        `modified ${src}/docs/`,
+        `removed ${src}/gone/`,
+        `modified ${src}/`,
+      ].sort(),
     );
   });
 
   it('prints errors as JSON lines on stderr', () => {
-    expect(raw.get('error-fatal')).toEqual([{ message_type: 'exit_error', code: 1, message: `cannot back up ${path.join(tmp, 'does-not-exist')}: no such file or directory` }]);
-    expect(raw.get('error-usage')).toEqual([{ message_type: 'exit_error', code: 1, message: "unknown command 'no-such-command'" }]);
+    expect(raw.get('error-fatal')).toEqual([
+      {
+        message_type: 'exit_error',
+        code: 1,
+        message: `cannot back up ${path.join(tmp, 'does-not-exist')}: no such file or directory`,
+      },
+    ]);
+    expect(raw.get('error-usage')).toEqual([
+      { message_type: 'exit_error', code: 1, message: "unknown command 'no-such-command'" },
+    ]);
   });
 
   it('keeps every shape as its golden file says', async () => {

@@ -17,7 +17,8 @@ async function ok(args: string[]): Promise<CliResult> {
 const json = (r: CliResult) => lastJson(r.out);
 function du(dir: string): number {
   let n = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;
   return n;
 }
 
@@ -41,7 +42,12 @@ describe('forget and prune', () => {
   it('forget --dry-run --json reports groups with keep, remove and reasons, and removes nothing', async () => {
     const groups = json(await ok(['--json', 'forget', '--keep-last', '2', '--keep-tag', 'odd', '--dry-run']));
     expect(groups).toHaveLength(1);
-    expect(groups[0].keep.map((s: any) => s.time.slice(0, 10))).toEqual(['2026-03-05', '2026-03-04', '2026-03-03', '2026-03-01']);
+    expect(groups[0].keep.map((s: any) => s.time.slice(0, 10))).toEqual([
+      '2026-03-05',
+      '2026-03-04',
+      '2026-03-03',
+      '2026-03-01',
+    ]);
     expect(groups[0].remove.map((s: any) => s.time.slice(0, 10))).toEqual(['2026-03-02']);
     expect(groups[0].reasons[0].matches).toEqual(['has tags [odd]', 'last snapshot']);
     expect(json(await ok(['--json', 'snapshots']))).toHaveLength(5);
@@ -56,7 +62,9 @@ describe('forget and prune', () => {
   it('refuses a policy that would empty a group, as restic >= 0.17 does, unless --unsafe-allow-remove-all', async () => {
     const r = await run(['forget', '--keep-tag', 'typo']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^repo: refusing to delete last snapshot of snapshot group "host .*, path \[.*src\]": the policy keeps none of its 5 snapshots \(--unsafe-allow-remove-all allows it\)/);
+    expect(r.stderr).toMatch(
+      /^repo: refusing to delete last snapshot of snapshot group "host .*, path \[.*src\]": the policy keeps none of its 5 snapshots \(--unsafe-allow-remove-all allows it\)/,
+    );
     expect(json(await ok(['--json', 'snapshots']))).toHaveLength(5);
     // Allowed, it would remove them all (dry run here: the next tests need the snapshots).
     const groups = json(await ok(['--json', 'forget', '--keep-tag', 'typo', '--unsafe-allow-remove-all', '--dry-run']));
@@ -84,7 +92,9 @@ describe('forget and prune', () => {
     expect(check.ok).toBe(true);
     expect(check.read_data.estimated_restore_seconds).toBeGreaterThan(0);
     await ok(['restore', 'latest', '--target', path.join(tmp, 'out'), '--verify']);
-    expect(fs.readFileSync(path.join(tmp, 'out/src/daily.bin')).equals(fs.readFileSync(path.join(src, 'daily.bin')))).toBe(true);
+    expect(
+      fs.readFileSync(path.join(tmp, 'out/src/daily.bin')).equals(fs.readFileSync(path.join(src, 'daily.bin'))),
+    ).toBe(true);
   });
 
   it('prune --dry-run --json reports a plan and changes nothing', async () => {
@@ -117,7 +127,16 @@ describe('forget and prune', () => {
       expect(files()).toEqual(before);
     }
     const summary = json(await ok(['--json', 'prune']));
-    expect(summary).toMatchObject({ message_type: 'prune_summary', nothing_to_do: true, packs_to_delete: 0, packs_to_repack: 0, packs_written: 0, bytes_unused: 0, bytes_freed: 0, bytes_unused_after: 0 });
+    expect(summary).toMatchObject({
+      message_type: 'prune_summary',
+      nothing_to_do: true,
+      packs_to_delete: 0,
+      packs_to_repack: 0,
+      packs_written: 0,
+      bytes_unused: 0,
+      bytes_freed: 0,
+      bytes_unused_after: 0,
+    });
     expect(files()).toEqual(before);
   });
 });
@@ -127,9 +146,17 @@ describe('locks', () => {
     // A stdin backup holds a shared lock while it waits for input.
     const { spawn } = await import('node:child_process');
     const { CLI, cliEnv } = await import('../helpers/cli.js');
-    const child = spawn(process.execPath, [CLI, '-r', repo, 'backup', '--stdin', '--stdin-filename', 'slow'], { env: cliEnv('e2e correct horse'), stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn(process.execPath, [CLI, '-r', repo, 'backup', '--stdin', '--stdin-filename', 'slow'], {
+      env: cliEnv('e2e correct horse'),
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     try {
-      for (let i = 0; i < 100 && fs.readdirSync(path.join(repo, 'locks')).filter((f) => !f.startsWith('.')).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      for (
+        let i = 0;
+        i < 100 && fs.readdirSync(path.join(repo, 'locks')).filter((f) => !f.startsWith('.')).length === 0;
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 50));
       const r = await run(['prune']);
       expect(r.code).toBe(11);
       expect(r.stderr).toMatch(/locked.*held by .*pid \d+/);
@@ -145,8 +172,13 @@ describe('locks', () => {
 
 describe('check and repair', () => {
   it('check --read-data finds a flipped byte, names the pack and files; repair makes check pass again', async () => {
-    const packs = fs.readdirSync(path.join(repo, 'data'), { recursive: true }).map(String).filter((f) => /[0-9a-f]{64}$/.test(f));
-    const sizes = packs.map((p) => [p, fs.statSync(path.join(repo, 'data', p)).size] as const).sort((a, b) => b[1] - a[1]);
+    const packs = fs
+      .readdirSync(path.join(repo, 'data'), { recursive: true })
+      .map(String)
+      .filter((f) => /[0-9a-f]{64}$/.test(f));
+    const sizes = packs
+      .map((p) => [p, fs.statSync(path.join(repo, 'data', p)).size] as const)
+      .sort((a, b) => b[1] - a[1]);
     const victim = path.join(repo, 'data', sizes[0][0]);
     const bytes = fs.readFileSync(victim);
     bytes[100] ^= 1;

@@ -21,8 +21,12 @@ function onTerminal(args: string[]): Promise<{ code: number; screen: string }> {
   const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
   const command = [process.execPath, CLI, '-r', repo, ...args].map(quote).join(' ');
   return new Promise((resolve) => {
-    execFile('/usr/bin/script', ['-qfec', command, '/dev/null'], { env: { ...cliEnv(PASSWORD), COLUMNS: '160', LINES: '40' }, cwd: work, maxBuffer: 64 << 20 }, (err, stdout) =>
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, screen: stdout }),
+    execFile(
+      '/usr/bin/script',
+      ['-qfec', command, '/dev/null'],
+      { env: { ...cliEnv(PASSWORD), COLUMNS: '160', LINES: '40' }, cwd: work, maxBuffer: 64 << 20 },
+      (err, stdout) =>
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, screen: stdout }),
     );
   });
 }
@@ -69,7 +73,8 @@ describe.skipIf(!haveScript)('progress on a terminal', () => {
     }
     let withTotals = 0;
     for (const l of status) {
-      const m = /(\d+) files ([\d.]+) (B|KiB|MiB|GiB), (?:total|found so far) (\d+) files ([\d.]+) (B|KiB|MiB|GiB)/.exec(l);
+      const m =
+        /(\d+) files ([\d.]+) (B|KiB|MiB|GiB), (?:total|found so far) (\d+) files ([\d.]+) (B|KiB|MiB|GiB)/.exec(l);
       expect(m, l).not.toBeNull();
       expect(Number(m![1])).toBeLessThanOrEqual(Number(m![4]));
       expect(bytes(m![2], m![3])).toBeLessThanOrEqual(bytes(m![5], m![6]) + 0.0005 * UNITS[m![6]]); // three decimals shown
@@ -87,7 +92,10 @@ describe.skipIf(!haveScript)('progress on a terminal', () => {
     const lines = drawn(r.screen);
     expect(lines[0]).toBe('[0:00] opening the repository…');
     for (const l of lines.filter((x) => x.includes(' restoring '))) {
-      const m = /restoring {2}([\d.]+)% {2}(\d+) \/ (\d+) files {2}([\d.]+) (B|KiB|MiB|GiB) \/ ([\d.]+) (B|KiB|MiB|GiB)/.exec(l);
+      const m =
+        /restoring {2}([\d.]+)% {2}(\d+) \/ (\d+) files {2}([\d.]+) (B|KiB|MiB|GiB) \/ ([\d.]+) (B|KiB|MiB|GiB)/.exec(
+          l,
+        );
       expect(m, l).not.toBeNull();
       expect(Number(m![1])).toBeLessThanOrEqual(100);
       expect(Number(m![2])).toBeLessThanOrEqual(Number(m![3]));

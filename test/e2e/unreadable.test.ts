@@ -9,7 +9,10 @@ import { CLI, cliEnv, type CliResult } from '../helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups']; // setpriv (util-linux), as the fault-injection tests
-const canSwitch = !isRoot || spawnSync('setpriv', [...NOBODY, process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)})`]).status === 0;
+const canSwitch =
+  !isRoot ||
+  spawnSync('setpriv', [...NOBODY, process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)})`])
+    .status === 0;
 const PASSWORD = 'unreadable test password';
 let tmp: string;
 let repo: string;
@@ -30,7 +33,11 @@ function runAs(argv: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
     });
   });
 }
-const repoCli = (args: string[]) => runAs([process.execPath, CLI, '-r', repo, ...args], cliEnv(PASSWORD, { HOME: tmp, REPO_CACHE_DIR: path.join(tmp, 'cache') }));
+const repoCli = (args: string[]) =>
+  runAs(
+    [process.execPath, CLI, '-r', repo, ...args],
+    cliEnv(PASSWORD, { HOME: tmp, REPO_CACHE_DIR: path.join(tmp, 'cache') }),
+  );
 
 /** A world-accessible directory holding `files`; those named in `unreadable` get mode 000. */
 function source(name: string, files: string[], unreadable: string[]): string {
@@ -60,7 +67,9 @@ describe.skipIf(!canSwitch)('unreadable source files', () => {
     const r = await repoCli(['--json', 'backup', dir]);
     expect(r.code, r.stderr).toBe(3);
     // Under --json each unreadable file is restic's error line on stderr.
-    expect(r.stderr).toMatch(/^\{"message_type":"error","error":\{"message":"cannot open: permission denied"\},"during":"archival","item":".*secret\.txt"\}$/m);
+    expect(r.stderr).toMatch(
+      /^\{"message_type":"error","error":\{"message":"cannot open: permission denied"\},"during":"archival","item":".*secret\.txt"\}$/m,
+    );
     expect(await count()).toBe(before + 1);
   });
 
@@ -69,10 +78,18 @@ describe.skipIf(!canSwitch)('unreadable source files', () => {
     const before = await count();
     const r = await repoCli(['backup', dir]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^repo: no source file could be read \(2 skipped; first .*a\.txt: cannot open: permission denied\); no snapshot was saved$/m);
+    expect(r.stderr).toMatch(
+      /^repo: no source file could be read \(2 skipped; first .*a\.txt: cannot open: permission denied\); no snapshot was saved$/m,
+    );
     expect(await count()).toBe(before);
 
-    const resticEnv = { PATH: process.env.PATH, HOME: tmp, RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: path.join(tmp, 'restic'), RESTIC_CACHE_DIR: path.join(tmp, 'restic-cache') };
+    const resticEnv = {
+      PATH: process.env.PATH,
+      HOME: tmp,
+      RESTIC_PASSWORD: PASSWORD,
+      RESTIC_REPOSITORY: path.join(tmp, 'restic'),
+      RESTIC_CACHE_DIR: path.join(tmp, 'restic-cache'),
+    };
     if (!fs.existsSync('/usr/bin/restic')) return;
     expect((await runAs(['restic', 'init'], resticEnv)).code).toBe(0);
     expect((await runAs(['restic', 'backup', dir], resticEnv)).code).toBe(3);

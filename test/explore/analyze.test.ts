@@ -35,7 +35,10 @@ function shiftedCopies(seed: number, block: number, n: number): Buffer {
 }
 
 /** Distinct chunks of some files as the chunker cuts them, computed independently of the analyzer. */
-async function reference(files: Buffer[], params: ChunkerParams): Promise<{ chunks: number; unique: number; uniqueBytes: number }> {
+async function reference(
+  files: Buffer[],
+  params: ChunkerParams,
+): Promise<{ chunks: number; unique: number; uniqueBytes: number }> {
   const chunker = createChunker(params);
   const seen = new Map<string, number>();
   let chunks = 0;
@@ -54,11 +57,15 @@ async function reference(files: Buffer[], params: ChunkerParams): Promise<{ chun
 /** Distinct data blobs in the index (type, count, raw and stored bytes). */
 function dataBlobs(repo: Repository): Map<string, { raw: number; stored: number }> {
   const m = new Map<string, { raw: number; stored: number }>();
-  for (const e of repo.index.entries()) if (e.type === 'data') m.set(e.id.toString('hex'), { raw: e.rawLength, stored: e.storedLength });
+  for (const e of repo.index.entries())
+    if (e.type === 'data') m.set(e.id.toString('hex'), { raw: e.rawLength, stored: e.storedLength });
   return m;
 }
 
-function added(before: Map<string, { raw: number; stored: number }>, after: Map<string, { raw: number; stored: number }>) {
+function added(
+  before: Map<string, { raw: number; stored: number }>,
+  after: Map<string, { raw: number; stored: number }>,
+) {
   const r = { addedChunks: 0, addedBytes: 0, addedStoredBytes: 0 };
   for (const [id, v] of after) {
     if (before.has(id)) continue;
@@ -163,7 +170,9 @@ describe('analyzePaths', () => {
     const res = await backupPaths(repo, [b]);
     const actual = added(before, dataBlobs(repo));
     expect(actual.addedChunks).toBeGreaterThan(0);
-    expect({ addedChunks: c.addedChunks, addedBytes: c.addedBytes, addedStoredBytes: c.addedStoredBytes }).toEqual(actual);
+    expect({ addedChunks: c.addedChunks, addedBytes: c.addedBytes, addedStoredBytes: c.addedStoredBytes }).toEqual(
+      actual,
+    );
     expect(c.snapshots[0]).toEqual(actual);
     expect(res.snapshot.summary!.data_blobs).toBe(c.addedChunks);
     expect(c.knownChunks).toBe(r.settings[1].uniqueChunks - c.addedChunks);
@@ -177,7 +186,13 @@ describe('analyzePaths', () => {
       await backupPaths(empty, [p]);
       steps.push(added(was, dataBlobs(empty)));
     }
-    expect(fresh.settings[0].snapshots.map((s) => ({ addedChunks: s.addedChunks, addedBytes: s.addedBytes, addedStoredBytes: s.addedStoredBytes }))).toEqual(steps);
+    expect(
+      fresh.settings[0].snapshots.map((s) => ({
+        addedChunks: s.addedChunks,
+        addedBytes: s.addedBytes,
+        addedStoredBytes: s.addedStoredBytes,
+      })),
+    ).toEqual(steps);
   });
 
   it.skipIf(!BUILT_WORKER)('gives the same report on worker threads as on the calling thread', async () => {

@@ -11,8 +11,17 @@ import { bytes, countingRepo, dir, file, node, snapshot } from './helpers.js';
 const lines = (cs: DiffChange[]) => cs.map((c) => `${c.modifier} ${c.path}`);
 
 /** A directory chain depth levels deep with `width` files per level; the deepest file's content is `leaf`. */
-async function deep(repo: Repository, name: string, depth: number, width: number, leaf: Buffer): Promise<TreeNode & { treeSize: number }> {
-  const files = async (level: number) => Promise.all(Array.from({ length: width }, (_, i) => file(repo, `f${level}-${i}`, [bytes(200, level * 100 + i + 1)])));
+async function deep(
+  repo: Repository,
+  name: string,
+  depth: number,
+  width: number,
+  leaf: Buffer,
+): Promise<TreeNode & { treeSize: number }> {
+  const files = async (level: number) =>
+    Promise.all(
+      Array.from({ length: width }, (_, i) => file(repo, `f${level}-${i}`, [bytes(200, level * 100 + i + 1)])),
+    );
   let cur = await dir(repo, `level${depth}`, [...(await files(depth)), await file(repo, 'leaf', [leaf])]);
   for (let l = depth - 1; l >= 1; l--) cur = await dir(repo, l === 1 ? name : `level${l}`, [...(await files(l)), cur]);
   return cur;
@@ -48,7 +57,14 @@ describe('diffSnapshots', () => {
     );
     const { repo: counted, loads } = countingRepo(repo);
     const r = await diffSnapshots(counted, a, b);
-    expect(lines(r.changes)).toEqual(['- /docs/guide', '+ /docs/guide2', 'M /f1', 'T /link', '+ /newdir/', '+ /newdir/x']);
+    expect(lines(r.changes)).toEqual([
+      '- /docs/guide',
+      '+ /docs/guide2',
+      'M /f1',
+      'T /link',
+      '+ /newdir/',
+      '+ /newdir/x',
+    ]);
     expect(r.treesLoaded).toBe(5); // two roots, two docs trees, newdir; nothing of big
     expect(loads).not.toContain(big.subtree);
     expect(r.stats.changedFiles).toBe(1);
@@ -64,7 +80,14 @@ describe('diffSnapshots', () => {
     const withMeta = await diffSnapshots(repo, a, b, { metadata: true });
     expect(lines(withMeta.changes)).toContain('U /mode.txt');
     const reverse = await diffSnapshots(repo, b, a);
-    expect(lines(reverse.changes)).toEqual(['+ /docs/guide', '- /docs/guide2', 'M /f1', 'T /link', '- /newdir/', '- /newdir/x']);
+    expect(lines(reverse.changes)).toEqual([
+      '+ /docs/guide',
+      '- /docs/guide2',
+      'M /f1',
+      'T /link',
+      '- /newdir/',
+      '- /newdir/x',
+    ]);
   });
 
   it('loads two trees per level for one change at the bottom of a deep tree', async () => {
@@ -72,7 +95,9 @@ describe('diffSnapshots', () => {
     const a = await snapshot(repo, [await deep(repo, 'top', 12, 20, bytes(10, 1))], '2024-01-01T00:00:00Z');
     const b = await snapshot(repo, [await deep(repo, 'top', 12, 20, bytes(11, 2))], '2024-01-02T00:00:00Z');
     const r = await diffSnapshots(repo, a, b);
-    expect(lines(r.changes)).toEqual([`M /top/${Array.from({ length: 11 }, (_, i) => `level${i + 2}`).join('/')}/leaf`]);
+    expect(lines(r.changes)).toEqual([
+      `M /top/${Array.from({ length: 11 }, (_, i) => `level${i + 2}`).join('/')}/leaf`,
+    ]);
     expect(r.treesLoaded).toBe(2 * 13); // root + 12 levels, each side
     expect(r.stats.added).toMatchObject({ dataBlobs: 1, treeBlobs: 13, files: 0 });
     expect(r.stats.removed).toMatchObject({ dataBlobs: 1, treeBlobs: 13, files: 0 });
@@ -84,10 +109,21 @@ describe('diffSnapshots', () => {
 
   it('flags content changes with identical metadata as possible bit rot, and streams through onChange', async () => {
     const { repo } = await memoryRepo({ compression: 'off' });
-    const a = await snapshot(repo, [await file(repo, 'data.bin', [bytes(500, 1)]), node('dev', 'chardev', { rdev: '1' })], '2024-01-01T00:00:00Z');
-    const b = await snapshot(repo, [await file(repo, 'data.bin', [bytes(500, 2)]), node('fifo', 'fifo')], '2024-01-02T00:00:00Z');
+    const a = await snapshot(
+      repo,
+      [await file(repo, 'data.bin', [bytes(500, 1)]), node('dev', 'chardev', { rdev: '1' })],
+      '2024-01-01T00:00:00Z',
+    );
+    const b = await snapshot(
+      repo,
+      [await file(repo, 'data.bin', [bytes(500, 2)]), node('fifo', 'fifo')],
+      '2024-01-02T00:00:00Z',
+    );
     const seen: string[] = [];
-    const r = await diffSnapshots(repo, a, b, { collect: false, onChange: (c) => void seen.push(`${c.modifier} ${c.path}`) });
+    const r = await diffSnapshots(repo, a, b, {
+      collect: false,
+      onChange: (c) => void seen.push(`${c.modifier} ${c.path}`),
+    });
     expect(r.changes).toEqual([]);
     expect(seen).toEqual(['M? /data.bin', '- /dev', '+ /fifo']);
     expect(r.stats.added.others).toBe(1);
@@ -96,7 +132,11 @@ describe('diffSnapshots', () => {
 
   it('a directory replaced by a file lists the directory contents as removed', async () => {
     const { repo } = await memoryRepo({ compression: 'off' });
-    const a = await snapshot(repo, [await dir(repo, 'x', [await file(repo, 'inner', [bytes(10, 1)])])], '2024-01-01T00:00:00Z');
+    const a = await snapshot(
+      repo,
+      [await dir(repo, 'x', [await file(repo, 'inner', [bytes(10, 1)])])],
+      '2024-01-01T00:00:00Z',
+    );
     const b = await snapshot(repo, [await file(repo, 'x', [bytes(10, 2)])], '2024-01-02T00:00:00Z');
     const r = await diffSnapshots(repo, a, b);
     expect(lines(r.changes)).toEqual(['T /x', '- /x/inner']);

@@ -9,14 +9,27 @@ import { blob, bytes, countingRepo, dir, file, snapshot } from './helpers.js';
 
 async function fixture() {
   const { repo } = await memoryRepo({ compression: 'off' });
-  const shared = await dir(repo, 'lib', [await file(repo, 'util.go', [bytes(300, 1)]), await file(repo, 'README.md', [bytes(10, 2)])]);
+  const shared = await dir(repo, 'lib', [
+    await file(repo, 'util.go', [bytes(300, 1)]),
+    await file(repo, 'README.md', [bytes(10, 2)]),
+  ]);
   const old = { mtime: '2020-01-01T00:00:00.000000000Z' };
   const s1 = await snapshot(
     repo,
-    [await dir(repo, 'docs', [await file(repo, 'Guide.MD', [bytes(50, 3)], old), await file(repo, 'notes.txt', [bytes(60, 4)])]), shared],
+    [
+      await dir(repo, 'docs', [
+        await file(repo, 'Guide.MD', [bytes(50, 3)], old),
+        await file(repo, 'notes.txt', [bytes(60, 4)]),
+      ]),
+      shared,
+    ],
     '2024-01-01T00:00:00Z',
   );
-  const s2 = await snapshot(repo, [shared, await file(repo, 'main.go', [bytes(70, 5), bytes(300, 1)])], '2024-01-02T00:00:00Z');
+  const s2 = await snapshot(
+    repo,
+    [shared, await file(repo, 'main.go', [bytes(70, 5), bytes(300, 1)])],
+    '2024-01-02T00:00:00Z',
+  );
   return { repo, s1, s2, shared };
 }
 
@@ -28,7 +41,11 @@ describe('find patterns', () => {
     expect([m('/a/b.go'), m('/a.go/b'), m('/x/go')]).toEqual([true, false, false]);
     expect(m.basenameOnly).toBe(true);
     const anchored = compilePatterns(['/docs/*.md']);
-    expect([anchored('/docs/a.md'), anchored('/x/docs/a.md'), anchored('/docs/sub/a.md')]).toEqual([true, false, false]);
+    expect([anchored('/docs/a.md'), anchored('/x/docs/a.md'), anchored('/docs/sub/a.md')]).toEqual([
+      true,
+      false,
+      false,
+    ]);
     expect(anchored.basenameOnly).toBe(false);
     const suffix = compilePatterns(['docs/*.md']);
     expect([suffix('/docs/a.md'), suffix('/x/docs/a.md'), suffix('/x/mydocs/a.md')]).toEqual([true, true, false]);
@@ -46,7 +63,9 @@ describe('findPaths', () => {
       [s1.id, ['/lib/util.go']],
       [s2.id, ['/lib/util.go', '/main.go']],
     ]);
-    expect(paths(await findPaths(repo, [s1, s2], { patterns: ['/docs/*'] }))).toEqual([[s1.id, ['/docs/Guide.MD', '/docs/notes.txt']]]);
+    expect(paths(await findPaths(repo, [s1, s2], { patterns: ['/docs/*'] }))).toEqual([
+      [s1.id, ['/docs/Guide.MD', '/docs/notes.txt']],
+    ]);
     expect(paths(await findPaths(repo, [s1, s2], { patterns: ['*.md'], ignoreCase: true }))).toEqual([
       [s1.id, ['/docs/Guide.MD', '/lib/README.md']],
       [s2.id, ['/lib/README.md']],
@@ -62,7 +81,11 @@ describe('findPaths', () => {
     const { repo, s1, s2 } = await fixture();
     const before = await findPaths(repo, [s1, s2], { patterns: ['*'], newest: new Date('2021-01-01T00:00:00Z') });
     expect(paths(before)).toEqual([[s1.id, ['/docs/Guide.MD']]]);
-    const after = await findPaths(repo, [s1, s2], { patterns: ['*.md'], ignoreCase: true, oldest: new Date('2021-01-01T00:00:00Z') });
+    const after = await findPaths(repo, [s1, s2], {
+      patterns: ['*.md'],
+      ignoreCase: true,
+      oldest: new Date('2021-01-01T00:00:00Z'),
+    });
     expect(paths(after)).toEqual([
       [s1.id, ['/lib/README.md']],
       [s2.id, ['/lib/README.md']],

@@ -16,24 +16,48 @@ export async function blob(repo: Repository, data: Buffer): Promise<string> {
 }
 
 export function node(name: string, type: NodeType, extra: Partial<TreeNode> = {}): TreeNode {
-  return { name: Buffer.from(name), type, mode: type === 'dir' ? 0o755 : 0o644, mtime: MTIME, ctime: MTIME, uid: 1000, gid: 1000, ...extra };
+  return {
+    name: Buffer.from(name),
+    type,
+    mode: type === 'dir' ? 0o755 : 0o644,
+    mtime: MTIME,
+    ctime: MTIME,
+    uid: 1000,
+    gid: 1000,
+    ...extra,
+  };
 }
 
 /** A file node whose content is the given blobs (sizes taken from the data). */
-export async function file(repo: Repository, name: string, parts: Buffer[], extra: Partial<TreeNode> = {}): Promise<TreeNode> {
+export async function file(
+  repo: Repository,
+  name: string,
+  parts: Buffer[],
+  extra: Partial<TreeNode> = {},
+): Promise<TreeNode> {
   const content: string[] = [];
   for (const p of parts) content.push(await blob(repo, p));
   return node(name, 'file', { size: parts.reduce((n, p) => n + p.length, 0), content, ...extra });
 }
 
 /** A directory node; also returns the tree's id and encoded size. */
-export async function dir(repo: Repository, name: string, children: TreeNode[], extra: Partial<TreeNode> = {}): Promise<TreeNode & { treeSize: number }> {
+export async function dir(
+  repo: Repository,
+  name: string,
+  children: TreeNode[],
+  extra: Partial<TreeNode> = {},
+): Promise<TreeNode & { treeSize: number }> {
   const t = await saveTree(repo, children);
   return { ...node(name, 'dir', { subtree: t.id, ...extra }), treeSize: t.size };
 }
 
 /** Stores a root tree and a snapshot of it (after flushing), returning the stored snapshot. */
-export async function snapshot(repo: Repository, children: TreeNode[], time: string, extra: Record<string, unknown> = {}): Promise<StoredSnapshot & { rootSize: number }> {
+export async function snapshot(
+  repo: Repository,
+  children: TreeNode[],
+  time: string,
+  extra: Record<string, unknown> = {},
+): Promise<StoredSnapshot & { rootSize: number }> {
   const root = await saveTree(repo, children);
   await repo.flush();
   const id = await saveSnapshot(repo, {

@@ -23,8 +23,16 @@ async function fixture() {
   const { repo } = await memoryRepo({ compression: 'off' });
   const [X, Y, Z] = [bytes(1000, 1), bytes(2000, 2), bytes(500, 3)];
   const d = await dir(repo, 'd', [await file(repo, 'c.txt', [Z])]);
-  const s1 = await snapshot(repo, [await file(repo, 'a.txt', [X, Y]), await file(repo, 'b.txt', [X]), d], '2024-01-01T00:00:00Z');
-  const s2 = await snapshot(repo, [await file(repo, 'a.txt', [X, Y]), d, await file(repo, 'e.txt', [X, Z])], '2024-01-02T00:00:00Z');
+  const s1 = await snapshot(
+    repo,
+    [await file(repo, 'a.txt', [X, Y]), await file(repo, 'b.txt', [X]), d],
+    '2024-01-01T00:00:00Z',
+  );
+  const s2 = await snapshot(
+    repo,
+    [await file(repo, 'a.txt', [X, Y]), d, await file(repo, 'e.txt', [X, Z])],
+    '2024-01-02T00:00:00Z',
+  );
   const trees = s1.rootSize + d.treeSize + s2.rootSize;
   return { repo, s1, s2, d, trees };
 }
@@ -48,9 +56,24 @@ describe('computeStats', () => {
     expect(s.packCount).toBe(repo.index.packIds().length);
     // Oldest first, whatever order they were given in; s2 adds only its root tree.
     expect(r.snapshots.map((x) => x.id)).toEqual([s1.id, s2.id]);
-    expect(r.snapshots[0]).toMatchObject({ logicalBytes: 4500, addedBlobs: 5, addedRawBytes: 3500 + s1.rootSize + d.treeSize });
-    expect(r.snapshots[1]).toMatchObject({ logicalBytes: 5000, addedBlobs: 1, addedRawBytes: s2.rootSize, addedStoredBytes: s2.rootSize + SEAL });
-    expect(r.repository).toMatchObject({ blobCount: 6, dataBlobs: 3, treeBlobs: 3, unreferencedBlobs: 0, unreferencedStoredBytes: 0 });
+    expect(r.snapshots[0]).toMatchObject({
+      logicalBytes: 4500,
+      addedBlobs: 5,
+      addedRawBytes: 3500 + s1.rootSize + d.treeSize,
+    });
+    expect(r.snapshots[1]).toMatchObject({
+      logicalBytes: 5000,
+      addedBlobs: 1,
+      addedRawBytes: s2.rootSize,
+      addedStoredBytes: s2.rootSize + SEAL,
+    });
+    expect(r.repository).toMatchObject({
+      blobCount: 6,
+      dataBlobs: 3,
+      treeBlobs: 3,
+      unreferencedBlobs: 0,
+      unreferencedStoredBytes: 0,
+    });
     expect(r.repository.storedBytes).toBe(s.storedBytes);
     expect(r.repository.packBytes).toBe(s.storedBytes + r.repository.packCount * (40 + 4) + 6 * 48);
   });
@@ -85,7 +108,11 @@ describe('computeStats', () => {
     const { repo, s1 } = await fixture();
     const H = bytes(4000, 9);
     const link = { links: 2, inode: '77', deviceId: '5' };
-    const s3 = await snapshot(repo, [await file(repo, 'h1', [H], link), await file(repo, 'h2', [H], link)], '2024-01-03T00:00:00Z');
+    const s3 = await snapshot(
+      repo,
+      [await file(repo, 'h1', [H], link), await file(repo, 'h2', [H], link)],
+      '2024-01-03T00:00:00Z',
+    );
     await blob(repo, bytes(123, 42)); // stored but referenced by nothing
     await repo.flush();
     const one = await computeStats(repo, [s3], 'restore-size');
@@ -108,7 +135,9 @@ describe('computeStats', () => {
     fs.writeFileSync(path.join(src, 'a'), block);
     fs.writeFileSync(path.join(src, 'sub', 'b'), block); // same content: deduplicated
     fs.writeFileSync(path.join(src, 'c'), Buffer.alloc(100_000, 'text '));
-    const { repo } = await memoryRepo({ chunker: { algorithm: 'fastcdc-ronomon', min: 16384, avg: 65536, max: 262144 } });
+    const { repo } = await memoryRepo({
+      chunker: { algorithm: 'fastcdc-ronomon', min: 16384, avg: 65536, max: 262144 },
+    });
     await backupPaths(repo, [src], { time: new Date('2024-01-01T00:00:00Z') });
     await backupPaths(repo, [src], { time: new Date('2024-01-02T00:00:00Z') });
     const r = await computeStats(repo, await listSnapshots(repo), 'restore-size', { allSnapshots: true });

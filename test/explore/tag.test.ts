@@ -25,7 +25,10 @@ describe('tagSnapshots', () => {
   it('rewrites changed snapshots under new ids with the same time and tree and records the first original', async () => {
     const { repo } = await memoryRepo();
     const children = [await file(repo, 'x', [bytes(100, 1)])];
-    const s1 = await snapshot(repo, children, '2024-01-01T10:00:00.123456789+01:00', { tags: ['daily'], custom: { keep: 1 } });
+    const s1 = await snapshot(repo, children, '2024-01-01T10:00:00.123456789+01:00', {
+      tags: ['daily'],
+      custom: { keep: 1 },
+    });
     const s2 = await snapshot(repo, children, '2024-01-02T10:00:00Z', { tags: ['weekly'] });
 
     const [r] = await tagSnapshots(repo, [s1, s2], { add: ['weekly'], remove: ['x'] });
@@ -35,7 +38,15 @@ describe('tagSnapshots', () => {
     expect(names).not.toContain(s1.id);
     expect(names).toContain(s2.id);
     const n1 = await loadSnapshot(repo, r.newId);
-    expect(n1).toMatchObject({ time: s1.time, tree: s1.tree, paths: s1.paths, hostname: 'host', tags: ['daily', 'weekly'], original: s1.id, custom: { keep: 1 } });
+    expect(n1).toMatchObject({
+      time: s1.time,
+      tree: s1.tree,
+      paths: s1.paths,
+      hostname: 'host',
+      tags: ['daily', 'weekly'],
+      original: s1.id,
+      custom: { keep: 1 },
+    });
 
     const [again] = await tagSnapshots(repo, [n1], { set: ['archive'] });
     const n2 = await loadSnapshot(repo, again.newId);

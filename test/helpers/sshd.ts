@@ -61,10 +61,16 @@ function freePort(): Promise<number> {
 }
 
 /** Resolves once the port answers with an SSH banner. */
-async function waitForBanner(port: number, child: ChildProcess, stderr: () => string, timeoutMs = 15_000): Promise<void> {
+async function waitForBanner(
+  port: number,
+  child: ChildProcess,
+  stderr: () => string,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sshd exited during start-up: ${stderr()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`sshd exited during start-up: ${stderr()}`);
     const ok = await new Promise<boolean>((resolve) => {
       const sock = net.connect(port, '127.0.0.1');
       sock.setTimeout(1000);
@@ -130,9 +136,17 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
   keygen(path.join(dir, 'host_ed25519'), 'test-host');
   keygen(path.join(home, '.ssh', 'id_ed25519'));
   fs.copyFileSync(path.join(home, '.ssh', 'id_ed25519.pub'), path.join(dir, 'authorized_keys'));
-  const hostKeyLine = fs.readFileSync(path.join(dir, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  const hostKeyLine = fs
+    .readFileSync(path.join(dir, 'host_ed25519.pub'), 'utf8')
+    .trim()
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
   fs.writeFileSync(path.join(home, '.ssh', 'known_hosts'), `[127.0.0.1]:${port} ${hostKeyLine}\n`);
-  fs.writeFileSync(path.join(home, '.ssh', 'config'), `Host testhost\n  HostName 127.0.0.1\n  Port ${port}\n  User ${user}\n  IdentityFile ~/.ssh/id_ed25519\n`);
+  fs.writeFileSync(
+    path.join(home, '.ssh', 'config'),
+    `Host testhost\n  HostName 127.0.0.1\n  Port ${port}\n  User ${user}\n  IdentityFile ~/.ssh/id_ed25519\n`,
+  );
   const config = path.join(dir, 'sshd_config');
   fs.writeFileSync(
     config,
@@ -185,7 +199,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
         // already gone
       }
     }
-    await new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+    await new Promise<void>((resolve) =>
+      c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()),
+    );
   };
   await start();
   let stopped = false;

@@ -14,7 +14,18 @@ export interface GenOptions {
   nonUtf8?: boolean;
 }
 
-const NAMES = ['a', 'README.md', 'données', '日本語', 'emoji-😀', 'with space', '.hidden', 'x'.repeat(200), 'UPPER', '-dash'];
+const NAMES = [
+  'a',
+  'README.md',
+  'données',
+  '日本語',
+  'emoji-😀',
+  'with space',
+  '.hidden',
+  'x'.repeat(200),
+  'UPPER',
+  '-dash',
+];
 
 export function generateTree(root: string, o: GenOptions): { files: number; bytes: number } {
   const rand = prng(o.seed);
@@ -35,7 +46,8 @@ export function generateTree(root: string, o: GenOptions): { files: number; byte
     const used = new Set<string>();
     for (let i = 0; i < n; i++) {
       let name = Buffer.from(`${pick(NAMES)}-${i}`);
-      if (o.nonUtf8 !== false && rand() < 0.1) name = Buffer.concat([Buffer.from('raw-'), Buffer.from([0xff, 0xfe, 0x80 + i])]);
+      if (o.nonUtf8 !== false && rand() < 0.1)
+        name = Buffer.concat([Buffer.from('raw-'), Buffer.from([0xff, 0xfe, 0x80 + i])]);
       if (used.has(name.toString('hex'))) continue;
       used.add(name.toString('hex'));
       const p = Buffer.concat([dir, Buffer.from('/'), name]);
@@ -76,22 +88,39 @@ export function compareTrees(a: string, b: string, o: CompareOptions = {}): stri
   const walk = (pa: Buffer, pb: Buffer, rel: string) => {
     const sa = fs.lstatSync(pa, { bigint: true });
     const sb = fs.lstatSync(pb, { bigint: true });
-    const kind = (s: fs.BigIntStats) => (s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : 'other');
+    const kind = (s: fs.BigIntStats) =>
+      s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : 'other';
     if (kind(sa) !== kind(sb)) return void diffs.push(`${rel}: type ${kind(sa)} != ${kind(sb)}`);
-    if (!sa.isSymbolicLink() && (sa.mode & 0o7777n) !== (sb.mode & 0o7777n)) diffs.push(`${rel}: mode ${sa.mode.toString(8)} != ${sb.mode.toString(8)}`);
+    if (!sa.isSymbolicLink() && (sa.mode & 0o7777n) !== (sb.mode & 0o7777n))
+      diffs.push(`${rel}: mode ${sa.mode.toString(8)} != ${sb.mode.toString(8)}`);
     const mtimeDiff = sa.mtimeNs - sb.mtimeNs;
-    if ((!sa.isDirectory() || o.dirTimes !== false) && (mtimeDiff > 1000n || mtimeDiff < -1000n)) diffs.push(`${rel}: mtime ${sa.mtimeNs} != ${sb.mtimeNs}`);
+    if ((!sa.isDirectory() || o.dirTimes !== false) && (mtimeDiff > 1000n || mtimeDiff < -1000n))
+      diffs.push(`${rel}: mtime ${sa.mtimeNs} != ${sb.mtimeNs}`);
     if (o.owner && (sa.uid !== sb.uid || sa.gid !== sb.gid)) diffs.push(`${rel}: owner differs`);
     if (sa.isFile() && !fs.readFileSync(pa).equals(fs.readFileSync(pb))) diffs.push(`${rel}: content differs`);
-    if (sa.isSymbolicLink() && !fs.readlinkSync(pa, { encoding: 'buffer' }).equals(fs.readlinkSync(pb, { encoding: 'buffer' }))) diffs.push(`${rel}: link target differs`);
+    if (
+      sa.isSymbolicLink() &&
+      !fs.readlinkSync(pa, { encoding: 'buffer' }).equals(fs.readlinkSync(pb, { encoding: 'buffer' }))
+    )
+      diffs.push(`${rel}: link target differs`);
     if (sa.isDirectory()) {
-      const na = fs.readdirSync(pa, { encoding: 'buffer' }).map((x) => x.toString('hex')).sort();
-      const nb = fs.readdirSync(pb, { encoding: 'buffer' }).map((x) => x.toString('hex')).sort();
+      const na = fs
+        .readdirSync(pa, { encoding: 'buffer' })
+        .map((x) => x.toString('hex'))
+        .sort();
+      const nb = fs
+        .readdirSync(pb, { encoding: 'buffer' })
+        .map((x) => x.toString('hex'))
+        .sort();
       if (na.join() !== nb.join()) diffs.push(`${rel}: entries differ`);
       for (const h of na) {
         if (!nb.includes(h)) continue;
         const n = Buffer.from(h, 'hex');
-        walk(Buffer.concat([pa, Buffer.from('/'), n]), Buffer.concat([pb, Buffer.from('/'), n]), path.join(rel, n.toString()));
+        walk(
+          Buffer.concat([pa, Buffer.from('/'), n]),
+          Buffer.concat([pb, Buffer.from('/'), n]),
+          path.join(rel, n.toString()),
+        );
       }
     }
   };

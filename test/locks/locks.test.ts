@@ -22,7 +22,10 @@ describe('locks', () => {
 
   it('two racing exclusive lockers: exactly one wins', async () => {
     const { repo } = await memoryRepo();
-    const results = await Promise.allSettled([Lock.acquire(repo, { exclusive: true }), Lock.acquire(repo, { exclusive: true })]);
+    const results = await Promise.allSettled([
+      Lock.acquire(repo, { exclusive: true }),
+      Lock.acquire(repo, { exclusive: true }),
+    ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 
@@ -36,7 +39,13 @@ describe('locks', () => {
 
   it('a lock is stale when old or when its pid is gone on this host; unlock removes only stale ones', async () => {
     const now = new Date();
-    const fresh = { time: now.toISOString(), exclusive: true, hostname: os.hostname(), username: 'u', pid: process.pid };
+    const fresh = {
+      time: now.toISOString(),
+      exclusive: true,
+      hostname: os.hostname(),
+      username: 'u',
+      pid: process.pid,
+    };
     expect(isStale(fresh, now)).toBe(false);
     expect(isStale({ ...fresh, time: new Date(now.getTime() - 31 * 60_000).toISOString() }, now)).toBe(true);
     expect(isStale({ ...fresh, pid: 2 ** 22 + 12345 }, now)).toBe(true);

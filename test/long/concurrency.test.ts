@@ -26,7 +26,8 @@ async function newRepo(name: string): Promise<CliRepo> {
 function randomDir(dir: string, seed: number, n: number, size: number): string {
   fs.mkdirSync(dir, { recursive: true });
   const rand = prng(seed);
-  for (let i = 0; i < n; i++) fs.writeFileSync(path.join(dir, `f${i}.bin`), randomBuffer(rand, Math.floor(size * (0.5 + rand()))));
+  for (let i = 0; i < n; i++)
+    fs.writeFileSync(path.join(dir, `f${i}.bin`), randomBuffer(rand, Math.floor(size * (0.5 + rand()))));
   return dir;
 }
 
@@ -65,18 +66,26 @@ describe('concurrent backups into one repository', () => {
     expect(check.ok, JSON.stringify(check.problems)).toBe(true);
     expect(check.problems).toEqual([]);
     // Concurrent appends may also fork the audit log (a note; the next entry merges the heads).
-    expect(check.notes.filter((n: any) => n.kind !== 'duplicate-blob' && !(n.kind === 'audit' && /newest entries/.test(n.message)))).toEqual([]);
+    expect(
+      check.notes.filter(
+        (n: any) => n.kind !== 'duplicate-blob' && !(n.kind === 'audit' && /newest entries/.test(n.message)),
+      ),
+    ).toEqual([]);
     // Writers that ran at the same time cannot see each other's blobs: if both backups of tree1 stored data,
     // the repository holds duplicates, which check reports as notes, not problems.
     const pairAdded = [summaries[0].data_added, summaries[4].data_added];
     if (pairAdded.every((n) => n > 0)) expect(check.notes.some((n: any) => n.kind === 'duplicate-blob')).toBe(true);
 
     const restoreAll = async (label: string) =>
-      parallel(ids.map((id, i) => [id, i] as const), 2, async ([id, i]) => {
-        const out = await repo.restore(id, path.join(tmp, `multi-out-${label}-${i}`), sources[i]);
-        expect(compareTrees(sources[i], out), `snapshot ${id} of ${sources[i]}`).toEqual([]);
-        fs.rmSync(path.dirname(out), { recursive: true, force: true });
-      });
+      parallel(
+        ids.map((id, i) => [id, i] as const),
+        2,
+        async ([id, i]) => {
+          const out = await repo.restore(id, path.join(tmp, `multi-out-${label}-${i}`), sources[i]);
+          expect(compareTrees(sources[i], out), `snapshot ${id} of ${sources[i]}`).toEqual([]);
+          fs.rmSync(path.dirname(out), { recursive: true, force: true });
+        },
+      );
     await restoreAll('a');
 
     // Prune with no tolerance for unused space removes the duplicates; everything still restores.
@@ -156,7 +165,8 @@ describe('locks between backup and prune', () => {
       await repo.waitForLock();
       prune.child.kill('SIGSTOP');
       const lockStillThere = repo.names('locks').length === 1;
-      if (lockStillThere && repo.names('index').join() === indexBefore.join() && prune.child.exitCode === null) return prune;
+      if (lockStillThere && repo.names('index').join() === indexBefore.join() && prune.child.exitCode === null)
+        return prune;
       prune.child.kill('SIGCONT');
       await prune.done;
       if (attempt === 3) throw new Error('could not freeze prune before it rewrote the index');
@@ -172,7 +182,8 @@ describe('locks between backup and prune', () => {
     const keptSrc = path.join(tmp, `${name}-kept`);
     fs.mkdirSync(keptSrc);
     const rand = prng(11);
-    for (let i = 0; i < 2500; i++) fs.writeFileSync(path.join(keptSrc, `small-${i}`), randomBuffer(rand, 64 + (i % 200)));
+    for (let i = 0; i < 2500; i++)
+      fs.writeFileSync(path.join(keptSrc, `small-${i}`), randomBuffer(rand, 64 + (i % 200)));
     await repo.ok(['backup', forgottenSrc]);
     await repo.ok(['backup', keptSrc]);
     await repo.ok(['forget', (await repo.json<any[]>(['snapshots'])).find((s) => s.paths[0] === forgottenSrc).id]);

@@ -84,7 +84,10 @@ class Source {
 
   private addFile(size = this.randomSize()): void {
     const { dirs } = this.list();
-    this.write(path.posix.join(this.pick(dirs), `f${this.stamp}-${Math.floor(this.rand() * 1e6)}.bin`), this.content(size));
+    this.write(
+      path.posix.join(this.pick(dirs), `f${this.stamp}-${Math.floor(this.rand() * 1e6)}.bin`),
+      this.content(size),
+    );
   }
 
   init(): void {
@@ -235,7 +238,10 @@ describe(`crash loop (seed ${SEED})`, () => {
           e.work = first ? r.ms - lockAt : 0.7 * e.work + 0.3 * (r.ms - lockAt);
         }
       }
-      const at = mode === 'early' ? `${Math.round(early)} ms after start` : `${Math.round(work)} ms after its lock (taken at ${lockAt} ms)`;
+      const at =
+        mode === 'early'
+          ? `${Math.round(early)} ms after start`
+          : `${Math.round(work)} ms after its lock (taken at ${lockAt} ms)`;
       return { ...r, killed, at };
     };
 
@@ -273,7 +279,11 @@ describe(`crash loop (seed ${SEED})`, () => {
         const calibrate = est.prune.lock === 0;
         if (rand() < 0.7) {
           label = `forget --keep-last ${keep} --prune`;
-          killedRun = await runKilled(['forget', '--keep-last', String(keep), '--prune', '--max-unused', '0%'], 'prune', calibrate);
+          killedRun = await runKilled(
+            ['forget', '--keep-last', String(keep), '--prune', '--max-unused', '0%'],
+            'prune',
+            calibrate,
+          );
         } else {
           label = `forget --keep-last ${keep}; prune`;
           await repo.ok(['forget', '--keep-last', String(keep)]);
@@ -330,7 +340,12 @@ describe(`crash loop (seed ${SEED})`, () => {
           else if (newLocks > 0) phase = 'backup: locked, reading and chunking';
           else phase = 'backup: starting up';
         } else if (label.startsWith('forget') && !label.includes(';') && removed.length < wouldRemove.length) {
-          phase = removed.length === 0 ? (newLocks > 0 ? 'forget: locked, before removing' : 'forget: starting up') : 'forget: removing snapshots';
+          phase =
+            removed.length === 0
+              ? newLocks > 0
+                ? 'forget: locked, before removing'
+                : 'forget: starting up'
+              : 'forget: removing snapshots';
         } else if (gonePacks > 0) phase = 'prune: deleting packs';
         else if (goneIndex > 0) phase = 'prune: removing superseded index files';
         else if (newIndex > 0) phase = 'prune: new index written';
@@ -360,7 +375,9 @@ describe(`crash loop (seed ${SEED})`, () => {
       }
 
       const ms = killedRun.killed ? `killed ${killedRun.at}` : `completed in ${killedRun.ms} ms`;
-      log(`#${iter} ${label}: ${ms} → ${phase}; snapshots ${order.length}, packs ${packs.length}, index files ${index.length}, kills ${kills}${readData ? ', read-data ok' : ''}`);
+      log(
+        `#${iter} ${label}: ${ms} → ${phase}; snapshots ${order.length}, packs ${packs.length}, index files ${index.length}, kills ${kills}${readData ? ', read-data ok' : ''}`,
+      );
 
       if (killedRun.killed || doPrune) await verifyRestores(`after ${label} (${phase})`);
     }
@@ -377,10 +394,17 @@ describe(`crash loop (seed ${SEED})`, () => {
     expect(repo.names('locks')).toEqual([]);
 
     const size = repoSize(repo.dir);
-    const phaseList = [...phases].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p}: ${n}`).join('; ');
-    log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${kills} kills, ${completed} completed runs, ${restores} snapshot restores verified`);
+    const phaseList = [...phases]
+      .sort((a, b) => b[1] - a[1])
+      .map(([p, n]) => `${p}: ${n}`)
+      .join('; ');
+    log(
+      `done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${kills} kills, ${completed} completed runs, ${restores} snapshot restores verified`,
+    );
     log(`kill phases: ${phaseList}`);
-    log(`repository ${(size.bytes / MiB).toFixed(1)} MiB, of which ${size.tmpFiles} abandoned temporary files (${(size.tmpBytes / MiB).toFixed(1)} MiB)`);
+    log(
+      `repository ${(size.bytes / MiB).toFixed(1)} MiB, of which ${size.tmpFiles} abandoned temporary files (${(size.tmpBytes / MiB).toFixed(1)} MiB)`,
+    );
     expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(phases.size).toBeGreaterThanOrEqual(4);
   }, 900_000);

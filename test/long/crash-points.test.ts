@@ -20,11 +20,16 @@ const results: string[] = [];
 
 /** Replaces `n` of the source files with new random content (0.5 MiB each: the first backup spans two 4 MiB data packs). */
 function change(first: number, n: number): void {
-  for (let i = first; i < first + n; i++) fs.writeFileSync(path.join(src, `f${String(i % FILES).padStart(2, '0')}.bin`), randomBuffer(rand, 500_000));
+  for (let i = first; i < first + n; i++)
+    fs.writeFileSync(path.join(src, `f${String(i % FILES).padStart(2, '0')}.bin`), randomBuffer(rand, 500_000));
 }
 
 function killedRun(repoDir: string, args: string[], at: string): Promise<CliResult> {
-  return runCli(['-r', repoDir, ...args], { cwd: tmp, password: PASSWORD, env: { REPO_TEST_ENABLE_CRASH_POINTS: '1', REPO_TEST_CRASH_AT: at } });
+  return runCli(['-r', repoDir, ...args], {
+    cwd: tmp,
+    password: PASSWORD,
+    env: { REPO_TEST_ENABLE_CRASH_POINTS: '1', REPO_TEST_CRASH_AT: at },
+  });
 }
 
 async function backup(repo: CliRepo): Promise<string> {
@@ -70,7 +75,9 @@ beforeAll(async () => {
   await new CliRepo(pruneBase, tmp).ok(['forget', '--keep-last', '2']);
 }, 120_000);
 afterAll(() => {
-  console.log(`[crash points] ${results.length} kills tried, ${results.filter((r) => r.endsWith('survived')).length} survived:\n  ${results.join('\n  ')}`);
+  console.log(
+    `[crash points] ${results.length} kills tried, ${results.filter((r) => r.endsWith('survived')).length} survived:\n  ${results.join('\n  ')}`,
+  );
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -101,23 +108,32 @@ describe('crash points', () => {
     },
   );
 
-  it.each(['pack-stored', 'index-written', 'before-old-index-delete', 'after-old-index-delete', 'before-pack-delete', 'pack-deleted#2', 'after-pack-delete'])(
-    'prune killed at %s: check --read-data passes, every snapshot restores, the prune then completes',
-    async (at) => {
-      const repo = fresh(pruneBase);
-      const r = await killedRun(repo.dir, ['prune', '--max-unused', '0%'], at);
-      expect(r.signal, `prune did not reach ${at}: ${r.stderr}${r.out}`).toBe('SIGKILL');
-      await repo.ok(['unlock']);
-      const restored = await verify(repo, `prune@${at}`);
-      await repo.ok(['prune', '--max-unused', '0%']);
-      await verify(repo, `prune@${at}+rerun`, true);
-      results.push(`prune@${at}: ${restored} snapshots restored, survived`);
-    },
-  );
+  it.each([
+    'pack-stored',
+    'index-written',
+    'before-old-index-delete',
+    'after-old-index-delete',
+    'before-pack-delete',
+    'pack-deleted#2',
+    'after-pack-delete',
+  ])('prune killed at %s: check --read-data passes, every snapshot restores, the prune then completes', async (at) => {
+    const repo = fresh(pruneBase);
+    const r = await killedRun(repo.dir, ['prune', '--max-unused', '0%'], at);
+    expect(r.signal, `prune did not reach ${at}: ${r.stderr}${r.out}`).toBe('SIGKILL');
+    await repo.ok(['unlock']);
+    const restored = await verify(repo, `prune@${at}`);
+    await repo.ok(['prune', '--max-unused', '0%']);
+    await verify(repo, `prune@${at}+rerun`, true);
+    results.push(`prune@${at}: ${restored} snapshots restored, survived`);
+  });
 
   it('without the opt-in variable, REPO_TEST_CRASH_AT does nothing', async () => {
     const repo = fresh(pruneBase);
-    const r = await runCli(['-r', repo.dir, 'prune', '--max-unused', '0%'], { cwd: tmp, password: PASSWORD, env: { REPO_TEST_CRASH_AT: 'before-pack-delete' } });
+    const r = await runCli(['-r', repo.dir, 'prune', '--max-unused', '0%'], {
+      cwd: tmp,
+      password: PASSWORD,
+      env: { REPO_TEST_CRASH_AT: 'before-pack-delete' },
+    });
     expect(r.signal).toBeNull();
     expect(r.code, r.stderr).toBe(0);
   });

@@ -41,7 +41,18 @@ const HAVE_SETPRIV = (() => {
 function nobodyBlocked(): string | undefined {
   if (!IS_ROOT) return undefined;
   try {
-    execFileSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)}); require('fs').readdirSync(${JSON.stringify(tmp)})`], { stdio: 'pipe' });
+    execFileSync(
+      'setpriv',
+      [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        '--clear-groups',
+        process.execPath,
+        '-e',
+        `require('fs').accessSync(${JSON.stringify(CLI)}); require('fs').readdirSync(${JSON.stringify(tmp)})`,
+      ],
+      { stdio: 'pipe' },
+    );
     return undefined;
   } catch (err) {
     const reason = `user nobody cannot run ${CLI} below ${tmp}: ${String((err as { stderr?: unknown }).stderr ?? err).split('\n')[0]}`;
@@ -69,7 +80,11 @@ function cli(args: string[], cacheDir: string, asNobody = false, password = PASS
     ? ['setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, CLI, ...args]]
     : [process.execPath, [CLI, ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { cwd: tmp, env: cliEnv(password, { REPO_CACHE_DIR: cacheDir }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, {
+      cwd: tmp,
+      env: cliEnv(password, { REPO_CACHE_DIR: cacheDir }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -122,7 +137,10 @@ function fromJson(r: CliResult): CliResult & { result: any } {
 function failureLine(r: CliResult): string {
   expect(r.code, describeRun(r)).toBe(1);
   const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines.filter((l) => !l.startsWith('repo: ') && !l.startsWith('warning: ')), describeRun(r)).toEqual([]);
+  expect(
+    lines.filter((l) => !l.startsWith('repo: ') && !l.startsWith('warning: ')),
+    describeRun(r),
+  ).toEqual([]);
   const line = lines.find((l) => l.startsWith('repo: ')) ?? lines.find((l) => l.startsWith('warning: '));
   expect(line, describeRun(r)).toBeDefined();
   return line!;
@@ -133,7 +151,10 @@ function errorLine(r: CliResult, code = 1): string {
   const lines = r.stderr.split('\n').filter((l) => l !== '');
   const errors = lines.filter((l) => l.startsWith('repo: '));
   expect(errors, describeRun(r)).toHaveLength(1);
-  expect(lines.filter((l) => !l.startsWith('repo: ') && !l.startsWith('warning: ')), describeRun(r)).toEqual([]);
+  expect(
+    lines.filter((l) => !l.startsWith('repo: ') && !l.startsWith('warning: ')),
+    describeRun(r),
+  ).toEqual([]);
   return errors[0];
 }
 
@@ -202,21 +223,38 @@ async function analyze(repoDir: string): Promise<Layout> {
     const rawLength = new Map<string, number>();
     for (const name of await repo.listNames('index')) {
       const idx = decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name);
-      indexes.set(name, idx.packs.map((p) => p.pack));
+      indexes.set(
+        name,
+        idx.packs.map((p) => p.pack),
+      );
       for (const p of idx.packs) {
-        packs.set(p.pack, { id: p.pack, type: p.blobs[0].type, entries: p.blobs, size: fs.statSync(packFile(repoDir, p.pack)).size });
+        packs.set(p.pack, {
+          id: p.pack,
+          type: p.blobs[0].type,
+          entries: p.blobs,
+          size: fs.statSync(packFile(repoDir, p.pack)).size,
+        });
         for (const b of p.blobs) rawLength.set(idToHex(b.id), b.rawLength);
       }
     }
     const blobPaths = new Map<string, string[]>();
     const snapshots: SnapInfo[] = [];
     for (const [i, sn] of (await listSnapshots(repo)).entries()) {
-      const info: SnapInfo = { id: sn.id, time: sn.time, version: (i + 1) as 1 | 2, tree: sn.tree, entries: [], trees: new Set(), data: new Set() };
+      const info: SnapInfo = {
+        id: sn.id,
+        time: sn.time,
+        version: (i + 1) as 1 | 2,
+        tree: sn.tree,
+        entries: [],
+        trees: new Set(),
+        data: new Set(),
+      };
       const walk = async (treeId: string, dir: string, ancestors: string[]) => {
         info.trees.add(treeId);
         for (const n of (await loadTree(repo, treeId)).nodes) {
           const p = dir === '' ? n.name.toString() : `${dir}/${n.name.toString()}`;
-          if (n.type !== 'file' && n.type !== 'dir' && n.type !== 'symlink') throw new Error(`unexpected ${n.type} in the test source`);
+          if (n.type !== 'file' && n.type !== 'dir' && n.type !== 'symlink')
+            throw new Error(`unexpected ${n.type} in the test source`);
           info.entries.push({ path: p, type: n.type, ancestors, content: n.content, subtree: n.subtree });
           for (const c of n.content ?? []) {
             info.data.add(c);
@@ -233,7 +271,9 @@ async function analyze(repoDir: string): Promise<Layout> {
     }
     expect(snapshots).toHaveLength(2);
     const [sn1] = snapshots;
-    const d1 = [...packs.values()].find((p) => p.type === 'data' && p.entries.some((e) => sn1.data.has(idToHex(e.id))))!;
+    const d1 = [...packs.values()].find(
+      (p) => p.type === 'data' && p.entries.some((e) => sn1.data.has(idToHex(e.id))),
+    )!;
     const t1 = [...packs.values()].find((p) => p.type === 'tree' && p.entries.some((e) => idToHex(e.id) === sn1.tree))!;
     const i1 = [...indexes].find(([, ps]) => ps.includes(d1.id))![0];
     expect(packs.size, 'two backups make one data and one tree pack each').toBe(4);
@@ -254,7 +294,10 @@ function needs(sn: SnapInfo, blobs: Set<string>): boolean {
   return false;
 }
 
-type Expected = { type: 'dir' } | { type: 'symlink'; target: string } | { type: 'file'; bytes: Buffer; mode: number; damaged: boolean };
+type Expected =
+  | { type: 'dir' }
+  | { type: 'symlink'; target: string }
+  | { type: 'file'; bytes: Buffer; mode: number; damaged: boolean };
 
 /**
  * What restoring `sn` yields once `lost` blobs are gone and repair snapshots has run: entries below a lost
@@ -273,7 +316,11 @@ function expectedRestore(sn: SnapInfo, lost: Set<string>): Map<string, Expected>
       const content = e.content ?? [];
       const k = content.findIndex((c) => lost.has(c));
       let bytes = fs.readFileSync(src);
-      if (k >= 0) bytes = bytes.subarray(0, content.slice(0, k).reduce((n, c) => n + layout.rawLength.get(c)!, 0));
+      if (k >= 0)
+        bytes = bytes.subarray(
+          0,
+          content.slice(0, k).reduce((n, c) => n + layout.rawLength.get(c)!, 0),
+        );
       out.set(e.path, { type: 'file', bytes, mode: fs.statSync(src).mode & 0o7777, damaged: k >= 0 });
     }
   }
@@ -311,7 +358,11 @@ function verifyTarget(target: string, expected: Map<string, Expected>, complete:
     }
   };
   if (fs.existsSync(target)) walk(target, '');
-  if (complete) expect([...expected.keys()].filter((k) => !found.has(k)), 'entries missing from the restore').toEqual([]);
+  if (complete)
+    expect(
+      [...expected.keys()].filter((k) => !found.has(k)),
+      'entries missing from the restore',
+    ).toEqual([]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -467,7 +518,10 @@ function foreignFile(dir: string, rand: () => number, size: number): string {
 function applyPackFault(repo: string, pack: PackInfo, fault: FaultName, rand: () => number): Fault {
   const file = packFile(repo, pack.id);
   const all = blobsOf(pack);
-  const salvage = [['repair', 'packs', pack.id], ['repair', 'snapshots', '--forget']];
+  const salvage = [
+    ['repair', 'packs', pack.id],
+    ['repair', 'snapshots', '--forget'],
+  ];
   const [sn1, sn2] = layout.snapshots;
   const named = re(pack.id);
   switch (fault) {
@@ -499,21 +553,54 @@ function applyPackFault(repo: string, pack: PackInfo, fault: FaultName, rand: ()
       const bit = Math.floor(rand() * 8);
       flipBit(file, offset, bit);
       // The index still locates every blob, so restore works; repair packs moves them to a sound pack.
-      return { detail: `bit ${bit} of byte ${offset} (header area starts at ${blobEnd})`, check: false, checkRead: false, names: [named], repair: [['repair', 'packs', pack.id]] };
+      return {
+        detail: `bit ${bit} of byte ${offset} (header area starts at ${blobEnd})`,
+        check: false,
+        checkRead: false,
+        names: [named],
+        repair: [['repair', 'packs', pack.id]],
+      };
     }
     case 'truncate': {
       const len = truncate(file, rand);
       const lost = new Set(pack.entries.filter((e) => e.offset + e.storedLength > len).map((e) => idToHex(e.id)));
-      return { detail: `to ${len} of ${pack.size} bytes, ${lost.size} of ${pack.entries.length} blobs cut`, check: false, checkRead: false, names: [named], unavailable: lost, restoreError: named, repair: salvage, lost };
+      return {
+        detail: `to ${len} of ${pack.size} bytes, ${lost.size} of ${pack.entries.length} blobs cut`,
+        check: false,
+        checkRead: false,
+        names: [named],
+        unavailable: lost,
+        restoreError: named,
+        repair: salvage,
+        lost,
+      };
     }
     case 'empty':
       fs.truncateSync(file, 0);
-      return { detail: `0 of ${pack.size} bytes`, check: false, checkRead: false, names: [named], unavailable: all, restoreError: named, repair: salvage, lost: all };
+      return {
+        detail: `0 of ${pack.size} bytes`,
+        check: false,
+        checkRead: false,
+        names: [named],
+        unavailable: all,
+        restoreError: named,
+        repair: salvage,
+        lost: all,
+      };
     case 'replaced by another pack': {
       // A valid pack under the wrong name: its header opens, but lists other blobs; no blob may be taken for another.
       const other = [...layout.packs.values()].find((p) => p.type === pack.type && p.id !== pack.id)!;
       fs.copyFileSync(packFile(repo, other.id), file);
-      return { detail: `by the bytes of pack ${other.id.slice(0, 8)}`, check: false, checkRead: false, names: [named], unavailable: all, restoreError: named, repair: salvage, lost: all };
+      return {
+        detail: `by the bytes of pack ${other.id.slice(0, 8)}`,
+        check: false,
+        checkRead: false,
+        names: [named],
+        unavailable: all,
+        restoreError: named,
+        repair: salvage,
+        lost: all,
+      };
     }
     case 'foreign file with a valid name': {
       const name = foreignFile(path.join(repo, 'data'), rand, 5000);
@@ -531,10 +618,31 @@ function applyPackFault(repo: string, pack: PackInfo, fault: FaultName, rand: ()
     }
     case 'delete':
       fs.rmSync(file);
-      return { detail: `${pack.entries.length} blobs`, check: false, checkRead: false, names: [named], unavailable: all, restoreError: named, repair: [['repair', 'index'], ['repair', 'snapshots', '--forget']], lost: all };
+      return {
+        detail: `${pack.entries.length} blobs`,
+        check: false,
+        checkRead: false,
+        names: [named],
+        unavailable: all,
+        restoreError: named,
+        repair: [
+          ['repair', 'index'],
+          ['repair', 'snapshots', '--forget'],
+        ],
+        lost: all,
+      };
     case 'garbage':
       garbage(file, rand);
-      return { detail: `${pack.size} random bytes`, check: false, checkRead: false, names: [named], unavailable: all, restoreError: named, repair: salvage, lost: all };
+      return {
+        detail: `${pack.size} random bytes`,
+        check: false,
+        checkRead: false,
+        names: [named],
+        unavailable: all,
+        restoreError: named,
+        repair: salvage,
+        lost: all,
+      };
     case 'unknown file beside': {
       const sub = path.dirname(file);
       fs.writeFileSync(path.join(sub, 'not-a-pack-name'), 'stray');
@@ -543,7 +651,13 @@ function applyPackFault(repo: string, pack: PackInfo, fault: FaultName, rand: ()
       fs.copyFileSync(file, path.join(repo, 'data', other, pack.id)); // a valid pack name in the wrong directory
       fs.mkdirSync(path.join(repo, 'data', 'zz'));
       fs.writeFileSync(path.join(repo, 'data', 'zz', pack.id), 'x');
-      return { detail: 'stray names, a temp file, a pack copy in the wrong directory', check: true, checkRead: true, names: [], repair: [] };
+      return {
+        detail: 'stray names, a temp file, a pack copy in the wrong directory',
+        check: true,
+        checkRead: true,
+        names: [],
+        repair: [],
+      };
     }
   }
 }
@@ -553,7 +667,13 @@ function applyFault(repo: string, kind: Kind, fault: FaultName, rand: () => numb
   if (kind === 'tree pack') return applyPackFault(repo, layout.t1, fault, rand);
   const [sn1, sn2] = layout.snapshots;
   const file =
-    kind === 'index' ? `index/${layout.i1}` : kind === 'snapshot' ? `snapshots/${sn2.id}` : kind === 'key' ? `keys/${layout.key}` : 'config';
+    kind === 'index'
+      ? `index/${layout.i1}`
+      : kind === 'snapshot'
+        ? `snapshots/${sn2.id}`
+        : kind === 'key'
+          ? `keys/${layout.key}`
+          : 'config';
   const abs = path.join(repo, file);
   const size = fs.statSync(abs).size;
   const original = fs.readFileSync(abs, 'latin1');
@@ -581,9 +701,17 @@ function applyFault(repo: string, kind: Kind, fault: FaultName, rand: () => numb
       detail = `${file.slice(0, 20)}… of random bytes`;
       const named = re(file);
       // Degrade, don't block: a foreign index or snapshot file is skipped with a warning; the real ones all work.
-      if (kind === 'index') return { detail, check: false, checkRead: false, names: [named], repair: [['repair', 'index']] };
+      if (kind === 'index')
+        return { detail, check: false, checkRead: false, names: [named], repair: [['repair', 'index']] };
       if (kind === 'snapshot') {
-        return { detail, check: false, checkRead: false, names: [named], repair: [['repair', 'snapshots', '--forget']], repairShows: [/cannot be read and was removed/] };
+        return {
+          detail,
+          check: false,
+          checkRead: false,
+          names: [named],
+          repair: [['repair', 'snapshots', '--forget']],
+          repairShows: [/cannot be read and was removed/],
+        };
       }
       // keys: the real key still opens the repository; check names the foreign one, and key remove drops it.
       return { detail, check: false, checkRead: false, names: [named], repair: [['key', 'remove', name]] };
@@ -619,9 +747,26 @@ function applyFault(repo: string, kind: Kind, fault: FaultName, rand: () => numb
       const packs = layout.indexes.get(layout.i1)!;
       const unavailable = new Set(packs.flatMap((p) => [...blobsOf(layout.packs.get(p)!)]));
       if (fault === 'delete') {
-        return { detail, check: false, checkRead: false, names: packs.map(re), checkShows: [/not in any index/], unavailable, restoreError: /is not in the index/, repair: [['repair', 'index']] };
+        return {
+          detail,
+          check: false,
+          checkRead: false,
+          names: packs.map(re),
+          checkShows: [/not in any index/],
+          unavailable,
+          restoreError: /is not in the index/,
+          repair: [['repair', 'index']],
+        };
       }
-      return { detail, check: false, checkRead: false, names: [named], unavailable, restoreError: /is not in the index/, repair: [['repair', 'index']] };
+      return {
+        detail,
+        check: false,
+        checkRead: false,
+        names: [named],
+        unavailable,
+        restoreError: /is not in the index/,
+        repair: [['repair', 'index']],
+      };
     }
     case 'snapshot':
       if (fault === 'delete') return { detail, check: true, checkRead: true, names: [], latestBefore: 1, repair: [] };
@@ -644,12 +789,35 @@ function applyFault(repo: string, kind: Kind, fault: FaultName, rand: () => numb
         // key file for the same password replaces it.
         const pw = path.join(path.dirname(repo), 'same-password');
         fs.writeFileSync(pw, `${PASSWORD}\n`);
-        return { detail, check: false, checkRead: false, names: [named], repair: [['key', 'add', '--new-password-file', pw], ['key', 'remove', layout.key]] };
+        return {
+          detail,
+          check: false,
+          checkRead: false,
+          names: [named],
+          repair: [
+            ['key', 'add', '--new-password-file', pw],
+            ['key', 'remove', layout.key],
+          ],
+        };
       }
       // With the only key file damaged beyond use the error must name it, not claim a wrong password.
-      return { detail, check: false, checkRead: false, names: [], repair: [], unrecoverable: { code: 1, error: fault === 'delete' ? /no key files.*keys\// : named } };
+      return {
+        detail,
+        check: false,
+        checkRead: false,
+        names: [],
+        repair: [],
+        unrecoverable: { code: 1, error: fault === 'delete' ? /no key files.*keys\// : named },
+      };
     case 'config':
-      return { detail, check: false, checkRead: false, names: [], repair: [], unrecoverable: fault === 'delete' ? { code: 10, error: /no config file/ } : { code: 1, error: /config/ } };
+      return {
+        detail,
+        check: false,
+        checkRead: false,
+        names: [],
+        repair: [],
+        unrecoverable: fault === 'delete' ? { code: 10, error: /no config file/ } : { code: 1, error: /config/ },
+      };
   }
   throw new Error('unreachable');
 }
@@ -683,7 +851,11 @@ async function restoredVersion(repo: string, snapshotId: string): Promise<1 | 2>
 }
 
 /** The whole sequence for one fault: check, check --read-data, restore, repair, check --read-data, restore. */
-async function runFault(name: string, apply: (repo: string, rand: () => number) => Fault | Promise<Fault>, asNobody = false): Promise<void> {
+async function runFault(
+  name: string,
+  apply: (repo: string, rand: () => number) => Fault | Promise<Fault>,
+  asNobody = false,
+): Promise<void> {
   await slots.run(async () => {
     const { dir, repo } = freshCase(asNobody ? NOBODY : undefined);
     let seed = 0;
@@ -702,7 +874,10 @@ async function runFault(name: string, apply: (repo: string, rand: () => number) 
       expect(errorLine(await run(['restore', 'latest', '--target', target]), code)).toMatch(error);
       expect(fs.existsSync(target)).toBe(false);
       expect(errorLine(await run(['repair', 'index']), code)).toMatch(error);
-      results.push({ name, outcome: `${f.detail}; every command exits ${code}: ${errorLine(check, code).slice(6, 110)}` });
+      results.push({
+        name,
+        outcome: `${f.detail}; every command exits ${code}: ${errorLine(check, code).slice(6, 110)}`,
+      });
       return;
     }
     const expectCheck = (r: CliResult, ok: boolean, label: string) => {
@@ -765,7 +940,9 @@ async function runFault(name: string, apply: (repo: string, rand: () => number) 
     const damaged = [...expected].filter(([, x]) => x.type === 'file' && x.damaged).map(([p]) => p);
     for (const p of damaged) expect(r2.stderr).toContain(`${p}: file was damaged`);
     const total = snapshotOfVersion(version).entries.length;
-    outcome.push(`then check ok; restore ${expected.size}/${total} entries${damaged.length ? `, ${damaged.length} cut short` : ''}`);
+    outcome.push(
+      `then check ok; restore ${expected.size}/${total} entries${damaged.length ? `, ${damaged.length} cut short` : ''}`,
+    );
     results.push({ name, outcome: outcome.join('; ') });
   });
 }
@@ -777,157 +954,202 @@ describe.concurrent('fault injection', () => {
   for (const kind of KINDS) {
     for (const fault of FAULTS) {
       if (!applies(kind, fault)) continue;
-      it(`${kind}: ${fault}`, () => runFault(`${kind}: ${fault}`, (repo, rand) => applyFault(repo, kind, fault, rand)), CASE_TIMEOUT);
+      it(
+        `${kind}: ${fault}`,
+        () => runFault(`${kind}: ${fault}`, (repo, rand) => applyFault(repo, kind, fault, rand)),
+        CASE_TIMEOUT,
+      );
     }
   }
 
-  it('a blob duplicated in two packs: check notes it, restore works, and still does after one copy is deleted', () =>
-    slots.run(async () => {
-      const { dir, repo } = freshCase();
-      const run = (args: string[]) => cli(['-r', repo, ...args], path.join(dir, 'cache'));
-      const lib = await openLib(repo, false);
-      const sibling = await lib.sibling({ skipIndex: true, workers: 0 });
-      for (const e of layout.d1.entries) await sibling.saveBlob('data', await lib.loadBlob('data', e.id), e.id);
-      await sibling.flush();
-      await sibling.close();
-      await lib.close();
-      const sn2 = snapshotOfVersion(2);
-      const full = expectedRestore(sn2, new Set());
+  it(
+    'a blob duplicated in two packs: check notes it, restore works, and still does after one copy is deleted',
+    () =>
+      slots.run(async () => {
+        const { dir, repo } = freshCase();
+        const run = (args: string[]) => cli(['-r', repo, ...args], path.join(dir, 'cache'));
+        const lib = await openLib(repo, false);
+        const sibling = await lib.sibling({ skipIndex: true, workers: 0 });
+        for (const e of layout.d1.entries) await sibling.saveBlob('data', await lib.loadBlob('data', e.id), e.id);
+        await sibling.flush();
+        await sibling.close();
+        await lib.close();
+        const sn2 = snapshotOfVersion(2);
+        const full = expectedRestore(sn2, new Set());
 
-      const c1 = await run(['check', '--read-data']);
-      expectOk(c1);
-      expect(c1.out).toMatch(/data blob [0-9a-f]{64} is stored in 2 packs/);
-      expectOk(await run(['restore', 'latest', '--target', path.join(dir, 'r1')]));
-      verifyTarget(path.join(dir, 'r1'), full, true);
+        const c1 = await run(['check', '--read-data']);
+        expectOk(c1);
+        expect(c1.out).toMatch(/data blob [0-9a-f]{64} is stored in 2 packs/);
+        expectOk(await run(['restore', 'latest', '--target', path.join(dir, 'r1')]));
+        verifyTarget(path.join(dir, 'r1'), full, true);
 
-      fs.rmSync(packFile(repo, layout.d1.id));
-      const c2 = await run(['check']);
-      expect(c2.code, describeRun(c2)).toBe(1);
-      expect(c2.out).toContain(`pack ${layout.d1.id} is named by the index but missing`);
-      expect(c2.out).not.toMatch(/affected files/); // every blob has its other copy
-      expectOk(await run(['restore', 'latest', '--target', path.join(dir, 'r2')])); // falls back to the other copy
-      verifyTarget(path.join(dir, 'r2'), full, true);
+        fs.rmSync(packFile(repo, layout.d1.id));
+        const c2 = await run(['check']);
+        expect(c2.code, describeRun(c2)).toBe(1);
+        expect(c2.out).toContain(`pack ${layout.d1.id} is named by the index but missing`);
+        expect(c2.out).not.toMatch(/affected files/); // every blob has its other copy
+        expectOk(await run(['restore', 'latest', '--target', path.join(dir, 'r2')])); // falls back to the other copy
+        verifyTarget(path.join(dir, 'r2'), full, true);
 
-      expectOk(await run(['repair', 'index']));
-      const c3 = await run(['check', '--read-data']);
-      expectOk(c3);
-      expect(c3.out).not.toMatch(/stored in 2 packs/);
-      expectOk(await run(['restore', 'latest', '--target', path.join(dir, 'r3')]));
-      verifyTarget(path.join(dir, 'r3'), full, true);
-      results.push({ name: 'duplicate blob in two packs', outcome: `${layout.d1.entries.length} blobs duplicated; check ok with notes; restore ok; original pack deleted: check FAILS (pack missing, no file affected), restore ok; repair index; check ok; restore ok` });
-    }),
-  CASE_TIMEOUT);
+        expectOk(await run(['repair', 'index']));
+        const c3 = await run(['check', '--read-data']);
+        expectOk(c3);
+        expect(c3.out).not.toMatch(/stored in 2 packs/);
+        expectOk(await run(['restore', 'latest', '--target', path.join(dir, 'r3')]));
+        verifyTarget(path.join(dir, 'r3'), full, true);
+        results.push({
+          name: 'duplicate blob in two packs',
+          outcome: `${layout.d1.entries.length} blobs duplicated; check ok with notes; restore ok; original pack deleted: check FAILS (pack missing, no file affected), restore ok; repair index; check ok; restore ok`,
+        });
+      }),
+    CASE_TIMEOUT,
+  );
 
-  it('a pack missing from the index (an interrupted backup): a note names it, repair index adopts it', () =>
-    runFault('pack not in any index (interrupted backup)', async (repo) => {
-      const lib = await openLib(repo, false);
-      const indexes = await lib.listNames('index');
-      await lib.saveBlob('data', randomBuffer(prng(7), 50_000));
-      await lib.flush();
-      const [added] = (await lib.listNames('index')).filter((n) => !indexes.includes(n));
-      const [pack] = (await lib.listNames('data')).filter((p) => !layout.packs.has(p));
-      await lib.backend.remove({ type: 'index', name: added });
-      await lib.close();
-      return {
-        detail: `pack ${pack.slice(0, 8)}, 1 blob`,
-        check: true,
-        checkRead: true,
-        names: [],
-        checkShows: [new RegExp(`pack ${pack} is not in any index`)],
-        repair: [['repair', 'index']],
-        finalNotShows: [/not in any index/],
-      };
-    }),
-  CASE_TIMEOUT);
+  it(
+    'a pack missing from the index (an interrupted backup): a note names it, repair index adopts it',
+    () =>
+      runFault('pack not in any index (interrupted backup)', async (repo) => {
+        const lib = await openLib(repo, false);
+        const indexes = await lib.listNames('index');
+        await lib.saveBlob('data', randomBuffer(prng(7), 50_000));
+        await lib.flush();
+        const [added] = (await lib.listNames('index')).filter((n) => !indexes.includes(n));
+        const [pack] = (await lib.listNames('data')).filter((p) => !layout.packs.has(p));
+        await lib.backend.remove({ type: 'index', name: added });
+        await lib.close();
+        return {
+          detail: `pack ${pack.slice(0, 8)}, 1 blob`,
+          check: true,
+          checkRead: true,
+          names: [],
+          checkShows: [new RegExp(`pack ${pack} is not in any index`)],
+          repair: [['repair', 'index']],
+          finalNotShows: [/not in any index/],
+        };
+      }),
+    CASE_TIMEOUT,
+  );
 
-  it('a pack dropped from an otherwise valid index: check names it, restore fails, repair index adopts it', () =>
-    runFault('pack dropped from its index', async (repo) => {
-      const lib = await openLib(repo);
-      const idx = decodeIndex(await lib.loadUnpacked('index', layout.i1, AAD_INDEX), layout.i1);
-      await lib.saveUnpacked('index', encodeIndex({ supersedes: [], packs: idx.packs.filter((p) => p.pack !== layout.d1.id) }), AAD_INDEX);
-      await lib.backend.remove({ type: 'index', name: layout.i1 });
-      await lib.close();
-      return {
-        detail: `data pack ${layout.d1.id.slice(0, 8)} left out`,
-        check: false,
-        checkRead: false,
-        names: [re(layout.d1.id)],
-        checkShows: [/not in any index/],
-        unavailable: blobsOf(layout.d1),
-        restoreError: /data blob [0-9a-f]{64}.* is not in the index/,
-        repair: [['repair', 'index']],
-        finalNotShows: [/not in any index/],
-      };
-    }),
-  CASE_TIMEOUT);
+  it(
+    'a pack dropped from an otherwise valid index: check names it, restore fails, repair index adopts it',
+    () =>
+      runFault('pack dropped from its index', async (repo) => {
+        const lib = await openLib(repo);
+        const idx = decodeIndex(await lib.loadUnpacked('index', layout.i1, AAD_INDEX), layout.i1);
+        await lib.saveUnpacked(
+          'index',
+          encodeIndex({ supersedes: [], packs: idx.packs.filter((p) => p.pack !== layout.d1.id) }),
+          AAD_INDEX,
+        );
+        await lib.backend.remove({ type: 'index', name: layout.i1 });
+        await lib.close();
+        return {
+          detail: `data pack ${layout.d1.id.slice(0, 8)} left out`,
+          check: false,
+          checkRead: false,
+          names: [re(layout.d1.id)],
+          checkShows: [/not in any index/],
+          unavailable: blobsOf(layout.d1),
+          restoreError: /data blob [0-9a-f]{64}.* is not in the index/,
+          repair: [['repair', 'index']],
+          finalNotShows: [/not in any index/],
+        };
+      }),
+    CASE_TIMEOUT,
+  );
 
-  it('key: bit flip in one of two key files: the other password opens, check names the file, key remove fixes it', () =>
-    slots.run(async () => {
-      const { dir, repo } = freshCase();
-      const second = 'the second password';
-      const lib = await openLib(repo);
-      const k2 = await addKey(lib, second, { kdf: CHEAP_TEST_SCRYPT });
-      await lib.close();
-      const k1 = layout.key;
-      flipBit(path.join(repo, 'keys', k1), 100, 2);
-      const run = (args: string[], password = second) => cli(['-r', repo, ...args], path.join(dir, 'cache'), false, password);
+  it(
+    'key: bit flip in one of two key files: the other password opens, check names the file, key remove fixes it',
+    () =>
+      slots.run(async () => {
+        const { dir, repo } = freshCase();
+        const second = 'the second password';
+        const lib = await openLib(repo);
+        const k2 = await addKey(lib, second, { kdf: CHEAP_TEST_SCRYPT });
+        await lib.close();
+        const k1 = layout.key;
+        flipBit(path.join(repo, 'keys', k1), 100, 2);
+        const run = (args: string[], password = second) =>
+          cli(['-r', repo, ...args], path.join(dir, 'cache'), false, password);
 
-      const c1 = await run(['check']);
-      expect(c1.code, describeRun(c1)).toBe(1);
-      expect(c1.out).toContain(`key file keys/${k1}`);
-      expect(c1.out).not.toContain(`keys/${k2}`);
-      expectOk(await run(['restore', 'latest', '--target', path.join(dir, 'r1')]));
-      verifyTarget(path.join(dir, 'r1'), expectedRestore(snapshotOfVersion(2), new Set()), true);
-      // The first password's own key file is the damaged one: it fails with one line, whatever that line says.
-      const own = await run(['snapshots'], PASSWORD);
-      const ownLine = errorLine(own, own.code ?? 1);
-      expect(own.code).not.toBe(0);
+        const c1 = await run(['check']);
+        expect(c1.code, describeRun(c1)).toBe(1);
+        expect(c1.out).toContain(`key file keys/${k1}`);
+        expect(c1.out).not.toContain(`keys/${k2}`);
+        expectOk(await run(['restore', 'latest', '--target', path.join(dir, 'r1')]));
+        verifyTarget(path.join(dir, 'r1'), expectedRestore(snapshotOfVersion(2), new Set()), true);
+        // The first password's own key file is the damaged one: it fails with one line, whatever that line says.
+        const own = await run(['snapshots'], PASSWORD);
+        const ownLine = errorLine(own, own.code ?? 1);
+        expect(own.code).not.toBe(0);
 
-      expectOk(await run(['key', 'remove', k1.slice(0, 12)]));
-      expectOk(await run(['check', '--read-data']));
-      results.push({
-        name: 'key: bit flip in one of two key files',
-        outcome: `check FAILS naming keys/${k1.slice(0, 8)}…; restore with the other password ok; the damaged key's own password: exit ${own.code} "${ownLine.slice(6)}"; key remove; check ok`,
-      });
-    }),
-  CASE_TIMEOUT);
+        expectOk(await run(['key', 'remove', k1.slice(0, 12)]));
+        expectOk(await run(['check', '--read-data']));
+        results.push({
+          name: 'key: bit flip in one of two key files',
+          outcome: `check FAILS naming keys/${k1.slice(0, 8)}…; restore with the other password ok; the damaged key's own password: exit ${own.code} "${ownLine.slice(6)}"; key remove; check ok`,
+        });
+      }),
+    CASE_TIMEOUT,
+  );
 
   // As root, permissions mean nothing: those cases run the CLI as nobody (setpriv), if nobody can reach node and the files.
   const permissionCase = !IS_ROOT || HAVE_SETPRIV ? it : it.skip;
   const how = IS_ROOT ? ' (run as nobody via setpriv)' : ' (as this user)';
-  permissionCase(`permission denied on a data pack${how}: named by check and restore, kept by repair index`, (ctx) =>
-    nobodyBlocked() ? ctx.skip() : runFault('data pack: permission denied', (repo) => {
-      const file = packFile(repo, layout.d1.id);
-      fs.chmodSync(file, 0);
-      return {
-        detail: 'chmod 000',
-        check: false,
-        checkRead: false,
-        names: [re(layout.d1.id), /permission denied/],
-        unavailable: blobsOf(layout.d1),
-        restoreError: new RegExp(`permission denied.*${layout.d1.id}`),
-        // Unreadable is not damaged: rebuilding the index, even reading every pack, must not drop it.
-        repair: [['repair', 'index'], ['repair', 'index', '--read-all-packs']],
-        repairShows: [new RegExp(`pack ${layout.d1.id} cannot be read and was kept in the index as it was`)],
-        fix: () => fs.chmodSync(file, 0o600),
-      };
-    }, IS_ROOT),
-  CASE_TIMEOUT);
+  permissionCase(
+    `permission denied on a data pack${how}: named by check and restore, kept by repair index`,
+    (ctx) =>
+      nobodyBlocked()
+        ? ctx.skip()
+        : runFault(
+            'data pack: permission denied',
+            (repo) => {
+              const file = packFile(repo, layout.d1.id);
+              fs.chmodSync(file, 0);
+              return {
+                detail: 'chmod 000',
+                check: false,
+                checkRead: false,
+                names: [re(layout.d1.id), /permission denied/],
+                unavailable: blobsOf(layout.d1),
+                restoreError: new RegExp(`permission denied.*${layout.d1.id}`),
+                // Unreadable is not damaged: rebuilding the index, even reading every pack, must not drop it.
+                repair: [
+                  ['repair', 'index'],
+                  ['repair', 'index', '--read-all-packs'],
+                ],
+                repairShows: [new RegExp(`pack ${layout.d1.id} cannot be read and was kept in the index as it was`)],
+                fix: () => fs.chmodSync(file, 0o600),
+              };
+            },
+            IS_ROOT,
+          ),
+    CASE_TIMEOUT,
+  );
 
-  permissionCase(`permission denied on an index file${how}: named by check and restore, repair index rebuilds it`, (ctx) =>
-    nobodyBlocked() ? ctx.skip() : runFault('index: permission denied', (repo) => {
-      const file = path.join(repo, 'index', layout.i1);
-      fs.chmodSync(file, 0);
-      return {
-        detail: 'chmod 000',
-        check: false,
-        checkRead: false,
-        names: [re(`index/${layout.i1}`), /permission denied/],
-        openError: new RegExp(`permission denied.*index/${layout.i1}`),
-        repair: [['repair', 'index']],
-      };
-    }, IS_ROOT),
-  CASE_TIMEOUT);
+  permissionCase(
+    `permission denied on an index file${how}: named by check and restore, repair index rebuilds it`,
+    (ctx) =>
+      nobodyBlocked()
+        ? ctx.skip()
+        : runFault(
+            'index: permission denied',
+            (repo) => {
+              const file = path.join(repo, 'index', layout.i1);
+              fs.chmodSync(file, 0);
+              return {
+                detail: 'chmod 000',
+                check: false,
+                checkRead: false,
+                names: [re(`index/${layout.i1}`), /permission denied/],
+                openError: new RegExp(`permission denied.*index/${layout.i1}`),
+                repair: [['repair', 'index']],
+              };
+            },
+            IS_ROOT,
+          ),
+    CASE_TIMEOUT,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -950,17 +1172,43 @@ describe.concurrent('hostile repository through the CLI', () => {
     const add = async (label: string, tree: string) => snaps.set(label, (await snapshotOf(lib, tree)).id);
     await add('..', await rawTree(lib, [rawNode('..', 'file', empty), rawNode('ok', 'file', empty)]));
     const inner = await rawTree(lib, [rawNode('../escape', 'file', empty)]);
-    await add('../escape in a subdirectory', await rawTree(lib, [rawNode('a', 'file', empty), rawNode('d', 'dir', { subtree: inner })]));
+    await add(
+      '../escape in a subdirectory',
+      await rawTree(lib, [rawNode('a', 'file', empty), rawNode('d', 'dir', { subtree: inner })]),
+    );
     await add('an absolute name', await rawTree(lib, [rawNode('/tmp/evil-absolute', 'file', empty)]));
-    await add('a raw name decoding to ..', await rawTree(lib, [{ ...rawNode('', 'file', empty), name: undefined, name_raw: Buffer.from('..').toString('base64') }]));
+    await add(
+      'a raw name decoding to ..',
+      await rawTree(lib, [
+        { ...rawNode('', 'file', empty), name: undefined, name_raw: Buffer.from('..').toString('base64') },
+      ]),
+    );
     await add('a NUL in a name', await rawTree(lib, [rawNode('x\u0000y', 'file', empty)]));
     await add('"." as a name', await rawTree(lib, [rawNode('.', 'dir', { subtree: inner })]));
     const secret = await fileNode(lib, 'secret', Buffer.from('evil'));
     const secretDir = await rawTree(lib, [{ ...rawNode('secret', 'file', { content: secret.content, size: 4 }) }]);
     // A symlink out of the target and a directory of the same name: writing "esc/secret" would go through the link.
-    await add('a symlink and a directory sharing a name', await rawTree(lib, [rawNode('esc', 'symlink', { linktarget: '../outside' }), rawNode('esc', 'dir', { subtree: secretDir })]));
-    await add('symlinks out', await saveTreeOf([node('abs', 'symlink', { linktarget: Buffer.from(absOutside) }), node('esc', 'symlink', { linktarget: Buffer.from('../outside') })]));
-    await add('directories where the links were', await rawTree(lib, [rawNode('abs', 'dir', { subtree: secretDir }), rawNode('esc', 'dir', { subtree: secretDir })]));
+    await add(
+      'a symlink and a directory sharing a name',
+      await rawTree(lib, [
+        rawNode('esc', 'symlink', { linktarget: '../outside' }),
+        rawNode('esc', 'dir', { subtree: secretDir }),
+      ]),
+    );
+    await add(
+      'symlinks out',
+      await saveTreeOf([
+        node('abs', 'symlink', { linktarget: Buffer.from(absOutside) }),
+        node('esc', 'symlink', { linktarget: Buffer.from('../outside') }),
+      ]),
+    );
+    await add(
+      'directories where the links were',
+      await rawTree(lib, [
+        rawNode('abs', 'dir', { subtree: secretDir }),
+        rawNode('esc', 'dir', { subtree: secretDir }),
+      ]),
+    );
     await lib.flush();
   });
   afterAll(async () => {
@@ -980,7 +1228,12 @@ describe.concurrent('hostile repository through the CLI', () => {
       dir,
       target: path.join(dir, 'target'),
       untouched: () => {
-        expect(fs.readdirSync(dir).filter((n) => n !== 'target').sort()).toEqual(['outside']);
+        expect(
+          fs
+            .readdirSync(dir)
+            .filter((n) => n !== 'target')
+            .sort(),
+        ).toEqual(['outside']);
         expect(fs.readdirSync(outside)).toEqual(['secret']);
         expect(fs.readFileSync(path.join(outside, 'secret')).equals(secretBytes)).toBe(true);
         expect(fs.existsSync('/tmp/evil-absolute')).toBe(false);
@@ -999,55 +1252,93 @@ describe.concurrent('hostile repository through the CLI', () => {
     ['"." as a name', /node "\.": unsafe name/],
     ['a symlink and a directory sharing a name', /node "esc": name occurs more than once in the tree/],
   ] as const) {
-    it(`refuses the node of a tree with ${label}: exit 1, a line naming snapshot, tree and node, nothing written outside`, () =>
-      slots.run(async () => {
-        const a = arena();
-        const r = await cli(['-r', hostile, 'restore', snaps.get(label)!, '--target', a.target], path.join(tmp, 'cache-hostile'));
-        // The refused node is named on standard error and left out; the rest of the snapshot is restored (spec §9.1).
-        expect(r.code, describeRun(r)).toBe(1);
-        const lines = r.stderr.split('\n').filter((l) => l !== '');
-        expect(lines.filter((l) => !l.startsWith('repo: ') && !l.startsWith('warning: ')), describeRun(r)).toEqual([]);
-        const line = lines.find((l) => message.test(l));
-        expect(line, describeRun(r)).toBeDefined();
-        expect(line).toMatch(/tree [0-9a-f]{64}/);
-        a.untouched();
-        results.push({ name: `hostile: ${label}`, outcome: `restore exit 1, node refused: ${line!.slice(0, 100)}` });
-      }),
-    CASE_TIMEOUT);
+    it(
+      `refuses the node of a tree with ${label}: exit 1, a line naming snapshot, tree and node, nothing written outside`,
+      () =>
+        slots.run(async () => {
+          const a = arena();
+          const r = await cli(
+            ['-r', hostile, 'restore', snaps.get(label)!, '--target', a.target],
+            path.join(tmp, 'cache-hostile'),
+          );
+          // The refused node is named on standard error and left out; the rest of the snapshot is restored (spec §9.1).
+          expect(r.code, describeRun(r)).toBe(1);
+          const lines = r.stderr.split('\n').filter((l) => l !== '');
+          expect(
+            lines.filter((l) => !l.startsWith('repo: ') && !l.startsWith('warning: ')),
+            describeRun(r),
+          ).toEqual([]);
+          const line = lines.find((l) => message.test(l));
+          expect(line, describeRun(r)).toBeDefined();
+          expect(line).toMatch(/tree [0-9a-f]{64}/);
+          a.untouched();
+          results.push({ name: `hostile: ${label}`, outcome: `restore exit 1, node refused: ${line!.slice(0, 100)}` });
+        }),
+      CASE_TIMEOUT,
+    );
   }
 
-  it('restores symlinks pointing out as links, and never writes through them when a later snapshot has directories there', () =>
-    slots.run(async () => {
-      const a = arena();
-      expectOk(await cli(['-r', hostile, 'restore', snaps.get('symlinks out')!, '--target', a.target], path.join(tmp, 'cache-hostile')));
-      expect(fs.readlinkSync(path.join(a.target, 'esc'))).toBe('../outside');
-      expect(fs.readlinkSync(path.join(a.target, 'abs'))).toBe(absOutside);
-      a.untouched();
-      for (const overwrite of ['never', 'if-changed', 'always']) {
-        const r = await cli(['-r', hostile, 'restore', snaps.get('directories where the links were')!, '--target', a.target, '--overwrite', overwrite], path.join(tmp, 'cache-hostile'));
-        expectOk(r);
+  it(
+    'restores symlinks pointing out as links, and never writes through them when a later snapshot has directories there',
+    () =>
+      slots.run(async () => {
+        const a = arena();
+        expectOk(
+          await cli(
+            ['-r', hostile, 'restore', snaps.get('symlinks out')!, '--target', a.target],
+            path.join(tmp, 'cache-hostile'),
+          ),
+        );
+        expect(fs.readlinkSync(path.join(a.target, 'esc'))).toBe('../outside');
+        expect(fs.readlinkSync(path.join(a.target, 'abs'))).toBe(absOutside);
         a.untouched();
-      }
-      expect(fs.lstatSync(path.join(a.target, 'esc')).isDirectory()).toBe(true);
-      expect(fs.readFileSync(path.join(a.target, 'esc', 'secret'), 'utf8')).toBe('evil');
-      expect(fs.readFileSync(path.join(a.target, 'abs', 'secret'), 'utf8')).toBe('evil');
-      results.push({ name: 'hostile: symlinks out, then directories there', outcome: 'restored as links; later restores replace them, outside untouched' });
-    }),
-  CASE_TIMEOUT);
+        for (const overwrite of ['never', 'if-changed', 'always']) {
+          const r = await cli(
+            [
+              '-r',
+              hostile,
+              'restore',
+              snaps.get('directories where the links were')!,
+              '--target',
+              a.target,
+              '--overwrite',
+              overwrite,
+            ],
+            path.join(tmp, 'cache-hostile'),
+          );
+          expectOk(r);
+          a.untouched();
+        }
+        expect(fs.lstatSync(path.join(a.target, 'esc')).isDirectory()).toBe(true);
+        expect(fs.readFileSync(path.join(a.target, 'esc', 'secret'), 'utf8')).toBe('evil');
+        expect(fs.readFileSync(path.join(a.target, 'abs', 'secret'), 'utf8')).toBe('evil');
+        results.push({
+          name: 'hostile: symlinks out, then directories there',
+          outcome: 'restored as links; later restores replace them, outside untouched',
+        });
+      }),
+    CASE_TIMEOUT,
+  );
 
   for (const [label, sub, message] of [
     ['a sub-path with ..', '../../outside', /not found in snapshot/],
     ['a sub-path through a symlink', 'esc/secret', /"esc" is not a directory/],
   ] as const) {
-    it(`refuses ${label}: exit 1, one line, nothing written`, () =>
-      slots.run(async () => {
-        const a = arena();
-        const r = await cli(['-r', hostile, 'restore', `${snaps.get('symlinks out')!}:${sub}`, '--target', a.target], path.join(tmp, 'cache-hostile'));
-        expect(errorLine(r)).toMatch(message);
-        expect(fs.existsSync(a.target)).toBe(false);
-        a.untouched();
-        results.push({ name: `hostile: ${label}`, outcome: `restore exit 1: ${errorLine(r).slice(6, 100)}` });
-      }),
-    CASE_TIMEOUT);
+    it(
+      `refuses ${label}: exit 1, one line, nothing written`,
+      () =>
+        slots.run(async () => {
+          const a = arena();
+          const r = await cli(
+            ['-r', hostile, 'restore', `${snaps.get('symlinks out')!}:${sub}`, '--target', a.target],
+            path.join(tmp, 'cache-hostile'),
+          );
+          expect(errorLine(r)).toMatch(message);
+          expect(fs.existsSync(a.target)).toBe(false);
+          a.untouched();
+          results.push({ name: `hostile: ${label}`, outcome: `restore exit 1: ${errorLine(r).slice(6, 100)}` });
+        }),
+      CASE_TIMEOUT,
+    );
   }
 });

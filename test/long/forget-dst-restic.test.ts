@@ -20,11 +20,34 @@ const PASSWORD = 'differential forget';
 // host → local times (Europe/Berlin) of its snapshots; the first is the newest.
 const HOSTS: Record<string, string[]> = {
   // spring change 2024-03-31 02:00 CET → 03:00 CEST; newest in CEST, cutoffs in CET
-  spring: ['2024-04-10 12:00:00', '2024-03-30 11:30:00', '2024-03-30 12:00:00', '2024-03-30 12:30:00', '2024-03-29 11:30:00', '2024-03-29 12:30:00', '2024-03-10 11:30:00', '2024-03-10 12:30:00'],
+  spring: [
+    '2024-04-10 12:00:00',
+    '2024-03-30 11:30:00',
+    '2024-03-30 12:00:00',
+    '2024-03-30 12:30:00',
+    '2024-03-29 11:30:00',
+    '2024-03-29 12:30:00',
+    '2024-03-10 11:30:00',
+    '2024-03-10 12:30:00',
+  ],
   // 10 days before 02:30 CEST is 2024-03-31 02:30, which the change skips: Go takes 03:30 CEST
-  gap: ['2024-04-10 02:30:00', '2024-03-31 01:50:00', '2024-03-31 03:25:00', '2024-03-31 03:35:00', '2024-03-30 02:30:00'],
+  gap: [
+    '2024-04-10 02:30:00',
+    '2024-03-31 01:50:00',
+    '2024-03-31 03:25:00',
+    '2024-03-31 03:35:00',
+    '2024-03-30 02:30:00',
+  ],
   // autumn change 2024-10-27 03:00 CEST → 02:00 CET; newest in CET, cutoffs in CEST
-  autumn: ['2024-11-05 12:00:00', '2024-10-26 11:30:00', '2024-10-26 12:30:00', '2024-10-25 11:30:00', '2024-10-25 12:30:00', '2024-10-05 11:30:00', '2024-10-05 12:30:00'],
+  autumn: [
+    '2024-11-05 12:00:00',
+    '2024-10-26 11:30:00',
+    '2024-10-26 12:30:00',
+    '2024-10-25 11:30:00',
+    '2024-10-25 12:30:00',
+    '2024-10-05 11:30:00',
+    '2024-10-05 12:30:00',
+  ],
 };
 const POLICIES = [
   ['--keep-within', '11d'],
@@ -45,8 +68,12 @@ let src: string;
 
 function restic(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(RESTIC, ['-r', resticRepo, '--no-cache', ...args], { env: { ...process.env, TZ, RESTIC_PASSWORD: PASSWORD }, maxBuffer: 1 << 26 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`restic ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    execFile(
+      RESTIC,
+      ['-r', resticRepo, '--no-cache', ...args],
+      { env: { ...process.env, TZ, RESTIC_PASSWORD: PASSWORD }, maxBuffer: 1 << 26 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`restic ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout),
     );
   });
 }
@@ -87,7 +114,8 @@ afterAll(() => {
 
 describe.skipIf(!haveRestic)('forget --keep-within across daylight-saving changes, against restic 0.14', () => {
   it('both programs stored the same snapshot instants', async () => {
-    const times = (out: string) => (JSON.parse(out) as { time: string }[]).map((s) => Date.parse(s.time)).sort((a, b) => a - b);
+    const times = (out: string) =>
+      (JSON.parse(out) as { time: string }[]).map((s) => Date.parse(s.time)).sort((a, b) => a - b);
     const want = Object.values(HOSTS).flat().length;
     const r = times(await restic(['snapshots', '--json']));
     expect(r).toHaveLength(want);

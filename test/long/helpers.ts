@@ -28,13 +28,18 @@ export class CliRepo {
   ) {}
 
   run(args: string[], opts: { input?: string | Buffer; global?: string[] } = {}): Promise<CliResult> {
-    return runCli(['-r', this.dir, ...(opts.global ?? []), ...args], { cwd: this.cwd, password: PASSWORD, input: opts.input });
+    return runCli(['-r', this.dir, ...(opts.global ?? []), ...args], {
+      cwd: this.cwd,
+      password: PASSWORD,
+      input: opts.input,
+    });
   }
 
   /** Runs and insists on exit 0; the error shows the command's output. */
   async ok(args: string[], opts: { input?: string | Buffer; global?: string[] } = {}): Promise<CliResult> {
     const r = await this.run(args, opts);
-    if (r.code !== 0) throw new Error(`repo ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stderr}${r.out.slice(0, 4000)}`);
+    if (r.code !== 0)
+      throw new Error(`repo ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stderr}${r.out.slice(0, 4000)}`);
     return r;
   }
 
@@ -47,7 +52,11 @@ export class CliRepo {
   /** Starts the CLI without waiting; stdin stays open when `keepStdin` (a `backup --stdin` then holds its lock). */
   start(args: string[], opts: { keepStdin?: boolean } = {}): RunningCli & { stdin: NodeJS.WritableStream } {
     const started = Date.now();
-    const child = spawn(process.execPath, [CLI, '-r', this.dir, ...args], { env: cliEnv(PASSWORD), cwd: this.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '-r', this.dir, ...args], {
+      env: cliEnv(PASSWORD),
+      cwd: this.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (c: Buffer) => out.push(c));
@@ -58,7 +67,14 @@ export class CliRepo {
       child.on('error', reject);
       child.on('close', (code, signal) => {
         const stdout = Buffer.concat(out);
-        resolve({ code, signal, stdout, out: stdout.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started });
+        resolve({
+          code,
+          signal,
+          stdout,
+          out: stdout.toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+          ms: Date.now() - started,
+        });
       });
     });
     return { child, started, done, stdin: child.stdin! };
@@ -67,9 +83,14 @@ export class CliRepo {
   /** Names of the stored files of one kind (64-hex names only; temporary files are left out). */
   names(kind: 'data' | 'index' | 'snapshots' | 'locks' | 'keys'): string[] {
     const base = path.join(this.dir, kind);
-    if (kind !== 'data') return fs.readdirSync(base).filter((n) => ID_RE.test(n)).sort();
+    if (kind !== 'data')
+      return fs
+        .readdirSync(base)
+        .filter((n) => ID_RE.test(n))
+        .sort();
     const out: string[] = [];
-    for (const sub of fs.readdirSync(base)) for (const n of fs.readdirSync(path.join(base, sub))) if (ID_RE.test(n)) out.push(n);
+    for (const sub of fs.readdirSync(base))
+      for (const n of fs.readdirSync(path.join(base, sub))) if (ID_RE.test(n)) out.push(n);
     return out.sort();
   }
 

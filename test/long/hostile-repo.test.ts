@@ -57,7 +57,10 @@ interface Run {
 function cli(args: string[]): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '-r', repoDir, ...args], { env: cliEnv(PASSWORD), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '-r', repoDir, ...args], {
+      env: cliEnv(PASSWORD),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -67,7 +70,12 @@ function cli(args: string[]): Promise<Run> {
     child.on('close', (code) => {
       clearTimeout(timer);
       slowest.set(`${args[0]} ${args[1]}`, Date.now() - started);
-      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started });
+      resolve({
+        code,
+        stdout: Buffer.concat(out),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: Date.now() - started,
+      });
     });
   });
 }
@@ -80,7 +88,9 @@ function outsideState(): string[] {
       const p = path.join(rel, e.name);
       if (p === 'jail' || p === 'target') continue; // (deep trees inside them go beyond PATH_MAX)
       const abs = path.join(sandbox, p);
-      out.push(e.isFile() ? `${p}=${fs.readFileSync(abs, 'utf8')}` : e.isSymbolicLink() ? `${p}->${fs.readlinkSync(abs)}` : p);
+      out.push(
+        e.isFile() ? `${p}=${fs.readFileSync(abs, 'utf8')}` : e.isSymbolicLink() ? `${p}->${fs.readlinkSync(abs)}` : p,
+      );
       if (e.isDirectory()) walk(p);
     }
   };
@@ -117,46 +127,93 @@ beforeAll(async () => {
   const repo = await localRepo(repoDir);
   const ok = idToHex((await repo.saveBlob('data', OK_BYTES)).id);
   const okFile = (name = 'ok') => rawNode(name, 'file', { content: [ok], size: OK_BYTES.length });
-  const snap = async (label: string, refuses: boolean, root: Record<string, unknown>[], whole = false, contentOnly = false) => {
+  const snap = async (
+    label: string,
+    refuses: boolean,
+    root: Record<string, unknown>[],
+    whole = false,
+    contentOnly = false,
+  ) => {
     cases.push({ label, refuses, whole, contentOnly, tree: await rawTree(repo, [okFile(), ...root]) });
   };
 
   // Names: each as a file, and as a directory holding a file, all in one tree.
   const inner = await rawTree(repo, [okFile('inside')]);
-  const names = ['..', '.', '', 'a/b', `${sandbox}/abs-escape`, '/abs', 'x\u0000y', '../escape', 'sub/../../escape', '../../../../../../../../tmp/escape'];
-  await snap('unsafe names', true, names.flatMap((bad) => [rawNode(bad, 'file', { content: [ok] }), rawNode(`${bad}/`, 'dir', { subtree: inner })]));
-  await snap('raw name ..', true, [{ ...rawNode('', 'file', { content: [ok] }), name: undefined, name_raw: Buffer.from('..').toString('base64') }]);
+  const names = [
+    '..',
+    '.',
+    '',
+    'a/b',
+    `${sandbox}/abs-escape`,
+    '/abs',
+    'x\u0000y',
+    '../escape',
+    'sub/../../escape',
+    '../../../../../../../../tmp/escape',
+  ];
+  await snap(
+    'unsafe names',
+    true,
+    names.flatMap((bad) => [rawNode(bad, 'file', { content: [ok] }), rawNode(`${bad}/`, 'dir', { subtree: inner })]),
+  );
+  await snap('raw name ..', true, [
+    { ...rawNode('', 'file', { content: [ok] }), name: undefined, name_raw: Buffer.from('..').toString('base64') },
+  ]);
   // Symlink then file: a link out of the jail and a directory of the same name holding a file.
   const through = await rawTree(repo, [rawNode('secret', 'file', { content: [ok] })]);
-  await snap('symlink then file', true, [rawNode('d', 'symlink', { linktarget: outside }), rawNode('d', 'dir', { subtree: through })]);
-  await snap('relative symlink then file', true, [rawNode('d', 'dir', { subtree: through }), rawNode('d', 'symlink', { linktarget: '../outside' })]);
+  await snap('symlink then file', true, [
+    rawNode('d', 'symlink', { linktarget: outside }),
+    rawNode('d', 'dir', { subtree: through }),
+  ]);
+  await snap('relative symlink then file', true, [
+    rawNode('d', 'dir', { subtree: through }),
+    rawNode('d', 'symlink', { linktarget: '../outside' }),
+  ]);
   // A symlink pointing out is kept as a link (never followed); its target is data.
-  await snap('symlink pointing outside', false, [rawNode('link', 'symlink', { linktarget: outside }), rawNode('up', 'symlink', { linktarget: '../../..' })]);
+  await snap('symlink pointing outside', false, [
+    rawNode('link', 'symlink', { linktarget: outside }),
+    rawNode('up', 'symlink', { linktarget: '../../..' }),
+  ]);
   // Hard links: the first node of an inode refused (unsafe name) must not become a link target.
   const hl = { links: 2, inode: '77', device_id: '5' };
-  await snap('hard link to a refused outside name', true, [rawNode('../outside/secret', 'file', { content: [ok], ...hl }), rawNode('h', 'file', { content: [ok], ...hl })]);
-  await snap('hard links inside', false, [rawNode('h1', 'file', { content: [ok], ...hl }), rawNode('h2', 'file', { content: [ok], ...hl })]);
+  await snap('hard link to a refused outside name', true, [
+    rawNode('../outside/secret', 'file', { content: [ok], ...hl }),
+    rawNode('h', 'file', { content: [ok], ...hl }),
+  ]);
+  await snap('hard links inside', false, [
+    rawNode('h1', 'file', { content: [ok], ...hl }),
+    rawNode('h2', 'file', { content: [ok], ...hl }),
+  ]);
   // Device nodes: a valid one (root recreates it inside the target) and ones without a valid number.
   await snap('device nodes', false, [rawNode('null', 'chardev', { rdev: '259' }), rawNode('fifo', 'fifo')]);
   await snap('bad device numbers', true, [rawNode('c', 'chardev', { rdev: 'garbage' }), rawNode('b', 'blockdev')]);
   // DAG explosion: 41 trees expanding to 2^40 paths.
   let t = await rawTree(repo, [okFile('leaf')]);
-  for (let i = 0; i < 40; i++) t = await rawTree(repo, [rawNode('a', 'dir', { subtree: t }), rawNode('b', 'dir', { subtree: t })]);
+  for (let i = 0; i < 40; i++)
+    t = await rawTree(repo, [rawNode('a', 'dir', { subtree: t }), rawNode('b', 'dir', { subtree: t })]);
   await snap('DAG of 2^40 paths', true, [rawNode('bomb', 'dir', { subtree: t })], true);
   // Deep nesting: 10,000 levels.
   let deep = await rawTree(repo, [okFile('bottom')]);
   for (let i = 0; i < 10_000; i++) deep = await rawTree(repo, [rawNode('d', 'dir', { subtree: deep })]);
   await snap('10,000 levels', true, [rawNode('deep', 'dir', { subtree: deep })]);
   // Bad timestamps: read with the epoch, reported.
-  const timed = await rawTree(repo, [rawNode('f', 'file', { content: [ok], mtime: 'garbage', atime: '2021-13-45T99:99:99Z' })]);
-  await snap('bad timestamps', true, [rawNode('t', 'dir', { subtree: timed, mtime: 'yesterday' }), rawNode('g', 'file', { content: [ok], ctime: '' })]);
+  const timed = await rawTree(repo, [
+    rawNode('f', 'file', { content: [ok], mtime: 'garbage', atime: '2021-13-45T99:99:99Z' }),
+  ]);
+  await snap('bad timestamps', true, [
+    rawNode('t', 'dir', { subtree: timed, mtime: 'yesterday' }),
+    rawNode('g', 'file', { content: [ok], ctime: '' }),
+  ]);
   // Type confusion.
   await snap('file with a subtree', true, [rawNode('f', 'file', { content: [ok], subtree: inner })]);
   await snap('fifo with content', true, [rawNode('p', 'fifo', { content: [ok] })]);
   await snap('symlink without target', true, [rawNode('s', 'symlink')]);
   await snap('dir whose subtree is a data blob', true, [rawNode('x', 'dir', { subtree: ok })]);
   await snap('file whose content is a tree', true, [rawNode('x', 'file', { content: [inner] })], false, true);
-  await snap('mode and owner out of range', true, [rawNode('m', 'file', { content: [ok], mode: 0o177777 }), rawNode('u', 'file', { content: [ok], uid: -1 })]);
+  await snap('mode and owner out of range', true, [
+    rawNode('m', 'file', { content: [ok], mode: 0o177777 }),
+    rawNode('u', 'file', { content: [ok], uid: -1 }),
+  ]);
   const unknownType = await rawTree(repo, [rawNode('w', 'weird')]);
   await snap('unknown node type', true, [rawNode('x', 'dir', { subtree: unknownType })]);
   // Missing objects.
@@ -165,15 +222,31 @@ beforeAll(async () => {
 
   await repo.flush();
   for (const c of cases) {
-    c.snapshot = await saveSnapshot(repo, { time: MTIME, tree: c.tree!, paths: ['/src'], hostname: 'h', username: 'u', tags: [c.label.slice(0, 40).replace(/[^a-z0-9]/gi, '_')], program_version: 'test' });
+    c.snapshot = await saveSnapshot(repo, {
+      time: MTIME,
+      tree: c.tree!,
+      paths: ['/src'],
+      hostname: 'h',
+      username: 'u',
+      tags: [c.label.slice(0, 40).replace(/[^a-z0-9]/gi, '_')],
+      program_version: 'test',
+    });
   }
   await repo.close();
 }, 120_000);
 
 afterAll(() => {
-  console.log(`hostile repository: ${trials.survived} of ${trials.tried} trials survived over ${cases.length} snapshots`);
+  console.log(
+    `hostile repository: ${trials.survived} of ${trials.tried} trials survived over ${cases.length} snapshots`,
+  );
   const label = (k: string) => cases.find((c) => k.includes(c.snapshot!))?.label ?? k;
-  console.log([...slowest].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, ms]) => `${k.split(' ')[0]} ${label(k)}: ${ms} ms`).join('\n'));
+  console.log(
+    [...slowest]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([k, ms]) => `${k.split(' ')[0]} ${label(k)}: ${ms} ms`)
+      .join('\n'),
+  );
   execFileSync('rm', ['-rf', tmp]);
   for (const p of ['/abs', '/tmp/escape']) expect(fs.existsSync(p)).toBe(false);
 });
@@ -207,7 +280,10 @@ describe('hostile repository', () => {
       }
       const tarFile = path.join(tmp, 'dump.tar');
       fs.writeFileSync(tarFile, r.stdout);
-      const names = execFileSync('tar', ['-tf', tarFile], { maxBuffer: 1 << 30 }).toString('latin1').split('\n').filter(Boolean);
+      const names = execFileSync('tar', ['-tf', tarFile], { maxBuffer: 1 << 30 })
+        .toString('latin1')
+        .split('\n')
+        .filter(Boolean);
       for (const n of names) {
         expect(n.startsWith('/'), n).toBe(false);
         expect(n.split('/').includes('..'), n).toBe(false);
@@ -216,7 +292,17 @@ describe('hostile repository', () => {
         const jail = path.join(sandbox, 'jail', `${tool}-${c.snapshot!.slice(0, 8)}`);
         fs.mkdirSync(jail, { recursive: true });
         try {
-          if (tool === 'python') execFileSync('python3', ['-c', 'import sys, tarfile\nwith tarfile.open(sys.argv[1]) as t: t.extractall(sys.argv[2])', tarFile, jail], { stdio: 'pipe' });
+          if (tool === 'python')
+            execFileSync(
+              'python3',
+              [
+                '-c',
+                'import sys, tarfile\nwith tarfile.open(sys.argv[1]) as t: t.extractall(sys.argv[2])',
+                tarFile,
+                jail,
+              ],
+              { stdio: 'pipe' },
+            );
           else execFileSync('tar', ['-xf', tarFile, '-C', jail], { stdio: 'pipe' });
         } catch (err) {
           // Only the 10,000-level case may fail to extract (names beyond PATH_MAX); what it did extract stays inside.
@@ -274,10 +360,15 @@ describe('hostile repository', () => {
     const r = await cli(['check', '--json']);
     trial(() => {
       expect(r.code, r.stderr).toBe(1);
-      const report = JSON.parse(r.stdout.toString()) as { problems: { kind: string; message: string; snapshot?: string }[] };
+      const report = JSON.parse(r.stdout.toString()) as {
+        problems: { kind: string; message: string; snapshot?: string }[];
+      };
       for (const c of cases) {
-        const mine = report.problems.filter((p) => p.snapshot === c.snapshot || p.message.includes(c.snapshot!.slice(0, 8)));
-        if (c.refuses) expect(mine.length, `${c.label}: ${JSON.stringify(report.problems.slice(0, 3))}`).toBeGreaterThan(0);
+        const mine = report.problems.filter(
+          (p) => p.snapshot === c.snapshot || p.message.includes(c.snapshot!.slice(0, 8)),
+        );
+        if (c.refuses)
+          expect(mine.length, `${c.label}: ${JSON.stringify(report.problems.slice(0, 3))}`).toBeGreaterThan(0);
         else expect(mine, c.label).toEqual([]);
       }
       const kinds = new Set(report.problems.map((p) => p.kind));

@@ -56,7 +56,9 @@ describe('bounded memory', () => {
     expect((await runMeasured(['-r', repo, 'init'])).code).toBe(0);
     const backup = await runMeasured(['-r', repo, 'backup', src]);
     expect(backup.code, backup.stderr).toBe(0);
-    console.log(`backup of ${SMALL_FILES} small files and ${SIZE / 2 ** 20} MiB: peak RSS ${backup.peakMiB.toFixed(0)} MiB`);
+    console.log(
+      `backup of ${SMALL_FILES} small files and ${SIZE / 2 ** 20} MiB: peak RSS ${backup.peakMiB.toFixed(0)} MiB`,
+    );
     expect(backup.peakMiB).toBeLessThan(300);
     fs.rmSync(src, { recursive: true });
     const restore = await runMeasured(['-r', repo, 'restore', `latest:${tmp}`, '--target', path.join(tmp, 'out')]);

@@ -28,12 +28,21 @@ const run = promisify(execFile);
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-package-'));
   // --ignore-scripts: the tests run after `npm run build`, and pack would otherwise run `prepare` again.
-  const { stdout: out } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
+  const { stdout: out } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   tarball = path.join(dir, JSON.parse(out)[0].filename);
   const app = path.join(dir, 'app');
   fs.mkdirSync(app);
-  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'module', private: true }));
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: app, maxBuffer: 64 << 20 });
+  fs.writeFileSync(
+    path.join(app, 'package.json'),
+    JSON.stringify({ name: 'app', version: '1.0.0', type: 'module', private: true }),
+  );
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
+    cwd: app,
+    maxBuffer: 64 << 20,
+  });
 }, 600_000);
 
 afterAll(() => {
@@ -61,7 +70,8 @@ describe('the published package', () => {
       .filter((f) => f.endsWith('.js'))
       .map((f) => fs.readFileSync(path.join(dir, 'app/node_modules/repo-backup/dist', f), 'utf8'))
       .join('\n');
-    for (const d of deps) expect(shipped.includes(d), `${d} is a runtime dependency but nothing shipped imports it`).toBe(true);
+    for (const d of deps)
+      expect(shipped.includes(d), `${d} is a runtime dependency but nothing shipped imports it`).toBe(true);
   });
 
   it("runs README's library example, type-checked against the shipped declarations", async () => {
@@ -80,16 +90,37 @@ describe('the published package', () => {
       .replaceAll("'/tmp/restore'", JSON.stringify(path.join(app, 'restored')));
     fs.mkdirSync(path.join(app, 'me'));
     fs.writeFileSync(path.join(app, 'me', 'note.txt'), 'hello from the package test\n');
-    const used = '\nvoid [planForget, computeStats, diffSnapshots, findPaths, tagSnapshots, analyzePaths, applyPolicy];\nconsole.log(JSON.stringify({ snapshotId }));\n';
+    const used =
+      '\nvoid [planForget, computeStats, diffSnapshots, findPaths, tagSnapshots, analyzePaths, applyPolicy];\nconsole.log(JSON.stringify({ snapshotId }));\n';
     fs.writeFileSync(src, prelude + '\n' + local + used);
     const tsc = path.join(ROOT, 'node_modules/.bin/tsc');
-    const tscArgs = ['--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', '--typeRoots', path.join(ROOT, 'node_modules/@types'), '--types', 'node', src];
+    const tscArgs = [
+      '--strict',
+      '--target',
+      'es2022',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--skipLibCheck',
+      '--typeRoots',
+      path.join(ROOT, 'node_modules/@types'),
+      '--types',
+      'node',
+      src,
+    ];
     // Type errors make tsc exit non-zero, which rejects with its output (the message vitest shows).
     await run(tsc, tscArgs, { cwd: app });
-    const example = await run(process.execPath, [path.join(app, 'example.js')], { cwd: app, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: app } });
+    const example = await run(process.execPath, [path.join(app, 'example.js')], {
+      cwd: app,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', HOME: app },
+    });
     expect(example.stderr).toBe('');
     expect(JSON.parse(example.stdout.trim()).snapshotId).toMatch(/^[0-9a-f]{64}$/);
-    const restored = fs.readdirSync(path.join(app, 'restored'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('note.txt'));
+    const restored = fs
+      .readdirSync(path.join(app, 'restored'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('note.txt'));
     expect(restored).toHaveLength(1);
     expect(fs.readFileSync(path.join(app, 'restored', restored[0]), 'utf8')).toBe('hello from the package test\n');
   }, 120_000);

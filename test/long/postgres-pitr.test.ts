@@ -56,11 +56,40 @@ function run(argv: string[], check = true): { code: number | null; out: string; 
 const repo = (...args: string[]) => run([process.execPath, CLI, ...args], false);
 
 function psql(port: number, sql: string): string {
-  return run([path.join(BIN!, 'psql'), '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'backup', '-d', 'postgres', '-c', sql]).out.trim();
+  return run([
+    path.join(BIN!, 'psql'),
+    '-X',
+    '-q',
+    '-At',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-U',
+    'backup',
+    '-d',
+    'postgres',
+    '-c',
+    sql,
+  ]).out.trim();
 }
 
 function startServer(dataDir: string, port: number, extra: string): void {
-  run([path.join(BIN!, 'pg_ctl'), '-D', dataDir, '-l', `${dataDir}.log`, '-o', `-p ${port} -k ${path.join(dir, 'sock')} -c listen_addresses=127.0.0.1 ${extra}`, '-w', '-t', '120', 'start']);
+  run([
+    path.join(BIN!, 'pg_ctl'),
+    '-D',
+    dataDir,
+    '-l',
+    `${dataDir}.log`,
+    '-o',
+    `-p ${port} -k ${path.join(dir, 'sock')} -c listen_addresses=127.0.0.1 ${extra}`,
+    '-w',
+    '-t',
+    '120',
+    'start',
+  ]);
   servers.push(dataDir);
 }
 
@@ -72,158 +101,251 @@ async function until(what: string, f: () => boolean, seconds = 30): Promise<void
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL point-in-time recovery (real server on loopback)', () => {
-  let port = 0;
-  let dataDir = '';
+describe.skipIf(BIN === undefined && process.env.CI === undefined)(
+  'PostgreSQL point-in-time recovery (real server on loopback)',
+  () => {
+    let port = 0;
+    let dataDir = '';
 
-  beforeAll(async () => {
-    if (BIN === undefined) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install -y postgresql');
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-pitr-'));
-    fs.chmodSync(dir, 0o755);
-    job = path.join(dir, 'job');
-    fs.mkdirSync(path.join(dir, 'sock'));
-    fs.mkdirSync(job);
-    fs.writeFileSync(path.join(job, 'repo.pass'), 'wal archive secret\n', { mode: 0o600 });
-    port = await freePort();
-    cfg = path.join(job, 'repo.yaml');
-    fs.writeFileSync(
-      cfg,
-      `profiles:\n  pg:\n    repository: ./repo\n    password-file: ./repo.pass\n    databases:\n      - { type: postgresql, name: postgres, host: 127.0.0.1, port: ${port}, user: backup, mode: physical }\n  gone:\n    repository: ./no-such-repo\n    password-file: ./repo.pass\n    sources: [/etc/hostname]\n`,
-    );
-    if (isRoot) spawnSync('chown', ['-R', 'postgres:postgres', dir]);
-    Object.assign(env, { PATH: process.env.PATH, HOME: job, REPO_CACHE_DIR: path.join(job, 'cache'), TZ: 'UTC', LANG: 'C' });
-    const init = run([process.execPath, CLI, '-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'init'], false);
-    expect(init.code, init.err).toBe(0);
-    dataDir = path.join(dir, 'data');
-    run([path.join(BIN, 'initdb'), '-D', dataDir, '-U', 'backup', '--auth=trust', '--no-locale', '-E', 'UTF8', '--no-sync']);
-    const archive = `${process.execPath} ${CLI} wal push --profile pg --config ${cfg} %p`;
-    // The lines the README tells users to put into postgresql.conf.
-    fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), `wal_level = replica\narchive_mode = on\narchive_command = '${archive}'\n`);
-    startServer(dataDir, port, '-c fsync=off');
-  }, 180_000);
+    beforeAll(async () => {
+      if (BIN === undefined)
+        throw new Error(
+          'PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install -y postgresql',
+        );
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-pitr-'));
+      fs.chmodSync(dir, 0o755);
+      job = path.join(dir, 'job');
+      fs.mkdirSync(path.join(dir, 'sock'));
+      fs.mkdirSync(job);
+      fs.writeFileSync(path.join(job, 'repo.pass'), 'wal archive secret\n', { mode: 0o600 });
+      port = await freePort();
+      cfg = path.join(job, 'repo.yaml');
+      fs.writeFileSync(
+        cfg,
+        `profiles:\n  pg:\n    repository: ./repo\n    password-file: ./repo.pass\n    databases:\n      - { type: postgresql, name: postgres, host: 127.0.0.1, port: ${port}, user: backup, mode: physical }\n  gone:\n    repository: ./no-such-repo\n    password-file: ./repo.pass\n    sources: [/etc/hostname]\n`,
+      );
+      if (isRoot) spawnSync('chown', ['-R', 'postgres:postgres', dir]);
+      Object.assign(env, {
+        PATH: process.env.PATH,
+        HOME: job,
+        REPO_CACHE_DIR: path.join(job, 'cache'),
+        TZ: 'UTC',
+        LANG: 'C',
+      });
+      const init = run(
+        [process.execPath, CLI, '-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'init'],
+        false,
+      );
+      expect(init.code, init.err).toBe(0);
+      dataDir = path.join(dir, 'data');
+      run([
+        path.join(BIN, 'initdb'),
+        '-D',
+        dataDir,
+        '-U',
+        'backup',
+        '--auth=trust',
+        '--no-locale',
+        '-E',
+        'UTF8',
+        '--no-sync',
+      ]);
+      const archive = `${process.execPath} ${CLI} wal push --profile pg --config ${cfg} %p`;
+      // The lines the README tells users to put into postgresql.conf.
+      fs.appendFileSync(
+        path.join(dataDir, 'postgresql.conf'),
+        `wal_level = replica\narchive_mode = on\narchive_command = '${archive}'\n`,
+      );
+      startServer(dataDir, port, '-c fsync=off');
+    }, 180_000);
 
-  afterAll(() => {
-    for (const d of servers) run([path.join(BIN!, 'pg_ctl'), '-D', d, '-m', 'immediate', '-w', 'stop'], false);
-    if (dir !== '' && process.env.REPO_TEST_KEEP === undefined) fs.rmSync(dir, { recursive: true, force: true });
-  });
+    afterAll(() => {
+      for (const d of servers) run([path.join(BIN!, 'pg_ctl'), '-D', d, '-m', 'immediate', '-w', 'stop'], false);
+      if (dir !== '' && process.env.REPO_TEST_KEEP === undefined) fs.rmSync(dir, { recursive: true, force: true });
+    });
 
-  /** Forces a segment switch and waits until the archiver has stored it. */
-  async function switchAndArchive(): Promise<string> {
-    const seg = psql(port, 'SELECT pg_walfile_name(pg_switch_wal())');
-    await until(`archiving of ${seg}`, () => psql(port, 'SELECT last_archived_wal FROM pg_stat_archiver') >= seg);
-    return seg;
-  }
+    /** Forces a segment switch and waits until the archiver has stored it. */
+    async function switchAndArchive(): Promise<string> {
+      const seg = psql(port, 'SELECT pg_walfile_name(pg_switch_wal())');
+      await until(`archiving of ${seg}`, () => psql(port, 'SELECT last_archived_wal FROM pg_stat_archiver') >= seg);
+      return seg;
+    }
 
-  it('restores to a time between two commits: exactly the rows committed before it exist', async () => {
-    psql(port, 'CREATE TABLE ledger (id int PRIMARY KEY, note text)');
-    psql(port, "INSERT INTO ledger VALUES (1, 'before the base backup')");
-    await switchAndArchive();
+    it('restores to a time between two commits: exactly the rows committed before it exist', async () => {
+      psql(port, 'CREATE TABLE ledger (id int PRIMARY KEY, note text)');
+      psql(port, "INSERT INTO ledger VALUES (1, 'before the base backup')");
+      await switchAndArchive();
 
-    const base = repo('run', '--config', cfg, 'pg');
-    expect(base.code, base.out + base.err).toBe(0);
-    expect(base.out).toContain('pg_basebackup --no-password --pgdata=- --format=tar --wal-method=fetch');
+      const base = repo('run', '--config', cfg, 'pg');
+      expect(base.code, base.out + base.err).toBe(0);
+      expect(base.out).toContain('pg_basebackup --no-password --pgdata=- --format=tar --wal-method=fetch');
 
-    psql(port, "INSERT INTO ledger VALUES (2, 'after the base backup, before the target')");
-    await new Promise((r) => setTimeout(r, 300));
-    const target = psql(port, 'SELECT clock_timestamp()::text');
-    await new Promise((r) => setTimeout(r, 300));
-    psql(port, "INSERT INTO ledger VALUES (3, 'after the target')");
-    const last = await switchAndArchive();
-    expect(psql(port, 'SELECT failed_count FROM pg_stat_archiver')).toBe('0');
+      psql(port, "INSERT INTO ledger VALUES (2, 'after the base backup, before the target')");
+      await new Promise((r) => setTimeout(r, 300));
+      const target = psql(port, 'SELECT clock_timestamp()::text');
+      await new Promise((r) => setTimeout(r, 300));
+      psql(port, "INSERT INTO ledger VALUES (3, 'after the target')");
+      const last = await switchAndArchive();
+      expect(psql(port, 'SELECT failed_count FROM pg_stat_archiver')).toBe('0');
 
-    const snaps = JSON.parse(repo('--json', '-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'snapshots').out) as { paths: string[]; tags: string[] }[];
-    const wal = snaps.filter((s) => s.tags.includes('pg-wal')).map((s) => s.paths[0].slice(1));
-    expect(wal).toContain(last);
-    expect(snaps.filter((s) => s.paths[0] === '/postgresql-postgres.basebackup.tar')).toHaveLength(1);
+      const snaps = JSON.parse(
+        repo('--json', '-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'snapshots').out,
+      ) as { paths: string[]; tags: string[] }[];
+      const wal = snaps.filter((s) => s.tags.includes('pg-wal')).map((s) => s.paths[0].slice(1));
+      expect(wal).toContain(last);
+      expect(snaps.filter((s) => s.paths[0] === '/postgresql-postgres.basebackup.tar')).toHaveLength(1);
 
-    const tooEarly = repo('pg', 'restore', '--profile', 'pg', '--config', cfg, '--target-time', '2000-01-01 00:00:00+00', '--into', path.join(dir, 'never'));
-    expect(tooEarly.code).toBe(1);
-    expect(tooEarly.err).toMatch(/no base backup ended before 2000-01-01 00:00:00\+00: the earliest time that can be recovered is \d{4}-/);
+      const tooEarly = repo(
+        'pg',
+        'restore',
+        '--profile',
+        'pg',
+        '--config',
+        cfg,
+        '--target-time',
+        '2000-01-01 00:00:00+00',
+        '--into',
+        path.join(dir, 'never'),
+      );
+      expect(tooEarly.code).toBe(1);
+      expect(tooEarly.err).toMatch(
+        /no base backup ended before 2000-01-01 00:00:00\+00: the earliest time that can be recovered is \d{4}-/,
+      );
 
-    const into = path.join(dir, 'restored');
-    const restore = repo('pg', 'restore', '--profile', 'pg', '--config', cfg, '--target-time', target, '--into', into);
-    expect(restore.code, restore.err).toBe(0);
-    expect(restore.out).toContain('pg_ctl -D');
-    expect(fs.existsSync(path.join(into, 'recovery.signal'))).toBe(true);
-    expect(fs.readFileSync(path.join(into, 'postgresql.auto.conf'), 'utf8')).toContain(`recovery_target_time = '${target}'`);
+      const into = path.join(dir, 'restored');
+      const restore = repo(
+        'pg',
+        'restore',
+        '--profile',
+        'pg',
+        '--config',
+        cfg,
+        '--target-time',
+        target,
+        '--into',
+        into,
+      );
+      expect(restore.code, restore.err).toBe(0);
+      expect(restore.out).toContain('pg_ctl -D');
+      expect(fs.existsSync(path.join(into, 'recovery.signal'))).toBe(true);
+      expect(fs.readFileSync(path.join(into, 'postgresql.auto.conf'), 'utf8')).toContain(
+        `recovery_target_time = '${target}'`,
+      );
 
-    const port2 = await freePort();
-    startServer(into, port2, '-c archive_mode=off');
-    await until('the end of recovery', () => psql(port2, 'SELECT pg_is_in_recovery()') === 'f', 120);
-    expect(psql(port2, 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM ledger')).toBe('1,2');
-    const log = fs.readFileSync(`${into}.log`, 'utf8');
-    expect(log).toMatch(/restored log file "[0-9A-F]{24}" from archive/);
-    expect(log).toMatch(/recovery stopping before commit of transaction/);
-  }, 300_000);
+      const port2 = await freePort();
+      startServer(into, port2, '-c archive_mode=off');
+      await until('the end of recovery', () => psql(port2, 'SELECT pg_is_in_recovery()') === 'f', 120);
+      expect(psql(port2, "SELECT string_agg(id::text, ',' ORDER BY id) FROM ledger")).toBe('1,2');
+      const log = fs.readFileSync(`${into}.log`, 'utf8');
+      expect(log).toMatch(/restored log file "[0-9A-F]{24}" from archive/);
+      expect(log).toMatch(/recovery stopping before commit of transaction/);
+    }, 300_000);
 
-  it('push is idempotent for the same bytes and refuses different bytes; a missing segment fails fetch with 1', async () => {
-    const seg = await switchAndArchive();
-    const scratch = path.join(dir, 'scratch');
-    run(['mkdir', '-p', scratch]);
-    const fetched = path.join(scratch, seg);
-    const f = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, seg, fetched);
-    expect(f.code, f.err).toBe(0);
-    expect(fs.statSync(fetched).size).toBe(16 * 1024 * 1024);
+    it('push is idempotent for the same bytes and refuses different bytes; a missing segment fails fetch with 1', async () => {
+      const seg = await switchAndArchive();
+      const scratch = path.join(dir, 'scratch');
+      run(['mkdir', '-p', scratch]);
+      const fetched = path.join(scratch, seg);
+      const f = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, seg, fetched);
+      expect(f.code, f.err).toBe(0);
+      expect(fs.statSync(fetched).size).toBe(16 * 1024 * 1024);
 
-    const again = repo('wal', 'push', '--profile', 'pg', '--config', cfg, fetched);
-    expect(again.code, again.err).toBe(0);
-    expect(again.out).toContain('already archived with the same content');
+      const again = repo('wal', 'push', '--profile', 'pg', '--config', cfg, fetched);
+      expect(again.code, again.err).toBe(0);
+      expect(again.out).toContain('already archived with the same content');
 
-    const other = path.join(scratch, 'other');
-    run(['mkdir', '-p', other]);
-    const changed = fs.readFileSync(fetched);
-    changed[100] ^= 0xff;
-    const changedPath = path.join(other, seg);
-    fs.writeFileSync(changedPath, changed);
-    fs.chmodSync(changedPath, 0o644);
-    const conflict = repo('wal', 'push', '--profile', 'pg', '--config', cfg, changedPath);
-    expect(conflict.code).toBe(1);
-    expect(conflict.err).toContain(`WAL file ${seg} is already archived`);
-    expect(conflict.err).toContain('with different content');
+      const other = path.join(scratch, 'other');
+      run(['mkdir', '-p', other]);
+      const changed = fs.readFileSync(fetched);
+      changed[100] ^= 0xff;
+      const changedPath = path.join(other, seg);
+      fs.writeFileSync(changedPath, changed);
+      fs.chmodSync(changedPath, 0o644);
+      const conflict = repo('wal', 'push', '--profile', 'pg', '--config', cfg, changedPath);
+      expect(conflict.code).toBe(1);
+      expect(conflict.err).toContain(`WAL file ${seg} is already archived`);
+      expect(conflict.err).toContain('with different content');
 
-    const missingDest = path.join(scratch, 'RECOVERYXLOG');
-    const missing = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, '0000000100000000000000FF', missingDest);
-    expect(missing.code).toBe(1);
-    expect(missing.err).toContain('0000000100000000000000FF is not archived');
-    expect(fs.existsSync(missingDest)).toBe(false);
-    expect(fs.readdirSync(scratch).filter((n) => n.includes('.tmp'))).toEqual([]);
+      const missingDest = path.join(scratch, 'RECOVERYXLOG');
+      const missing = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, '0000000100000000000000FF', missingDest);
+      expect(missing.code).toBe(1);
+      expect(missing.err).toContain('0000000100000000000000FF is not archived');
+      expect(fs.existsSync(missingDest)).toBe(false);
+      expect(fs.readdirSync(scratch).filter((n) => n.includes('.tmp'))).toEqual([]);
 
-    const bad = repo('wal', 'push', '--profile', 'pg', '--config', cfg, path.join(job, 'repo.yaml'));
-    expect(bad.code).toBe(1);
-    expect(bad.err).toContain('"repo.yaml" is not a WAL file name');
+      const bad = repo('wal', 'push', '--profile', 'pg', '--config', cfg, path.join(job, 'repo.yaml'));
+      expect(bad.code).toBe(1);
+      expect(bad.err).toContain('"repo.yaml" is not a WAL file name');
 
-    // An unreachable repository: non-zero (PostgreSQL keeps the segment and retries), nothing created.
-    const unreachable = repo('wal', 'push', '--profile', 'gone', '--config', cfg, fetched);
-    expect(unreachable.code).toBe(10);
-    expect(fs.existsSync(path.join(job, 'no-such-repo'))).toBe(false);
+      // An unreachable repository: non-zero (PostgreSQL keeps the segment and retries), nothing created.
+      const unreachable = repo('wal', 'push', '--profile', 'gone', '--config', cfg, fetched);
+      expect(unreachable.code).toBe(10);
+      expect(fs.existsSync(path.join(job, 'no-such-repo'))).toBe(false);
 
-    const history = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, '00000002.history', path.join(scratch, 'h'));
-    expect(history.code).toBe(1); // PostgreSQL asks for the next timeline's history at every start: "not there" is normal
+      const history = repo(
+        'wal',
+        'fetch',
+        '--profile',
+        'pg',
+        '--config',
+        cfg,
+        '00000002.history',
+        path.join(scratch, 'h'),
+      );
+      expect(history.code).toBe(1); // PostgreSQL asks for the next timeline's history at every start: "not there" is normal
 
-    // The chain: no gaps from the base backup's start segment; WAL before it can go, the rest stays.
-    const status = repo('--json', 'wal', 'status', '--profile', 'pg', '--config', cfg, '--max-age', '1h');
-    expect(status.code, status.err).toBe(0);
-    const st = JSON.parse(status.out);
-    expect(st.gaps).toEqual([]);
-    expect(st.newest).toBe(seg);
-    expect(st.rpo_seconds).toBeGreaterThanOrEqual(0);
-    expect(st.oldest_needed > '000000010000000000000001').toBe(true);
-    const forget = repo('--json', 'wal', 'forget', '--profile', 'pg', '--config', cfg);
-    expect(forget.code, forget.err).toBe(0);
-    const removed = JSON.parse(forget.out).removed as string[];
-    expect(removed).toContain('000000010000000000000001');
-    expect(removed.every((n) => n < st.oldest_needed)).toBe(true);
-    const needed = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, st.oldest_needed, path.join(scratch, 'needed'));
-    expect(needed.code, needed.err).toBe(0);
+      // The chain: no gaps from the base backup's start segment; WAL before it can go, the rest stays.
+      const status = repo('--json', 'wal', 'status', '--profile', 'pg', '--config', cfg, '--max-age', '1h');
+      expect(status.code, status.err).toBe(0);
+      const st = JSON.parse(status.out);
+      expect(st.gaps).toEqual([]);
+      expect(st.newest).toBe(seg);
+      expect(st.rpo_seconds).toBeGreaterThanOrEqual(0);
+      expect(st.oldest_needed > '000000010000000000000001').toBe(true);
+      const forget = repo('--json', 'wal', 'forget', '--profile', 'pg', '--config', cfg);
+      expect(forget.code, forget.err).toBe(0);
+      const removed = JSON.parse(forget.out).removed as string[];
+      expect(removed).toContain('000000010000000000000001');
+      expect(removed.every((n) => n < st.oldest_needed)).toBe(true);
+      const needed = repo(
+        'wal',
+        'fetch',
+        '--profile',
+        'pg',
+        '--config',
+        cfg,
+        st.oldest_needed,
+        path.join(scratch, 'needed'),
+      );
+      expect(needed.code, needed.err).toBe(0);
 
-    // A needed segment lost from the repository is reported as a gap (exit 2).
-    const snaps = JSON.parse(repo('--json', '-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'snapshots', '--tag', 'pg-wal').out) as { id: string; paths: string[] }[];
-    const victim = snaps.find((s) => s.paths[0] === '/' + st.oldest_needed)!;
-    const gone = repo('-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'forget', victim.id);
-    expect(gone.code, gone.err).toBe(0);
-    const broken = repo('wal', 'status', '--profile', 'pg', '--config', cfg);
-    expect(broken.code).toBe(2);
-    expect(broken.out).toContain(`chain: MISSING 1 segment(s)`);
-    expect(broken.out).toContain(st.oldest_needed.slice(8));
-  }, 120_000);
-});
+      // A needed segment lost from the repository is reported as a gap (exit 2).
+      const snaps = JSON.parse(
+        repo(
+          '--json',
+          '-r',
+          path.join(job, 'repo'),
+          '--password-file',
+          path.join(job, 'repo.pass'),
+          'snapshots',
+          '--tag',
+          'pg-wal',
+        ).out,
+      ) as { id: string; paths: string[] }[];
+      const victim = snaps.find((s) => s.paths[0] === '/' + st.oldest_needed)!;
+      const gone = repo(
+        '-r',
+        path.join(job, 'repo'),
+        '--password-file',
+        path.join(job, 'repo.pass'),
+        'forget',
+        victim.id,
+      );
+      expect(gone.code, gone.err).toBe(0);
+      const broken = repo('wal', 'status', '--profile', 'pg', '--config', cfg);
+      expect(broken.code).toBe(2);
+      expect(broken.out).toContain(`chain: MISSING 1 segment(s)`);
+      expect(broken.out).toContain(st.oldest_needed.slice(8));
+    }, 120_000);
+  },
+);

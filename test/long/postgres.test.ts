@@ -49,8 +49,26 @@ let dataDir = '';
 
 /** psql against the test server; returns stdout. */
 function psql(db: string, sql: string, input?: string): string {
-  const args = ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'backup', '-d', db];
-  const r = spawnSync(path.join(BIN!, 'psql'), input === undefined ? [...args, '-c', sql] : args, { encoding: 'utf8', input, maxBuffer: 256 * 1024 * 1024 });
+  const args = [
+    '-X',
+    '-q',
+    '-At',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-U',
+    'backup',
+    '-d',
+    db,
+  ];
+  const r = spawnSync(path.join(BIN!, 'psql'), input === undefined ? [...args, '-c', sql] : args, {
+    encoding: 'utf8',
+    input,
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
   return r.stdout;
 }
@@ -85,7 +103,8 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL d
   let server: Awaited<ReturnType<typeof pingServer>>;
 
   beforeAll(async () => {
-    if (BIN === undefined) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install -y postgresql');
+    if (BIN === undefined)
+      throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install -y postgresql');
     server = await pingServer();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-pg-'));
     fs.chmodSync(dir, 0o755); // the postgres user must reach its directories below
@@ -94,7 +113,18 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL d
     if (isRoot) spawnSync('chown', ['-R', 'postgres:postgres', pgDir]);
     dataDir = path.join(pgDir, 'data');
     port = await freePort();
-    asPostgres([path.join(BIN, 'initdb'), '-D', dataDir, '-U', 'backup', '--auth=trust', '--no-locale', '-E', 'UTF8', '--no-sync']);
+    asPostgres([
+      path.join(BIN, 'initdb'),
+      '-D',
+      dataDir,
+      '-U',
+      'backup',
+      '--auth=trust',
+      '--no-locale',
+      '-E',
+      'UTF8',
+      '--no-sync',
+    ]);
     asPostgres([
       path.join(BIN, 'pg_ctl'),
       '-D',
@@ -122,11 +152,19 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL d
     if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function setup(profiles: string): { cwd: string; env: Record<string, string | undefined>; cli: (...a: string[]) => ReturnType<typeof runCli> } {
+  function setup(profiles: string): {
+    cwd: string;
+    env: Record<string, string | undefined>;
+    cli: (...a: string[]) => ReturnType<typeof runCli>;
+  } {
     const cwd = fs.mkdtempSync(path.join(dir, 'job-'));
     fs.writeFileSync(path.join(cwd, 'db.pass'), 'database backups\n', { mode: 0o600 });
     fs.writeFileSync(path.join(cwd, 'repo.yaml'), `profiles:\n${profiles}`);
-    const env = { REPO_STATE_DIR: path.join(cwd, 'state'), REPO_CACHE_DIR: path.join(cwd, 'cache'), REPO_PASSWORD: undefined };
+    const env = {
+      REPO_STATE_DIR: path.join(cwd, 'state'),
+      REPO_CACHE_DIR: path.join(cwd, 'cache'),
+      REPO_PASSWORD: undefined,
+    };
     return { cwd, env, cli: (...a: string[]) => runCli(a, { cwd, env }) };
   }
 
@@ -145,15 +183,23 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL d
     expect((await runCli(['-r', path.join(cwd, 'db-repo'), 'init'], { password: 'database backups' })).code).toBe(0);
     const run = await cli('run', 'postgres');
     expect(run.code, run.out + run.stderr).toBe(0);
-    expect(run.out).toMatch(/pg_dump --no-password --host 127\.0\.0\.1 --port \d+ --username backup --dbname app \| repo backup --stdin-filename postgresql-app\.sql/);
+    expect(run.out).toMatch(
+      /pg_dump --no-password --host 127\.0\.0\.1 --port \d+ --username backup --dbname app \| repo backup --stdin-filename postgresql-app\.sql/,
+    );
     expect(pingPaths(server.pings)).toEqual(['/ping/pg/start', '/ping/pg']);
 
     // Only the stream went anywhere: no temporary dump file next to the job.
-    expect(fs.readdirSync(cwd).sort()).toEqual(['cache', 'db-repo', 'db.pass', 'repo.yaml', 'state'].filter((f) => fs.existsSync(path.join(cwd, f))).sort());
+    expect(fs.readdirSync(cwd).sort()).toEqual(
+      ['cache', 'db-repo', 'db.pass', 'repo.yaml', 'state'].filter((f) => fs.existsSync(path.join(cwd, f))).sort(),
+    );
 
-    const snaps = JSON.parse((await runCli(['--json', '-r', path.join(cwd, 'db-repo'), 'snapshots'], { password: 'database backups' })).out);
+    const snaps = JSON.parse(
+      (await runCli(['--json', '-r', path.join(cwd, 'db-repo'), 'snapshots'], { password: 'database backups' })).out,
+    );
     expect(snaps.map((s: { paths: string[] }) => s.paths)).toEqual([['/postgresql-app.sql']]);
-    const dump = await runCli(['-r', path.join(cwd, 'db-repo'), 'dump', 'latest', '/postgresql-app.sql'], { password: 'database backups' });
+    const dump = await runCli(['-r', path.join(cwd, 'db-repo'), 'dump', 'latest', '/postgresql-app.sql'], {
+      password: 'database backups',
+    });
     expect(dump.code, dump.stderr).toBe(0);
     expect(dump.out).toContain('PostgreSQL database dump');
 
@@ -168,10 +214,20 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL d
 
     const status = await cli('status', 'postgres');
     expect(status.code, status.out).toBe(0);
-    const log = JSON.parse((await runCli(['--json', '-r', path.join(cwd, 'db-repo'), 'log'], { password: 'database backups' })).out);
+    const log = JSON.parse(
+      (await runCli(['--json', '-r', path.join(cwd, 'db-repo'), 'log'], { password: 'database backups' })).out,
+    );
     // The audit log: the profile's backup and job, and reading the dump back out (by the CLI, no profile).
-    const entries = log.entries.filter((e: { operation: string }) => e.operation !== 'init') as { operation: string; profile?: string; snapshots?: { added?: string[]; read?: string[] } }[];
-    expect(entries.map((e) => `${e.operation}:${e.profile ?? '-'}`)).toEqual(['backup:postgres', 'job:postgres', 'dump:-']);
+    const entries = log.entries.filter((e: { operation: string }) => e.operation !== 'init') as {
+      operation: string;
+      profile?: string;
+      snapshots?: { added?: string[]; read?: string[] };
+    }[];
+    expect(entries.map((e) => `${e.operation}:${e.profile ?? '-'}`)).toEqual([
+      'backup:postgres',
+      'job:postgres',
+      'dump:-',
+    ]);
     expect(entries[2].snapshots?.read).toEqual(entries[0].snapshots?.added);
   });
 
@@ -190,14 +246,18 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)('PostgreSQL d
     const run = await cli('run', 'broken');
     expect(run.code).toBe(1);
     expect(run.out).toContain('database "nosuchdb" does not exist');
-    expect(run.out).toMatch(/dump failed: dump postgresql nosuchdb: dump of postgresql database nosuchdb: pg_dump exited with code 1/);
+    expect(run.out).toMatch(
+      /dump failed: dump postgresql nosuchdb: dump of postgresql database nosuchdb: pg_dump exited with code 1/,
+    );
     const hc = server.pings.filter((p) => p.path.startsWith('/ping/'));
     expect(pingPaths(hc)).toEqual(['/ping/broken/start', '/ping/broken/fail']);
     expect(hc[1].body).toContain('database "nosuchdb" does not exist');
     const hook = server.pings.filter((p) => p.path === '/hook').map((p) => JSON.parse(p.body));
     expect(hook.map((h) => h.event)).toEqual(['start', 'failure']);
     expect(hook[1].log_tail.join('\n')).toContain('nosuchdb');
-    const snaps = JSON.parse((await runCli(['--json', '-r', path.join(cwd, 'db-repo'), 'snapshots'], { password: 'database backups' })).out);
+    const snaps = JSON.parse(
+      (await runCli(['--json', '-r', path.join(cwd, 'db-repo'), 'snapshots'], { password: 'database backups' })).out,
+    );
     expect(snaps.map((s: { paths: string[] }) => s.paths)).toEqual([['/postgresql-app.sql']]); // the good one only
   });
 });

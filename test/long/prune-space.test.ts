@@ -19,7 +19,10 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
  * A repository with one snapshot per entry of `unique`: each holds the same shared data plus one file of
  * random bytes (incompressible, so its stored size is its size plus a little) that no other snapshot has.
  */
-async function setup(name: string, unique: number[]): Promise<{ repo: CliRepo; src: string; ids: string[]; expected: Map<string, Manifest> }> {
+async function setup(
+  name: string,
+  unique: number[],
+): Promise<{ repo: CliRepo; src: string; ids: string[]; expected: Map<string, Manifest> }> {
   const repo = new CliRepo(path.join(tmp, name), tmp);
   await repo.ok(['init', '--chunker', '16K/64K/256K', '--pack-size', '4M']);
   const src = path.join(tmp, `${name}-src`);
@@ -27,7 +30,8 @@ async function setup(name: string, unique: number[]): Promise<{ repo: CliRepo; s
   const rand = prng(name.length * 7919);
   fs.writeFileSync(path.join(src, 'shared.bin'), randomBuffer(rand, 3 * MiB));
   fs.writeFileSync(path.join(src, 'docs/notes.txt'), Buffer.alloc(MiB, 'compressible shared text\n'));
-  for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(src, `docs/small-${i}.txt`), randomBuffer(rand, 100 + i * 37));
+  for (let i = 0; i < 40; i++)
+    fs.writeFileSync(path.join(src, `docs/small-${i}.txt`), randomBuffer(rand, 100 + i * 37));
   const ids: string[] = [];
   const expected = new Map<string, Manifest>();
   for (const [i, size] of unique.entries()) {
@@ -46,7 +50,10 @@ async function restoresAll(repo: CliRepo, ids: string[], expected: Map<string, M
     await repo.ok(['restore', `${id}:${tmp}`, '--target', target]); // the source's folder only (full paths, spec §10)
     const dirs = fs.readdirSync(target);
     expect(dirs).toHaveLength(1);
-    expect(diffManifests(expected.get(id)!, manifest(path.join(target, dirs[0]))), `snapshot ${id.slice(0, 8)}`).toEqual([]);
+    expect(
+      diffManifests(expected.get(id)!, manifest(path.join(target, dirs[0]))),
+      `snapshot ${id.slice(0, 8)}`,
+    ).toEqual([]);
     fs.rmSync(target, { recursive: true, force: true });
   }
 }
@@ -108,7 +115,9 @@ describe('prune frees space', () => {
     const after = repoSize(repo.dir);
     const freed = before.bytes - after.bytes;
     const uniqueForgotten = unique.slice(0, 3).reduce((a, b) => a + b, 0);
-    console.log(`[prune-space] default tolerance: freed ${freed} B of ${uniqueForgotten} unique + ${3 * MiB} abandoned temporary bytes`);
+    console.log(
+      `[prune-space] default tolerance: freed ${freed} B of ${uniqueForgotten} unique + ${3 * MiB} abandoned temporary bytes`,
+    );
     for (const f of abandoned) expect(fs.existsSync(f), f).toBe(false);
     expect(fs.existsSync(young)).toBe(true);
     expect(after.tmpFiles).toBe(1);

@@ -51,7 +51,10 @@ afterAll(async () => {
 
 describe.skipIf(!HAVE_RCLONE)('remote backends through the CLI', () => {
   const cases = [
-    { name: 'rest: (rclone serve restic on loopback)', repo: () => `rest:http://backup:${URL_SECRET}@${server.url.slice('http://'.length)}/laptop` },
+    {
+      name: 'rest: (rclone serve restic on loopback)',
+      repo: () => `rest:http://backup:${URL_SECRET}@${server.url.slice('http://'.length)}/laptop`,
+    },
     { name: 'rclone: (--stdio, local remote)', repo: () => `rclone::local:${tmp}/rclone-repo` },
   ];
   for (const c of cases) {
@@ -76,7 +79,9 @@ describe.skipIf(!HAVE_RCLONE)('remote backends through the CLI', () => {
 
       const local = path.join(tmp, `copy-of-${c.repo().length}`);
       await ok(['-r', local, 'init']);
-      const copied = json(await ok(['-r', local, '--json', 'copy'], { REPO_FROM_REPOSITORY: repo, REPO_FROM_PASSWORD: PW }));
+      const copied = json(
+        await ok(['-r', local, '--json', 'copy'], { REPO_FROM_REPOSITORY: repo, REPO_FROM_PASSWORD: PW }),
+      );
       expect(copied.copied).toHaveLength(1);
       await ok(['-r', local, 'check', '--read-data']);
       fs.rmSync(path.join(src, 'sub', 'later.txt'));
@@ -124,9 +129,14 @@ describe.skipIf(!HAVE_RCLONE)('remote backends through the CLI', () => {
     const before = fs.readdirSync(path.join(appendOnly.dir, 'ao', 'snapshots')).sort();
     const prune = await run(['-r', repo, 'forget', '--keep-last', '1', '--prune']);
     expect(prune.code).not.toBe(0);
-    const lines = prune.stderr.trim().split('\n').filter((l) => !l.startsWith('warning:'));
+    const lines = prune.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('warning:'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^repo: rest:http:\/\/127\.0\.0\.1:\d+\/ao\/: cannot remove snapshots\/[0-9a-f]{64}: forbidden \(HTTP 403; an append-only server refuses deletions\)$/);
+    expect(lines[0]).toMatch(
+      /^repo: rest:http:\/\/127\.0\.0\.1:\d+\/ao\/: cannot remove snapshots\/[0-9a-f]{64}: forbidden \(HTTP 403; an append-only server refuses deletions\)$/,
+    );
     expect(fs.readdirSync(path.join(appendOnly.dir, 'ao', 'snapshots')).sort()).toEqual(before);
     expect(fs.readdirSync(path.join(appendOnly.dir, 'ao', 'locks'))).toEqual([]); // its lock was removed
     await ok(['-r', repo, 'check', '--read-data']);

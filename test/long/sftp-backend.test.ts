@@ -121,7 +121,9 @@ describe('bad input', () => {
       for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
       execFileSync('ssh-add', ['-q', key], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
       // Without the agent the key files are gone: refused.
-      expect((await rejection(openBackend(srv.url(srv.data), opts({ env: { HOME: home } })))).message).toContain('authentication refused');
+      expect((await rejection(openBackend(srv.url(srv.data), opts({ env: { HOME: home } })))).message).toContain(
+        'authentication refused',
+      );
       const b = await created(srv.url(repoPath()), { env: { HOME: home, SSH_AUTH_SOCK: sock } });
       await b.save({ type: 'keys', name: idOf(Buffer.from('a')) }, Buffer.from('a'));
     } finally {
@@ -132,7 +134,9 @@ describe('bad input', () => {
   it('a key protected by a passphrase is skipped with a hint, never asked for', async () => {
     const home = fs.mkdtempSync(path.join(srv.dir, 'pass-'));
     fs.cpSync(path.join(srv.home, '.ssh'), path.join(home, '.ssh'), { recursive: true });
-    execFileSync('ssh-keygen', ['-q', '-p', '-N', 'hunter2', '-f', path.join(home, '.ssh', 'id_ed25519')], { stdio: 'ignore' });
+    execFileSync('ssh-keygen', ['-q', '-p', '-N', 'hunter2', '-f', path.join(home, '.ssh', 'id_ed25519')], {
+      stdio: 'ignore',
+    });
     const err = await rejection(openBackend(srv.url(repoPath()), opts({ env: { HOME: home } })));
     expect(err.message).toContain('protected by a passphrase: load it into ssh-agent');
     expect(err.message).not.toContain('hunter2');
@@ -183,7 +187,9 @@ describe('bad input', () => {
       const h = { type: 'data' as const, name: idOf(big) };
       const err = await rejection(b.save(h, big));
       expect(err.code).toBe('BACKEND');
-      expect(err.message).toMatch(/^sftp \S+: remote disk full: cannot save data\/[0-9a-f]{2}\/[0-9a-f]{64} \(\d+ bytes free\)$/);
+      expect(err.message).toMatch(
+        /^sftp \S+: remote disk full: cannot save data\/[0-9a-f]{2}\/[0-9a-f]{64} \(\d+ bytes free\)$/,
+      );
       expect(fs.readdirSync(path.join(dir, 'repo', 'data', h.name.slice(0, 2)))).toEqual([]);
       await b.close();
     } finally {
@@ -227,7 +233,9 @@ describe('sftp specifics', () => {
     const h = { type: 'data' as const, name: idOf(whole) };
     await b.save(h, parts);
     expect((await b.load(h)).equals(whole)).toBe(true);
-    expect((await b.load(h, { offset: 123_456, length: 1_000_000 })).equals(whole.subarray(123_456, 1_123_456))).toBe(true);
+    expect((await b.load(h, { offset: 123_456, length: 1_000_000 })).equals(whole.subarray(123_456, 1_123_456))).toBe(
+      true,
+    );
     expect(fs.readdirSync(path.join(p, 'data', h.name.slice(0, 2)))).toEqual([h.name]);
   });
 

@@ -34,15 +34,21 @@ afterAll(() => {
 async function damaged(): Promise<{ local: string; memory: MemoryBackend; blobPack: string; headerPack: string }> {
   const dir = tempDir();
   dirs.push(dir);
-  const repo = await localRepo(dir, { chunker: { algorithm: 'fastcdc-ronomon', min: 64 * 1024, avg: 256 * 1024, max: 1 << 20 }, packSize: 4 << 20, workers: 0 });
+  const repo = await localRepo(dir, {
+    chunker: { algorithm: 'fastcdc-ronomon', min: 64 * 1024, avg: 256 * 1024, max: 1 << 20 },
+    packSize: 4 << 20,
+    workers: 0,
+  });
   await backupPaths(repo, [path.join(src, 'data')]);
   const dataPacks = new Map<string, BlobEntry[]>();
-  for (const e of repo.index.entries()) if (e.type === 'data') dataPacks.set(e.pack, [...(dataPacks.get(e.pack) ?? []), e]);
+  for (const e of repo.index.entries())
+    if (e.type === 'data') dataPacks.set(e.pack, [...(dataPacks.get(e.pack) ?? []), e]);
   const [blobPack, headerPack] = [...dataPacks.keys()];
   expect(headerPack).toBeDefined();
   const file = (p: string) => path.join(dir, 'data', p.slice(0, 2), p);
   const a = fs.readFileSync(file(blobPack));
-  const victim = dataPacks.get(blobPack)!.find((e) => e.compression === Compression.Zstd) ?? dataPacks.get(blobPack)![0];
+  const victim =
+    dataPacks.get(blobPack)!.find((e) => e.compression === Compression.Zstd) ?? dataPacks.get(blobPack)![0];
   a[victim.offset + Math.floor(victim.storedLength / 2)] ^= 0x10;
   fs.writeFileSync(file(blobPack), a);
   const b = fs.readFileSync(file(headerPack));
@@ -53,7 +59,8 @@ async function damaged(): Promise<{ local: string; memory: MemoryBackend; blobPa
     for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       const r = rel === '' ? d.name : `${rel}/${d.name}`;
       if (d.isDirectory()) await walk(r);
-      else if (r === 'config') await memory.save({ type: 'config', name: 'config' }, fs.readFileSync(path.join(dir, r)));
+      else if (r === 'config')
+        await memory.save({ type: 'config', name: 'config' }, fs.readFileSync(path.join(dir, r)));
       else await memory.save({ type: r.split('/')[0] as 'data', name: d.name }, fs.readFileSync(path.join(dir, r)));
     }
   };
@@ -96,7 +103,11 @@ describe('check --read-data', () => {
     const dir = tempDir();
     dirs.push(dir);
     const pack = 'ab'.repeat(32);
-    const err = await (await LocalBackend.open(await localRepo(dir).then(() => dir))).load({ type: 'data', name: pack }).catch((e: Error) => e);
+    const err = await (
+      await LocalBackend.open(await localRepo(dir).then(() => dir))
+    )
+      .load({ type: 'data', name: pack })
+      .catch((e: Error) => e);
     expect(() => new PackFiles(dir).read(pack)).toThrow((err as Error).message);
   });
 });
@@ -105,7 +116,11 @@ describe('PackStreamer', () => {
   it('finds what verifyPack finds on the whole pack, wherever a pack file is damaged', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const repo = await localRepo(dir, { chunker: { algorithm: 'fastcdc-ronomon', min: 1 << 20, avg: 3 << 19, max: 2 << 20 }, packSize: 4 << 20, workers: 0 });
+    const repo = await localRepo(dir, {
+      chunker: { algorithm: 'fastcdc-ronomon', min: 1 << 20, avg: 3 << 19, max: 2 << 20 },
+      packSize: 4 << 20,
+      workers: 0,
+    });
     await backupPaths(repo, [path.join(src, 'data')]);
     const byPack = new Map<string, BlobEntry[]>();
     for (const e of repo.index.entries()) byPack.set(e.pack, [...(byPack.get(e.pack) ?? []), e]);
@@ -141,13 +156,27 @@ describe('PackStreamer', () => {
 
 describe('indexMismatches', () => {
   const id = (n: number) => Buffer.alloc(32, n);
-  const e = (n: number, offset: number, type: BlobEntry['type'] = 'data'): BlobEntry => ({ type, id: id(n), compression: Compression.Zstd, offset, storedLength: 100, rawLength: 200 });
+  const e = (n: number, offset: number, type: BlobEntry['type'] = 'data'): BlobEntry => ({
+    type,
+    id: id(n),
+    compression: Compression.Zstd,
+    offset,
+    storedLength: 100,
+    rawLength: 200,
+  });
 
   it('names the index entries the header does not list at the same place, in index order', () => {
     const header = [e(1, 0), e(2, 100), e(3, 200, 'tree')];
     expect(indexMismatches(header, header)).toEqual([]);
     expect(indexMismatches([...header].reverse(), header)).toEqual([]);
-    const index = [e(1, 0), e(2, 150), e(3, 200), e(4, 300), { ...e(1, 0), rawLength: 1 }, { ...e(3, 200, 'tree'), compression: Compression.None }];
+    const index = [
+      e(1, 0),
+      e(2, 150),
+      e(3, 200),
+      e(4, 300),
+      { ...e(1, 0), rawLength: 1 },
+      { ...e(3, 200, 'tree'), compression: Compression.None },
+    ];
     expect(indexMismatches(index, header)).toEqual([1, 2, 3, 4, 5]);
     // A header listing one blob twice is judged by its last listing.
     expect(indexMismatches([e(1, 0)], [e(1, 0), e(1, 100)])).toEqual([0]);

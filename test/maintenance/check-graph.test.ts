@@ -12,10 +12,15 @@ import { newRepo, rawNode, rawTree, snapshotOf } from '../restorer/helpers.js';
 describe('check over the tree graph', () => {
   it('reports unsafe, duplicate and badly timed nodes, a 2^40 DAG and deep nesting, naming snapshot and tree', async () => {
     const { repo } = await newRepo();
-    const bad = await rawTree(repo, [rawNode('..', 'file', { content: [] }), rawNode('d', 'file', { content: [] }), rawNode('d', 'symlink', { linktarget: '/' })]);
+    const bad = await rawTree(repo, [
+      rawNode('..', 'file', { content: [] }),
+      rawNode('d', 'file', { content: [] }),
+      rawNode('d', 'symlink', { linktarget: '/' }),
+    ]);
     const timed = await rawTree(repo, [rawNode('t', 'file', { content: [], mtime: 'garbage' })]);
     let dag = await rawTree(repo, [rawNode('leaf', 'file', { content: [] })]);
-    for (let i = 0; i < 40; i++) dag = await rawTree(repo, [rawNode('a', 'dir', { subtree: dag }), rawNode('b', 'dir', { subtree: dag })]);
+    for (let i = 0; i < 40; i++)
+      dag = await rawTree(repo, [rawNode('a', 'dir', { subtree: dag }), rawNode('b', 'dir', { subtree: dag })]);
     let deep = await rawTree(repo, [rawNode('bottom', 'file', { content: [] })]);
     for (let i = 0; i < MAX_DEPTH + 10; i++) deep = await rawTree(repo, [rawNode('d', 'dir', { subtree: deep })]);
     const good = await rawTree(repo, [rawNode('fine', 'file', { content: [] })]);
@@ -30,7 +35,11 @@ describe('check over the tree graph', () => {
     expect(r.ok).toBe(false);
     const of = (sn: { id: string }) => r.problems.filter((p) => p.snapshot === sn.id);
     expect(of(snaps.bad).map((p) => p.kind)).toEqual(['node', 'node', 'node']);
-    expect(of(snaps.bad).every((p) => p.tree === bad && p.message.includes(snaps.bad.id.slice(0, 8)) && p.message.includes(bad))).toBe(true);
+    expect(
+      of(snaps.bad).every(
+        (p) => p.tree === bad && p.message.includes(snaps.bad.id.slice(0, 8)) && p.message.includes(bad),
+      ),
+    ).toBe(true);
     expect(of(snaps.timed).map((p) => p.message)).toEqual([expect.stringContaining('"garbage"')]);
     expect(of(snaps.dag).map((p) => p.kind)).toEqual(['bounds']);
     expect(of(snaps.dag)[0].message).toContain('beyond the bound');

@@ -19,7 +19,11 @@ afterAll(() => fs.rmSync(src, { recursive: true, force: true }));
 
 async function backedUp(): Promise<{ backend: MemoryBackend; snapshotId: string }> {
   const backend = new MemoryBackend();
-  const repo = await Repository.init(backend, PASSWORD, { kdf: CHEAP_TEST_SCRYPT, chunker: { algorithm: 'fastcdc-ronomon', min: 64 * 1024, avg: 256 * 1024, max: 1 << 20 }, packSize: 4 << 20 });
+  const repo = await Repository.init(backend, PASSWORD, {
+    kdf: CHEAP_TEST_SCRYPT,
+    chunker: { algorithm: 'fastcdc-ronomon', min: 64 * 1024, avg: 256 * 1024, max: 1 << 20 },
+    packSize: 4 << 20,
+  });
   const r = await backupPaths(repo, [path.join(src, 'data')]);
   return { backend, snapshotId: r.snapshotId! };
 }
@@ -57,7 +61,9 @@ describe('check', () => {
       expect(r.problems.map((p) => p.kind).sort()).toEqual(['blob', 'pack-hash']);
       expect(r.problems.every((p) => p.pack === victim.pack)).toBe(true);
       expect(r.affected.length).toBeGreaterThan(0);
-      expect(r.affected.every((a) => a.snapshot === snapshotId && a.path.startsWith(path.join(src, 'data/').slice(1)))).toBe(true);
+      expect(
+        r.affected.every((a) => a.snapshot === snapshotId && a.path.startsWith(path.join(src, 'data/').slice(1))),
+      ).toBe(true);
       reports.push({ problems: r.problems, affected: r.affected, blobs: r.readData!.blobsChecked });
     }
     expect(reports[0]).toEqual(reports[1]);
@@ -76,7 +82,10 @@ describe('check', () => {
   it('reports a damaged index file and a damaged snapshot by file name', async () => {
     const { backend, snapshotId } = await backedUp();
     const [idx] = await (await reopen(backend)).listNames('index');
-    for (const h of [{ type: 'index' as const, name: idx }, { type: 'snapshots' as const, name: snapshotId }]) {
+    for (const h of [
+      { type: 'index' as const, name: idx },
+      { type: 'snapshots' as const, name: snapshotId },
+    ]) {
       const b = await backend.load(h);
       b[b.length - 3] ^= 1;
       await backend.save(h, b);
@@ -106,7 +115,9 @@ describe('read-data subsets', () => {
   });
 
   it('covers every pack exactly once over slices 1/t..t/t', () => {
-    const packs = new Map(Array.from({ length: 37 }, (_, i) => [i.toString(16).padStart(64, '0'), 100] as [string, number]));
+    const packs = new Map(
+      Array.from({ length: 37 }, (_, i) => [i.toString(16).padStart(64, '0'), 100] as [string, number]),
+    );
     const seen: string[] = [];
     for (let n = 1; n <= 5; n++) seen.push(...selectPacks(packs, { kind: 'slice', n, t: 5 }));
     expect(seen.sort()).toEqual([...packs.keys()].sort());

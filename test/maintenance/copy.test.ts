@@ -40,7 +40,11 @@ describe('copySnapshots', () => {
     generateTree(src, { seed: 5, maxChunk: SMALL_CHUNKER.max, maxDepth: 3, maxEntries: 6 });
     const a = (await memoryRepo({ chunker: SMALL_CHUNKER, workers: 0 })).repo;
     const first = await backupPaths(a, [src], { tags: ['daily', 'x'], host: 'laptop' });
-    const second = await backupPaths(a, [src], { tags: ['daily'], host: 'laptop', parent: { ...first.snapshot, id: first.snapshotId! } });
+    const second = await backupPaths(a, [src], {
+      tags: ['daily'],
+      host: 'laptop',
+      parent: { ...first.snapshot, id: first.snapshotId! },
+    });
     expect(second.snapshot.parent).toBe(first.snapshotId);
     const b = (await memoryRepo({ workers: 0 })).repo;
     expect(a.key.idKey.equals(b.key.idKey)).toBe(false);
@@ -67,7 +71,9 @@ describe('copySnapshots', () => {
       expect(isCopyOf(c, orig)).toBe(true);
       await restoreAndCompare(b, c.id, src);
     }
-    const check = await checkRepository(await Repository.open(b.backend, PASSWORD, { skipIndex: true, workers: 0 }), { readData: true });
+    const check = await checkRepository(await Repository.open(b.backend, PASSWORD, { skipIndex: true, workers: 0 }), {
+      readData: true,
+    });
     expect(check.problems).toEqual([]);
   });
 
@@ -161,7 +167,9 @@ describe('copySnapshots', () => {
     const b = (await memoryRepo({ workers: 0 })).repo;
     const ac = new AbortController();
     ac.abort();
-    await expect(copySnapshots(a, b, await listSnapshots(a), { signal: ac.signal })).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    await expect(copySnapshots(a, b, await listSnapshots(a), { signal: ac.signal })).rejects.toMatchObject({
+      code: 'INTERRUPTED',
+    });
     expect(await listSnapshots(b)).toEqual([]);
   });
 });

@@ -10,7 +10,12 @@ import { PackVerifier } from '../../src/maintenance/pack-verifier.js';
 import { memoryRepo, prng, randomBuffer } from '../helpers/repo.js';
 
 /** What the read-data check did before PackVerifier, blob by blob. */
-function reference(key: MasterKey, pack: string, bytes: Buffer, entries: BlobEntry[]): { at: number; message: string }[] {
+function reference(
+  key: MasterKey,
+  pack: string,
+  bytes: Buffer,
+  entries: BlobEntry[],
+): { at: number; message: string }[] {
   const out: { at: number; message: string }[] = [];
   entries.forEach((e, at) => {
     try {
@@ -33,7 +38,15 @@ function text(n: number, seed: number): Buffer {
 async function packWithEverything(): Promise<{ key: MasterKey; pack: string; bytes: Buffer; entries: BlobEntry[] }> {
   const { repo, backend } = await memoryRepo({ workers: 0 });
   const rand = prng(7);
-  const plains = [Buffer.alloc(0), Buffer.from('x'), text(3000, 3), text(600_000, 5), randomBuffer(rand, 200_000), randomBuffer(rand, 64 * 1024), text(64 * 1024 + 1, 11)];
+  const plains = [
+    Buffer.alloc(0),
+    Buffer.from('x'),
+    text(3000, 3),
+    text(600_000, 5),
+    randomBuffer(rand, 200_000),
+    randomBuffer(rand, 64 * 1024),
+    text(64 * 1024 + 1, 11),
+  ];
   for (const p of plains) await repo.saveBlob('data', p);
   await repo.saveBlob('tree', Buffer.from(JSON.stringify({ nodes: [{ name: 'a', type: 'file' }] })));
   await repo.flush();
@@ -43,7 +56,8 @@ async function packWithEverything(): Promise<{ key: MasterKey; pack: string; byt
   let base = 0;
   for (const name of new Set([...repo.index.entries()].map((e) => e.pack))) {
     const bytes = await backend.load({ type: 'data', name });
-    for (const { pack: _, ...e } of repo.index.entries()) if (_ === name) entries.push({ ...e, offset: base + e.offset });
+    for (const { pack: _, ...e } of repo.index.entries())
+      if (_ === name) entries.push({ ...e, offset: base + e.offset });
     parts.push(bytes);
     base += bytes.length;
   }
@@ -66,7 +80,14 @@ describe('PackVerifier', () => {
     const v = new PackVerifier(key);
     const rand = prng(99);
     // Every blob's nonce, tag and first and last ciphertext bytes, and random places in between.
-    const spots = entries.flatMap((e) => [e.offset, e.offset + 12, e.offset + 23, e.offset + 24, e.offset + e.storedLength - 17, e.offset + e.storedLength - 1]);
+    const spots = entries.flatMap((e) => [
+      e.offset,
+      e.offset + 12,
+      e.offset + 23,
+      e.offset + 24,
+      e.offset + e.storedLength - 17,
+      e.offset + e.storedLength - 1,
+    ]);
     for (let i = 0; i < 150; i++) {
       const e = entries[Math.floor(rand() * entries.length)];
       spots.push(e.offset + Math.floor(rand() * e.storedLength));
@@ -111,7 +132,9 @@ describe('PackVerifier', () => {
     const { repo } = await memoryRepo({ workers: 0 });
     const id = repo.key.blobId(Buffer.from('the real content'));
     const sealed = repo.key.encryption.seal(Buffer.from('other content'), blobAad('data', id));
-    const entries: BlobEntry[] = [{ type: 'data', id, compression: Compression.None, offset: 0, storedLength: sealed.length, rawLength: 13 }];
+    const entries: BlobEntry[] = [
+      { type: 'data', id, compression: Compression.None, offset: 0, storedLength: sealed.length, rawLength: 13 },
+    ];
     const got = new PackVerifier(repo.key).verifyBlobs('ab'.repeat(32), sealed, entries);
     expect(got).toEqual(reference(repo.key, 'ab'.repeat(32), sealed, entries));
     expect(got[0].message).toMatch(/does not match its id$/);

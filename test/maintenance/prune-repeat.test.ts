@@ -25,7 +25,8 @@ afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }
 function files(dir: string): Map<string, number> {
   const m = new Map<string, number>();
   for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) m.set(path.relative(dir, path.join(e.parentPath, e.name)), fs.statSync(path.join(e.parentPath, e.name)).size);
+    if (e.isFile())
+      m.set(path.relative(dir, path.join(e.parentPath, e.name)), fs.statSync(path.join(e.parentPath, e.name)).size);
   }
   return m;
 }
@@ -46,7 +47,10 @@ async function smallPacksRepo(large = true): Promise<{ repoDir: string; backend:
   await localRepo(repoDir, { chunker: CHUNKER, packSize: 4 << 20 });
   const rand = prng(7);
   for (let v = 0; v < 5; v++) {
-    fs.writeFileSync(path.join(src, `f${v}.bin`), randomBuffer(rand, large ? (v === 0 ? 1_500_000 : 100_000 + v * 20_000) : 40_000 + v * 10_000));
+    fs.writeFileSync(
+      path.join(src, `f${v}.bin`),
+      randomBuffer(rand, large ? (v === 0 ? 1_500_000 : 100_000 + v * 20_000) : 40_000 + v * 10_000),
+    );
     fs.writeFileSync(path.join(src, 'day.txt'), `day ${v}\n`);
     if (v === 0) fs.writeFileSync(path.join(src, 'gone.bin'), randomBuffer(rand, large ? 800_000 : 60_000));
     if (v === 1) fs.rmSync(path.join(src, 'gone.bin'));
@@ -56,12 +60,17 @@ async function smallPacksRepo(large = true): Promise<{ repoDir: string; backend:
     await repo.close();
   }
   const backend = new CountingBackend(await LocalBackend.open(repoDir));
-  const snaps = (await listSnapshots(await Repository.open(backend, PASSWORD, { skipIndex: true }))).sort((a, b) => a.time.localeCompare(b.time));
+  const snaps = (await listSnapshots(await Repository.open(backend, PASSWORD, { skipIndex: true }))).sort((a, b) =>
+    a.time.localeCompare(b.time),
+  );
   for (const sn of snaps.slice(0, 3)) await backend.remove({ type: 'snapshots', name: sn.id });
   return { repoDir, backend };
 }
 
-async function prune(backend: CountingBackend, maxUnused: string): Promise<{ plan: PrunePlan; result: PruneResult; saves: number; removes: number; snapshotLoads: number }> {
+async function prune(
+  backend: CountingBackend,
+  maxUnused: string,
+): Promise<{ plan: PrunePlan; result: PruneResult; saves: number; removes: number; snapshotLoads: number }> {
   const repo = await Repository.open(backend, PASSWORD);
   backend.reset();
   const plan = await planPrune(repo, { maxUnused: parseMaxUnused(maxUnused) });
@@ -96,23 +105,37 @@ describe('prune run repeatedly', () => {
       expect(first.result.bytesFreed).toBe(s.bytesFreed); // same compression, so the expectation is exact
       if (first.plan.repackPacks.length > 0) expect(first.result.packsWritten).toBe(s.packsToWrite);
       // With a tolerant limit the large partly used pack stays, and its unused blobs are what is left unused.
-      if (large && (maxUnused === '50%' || maxUnused === 'unlimited')) expect(s.bytesUnusedAfter).toBeGreaterThan(500_000);
+      if (large && (maxUnused === '50%' || maxUnused === 'unlimited'))
+        expect(s.bytesUnusedAfter).toBeGreaterThan(500_000);
       else expect(s.bytesUnusedAfter).toBe(0);
 
       for (let run = 2; run <= 4; run++) {
         const snapshot = files(repoDir);
         const again = await prune(backend, maxUnused);
-        expect({ run, saves: again.saves, removes: again.removes, repacked: again.result.packsRepacked }).toEqual({ run, saves: 0, removes: 0, repacked: 0 });
+        expect({ run, saves: again.saves, removes: again.removes, repacked: again.result.packsRepacked }).toEqual({
+          run,
+          saves: 0,
+          removes: 0,
+          repacked: 0,
+        });
         expect(files(repoDir)).toEqual(snapshot);
         expect(pruneHasWork(again.plan)).toBe(false);
         expect(again.plan.repackPacks).toEqual([]);
-        expect(again.result).toMatchObject({ packsDeleted: 0, packsRepacked: 0, packsWritten: 0, indexFilesWritten: 0, bytesFreed: 0 });
+        expect(again.result).toMatchObject({
+          packsDeleted: 0,
+          packsRepacked: 0,
+          packsWritten: 0,
+          indexFilesWritten: 0,
+          bytesFreed: 0,
+        });
         // What the first run said would stay unused is what the next one finds unused, and it stays.
         expect(again.plan.stats.bytesUnused).toBe(s.bytesUnusedAfter);
         expect(again.plan.stats.bytesUnusedAfter).toBe(again.plan.stats.bytesUnused);
         expect(again.plan.stats.bytesFreed).toBe(0);
       }
-      const check = await checkRepository(await Repository.open(backend, PASSWORD, { skipIndex: true }), { readData: true });
+      const check = await checkRepository(await Repository.open(backend, PASSWORD, { skipIndex: true }), {
+        readData: true,
+      });
       expect(check.problems).toEqual([]);
       expect(check.notes).toEqual([]);
     });
@@ -124,7 +147,11 @@ describe('prune run repeatedly', () => {
     // A rewrite that stored its new index file and was killed before it removed the old one.
     const repo = await Repository.open(backend, PASSWORD);
     const old = await repo.listNames('index');
-    await repo.saveUnpacked('index', encodeIndex({ supersedes: old, packs: recordsOf(repo.index, new Set()) }), AAD_INDEX);
+    await repo.saveUnpacked(
+      'index',
+      encodeIndex({ supersedes: old, packs: recordsOf(repo.index, new Set()) }),
+      AAD_INDEX,
+    );
     const fixed = await prune(backend, '5%');
     expect(fixed.plan.supersededIndexFiles).toEqual(old.sort());
     expect(fixed.removes).toBe(old.length + 1); // the old file and the interrupted rewrite's own file

@@ -17,7 +17,8 @@ afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }
 
 function du(dir: string): number {
   let n = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;
   return n;
 }
 
@@ -55,7 +56,9 @@ describe('prune', () => {
     const after = du(repoDir);
     expect(before - after).toBeGreaterThan(5.5 * (1 << 20)); // two versions of a 3 MiB random file
     const r2 = await Repository.open(repo.backend, PASSWORD);
-    const check = await checkRepository(await Repository.open(repo.backend, PASSWORD, { skipIndex: true }), { readData: true });
+    const check = await checkRepository(await Repository.open(repo.backend, PASSWORD, { skipIndex: true }), {
+      readData: true,
+    });
     expect(check.problems).toEqual([]);
     expect(check.notes).toEqual([]);
     const target = path.join(work, 'out');
@@ -88,7 +91,8 @@ describe('prune', () => {
 
   it('closes the writer it opens, also when the prune fails, and the failure keeps its class', async () => {
     const { repo } = await threeVersions();
-    for (const sn of (await listSnapshots(repo)).slice(0, 2)) await repo.backend.remove({ type: 'snapshots', name: sn.id });
+    for (const sn of (await listSnapshots(repo)).slice(0, 2))
+      await repo.backend.remove({ type: 'snapshots', name: sn.id });
     const r1 = await Repository.open(repo.backend, PASSWORD);
     const plan = await planPrune(r1, { maxUnused: { kind: 'percent', value: 0 } });
     expect(plan.stats.blobsToCopy).toBeGreaterThan(0); // so executePrune opens a writer

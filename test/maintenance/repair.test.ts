@@ -23,7 +23,11 @@ afterAll(() => fs.rmSync(src, { recursive: true, force: true }));
 
 async function backedUp(): Promise<MemoryBackend> {
   const backend = new MemoryBackend();
-  const repo = await Repository.init(backend, PASSWORD, { kdf: CHEAP_TEST_SCRYPT, chunker: { algorithm: 'fastcdc-ronomon', min: 64 * 1024, avg: 256 * 1024, max: 1 << 20 }, packSize: 4 << 20 });
+  const repo = await Repository.init(backend, PASSWORD, {
+    kdf: CHEAP_TEST_SCRYPT,
+    chunker: { algorithm: 'fastcdc-ronomon', min: 64 * 1024, avg: 256 * 1024, max: 1 << 20 },
+    packSize: 4 << 20,
+  });
   await backupPaths(repo, [path.join(src, 'data')]);
   return backend;
 }
@@ -34,7 +38,8 @@ describe('repair index', () => {
   it('rebuilds a lost index from pack headers', async () => {
     const backend = await backedUp();
     const before = (await open(backend)).index.size;
-    for (const name of await (await open(backend, true)).listNames('index')) await backend.remove({ type: 'index', name });
+    for (const name of await (await open(backend, true)).listNames('index'))
+      await backend.remove({ type: 'index', name });
     expect((await check(backend, false)).ok).toBe(false);
     const r = await repairIndex(await open(backend, true));
     expect(r.blobs).toBe(before);
@@ -127,7 +132,8 @@ describe('repair never gives up what is only unreadable', () => {
     const damaged = [...before.index.entries()].find((e) => e.type === 'tree')!.pack;
     const load = backend.load.bind(backend);
     backend.load = async (h, o) => {
-      if (h.type === 'data' && h.name === denied) throw new BackendError(`permission denied: cannot load data/${denied}`, { file: `data/${denied}` });
+      if (h.type === 'data' && h.name === denied)
+        throw new BackendError(`permission denied: cannot load data/${denied}`, { file: `data/${denied}` });
       return load(h, o);
     };
     const bytes = await load({ type: 'data', name: damaged });
@@ -135,7 +141,12 @@ describe('repair never gives up what is only unreadable', () => {
     await backend.save({ type: 'data', name: damaged }, bytes);
 
     const r = await repairIndex(await open(backend, true), { readAllPacks: true });
-    expect(r.unreadablePacks.map((u) => [u.pack, u.kept]).sort()).toEqual([[damaged, false], [denied, true]].sort());
+    expect(r.unreadablePacks.map((u) => [u.pack, u.kept]).sort()).toEqual(
+      [
+        [damaged, false],
+        [denied, true],
+      ].sort(),
+    );
     const after = await open(backend);
     expect(after.index.hasPack(denied)).toBe(true);
     expect(after.index.hasPack(damaged)).toBe(false);

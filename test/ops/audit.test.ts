@@ -4,7 +4,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acknowledgeAuditProblems, appendAudit, matchesAudit, readAuditLog, verifyAuditLog, type AuditRepo } from '../../src/ops/audit.js';
+import {
+  acknowledgeAuditProblems,
+  appendAudit,
+  matchesAudit,
+  readAuditLog,
+  verifyAuditLog,
+  type AuditRepo,
+} from '../../src/ops/audit.js';
 import { sanitizeArgs } from '../../src/cli/audit-hook.js';
 import { runCli } from '../helpers/cli.js';
 import { memoryRepo, tempDir } from '../helpers/repo.js';
@@ -15,7 +22,8 @@ describe('audit log', () => {
   it('chains entries and lists them in order', async () => {
     const { repo } = await memoryRepo();
     const ids: string[] = [];
-    for (const op of ['init', 'backup', 'forget', 'prune']) ids.push(await appendAudit(repo, rec(op), { stateDir: null }));
+    for (const op of ['init', 'backup', 'forget', 'prune'])
+      ids.push(await appendAudit(repo, rec(op), { stateDir: null }));
     const log = await readAuditLog(repo, { stateDir: null });
     expect(log.entries.map((e) => e.operation)).toEqual(['init', 'backup', 'forget', 'prune']);
     expect(log.entries.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
@@ -33,7 +41,9 @@ describe('audit log', () => {
     await backend.remove({ type: 'audit', name: ids[1] });
     const v = await verifyAuditLog(repo, { stateDir: null });
     expect(v.ok).toBe(false);
-    expect(v.problems).toEqual([expect.objectContaining({ kind: 'audit-missing', entry: ids[1], file: `audit/${ids[1]}` })]);
+    expect(v.problems).toEqual([
+      expect.objectContaining({ kind: 'audit-missing', entry: ids[1], file: `audit/${ids[1]}` }),
+    ]);
     expect(v.problems[0].message).toMatch(/missing \(removed\)/);
   });
 
@@ -68,7 +78,12 @@ describe('audit log', () => {
     const renamed = blake3(bytes).toString('hex');
     await backend.save({ type: 'audit', name: renamed }, bytes);
     v = await verifyAuditLog(repo, { stateDir: null });
-    expect(v.problems.map((p) => [p.kind, p.entry]).sort()).toEqual([['audit-damaged', renamed], ['audit-missing', ids[0]]].sort());
+    expect(v.problems.map((p) => [p.kind, p.entry]).sort()).toEqual(
+      [
+        ['audit-damaged', renamed],
+        ['audit-missing', ids[0]],
+      ].sort(),
+    );
   });
 
   it('detects removal of the newest entry through the entries this machine saw', async () => {
@@ -103,7 +118,10 @@ describe('audit log', () => {
         return repo.saveUnpacked(t, p, a);
       },
     };
-    const [x, y] = await Promise.all([appendAudit(gated, rec('backup'), { stateDir: null }), appendAudit(gated, rec('backup'), { stateDir: null })]);
+    const [x, y] = await Promise.all([
+      appendAudit(gated, rec('backup'), { stateDir: null }),
+      appendAudit(gated, rec('backup'), { stateDir: null }),
+    ]);
     let log = await readAuditLog(repo, { stateDir: null });
     expect(log.problems).toEqual([]);
     expect(log.heads).toEqual([x, y].sort());
@@ -117,8 +135,16 @@ describe('audit log', () => {
   });
 
   it('never records secrets from the command line', () => {
-    expect(sanitizeArgs(['-r', 's3:https://key:secret@host/b', 'backup', '--password-command=pass show x', '/home'])).toEqual(['-r', '…', 'backup', '--password-command=…', '/home']);
-    expect(sanitizeArgs(['backup', '--stdin-from-command', '--', 'pg_dump', 'postgres://u:pw@h/db'])).toEqual(['backup', '--stdin-from-command', '--', 'pg_dump', '…']);
+    expect(
+      sanitizeArgs(['-r', 's3:https://key:secret@host/b', 'backup', '--password-command=pass show x', '/home']),
+    ).toEqual(['-r', '…', 'backup', '--password-command=…', '/home']);
+    expect(sanitizeArgs(['backup', '--stdin-from-command', '--', 'pg_dump', 'postgres://u:pw@h/db'])).toEqual([
+      'backup',
+      '--stdin-from-command',
+      '--',
+      'pg_dump',
+      '…',
+    ]);
   });
 });
 
@@ -137,7 +163,12 @@ describe('audit log via the CLI', () => {
     expect((await cli('forget', '--keep-last', '1')).code).toBe(0);
     const list = await cli('log', '--json');
     expect(list.code).toBe(0);
-    const entries = JSON.parse(list.out).entries as { id: string; operation: string; result: string; snapshots?: { added?: string[]; read?: string[] } }[];
+    const entries = JSON.parse(list.out).entries as {
+      id: string;
+      operation: string;
+      result: string;
+      snapshots?: { added?: string[]; read?: string[] };
+    }[];
     const ops = entries.map((e) => e.operation);
     expect(ops).toEqual(['init', 'backup', 'restore', 'forget']);
     const snap = entries.find((e) => e.operation === 'backup')!.snapshots!.added![0];

@@ -8,7 +8,6 @@ import { ConfigError, findConfigFile, loadConfig, parseConfig } from '../../src/
 import { tempDir } from '../helpers/repo.js';
 import { EXAMPLE } from './helpers.js';
 
-
 function issuesOf(text: string, opts: { mode?: number } = {}): ConfigError['issues'] {
   try {
     parseConfig(text, '/etc/repo/repo.yaml', opts);
@@ -39,16 +38,33 @@ describe('repo.yaml', () => {
     expect(home.hooks.onFailure).toEqual(['logger repo backup failed']);
     expect(home.monitoring.healthcheck).toBe('https://hc.example.com/ping/UUID');
     expect(home.copyTo).toEqual([{ repository: 's3:https://s3.example.com/bucket/home', retention: true }]);
-    expect(home.check).toMatchObject({ subset: { kind: 'percent', percent: 5 }, subsetText: '5%', everyMs: 7 * 86_400_000, readData: false });
+    expect(home.check).toMatchObject({
+      subset: { kind: 'percent', percent: 5 },
+      subsetText: '5%',
+      everyMs: 7 * 86_400_000,
+      readData: false,
+    });
     expect(home.retention?.maxUnused).toBeUndefined();
     const pg = c.profiles.get('postgres')!;
-    expect(pg.databases).toEqual([{ type: 'postgresql', name: 'app', host: '127.0.0.1', port: 5432, user: 'backup', options: [], filename: 'postgresql-app.sql' }]);
+    expect(pg.databases).toEqual([
+      {
+        type: 'postgresql',
+        name: 'app',
+        host: '127.0.0.1',
+        port: 5432,
+        user: 'backup',
+        options: [],
+        filename: 'postgresql-app.sql',
+      },
+    ]);
     expect(pg.schedule).toBe('30 2 * * *');
     expect(pg.retention?.policy).toEqual({ daily: 7, monthly: 12 });
   });
 
   it('names the key and the line of an invalid value', () => {
-    const bad = EXAMPLE.replace('keep-weekly: 26', 'keep-weekly: lots').replace('rpo: 1h', 'rpo: 1 hour').replace('"30 2 * * *"', '"30 25 * * *"');
+    const bad = EXAMPLE.replace('keep-weekly: 26', 'keep-weekly: lots')
+      .replace('rpo: 1h', 'rpo: 1 hour')
+      .replace('"30 2 * * *"', '"30 25 * * *"');
     const issues = issuesOf(bad);
     expect(issues.map((i) => [i.path, i.line])).toEqual([
       ['profiles.home.retention.keep-weekly', 8],
@@ -67,7 +83,12 @@ describe('repo.yaml', () => {
   });
 
   it('rejects unknown keys with a suggestion, snake_case with the kebab-case name', () => {
-    const issues = issuesOf(EXAMPLE.replace('password-file: /etc/repo/db.pass', 'password_file: /etc/repo/db.pass').replace('tags: [home]', 'tagz: [home]'));
+    const issues = issuesOf(
+      EXAMPLE.replace('password-file: /etc/repo/db.pass', 'password_file: /etc/repo/db.pass').replace(
+        'tags: [home]',
+        'tagz: [home]',
+      ),
+    );
     expect(issues.map((i) => [i.path, i.line])).toEqual([
       ['profiles.home.tagz', 7],
       ['profiles.postgres.password_file', 18],
@@ -118,7 +139,9 @@ describe('repo.yaml', () => {
     fs.writeFileSync(path.join(cwd, 'repo.yaml'), EXAMPLE);
     expect(findConfigFile(undefined, env, cwd)).toBe(path.join(cwd, 'repo.yaml'));
     fs.writeFileSync(path.join(dir, 'other.yaml'), EXAMPLE);
-    expect(findConfigFile(undefined, { ...env, REPO_CONFIG: path.join(dir, 'other.yaml') }, cwd)).toBe(path.join(dir, 'other.yaml'));
+    expect(findConfigFile(undefined, { ...env, REPO_CONFIG: path.join(dir, 'other.yaml') }, cwd)).toBe(
+      path.join(dir, 'other.yaml'),
+    );
     expect(findConfigFile('other.yaml', env, dir)).toBe(path.join(dir, 'other.yaml'));
     expect(() => findConfigFile('missing.yaml', env, dir)).toThrow(/does not exist/);
   });
@@ -126,7 +149,9 @@ describe('repo.yaml', () => {
   it('resolves relative paths against the config file', () => {
     const dir = tempDir('repo-config-');
     const file = path.join(dir, 'repo.yaml');
-    fs.writeFileSync(file, 'profiles:\n  a:\n    repository: ./repo\n    password-file: pass\n    sources: [data]\n', { mode: 0o600 });
+    fs.writeFileSync(file, 'profiles:\n  a:\n    repository: ./repo\n    password-file: pass\n    sources: [data]\n', {
+      mode: 0o600,
+    });
     const p = loadConfig(file).profiles.get('a')!;
     expect(p.repository).toBe(path.join(dir, 'repo'));
     expect(p.passwordFile).toBe(path.join(dir, 'pass'));
@@ -141,18 +166,34 @@ describe('repo.yaml schema (zod)', () => {
       ['profiles.home.retention.keep-montly', 8],
       ['profiles.home.objectives.rpo', 11],
     ]);
-    expect(issues[0].message).toMatch(/did you mean "keep-monthly"\?\); allowed here: keep-last, keep-hourly, .*max-unused/);
+    expect(issues[0].message).toMatch(
+      /did you mean "keep-monthly"\?\); allowed here: keep-last, keep-hourly, .*max-unused/,
+    );
     expect(issues[1].message).toMatch(/ambiguous duration "30m" for rpo: .*write 30min for minutes/);
-    const ok = parseConfig(EXAMPLE.replace('keep-monthly: 84', 'keep-monthly: 84, max-unused: 1.5G, keep-within: 1y2m'), '/etc/repo/repo.yaml');
-    expect(ok.profiles.get('home')!.retention).toMatchObject({ maxUnused: { kind: 'bytes', value: 1.5 * 1024 ** 3 }, policy: { within: { years: 1, months: 2, days: 0, hours: 0 } } });
+    const ok = parseConfig(
+      EXAMPLE.replace('keep-monthly: 84', 'keep-monthly: 84, max-unused: 1.5G, keep-within: 1y2m'),
+      '/etc/repo/repo.yaml',
+    );
+    expect(ok.profiles.get('home')!.retention).toMatchObject({
+      maxUnused: { kind: 'bytes', value: 1.5 * 1024 ** 3 },
+      policy: { within: { years: 1, months: 2, days: 0, hours: 0 } },
+    });
   });
 
   it('checks env, env-file and the no-cache keys', () => {
-    const text = 'profiles:\n  a:\n    repository: /r\n    sources: [/a]\n    env: { AWS_REGION: eu-1, 1BAD: x, REPO_PASSWORD: y }\n    no-cache: yes please\n';
+    const text =
+      'profiles:\n  a:\n    repository: /r\n    sources: [/a]\n    env: { AWS_REGION: eu-1, 1BAD: x, REPO_PASSWORD: y }\n    no-cache: yes please\n';
     const issues = issuesOf(text);
-    expect(issues.map((i) => i.path)).toEqual(['profiles.a.env.1BAD', 'profiles.a.env.REPO_PASSWORD', 'profiles.a.no-cache']);
+    expect(issues.map((i) => i.path)).toEqual([
+      'profiles.a.env.1BAD',
+      'profiles.a.env.REPO_PASSWORD',
+      'profiles.a.no-cache',
+    ]);
     expect(issues[2].message).toBe('expected true or false, got "yes please"');
-    const p = parseConfig(text.replace(', 1BAD: x, REPO_PASSWORD: y', ', PORT: 9000').replace('yes please', 'true'), '/etc/repo/repo.yaml').profiles.get('a')!;
+    const p = parseConfig(
+      text.replace(', 1BAD: x, REPO_PASSWORD: y', ', PORT: 9000').replace('yes please', 'true'),
+      '/etc/repo/repo.yaml',
+    ).profiles.get('a')!;
     expect(p.env).toEqual({ AWS_REGION: 'eu-1', PORT: '9000' });
     expect(p.noCache).toBe(true);
   });
@@ -164,7 +205,9 @@ describe('repo.yaml schema (zod)', () => {
     expect(s.additionalProperties).toBe(false);
     expect(profile.additionalProperties).toBe(false);
     expect(profile.required).toEqual(['repository']);
-    expect(Object.keys(profile.properties)).toEqual(expect.arrayContaining(['repository', 'retention', 'check', 'objectives', 'env', 'env-file', 'cache-dir']));
+    expect(Object.keys(profile.properties)).toEqual(
+      expect.arrayContaining(['repository', 'retention', 'check', 'objectives', 'env', 'env-file', 'cache-dir']),
+    );
     expect(Object.keys(profile.properties.retention.properties)).toContain('keep-within-daily');
   });
 });

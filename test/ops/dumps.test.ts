@@ -32,18 +32,57 @@ describe('dump commands', () => {
   ).profiles.get('db')!.databases;
 
   it('names each dump file after its type and database', () => {
-    expect(dbs.map((d) => d.filename)).toEqual(['postgresql-app.sql', 'mysql-shop.sql', 'mongodb-events.archive', 'sqlite-app.sql', 'other.dump']);
+    expect(dbs.map((d) => d.filename)).toEqual([
+      'postgresql-app.sql',
+      'mysql-shop.sql',
+      'mongodb-events.archive',
+      'sqlite-app.sql',
+      'other.dump',
+    ]);
   });
 
   it('builds the dump program line with the password in the environment only', async () => {
     const env = { PATH: '/usr/bin' };
     const pg = await dumpCommand(dbs[0], env);
-    expect(pg.argv).toEqual(['pg_dump', '--no-password', '--host', 'db.local', '--port', '5433', '--username', 'backup', '--format=custom', '--dbname', 'app']);
+    expect(pg.argv).toEqual([
+      'pg_dump',
+      '--no-password',
+      '--host',
+      'db.local',
+      '--port',
+      '5433',
+      '--username',
+      'backup',
+      '--format=custom',
+      '--dbname',
+      'app',
+    ]);
     expect(pg.env.PGPASSWORD).toBe('s3cret');
     const my = await dumpCommand(dbs[1], env);
-    expect(my.argv).toEqual(['mysqldump', '--single-transaction', '--routines', '--triggers', '--events', '--host', '127.0.0.1', '--user', 'root', '--', 'shop']);
+    expect(my.argv).toEqual([
+      'mysqldump',
+      '--single-transaction',
+      '--routines',
+      '--triggers',
+      '--events',
+      '--host',
+      '127.0.0.1',
+      '--user',
+      'root',
+      '--',
+      'shop',
+    ]);
     expect(my.env.MYSQL_PWD).toBe('s3cret');
-    expect((await dumpCommand(dbs[2], env)).argv).toEqual(['mongodump', '--archive', '--db', 'events', '--host', '127.0.0.1', '--port', '27017']);
+    expect((await dumpCommand(dbs[2], env)).argv).toEqual([
+      'mongodump',
+      '--archive',
+      '--db',
+      'events',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '27017',
+    ]);
     expect((await dumpCommand(dbs[3], env)).argv).toEqual(['sqlite3', '-bail', path.join(dir, 'app.db'), '.dump']);
     const custom = await dumpCommand(dbs[4], env);
     expect(custom.argv).toEqual(['/usr/local/bin/my-dump', '--all']);
@@ -64,10 +103,16 @@ describe.skipIf(!hasSqlite)('sqlite dump through runProfile (library)', () => {
   it('streams .dump into its own snapshot; the dump rebuilds an identical database', async () => {
     const dir = tempDir('repo-sqlite-');
     const db = path.join(dir, 'app.db');
-    execFileSync('sqlite3', [db], { input: "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500) INSERT INTO t SELECT i, 'row ' || i FROM n;" });
+    execFileSync('sqlite3', [db], {
+      input:
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500) INSERT INTO t SELECT i, 'row ' || i FROM n;",
+    });
     const repo = await localRepo(path.join(dir, 'repo'));
     await repo.close();
-    const profile = parseConfig(`profiles:\n  lite:\n    repository: ./repo\n    databases: [{ type: sqlite, name: ./app.db }]\n`, path.join(dir, 'repo.yaml')).profiles.get('lite')!;
+    const profile = parseConfig(
+      `profiles:\n  lite:\n    repository: ./repo\n    databases: [{ type: sqlite, name: ./app.db }]\n`,
+      path.join(dir, 'repo.yaml'),
+    ).profiles.get('lite')!;
     const res = await runProfile(profile, { env: { ...process.env, REPO_PASSWORD: PASSWORD }, stateDir: null });
     expect(res.status, res.log.join('\n')).toBe('success');
     expect(res.snapshots.length).toBe(1);
@@ -80,7 +125,8 @@ describe.skipIf(!hasSqlite)('sqlite dump through runProfile (library)', () => {
     await r.close();
     const restored = path.join(dir, 'restored.db');
     execFileSync('sqlite3', [restored], { input: Buffer.concat(parts) });
-    const q = (f: string) => execFileSync('sqlite3', [f, 'SELECT count(*), sum(id), group_concat(v) FROM t'], { encoding: 'utf8' });
+    const q = (f: string) =>
+      execFileSync('sqlite3', [f, 'SELECT count(*), sum(id), group_concat(v) FROM t'], { encoding: 'utf8' });
     expect(q(restored)).toBe(q(db));
   });
 });

@@ -28,7 +28,6 @@ export const EXAMPLE = `profiles:
     retention: { keep-daily: 7, keep-monthly: 12 }
 `;
 
-
 export interface Ping {
   method: string;
   path: string;
@@ -43,7 +42,12 @@ export async function pingServer(): Promise<{ url: string; pings: Ping[]; close:
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      pings.push({ method: req.method ?? '', path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), contentType: req.headers['content-type'] });
+      pings.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        body: Buffer.concat(chunks).toString('utf8'),
+        contentType: req.headers['content-type'],
+      });
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('OK');
     });

@@ -22,7 +22,20 @@ describe('PostgreSQL point-in-time recovery', () => {
     expect(p.databases[0]).toMatchObject({ mode: 'physical', filename: 'postgresql-app.basebackup.tar' });
     expect(physicalDatabase(p).name).toBe('app');
     const cmd = await dumpCommand(p.databases[0], {});
-    expect(cmd.argv).toEqual(['pg_basebackup', '--no-password', '--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--host', '127.0.0.1', '--port', '5433', '--username', 'backup']);
+    expect(cmd.argv).toEqual([
+      'pg_basebackup',
+      '--no-password',
+      '--pgdata=-',
+      '--format=tar',
+      '--wal-method=fetch',
+      '--checkpoint=fast',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '5433',
+      '--username',
+      'backup',
+    ]);
     const logical = parseConfig(yaml('logical')).profiles.get('db')!;
     expect(logical.databases[0].filename).toBe('postgresql-app.sql');
     expect(() => physicalDatabase(logical)).toThrow(/no postgresql database entry with "mode: physical"/);
@@ -44,8 +57,22 @@ describe('PostgreSQL point-in-time recovery', () => {
   });
 
   it('knows WAL file names from anything else', () => {
-    for (const ok of ['000000010000000000000003', '00000002.history', '000000010000000000000003.00000028.backup', '000000010000000000000003.partial']) expect(isWalName(ok), ok).toBe(true);
-    for (const bad of ['00000001000000000000003', '0000000100000000000000g3', '../000000010000000000000003', 'RECOVERYXLOG', '00000002.History', '']) expect(isWalName(bad), bad).toBe(false);
+    for (const ok of [
+      '000000010000000000000003',
+      '00000002.history',
+      '000000010000000000000003.00000028.backup',
+      '000000010000000000000003.partial',
+    ])
+      expect(isWalName(ok), ok).toBe(true);
+    for (const bad of [
+      '00000001000000000000003',
+      '0000000100000000000000g3',
+      '../000000010000000000000003',
+      'RECOVERYXLOG',
+      '00000002.History',
+      '',
+    ])
+      expect(isWalName(bad), bad).toBe(false);
   });
 
   it('reads target times with and without an offset', () => {
@@ -57,13 +84,16 @@ describe('PostgreSQL point-in-time recovery', () => {
   });
 
   it('picks the newest base backup that ended before the target, and names the earliest time when there is none', () => {
-    const base = (id: string, end: string) => ({ id, time: end, summary: { backup_end: end } }) as unknown as StoredSnapshot;
+    const base = (id: string, end: string) =>
+      ({ id, time: end, summary: { backup_end: end } }) as unknown as StoredSnapshot;
     const bases = [base('a', '2026-12-01T02:30:10Z'), base('b', '2026-12-02T02:30:10Z')];
     const at = (t: string) => ({ kind: 'time' as const, text: t, at: new Date(t) });
     expect(chooseBase(bases, at('2026-12-02T02:30:09Z'), 'db').id).toBe('a');
     expect(chooseBase(bases, at('2026-12-02T02:30:10Z'), 'db').id).toBe('b');
     expect(chooseBase(bases, { kind: 'latest' }, 'db').id).toBe('b');
-    expect(() => chooseBase(bases, at('2026-11-30T00:00:00Z'), 'db')).toThrow('the earliest time that can be recovered is 2026-12-01T02:30:10.000Z');
+    expect(() => chooseBase(bases, at('2026-11-30T00:00:00Z'), 'db')).toThrow(
+      'the earliest time that can be recovered is 2026-12-01T02:30:10.000Z',
+    );
     expect(() => chooseBase([], { kind: 'latest' }, 'db')).toThrow(/has no base backup yet/);
   });
 });

@@ -8,7 +8,12 @@ import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/repo.js';
 
 let dir: string;
-const env = () => ({ REPO_STATE_DIR: path.join(dir, 'state'), REPO_CACHE_DIR: path.join(dir, 'cache'), REPO_PASSWORD: undefined, REPO_CONFIG: undefined });
+const env = () => ({
+  REPO_STATE_DIR: path.join(dir, 'state'),
+  REPO_CACHE_DIR: path.join(dir, 'cache'),
+  REPO_PASSWORD: undefined,
+  REPO_CONFIG: undefined,
+});
 const cli = (args: string[], cwd = dir) => runCli(args, { cwd, env: env() });
 
 beforeAll(async () => {
@@ -16,7 +21,11 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(dir, 'src'));
   fs.writeFileSync(path.join(dir, 'src', 'a.txt'), 'profile data\n');
   fs.writeFileSync(path.join(dir, 'pass'), 'profile password\n', { mode: 0o600 });
-  fs.writeFileSync(path.join(dir, 'secrets.env'), '# S3 credentials\nexport SECRET_X="from file"\nFOO_TEST=overridden\n', { mode: 0o600 });
+  fs.writeFileSync(
+    path.join(dir, 'secrets.env'),
+    '# S3 credentials\nexport SECRET_X="from file"\nFOO_TEST=overridden\n',
+    { mode: 0o600 },
+  );
   fs.writeFileSync(path.join(dir, 'open.env'), 'A=1\n', { mode: 0o644 });
   fs.writeFileSync(
     path.join(dir, 'repo.yaml'),
@@ -36,7 +45,10 @@ beforeAll(async () => {
     env-file: ./open.env
 `,
   );
-  const init = await runCli(['-r', path.join(dir, 'repo'), 'init'], { cwd: dir, env: { ...env(), REPO_PASSWORD: 'profile password' } });
+  const init = await runCli(['-r', path.join(dir, 'repo'), 'init'], {
+    cwd: dir,
+    env: { ...env(), REPO_PASSWORD: 'profile password' },
+  });
   expect(init.code, init.stderr).toBe(0);
 }, 60_000);
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -49,7 +61,10 @@ describe('--profile and --config on every command', () => {
     expect(before.code, before.stderr).toBe(0);
     expect(JSON.parse(before.out)).toHaveLength(1);
     // from another directory, with --config after the subcommand
-    const elsewhere = await cli(['snapshots', '--json', '--config', path.join(dir, 'repo.yaml'), '--profile', 'home'], path.dirname(dir));
+    const elsewhere = await cli(
+      ['snapshots', '--json', '--config', path.join(dir, 'repo.yaml'), '--profile', 'home'],
+      path.dirname(dir),
+    );
     expect(elsewhere.code, elsewhere.stderr).toBe(0);
     expect(JSON.parse(elsewhere.out)).toHaveLength(1);
     const ls = await cli(['ls', 'latest', '--profile', 'home']);
@@ -57,7 +72,18 @@ describe('--profile and --config on every command', () => {
   });
 
   it("applies the profile's env-file and env (env wins) to the process and its children", async () => {
-    const b = await cli(['--profile', 'home', 'backup', '--stdin-filename', 'env.txt', '--stdin-from-command', '--', 'sh', '-c', 'echo "$FOO_TEST/$SECRET_X"']);
+    const b = await cli([
+      '--profile',
+      'home',
+      'backup',
+      '--stdin-filename',
+      'env.txt',
+      '--stdin-from-command',
+      '--',
+      'sh',
+      '-c',
+      'echo "$FOO_TEST/$SECRET_X"',
+    ]);
     expect(b.code, b.stderr).toBe(0);
     const d = await cli(['--profile', 'home', 'dump', 'latest', '/env.txt']);
     expect(d.code, d.stderr).toBe(0);
@@ -69,7 +95,9 @@ describe('--profile and --config on every command', () => {
     expect(other.code).toBe(10); // the flag's repository, which does not exist
     const leaky = await cli(['--profile', 'leaky', 'snapshots']);
     expect(leaky.code).toBe(1);
-    expect(leaky.stderr).toMatch(/env-file .*open\.env of profile leaky is readable by others: it holds secrets, so chmod 600 it/);
+    expect(leaky.stderr).toMatch(
+      /env-file .*open\.env of profile leaky is readable by others: it holds secrets, so chmod 600 it/,
+    );
     const unknown = await cli(['--profile', 'nope', 'snapshots']);
     expect(unknown.stderr).toMatch(/no profile "nope" in .*repo\.yaml; profiles: home, leaky/);
   });

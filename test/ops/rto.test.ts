@@ -10,7 +10,11 @@ import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/repo.js';
 
 let dir: string;
-const env = () => ({ REPO_STATE_DIR: path.join(dir, 'state'), REPO_CACHE_DIR: path.join(dir, 'cache'), REPO_PASSWORD: 'rto password' });
+const env = () => ({
+  REPO_STATE_DIR: path.join(dir, 'state'),
+  REPO_CACHE_DIR: path.join(dir, 'cache'),
+  REPO_PASSWORD: 'rto password',
+});
 const cli = (...args: string[]) => runCli(args, { cwd: dir, env: env() });
 const repoCli = (...args: string[]) => cli('-r', path.join(dir, 'repo'), ...args);
 
@@ -34,11 +38,15 @@ describe('RTO', () => {
   it('is unknown (exit 4, not 2) without a check, and after a check that read one small pack', async () => {
     const none = await cli('status');
     expect(none.code, none.out + none.stderr).toBe(4);
-    expect(none.out).toMatch(/UNKNOWN RTO +RTO unknown — run `repo check --read-data-subset 128M` \(no check has read enough to measure a read rate: at least 64\.000 MiB or the whole repository\)/);
+    expect(none.out).toMatch(
+      /UNKNOWN RTO +RTO unknown — run `repo check --read-data-subset 128M` \(no check has read enough to measure a read rate: at least 64\.000 MiB or the whole repository\)/,
+    );
 
     const small = await repoCli('check', '--read-data-subset', '1/5');
     expect(small.code, small.stderr).toBe(0);
-    expect(small.stderr + small.out).toMatch(/restore time unknown: this check read .*too little to measure a read rate .*run `repo check --read-data-subset 128M`/);
+    expect(small.stderr + small.out).toMatch(
+      /restore time unknown: this check read .*too little to measure a read rate .*run `repo check --read-data-subset 128M`/,
+    );
     const j = JSON.parse((await repoCli('--json', 'check', '--read-data-subset', '1/5')).out);
     expect(j.read_data.rate_measured).toBe(false);
     expect(j.read_data.estimated_restore_seconds).toBeUndefined();
@@ -54,10 +62,14 @@ describe('RTO', () => {
   it('is estimated from a check that read the whole repository, covering the newest snapshot of each path set', async () => {
     const full = await repoCli('check', '--read-data');
     expect(full.code).toBe(0);
-    expect(full.stderr + full.out).toMatch(/estimated time to restore the latest snapshot of each of its 2 path sets \(1[23]\.\d{3} MiB stored\): .*writing the files is not included/);
+    expect(full.stderr + full.out).toMatch(
+      /estimated time to restore the latest snapshot of each of its 2 path sets \(1[23]\.\d{3} MiB stored\): .*writing the files is not included/,
+    );
     const st = await cli('status');
     expect(st.code, st.out).toBe(0);
-    expect(st.out).toMatch(/met +RTO +full restore estimated at .*: 1[23]\.\d{3} MiB of the newest snapshots of 2 path sets read at .*\/s; writing the files is not included \(RTO 4h\)/);
+    expect(st.out).toMatch(
+      /met +RTO +full restore estimated at .*: 1[23]\.\d{3} MiB of the newest snapshots of 2 path sets read at .*\/s; writing the files is not included \(RTO 4h\)/,
+    );
     const j = JSON.parse((await cli('--json', 'status')).out);
     expect(j.profiles[0].restore.snapshots).toHaveLength(2);
     expect(j.profiles[0].objectives[0].state).toBe('met');

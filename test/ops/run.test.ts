@@ -19,12 +19,23 @@ afterAll(async () => {
 /** A directory with a repository, a source tree, a password file and a repo.yaml built from `profile`. */
 async function setup(profile: (d: string) => string) {
   const dir = tempDir('repo-ops-');
-  const env = { REPO_STATE_DIR: path.join(dir, 'state'), REPO_CACHE_DIR: path.join(dir, 'cache'), REPO_PASSWORD: undefined };
+  const env = {
+    REPO_STATE_DIR: path.join(dir, 'state'),
+    REPO_CACHE_DIR: path.join(dir, 'cache'),
+    REPO_PASSWORD: undefined,
+  };
   fs.writeFileSync(path.join(dir, 'pass'), 'ops password\n', { mode: 0o600 });
   fs.mkdirSync(path.join(dir, 'src'));
   fs.writeFileSync(path.join(dir, 'src', 'a.txt'), 'hello\n'.repeat(1000));
   fs.writeFileSync(path.join(dir, 'src', 'b.tmp'), 'scratch');
-  expect((await runCli(['-r', path.join(dir, 'repo'), 'init'], { password: 'ops password', env: { ...env, REPO_PASSWORD: 'ops password' } })).code).toBe(0);
+  expect(
+    (
+      await runCli(['-r', path.join(dir, 'repo'), 'init'], {
+        password: 'ops password',
+        env: { ...env, REPO_PASSWORD: 'ops password' },
+      })
+    ).code,
+  ).toBe(0);
   fs.writeFileSync(path.join(dir, 'repo.yaml'), `profiles:\n${profile(dir)}`);
   const cli = (...args: string[]) => runCli(args, { cwd: dir, env });
   return { dir, env, cli };
@@ -48,7 +59,9 @@ describe('repo run', () => {
     const r = await cli('run', 'home');
     expect(r.code).toBe(1);
     expect(r.out).toContain('mount missing');
-    expect(fs.readFileSync(path.join(dir, 'on-failure.txt'), 'utf8')).toMatch(/before hook "echo mount missing >&2; exit 3" exited with code 3/);
+    expect(fs.readFileSync(path.join(dir, 'on-failure.txt'), 'utf8')).toMatch(
+      /before hook "echo mount missing >&2; exit 3" exited with code 3/,
+    );
     expect(fs.readFileSync(path.join(dir, 'finally.txt'), 'utf8').trim()).toBe('failure');
     const hc = server.pings.filter((p) => p.path.startsWith('/ping/'));
     expect(pingPaths(hc)).toEqual(['/ping/abc-123/start', '/ping/abc-123/fail']);
@@ -108,7 +121,14 @@ describe('repo run', () => {
     monitoring: { healthcheck: "${server.url}/ping/home" }
 `,
     );
-    expect((await runCli(['-r', path.join(dir, 'offsite'), 'init'], { password: 'ops password', env: { REPO_STATE_DIR: path.join(dir, 'state') } })).code).toBe(0);
+    expect(
+      (
+        await runCli(['-r', path.join(dir, 'offsite'), 'init'], {
+          password: 'ops password',
+          env: { REPO_STATE_DIR: path.join(dir, 'state') },
+        })
+      ).code,
+    ).toBe(0);
     // Before any backup the RPO (and the RTO: nothing measured) are missed.
     const before = await cli('status', 'home');
     expect(before.code).toBe(2);
@@ -121,7 +141,11 @@ describe('repo run', () => {
       else expect(r.out).not.toContain('check: due');
     }
     expect(pingPaths(server.pings)).toEqual(Array(3).fill(['/ping/home/start', '/ping/home']).flat());
-    const list = async (repo: string) => JSON.parse((await cli('--json', '-r', repo, '--password-file', 'pass', 'snapshots')).out) as { paths: string[]; tags: string[] }[];
+    const list = async (repo: string) =>
+      JSON.parse((await cli('--json', '-r', repo, '--password-file', 'pass', 'snapshots')).out) as {
+        paths: string[];
+        tags: string[];
+      }[];
     expect((await list('repo')).length).toBe(2); // keep-last 2
     expect((await list('offsite')).length).toBe(2); // copied, and the retention applied there too
     expect((await list('repo'))[0].tags).toEqual(['home']);
@@ -160,7 +184,20 @@ describe('repo run', () => {
 `,
     );
     fs.mkdirSync(path.join(dir, 'old'));
-    expect((await cli('-r', 'repo', '--password-file', 'pass', 'backup', '--time', '2020-01-01 00:00:00', path.join(dir, 'old'))).code).toBe(0);
+    expect(
+      (
+        await cli(
+          '-r',
+          'repo',
+          '--password-file',
+          'pass',
+          'backup',
+          '--time',
+          '2020-01-01 00:00:00',
+          path.join(dir, 'old'),
+        )
+      ).code,
+    ).toBe(0);
     const missed = await cli('status');
     expect(missed.code).toBe(2);
     expect(missed.out).toMatch(/profile home .*: OK/);
@@ -184,7 +221,10 @@ describe('repo schedule', () => {
     );
     // The daemon last ran this profile a day ago: the missed run is caught up at once (once).
     fs.mkdirSync(env.REPO_STATE_DIR, { recursive: true });
-    fs.writeFileSync(path.join(env.REPO_STATE_DIR, 'schedule.json'), JSON.stringify({ slow: { lastSlot: new Date(Date.now() - 86_400_000).toISOString() } }));
+    fs.writeFileSync(
+      path.join(env.REPO_STATE_DIR, 'schedule.json'),
+      JSON.stringify({ slow: { lastSlot: new Date(Date.now() - 86_400_000).toISOString() } }),
+    );
     let pid = 0;
     const t0 = Date.now();
     const done = runCli(['schedule'], { cwd: dir, env, onSpawn: (p) => (pid = p) });

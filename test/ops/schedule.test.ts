@@ -82,7 +82,12 @@ describe('Scheduler', () => {
   });
 
   it('starts a job only inside its window, and a due run waits for the window to open', () => {
-    const nightly: ScheduleSpec = { name: 'db', cron: '0 1 * * *', window: parseWindow('02:00-06:00'), repositories: ['/srv/db'] };
+    const nightly: ScheduleSpec = {
+      name: 'db',
+      cron: '0 1 * * *',
+      window: parseWindow('02:00-06:00'),
+      repositories: ['/srv/db'],
+    };
     const c = clock(at(0, 30));
     const s = new Scheduler([nightly], c.now);
     c.set(at(1, 0));
@@ -130,25 +135,36 @@ describe('Scheduler', () => {
 });
 
 describe('units for system schedulers', () => {
-  it('translates cron expressions to systemd OnCalendar, keeping cron\'s day-of-month OR weekday rule', () => {
+  it("translates cron expressions to systemd OnCalendar, keeping cron's day-of-month OR weekday rule", () => {
     expect(cronToOnCalendar('0 * * * *')).toEqual(['*-*-* *:00:00']);
     expect(cronToOnCalendar('30 2 * * *')).toEqual(['*-*-* 02:30:00']);
-    expect(cronToOnCalendar('*/15 9-17 * * 1-5')).toEqual(['Mon,Tue,Wed,Thu,Fri *-*-* 09,10,11,12,13,14,15,16,17:00,15,30,45:00']);
+    expect(cronToOnCalendar('*/15 9-17 * * 1-5')).toEqual([
+      'Mon,Tue,Wed,Thu,Fri *-*-* 09,10,11,12,13,14,15,16,17:00,15,30,45:00',
+    ]);
     expect(cronToOnCalendar('0 3 1 * 0')).toEqual(['*-*-01 03:00:00', 'Sun *-*-* 03:00:00']);
   });
 
   it('prints a service and timer per scheduled profile, and crontab lines', () => {
     const config = parseConfig(EXAMPLE, '/etc/repo/repo.yaml');
     const profiles = [...config.profiles.values()];
-    const o = { node: '/usr/bin/node', cli: '/opt/repo/dist/cli/main.js', configFile: '/etc/repo/repo.yaml', lockDir: '/run/lock' };
+    const o = {
+      node: '/usr/bin/node',
+      cli: '/opt/repo/dist/cli/main.js',
+      configFile: '/etc/repo/repo.yaml',
+      lockDir: '/run/lock',
+    };
     const units = systemdUnits(profiles, o);
     expect(units).toContain('# file: /etc/systemd/system/repo-home.service');
     expect(units).toContain('# file: /etc/systemd/system/repo-postgres.timer');
     expect(units).toContain('OnCalendar=*-*-* 02:30:00');
     expect(units).toContain('Persistent=true');
-    expect(units).toMatch(/ExecStart=\/usr\/bin\/flock \/run\/lock\/repo-[0-9a-f]{16}\.lock \/usr\/bin\/node \/opt\/repo\/dist\/cli\/main\.js run --config \/etc\/repo\/repo\.yaml --only-in-window home/);
+    expect(units).toMatch(
+      /ExecStart=\/usr\/bin\/flock \/run\/lock\/repo-[0-9a-f]{16}\.lock \/usr\/bin\/node \/opt\/repo\/dist\/cli\/main\.js run --config \/etc\/repo\/repo\.yaml --only-in-window home/,
+    );
     const cron = crontabLines(profiles, o);
-    expect(cron).toMatch(/^30 2 \* \* \* \/usr\/bin\/flock .* run --config \/etc\/repo\/repo\.yaml --only-in-window postgres/m);
+    expect(cron).toMatch(
+      /^30 2 \* \* \* \/usr\/bin\/flock .* run --config \/etc\/repo\/repo\.yaml --only-in-window postgres/m,
+    );
     expect(cron).toMatch(/^0 \* \* \* \* .*--only-in-window home/m);
   });
 });

@@ -60,8 +60,13 @@ describe('empty policy and empty input', () => {
 
 describe('count rules', () => {
   const week = sns(
-    '2024-01-01T10:00:00Z', '2024-01-01T18:00:00Z', '2024-01-02T09:00:00Z', '2024-01-03T09:00:00Z',
-    '2024-01-03T09:30:00Z', '2024-01-04T23:59:59Z', '2024-01-05T00:00:00Z',
+    '2024-01-01T10:00:00Z',
+    '2024-01-01T18:00:00Z',
+    '2024-01-02T09:00:00Z',
+    '2024-01-03T09:00:00Z',
+    '2024-01-03T09:30:00Z',
+    '2024-01-04T23:59:59Z',
+    '2024-01-05T00:00:00Z',
   );
 
   it('last: every snapshot is its own bucket; no "oldest" when the count runs out', () => {
@@ -83,7 +88,13 @@ describe('count rules', () => {
   });
 
   it('hourly: newest per hour', () => {
-    const list = sns('2024-01-01T10:05:00Z', '2024-01-01T10:55:00Z', '2024-01-01T11:00:00Z', '2024-01-01T11:59:59Z', '2024-01-01T09:59:59Z');
+    const list = sns(
+      '2024-01-01T10:05:00Z',
+      '2024-01-01T10:55:00Z',
+      '2024-01-01T11:00:00Z',
+      '2024-01-01T11:59:59Z',
+      '2024-01-01T09:59:59Z',
+    );
     expect(kept(list, { hourly: 2 }).keep).toEqual(['2024-01-01T11:59:59Z', '2024-01-01T10:55:00Z']);
   });
 
@@ -97,8 +108,12 @@ describe('count rules', () => {
     const r = applyPolicy(week, { daily: 10 });
     const oldest = r.reasons[r.reasons.length - 1];
     expect(r.keep.map((s) => s.time)).toEqual([
-      '2024-01-05T00:00:00Z', '2024-01-04T23:59:59Z', '2024-01-03T09:30:00Z', '2024-01-02T09:00:00Z',
-      '2024-01-01T18:00:00Z', '2024-01-01T10:00:00Z',
+      '2024-01-05T00:00:00Z',
+      '2024-01-04T23:59:59Z',
+      '2024-01-03T09:30:00Z',
+      '2024-01-02T09:00:00Z',
+      '2024-01-01T18:00:00Z',
+      '2024-01-01T10:00:00Z',
     ]);
     expect(oldest).toEqual({ snapshotId: 's000', matches: ['oldest daily snapshot'], counters: { daily: 4 } });
     expect(r.remove.map((s) => s.time)).toEqual(['2024-01-03T09:00:00Z']);
@@ -129,17 +144,28 @@ describe('count rules', () => {
     expect(three.remove).toEqual([]);
     expect(three.why['2020-12-31T12:00:00Z']).toBe('oldest weekly snapshot'); // same week 2020-W53
     // 2024-12-30 is already 2025-W01, so it is a different week from 2024-12-29 (2024-W52).
-    expect(kept(sns('2024-12-29T12:00:00Z', '2024-12-30T12:00:00Z'), { weekly: 1 }).keep).toEqual(['2024-12-30T12:00:00Z']);
-    expect(kept(sns('2024-12-23T12:00:00Z', '2024-12-29T12:00:00Z', '2024-12-30T12:00:00Z'), { weekly: 2 }).keep).toEqual([
-      '2024-12-30T12:00:00Z', '2024-12-29T12:00:00Z',
+    expect(kept(sns('2024-12-29T12:00:00Z', '2024-12-30T12:00:00Z'), { weekly: 1 }).keep).toEqual([
+      '2024-12-30T12:00:00Z',
     ]);
+    expect(
+      kept(sns('2024-12-23T12:00:00Z', '2024-12-29T12:00:00Z', '2024-12-30T12:00:00Z'), { weekly: 2 }).keep,
+    ).toEqual(['2024-12-30T12:00:00Z', '2024-12-29T12:00:00Z']);
   });
 
   it('monthly and yearly', () => {
     const list = sns(
-      '2023-01-15T00:00:00Z', '2023-12-31T23:00:00Z', '2024-01-31T00:00:00Z', '2024-02-29T12:00:00Z', '2024-02-01T00:00:00Z', '2024-03-01T00:00:00Z',
+      '2023-01-15T00:00:00Z',
+      '2023-12-31T23:00:00Z',
+      '2024-01-31T00:00:00Z',
+      '2024-02-29T12:00:00Z',
+      '2024-02-01T00:00:00Z',
+      '2024-03-01T00:00:00Z',
     );
-    expect(kept(list, { monthly: 3 }).keep).toEqual(['2024-03-01T00:00:00Z', '2024-02-29T12:00:00Z', '2024-01-31T00:00:00Z']);
+    expect(kept(list, { monthly: 3 }).keep).toEqual([
+      '2024-03-01T00:00:00Z',
+      '2024-02-29T12:00:00Z',
+      '2024-01-31T00:00:00Z',
+    ]);
     const y = kept(list, { yearly: 5 });
     expect(y.keep).toEqual(['2024-03-01T00:00:00Z', '2023-12-31T23:00:00Z', '2023-01-15T00:00:00Z']);
     expect(y.why['2023-01-15T00:00:00Z']).toBe('oldest yearly snapshot');
@@ -161,7 +187,10 @@ describe('count rules', () => {
     const list = sns('2023-12-31T23:30:00+02:00', '2024-01-01T00:30:00+02:00');
     expect(kept(list, { daily: 1 }).keep).toEqual(['2024-01-01T00:30:00+02:00']);
     expect(kept(list, { daily: 2 }).keep).toHaveLength(2);
-    expect(kept(list, { yearly: 2 }).why).toEqual({ '2024-01-01T00:30:00+02:00': 'yearly snapshot', '2023-12-31T23:30:00+02:00': 'yearly snapshot' });
+    expect(kept(list, { yearly: 2 }).why).toEqual({
+      '2024-01-01T00:30:00+02:00': 'yearly snapshot',
+      '2023-12-31T23:30:00+02:00': 'yearly snapshot',
+    });
     // The same instants written in UTC share a day.
     const utc = sns('2023-12-31T21:30:00Z', '2023-12-31T22:30:00Z', '2023-12-30T00:00:00Z');
     expect(kept(utc, { daily: 2 }).keep).toEqual(['2023-12-31T22:30:00Z', '2023-12-30T00:00:00Z']);
@@ -196,7 +225,12 @@ describe('ties and determinism', () => {
 
 describe('within', () => {
   it('is measured from the newest snapshot, not from now, and the cutoff itself is excluded', () => {
-    const list = sns('2024-03-02T12:00:00Z', '2024-03-02T12:00:00.000000001Z', '2024-03-20T00:00:00Z', '2024-03-31T12:00:00Z');
+    const list = sns(
+      '2024-03-02T12:00:00Z',
+      '2024-03-02T12:00:00.000000001Z',
+      '2024-03-20T00:00:00Z',
+      '2024-03-31T12:00:00Z',
+    );
     const r = kept(list, { within: D('1m') }); // cutoff 2024-03-02T12:00Z ("Feb 31" normalizes to Mar 2)
     expect(r.keep).toEqual(['2024-03-31T12:00:00Z', '2024-03-20T00:00:00Z', '2024-03-02T12:00:00.000000001Z']);
     expect(r.remove).toEqual(['2024-03-02T12:00:00Z']);
@@ -213,7 +247,7 @@ describe('within', () => {
     expect(kept(list, { within: D('1d4h') }).keep).toEqual(['2024-01-02T06:00:00Z', '2024-01-01T02:00:01Z']);
   });
 
-  it('is computed in the newest snapshot\'s own offset', () => {
+  it("is computed in the newest snapshot's own offset", () => {
     // Newest: 2024-03-31T01:00+02:00 (= 03-30T23:00Z). Minus 1m on its wall clock → "02-31" → 03-02T01:00+02:00 = 03-01T23:00Z.
     const list = sns('2024-03-01T22:59:59Z', '2024-03-01T23:00:01Z', '2024-03-31T01:00:00+02:00');
     expect(kept(list, { within: D('1m') }).keep).toEqual(['2024-03-31T01:00:00+02:00', '2024-03-01T23:00:01Z']);
@@ -242,8 +276,13 @@ describe('within', () => {
 
 describe('within-bucket rules', () => {
   const list = sns(
-    '2024-01-01T08:00:00Z', '2024-01-01T09:00:00Z', '2024-01-05T10:00:00Z', '2024-01-05T11:00:00Z', '2024-01-09T12:00:00Z',
-    '2024-01-10T07:00:00Z', '2024-01-10T08:00:00Z',
+    '2024-01-01T08:00:00Z',
+    '2024-01-01T09:00:00Z',
+    '2024-01-05T10:00:00Z',
+    '2024-01-05T11:00:00Z',
+    '2024-01-09T12:00:00Z',
+    '2024-01-10T07:00:00Z',
+    '2024-01-10T08:00:00Z',
   );
 
   it('keep the newest per bucket for buckets within the duration', () => {
@@ -255,7 +294,11 @@ describe('within-bucket rules', () => {
   it('mark the oldest snapshot "oldest … within" when it lies inside the window in an already kept bucket', () => {
     const r = kept(list, { withinDaily: D('1m') });
     expect(r.keep).toEqual([
-      '2024-01-10T08:00:00Z', '2024-01-09T12:00:00Z', '2024-01-05T11:00:00Z', '2024-01-01T09:00:00Z', '2024-01-01T08:00:00Z',
+      '2024-01-10T08:00:00Z',
+      '2024-01-09T12:00:00Z',
+      '2024-01-05T11:00:00Z',
+      '2024-01-01T09:00:00Z',
+      '2024-01-01T08:00:00Z',
     ]);
     expect(r.why['2024-01-01T08:00:00Z']).toBe('oldest daily within 1m');
   });
@@ -263,18 +306,33 @@ describe('within-bucket rules', () => {
   it('weekly, monthly, yearly and hourly variants use the same buckets as the count rules', () => {
     // 2024-01-01 (Mon) and 2024-01-05 are both 2024-W01: only the oldest is added from that week's rest.
     expect(kept(list, { withinWeekly: D('1m') }).why).toEqual({
-      '2024-01-10T08:00:00Z': 'weekly within 1m', '2024-01-05T11:00:00Z': 'weekly within 1m', '2024-01-01T08:00:00Z': 'oldest weekly within 1m',
+      '2024-01-10T08:00:00Z': 'weekly within 1m',
+      '2024-01-05T11:00:00Z': 'weekly within 1m',
+      '2024-01-01T08:00:00Z': 'oldest weekly within 1m',
     });
-    expect(kept(list, { withinMonthly: D('1y') }).why).toEqual({ '2024-01-10T08:00:00Z': 'monthly within 1y', '2024-01-01T08:00:00Z': 'oldest monthly within 1y' });
+    expect(kept(list, { withinMonthly: D('1y') }).why).toEqual({
+      '2024-01-10T08:00:00Z': 'monthly within 1y',
+      '2024-01-01T08:00:00Z': 'oldest monthly within 1y',
+    });
     expect(kept(list, { withinYearly: D('1d') }).keep).toEqual(['2024-01-10T08:00:00Z']);
     // Window: after 2024-01-09T08:00Z.
-    expect(kept(list, { withinHourly: D('1d') }).keep).toEqual(['2024-01-10T08:00:00Z', '2024-01-10T07:00:00Z', '2024-01-09T12:00:00Z']);
+    expect(kept(list, { withinHourly: D('1d') }).keep).toEqual([
+      '2024-01-10T08:00:00Z',
+      '2024-01-10T07:00:00Z',
+      '2024-01-09T12:00:00Z',
+    ]);
     expect(kept(list, { withinHourly: D('20h') }).keep).toEqual(['2024-01-10T08:00:00Z', '2024-01-10T07:00:00Z']);
   });
 
-  it('combine with everything else; reasons in restic\'s order', () => {
+  it("combine with everything else; reasons in restic's order", () => {
     const tagged = sns('2024-01-01T00:00:00Z@keep', '2024-01-10T00:00:00Z', '2024-01-10T01:00:00Z');
-    const r = applyPolicy(tagged, { tags: [['keep']], within: D('1h'), last: 1, withinDaily: D('2d'), withinHourly: D('2d') });
+    const r = applyPolicy(tagged, {
+      tags: [['keep']],
+      within: D('1h'),
+      last: 1,
+      withinDaily: D('2d'),
+      withinHourly: D('2d'),
+    });
     expect(r.reasons.map((x) => x.matches)).toEqual([
       ['within 1h', 'last snapshot', 'hourly within 2d', 'daily within 2d'],
       ['hourly within 2d'],
@@ -284,7 +342,13 @@ describe('within-bucket rules', () => {
 });
 
 describe('keep-tag', () => {
-  const list = sns('2024-01-01T00:00:00Z@a,b', '2024-01-02T00:00:00Z@a', '2024-01-03T00:00:00Z@c', '2024-01-04T00:00:00Z', '2024-01-05T00:00:00Z@b,a,x');
+  const list = sns(
+    '2024-01-01T00:00:00Z@a,b',
+    '2024-01-02T00:00:00Z@a',
+    '2024-01-03T00:00:00Z@c',
+    '2024-01-04T00:00:00Z',
+    '2024-01-05T00:00:00Z@b,a,x',
+  );
 
   it('an entry needs all its tags; entries are alternatives', () => {
     const r = kept(list, { tags: [['a', 'b'], ['c']] });

@@ -1,7 +1,14 @@
 // Calendar helpers: wall-clock fields in the string's own offset, ISO weeks at year boundaries, Go AddDate normalization.
 // Expected values are hand-checked calendar facts, not outputs of the code under test.
 import { describe, expect, it } from 'vitest';
-import { civilFromDays, daysFromCivil, isoWeek, subtractCalendar, wallTime, type ZoneOffset } from '../../src/policy/calendar.js';
+import {
+  civilFromDays,
+  daysFromCivil,
+  isoWeek,
+  subtractCalendar,
+  wallTime,
+  type ZoneOffset,
+} from '../../src/policy/calendar.js';
 import { parseDuration } from '../../src/policy/index.js';
 import { nsToRfc3339 } from '../../src/tree/time.js';
 
@@ -21,7 +28,14 @@ describe('wallTime', () => {
   });
 
   it('round-trips civil dates', () => {
-    for (const [y, m, d] of [[1970, 1, 1], [2000, 2, 29], [1600, 12, 31], [-1, 3, 1], [2100, 2, 28], [9999, 12, 31]]) {
+    for (const [y, m, d] of [
+      [1970, 1, 1],
+      [2000, 2, 29],
+      [1600, 12, 31],
+      [-1, 3, 1],
+      [2100, 2, 28],
+      [9999, 12, 31],
+    ]) {
       expect(civilFromDays(daysFromCivil(BigInt(y), BigInt(m), BigInt(d)))).toEqual({ year: y, month: m, day: d });
     }
     expect(daysFromCivil(1970n, 1n, 1n)).toBe(0n);
@@ -76,7 +90,9 @@ describe('subtractCalendar (Go AddDate(-y,-m,-d) then -h hours)', () => {
     const year1 = wallTime('0001-01-01T00:00:00Z').ns;
     expect(cut < year1).toBe(true);
     // Proleptic Gregorian year -4 (astronomical numbering), 18 January, 12:02:03 UTC.
-    expect(cut).toBe(daysFromCivil(-4n, 1n, 18n) * 86_400_000_000_000n + (12n * 3600n + 2n * 60n + 3n) * 1_000_000_000n);
+    expect(cut).toBe(
+      daysFromCivil(-4n, 1n, 18n) * 86_400_000_000_000n + (12n * 3600n + 2n * 60n + 3n) * 1_000_000_000n,
+    );
     expect(subtractCalendar(t, parseDuration('99999999y')) < cut).toBe(true);
   });
 });
@@ -89,7 +105,9 @@ describe('subtractCalendar in a time zone with daylight saving (Go: time.Local, 
     return m[1] === undefined ? 0 : (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
   };
   const at = (s: string, d: { years?: number; months?: number; days?: number; hours?: number }, zone?: ZoneOffset) =>
-    new Date(Number(subtractCalendar(wallTime(s), { years: 0, months: 0, days: 0, hours: 0, ...d }, zone) / 1_000_000n)).toISOString();
+    new Date(
+      Number(subtractCalendar(wallTime(s), { years: 0, months: 0, days: 0, hours: 0, ...d }, zone) / 1_000_000n),
+    ).toISOString();
 
   it.each([
     // newest, duration, cutoff in Berlin's wall clock (Go), cutoff with the fixed offset

@@ -3,7 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { applyPolicy, formatGroupKey, groupSnapshots, parseGroupBy } from '../../src/policy/index.js';
 
-const S = (id: string, hostname: string, paths: string[], tags: string[] = []) => ({ id, time: `2024-01-0${id.slice(1)}T00:00:00Z`, hostname, paths, tags });
+const S = (id: string, hostname: string, paths: string[], tags: string[] = []) => ({
+  id,
+  time: `2024-01-0${id.slice(1)}T00:00:00Z`,
+  hostname,
+  paths,
+  tags,
+});
 const LIST = [
   S('s1', 'beta', ['/home', '/etc'], ['daily']),
   S('s2', 'alpha', ['/etc', '/home'], []),
@@ -68,7 +74,9 @@ describe('groupSnapshots', () => {
   });
 
   it('formats keys like restic', () => {
-    expect(formatGroupKey({ hostname: 'alpha', paths: ['/etc', '/home'], tags: ['x'] })).toBe('host alpha, path [/etc /home], tags [x]');
+    expect(formatGroupKey({ hostname: 'alpha', paths: ['/etc', '/home'], tags: ['x'] })).toBe(
+      'host alpha, path [/etc /home], tags [x]',
+    );
     expect(formatGroupKey({})).toBe('');
   });
 

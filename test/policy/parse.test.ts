@@ -3,7 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { isRepoError } from '../../src/core/errors.js';
 import {
-  describePolicy, formatDuration, isEmptyPolicy, parseDuration, parseGroupBy, parseKeepCount, validatePolicy,
+  describePolicy,
+  formatDuration,
+  isEmptyPolicy,
+  parseDuration,
+  parseGroupBy,
+  parseKeepCount,
+  validatePolicy,
 } from '../../src/policy/index.js';
 
 function code(fn: () => unknown): string | undefined {
@@ -34,12 +40,24 @@ describe('parseDuration', () => {
     expect(parseDuration(s)).toEqual(want);
   });
 
-  it.each(['', '   ', '1', 'd', '1M', '1Y', '-1d', '1d-1h', '1d1d', '1.5d', '1min', '2m1mo', '1d!', '99999999999999999999d'])(
-    'rejects %j',
-    (s) => {
-      expect(code(() => parseDuration(s))).toBe('INVALID_ARGUMENT');
-    },
-  );
+  it.each([
+    '',
+    '   ',
+    '1',
+    'd',
+    '1M',
+    '1Y',
+    '-1d',
+    '1d-1h',
+    '1d1d',
+    '1.5d',
+    '1min',
+    '2m1mo',
+    '1d!',
+    '99999999999999999999d',
+  ])('rejects %j', (s) => {
+    expect(code(() => parseDuration(s))).toBe('INVALID_ARGUMENT');
+  });
 
   it('formats like restic (zero parts left out)', () => {
     expect(formatDuration(parseDuration('1y2m3d4h'))).toBe('1y2m3d4h');
@@ -95,18 +113,29 @@ describe('isEmptyPolicy / validatePolicy / describePolicy', () => {
     expect(isEmptyPolicy(p)).toBe(empty);
   });
 
-  it.each([{ daily: -2 }, { last: 1.5 }, { weekly: Number.NaN }, { within: { years: 0, months: -1, days: 0, hours: 0 } }])(
-    'rejects %j',
-    (p) => {
-      expect(code(() => validatePolicy(p))).toBe('INVALID_ARGUMENT');
-    },
-  );
+  it.each([
+    { daily: -2 },
+    { last: 1.5 },
+    { weekly: Number.NaN },
+    { within: { years: 0, months: -1, days: 0, hours: 0 } },
+  ])('rejects %j', (p) => {
+    expect(code(() => validatePolicy(p))).toBe('INVALID_ARGUMENT');
+  });
 
   it('describes a policy like restic\'s "Applying Policy:" line', () => {
     expect(describePolicy({})).toBe('remove');
-    expect(describePolicy({ daily: 7, weekly: 4, monthly: 12, yearly: 3 })).toBe('keep 7 daily, 4 weekly, 12 monthly, 3 yearly snapshots');
+    expect(describePolicy({ daily: 7, weekly: 4, monthly: 12, yearly: 3 })).toBe(
+      'keep 7 daily, 4 weekly, 12 monthly, 3 yearly snapshots',
+    );
     expect(
-      describePolicy({ last: -1, withinDaily: parseDuration('7d'), tags: [['a', 'b'], ['c']], within: parseDuration('1y2m') }),
-    ).toBe('keep all latest snapshots, daily snapshots within 7d and all snapshots with tags [[a, b] [c]] and all snapshots within 1y2m of the newest');
+      describePolicy({
+        last: -1,
+        withinDaily: parseDuration('7d'),
+        tags: [['a', 'b'], ['c']],
+        within: parseDuration('1y2m'),
+      }),
+    ).toBe(
+      'keep all latest snapshots, daily snapshots within 7d and all snapshots with tags [[a, b] [c]] and all snapshots within 1y2m of the newest',
+    );
   });
 });

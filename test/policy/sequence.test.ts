@@ -28,7 +28,19 @@ describe('every 6 hours for two years (2022-01-01 … 2023-12-31T18:00Z)', () =>
     const at18 = (d: string) => `${d}T18:00:00Z`;
     const daily = ['2023-12-31', '2023-12-30', '2023-12-29', '2023-12-28', '2023-12-27', '2023-12-26', '2023-12-25'];
     const weekly = ['2023-12-24', '2023-12-17', '2023-12-10']; // + 2023-12-31 (2023-W52, a Sunday) already daily
-    const monthly = ['2023-11-30', '2023-10-31', '2023-09-30', '2023-08-31', '2023-07-31', '2023-06-30', '2023-05-31', '2023-04-30', '2023-03-31', '2023-02-28', '2023-01-31'];
+    const monthly = [
+      '2023-11-30',
+      '2023-10-31',
+      '2023-09-30',
+      '2023-08-31',
+      '2023-07-31',
+      '2023-06-30',
+      '2023-05-31',
+      '2023-04-30',
+      '2023-03-31',
+      '2023-02-28',
+      '2023-01-31',
+    ];
     const yearly = ['2022-12-31'];
     const expected = [...daily, ...weekly, ...monthly, ...yearly].map(at18);
     expected.push('2022-01-01T00:00:00Z'); // yearly count 1 left → oldest snapshot kept
@@ -37,7 +49,12 @@ describe('every 6 hours for two years (2022-01-01 … 2023-12-31T18:00Z)', () =>
     expect(r.keep).toHaveLength(23);
     expect(r.remove).toHaveLength(list.length - 23);
     const why = Object.fromEntries(r.keep.map((s, i) => [s.time, r.reasons[i].matches]));
-    expect(why['2023-12-31T18:00:00Z']).toEqual(['daily snapshot', 'weekly snapshot', 'monthly snapshot', 'yearly snapshot']);
+    expect(why['2023-12-31T18:00:00Z']).toEqual([
+      'daily snapshot',
+      'weekly snapshot',
+      'monthly snapshot',
+      'yearly snapshot',
+    ]);
     expect(why['2023-12-24T18:00:00Z']).toEqual(['weekly snapshot']);
     expect(why['2022-12-31T18:00:00Z']).toEqual(['yearly snapshot']);
     expect(why['2022-01-01T00:00:00Z']).toEqual(['oldest yearly snapshot']);
@@ -60,7 +77,10 @@ describe('every 6 hours for two years (2022-01-01 … 2023-12-31T18:00Z)', () =>
 
   it('--keep-within-daily 7d --keep-within-weekly 1m --keep-within-monthly 1y --keep-within-yearly 75y', () => {
     const r = applyPolicy(list, {
-      withinDaily: parseDuration('7d'), withinWeekly: parseDuration('1m'), withinMonthly: parseDuration('1y'), withinYearly: parseDuration('75y'),
+      withinDaily: parseDuration('7d'),
+      withinWeekly: parseDuration('1m'),
+      withinMonthly: parseDuration('1y'),
+      withinYearly: parseDuration('75y'),
     });
     const times = r.keep.map((s) => s.time);
     // daily: Dec 25..31 (after Dec 24 18:00) = 7; weekly within 1m: W52 W51 W50 W49 W48 (Dec 3) → +4;
@@ -78,7 +98,9 @@ describe('every 6 hours for two years (2022-01-01 … 2023-12-31T18:00Z)', () =>
   });
 
   it('is fast enough and independent of input order', () => {
-    const shuffled = [...list].sort((a, b) => (a.id.split('').reverse().join('') < b.id.split('').reverse().join('') ? -1 : 1));
+    const shuffled = [...list].sort((a, b) =>
+      a.id.split('').reverse().join('') < b.id.split('').reverse().join('') ? -1 : 1,
+    );
     const a = applyPolicy(list, { daily: 30, weekly: 10 }).keep.map((s) => s.id);
     const b = applyPolicy(shuffled, { daily: 30, weekly: 10 }).keep.map((s) => s.id);
     expect(b).toEqual(a);
@@ -87,7 +109,20 @@ describe('every 6 hours for two years (2022-01-01 … 2023-12-31T18:00Z)', () =>
 
 describe("restic's documented examples (doc/060_forget.rst)", () => {
   it('one backup every Sunday for 12 weeks, --keep-daily 4 keeps the last four', () => {
-    const times = ['09-01', '09-08', '09-15', '09-22', '09-29', '10-06', '10-13', '10-20', '10-27', '11-03', '11-10', '11-17'];
+    const times = [
+      '09-01',
+      '09-08',
+      '09-15',
+      '09-22',
+      '09-29',
+      '10-06',
+      '10-13',
+      '10-20',
+      '10-27',
+      '11-03',
+      '11-10',
+      '11-17',
+    ];
     const list = times.map((d, i) => ({ id: `id${i}`, time: `2019-${d}T11:00:00Z`, tags: [] }));
     const r = applyPolicy(list, { daily: 4 });
     expect(r.keep.map((s) => s.time.slice(5, 10))).toEqual(['11-17', '11-10', '11-03', '10-27']);

@@ -18,7 +18,10 @@ const ZSTD_MAGIC = 0xfd2fb528; // 28 B5 2F FD, little-endian
 /** Deterministic English-like text: compresses about 3-4x with zstd. */
 function text(seed: number, n: number): Buffer {
   const rand = prng(seed);
-  const words = 'the of and a to in is you that it he was for on are as with his they at be this from have or by one had not but what all were when we there can an your which their said if do will each about how up out them then she many some so these would other into has more her two like him see time could no make than first been its who now people my made over did down only way find use may water long little very after words called just where most know'.split(' ');
+  const words =
+    'the of and a to in is you that it he was for on are as with his they at be this from have or by one had not but what all were when we there can an your which their said if do will each about how up out them then she many some so these would other into has more her two like him see time could no make than first been its who now people my made over did down only way find use may water long little very after words called just where most know'.split(
+      ' ',
+    );
   const parts: string[] = [];
   let len = 0;
   while (len < n) {
@@ -49,7 +52,8 @@ describe('compression settings', () => {
     expect(compressionLevel('auto')).toBe(3);
     expect(compressionLevel('max')).toBe(19);
     for (let n = 1; n <= 22; n++) expect(compressionLevel(String(n))).toBe(n);
-    for (const bad of ['0', '23', 'fast', '-1', '3.5', '']) expect(() => validateCompression(bad)).toThrow(/invalid compression/);
+    for (const bad of ['0', '23', 'fast', '-1', '3.5', ''])
+      expect(() => validateCompression(bad)).toThrow(/invalid compression/);
   });
 });
 

@@ -13,7 +13,11 @@ describe('key management', () => {
     const { repo, backend } = await memoryRepo({ workers: 0 });
     const first = await listKeys(repo);
     expect(first).toHaveLength(1);
-    expect(first[0]).toMatchObject({ id: repo.keyName, current: true, kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p } });
+    expect(first[0]).toMatchObject({
+      id: repo.keyName,
+      current: true,
+      kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p },
+    });
     expect(first[0].created).toMatch(/^\d{4}-\d\d-\d\dT/);
 
     const added = await addKey(repo, 'second password', { kdf, now: new Date('2030-01-01T00:00:00Z') });
@@ -33,7 +37,10 @@ describe('key management', () => {
 
   it('never removes the key in use nor the last key; removes another by id prefix', async () => {
     const { repo, backend } = await memoryRepo({ workers: 0 });
-    await expect(removeKey(repo, repo.keyName)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/key in use/) });
+    await expect(removeKey(repo, repo.keyName)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/key in use/),
+    });
     const added = await addKey(repo, 'two', { kdf });
     await expect(removeKey(repo, repo.keyName.slice(0, 8))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(removeKey(repo, 'zz')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
@@ -52,7 +59,10 @@ describe('key management', () => {
     const added = await addKey(repo, 'two', { kdf });
     const stale = await Repository.open(backend, 'two', { workers: 0 });
     await removeKey(repo, added); // removed through the other handle
-    await expect(removeKey(stale, repo.keyName)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/last key/) });
+    await expect(removeKey(stale, repo.keyName)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/last key/),
+    });
   });
 
   it('passwd adds a key for the new password, then removes the current one', async () => {

@@ -8,7 +8,11 @@ import { salvageKeyFile } from '../../src/repository/key-unlock.js';
 import { Repository } from '../../src/repository/repository.js';
 import { memoryRepo, PASSWORD } from '../helpers/repo.js';
 
-async function damage(backend: Awaited<ReturnType<typeof memoryRepo>>['backend'], name: string, edit: (text: string) => string): Promise<void> {
+async function damage(
+  backend: Awaited<ReturnType<typeof memoryRepo>>['backend'],
+  name: string,
+  edit: (text: string) => string,
+): Promise<void> {
   const text = (await backend.load({ type: 'keys', name })).toString('latin1');
   await backend.save({ type: 'keys', name }, Buffer.from(edit(text), 'latin1'));
 }
@@ -30,7 +34,9 @@ describe('unlocking with damaged key files', () => {
   it('one wrong base64 character of the sealed key is corrected by authentication', async () => {
     const { repo, backend } = await memoryRepo({ kdf: CHEAP_TEST_SCRYPT });
     const [name] = await repo.listNames('keys');
-    await damage(backend, name, (t) => t.replace(/("data": "[A-Za-z0-9+/]{20})(.)/, (_, a: string, c: string) => a + (c === 'A' ? 'B' : 'A')));
+    await damage(backend, name, (t) =>
+      t.replace(/("data": "[A-Za-z0-9+/]{20})(.)/, (_, a: string, c: string) => a + (c === 'A' ? 'B' : 'A')),
+    );
     const opened = await Repository.open(backend, PASSWORD, { onWarning: () => undefined });
     expect(opened.key.bytes().equals(repo.key.bytes())).toBe(true);
   });
@@ -39,7 +45,9 @@ describe('unlocking with damaged key files', () => {
     const { repo, backend } = await memoryRepo({ kdf: CHEAP_TEST_SCRYPT });
     const [first] = await repo.listNames('keys');
     await addKey(repo, 'second password', { kdf: CHEAP_TEST_SCRYPT });
-    await damage(backend, first, (t) => t.replace(/"salt": "(.)/, (_, c: string) => `"salt": "${c === 'A' ? 'B' : 'A'}`));
+    await damage(backend, first, (t) =>
+      t.replace(/"salt": "(.)/, (_, c: string) => `"salt": "${c === 'A' ? 'B' : 'A'}`),
+    );
     const warnings: string[] = [];
     await Repository.open(backend, 'second password', { onWarning: (m) => warnings.push(m) });
     expect(warnings).toEqual([]);
@@ -49,7 +57,8 @@ describe('unlocking with damaged key files', () => {
   });
 
   it('salvage reads members from broken JSON and proposes parameters one digit away, within the spec bounds', () => {
-    const text = '{"version":1,"kdf":"scrypt","N":1034,"r":8,"p":1,"salt":"c2FsdHNhbHRzYWx0c2FsdA==","created":"x","hostname":"h\u0000,"username":"u","data":"QUJD"}';
+    const text =
+      '{"version":1,"kdf":"scrypt","N":1034,"r":8,"p":1,"salt":"c2FsdHNhbHRzYWx0c2FsdA==","created":"x","hostname":"h\u0000,"username":"u","data":"QUJD"}';
     const s = salvageKeyFile(Buffer.from(text, 'latin1'))!;
     expect(s.data).toBe('QUJD');
     expect(s.params[0]).toEqual({ N: 1024, r: 8, p: 1 }); // 1034 is no power of two; 1024 is one digit away

@@ -18,12 +18,23 @@ describe('pack files', () => {
     const blobs = [1, 100, 5000].map((n) => {
       const plain = randomBuffer(rand, n);
       const id = key.blobId(plain);
-      return { type: 'data' as const, id, compression: Compression.None, rawLength: n, sealed: key.encryption.seal(plain, Buffer.from('x')) };
+      return {
+        type: 'data' as const,
+        id,
+        compression: Compression.None,
+        rawLength: n,
+        sealed: key.encryption.seal(plain, Buffer.from('x')),
+      };
     });
     const { parts, entries } = assemblePack(blobs, key.encryption);
     const bytes = Buffer.concat(parts);
     const hlen = headerLengthFromTrailer(bytes.subarray(bytes.length - 4), bytes.length, 'p');
-    const parsed = parsePackHeader(bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4), bytes.length, key.encryption, 'p');
+    const parsed = parsePackHeader(
+      bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4),
+      bytes.length,
+      key.encryption,
+      'p',
+    );
     expect(parsed).toEqual(entries);
     for (const e of parsed) {
       const b = blobs.find((x) => x.id.equals(e.id))!;
@@ -34,18 +45,39 @@ describe('pack files', () => {
   it('rejects a header whose entries point outside the pack', () => {
     const key = MasterKey.generate();
     const plain = Buffer.from('hello');
-    const blob = { type: 'data' as const, id: key.blobId(plain), compression: Compression.None, rawLength: 5, sealed: key.encryption.seal(plain, Buffer.from('x')) };
+    const blob = {
+      type: 'data' as const,
+      id: key.blobId(plain),
+      compression: Compression.None,
+      rawLength: 5,
+      sealed: key.encryption.seal(plain, Buffer.from('x')),
+    };
     const bytes = Buffer.concat(assemblePack([blob], key.encryption).parts);
     const hlen = headerLengthFromTrailer(bytes.subarray(bytes.length - 4), bytes.length, 'p');
     // Claim the pack is shorter than it is: the entry no longer fits.
-    expect(() => parsePackHeader(bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4), hlen + 4 + 10, key.encryption, 'p')).toThrow(/outside/);
+    expect(() =>
+      parsePackHeader(bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4), hlen + 4 + 10, key.encryption, 'p'),
+    ).toThrow(/outside/);
   });
 });
 
 describe('index files', () => {
   it('round-trips packs, entries and superseded ids', () => {
-    const e = (n: number): BlobEntry => ({ type: n % 2 ? 'tree' : 'data', id: Buffer.alloc(32, n), compression: n % 3 ? Compression.Zstd : Compression.None, offset: n * 10, storedLength: 50 + n, rawLength: 7 * n });
-    const idx = { supersedes: ['ab'.repeat(32)], packs: [{ pack: 'cd'.repeat(32), blobs: [e(1), e(2)] }, { pack: 'ef'.repeat(32), blobs: [e(3)] }] };
+    const e = (n: number): BlobEntry => ({
+      type: n % 2 ? 'tree' : 'data',
+      id: Buffer.alloc(32, n),
+      compression: n % 3 ? Compression.Zstd : Compression.None,
+      offset: n * 10,
+      storedLength: 50 + n,
+      rawLength: 7 * n,
+    });
+    const idx = {
+      supersedes: ['ab'.repeat(32)],
+      packs: [
+        { pack: 'cd'.repeat(32), blobs: [e(1), e(2)] },
+        { pack: 'ef'.repeat(32), blobs: [e(3)] },
+      ],
+    };
     expect(decodeIndex(encodeIndex(idx), 'x')).toEqual(idx);
   });
 
@@ -64,7 +96,14 @@ describe('master index', () => {
     for (let i = 0; i < 20000; i++) {
       const id = randomBuffer(rand, 32);
       ids.push(id);
-      idx.add(`p${i % 13}`, { type: 'data', id, compression: Compression.Zstd, offset: i, storedLength: i + 40, rawLength: i * 2 });
+      idx.add(`p${i % 13}`, {
+        type: 'data',
+        id,
+        compression: Compression.Zstd,
+        offset: i,
+        storedLength: i + 40,
+        rawLength: i * 2,
+      });
     }
     expect(idx.size).toBe(20000);
     for (let i = 0; i < ids.length; i += 97) {
@@ -73,9 +112,28 @@ describe('master index', () => {
       expect(e.pack).toBe(`p${i % 13}`);
       expect(idx.has('tree', ids[i])).toBe(false);
     }
-    idx.add('other', { type: 'data', id: ids[0], compression: Compression.None, offset: 1, storedLength: 41, rawLength: 1 });
-    idx.add('other', { type: 'data', id: ids[0], compression: Compression.None, offset: 1, storedLength: 41, rawLength: 1 });
-    expect(idx.lookupAll('data', ids[0]).map((e) => e.pack).sort()).toEqual(['other', 'p0']);
+    idx.add('other', {
+      type: 'data',
+      id: ids[0],
+      compression: Compression.None,
+      offset: 1,
+      storedLength: 41,
+      rawLength: 1,
+    });
+    idx.add('other', {
+      type: 'data',
+      id: ids[0],
+      compression: Compression.None,
+      offset: 1,
+      storedLength: 41,
+      rawLength: 1,
+    });
+    expect(
+      idx
+        .lookupAll('data', ids[0])
+        .map((e) => e.pack)
+        .sort(),
+    ).toEqual(['other', 'p0']);
     expect(idx.memoryBytes / idx.size).toBeLessThan(120);
   });
 });
@@ -106,13 +164,18 @@ describe('repository', () => {
 
   it('refuses init over an existing repository', async () => {
     const { backend } = await memoryRepo();
-    await expect(Repository.init(backend, PASSWORD, { kdf: CHEAP_TEST_SCRYPT })).rejects.toSatisfy((e) => isRepoError(e, 'REPO_EXISTS'));
+    await expect(Repository.init(backend, PASSWORD, { kdf: CHEAP_TEST_SCRYPT })).rejects.toSatisfy((e) =>
+      isRepoError(e, 'REPO_EXISTS'),
+    );
   });
 
   it('refuses a newer format version, naming it', async () => {
     const { repo, backend } = await memoryRepo();
     const cfg = { ...repo.config, version: 2 };
-    await backend.save({ type: 'config', name: 'config' }, repo.key.encryption.seal(Buffer.from(JSON.stringify(cfg)), AAD_CONFIG));
+    await backend.save(
+      { type: 'config', name: 'config' },
+      repo.key.encryption.seal(Buffer.from(JSON.stringify(cfg)), AAD_CONFIG),
+    );
     await expect(Repository.open(backend, PASSWORD)).rejects.toThrow(/version 2 is newer/);
   });
 

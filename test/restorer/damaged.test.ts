@@ -107,7 +107,8 @@ async function damagedRepo() {
 
 /** The differences expected between source and restore: exactly the three damaged names are missing. */
 const EXPECTED_DIFFS = ['deep: entries differ', 'links: entries differ'];
-const missing = (target: string) => ['deep/bad.bin', 'links/hl-a', 'links/hl-b'].filter((p) => !fs.existsSync(path.join(target, 'src', p)));
+const missing = (target: string) =>
+  ['deep/bad.bin', 'links/hl-a', 'links/hl-b'].filter((p) => !fs.existsSync(path.join(target, 'src', p)));
 
 /** Content bytes of the regular files under dir, each inode once. */
 function restoredBytes(dir: string): number {
@@ -128,11 +129,20 @@ describe('restore with damaged blobs', () => {
     for (const workers of [0, 2]) {
       const target = path.join(work, `restore-${workers}`);
       const warnings: string[] = [];
-      const err = await restoreSnapshot(repo, sn, { target, workers, subPath: work, onWarning: (w) => warnings.push(`${w.path}: ${w.message}`) }).catch((e: unknown) => e);
+      const err = await restoreSnapshot(repo, sn, {
+        target,
+        workers,
+        subPath: work,
+        onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
+      }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RestoreDamagedError);
       const e = err as RestoreDamagedError;
       expect(e.code).toBe('INTEGRITY');
-      expect(e.damaged.map((d) => path.relative(target, d.path)).sort()).toEqual(['src/deep/bad.bin', 'src/links/hl-a', 'src/links/hl-b']);
+      expect(e.damaged.map((d) => path.relative(target, d.path)).sort()).toEqual([
+        'src/deep/bad.bin',
+        'src/links/hl-a',
+        'src/links/hl-b',
+      ]);
       const byPath = new Map(e.damaged.map((d) => [path.relative(target, d.path), d]));
       expect(byPath.get('src/deep/bad.bin')).toMatchObject({ blob: bad, pack: badPack });
       expect(byPath.get('src/links/hl-b')).toMatchObject({ blob: hl, pack: hlPack });
@@ -145,17 +155,42 @@ describe('restore with damaged blobs', () => {
       expect(e.result.specials).toBe(1);
       expect(missing(target)).toEqual(['deep/bad.bin', 'links/hl-a', 'links/hl-b']);
       expect(compareTrees(src, path.join(target, 'src'))).toEqual(EXPECTED_DIFFS);
-      expect(fs.statSync(path.join(target, 'src', 'links', 'ok-b')).ino).toBe(fs.statSync(path.join(target, 'src', 'links', 'ok-a')).ino);
+      expect(fs.statSync(path.join(target, 'src', 'links', 'ok-b')).ino).toBe(
+        fs.statSync(path.join(target, 'src', 'links', 'ok-a')).ino,
+      );
       expect(warnings.filter((w) => w.includes('bad.bin'))).toHaveLength(1);
       expect(e.result.bytes).toBe(restoredBytes(path.join(target, 'src'))); // nothing counted for the removed files
     }
   });
 
   it('names at most 10 damaged paths in the summary line, and how many more there are', () => {
-    const damaged = Array.from({ length: 12 }, (_, i) => ({ path: `/t/f${i}`, item: `/f${i}`, blob: 'b', pack: 'p', file: 'data/p', message: 'm' }));
-    const result = { files: 30, dirs: 1, symlinks: 0, hardlinks: 2, specials: 0, bytes: 0, skipped: 0, warnings: 12, devices: 0, setuid: 0, stripped: 0, filesTotal: 44, damaged: 12 };
+    const damaged = Array.from({ length: 12 }, (_, i) => ({
+      path: `/t/f${i}`,
+      item: `/f${i}`,
+      blob: 'b',
+      pack: 'p',
+      file: 'data/p',
+      message: 'm',
+    }));
+    const result = {
+      files: 30,
+      dirs: 1,
+      symlinks: 0,
+      hardlinks: 2,
+      specials: 0,
+      bytes: 0,
+      skipped: 0,
+      warnings: 12,
+      devices: 0,
+      setuid: 0,
+      stripped: 0,
+      filesTotal: 44,
+      damaged: 12,
+    };
     const e = new RestoreDamagedError(result, damaged);
-    expect(e.message).toBe('restored 32 of 44 files; 12 damaged: /f0, /f1, /f2, /f3, /f4, /f5, /f6, /f7, /f8, /f9, and 2 more');
+    expect(e.message).toBe(
+      'restored 32 of 44 files; 12 damaged: /f0, /f1, /f2, /f3, /f4, /f5, /f6, /f7, /f8, /f9, and 2 more',
+    );
     expect(e.context).toMatchObject({ path: '/t/f0', file: 'data/p' });
     expect(e.damaged).toHaveLength(12);
   });
@@ -178,18 +213,33 @@ describe('restore with damaged blobs', () => {
     const { pack } = flipBlob(repoDir, repo, bad);
 
     const target = path.join(work, 'out');
-    const text = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', target], { password: CLI_PASSWORD }); // target gets src/
+    const text = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', target], {
+      password: CLI_PASSWORD,
+    }); // target gets src/
     expect(text.code).toBe(1);
     expect(text.stderr).toMatch(/repo: restored 13 of 14 files; 1 damaged: \/src\/deep\/bad\.bin/);
     expect(text.stderr).toMatch(/warning: .*bad\.bin: damaged, not restored: /);
     expect(compareTrees(src, path.join(target, 'src'))).toEqual(['deep: entries differ']);
 
-    const json = await runCli(['-r', repoDir, '--json', 'restore', `latest:${work}`, '--target', path.join(work, 'out-json')], { password: CLI_PASSWORD });
+    const json = await runCli(
+      ['-r', repoDir, '--json', 'restore', `latest:${work}`, '--target', path.join(work, 'out-json')],
+      { password: CLI_PASSWORD },
+    );
     expect(json.code).toBe(1);
     // As restic: status lines and the summary on stdout; on stderr an error line per damaged path, then the exit_error line.
-    const errLines = json.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(errLines.at(-1)).toMatchObject({ message_type: 'exit_error', code: 1, message: expect.stringMatching(new RegExp(`^restored 13 of 14 files; 1 damaged: /src/deep/bad.bin .*${pack}`)) });
-    const lines = json.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const errLines = json.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(errLines.at(-1)).toMatchObject({
+      message_type: 'exit_error',
+      code: 1,
+      message: expect.stringMatching(new RegExp(`^restored 13 of 14 files; 1 damaged: /src/deep/bad.bin .*${pack}`)),
+    });
+    const lines = json.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const l of [...lines, ...errLines]) expect(typeof l.message_type).toBe('string');
     const errors = errLines.filter((l) => l.message_type === 'error');
     expect(errors).toHaveLength(1);

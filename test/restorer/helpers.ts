@@ -58,14 +58,35 @@ export function name(n: string | Buffer): Buffer {
 }
 
 export function node(n: string | Buffer, type: NodeType, extra: Partial<TreeNode> = {}): TreeNode {
-  return { name: name(n), type, mode: type === 'dir' ? 0o755 : 0o644, mtime: MTIME, atime: ATIME, ctime: MTIME, uid: 0, gid: 0, ...extra };
+  return {
+    name: name(n),
+    type,
+    mode: type === 'dir' ? 0o755 : 0o644,
+    mtime: MTIME,
+    atime: ATIME,
+    ctime: MTIME,
+    uid: 0,
+    gid: 0,
+    ...extra,
+  };
 }
 
-export async function fileNode(repo: Repository, n: string | Buffer, data: Buffer, extra: Partial<TreeNode> = {}, cuts: number[] = []): Promise<TreeNode> {
+export async function fileNode(
+  repo: Repository,
+  n: string | Buffer,
+  data: Buffer,
+  extra: Partial<TreeNode> = {},
+  cuts: number[] = [],
+): Promise<TreeNode> {
   return node(n, 'file', { size: data.length, content: await saveContent(repo, data, cuts), ...extra });
 }
 
-export async function dirNode(repo: Repository, n: string | Buffer, children: TreeNode[], extra: Partial<TreeNode> = {}): Promise<TreeNode> {
+export async function dirNode(
+  repo: Repository,
+  n: string | Buffer,
+  children: TreeNode[],
+  extra: Partial<TreeNode> = {},
+): Promise<TreeNode> {
   const t = await saveTree(repo, children);
   return node(n, 'dir', { subtree: t.id, ...extra });
 }
@@ -77,7 +98,17 @@ export async function rawTree(repo: Repository, nodes: Record<string, unknown>[]
 }
 
 export function rawNode(n: string, type: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name: n, type, mode: type === 'dir' ? 0o755 : 0o644, mtime: MTIME, atime: ATIME, ctime: MTIME, uid: 0, gid: 0, ...extra };
+  return {
+    name: n,
+    type,
+    mode: type === 'dir' ? 0o755 : 0o644,
+    mtime: MTIME,
+    atime: ATIME,
+    ctime: MTIME,
+    uid: 0,
+    gid: 0,
+    ...extra,
+  };
 }
 
 export async function snapshotOf(repo: Repository, rootTree: string | TreeNode[]): Promise<StoredSnapshot> {

@@ -46,7 +46,10 @@ describe('hostile snapshots', () => {
   ] as const) {
     it(`refuses a node named ${label}, naming snapshot, tree and node, and restores the rest`, async () => {
       const sub = await rawTree(repo, [rawNode(bad, 'file', { content: [] }), rawNode('ok', 'file', { content: [] })]);
-      const root = await rawTree(repo, [rawNode('d', 'dir', { subtree: sub }), rawNode('early', 'file', { content: [] })]);
+      const root = await rawTree(repo, [
+        rawNode('d', 'dir', { subtree: sub }),
+        rawNode('early', 'file', { content: [] }),
+      ]);
       const sn = await snapshotOf(repo, root);
       const warnings: string[] = [];
       const r = await restoreSnapshot(repo, sn, { target, onWarning: (w) => warnings.push(w.message) });
@@ -62,7 +65,9 @@ describe('hostile snapshots', () => {
   }
 
   it('refuses a raw (base64) name that decodes to ..', async () => {
-    const root = await rawTree(repo, [{ ...rawNode('', 'file', { content: [] }), name: undefined, name_raw: Buffer.from('..').toString('base64') }]);
+    const root = await rawTree(repo, [
+      { ...rawNode('', 'file', { content: [] }), name: undefined, name_raw: Buffer.from('..').toString('base64') },
+    ]);
     const r = await restoreSnapshot(repo, await snapshotOf(repo, root), { target });
     expect(r.refused).toBe(1);
     expect(r.files).toBe(0);
@@ -71,9 +76,15 @@ describe('hostile snapshots', () => {
 
   it('refuses both nodes when a symlink and a directory share a name', async () => {
     const inner = await rawTree(repo, [rawNode('secret', 'file', { content: [] })]);
-    const root = await rawTree(repo, [rawNode('esc', 'symlink', { linktarget: '../outside' }), rawNode('esc', 'dir', { subtree: inner })]);
+    const root = await rawTree(repo, [
+      rawNode('esc', 'symlink', { linktarget: '../outside' }),
+      rawNode('esc', 'dir', { subtree: inner }),
+    ]);
     const warnings: string[] = [];
-    const r = await restoreSnapshot(repo, await snapshotOf(repo, root), { target, onWarning: (w) => warnings.push(w.message) });
+    const r = await restoreSnapshot(repo, await snapshotOf(repo, root), {
+      target,
+      onWarning: (w) => warnings.push(w.message),
+    });
     expect(r.refused).toBe(2);
     expect(warnings.every((w) => w.includes('"esc"'))).toBe(true);
     expect(existsSync(join(target, 'esc'))).toBe(false);
@@ -82,7 +93,8 @@ describe('hostile snapshots', () => {
 
   it('refuses a DAG of 41 trees expanding to 2^40 paths before planning, naming snapshot and tree', async () => {
     let t = await rawTree(repo, [rawNode('leaf', 'file', { content: [] })]);
-    for (let i = 0; i < 40; i++) t = await rawTree(repo, [rawNode('a', 'dir', { subtree: t }), rawNode('b', 'dir', { subtree: t })]);
+    for (let i = 0; i < 40; i++)
+      t = await rawTree(repo, [rawNode('a', 'dir', { subtree: t }), rawNode('b', 'dir', { subtree: t })]);
     const sn = await snapshotOf(repo, t);
     const err = await restoreSnapshot(repo, sn, { target }).catch((e) => e);
     expect(err).toBeInstanceOf(FormatError);
@@ -100,7 +112,10 @@ describe('hostile snapshots', () => {
       rawNode('ok', 'file', { content: [] }),
     ]);
     const warnings: string[] = [];
-    const r = await restoreSnapshot(repo, await snapshotOf(repo, root), { target, onWarning: (w) => warnings.push(w.message) });
+    const r = await restoreSnapshot(repo, await snapshotOf(repo, root), {
+      target,
+      onWarning: (w) => warnings.push(w.message),
+    });
     expect(r.refused).toBe(2);
     expect(warnings.some((w) => w.includes('ee'.repeat(32)))).toBe(true);
     expect(warnings.some((w) => w.includes(weird))).toBe(true);
@@ -126,7 +141,11 @@ describe('hostile snapshots', () => {
       await fileNode(repo, 'etc', Buffer.from('file now')),
     ]);
     const warnings: string[] = [];
-    const never = await restoreSnapshot(repo, sn2, { target, overwrite: 'never', onWarning: (w) => warnings.push(w.path) });
+    const never = await restoreSnapshot(repo, sn2, {
+      target,
+      overwrite: 'never',
+      onWarning: (w) => warnings.push(w.path),
+    });
     expect(never.files).toBe(0);
     expect(warnings.length).toBe(2);
     expect((await lstat(join(target, 'esc'))).isSymbolicLink()).toBe(true);

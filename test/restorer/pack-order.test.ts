@@ -34,7 +34,8 @@ class RangeRecorder extends CountingBackend {
   readonly ranges: { name: string; offset: number; length: number }[] = [];
 
   override load(h: Handle, opts?: { offset?: number; length?: number; signal?: AbortSignal }): Promise<Buffer> {
-    if (h.type === 'data' && opts?.offset !== undefined) this.ranges.push({ name: h.name, offset: opts.offset, length: opts.length ?? 0 });
+    if (h.type === 'data' && opts?.offset !== undefined)
+      this.ranges.push({ name: h.name, offset: opts.offset, length: opts.length ?? 0 });
     return super.load(h, opts);
   }
 }
@@ -82,7 +83,9 @@ describe('pack-ordered restore', () => {
       const sorted = [...dataLoads].sort((a, b) => a.name.localeCompare(b.name) || a.offset - b.offset);
       for (let i = 1; i < sorted.length; i++) {
         if (sorted[i].name !== sorted[i - 1].name) continue;
-        expect(sorted[i].offset, `${workers} workers: a byte was read twice`).toBeGreaterThanOrEqual(sorted[i - 1].offset + sorted[i - 1].length);
+        expect(sorted[i].offset, `${workers} workers: a byte was read twice`).toBeGreaterThanOrEqual(
+          sorted[i - 1].offset + sorted[i - 1].length,
+        );
       }
       expect(result.warnings).toBe(0);
     }
@@ -100,7 +103,12 @@ describe('pack-ordered restore', () => {
     const repo = await Repository.open(await LocalBackend.open(repoDir), PASSWORD, { workers: 0 });
     const sn = await findSnapshot(repo, snapshotId!);
     const nodes = (await loadTree(repo, await treeAt(repo, sn, src))).nodes;
-    const packsOf = (name: string) => new Set(nodes.find((n) => n.name.toString() === name)!.content!.map((c) => repo.index.lookup('data', idFromHex(c))!.pack));
+    const packsOf = (name: string) =>
+      new Set(
+        nodes
+          .find((n) => n.name.toString() === name)!
+          .content!.map((c) => repo.index.lookup('data', idFromHex(c))!.pack),
+      );
     const shared = [...packsOf('big1.bin')].filter((p) => packsOf('big2.bin').has(p));
     expect(shared.length).toBeGreaterThan(0);
     // Truncated: every blob of the pack fails, in both files; the first file's failure ends the restore.
@@ -143,7 +151,9 @@ describe('pack-ordered restore', () => {
     const other = repo.index.lookupAll('data', blob).find((l) => l.pack !== loc.pack)!;
     flipByte(repoDir, other.pack, other.offset + 20);
     const target2 = path.join(work, 'restore2');
-    const err = await restoreSnapshot(repo, sn, { target: target2, subPath: path.dirname(src), workers: 2 }).catch((e) => e);
+    const err = await restoreSnapshot(repo, sn, { target: target2, subPath: path.dirname(src), workers: 2 }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(IntegrityError);
     expect(err.message).toContain('f.bin');
     expect(fs.existsSync(path.join(target2, 'src', 'f.bin'))).toBe(false);

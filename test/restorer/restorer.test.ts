@@ -39,7 +39,9 @@ afterEach(async () => {
 /** docs/{big.bin (3 blobs), small.txt, empty, ro/ (0555, with inner.txt), link -> small.txt, hl1}, other/hl2, fifo, \x66\xff\xfe */
 async function sampleSnapshot(): Promise<StoredSnapshot> {
   const hl = { links: 2, inode: '4242', deviceId: '77' };
-  const ro = await dirNode(repo, 'ro', [await fileNode(repo, 'inner.txt', Buffer.from('inner'), { mode: 0o400 })], { mode: 0o555 });
+  const ro = await dirNode(repo, 'ro', [await fileNode(repo, 'inner.txt', Buffer.from('inner'), { mode: 0o400 })], {
+    mode: 0o555,
+  });
   const docs = await dirNode(repo, 'docs', [
     await fileNode(repo, 'big.bin', BIG, { mode: 0o640 }, [100_000, 150_000]),
     await fileNode(repo, 'small.txt', SMALL, { mode: 0o600 }),
@@ -50,7 +52,10 @@ async function sampleSnapshot(): Promise<StoredSnapshot> {
     await fileNode(repo, RAW_NAME, Buffer.from('raw name')),
     await dirNode(repo, Buffer.from([0x64, 0xff]), [node(Buffer.from([0x70, 0xfe]), 'fifo', { mode: 0o620 })]),
   ]);
-  const other = await dirNode(repo, 'other', [await fileNode(repo, 'hl2', Buffer.from('linked content'), hl), node('sock', 'socket')]);
+  const other = await dirNode(repo, 'other', [
+    await fileNode(repo, 'hl2', Buffer.from('linked content'), hl),
+    node('sock', 'socket'),
+  ]);
   return snapshotOf(repo, [docs, other, node('fifo', 'fifo', { mode: 0o640 })]);
 }
 
@@ -111,7 +116,6 @@ describe('restoreSnapshot', () => {
     expect(await mode(join(docs, 'ro'))).toBe(0o555);
     expect(await mode(join(docs, 'ro', 'inner.txt'))).toBe(0o400);
     expect(await mode(join(target, 'fifo'))).toBe(0o640);
-
   });
 
   it('restores device nodes as root, warns otherwise', async () => {
@@ -129,7 +133,10 @@ describe('restoreSnapshot', () => {
 
   it.runIf(isRoot)('restores ownership when running as root', async () => {
     const sn = await snapshotOf(repo, [
-      await dirNode(repo, 'd', [await fileNode(repo, 'f', SMALL, { uid: 1234, gid: 5678, mode: 0o4755 })], { uid: 4321, gid: 8765 }),
+      await dirNode(repo, 'd', [await fileNode(repo, 'f', SMALL, { uid: 1234, gid: 5678, mode: 0o4755 })], {
+        uid: 4321,
+        gid: 8765,
+      }),
       node('l', 'symlink', { linktarget: Buffer.from('d/f'), uid: 1111, gid: 2222 }),
     ]);
     await restoreSnapshot(repo, sn, { target });
@@ -149,7 +156,9 @@ describe('restoreSnapshot', () => {
     await restoreSnapshot(repo, sn, { target: t2, subPath: Buffer.from('/docs/small.txt') });
     expect(await readdir(t2)).toEqual(['small.txt']);
     await expect(restoreSnapshot(repo, sn, { target, subPath: 'docs/nope' })).rejects.toBeInstanceOf(NotFoundError);
-    await expect(restoreSnapshot(repo, sn, { target, subPath: 'docs/small.txt/x' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(restoreSnapshot(repo, sn, { target, subPath: 'docs/small.txt/x' })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
   });
 
   it('resolvePath finds nodes and trees', async () => {
@@ -211,7 +220,9 @@ describe('restoreSnapshot', () => {
   });
 
   it('verifies restored files, many in parallel', async () => {
-    const many = await Promise.all(Array.from({ length: 40 }, (_, i) => fileNode(repo, `f${i}`, bytes(1000 + i * 997, i + 100), {}, [700])));
+    const many = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => fileNode(repo, `f${i}`, bytes(1000 + i * 997, i + 100), {}, [700])),
+    );
     const sn = await snapshotOf(repo, [...many, await dirNode(repo, 'd', many.slice(0, 5))]);
     const r = await restoreSnapshot(repo, sn, { target, verify: true, concurrency: 8 });
     expect(r.verified).toBe(45);
@@ -234,7 +245,9 @@ describe('restoreSnapshot', () => {
       checkAborted: () => undefined,
     } satisfies RestoreContext;
     const plan = await planRestore(ctx, sn.tree);
-    const i = Array.from({ length: plan.files.count }, (_, k) => k).find((k) => filePath(plan, k).toString().endsWith('/docs/big.bin'))!;
+    const i = Array.from({ length: plan.files.count }, (_, k) => k).find((k) =>
+      filePath(plan, k).toString().endsWith('/docs/big.bin'),
+    )!;
     const f = plannedFile(plan, i);
     expect(f.pieces.map((p) => p.offset)).toEqual([0, 100_000, 250_000]);
     await verifyFileContent(ctx, f, f.path);
@@ -275,7 +288,12 @@ describe('restoreSnapshot', () => {
   it('stops between pieces when aborted mid-restore, removing the partial file', async () => {
     const sn = await sampleSnapshot();
     const ac = new AbortController();
-    const err = await restoreSnapshot(repo, sn, { target, concurrency: 1, signal: ac.signal, onProgress: () => ac.abort() }).catch((e) => e);
+    const err = await restoreSnapshot(repo, sn, {
+      target,
+      concurrency: 1,
+      signal: ac.signal,
+      onProgress: () => ac.abort(),
+    }).catch((e) => e);
     expect(isRepoError(err, 'INTERRUPTED')).toBe(true);
     const big = join(target, 'docs', 'big.bin');
     if (existsSync(big)) expect((await readFile(big)).equals(BIG)).toBe(true);

@@ -37,7 +37,10 @@ function sparseSource(src: string): void {
   fs.writeSync(fd, randomBuffer(rand, 4096), 0, 4096, 40 * MiB);
   fs.ftruncateSync(fd, 64 * MiB);
   fs.closeSync(fd);
-  fs.writeFileSync(path.join(src, 'tail.img'), Buffer.concat([randomBuffer(rand, 100 * 1024), Buffer.alloc(600 * 1024)]));
+  fs.writeFileSync(
+    path.join(src, 'tail.img'),
+    Buffer.concat([randomBuffer(rand, 100 * 1024), Buffer.alloc(600 * 1024)]),
+  );
   fs.writeFileSync(path.join(src, 'dense.bin'), randomBuffer(rand, 300 * 1024));
 }
 
@@ -85,9 +88,15 @@ describe('sparse restore', () => {
     const password = 'sparse pw';
     expect((await runCli(['-r', repoDir, 'init'], { password })).code).toBe(0);
     expect((await runCli(['-r', repoDir, 'backup', src], { password })).code).toBe(0);
-    const accepted = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', path.join(work, 'dry'), '--sparse', '--dry-run'], { password });
+    const accepted = await runCli(
+      ['-r', repoDir, 'restore', `latest:${work}`, '--target', path.join(work, 'dry'), '--sparse', '--dry-run'],
+      { password },
+    );
     expect(accepted.code, accepted.stderr).toBe(0); // restic's flag name
-    for (const [flag, sparse] of [[[], true], [['--no-sparse'], false]] as const) {
+    for (const [flag, sparse] of [
+      [[], true],
+      [['--no-sparse'], false],
+    ] as const) {
       const target = path.join(work, `out${flag.join('')}`);
       const res = await runCli(['-r', repoDir, 'restore', `latest:${work}`, '--target', target, ...flag], { password });
       expect(res.code, res.stderr).toBe(0);

@@ -88,7 +88,9 @@ describe('restore in pack windows', () => {
   it('gives every mode exactly, whether the file is created with it or changed after writing', async () => {
     const { repo } = await newRepo();
     const modes = [0o644, 0o600, 0o666, 0o777, 0o755, 0o444, 0o400, 0o000, 0o2755, 0o1644, 0o4711, 0o620];
-    const files = await Promise.all(modes.map((mode, i) => fileNode(repo, `m${i}`, Buffer.from(`file ${i}`), { mode })));
+    const files = await Promise.all(
+      modes.map((mode, i) => fileNode(repo, `m${i}`, Buffer.from(`file ${i}`), { mode })),
+    );
     const sn = await snapshotOf(repo, files);
     for (const workers of [0, 1]) {
       const target = path.join(mk(), 'restore');
@@ -97,32 +99,45 @@ describe('restore in pack windows', () => {
     }
   });
 
-  it.runIf(process.getuid?.() === 0)('as root, gives files their owner in a setgid directory of another group', async () => {
-    const { repo } = await newRepo();
-    const sn = await snapshotOf(repo, [
-      await dirNode(repo, 'd', [await fileNode(repo, 'mine', Buffer.from('a')), await fileNode(repo, 'theirs', Buffer.from('b'), { uid: 1234, gid: 5678 })], { mode: 0o2775, gid: 4321 }),
-    ]);
-    const target = path.join(mk(), 'restore');
-    // The directory exists with setgid and another group: a new file inside gets that group, not root's.
-    fs.mkdirSync(path.join(target, 'd'), { recursive: true });
-    fs.chownSync(path.join(target, 'd'), 0, 4321);
-    fs.chmodSync(path.join(target, 'd'), 0o2775);
-    for (const workers of [0, 1]) {
-      for (const f of ['mine', 'theirs']) fs.rmSync(path.join(target, 'd', f), { force: true });
-      await restoreSnapshot(repo, sn, { target, workers });
-      const own = (f: string) => {
-        const st = fs.lstatSync(path.join(target, 'd', f));
-        return [st.uid, st.gid];
-      };
-      expect(own('mine')).toEqual([0, 0]);
-      expect(own('theirs')).toEqual([1234, 5678]);
-    }
-  });
+  it.runIf(process.getuid?.() === 0)(
+    'as root, gives files their owner in a setgid directory of another group',
+    async () => {
+      const { repo } = await newRepo();
+      const sn = await snapshotOf(repo, [
+        await dirNode(
+          repo,
+          'd',
+          [
+            await fileNode(repo, 'mine', Buffer.from('a')),
+            await fileNode(repo, 'theirs', Buffer.from('b'), { uid: 1234, gid: 5678 }),
+          ],
+          { mode: 0o2775, gid: 4321 },
+        ),
+      ]);
+      const target = path.join(mk(), 'restore');
+      // The directory exists with setgid and another group: a new file inside gets that group, not root's.
+      fs.mkdirSync(path.join(target, 'd'), { recursive: true });
+      fs.chownSync(path.join(target, 'd'), 0, 4321);
+      fs.chmodSync(path.join(target, 'd'), 0o2775);
+      for (const workers of [0, 1]) {
+        for (const f of ['mine', 'theirs']) fs.rmSync(path.join(target, 'd', f), { force: true });
+        await restoreSnapshot(repo, sn, { target, workers });
+        const own = (f: string) => {
+          const st = fs.lstatSync(path.join(target, 'd', f));
+          return [st.uid, st.gid];
+        };
+        expect(own('mine')).toEqual([0, 0]);
+        expect(own('theirs')).toEqual([1234, 5678]);
+      }
+    },
+  );
 
   it('restores a file with an invalid timestamp with the epoch as its time, naming tree and node', async () => {
     const { repo } = await newRepo();
     const content = await saveContent(repo, Buffer.from('hello'));
-    const tree = await rawTree(repo, [rawNode('d', 'dir', { subtree: await rawTree(repo, [rawNode('f', 'file', { content, mtime: 'yesterday' })]) })]);
+    const tree = await rawTree(repo, [
+      rawNode('d', 'dir', { subtree: await rawTree(repo, [rawNode('f', 'file', { content, mtime: 'yesterday' })]) }),
+    ]);
     const sn = await snapshotOf(repo, tree);
     const work = mk();
     const target = path.join(work, 'restore');

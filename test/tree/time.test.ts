@@ -13,7 +13,8 @@ describe('timestamps', () => {
   it('formats like the Date-based reference and parses back, over centuries and leap days', () => {
     const rand = prng(99);
     const cases = [0n, -1n, 951_782_400_000_000_000n, 4_102_444_800_000_000_000n, -2_208_988_800_000_000_001n];
-    for (let i = 0; i < 20000; i++) cases.push(BigInt(Math.floor((rand() * 2 - 0.5) * 8e9)) * 1_000_000_000n + BigInt(Math.floor(rand() * 1e9)));
+    for (let i = 0; i < 20000; i++)
+      cases.push(BigInt(Math.floor((rand() * 2 - 0.5) * 8e9)) * 1_000_000_000n + BigInt(Math.floor(rand() * 1e9)));
     for (const ns of cases) {
       expect(nsToRfc3339(ns)).toBe(reference(ns));
       expect(rfc3339ToNs(nsToRfc3339(ns))).toBe(ns);

@@ -6,7 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { TarNameGuard, encodeHeader } from '../../src/cli/tar.js';
 import type { TreeNode } from '../../src/tree/node.js';
 import type { Tree } from '../../src/tree/tree.js';
-import { DEFAULT_TIME, MAX_DEPTH, MAX_EXPANSION, readableNodes, treeFaults, type NodeFault } from '../../src/tree/validate.js';
+import {
+  DEFAULT_TIME,
+  MAX_DEPTH,
+  MAX_EXPANSION,
+  readableNodes,
+  treeFaults,
+  type NodeFault,
+} from '../../src/tree/validate.js';
 import { expansionRefusal, GraphMeasurer, shapesFromLoader } from '../../src/tree/validate-graph.js';
 import { ValidatingReader } from '../../src/tree/validate-reader.js';
 
@@ -14,7 +21,16 @@ const T = '2021-06-07T08:09:10.123456789Z';
 const SUB = 'ab'.repeat(32);
 
 function n(name: string | Buffer, type: TreeNode['type'], extra: Partial<TreeNode> = {}): TreeNode {
-  return { name: typeof name === 'string' ? Buffer.from(name) : name, type, mode: 0o644, mtime: T, ctime: T, uid: 0, gid: 0, ...extra };
+  return {
+    name: typeof name === 'string' ? Buffer.from(name) : name,
+    type,
+    mode: 0o644,
+    mtime: T,
+    ctime: T,
+    uid: 0,
+    gid: 0,
+    ...extra,
+  };
 }
 
 describe('treeFaults', () => {
@@ -64,7 +80,11 @@ describe('treeFaults', () => {
 
   it('reads nodes with bad times with the epoch instead, reporting each once', () => {
     const heard: NodeFault[] = [];
-    const nodes = [n('f', 'file', { mtime: 'garbage', atime: '2021-13-45T99:99:99Z' }), n('g', 'dir', { subtree: SUB, ctime: '' }), n('ok', 'file')];
+    const nodes = [
+      n('f', 'file', { mtime: 'garbage', atime: '2021-13-45T99:99:99Z' }),
+      n('g', 'dir', { subtree: SUB, ctime: '' }),
+      n('ok', 'file'),
+    ];
     const out = readableNodes({ nodes }, 'T2', (f) => heard.push(f));
     expect(heard.map((f) => [f.name.toString(), f.kind, f.refused])).toEqual([
       ['f', 'time', false],
@@ -85,7 +105,8 @@ describe('GraphMeasurer', () => {
     const trees = new Map<string, Tree>();
     let loads = 0;
     trees.set('t0', { nodes: [n('leaf', 'file')] });
-    for (let i = 1; i <= 40; i++) trees.set(`t${i}`, { nodes: [n('a', 'dir', { subtree: `t${i - 1}` }), n('b', 'dir', { subtree: `t${i - 1}` })] });
+    for (let i = 1; i <= 40; i++)
+      trees.set(`t${i}`, { nodes: [n('a', 'dir', { subtree: `t${i - 1}` }), n('b', 'dir', { subtree: `t${i - 1}` })] });
     const m = new GraphMeasurer(
       shapesFromLoader(async (id) => {
         loads++;
@@ -114,7 +135,10 @@ describe('GraphMeasurer', () => {
 
   it('lets a reader refuse deeper than MAX_DEPTH and name tree and snapshot', async () => {
     const lines: string[] = [];
-    const r = new ValidatingReader(async () => ({ nodes: [n('..', 'file'), n('ok', 'file')] }), (l) => lines.push(l));
+    const r = new ValidatingReader(
+      async () => ({ nodes: [n('..', 'file'), n('ok', 'file')] }),
+      (l) => lines.push(l),
+    );
     r.snapshot = 'cafebabe12345678';
     expect((await r.nodes('T3', '/a')).map((x) => x.name.toString())).toEqual(['ok']);
     expect(await r.nodes('T4', '/d'.repeat(MAX_DEPTH))).toEqual([]);
@@ -128,7 +152,8 @@ describe('GraphMeasurer', () => {
 describe('TarNameGuard', () => {
   it('refuses absolute names, dot components and paths through a symlink member', () => {
     const g = new TarNameGuard();
-    for (const bad of ['/etc/passwd', '../x', 'a/../../x', 'a/./b', 'a//b', '', 'a/..']) expect(g.refusal(Buffer.from(bad), 'file'), bad).toBeDefined();
+    for (const bad of ['/etc/passwd', '../x', 'a/../../x', 'a/./b', 'a//b', '', 'a/..'])
+      expect(g.refusal(Buffer.from(bad), 'file'), bad).toBeDefined();
     expect(g.refusal(Buffer.from('d'), 'symlink')).toBeUndefined();
     g.written(Buffer.from('d'), 'symlink');
     expect(g.refusal(Buffer.from('d/file'), 'file')).toContain('symlink');
@@ -138,11 +163,14 @@ describe('TarNameGuard', () => {
 
   it('never gives a pax-unaware reader a fallback name with a ".." component or a leading "/"', () => {
     const names = ['\u00e9'.repeat(200), '\u00e9/'.repeat(60) + 'x', 'x'.repeat(99) + '/..\u00e9'];
-    for (let k = 0; k < 4; k++) names.push('b'.repeat(k) + 'a../'.repeat(40) + '\u00e9', 'b'.repeat(k) + '/a..'.repeat(40).slice(1) + '\u00e9/');
+    for (let k = 0; k < 4; k++)
+      names.push('b'.repeat(k) + 'a../'.repeat(40) + '\u00e9', 'b'.repeat(k) + '/a..'.repeat(40).slice(1) + '\u00e9/');
     for (const name of names) {
       const h = encodeHeader({ name: Buffer.from(name), type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 });
       const main = h.subarray(h.length - 512);
-      const ustar = Buffer.concat([main.subarray(345, 500), main.subarray(0, 100)]).toString('latin1').replace(/\0/g, '');
+      const ustar = Buffer.concat([main.subarray(345, 500), main.subarray(0, 100)])
+        .toString('latin1')
+        .replace(/\0/g, '');
       expect(ustar.startsWith('/'), ustar).toBe(false);
       expect(ustar.split('/').includes('..'), ustar).toBe(false);
     }

@@ -11,7 +11,8 @@ export const QUICK_DEFAULT = ['versions', 'random'];
 export function resolveDatasets(list) {
   return list.map((s) => {
     const d = DATASETS.find((x) => x.name === s || x.letter === s);
-    if (!d) throw new Error(`unknown dataset "${s}" (known: ${DATASETS.map((x) => `${x.name} (${x.letter})`).join(', ')})`);
+    if (!d)
+      throw new Error(`unknown dataset "${s}" (known: ${DATASETS.map((x) => `${x.name} (${x.letter})`).join(', ')})`);
     return d;
   });
 }

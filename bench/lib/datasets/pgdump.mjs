@@ -47,7 +47,10 @@ async function makeDumps(out, { scale, transactions, log }) {
   const pgUid = asPg ? Number(sh('id', ['-u', 'postgres']).stdout) : null;
   const pgGid = asPg ? Number(sh('id', ['-g', 'postgres']).stdout) : null;
   if (asPg) chownSync(tmp, pgUid, pgGid);
-  const run = (cmd, args) => (asPg ? shOk('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { cwd: tmp }) : shOk(join(bin, cmd), args, { cwd: tmp }));
+  const run = (cmd, args) =>
+    asPg
+      ? shOk('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { cwd: tmp })
+      : shOk(join(bin, cmd), args, { cwd: tmp });
   const port = await freePort();
   const conn = ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'];
   const data = join(tmp, 'data');
@@ -97,7 +100,11 @@ export default {
         }
       });
     } catch (e) {
-      return { skip: available ? `could not make the dumps: ${e.message}` : 'PostgreSQL is not available and could not be installed' };
+      return {
+        skip: available
+          ? `could not make the dumps: ${e.message}`
+          : 'PostgreSQL is not available and could not be installed',
+      };
     }
     return {
       description: `pg_dump of a pgbench -s ${scale} database before and after pgbench -t ${transactions}, as one file db.sql overwritten in place`,

@@ -9,7 +9,10 @@ import { shOk } from '../proc.mjs';
 
 // Fixed lists (real releases, checked with `npm view NAME versions --json`) so results reproduce.
 // Full: the last patch release of each typescript minor 5.2 ... 5.9 (~22 MB unpacked each).
-export const FULL = { pkg: 'typescript', versions: ['5.2.2', '5.3.3', '5.4.5', '5.5.4', '5.6.3', '5.7.3', '5.8.3', '5.9.3'] };
+export const FULL = {
+  pkg: 'typescript',
+  versions: ['5.2.2', '5.3.3', '5.4.5', '5.5.4', '5.6.3', '5.7.3', '5.8.3', '5.9.3'],
+};
 // Quick: three prettier releases (~8 MB unpacked each).
 export const QUICK = { pkg: 'prettier', versions: ['3.3.3', '3.4.2', '3.5.3'] };
 
