@@ -36,6 +36,7 @@ import { registerSchedule } from './schedule.js';
 import { registerStatus } from './status.js';
 import { exitErrorJson } from './json-messages.js';
 import { registerProfileOptions } from './profile-option.js';
+import { adoptResticEnvironment } from './restic-env.js';
 import { registerWal } from './wal.js';
 import { registerPg } from './pg.js';
 
@@ -236,6 +237,7 @@ async function exit(code: number): Promise<never> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  adoptResticEnvironment();
   const end = argv.indexOf('--');
   jsonOutput = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
   const verbose = () => argv.includes('-v') || argv.includes('--verbose');

@@ -2,7 +2,8 @@
 // commands): ours, without the variables that hold a repository password or say where to find one. A child is
 // someone else's code; what it prints may even be what gets backed up (`backup --stdin-from-command -- env`).
 // Only password variables go: S3 credentials, the repository location and everything else stay, because hooks
-// and dump commands legitimately need them. RESTIC_PASSWORD* are not read by this program and are left alone.
+// and dump commands legitimately need them. restic's password variables count too: the CLI reads them when ours
+// are not set (cli/restic-env.ts).
 
 /** Variables holding a repository password or naming where one is (file, command), for either repository of copy. */
 export const PASSWORD_VARIABLES: readonly string[] = Object.freeze([
@@ -12,6 +13,12 @@ export const PASSWORD_VARIABLES: readonly string[] = Object.freeze([
   'REPO_FROM_PASSWORD',
   'REPO_FROM_PASSWORD_FILE',
   'REPO_FROM_PASSWORD_COMMAND',
+  'RESTIC_PASSWORD',
+  'RESTIC_PASSWORD_FILE',
+  'RESTIC_PASSWORD_COMMAND',
+  'RESTIC_FROM_PASSWORD',
+  'RESTIC_FROM_PASSWORD_FILE',
+  'RESTIC_FROM_PASSWORD_COMMAND',
 ]);
 
 /** A copy of `base` (default: this process's environment) without password variables, plus `extra`. */
