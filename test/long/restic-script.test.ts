@@ -110,9 +110,16 @@ beforeAll(async () => {
       const t = new Date(base - back * 86_400_000 + i * 60_000).toISOString().slice(0, 19).replace('T', ' ');
       await ok(tool, ['backup', '-q', '--exclude-file', 'excludes.txt', '--exclude-caches', '--time', t, src]);
     }
+    // restic 0.14 has no `latest:/path` (0.16 added it): the same script line is `--include`, which both run;
+    // repo's `latest:/abs/path` must then give what restic's include restored below that path.
     const target = path.join(tmp, `restore-${tool}`);
-    await ok(tool, ['restore', `latest:${src}/docs`, '--target', target]);
-    results[tool].restored = listTree(target);
+    await ok(tool, ['restore', 'latest', '--include', `${src}/docs`, '--target', target]);
+    results[tool].restored = listTree(path.join(target, src, 'docs'));
+    if (tool === 'repo') {
+      const sub = path.join(tmp, 'restore-repo-subpath');
+      await ok(tool, ['restore', `latest:${src}/docs`, '--target', sub]);
+      results.repo.subPath = listTree(sub);
+    }
     results[tool].listed = jsonLines(await ok(tool, ['ls', '--json', 'latest']))
       .filter((l) => typeof l.path === 'string')
       .map((l) => l.path as string)
@@ -138,9 +145,10 @@ describe.skipIf(!haveRestic)('a restic script run by restic and by repo', () => 
     expect(results.repo.listed.some((p) => p.includes('node_modules') || p.endsWith('.log'))).toBe(false);
   });
 
-  it('restores the same files from latest:/abs/path', () => {
+  it('restores the same files with --include /abs/path, and the same from latest:/abs/path', () => {
     expect(results.repo.restored).toEqual(results.restic.restored);
     expect(results.repo.restored).toContain('keep.pdf');
+    expect(results.repo.subPath).toEqual(results.restic.restored);
   });
 
   it('keeps the same snapshots after forget --keep-daily 7 --keep-within 30d --prune', () => {
