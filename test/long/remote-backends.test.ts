@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { lastJson, runCli, type CliResult } from '../helpers/cli.js';
 import { HAVE_RCLONE, type RcloneServer, startRcloneServer } from '../helpers/rclone-server.js';
 import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
 import { compareTrees } from '../helpers/tree-gen.js';
@@ -29,7 +29,7 @@ async function ok(args: string[], env: Record<string, string | undefined> = {}):
   if (r.code !== 0) throw new Error(`repo ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.out}`);
   return r;
 }
-const json = (r: CliResult) => JSON.parse(r.out);
+const json = (r: CliResult) => lastJson(r.out);
 
 beforeAll(async () => {
   tmp = tempDir('repo-e2e-remote-');
