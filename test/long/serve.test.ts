@@ -209,3 +209,41 @@ describe('repo serve --append-only, limits and TLS', () => {
     }
   });
 });
+
+const RESTIC = '/usr/bin/restic';
+describe.skipIf(!fs.existsSync(RESTIC))('restic 0.14 through repo serve', () => {
+  let srv: ServeProcess;
+  let roots: string;
+  beforeAll(async () => {
+    roots = path.join(tmp, 'roots');
+    fs.mkdirSync(roots);
+    srv = await startServe(['--credentials', creds, '--mount', `/=${roots}`, '--subpaths']);
+  });
+  afterAll(async () => srv?.stop());
+
+  const restic = (user: string, pass: string, args: string[]) => {
+    try {
+      const out = execFileSync(RESTIC, ['--no-cache', '-r', `${url(user, pass, srv)}r1/`, ...args], {
+        cwd: tmp,
+        env: { PATH: process.env.PATH, HOME: tmp, RESTIC_PASSWORD: PW },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      return { code: 0, out: out.toString('utf8'), err: '' };
+    } catch (e) {
+      const x = e as { status: number; stdout: Buffer; stderr: Buffer };
+      return { code: x.status, out: x.stdout.toString('utf8'), err: x.stderr.toString('utf8') };
+    }
+  };
+
+  it('inits as admin, backs up as backup, lists and checks as restore; forget as backup is refused', () => {
+    expect(restic('admin', 'admin pw', ['init']).code).toBe(0);
+    expect(restic('bk', 'backup pw', ['backup', 'src']).code).toBe(0);
+    const snaps = JSON.parse(restic('rs', 'restore pw', ['--no-lock', '--json', 'snapshots']).out) as Array<{ id: string }>;
+    expect(snaps).toHaveLength(1);
+    const before = fingerprint(path.join(roots, 'r1'));
+    const forget = restic('bk', 'backup pw', ['forget', snaps[0].id]);
+    expect(forget.code).not.toBe(0);
+    expect(withoutLocks(fingerprint(path.join(roots, 'r1')))).toEqual(withoutLocks(before));
+    expect(restic('rs', 'restore pw', ['--no-lock', 'check', '--read-data']).code).toBe(0);
+  });
+});
