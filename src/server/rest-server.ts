@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Backend, type FileType, type Handle, FILE_TYPES, isNotFound, isValidName } from '../backend/backend.js';
 import { createBackend, openBackend } from '../backend/open.js';
-import { isRepoError } from '../core/errors.js';
+import { RepoError, isRepoError } from '../core/errors.js';
 import { type Operation, effectiveRole, refusal } from './access.js';
 import type { Authenticator, Role } from './credentials.js';
 
@@ -55,7 +55,9 @@ export class RestServer {
 
   listen(host: string, port: number): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
+      this.server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new RepoError('INVALID_ARGUMENT', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`)),
+      );
       this.server.listen(port, host, () => resolve(this.server.address() as AddressInfo));
     });
   }
