@@ -27,7 +27,11 @@ const DEFAULT_MAX_REQUEST = 128 * 1024 * 1024;
 
 function credentialsFile(flag: string | undefined): string {
   const f = flag ?? process.env.REPO_SERVE_CREDENTIALS;
-  if (f === undefined || f === '') throw new RepoError('INVALID_ARGUMENT', 'no credentials file given: use --credentials or set REPO_SERVE_CREDENTIALS');
+  if (f === undefined || f === '')
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      'no credentials file given: use --credentials or set REPO_SERVE_CREDENTIALS',
+    );
   return f;
 }
 
@@ -48,11 +52,14 @@ export function registerServe(program: Command): void {
   const user = serve.command('user').description('manage the users of the credentials file');
   user
     .command('add <name>')
-    .description('add a user (or change its role and password); the password comes from REPO_SERVE_PASSWORD, a prompt or stdin')
+    .description(
+      'add a user (or change its role and password); the password comes from REPO_SERVE_PASSWORD, a prompt or stdin',
+    )
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
     .action(async (name: string, flags: { role: string }, c: Command) => {
       const env = Env.from(c);
-      if (!(ROLES as readonly string[]).includes(flags.role)) throw new RepoError('INVALID_ARGUMENT', `--role must be one of ${ROLES.join(', ')}`);
+      if (!(ROLES as readonly string[]).includes(flags.role))
+        throw new RepoError('INVALID_ARGUMENT', `--role must be one of ${ROLES.join(', ')}`);
       const file = credentialsFile(c.optsWithGlobals<{ credentials?: string }>().credentials);
       const password = await newPassword(name);
       const replaced = await addUser(file, name, flags.role as Role, password);
@@ -63,7 +70,8 @@ export function registerServe(program: Command): void {
     .description('remove a user')
     .action((name: string, _flags: unknown, c: Command) => {
       const env = Env.from(c);
-      if (!removeUser(credentialsFile(c.optsWithGlobals<{ credentials?: string }>().credentials), name)) throw new RepoError('NOT_FOUND', `no user ${name}`);
+      if (!removeUser(credentialsFile(c.optsWithGlobals<{ credentials?: string }>().credentials), name))
+        throw new RepoError('NOT_FOUND', `no user ${name}`);
       env.out.info(`removed user ${name}`);
     });
 }
@@ -72,12 +80,19 @@ async function newPassword(name: string): Promise<string> {
   const env = process.env.REPO_SERVE_PASSWORD;
   if (env !== undefined && env !== '') return env;
   if (process.stdin.isTTY) {
-    return getPassword({}, { confirm: true, lookup: { passwordVar: null, fileVar: null, commandVar: null, prompt: `password for user ${name}: ` } });
+    return getPassword(
+      {},
+      {
+        confirm: true,
+        lookup: { passwordVar: null, fileVar: null, commandVar: null, prompt: `password for user ${name}: ` },
+      },
+    );
   }
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   const line = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
-  if (line === '') throw new RepoError('INVALID_ARGUMENT', 'no password given: set REPO_SERVE_PASSWORD or write it to stdin');
+  if (line === '')
+    throw new RepoError('INVALID_ARGUMENT', 'no password given: set REPO_SERVE_PASSWORD or write it to stdin');
   return line;
 }
 
@@ -99,24 +114,32 @@ function readPem(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new RepoError('INVALID_ARGUMENT', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { path: file });
+    throw new RepoError('INVALID_ARGUMENT', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+      path: file,
+    });
   }
 }
 
 async function runServe(env: Env, flags: ServeFlags): Promise<void> {
   const creds = readCredentials(credentialsFile(flags.credentials));
   const auth = new Authenticator(creds);
-  if (auth.size === 0) throw new RepoError('INVALID_ARGUMENT', 'the credentials file has no users: add one with `repo serve user add NAME --role admin`');
-  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new RepoError('INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
+  if (auth.size === 0)
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      'the credentials file has no users: add one with `repo serve user add NAME --role admin`',
+    );
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
+    throw new RepoError('INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
   const subpaths = flags.subpaths === true;
-  const mounts = flags.mount.length === 0
-    ? [{ prefix: '/', location: env.location, subpaths }]
-    : flags.mount.map((m) => {
-        const eq = m.indexOf('=');
-        if (eq < 1) throw new RepoError('INVALID_ARGUMENT', '--mount must be PATH=LOCATION');
-        const p = m.slice(0, eq).replace(/^\/*/, '/').replace(/\/*$/, '/');
-        return { prefix: p, location: m.slice(eq + 1), subpaths };
-      });
+  const mounts =
+    flags.mount.length === 0
+      ? [{ prefix: '/', location: env.location, subpaths }]
+      : flags.mount.map((m) => {
+          const eq = m.indexOf('=');
+          if (eq < 1) throw new RepoError('INVALID_ARGUMENT', '--mount must be PATH=LOCATION');
+          const p = m.slice(0, eq).replace(/^\/*/, '/').replace(/\/*$/, '/');
+          return { prefix: p, location: m.slice(eq + 1), subpaths };
+        });
   const { host, port } = parseListen(flags.listen);
   const server = new RestServer({
     mounts,
@@ -130,7 +153,9 @@ async function runServe(env: Env, flags: ServeFlags): Promise<void> {
   const signal = env.signal;
   const addr = await server.listen(host, port);
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  process.stderr.write(`serving ${mounts.length} location${mounts.length === 1 ? '' : 's'} on ${flags.tlsCert ? 'https' : 'http'}://${shown}:${addr.port}/${flags.appendOnly ? ' (append-only)' : ''}\n`);
+  process.stderr.write(
+    `serving ${mounts.length} location${mounts.length === 1 ? '' : 's'} on ${flags.tlsCert ? 'https' : 'http'}://${shown}:${addr.port}/${flags.appendOnly ? ' (append-only)' : ''}\n`,
+  );
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });

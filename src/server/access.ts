@@ -23,9 +23,11 @@ export function effectiveRole(role: Role, appendOnly: boolean): Role {
 export function refusal(role: Role, op: Operation, type: FileType | undefined, exists: boolean): string | undefined {
   if (op === 'read' || op === 'list') return undefined;
   if (role === 'admin') return undefined;
-  if (role === 'restore') return `role restore is read-only: it may not ${op === 'delete' ? 'delete' : 'write'} ${type ?? 'repositories'}`;
+  if (role === 'restore')
+    return `role restore is read-only: it may not ${op === 'delete' ? 'delete' : 'write'} ${type ?? 'repositories'}`;
   if (op === 'create-repository') return 'role backup may not create repositories';
-  if (op === 'delete') return type === 'locks' ? undefined : `role backup may delete only lock files, not ${type} files`;
+  if (op === 'delete')
+    return type === 'locks' ? undefined : `role backup may delete only lock files, not ${type} files`;
   if (type === undefined || !BACKUP_CREATES.has(type)) return `role backup may not write ${type} files`;
   if (exists) return `role backup may not overwrite the existing ${type} file`;
   return undefined;

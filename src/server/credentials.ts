@@ -26,7 +26,9 @@ const KEY_LEN = 32;
 
 function derive(password: string, salt: Buffer, N: number, r: number, p: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scryptCb(password, salt, KEY_LEN, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
+    scryptCb(password, salt, KEY_LEN, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
   );
 }
 
@@ -40,7 +42,11 @@ export function readCredentials(file: string): CredentialsFile {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, users: [] };
-    throw new RepoError('INVALID_ARGUMENT', `cannot read the credentials file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { path: file });
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `cannot read the credentials file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      { path: file },
+    );
   }
   let parsed: CredentialsFile;
   try {
@@ -48,9 +54,15 @@ export function readCredentials(file: string): CredentialsFile {
   } catch {
     throw new RepoError('FORMAT', `the credentials file ${file} is not JSON`, { path: file });
   }
-  if (parsed?.version !== 1 || !Array.isArray(parsed.users)) throw new RepoError('FORMAT', `the credentials file ${file} has an unknown format`, { path: file });
+  if (parsed?.version !== 1 || !Array.isArray(parsed.users))
+    throw new RepoError('FORMAT', `the credentials file ${file} has an unknown format`, { path: file });
   for (const u of parsed.users) {
-    if (typeof u?.name !== 'string' || !ROLES.includes(u.role) || typeof u.scrypt?.hash !== 'string' || typeof u.scrypt?.salt !== 'string') {
+    if (
+      typeof u?.name !== 'string' ||
+      !ROLES.includes(u.role) ||
+      typeof u.scrypt?.hash !== 'string' ||
+      typeof u.scrypt?.salt !== 'string'
+    ) {
       throw new RepoError('FORMAT', `the credentials file ${file} has an invalid user entry`, { path: file });
     }
   }
@@ -77,12 +89,17 @@ function writeCredentials(file: string, creds: CredentialsFile): void {
 
 /** Adds a user, or replaces the role and password of an existing one. Returns whether it replaced one. */
 export async function addUser(file: string, name: string, role: Role, password: string): Promise<boolean> {
-  if (!validUserName(name)) throw new RepoError('INVALID_ARGUMENT', 'a user name is 1 to 64 letters, digits, ".", "_" or "-"');
+  if (!validUserName(name))
+    throw new RepoError('INVALID_ARGUMENT', 'a user name is 1 to 64 letters, digits, ".", "_" or "-"');
   if (password === '') throw new RepoError('INVALID_ARGUMENT', 'the password must not be empty');
   const creds = readCredentials(file);
   const salt = randomBytes(16);
   const hash = await derive(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p);
-  const entry: StoredUser = { name, role, scrypt: { ...SCRYPT, salt: salt.toString('base64'), hash: hash.toString('base64') } };
+  const entry: StoredUser = {
+    name,
+    role,
+    scrypt: { ...SCRYPT, salt: salt.toString('base64'), hash: hash.toString('base64') },
+  };
   const i = creds.users.findIndex((u) => u.name === name);
   if (i >= 0) creds.users[i] = entry;
   else creds.users.push(entry);

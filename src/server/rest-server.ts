@@ -28,7 +28,10 @@ export interface ServeOptions {
 }
 
 class HttpFailure extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -47,7 +50,10 @@ export class RestServer {
 
   constructor(private readonly opts: ServeOptions) {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    this.server = opts.tls !== undefined ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : http.createServer(handler);
+    this.server =
+      opts.tls !== undefined
+        ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
+        : http.createServer(handler);
     this.server.requestTimeout = opts.timeoutMs;
     this.server.headersTimeout = Math.min(opts.timeoutMs, 30_000);
     this.server.keepAliveTimeout = 5_000;
@@ -76,13 +82,16 @@ export class RestServer {
     } catch {
       throw new HttpFailure(400, 'invalid percent-encoding in the path');
     }
-    const mount = [...this.opts.mounts].sort((a, b) => b.prefix.length - a.prefix.length).find((m) => decoded.startsWith(m.prefix) || `${decoded}/` === m.prefix);
+    const mount = [...this.opts.mounts]
+      .sort((a, b) => b.prefix.length - a.prefix.length)
+      .find((m) => decoded.startsWith(m.prefix) || `${decoded}/` === m.prefix);
     if (mount === undefined) throw new HttpFailure(404, 'no repository is served there');
     const rest = decoded.slice(Math.min(mount.prefix.length, decoded.length));
     const segs = rest.split('/');
     const trailing = segs.length > 0 && segs[segs.length - 1] === '';
     if (trailing) segs.pop();
-    if (segs.some((s) => !SEGMENT.test(s) || s === '.' || s === '..')) throw new HttpFailure(400, 'the path has an invalid segment');
+    if (segs.some((s) => !SEGMENT.test(s) || s === '.' || s === '..'))
+      throw new HttpFailure(400, 'the path has an invalid segment');
     // Find where the repository path ends: at config, at a file type followed by at most a name.
     let i = segs.length;
     let type: FileType | undefined;
@@ -94,8 +103,10 @@ export class RestServer {
     else if (!trailing && isFileType(prev) && prev !== 'config') [i, type, name] = [segs.length - 2, prev, last];
     const repoSegs = segs.slice(0, i);
     if (repoSegs.length > 0 && !mount.subpaths) throw new HttpFailure(404, 'no repository is served there');
-    if (type !== undefined && name !== undefined && !isValidName(type, name)) throw new HttpFailure(404, 'not a valid file name');
-    const location = repoSegs.length === 0 ? mount.location : `${mount.location.replace(/\/+$/, '')}/${repoSegs.join('/')}`;
+    if (type !== undefined && name !== undefined && !isValidName(type, name))
+      throw new HttpFailure(404, 'not a valid file name');
+    const location =
+      repoSegs.length === 0 ? mount.location : `${mount.location.replace(/\/+$/, '')}/${repoSegs.join('/')}`;
     return { location, repoPath: `${mount.prefix}${repoSegs.map((s) => `${s}/`).join('')}`, type, name };
   }
 
@@ -145,7 +156,10 @@ export class RestServer {
       reason = err instanceof HttpFailure ? err.message : isRepoError(err) ? err.message : 'internal error';
       if (status === 500) reason = reason.split('\n')[0].slice(0, 300);
       if (!res.headersSent) {
-        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: status === 413 ? 'close' : 'keep-alive' });
+        res.writeHead(status, {
+          'content-type': 'text/plain; charset=utf-8',
+          connection: status === 413 ? 'close' : 'keep-alive',
+        });
         res.end(`${reason}\n`);
       } else res.destroy();
       req.resume();
@@ -155,8 +169,15 @@ export class RestServer {
     }
   }
 
-  private async serve(req: http.IncomingMessage, res: http.ServerResponse, t: Target, op: Operation, role: Role): Promise<void> {
-    const h: Handle | undefined = t.type !== undefined && t.name !== undefined ? { type: t.type, name: t.name } : undefined;
+  private async serve(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    t: Target,
+    op: Operation,
+    role: Role,
+  ): Promise<void> {
+    const h: Handle | undefined =
+      t.type !== undefined && t.name !== undefined ? { type: t.type, name: t.name } : undefined;
     if (op === 'create-repository') {
       const why = refusal(role, op, undefined, false);
       if (why !== undefined) throw new HttpFailure(403, why);
@@ -172,7 +193,8 @@ export class RestServer {
       return;
     }
     const b = await this.backend(t.location).catch((err: unknown) => {
-      if (isRepoError(err) && (err.code === 'REPO_NOT_FOUND' || err.code === 'NOT_A_REPOSITORY')) throw new HttpFailure(404, 'no repository there');
+      if (isRepoError(err) && (err.code === 'REPO_NOT_FOUND' || err.code === 'NOT_A_REPOSITORY'))
+        throw new HttpFailure(404, 'no repository there');
       throw err;
     });
     if (op === 'list') {
@@ -228,7 +250,13 @@ export class RestServer {
       return;
     }
     const data = await b.load(h, { offset: start, length: end - start + 1 });
-    res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': data.length, 'content-range': `bytes ${start}-${end}/${size}` }).end(data);
+    res
+      .writeHead(206, {
+        'content-type': 'application/octet-stream',
+        'content-length': data.length,
+        'content-range': `bytes ${start}-${end}/${size}`,
+      })
+      .end(data);
   }
 }
 
@@ -254,7 +282,8 @@ function operationOf(method: string, t: Target, url: URL): Operation {
 /** The whole request body, or HttpFailure(413) beyond `limit` bytes. */
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpFailure(413, `the request body exceeds ${limit} bytes`));
+  if (Number.isFinite(declared) && declared > limit)
+    return Promise.reject(new HttpFailure(413, `the request body exceeds ${limit} bytes`));
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let n = 0;

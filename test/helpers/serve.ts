@@ -13,7 +13,9 @@ export interface ServeProcess {
 }
 
 export async function addServeUser(credentials: string, name: string, role: string, password: string): Promise<void> {
-  const r = await runCli(['serve', '--credentials', credentials, 'user', 'add', name, '--role', role], { input: `${password}\n` });
+  const r = await runCli(['serve', '--credentials', credentials, 'user', 'add', name, '--role', role], {
+    input: `${password}\n`,
+  });
   if (r.code !== 0) throw new Error(`serve user add ${name} exited ${r.code}: ${r.stderr}`);
 }
 

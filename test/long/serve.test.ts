@@ -20,7 +20,8 @@ let repoDir: string;
 let creds: string;
 let server: ServeProcess;
 
-const url = (user: string, pass: string, s: ServeProcess = server) => `rest:${s.url.replace('://', `://${user}:${encodeURIComponent(pass)}@`)}/`;
+const url = (user: string, pass: string, s: ServeProcess = server) =>
+  `rest:${s.url.replace('://', `://${user}:${encodeURIComponent(pass)}@`)}/`;
 const ADMIN = () => url('admin', 'admin pw');
 const BACKUP = () => url('bk', 'backup pw');
 const RESTORE = () => url('rs', 'restore pw');
@@ -46,8 +47,13 @@ function fingerprint(dir: string): Record<string, string> {
   walk(dir);
   return out;
 }
-const withoutLocks = (f: Record<string, string>) => Object.fromEntries(Object.entries(f).filter(([k]) => !k.startsWith('locks/') && !k.startsWith('audit/')));
-const errorLines = (r: CliResult) => r.stderr.trim().split('\n').filter((l) => l !== '' && !l.startsWith('warning:'));
+const withoutLocks = (f: Record<string, string>) =>
+  Object.fromEntries(Object.entries(f).filter(([k]) => !k.startsWith('locks/') && !k.startsWith('audit/')));
+const errorLines = (r: CliResult) =>
+  r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('warning:'));
 
 /** Waits (up to 5 s) for the server's log line, which may arrive just after the response. */
 async function waitFor(cond: () => boolean): Promise<void> {
@@ -56,13 +62,28 @@ async function waitFor(cond: () => boolean): Promise<void> {
 }
 
 /** One raw HTTP request to the server (for what the CLI never sends). */
-function request(method: string, p: string, auth: string, body?: Buffer, port = server.port): Promise<{ status: number; text: string }> {
+function request(
+  method: string,
+  p: string,
+  auth: string,
+  body?: Buffer,
+  port = server.port,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: p,
+        headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -102,10 +123,16 @@ describe('repo serve with roles', () => {
     fs.writeFileSync(path.join(src, 'second.bin'), randomBuffer(prng(8), 300_000));
     await ok(['-r', BACKUP(), 'backup', 'src', '--host', 'h']);
     await ok(['-r', RESTORE(), '--no-lock', 'restore', 'latest', '--target', 'out']);
-    const restored = [path.join(tmp, 'out', 'src'), path.join(tmp, 'out', path.relative('/', src))].find((p) => fs.existsSync(p))!;
+    const restored = [path.join(tmp, 'out', 'src'), path.join(tmp, 'out', path.relative('/', src))].find((p) =>
+      fs.existsSync(p),
+    )!;
     expect(compareTrees(src, restored)).toEqual([]);
     await ok(['-r', ADMIN(), 'check', '--read-data']);
-    await waitFor(() => server.log.some((l) => /user=bk role=backup op=write method=POST object=\/snapshots\/[0-9a-f]{64} status=200/.test(l)));
+    await waitFor(() =>
+      server.log.some((l) =>
+        /user=bk role=backup op=write method=POST object=\/snapshots\/[0-9a-f]{64} status=200/.test(l),
+      ),
+    );
   });
 
   it("a backup user's forget --prune fails with one line and leaves every file in place", async () => {
@@ -114,7 +141,9 @@ describe('repo serve with roles', () => {
     expect(r.code).toBe(1);
     const lines = errorLines(r);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^repo: rest:http:\/\/127\.0\.0\.1:\d+\/: cannot remove snapshots\/[0-9a-f]{64}: refused by the server \(HTTP 403\): role backup may delete only lock files, not snapshots files$/);
+    expect(lines[0]).toMatch(
+      /^repo: rest:http:\/\/127\.0\.0\.1:\d+\/: cannot remove snapshots\/[0-9a-f]{64}: refused by the server \(HTTP 403\): role backup may delete only lock files, not snapshots files$/,
+    );
     expect(withoutLocks(fingerprint(repoDir))).toEqual(before);
     expect(fs.readdirSync(path.join(repoDir, 'locks'))).toEqual([]); // it removed its own lock
     await ok(['-r', ADMIN(), 'check', '--read-data']);
@@ -132,7 +161,9 @@ describe('repo serve with roles', () => {
   it('a wrong password is a 401 in one line, exit 1', async () => {
     const r = await run(['-r', url('bk', 'not it'), 'snapshots']);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^repo: rest:http:\/\/127\.0\.0\.1:\d+\/: cannot stat config: authentication refused \(HTTP 401\): check the user name and password$/);
+    expect(r.stderr.trim()).toMatch(
+      /^repo: rest:http:\/\/127\.0\.0\.1:\d+\/: cannot stat config: authentication refused \(HTTP 401\): check the user name and password$/,
+    );
     expect(r.stderr).not.toContain('not it');
   });
 
@@ -161,7 +192,9 @@ describe('repo serve with roles', () => {
     await expectRefused('POST', '/data/..%2f..%2fevil', Buffer.from('x'));
     await expectRefused('DELETE', '/data/');
     expect(refused).toBe(tried);
-    process.stderr.write(`ransomware drill: ${tried} requests tried, ${refused} refused, ${Object.keys(before).length} files unchanged\n`);
+    process.stderr.write(
+      `ransomware drill: ${tried} requests tried, ${refused} refused, ${Object.keys(before).length} files unchanged\n`,
+    );
     expect(tried).toBeGreaterThan(20);
     expect(fingerprint(repoDir)).toEqual(before);
     await ok(['-r', ADMIN(), 'check', '--read-data']);
@@ -198,7 +231,27 @@ describe('repo serve --append-only, limits and TLS', () => {
   it('serves HTTPS with --tls-cert and --tls-key', async () => {
     const key = path.join(tmp, 'key.pem');
     const cert = path.join(tmp, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const tls = await startServe(['--credentials', creds, '-r', repoDir, '--tls-cert', cert, '--tls-key', key]);
     try {
       expect(tls.url.startsWith('https://')).toBe(true);
@@ -238,7 +291,9 @@ describe.skipIf(!fs.existsSync(RESTIC))('restic 0.14 through repo serve', () => 
   it('inits as admin, backs up as backup, lists and checks as restore; forget as backup is refused', () => {
     expect(restic('admin', 'admin pw', ['init']).code).toBe(0);
     expect(restic('bk', 'backup pw', ['backup', 'src']).code).toBe(0);
-    const snaps = JSON.parse(restic('rs', 'restore pw', ['--no-lock', '--json', 'snapshots']).out) as Array<{ id: string }>;
+    const snaps = JSON.parse(restic('rs', 'restore pw', ['--no-lock', '--json', 'snapshots']).out) as Array<{
+      id: string;
+    }>;
     expect(snaps).toHaveLength(1);
     const before = fingerprint(path.join(roots, 'r1'));
     const forget = restic('bk', 'backup pw', ['forget', snaps[0].id]);

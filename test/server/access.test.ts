@@ -23,7 +23,9 @@ describe('refusal', () => {
     expect(creates).toEqual(['data', 'index', 'snapshots', 'locks', 'audit']);
     for (const t of FILE_TYPES) expect(refusal('backup', 'write', t, true)).toBeDefined();
     expect(FILE_TYPES.filter((t) => refusal('backup', 'delete', t, true) === undefined)).toEqual(['locks']);
-    expect(refusal('backup', 'delete', 'snapshots', true)).toBe('role backup may delete only lock files, not snapshots files');
+    expect(refusal('backup', 'delete', 'snapshots', true)).toBe(
+      'role backup may delete only lock files, not snapshots files',
+    );
     expect(refusal('backup', 'create-repository', undefined, false)).toBeDefined();
   });
 
