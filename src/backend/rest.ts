@@ -68,6 +68,8 @@ function replyDetail(res: HttpResponse): string {
     /^[\x20-\x7e]*$/.test(text) && text !== '' && !/^(Not Found|Forbidden|Unauthorized)$/i.test(text)
       ? `: ${text}`
       : '';
+  // A server that says why it refuses (repo serve's roles) is quoted instead of guessed at.
+  if (res.status === 403 && printable !== '') return `refused by the server (HTTP 403)${printable}`;
   return `${statusText(res.status)}${printable}`;
 }
 

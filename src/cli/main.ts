@@ -34,6 +34,7 @@ import { registerGenerate } from './generate.js';
 import { registerRun } from './run.js';
 import { registerSchedule } from './schedule.js';
 import { registerStatus } from './status.js';
+import { registerServe } from './serve.js';
 import { exitErrorJson } from './json-messages.js';
 import { registerProfileOptions } from './profile-option.js';
 import { adoptResticEnvironment } from './restic-env.js';
@@ -162,6 +163,7 @@ function buildProgram(): Command {
   registerRun(program);
   registerSchedule(program);
   registerStatus(program);
+  registerServe(program);
   registerWal(program);
   registerPg(program);
   registerLog(program);
