@@ -338,7 +338,7 @@ export function configSchema(c: SchemaContext) {
 
   const profile = keys({
     repository: location.describe(
-      'repository location: a path (relative to this file) or s3:https://host/bucket/prefix',
+      'repository location: a path (relative to this file), s3:https://host/bucket/prefix, sftp:user@host:/path, rest:https://host:port/path or rclone:remote:path',
     ),
     'password-file': localPath.describe('file whose first line is the repository password').optional(),
     'password-command': text.describe('shell command that prints the repository password').optional(),
