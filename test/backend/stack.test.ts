@@ -48,9 +48,7 @@ describe('prune under a local cache (cache.local)', () => {
     const backend = await openBackend(repoDir, { cache: { dir: path.join(work, 'cache'), local: true } });
     expect(backend).toBeInstanceOf(CacheBackend);
     const repo = await Repository.open(backend, PASSWORD);
-    const writer = await Repository.open(await LocalBackend.open(repoDir), PASSWORD, { skipIndex: true });
-    const result = await executePrune(repo, writer, await planPrune(repo));
-    await writer.close();
+    const result = await executePrune(repo, await planPrune(repo));
     await repo.close();
     expect(result.temporaryFilesRemoved).toBe(1);
     expect(fs.existsSync(stale)).toBe(false);
