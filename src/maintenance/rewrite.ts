@@ -1,11 +1,12 @@
 // `rewrite --exclude`: new snapshots without the files the exclude patterns match, as restic's rewrite makes them.
 // Never removes an original before its replacement is stored, and never changes a snapshot nothing matched.
 
-import { shortId } from '../core/id.js';
+import { idToHex, shortId } from '../core/id.js';
 import type { PathMatcher } from '../archiver/exclude.js';
 import type { Repository } from '../repository/repository.js';
 import { saveSnapshot, type Snapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
+import { encodeTree } from '../tree/tree.js';
 import { loadTree, saveTree } from '../tree/tree-store.js';
 
 /** The tag restic adds to a rewritten snapshot when the original is kept. */
@@ -19,7 +20,7 @@ export interface RewriteOptions {
   exclude: PathMatcher;
   /** Remove each original once its replacement is stored (then no `rewrite` tag is added, as restic does). */
   forget?: boolean;
-  /** Compute the new trees but store nothing (the repository should be opened with dryRun too). */
+  /** Compute the new trees' ids but store nothing. */
   dryRun?: boolean;
   /** Told about every excluded path. */
   onExcluded?: (snapshot: string, path: string) => void;
@@ -80,6 +81,8 @@ export async function rewriteSnapshots(
         kept.push(node);
       }
       if (!changed) return treeId;
+      // A dry run names the new tree without storing it (nothing is sealed, nothing waits for a flush).
+      if (opts.dryRun) return idToHex(repo.blobId(encodeTree(kept)));
       return (await saveTree(repo, kept)).id;
     };
     const tree = await rewriteTree(sn.tree, '');
