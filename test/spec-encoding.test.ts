@@ -307,7 +307,6 @@ describe('spec/repository-format.md is exact for writers', () => {
       'é-ünï',
       'sep\u2028x',
       'emoji😀',
-      'slash/',
     ];
     for (const n of names) fs.writeFileSync(path.join(root, n), n);
     fs.writeFileSync(path.join(root, 'sub', 'empty'), '');
