@@ -205,7 +205,7 @@ export class Repository {
       plain = key.encryption.open(sealed, AAD_CONFIG);
     } catch (err) {
       throw new IntegrityError(
-        'the recovered master key does not open this repository\'s config: it belongs to another repository',
+        "the recovered master key does not open this repository's config: it belongs to another repository",
         { file: 'config' },
         { cause: err },
       );
