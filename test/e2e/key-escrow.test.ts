@@ -47,7 +47,7 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe('key export / key import', () => {
+describe('key export / key import', { timeout: 120_000 }, () => {
   let code: string;
   const recovery = () => path.join(tmp, 'repo.recovery');
 

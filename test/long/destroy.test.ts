@@ -1,6 +1,7 @@
-// `destroy --crypto-erase` through the built CLI: a wrong or missing confirmation removes nothing; on a local
-// directory and on S3 (s3rver on loopback) it leaves an empty location that the old password cannot open; killed
-// right after the key files are gone (a test crash point) the repository is unreadable and a rerun finishes.
+// `destroy --crypto-erase` through the built CLI (long: several inits and an S3 server): a wrong or missing
+// confirmation removes nothing; on a local directory and on S3 (s3rver on loopback) it leaves an empty location
+// that the old password cannot open; killed right after the key files are gone (a test crash point) the
+// repository is unreadable and a rerun finishes.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -59,7 +60,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('destroy --crypto-erase', () => {
+describe('destroy --crypto-erase', { timeout: 180_000 }, () => {
   it('refuses without --crypto-erase or with a wrong id, then empties a local directory; the old password opens nothing', async () => {
     const repo = path.join(tmp, 'local');
     const id = await newRepo(repo);

@@ -3,7 +3,7 @@
 // empty, rename (copy under a new name + delete), MOVE/PUT, traversal — is refused, no byte changes, and
 // `check --read-data` passes. Also: a backup user deletes only locks it created, remembered across a server
 // restart; --audit puts the requests (refusals included) into the repository's verifiable audit log;
-// --private-repos keeps each user under /USER/.
+// --private-repos keeps each user under /USER/; destroy --crypto-erase works through it for admin only.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -110,7 +110,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('ransomware drill through repo serve', () => {
+describe('ransomware drill through repo serve', { timeout: 180_000 }, () => {
   let aliceLock: string;
 
   it('refuses every destructive request of the backup and restore credentials; no byte changes', async () => {
@@ -235,5 +235,23 @@ describe('ransomware drill through repo serve', () => {
     } finally {
       await priv.stop();
     }
+  });
+
+  it('destroy --crypto-erase: refused for the backup role with nothing removed; the admin role empties the location', async () => {
+    const id = JSON.parse((await ok(['-r', repoDir, 'cat', 'config'])).out).id as string;
+    const before = fingerprint(repoDir);
+    const bk = await runCli(['-r', url('bk', USERS.bk), 'destroy', '--crypto-erase', '--confirm', id], {
+      password: PW,
+    });
+    expect(bk.code).toBe(1);
+    expect(
+      bk.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('warning:')),
+    ).toEqual([expect.stringMatching(/403/)]);
+    expect(bytesChanged(before, fingerprint(repoDir))).toBe(0);
+    await ok(['-r', url('admin', USERS.admin), 'destroy', '--crypto-erase', '--confirm', id]);
+    expect([...fingerprint(repoDir).keys()]).toEqual([]);
   });
 });
