@@ -137,7 +137,7 @@ export function formatTime(template: string, time: string): string {
 
 /** Refuses a template that names no part of the time or yields unusable directory names. */
 export function checkTimeTemplate(template: string): void {
-  const sample = formatTime(template, '2006-01-02T15:04:05Z');
+  const sample = formatTime(template, '2021-11-23T19:48:37.123Z'); // unlike the reference time in every field
   if (template === '' || sample === template)
     throw new RepoError('INVALID_ARGUMENT', `--time-template ${JSON.stringify(template)} names no part of the time`);
   if (sample.split('/').some((c) => c === '' || c === '.' || c === '..'))
