@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { checkPathTemplate, DEFAULT_PATH_TEMPLATES } from '../mount/layout.js';
-import { mountRepository } from '../mount/mount.js';
+import { checkMountpoint, mountRepository } from '../mount/mount.js';
 import { unmountCommand } from '../mount/mountpoint.js';
 import { checkTimeTemplate, DEFAULT_TIME_TEMPLATE } from '../mount/time-template.js';
 import { addFilterFlags, Env, snapshotFilter, withRepository, type FilterFlags } from './context.js';
@@ -49,6 +49,7 @@ async function runMount(env: Env, mountpoint: string, flags: MountFlags): Promis
   checkTimeTemplate(flags.timeTemplate);
   const cacheBytes = parseSize(flags.cacheSize, '--cache-size');
   if (cacheBytes < 1024 * 1024) throw new RepoError('INVALID_ARGUMENT', '--cache-size must be at least 1M');
+  checkMountpoint(mountpoint); // before the password is asked for
   // Ctrl-C reaches us through env.signal (main.ts); SIGTERM too, so `kill` unmounts as cleanly.
   const stop = new AbortController();
   const onTerm = () => stop.abort();

@@ -34,11 +34,10 @@ function refusal(abs: string, given: string): string | undefined {
   return undefined;
 }
 
-/** Returns once unmounted; "lazily" when something still used the mount point and the kernel detaches it later. */
-export async function mountRepository(repo: MountRepo, req: MountRequest): Promise<'unmounted' | 'lazily'> {
-  const abs = absoluteMountpoint(req.mountpoint);
-  const why = refusal(abs, req.mountpoint);
-  if (why !== undefined) throw new RepoError('INVALID_ARGUMENT', why, { path: req.mountpoint });
+/** Throws when `mountpoint` cannot be mounted on: a stale or live mount there (with the command that clears it), no directory, no FUSE, not root. */
+export function checkMountpoint(mountpoint: string): void {
+  const why = refusal(absoluteMountpoint(mountpoint), mountpoint);
+  if (why !== undefined) throw new RepoError('INVALID_ARGUMENT', why, { path: mountpoint });
   if (!fs.existsSync('/dev/fuse'))
     throw new RepoError('INVALID_ARGUMENT', '/dev/fuse is missing: this kernel or container offers no FUSE');
   if (process.getuid?.() !== 0)
@@ -46,6 +45,12 @@ export async function mountRepository(repo: MountRepo, req: MountRequest): Promi
       'INVALID_ARGUMENT',
       'repo mount must run as root (it mounts with mount(2); see README, "repo mount", for why not fusermount3)',
     );
+}
+
+/** Returns once unmounted; "lazily" when something still used the mount point and the kernel detaches it later. */
+export async function mountRepository(repo: MountRepo, req: MountRequest): Promise<'unmounted' | 'lazily'> {
+  checkMountpoint(req.mountpoint); // again: the repository took a while to open
+  const abs = absoluteMountpoint(req.mountpoint);
   const fsys = new SnapshotFs(repo, req);
   await fsys.refresh(true);
   const session = await FuseSession.mount(abs, fsys, {

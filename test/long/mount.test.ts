@@ -43,6 +43,12 @@ async function until(what: string, check: () => boolean): Promise<void> {
   throw new Error(`gave up waiting for ${what}`);
 }
 
+/** VmHWM of a process in MiB. */
+function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Math.round(Number(m?.[1] ?? 0) / 1024);
+}
+
 interface Mount {
   pid: number;
   done: Promise<CliResult>;
@@ -66,6 +72,7 @@ describe.skipIf(reason !== undefined)('repo mount (real FUSE)', () => {
   let ids: string[];
   let mnt: string;
   let m: Mount;
+  let hwmBefore: number;
 
   beforeAll(async () => {
     tmp = tempDir('repo-mount-');
@@ -88,7 +95,8 @@ describe.skipIf(reason !== undefined)('repo mount (real FUSE)', () => {
     ids = JSON.parse((await ok(['snapshots', '--json'])).out).map((s: { id: string }) => s.id);
     mnt = path.join(tmp, 'mnt');
     fs.mkdirSync(mnt);
-    m = await mount(mnt);
+    m = await mount(mnt, ['--cache-size', '8M']);
+    hwmBefore = peakRssMiB(m.pid);
   }, 300_000);
 
   afterAll(() => {
@@ -160,6 +168,13 @@ describe.skipIf(reason !== undefined)('repo mount (real FUSE)', () => {
     }
   });
 
+  it('holds far less than the 200 MiB file while it is read (bounded blob cache)', () => {
+    // Read twice above (diff -r and random ranges); the cache holds 8 MiB, the rest is blobs in flight and garbage.
+    const growth = peakRssMiB(m.pid) - hwmBefore;
+    console.log(`mount process: peak RSS ${hwmBefore} MiB before reading, +${growth} MiB after`);
+    expect(growth).toBeLessThan(150); // measured: +89 MiB here, +84 MiB for a 1 GiB file (README)
+  });
+
   it('shows a new snapshot without a remount', async () => {
     fs.writeFileSync(path.join(src1, 'added later.txt'), 'third snapshot\n');
     await ok(['backup', src1, '--tag', 'third', '--host', 'alpha']);
@@ -174,10 +189,15 @@ describe.skipIf(reason !== undefined)('repo mount (real FUSE)', () => {
     );
   });
 
-  it('unmounts cleanly on SIGTERM; a mount left by a killed process is refused with the command to clear it', async () => {
+  it('unmounts cleanly on SIGTERM and Ctrl-C; a mount left by a killed process is refused with the command to clear it', async () => {
     process.kill(m.pid, 'SIGTERM');
     const r = await m.done;
     expect(r.code).toBe(0);
+    expect(mounted(mnt)).toBe(false);
+
+    const interrupted = await mount(mnt);
+    process.kill(interrupted.pid, 'SIGINT'); // Ctrl-C
+    expect((await interrupted.done).code).toBe(0);
     expect(mounted(mnt)).toBe(false);
 
     const killed = await mount(mnt);
