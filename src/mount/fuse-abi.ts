@@ -45,7 +45,6 @@ export const Errno = {
 export const InitFlag = {
   ASYNC_READ: 1 << 0,
   PARALLEL_DIROPS: 1 << 18,
-  CACHE_SYMLINKS: 1 << 23,
   MAX_PAGES: 1 << 22,
 } as const;
 

@@ -19,6 +19,7 @@ import {
   encodeOutHeader,
   encodeStatfsOut,
   Errno,
+  FOPEN_KEEP_CACHE,
   FUSE_KERNEL_MINOR,
   IN_HEADER_SIZE,
   InitFlag,
@@ -198,7 +199,7 @@ export class FuseSession {
         void answer(fsys.readlink(h.nodeid));
         return;
       case Op.OPEN:
-        void answer(fsys.open(h.nodeid).then((fh) => encodeOpenOut(fh, 1 << 1 /* FOPEN_KEEP_CACHE */)));
+        void answer(fsys.open(h.nodeid).then((fh) => encodeOpenOut(fh, FOPEN_KEEP_CACHE)));
         return;
       case Op.READ: {
         const r = decodeReadIn(body);
