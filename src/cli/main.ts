@@ -45,6 +45,7 @@ import { registerRecover } from './recover.js';
 import { registerList } from './list.js';
 import { registerDestroy } from './destroy.js';
 import { registerS3 } from './s3.js';
+import { registerMount } from './mount.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -176,6 +177,7 @@ function buildProgram(): Command {
   registerList(program);
   registerDestroy(program);
   registerS3(program);
+  registerMount(program);
   registerLog(program);
   registerGenerate(program, EPILOG);
   program.hook('preAction', (_root, action) => noteCommand(action)); // which command runs, for the audit log
