@@ -15,7 +15,7 @@ import {
 } from '../archiver/index.js';
 import { errorMessage, isRepoError, RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { formatBytes } from '../core/units.js';
+import { formatBytes, formatElapsed } from '../core/units.js';
 import type { Repository } from '../repository/repository.js';
 import { tryAppendAudit, type AuditRecord } from './audit.js';
 import type { ProfileConfig } from './config.js';
@@ -26,7 +26,6 @@ import { Monitor } from './monitor.js';
 import { JobLog, type RunOptions } from './profile-job.js';
 import { applyRetention, checkDue, copyTo, runCheck } from './profile-steps.js';
 import { openProfileRepository, profileHost, withLock } from './repos.js';
-import { formatAge } from './time.js';
 import { withProfileEnvironment } from './profile-env.js';
 
 export type { RunOptions } from './profile-job.js';
@@ -139,7 +138,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
           if (r.code !== 0 || r.error)
             throw new RepoError(
               'COMMAND_FAILED',
-              `${kind} hook "${cmd}" ${describeExit(r, formatAge(profile.hooks.timeoutMs))}`,
+              `${kind} hook "${cmd}" ${describeExit(r, formatElapsed(profile.hooks.timeoutMs / 1000, 'short'))}`,
             );
         },
         { fatal },

@@ -3,7 +3,7 @@
 // changed, and throws when it fails (the job runner records the step as failed).
 
 import { errorMessage, isRepoError, RepoError } from '../core/errors.js';
-import { formatBytes } from '../core/units.js';
+import { formatBytes, formatElapsed } from '../core/units.js';
 import { checkRepository } from '../maintenance/check.js';
 import { copySnapshots } from '../maintenance/copy.js';
 import { executeForget, planForget } from '../maintenance/forget.js';
@@ -15,7 +15,6 @@ import { newestAudit, readAuditLog } from './audit.js';
 import type { CopyTarget, ProfileConfig } from './config.js';
 import type { Audit, JobLog, RunOptions } from './profile-job.js';
 import { belongsToProfile, openProfileRepository, openTargetRepository, withLock } from './repos.js';
-import { formatAge } from './time.js';
 
 /** Forget per the profile's retention among the profile's snapshots, then prune (exclusive lock). */
 export async function applyRetention(
@@ -153,7 +152,7 @@ export async function checkDue(
   const age = now.getTime() - Date.parse(last.time);
   // Slack, so a daily job does not miss a weekly check by the few minutes its backup took.
   const slack = Math.min(every / 10, 3_600_000);
-  return age >= every - slack ? `last check ${formatAge(age)} ago` : undefined;
+  return age >= every - slack ? `last check ${formatElapsed(age / 1000, 'short')} ago` : undefined;
 }
 
 /** check (with the profile's data subset) on a fresh, uncached handle; the read rate goes into the audit log for status. */
