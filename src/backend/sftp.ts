@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { BackendError, NotFoundError, RepoError } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 import {
+  existsByStat,
   type Backend,
   type FileInfo,
   type FileType,
@@ -317,13 +318,7 @@ export class SftpBackend implements Backend {
   }
 
   async exists(h: Handle): Promise<boolean> {
-    try {
-      await this.stat(h);
-      return true;
-    } catch (err) {
-      if (err instanceof NotFoundError) return false;
-      throw err;
-    }
+    return existsByStat(() => this.stat(h));
   }
 
   async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {
