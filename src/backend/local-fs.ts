@@ -1,10 +1,10 @@
-// The local backend's filesystem primitives: fs errors mapped to typed RepoErrors, directories created 0700 and
-// fsynced (a rename is durable only once its directory is), and vectored writes of a file's parts.
-// Must never report an fsync that failed as done (only "not supported here" is ignored).
+// Filesystem helpers shared by the local backend and its piece-by-piece uploads: error mapping, directory
+// creation with the repository's modes, directory fsync, and vectored writes of a file's parts. Must never follow a path outside the repository
+// it is given.
 
-import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { BackendError, NotFoundError, RepoError, errnoCode } from '../core/errors.js';
+import * as fs from 'node:fs/promises';
+import { BackendError, errnoCode, NotFoundError, RepoError } from '../core/errors.js';
 
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
@@ -12,6 +12,11 @@ export const DIR_MODE = 0o700;
 const WRITE_CHUNK = 8 * 1024 * 1024;
 /** Buffers in one writev (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
+
+/** Prefix of temporary files written before the atomic rename. */
+export const TEMP_PREFIX = '.tmp-';
+
+export { errnoCode };
 
 /**
  * Maps a Node fs error for the repository file `file` (relative layout path) to a RepoError:

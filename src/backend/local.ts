@@ -6,7 +6,11 @@ import type { Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { BackendError, RepoError, errnoCode } from '../core/errors.js';
+import { BackendError, RepoError } from '../core/errors.js';
+import { DIR_MODE, ensureDir, errnoCode, FILE_MODE, mapFsError, syncDir, TEMP_PREFIX, writeParts } from './local-fs.js';
+import { LocalUpload } from './local-upload.js';
+
+export { mapFsError, TEMP_PREFIX } from './local-fs.js';
 import { isIdHex } from '../core/id.js';
 import {
   type Backend,
@@ -22,12 +26,7 @@ import {
   type SaveData,
   saveDataParts,
 } from './backend.js';
-import { DIR_MODE, FILE_MODE, ensureDir, mapFsError, syncDir, writeParts } from './local-fs.js';
 
-export { mapFsError } from './local-fs.js';
-
-/** Prefix of temporary files written before the atomic rename. */
-export const TEMP_PREFIX = '.tmp-';
 /** Default age after which cleanupTemporaryFiles() considers a temporary file abandoned. */
 export const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
@@ -197,6 +196,12 @@ export class LocalBackend implements Backend {
       }
       throw mapFsError(err, rel, 'save');
     }
+  }
+
+  /** A file written piece by piece under a temporary name in the type's directory (backend/local-upload.ts). */
+  beginUpload(type: FileType, opts: { signal?: AbortSignal } = {}): Promise<LocalUpload> {
+    validateFileType(type);
+    return LocalUpload.begin(this.dir, type, opts.signal);
   }
 
   private async writeAtomic(rel: string, final: string, data: SaveData, signal?: AbortSignal): Promise<void> {

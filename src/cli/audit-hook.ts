@@ -26,6 +26,8 @@ export const AUDITED_COMMANDS: ReadonlySet<string> = new Set([
   'repair snapshots',
   'repair packs',
   'check',
+  'rewrite',
+  'recover',
 ]);
 
 /** Commands that only read: no snapshot listing before and after. */
