@@ -116,6 +116,17 @@ export function isNotFound(err: unknown): boolean {
   return isRepoError(err, 'NOT_FOUND');
 }
 
+/** exists() of a backend through its stat(): true, false when stat finds nothing, or stat's error as it is. */
+export async function existsByStat(stat: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await stat();
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
 /** Whether `name` is a valid handle name for `type`. */
 export function isValidName(type: FileType, name: string): boolean {
   return type === 'config' ? name === 'config' : isIdHex(name);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { BackendError, RepoError } from '../core/errors.js';
-import { DIR_MODE, ensureDir, errnoCode, FILE_MODE, mapFsError, syncDir, TEMP_PREFIX } from './local-fs.js';
+import { DIR_MODE, ensureDir, errnoCode, FILE_MODE, mapFsError, syncDir, TEMP_PREFIX, writeParts } from './local-fs.js';
 import { LocalUpload } from './local-upload.js';
 
 export { mapFsError, TEMP_PREFIX } from './local-fs.js';
@@ -30,10 +30,6 @@ import {
 /** Default age after which cleanupTemporaryFiles() considers a temporary file abandoned. */
 export const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
-/** Largest single write; between writes an abort signal is checked. */
-const WRITE_CHUNK = 8 * 1024 * 1024;
-/** Buffers in one writev (Linux's IOV_MAX). */
-const IOV_MAX = 1024;
 /** How many stat() calls list() runs at once. */
 const STAT_BATCH = 64;
 const SUBDIR_RE = /^[0-9a-f]{2}$/;
@@ -418,34 +414,4 @@ export class LocalBackend implements Backend {
   async close(): Promise<void> {
     // Nothing is held open between calls.
   }
-}
-
-/**
- * Writes the parts one after another from offset 0, gathering up to IOV_MAX of them (about WRITE_CHUNK
- * bytes) into each writev: a pack of small blobs has thousands of parts, and one write each cost a
- * thread-pool round trip per blob. A short write (rare for regular files) goes on where it stopped.
- */
-async function writeParts(fh: FileHandle, parts: readonly Uint8Array[], beforeEach: () => void): Promise<void> {
-  let pos = 0;
-  let group: Uint8Array[] = [];
-  let groupBytes = 0;
-  const flush = async (): Promise<void> => {
-    while (group.length > 0) {
-      beforeEach();
-      let { bytesWritten } = await fh.writev(group, pos);
-      pos += bytesWritten;
-      while (group.length > 0 && bytesWritten >= group[0].byteLength) bytesWritten -= group.shift()!.byteLength;
-      if (group.length > 0) group[0] = group[0].subarray(bytesWritten);
-    }
-    groupBytes = 0;
-  };
-  for (const part of parts) {
-    for (let off = 0; off < part.byteLength; off += WRITE_CHUNK) {
-      const piece = part.subarray(off, off + WRITE_CHUNK);
-      group.push(piece);
-      groupBytes += piece.byteLength;
-      if (group.length === IOV_MAX || groupBytes >= WRITE_CHUNK) await flush();
-    }
-  }
-  await flush();
 }
