@@ -7,10 +7,15 @@ import type { CheckReport } from '../maintenance/check.js';
 import { repositoryWalChains } from '../ops/pg-wal-chain.js';
 import { WAL_TAG } from '../ops/pg-wal.js';
 import type { Repository } from '../repository/repository.js';
-import { listSnapshots } from '../snapshot/snapshot.js';
+import { loadSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
 
 export async function checkWalChains(repo: Repository, r: CheckReport): Promise<void> {
-  const all = await listSnapshots(repo);
+  // Damaged or unreadable snapshot files are check's own findings; here they are only left out.
+  const all: StoredSnapshot[] = [];
+  for (const name of await repo.listNames('snapshots').catch(() => [] as string[])) {
+    const sn = await loadSnapshot(repo, name).catch(() => undefined);
+    if (sn !== undefined) all.push(sn);
+  }
   if (!all.some((sn) => sn.tags.includes(WAL_TAG))) return;
   // check opens the repository without its index (it verifies the index itself); reading backup_label needs one.
   let indexed: Repository;
