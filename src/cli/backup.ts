@@ -155,8 +155,10 @@ function checkPatterns(what: string, patterns: string[]): void {
   }
 }
 
-/** The exclude rules in restic's order: each list's flags first, then its files' lines. */
-async function excludeRules(flags: BackupFlags): Promise<ExcludeRule[]> {
+/** The exclude rules in restic's order: each list's flags first, then its files' lines (rewrite uses them too). */
+export async function excludeRules(
+  flags: Pick<BackupFlags, 'exclude' | 'iexclude' | 'excludeFile' | 'iexcludeFile'>,
+): Promise<ExcludeRule[]> {
   checkPatterns('--exclude', flags.exclude ?? []);
   checkPatterns(
     '--iexclude',

@@ -40,6 +40,11 @@ import { registerProfileOptions } from './profile-option.js';
 import { adoptResticEnvironment } from './restic-env.js';
 import { registerWal } from './wal.js';
 import { registerPg } from './pg.js';
+import { registerRewrite } from './rewrite.js';
+import { registerRecover } from './recover.js';
+import { registerList } from './list.js';
+import { registerDestroy } from './destroy.js';
+import { registerS3 } from './s3.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -72,7 +77,7 @@ Exit codes:
   3    backup saved, but some source files could not be read
   10   the repository does not exist
   11   the repository is locked
-  12   wrong password
+  12   wrong password (or wrong recovery passphrase for key import)
   130  interrupted (Ctrl-C; press it twice to exit immediately)`;
 
 const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
@@ -166,6 +171,11 @@ function buildProgram(): Command {
   registerServe(program);
   registerWal(program);
   registerPg(program);
+  registerRewrite(program);
+  registerRecover(program);
+  registerList(program);
+  registerDestroy(program);
+  registerS3(program);
   registerLog(program);
   registerGenerate(program, EPILOG);
   program.hook('preAction', (_root, action) => noteCommand(action)); // which command runs, for the audit log

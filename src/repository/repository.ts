@@ -194,6 +194,29 @@ export class Repository {
   }
 
   /**
+   * Opens with a master key recovered from outside the repository (a recovery file or code, spec §17) instead
+   * of a key file's password; INTEGRITY when the config does not authenticate under it (another repository).
+   * `keyName` is empty: no key file opened this handle.
+   */
+  static async openWithMasterKey(backend: Backend, key: MasterKey, opts: OpenOptions = {}): Promise<Repository> {
+    const sealed = await backend.load({ type: 'config', name: 'config' });
+    let plain: Buffer;
+    try {
+      plain = key.encryption.open(sealed, AAD_CONFIG);
+    } catch (err) {
+      throw new IntegrityError(
+        "the recovered master key does not open this repository's config: it belongs to another repository",
+        { file: 'config' },
+        { cause: err },
+      );
+    }
+    const repo = new Repository(backend, parseConfig(plain), key, '', opts);
+    repo.attachCache();
+    if (!opts.skipIndex) await repo.loadIndex();
+    return repo;
+  }
+
+  /**
    * A second handle on the same repository with the same key (no password needed), e.g. with `skipIndex`
    * for prune and repair, which must store blobs again instead of deduplicating them against doomed packs.
    */
