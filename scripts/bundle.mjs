@@ -12,7 +12,8 @@ fs.writeFileSync(`${out}/package.json`, '{ "type": "commonjs" }\n');
 
 await build({
   entryPoints: {
-    repo: 'src/cli/main.ts',
+    // entry.ts answers archive_command's common case before main is loaded (cli/wal-ack.ts).
+    repo: 'src/cli/entry.ts',
     // Workers are found by name beside the module that starts them (core/worker-script.ts): same names here.
     'seal-worker': 'src/repository/seal-worker.ts',
     'restore-worker': 'src/restorer/restore-worker.ts',

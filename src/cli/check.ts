@@ -11,6 +11,7 @@ import {
 } from '../maintenance/check.js';
 import { parseSubset } from '../maintenance/subset.js';
 import { verifyAuditLog } from '../ops/audit.js';
+import { checkWalChains } from './check-wal.js';
 import { Env, runtime, withRepository } from './context.js';
 import { formatBytes, formatElapsed } from './format.js';
 import { describePhase, describeTransfer, StatusBlock } from './progress.js';
@@ -62,6 +63,7 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
       const audit = await verifyAuditLog(repo);
       for (const p of audit.problems) r.problems.push({ kind: 'audit', message: p.message, file: p.file });
       for (const n of audit.notes) r.notes.push({ kind: 'audit', message: n.message });
+      await checkWalChains(repo, r);
       r.ok = r.problems.length === 0;
       return r;
     },

@@ -25,6 +25,9 @@ export function registerProfileOptions(program: Command): void {
         passwordCommand?: string;
       }>();
       if (g.profile === undefined || PROFILE_COMMANDS.has(topCommand(action).name())) return;
+      // `wal push --spool` only hands the file to its background pusher, which reads the profile itself:
+      // parsing repo.yaml would be most of what archive_command costs per segment.
+      if (action.name() === 'push' && action.parent?.name() === 'wal' && action.opts().spool !== undefined) return;
       const { loadConfig, selectProfiles } = await import('../ops/config.js');
       const [p] = selectProfiles(loadConfig(g.config), [g.profile]);
       await applyProfile(root, p, g);

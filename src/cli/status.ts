@@ -74,6 +74,11 @@ async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise
       );
     if (s.lastJob) env.out.info(`  last job: ${s.lastJob.result} at ${formatTimestamp(s.lastJob.time)}`);
     if (s.lastCheck) env.out.info(`  last check: ${s.lastCheck.result} at ${formatTimestamp(s.lastCheck.time)}`);
+    if (s.wal?.newest !== undefined)
+      env.out.info(
+        `  WAL archive: ${s.wal.segments} segments, newest ${s.wal.newest} archived ${formatElapsed(s.wal.ageSeconds ?? 0, 'short')} ago (the RPO)${s.wal.gaps.length > 0 ? `, MISSING ${s.wal.gaps.length} from ${s.wal.gaps[0]}` : ', no gaps'}; ${s.wal.replaySegments} segments (${formatBytes(s.wal.replayWalBytes)}) to replay from the newest base backup`,
+      );
+    else if (s.wal?.error !== undefined) env.out.info(`  WAL archive: not readable: ${s.wal.error}`);
     if (s.restore?.estimatedSeconds !== undefined) {
       env.out.info(
         `  full restore: ${formatBytes(s.restore.storedBytes)} stored at ${formatBytes(s.restore.bytesPerSecond!)}/s ≈ ${formatElapsed(s.restore.estimatedSeconds, 'short')} (${s.restore.includes})`,

@@ -15,6 +15,7 @@ import { openProfileRepository, withLock } from '../ops/repos.js';
 import { walChain } from '../ops/pg-wal-chain.js';
 import { parseOpsDuration } from '../ops/time.js';
 import { Env, runtime } from './context.js';
+import { runAsyncPush, runPusherCommand } from './wal-async.js';
 import { formatBytes, formatElapsed } from './format.js';
 
 interface WalFlags {
@@ -28,7 +29,28 @@ export function registerWal(program: Command): void {
     .command('push')
     .description("archive one WAL file (archive_command = 'repo wal push --profile NAME %p')")
     .argument('<path>', 'the WAL file (%p)')
-    .action((file: string, flags: WalFlags, c: Command) => runPush(Env.from(c), file, withGlobals(flags, c)));
+    .option(
+      '--spool <dir>',
+      'archive asynchronously: a background pusher (one repository session) archives this and every ready segment; exit 0 once it has stored this one',
+    )
+    .option(
+      '--timeout <duration>',
+      'with --spool: fail (PostgreSQL retries) when not archived within this (default 2m)',
+    )
+    .action((file: string, flags: WalFlags & { spool?: string; timeout?: string }, c: Command) => {
+      const f = withGlobals(flags, c);
+      return f.spool === undefined
+        ? runPush(Env.from(c), file, f)
+        : runAsyncPush(Env.from(c), file, { ...f, spool: f.spool });
+    });
+  wal
+    .command('pusher')
+    .description('the background process of "wal push --spool" (started by it; runs until idle)')
+    .requiredOption('--spool <dir>', 'the spool directory given to wal push')
+    .option('--idle <duration>', 'exit after this long with nothing to archive', '30s')
+    .action((flags: WalFlags & { spool: string; idle?: string }, c: Command) =>
+      runPusherCommand(Env.from(c), withGlobals(flags, c)),
+    );
   wal
     .command('fetch')
     .description("restore one archived WAL file (restore_command = 'repo wal fetch --profile NAME %f %p')")

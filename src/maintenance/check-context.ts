@@ -21,7 +21,8 @@ export type ProblemKind =
   | 'blob-missing'
   | 'node' // a node every reader refuses or reads with defaults (tree/validate.ts)
   | 'bounds' // a tree or snapshot beyond MAX_TREE_ENTRIES, MAX_DEPTH or MAX_EXPANSION
-  | 'audit';
+  | 'audit'
+  | 'wal'; // the archived PostgreSQL WAL has a gap after a base backup (joined by the CLI, cli/check-wal.ts)
 
 export interface CheckProblem {
   kind: ProblemKind;
@@ -35,7 +36,7 @@ export interface CheckProblem {
 }
 
 export interface CheckNote {
-  kind: 'unreferenced-pack' | 'duplicate-blob' | 'superseded-index' | 'stale-lock' | 'unknown-file' | 'audit';
+  kind: 'unreferenced-pack' | 'duplicate-blob' | 'superseded-index' | 'stale-lock' | 'unknown-file' | 'audit' | 'wal';
   message: string;
   file?: string;
 }

@@ -7,7 +7,7 @@ import type { Repository } from '../repository/repository.js';
 import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
 import type { ProfileConfig } from './config.js';
 import { baseBackups } from './pg-restore.js';
-import { snapshotFileBytes, walSnapshots } from './pg-wal.js';
+import { snapshotFileBytes, WAL_TAG, walSnapshots, walSnapshotsOfHost } from './pg-wal.js';
 
 /** How far into a base backup tar backup_label is looked for (PostgreSQL sends it first). */
 const LABEL_SCAN_LIMIT = 4 * 1024 * 1024;
@@ -56,6 +56,8 @@ export interface WalChainReport {
   gaps: string[];
   /** WAL snapshots no kept base backup needs (before oldestNeeded; history files are always kept). */
   unneeded: StoredSnapshot[];
+  /** What recovery from the newest base backup to the newest segment replays (for the RTO estimate). */
+  replay?: { base: StoredSnapshot; fromSegment: string; segments: number; storedBytes: number };
 }
 
 /**
@@ -63,8 +65,43 @@ export interface WalChainReport {
  * Without a base backup nothing is unneeded: WAL is never given up before a base backup exists.
  */
 export async function walChain(repo: Repository, profile: ProfileConfig, now = new Date()): Promise<WalChainReport> {
-  const all = await listSnapshots(repo);
-  const wal = walSnapshots(all, profile);
+  const bases: StoredSnapshot[] = [];
+  for (const db of profile.databases.filter((d) => d.type === 'postgresql' && d.mode === 'physical'))
+    bases.push(...(await baseBackups(repo, profile, db)));
+  return chainReport(repo, walSnapshots(await listSnapshots(repo), profile), bases, now);
+}
+
+/** Where pg_basebackup streams of a `mode: physical` entry are stored (spec §16): "/postgresql-NAME.basebackup.tar". */
+const BASE_PATH = /^\/postgresql-.+\.basebackup\.tar$/;
+
+/**
+ * The chain of every host that archives WAL into this repository, for `check`, which knows no profile:
+ * each host's WAL snapshots against the base backups of the same host.
+ */
+export async function repositoryWalChains(
+  repo: Repository,
+  all: StoredSnapshot[],
+  now = new Date(),
+): Promise<{ host: string; report: WalChainReport }[]> {
+  const hosts = [...new Set(all.filter((sn) => sn.tags.includes(WAL_TAG)).map((sn) => sn.hostname))].sort();
+  const out: { host: string; report: WalChainReport }[] = [];
+  for (const host of hosts) {
+    const bases = all.filter((sn) => sn.hostname === host && sn.paths.length === 1 && BASE_PATH.test(sn.paths[0]));
+    out.push({ host, report: await chainReport(repo, walSnapshotsOfHost(all, host), bases, now) });
+  }
+  return out;
+}
+
+function formatPosition(p: bigint): string {
+  return `${(p >> 8n).toString(16).toUpperCase().padStart(8, '0')}${(p & 0xffn).toString(16).toUpperCase().padStart(8, '0')}`;
+}
+
+async function chainReport(
+  repo: Repository,
+  wal: Map<string, StoredSnapshot>,
+  bases: StoredSnapshot[],
+  now: Date,
+): Promise<WalChainReport> {
   const segs = [...wal.keys()]
     .filter((n) => /^[0-9A-F]{24}$/.test(n))
     .sort((a, b) => (position(a) < position(b) ? -1 : position(a) > position(b) ? 1 : 0));
@@ -78,27 +115,30 @@ export async function walChain(repo: Repository, profile: ProfileConfig, now = n
     };
   }
   let oldestStart: string | undefined;
-  for (const db of profile.databases.filter((d) => d.type === 'postgresql' && d.mode === 'physical')) {
-    const bases = await baseBackups(repo, profile, db);
-    for (const b of bases) {
-      const s = await baseStartSegment(repo, b);
-      if (oldestStart === undefined || position(s) < position(oldestStart)) oldestStart = s;
-    }
+  let newestBase: { base: StoredSnapshot; start: string } | undefined;
+  for (const b of bases) {
+    const s = await baseStartSegment(repo, b);
+    if (oldestStart === undefined || position(s) < position(oldestStart)) oldestStart = s;
+    if (newestBase === undefined || position(s) > position(newestBase.start)) newestBase = { base: b, start: s };
   }
-  if (oldestStart === undefined) return report;
+  if (oldestStart === undefined || newestBase === undefined) return report;
   report.oldestNeeded = oldestStart;
   const present = new Set(segs.map(position));
   const first = position(oldestStart);
   const last = segs.length > 0 ? position(segs[segs.length - 1]) : first - 1n;
   for (let p = first; p <= last && report.gaps.length < 100; p++) {
-    if (!present.has(p))
-      report.gaps.push(
-        `${(p >> 8n).toString(16).toUpperCase().padStart(8, '0')}${(p & 0xffn).toString(16).toUpperCase().padStart(8, '0')}`,
-      );
+    if (!present.has(p)) report.gaps.push(formatPosition(p));
   }
   for (const [name, sn] of wal) {
     if (name.endsWith('.history')) continue;
     if (position(name.slice(0, 24)) < first) report.unneeded.push(sn);
   }
+  const replay = segs.filter((n) => position(n) >= position(newestBase.start));
+  report.replay = {
+    base: newestBase.base,
+    fromSegment: newestBase.start,
+    segments: replay.length,
+    storedBytes: replay.reduce((n, name) => n + (wal.get(name)!.summary?.data_added_packed ?? 0), 0),
+  };
   return report;
 }

@@ -3,6 +3,7 @@
 // one snapshot made of one file, tagged "pg-wal", so format-1 readers, check, copy and prune handle it
 // like any other snapshot; nothing new is stored.
 
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { backupStream } from '../archiver/index.js';
 import { RepoError } from '../core/errors.js';
@@ -12,21 +13,13 @@ import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { loadTree } from '../tree/tree-store.js';
 import { blake3 } from '../crypto/index.js';
 import type { ProfileConfig } from './config.js';
+import { isWalName } from './pg-wal-name.js';
 import { profileHost } from './repos.js';
+
+export { isWalName };
 
 /** The tag every archived WAL file's snapshot carries. */
 export const WAL_TAG = 'pg-wal';
-
-/**
- * Names PostgreSQL hands to archive_command/restore_command: a segment (24 hex digits), a timeline
- * history file (8 hex + ".history"), a backup history file (segment + "." + 8 hex + ".backup") and a
- * partial segment left at a timeline switch (segment + ".partial").
- */
-const WAL_NAME = /^(?:[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/;
-
-export function isWalName(name: string): boolean {
-  return WAL_NAME.test(name);
-}
 
 export function checkWalName(name: string): void {
   if (!isWalName(name)) {
@@ -39,7 +32,11 @@ export function checkWalName(name: string): void {
 
 /** The WAL snapshots of a profile: its host, tag "pg-wal", one path "/<WAL file name>". */
 export function walSnapshots(all: StoredSnapshot[], profile: ProfileConfig): Map<string, StoredSnapshot> {
-  const host = profileHost(profile);
+  return walSnapshotsOfHost(all, profileHost(profile));
+}
+
+/** The WAL snapshots of one host by file name (the newest snapshot when a name was archived twice). */
+export function walSnapshotsOfHost(all: StoredSnapshot[], host: string): Map<string, StoredSnapshot> {
   const out = new Map<string, StoredSnapshot>();
   for (const sn of all) {
     if (sn.hostname !== host || !sn.tags.includes(WAL_TAG) || sn.paths.length !== 1) continue;
@@ -70,6 +67,10 @@ export async function* snapshotFileBytes(repo: Repository, sn: StoredSnapshot): 
     });
 }
 
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 async function readAll(it: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const b of it) parts.push(b);
@@ -82,6 +83,8 @@ export interface PushResult {
   outcome: 'stored' | 'present';
   snapshotId: string;
   bytes: number;
+  /** SHA-256 of the file's bytes (hex): what an asynchronous push acknowledges (ops/pg-wal-spool.ts). */
+  sha256: string;
   addedPacked: number;
 }
 
@@ -96,23 +99,41 @@ export async function pushWal(
   profile: ProfileConfig,
   file: string,
   signal?: AbortSignal,
+  known?: Map<string, StoredSnapshot>,
 ): Promise<PushResult> {
   const name = file.slice(file.lastIndexOf('/') + 1);
   checkWalName(name);
   const data = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new RepoError('INVALID_ARGUMENT', `cannot read WAL file ${file}: ${err.message}`, { path: file });
   });
-  const existing = walSnapshots(await listSnapshots(repo), profile).get(name);
+  // A long-running pusher passes the WAL snapshots it listed once (and adds what it stores), so a batch
+  // does not read every snapshot file again for each segment.
+  const existing = (known ?? walSnapshots(await listSnapshots(repo), profile)).get(name);
   if (existing !== undefined) {
     const stored = await readAll(snapshotFileBytes(repo, existing));
     if (stored.equals(data))
-      return { name, outcome: 'present', snapshotId: existing.id, bytes: data.length, addedPacked: 0 };
+      return {
+        name,
+        outcome: 'present',
+        snapshotId: existing.id,
+        bytes: data.length,
+        sha256: sha256Hex(data),
+        addedPacked: 0,
+      };
     throw new RepoError(
       'INVALID_ARGUMENT',
       `WAL file ${name} is already archived (snapshot ${existing.id.slice(0, 8)}) with different content (blake3 ${Buffer.from(blake3(stored)).toString('hex').slice(0, 16)}…, this one ${Buffer.from(blake3(data)).toString('hex').slice(0, 16)}…): refusing to overwrite; is a second server archiving into the same profile?`,
       { path: file, snapshot: existing.id },
     );
   }
+  // The snapshot's summary counts what this one segment added, also in a pusher that stores many.
+  Object.assign(repo.stats, {
+    blobsAdded: 0,
+    rawBytesAdded: 0,
+    storedBytesAdded: 0,
+    packsWritten: 0,
+    indexFilesWritten: 0,
+  });
   const res = await backupStream(
     repo,
     (async function* () {
@@ -121,11 +142,13 @@ export async function pushWal(
     name,
     { tags: [WAL_TAG, ...profile.tags], host: profile.host, signal },
   );
+  known?.set(name, { ...res.snapshot, id: res.snapshotId! });
   return {
     name,
     outcome: 'stored',
     snapshotId: res.snapshotId!,
     bytes: data.length,
+    sha256: sha256Hex(data),
     addedPacked: res.snapshot.summary!.data_added_packed,
   };
 }

@@ -18,6 +18,7 @@ import { walkTree } from '../tree/walk.js';
 import { newestAudit, readAuditLog, type StoredAuditEntry } from './audit.js';
 import type { ProfileConfig } from './config.js';
 import { belongsToProfile, openProfileRepository, type RepoAccess } from './repos.js';
+import { hasPhysicalDatabase, walStatus, type WalStatus } from './pg-wal-status.js';
 import { writeFileAtomic } from './state.js';
 
 export interface ObjectiveStatus {
@@ -56,6 +57,8 @@ export interface ProfileStatus {
     /** What the estimate covers, in words. */
     includes: string;
   };
+  /** Continuous WAL archiving of a `mode: physical` PostgreSQL entry (ops/pg-wal-status.ts). */
+  wal?: WalStatus;
   repositoryBytes?: number;
   logicalBytes?: number;
   dedupeRatio?: number;
@@ -135,6 +138,12 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
     const heads = newestPerPathSet(mine);
     st.groups = heads.map((sn) => ({ paths: sn.paths, id: sn.id, time: sn.time, ageSeconds: age(sn.time) }));
 
+    if (hasPhysicalDatabase(p)) st.wal = await walStatus(repo, p, now);
+    // With WAL archiving, a base backup's data is as fresh as the newest archived segment.
+    const walAge = st.wal?.ageSeconds;
+    if (walAge !== undefined)
+      for (const g of st.groups) if (g.paths.every((x) => st.wal!.basePaths.includes(x))) g.ageSeconds = walAge;
+
     const log = await readAuditLog(repo, { stateDir: opts.stateDir });
     const jobs = log.entries.filter((e) => e.operation === 'job' && e.profile === p.name);
     const lastJob = jobs[jobs.length - 1];
@@ -173,13 +182,14 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
         heads.map((h) => h.tree),
       );
       const rate = rated ? num(rated.details?.bytes_per_second) : undefined;
+      const wal = st.wal?.replayStoredBytes ?? 0;
       st.restore = {
-        storedBytes: stored,
+        storedBytes: stored + wal,
         snapshots: heads.map((h) => h.id),
         bytesPerSecond: rate,
         rateFrom: rated?.time,
-        estimatedSeconds: rate ? stored / rate : undefined,
-        includes: `reading and decrypting the ${heads.length === 1 ? 'newest snapshot' : `newest snapshots of ${heads.length} path sets`} at the read rate a check measured; writing the files is not included`,
+        estimatedSeconds: rate ? (stored + wal) / rate : undefined,
+        includes: `reading and decrypting the ${heads.length === 1 ? 'newest snapshot' : `newest snapshots of ${heads.length} path sets`}${st.wal ? ` and ${st.wal.replaySegments} archived WAL segments to replay` : ''} at the read rate a check measured; writing the files${st.wal ? " and PostgreSQL's replay" : ''} not included`,
       };
     }
     st.reachable = true;
@@ -211,7 +221,8 @@ function evaluate(p: ProfileConfig, st: ProfileStatus, _entries: StoredAuditEntr
     const expectedGroups = (p.sources.length > 0 ? 1 : 0) + p.databases.length;
     const oldest = st.groups.length > 0 ? Math.max(...st.groups.map((g) => g.ageSeconds)) : undefined;
     const missingGroup = st.groups.length < expectedGroups;
-    const met = unreachable === undefined && oldest !== undefined && oldest <= target && !missingGroup;
+    const walGaps = st.wal?.gaps.length ?? 0; // recovery stops at the first missing segment
+    const met = unreachable === undefined && oldest !== undefined && oldest <= target && !missingGroup && walGaps === 0;
     st.objectives.push({
       objective: 'rpo',
       met,
@@ -220,11 +231,13 @@ function evaluate(p: ProfileConfig, st: ProfileStatus, _entries: StoredAuditEntr
       valueSeconds: oldest,
       message:
         unreachable ??
-        (oldest === undefined
-          ? `no snapshot yet (RPO ${o.rpoText})`
-          : missingGroup
-            ? `only ${st.groups.length} of ${expectedGroups} backups (files, databases) have a snapshot (RPO ${o.rpoText})`
-            : `newest backup is ${formatElapsed(oldest, 'short')} old (RPO ${o.rpoText})`),
+        (walGaps > 0
+          ? `the archived WAL misses ${walGaps} segment(s) from ${st.wal!.gaps[0]}: recovery cannot pass it (RPO ${o.rpoText})`
+          : oldest === undefined
+            ? `no snapshot yet (RPO ${o.rpoText})`
+            : missingGroup
+              ? `only ${st.groups.length} of ${expectedGroups} backups (files, databases) have a snapshot (RPO ${o.rpoText})`
+              : `newest backup is ${formatElapsed(oldest, 'short')} old (RPO ${o.rpoText})`),
     });
   }
   if (p.check?.everyMs !== undefined) {
@@ -355,6 +368,8 @@ export function metricsText(statuses: ProfileStatus[], now = new Date()): string
       L,
       s.restore?.estimatedSeconds,
     );
+    put('repo_wal_newest_age_seconds', 'Age of the newest archived WAL segment.', L, s.wal?.ageSeconds);
+    put('repo_wal_missing_segments', 'WAL segments missing after the oldest base backup.', L, s.wal?.gaps.length);
     put('repo_repository_size_bytes', 'Bytes of all pack files of the repository.', L, s.repositoryBytes);
     put('repo_dedupe_ratio', 'Bytes of all snapshots as backed up, divided by the stored bytes.', L, s.dedupeRatio);
   }

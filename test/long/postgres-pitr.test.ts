@@ -2,12 +2,16 @@
 // its WAL with `repo wal push` as archive_command, a profile's `mode: physical` entry takes a base backup,
 // rows are committed before and after a recorded time, `repo pg restore --target-time` lays down the base
 // backup, a second server replays the archived WAL through `repo wal fetch`, and exactly the rows committed
-// before the time exist. Also: idempotent push, a conflicting push, a missing segment, bad names.
+// before the time exist. The server archives asynchronously (`wal push --spool`: a background pusher).
+// Also: idempotent push, a conflicting push (direct and through the spool), a missing segment reported by
+// wal status and by check, status's WAL RPO, a failing pusher pinging the healthcheck, bad names.
 // Every repo command runs as the postgres user when the test runs as root (the server runs the archive
 // command as that user, and the repository must stay writable for it).
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +24,11 @@ const BIN = pgBin();
 let dir = '';
 let job = '';
 let cfg = '';
+let spool = '';
+let hcPort = 0;
+/** Requests the healthcheck server on loopback received (method and path). */
+const pings: string[] = [];
+let hcServer: http.Server | undefined;
 const servers: string[] = [];
 const env: NodeJS.ProcessEnv = {};
 
@@ -97,10 +106,18 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)(
       fs.mkdirSync(job);
       fs.writeFileSync(path.join(job, 'repo.pass'), 'wal archive secret\n', { mode: 0o600 });
       port = await freePort();
+      hcServer = http.createServer((req, res) => {
+        pings.push(`${req.method} ${req.url}`);
+        req.resume();
+        req.on('end', () => res.end('OK'));
+      });
+      await new Promise<void>((r) => hcServer!.listen(0, '127.0.0.1', r));
+      hcPort = (hcServer.address() as net.AddressInfo).port;
+      spool = path.join(dir, 'spool');
       cfg = path.join(job, 'repo.yaml');
       fs.writeFileSync(
         cfg,
-        `profiles:\n  pg:\n    repository: ./repo\n    password-file: ./repo.pass\n    databases:\n      - { type: postgresql, name: postgres, host: 127.0.0.1, port: ${port}, user: backup, mode: physical }\n  gone:\n    repository: ./no-such-repo\n    password-file: ./repo.pass\n    sources: [/etc/hostname]\n`,
+        `profiles:\n  pg:\n    repository: ./repo\n    password-file: ./repo.pass\n    databases:\n      - { type: postgresql, name: postgres, host: 127.0.0.1, port: ${port}, user: backup, mode: physical }\n  gone:\n    repository: ./no-such-repo\n    password-file: ./repo.pass\n    sources: [/etc/hostname]\n    monitoring: { healthcheck: "http://127.0.0.1:${hcPort}/ping/gone" }\n`,
       );
       if (isRoot) spawnSync('chown', ['-R', 'postgres:postgres', dir]);
       Object.assign(env, {
@@ -128,7 +145,7 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)(
         'UTF8',
         '--no-sync',
       ]);
-      const archive = `${process.execPath} ${CLI} wal push --profile pg --config ${cfg} %p`;
+      const archive = `${process.execPath} ${CLI} wal push --profile pg --config ${cfg} --spool ${spool} %p`;
       // The lines the README tells users to put into postgresql.conf.
       fs.appendFileSync(
         path.join(dataDir, 'postgresql.conf'),
@@ -138,6 +155,7 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)(
     }, 180_000);
 
     afterAll(() => {
+      hcServer?.close();
       for (const d of servers) run([path.join(BIN!, 'pg_ctl'), '-D', d, '-m', 'immediate', '-w', 'stop'], false);
       if (dir !== '' && process.env.REPO_TEST_KEEP === undefined) fs.rmSync(dir, { recursive: true, force: true });
     });
@@ -165,6 +183,9 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)(
       psql(port, "INSERT INTO ledger VALUES (3, 'after the target')");
       const last = await switchAndArchive();
       expect(psql(port, 'SELECT failed_count FROM pg_stat_archiver')).toBe('0');
+      // Archived through the spool: the pusher acknowledged it, after storing it (its log says so).
+      expect(JSON.parse(fs.readFileSync(path.join(spool, 'acked', last), 'utf8')).size).toBe(16 * 1024 * 1024);
+      expect(fs.readFileSync(path.join(spool, 'pusher.log'), 'utf8')).toMatch(new RegExp(`${last}: stored`));
 
       const snaps = JSON.parse(
         repo('--json', '-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass'), 'snapshots').out,
@@ -243,6 +264,10 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)(
       expect(conflict.code).toBe(1);
       expect(conflict.err).toContain(`WAL file ${seg} is already archived`);
       expect(conflict.err).toContain('with different content');
+      const asyncConflict = repo('wal', 'push', '--profile', 'pg', '--config', cfg, '--spool', spool, changedPath);
+      expect(asyncConflict.code).toBe(1);
+      expect(asyncConflict.err).toContain('with different content');
+      expect(asyncConflict.err).toContain('asynchronous push');
 
       const missingDest = path.join(scratch, 'RECOVERYXLOG');
       const missing = repo('wal', 'fetch', '--profile', 'pg', '--config', cfg, '0000000100000000000000FF', missingDest);
@@ -259,6 +284,14 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)(
       const unreachable = repo('wal', 'push', '--profile', 'gone', '--config', cfg, fetched);
       expect(unreachable.code).toBe(10);
       expect(fs.existsSync(path.join(job, 'no-such-repo'))).toBe(false);
+      // The same through a spool: the pusher cannot open the repository, archive_command exits 10, and the
+      // profile's healthcheck hears that archiving fails.
+      const spool2 = path.join(dir, 'spool-gone');
+      const unreachableAsync = repo('wal', 'push', '--profile', 'gone', '--config', cfg, '--spool', spool2, fetched);
+      expect(unreachableAsync.code, unreachableAsync.err).toBe(10);
+      expect(fs.existsSync(path.join(job, 'no-such-repo'))).toBe(false);
+      expect(fs.readdirSync(path.join(spool2, 'acked'))).toEqual([]);
+      await until('the healthcheck failure ping', () => pings.some((p) => p.startsWith('POST /ping/gone/fail')), 10);
 
       const history = repo(
         'wal',
@@ -297,7 +330,18 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)(
       );
       expect(needed.code, needed.err).toBe(0);
 
-      // A needed segment lost from the repository is reported as a gap (exit 2).
+      // status: the newest segment's age is the profile's RPO of archiving.
+      const pst = repo('--json', 'status', '--config', cfg, 'pg');
+      const prof = JSON.parse(pst.out).profiles[0];
+      expect(prof.wal.newest, pst.err).toBe(seg);
+      expect(prof.wal.age_seconds).toBeGreaterThanOrEqual(0);
+      expect(prof.wal.gaps).toEqual([]);
+      const rp = ['-r', path.join(job, 'repo'), '--password-file', path.join(job, 'repo.pass')];
+      const checked = repo(...rp, 'check');
+      expect(checked.code, checked.out + checked.err).toBe(0);
+      expect(checked.out).toContain(`WAL chain complete from ${st.oldest_needed} to ${seg}`);
+
+      // A needed segment lost from the repository is reported as a gap (exit 2), and by check (exit 1).
       const snaps = JSON.parse(
         repo(
           '--json',
@@ -324,6 +368,12 @@ describe.skipIf(BIN === undefined && process.env.CI === undefined)(
       expect(broken.code).toBe(2);
       expect(broken.out).toContain(`chain: MISSING 1 segment(s)`);
       expect(broken.out).toContain(st.oldest_needed.slice(8));
+      const checkBroken = repo(...rp, 'check');
+      expect(checkBroken.code).toBe(1);
+      expect(checkBroken.out).toMatch(/error: host .*: the archived WAL has 1 missing segment\(s\) between/);
+      expect(checkBroken.out).toContain(st.oldest_needed.slice(8));
+      const statusBroken = JSON.parse(repo('--json', 'status', '--config', cfg, 'pg').out).profiles[0];
+      expect(statusBroken.wal.gaps).toEqual([st.oldest_needed.slice(8)]);
     }, 120_000);
   },
 );
