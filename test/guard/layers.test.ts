@@ -22,7 +22,7 @@ const LAYERS: string[][] = [
   ['maintenance'],
   ['ops'],
   ['index.ts'],
-  ['server'],
+  ['server', 'ui'],
   ['cli'],
 ];
 const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
