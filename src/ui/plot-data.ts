@@ -5,7 +5,7 @@
 
 import { errorMessage } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { computeStats } from '../maintenance/stats.js';
+import { computeStats, type StatsReport } from '../maintenance/stats.js';
 import { readAnalyses, type StoredAnalysis } from '../ops/analyses.js';
 import { readAuditLog } from '../ops/audit.js';
 import type { ProfileStatus } from '../ops/status.js';
@@ -103,9 +103,22 @@ function histogram(sizes: Iterable<number>): Distribution {
   return { upper: counts.slice(from).map((_, i) => 2 ** (from + i)), counts: counts.slice(from) };
 }
 
+/** The last stats computed per repository and the snapshots they were computed over: the UI asks again and again. */
+const statsCache = new WeakMap<Repository, { key: string; stats: Promise<StatsReport> }>();
+
+function statsOf(repo: Repository, all: StoredSnapshot[]): Promise<StatsReport> {
+  const key = all.map((s) => s.id).join(',') + `/${repo.index.size}`;
+  const hit = statsCache.get(repo);
+  if (hit !== undefined && hit.key === key) return hit.stats;
+  const stats = computeStats(repo, all, 'raw-data', { allSnapshots: true });
+  statsCache.set(repo, { key, stats });
+  stats.catch(() => statsCache.delete(repo));
+  return stats;
+}
+
 /** Per-snapshot series from `repo stats` over every snapshot (in time order, so "added" means first referenced). */
 async function snapshotSeries(repo: Repository, all: StoredSnapshot[], since?: Date): Promise<SnapshotSeries> {
-  const stats = await computeStats(repo, all, 'raw-data', { allSnapshots: true });
+  const stats = await statsOf(repo, all);
   const byId = new Map(all.map((s) => [s.id, s]));
   const out: SnapshotSeries = {
     id: [],

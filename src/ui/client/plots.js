@@ -61,6 +61,10 @@
       box.appendChild(el('p', { class: 'empty', text: 'no data yet' }));
       return null;
     }
+    // One point (or several at one time) gives no range: show a day around it instead of years.
+    opts.scales = opts.scales || {};
+    if (!opts.scales.x)
+      opts.scales.x = { range: (u, min, max) => (max - min < 60 ? [min - 43200, max + 43200] : [min, max]) };
     opts.width = width(box);
     opts.height = Math.round(Math.min(320, Math.max(200, opts.width * 0.45)));
     const u = new uPlot(opts, data, box);
@@ -72,7 +76,7 @@
   const bytesAxis = (scale, side) => ({
     scale: scale,
     side: side,
-    size: 70,
+    size: 84,
     values: (u, vals) => vals.map(bytes),
   });
 
@@ -92,7 +96,7 @@
       title,
       note,
       {
-        scales: { x: { time: false } },
+        scales: { x: { time: false, range: () => [-0.5, upper.length - 0.5] } },
         axes: [
           { values: (u, vals) => vals.map((v) => (upper[v] !== undefined ? '≤' + bytes(upper[v]) : '')), size: 50 },
           { size: 60 },
@@ -269,7 +273,7 @@
             value: (u, v) => bytes(v) + '/s',
           },
         ],
-        axes: [{}, { size: 70, values: (u, vals) => vals.map((v) => bytes(v) + '/s') }],
+        axes: [{}, { size: 96, values: (u, vals) => vals.map((v) => bytes(v) + '/s') }],
       },
       [rated.map((c) => c.time), rated.map((c) => c.bytesPerSecond)],
     );
