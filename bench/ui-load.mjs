@@ -2,6 +2,7 @@
 // Page load of `repo ui` for a repository with many snapshots: from navigation to every chart drawn (the plots
 // page) and to the timeline listed, in Debian's headless Chromium (playwright-core, no browser download).
 // Usage: node bench/ui-load.mjs [SNAPSHOTS=1000] [RUNS=5]   (after npm run build; needs /usr/bin/chromium)
+// UI_BENCH_REPO=DIR reuses (or, if missing, keeps) the repository made there instead of a temporary one.
 // The snapshots are made cheaply in one process through the library: a tiny tree, one file changed per
 // snapshot and a new small file every tenth, one hour apart.
 
@@ -21,28 +22,33 @@ const PW = 'ui bench password';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-ui-bench-'));
 const src = path.join(tmp, 'src');
 fs.mkdirSync(src);
-const repoDir = path.join(tmp, 'repo');
-const backend = await lib.LocalBackend.createAt(repoDir);
-const repo = await lib.Repository.init(backend, PW, { kdf: lib.CHEAP_TEST_SCRYPT });
-const base = Date.now() - count * 3600_000;
+const repoDir = process.env.UI_BENCH_REPO ?? path.join(tmp, 'repo');
+const reuse = fs.existsSync(path.join(repoDir, 'config'));
 const made = Date.now();
-let parent;
-const cwd = process.cwd();
-process.chdir(tmp);
-for (let i = 0; i < count; i++) {
-  fs.writeFileSync(path.join(src, 'counter.txt'), `snapshot ${i}\n`.repeat(1 + (i % 50)));
-  if (i % 10 === 0) fs.writeFileSync(path.join(src, `f${i}.bin`), Buffer.alloc(4096 + i, i % 251));
-  const r = await lib.backupPaths(repo, ['src'], {
-    time: new Date(base + i * 3600_000),
-    host: i % 3 === 0 ? 'laptop' : 'server',
-    tags: i % 24 === 0 ? ['daily'] : [],
-    parent,
-  });
-  parent = { ...r.snapshot, id: r.snapshotId };
+if (!reuse) await makeSnapshots();
+
+async function makeSnapshots() {
+  const backend = await lib.LocalBackend.createAt(repoDir);
+  const repo = await lib.Repository.init(backend, PW, { kdf: lib.CHEAP_TEST_SCRYPT });
+  const base = Date.now() - count * 3600_000;
+  let parent;
+  const cwd = process.cwd();
+  process.chdir(tmp);
+  for (let i = 0; i < count; i++) {
+    fs.writeFileSync(path.join(src, 'counter.txt'), `snapshot ${i}\n`.repeat(1 + (i % 50)));
+    if (i % 10 === 0) fs.writeFileSync(path.join(src, `f${i}.bin`), Buffer.alloc(4096 + i, i % 251));
+    const r = await lib.backupPaths(repo, ['src'], {
+      time: new Date(base + i * 3600_000),
+      host: i % 3 === 0 ? 'laptop' : 'server',
+      tags: i % 24 === 0 ? ['daily'] : [],
+      parent,
+    });
+    parent = { ...r.snapshot, id: r.snapshotId };
+  }
+  process.chdir(cwd);
+  await repo.close();
 }
-process.chdir(cwd);
-await repo.close();
-console.log(`made ${count} snapshots in ${((Date.now() - made) / 1000).toFixed(1)} s (${repoDir})`);
+if (!reuse) console.log(`made ${count} snapshots in ${((Date.now() - made) / 1000).toFixed(1)} s (${repoDir})`);
 
 const env = { ...process.env, REPO_REPOSITORY: repoDir, REPO_PASSWORD: PW, REPO_STATE_DIR: path.join(tmp, 'state') };
 const child = spawn(process.execPath, [path.join(root, 'dist/bundle/repo.js'), 'ui', '--no-cache'], {
@@ -75,14 +81,15 @@ async function timed(hash, selector) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const plots = [];
 const timeline = [];
+let points;
 for (let i = 0; i < runs; i++) {
   plots.push(await timed('#/plots', 'body[data-ready="plots"]'));
+  points = await page.evaluate(() => window.__repoPlots?.growth?.data[0].length);
   timeline.push(await timed('#/', 'body[data-ready="timeline"]'));
 }
-const points = await page.evaluate(() => window.__repoPlots?.growth?.data[0].length);
 console.log(`plots page (navigation → every chart drawn), ${points} points per series:`);
 console.log(`  first (stats computed): ${plots[0].toFixed(0)} ms; median of ${runs}: ${median(plots).toFixed(0)} ms`);
 console.log(`timeline page, median of ${runs}: ${median(timeline).toFixed(0)} ms`);
 await browser.close();
 child.kill('SIGTERM');
-fs.rmSync(tmp, { recursive: true, force: true });
+fs.rmSync(tmp, { recursive: true, force: true }); // UI_BENCH_REPO, if given, stays

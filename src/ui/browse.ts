@@ -8,7 +8,7 @@ import { shortId } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
 import { resolveSnapshotPath, type ResolvedPath } from '../restorer/index.js';
 import { diffTrees, type DiffChange, type DiffStats } from '../snapshot/diff.js';
-import { findSnapshot, listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
+import { findSnapshot, listSnapshots, type SnapshotReader, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type NodeType } from '../tree/node.js';
 import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
 import { ValidatingReader } from '../tree/validate-reader.js';
@@ -35,9 +35,9 @@ function num(v: unknown): number | null {
 }
 
 /** Snapshots grouped by host and path set (as `forget` groups them), newest group activity first. */
-export async function timeline(repo: Repository): Promise<TimelineGroup[]> {
+export async function timeline(snaps: SnapshotReader): Promise<TimelineGroup[]> {
   const groups = new Map<string, TimelineGroup>();
-  for (const sn of await listSnapshots(repo)) {
+  for (const sn of await listSnapshots(snaps)) {
     const paths = [...sn.paths].sort();
     const key = JSON.stringify([sn.hostname, paths]);
     let g = groups.get(key);
@@ -74,9 +74,14 @@ export interface Located {
 }
 
 /** The snapshot (id, prefix or "latest") and the node at `path` in it; NotFoundError when it has none. */
-export async function locate(repo: Repository, ref: string, rawPath: string | null): Promise<Located> {
+export async function locate(
+  repo: Repository,
+  ref: string,
+  rawPath: string | null,
+  snaps: SnapshotReader = repo,
+): Promise<Located> {
   const path = snapshotPath(rawPath);
-  const sn = await findSnapshot(repo, ref);
+  const sn = await findSnapshot(snaps, ref);
   return { sn, path, resolved: await resolveSnapshotPath(repo, sn, path) };
 }
 
@@ -113,8 +118,13 @@ function entryOf(n: {
 }
 
 /** One directory of a snapshot (or the one entry a file path names), unsafe nodes left out and reported. */
-export async function listDirectory(repo: Repository, ref: string, rawPath: string | null): Promise<Listing> {
-  const { sn, path, resolved } = await locate(repo, ref, rawPath);
+export async function listDirectory(
+  repo: Repository,
+  ref: string,
+  rawPath: string | null,
+  snaps: SnapshotReader = repo,
+): Promise<Listing> {
+  const { sn, path, resolved } = await locate(repo, ref, rawPath, snaps);
   const warnings: string[] = [];
   const listing: Listing = {
     snapshot: {
@@ -160,9 +170,14 @@ export interface DiffView {
 const MAX_CHANGES = 5000;
 
 /** `repo diff A B` as data (snapshot/diff.ts), unsafe nodes left out as the CLI's diff does. */
-export async function diffView(repo: Repository, refA: string, refB: string): Promise<DiffView> {
-  const a = await findSnapshot(repo, refA);
-  const b = await findSnapshot(repo, refB);
+export async function diffView(
+  repo: Repository,
+  refA: string,
+  refB: string,
+  snaps: SnapshotReader = repo,
+): Promise<DiffView> {
+  const a = await findSnapshot(snaps, refA);
+  const b = await findSnapshot(snaps, refB);
   const warnings: string[] = [];
   const reader = (sn: StoredSnapshot) => {
     const r = new ValidatingReader(

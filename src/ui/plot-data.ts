@@ -10,7 +10,7 @@ import { readAnalyses, type StoredAnalysis } from '../ops/analyses.js';
 import { readAuditLog } from '../ops/audit.js';
 import type { ProfileStatus } from '../ops/status.js';
 import type { Repository } from '../repository/repository.js';
-import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
+import { listSnapshots, type SnapshotReader, type StoredSnapshot } from '../snapshot/snapshot.js';
 
 /** One point per snapshot, in time order; `time` in Unix seconds (what uPlot takes). */
 export interface SnapshotSeries {
@@ -87,6 +87,8 @@ export interface PlotDataOptions {
   /** The profiles' statuses (the CLI reads repo.yaml); a thrown error becomes `profilesNote`. */
   profiles?: () => Promise<ProfileStatus[] | null>;
   stateDir?: string;
+  /** Where snapshot files are read (the UI passes its cache); default the repository. */
+  snapshots?: SnapshotReader;
 }
 
 const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
@@ -180,7 +182,7 @@ export async function plotData(repo: Repository, opts: PlotDataOptions = {}): Pr
   const now = opts.now ?? new Date();
   const since = opts.since;
   const sinceS = since === undefined ? -Infinity : since.getTime() / 1000;
-  const all = await listSnapshots(repo);
+  const all = await listSnapshots(opts.snapshots ?? repo);
   const snapshots = await snapshotSeries(repo, all, since);
 
   const dataSizes: number[] = [];

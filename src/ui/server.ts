@@ -19,6 +19,7 @@ import { asset, ASSETS, type AssetName } from './assets.js';
 import { diffView, listDirectory, locate, timeline } from './browse.js';
 import { contentType } from './content-type.js';
 import { pageHtml } from './page.js';
+import { SnapshotFiles } from './snapshot-files.js';
 import { plotData, type PlotDataOptions } from './plot-data.js';
 
 /** How the CLI writes a file's bytes and a directory as tar (cli/dump.ts), handed in so both serve the same bytes. */
@@ -84,8 +85,10 @@ export class UiServer {
   private readonly server: http.Server;
   private readonly access: Access;
   private readonly abort = new AbortController();
+  private readonly snapshots: SnapshotFiles;
 
   constructor(private readonly opts: UiServerOptions) {
+    this.snapshots = new SnapshotFiles(opts.repo);
     this.access = new Access(opts.token, opts.password);
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, err));
@@ -170,13 +173,13 @@ export class UiServer {
         });
         return;
       case '/api/timeline':
-        return this.json(res, await timeline(repo));
+        return this.json(res, await timeline(this.snapshots));
       case '/api/ls':
-        return this.json(res, await listDirectory(repo, q.get('snapshot') ?? 'latest', q.get('path')));
+        return this.json(res, await listDirectory(repo, q.get('snapshot') ?? 'latest', q.get('path'), this.snapshots));
       case '/api/diff':
-        return this.json(res, await diffView(repo, q.get('a') ?? '', q.get('b') ?? ''));
+        return this.json(res, await diffView(repo, q.get('a') ?? '', q.get('b') ?? '', this.snapshots));
       case '/api/plots':
-        return this.json(res, await plotData(repo, this.opts.plots));
+        return this.json(res, await plotData(repo, { ...this.opts.plots, snapshots: this.snapshots }));
       case '/api/file':
         return this.file(res, q.get('snapshot') ?? 'latest', q.get('path'), q.get('download') === '1');
       case '/api/archive':
@@ -194,7 +197,7 @@ export class UiServer {
 
   private async file(res: ServerResponse, ref: string, rawPath: string | null, download: boolean): Promise<void> {
     const repo = this.opts.repo;
-    const { path: p, resolved } = await locate(repo, ref, rawPath);
+    const { path: p, resolved } = await locate(repo, ref, rawPath, this.snapshots);
     const node = resolved.node;
     if (node === undefined || node.type !== 'file')
       throw new RepoError('INVALID_ARGUMENT', `${p} is not a regular file`, { path: p });
@@ -217,7 +220,7 @@ export class UiServer {
         `unsupported archive format ${JSON.stringify(format.slice(0, 20))}: only tar`,
       );
     const repo = this.opts.repo;
-    const { sn, path: p, resolved } = await locate(repo, ref, rawPath);
+    const { sn, path: p, resolved } = await locate(repo, ref, rawPath, this.snapshots);
     const base = p === '/' ? `snapshot-${sn.id.slice(0, 8)}` : (p.split('/').pop() ?? 'archive');
     res.writeHead(200, {
       ...SECURITY_HEADERS,

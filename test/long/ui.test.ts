@@ -28,6 +28,8 @@ let tmp: string;
 let shots: string;
 let stateDir: string;
 let browser: Browser;
+/** The desktop browser context that opened the token URL: later tests use its cookie. */
+let desktop: { context: BrowserContext; page: Page };
 const servers: { child: ChildProcess; url: string; base: string }[] = [];
 
 function env(): Record<string, string> {
@@ -85,6 +87,13 @@ async function newPage(width: number, height: number): Promise<{ context: Browse
   return { context, page: await context.newPage() };
 }
 
+/** Goes to a page of the UI (a hash route of the loaded page, or a fresh load) and waits until it is drawn. */
+async function go(page: Page, url: string, name: string): Promise<void> {
+  await page.evaluate(() => document.body?.removeAttribute('data-ready')).catch(() => undefined);
+  await page.goto(url);
+  await ready(page, name);
+}
+
 async function ready(page: Page, name: string): Promise<void> {
   await page.waitForSelector(`body[data-ready="${name}"]`, { timeout: 20_000 });
 }
@@ -118,6 +127,7 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
   }, 90_000);
 
   afterAll(async () => {
+    await desktop?.context.close();
     await browser?.close();
     for (const s of servers) s.child.kill('SIGTERM');
   });
@@ -134,7 +144,8 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
   });
 
   it('opens the timeline, walks to a file, previews it and downloads it byte for byte', async () => {
-    const { context, page } = await newPage(1280, 800);
+    desktop = await newPage(1280, 800);
+    const { context, page } = desktop;
     await page.goto(ui.url);
     await ready(page, 'timeline');
     expect(page.url()).not.toContain('token='); // traded for the cookie
@@ -176,8 +187,7 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
     );
 
     // An image is previewed as an image the browser decoded.
-    await page.goto(ui.base + '/#/browse?snapshot=latest&path=%2Fsrc%2Fdocs%2Fpicture.png');
-    await ready(page, 'browse');
+    await go(page, ui.base + '/#/browse?snapshot=latest&path=%2Fsrc%2Fdocs%2Fpicture.png', 'browse');
     await page.waitForFunction(() => (document.querySelector('.preview img') as HTMLImageElement | null)?.complete);
     expect(await page.$eval('.preview img', (i) => (i as HTMLImageElement).naturalWidth)).toBe(2);
 
@@ -186,15 +196,11 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
     const res = await page.request.get(`${ui.base}/api/file?snapshot=latest&path=${encodeURIComponent(htmlPath)}`);
     expect(res.headers()['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.headers()['content-security-policy']).toMatch(/^sandbox/);
-    await context.close();
   });
 
   it('downloads a directory as tar with the same bytes as the source', async () => {
-    const { context, page } = await newPage(1280, 800);
-    await page.goto(ui.url);
-    await ready(page, 'timeline');
-    await page.goto(ui.base + '/#/browse?snapshot=latest&path=%2Fsrc%2Fdocs');
-    await ready(page, 'browse');
+    const { page } = desktop;
+    await go(page, ui.base + '/#/browse?snapshot=latest&path=%2Fsrc%2Fdocs', 'browse');
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.getByRole('link', { name: 'Download as .tar' }).click(),
@@ -206,7 +212,6 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
     fs.mkdirSync(out);
     execFileSync('tar', ['-xf', tarFile, '-C', out]);
     execFileSync('diff', ['-r', path.join(tmp, 'src', 'docs'), path.join(out, 'docs')]);
-    await context.close();
   });
 
   it('draws every plot, with one point per snapshot, at desktop and phone sizes', async () => {
@@ -214,10 +219,11 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
       ['desktop', 1280, 800],
       ['phone', 390, 844],
     ] as const) {
-      const { context, page } = await newPage(w, h);
-      await page.goto(ui.url);
-      await ready(page, 'timeline');
-      await page.screenshot({ path: path.join(shots, `timeline-${name}.png`) });
+      const { context, page } = name === 'desktop' ? desktop : await newPage(w, h);
+      if (name === 'phone') {
+        await go(page, ui.url, 'timeline');
+        await page.screenshot({ path: path.join(shots, `timeline-${name}.png`) });
+      }
       await page.getByRole('link', { name: 'Plots' }).click();
       await ready(page, 'plots');
       const points = await page.evaluate(() => {
@@ -234,24 +240,21 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
       const widest = await page.$$eval('canvas', (cs) => Math.max(...cs.map((c) => c.getBoundingClientRect().right)));
       expect(widest).toBeLessThanOrEqual(w);
       await page.screenshot({ path: path.join(shots, `plots-${name}.png`), fullPage: true });
-      await context.close();
+      if (name === 'phone') await context.close();
     }
   });
 
   it('shows the diff of two snapshots', async () => {
-    const { context, page } = await newPage(1280, 800);
-    await page.goto(ui.url);
-    await ready(page, 'timeline');
+    const { page } = desktop;
+    await go(page, ui.base + '/#/', 'timeline');
     await page.getByRole('link', { name: 'diff with previous' }).first().click();
     await ready(page, 'diff');
     const changes = await page.locator('ul.changes li').allTextContents();
     expect(changes).toEqual(['+/src/docs/more.bin']);
-    await context.close();
   });
 
   it('refuses paths outside a snapshot and restore without --allow-restore', async () => {
-    const { context, page } = await newPage(1280, 800);
-    await page.goto(ui.url);
+    const { context, page } = desktop;
     const [c] = await context.cookies();
     const cookie = `${c.name}=${c.value}`;
     for (const p of ['/src/../..', '../../etc/passwd', '/src/docs/..', '/src/docs/../../../etc/passwd'])
@@ -273,7 +276,6 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
     });
     expect(r.status()).toBe(403);
     expect(fs.existsSync(path.join(tmp, 'nope'))).toBe(false);
-    await context.close();
   });
 
   it('restores a path into a new directory with --allow-restore, and refuses to listen beyond loopback without TLS', async () => {
@@ -281,8 +283,7 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
     const { context, page } = await newPage(390, 844);
     await page.goto(second.url);
     await ready(page, 'timeline');
-    await page.goto(second.base + '/#/browse?snapshot=latest&path=%2Fsrc%2Fdocs');
-    await ready(page, 'browse');
+    await go(page, second.base + '/#/browse?snapshot=latest&path=%2Fsrc%2Fdocs', 'browse');
     const target = path.join(tmp, 'restored');
     await page.getByRole('textbox', { name: 'restore target directory' }).fill(target);
     await page.getByRole('button', { name: 'Restore here' }).click();

@@ -61,10 +61,16 @@
       box.appendChild(el('p', { class: 'empty', text: 'no data yet' }));
       return null;
     }
-    // One point (or several at one time) gives no range: show a day around it instead of years.
+    // A fixed x range around the data with a small margin: uPlot's own range for one point (or a few seconds
+    // of snapshots) spans years.
     opts.scales = opts.scales || {};
-    if (!opts.scales.x)
-      opts.scales.x = { range: (u, min, max) => (max - min < 60 ? [min - 43200, max + 43200] : [min, max]) };
+    if (!opts.scales.x) {
+      const xs = data[0];
+      const lo = Math.min.apply(null, xs);
+      const hi = Math.max.apply(null, xs);
+      const pad = hi > lo ? (hi - lo) * 0.04 : 600;
+      opts.scales.x = { time: true, auto: false, range: [lo - pad, hi + pad] };
+    }
     opts.width = width(box);
     opts.height = Math.round(Math.min(320, Math.max(200, opts.width * 0.45)));
     const u = new uPlot(opts, data, box);
