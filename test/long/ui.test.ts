@@ -333,4 +333,14 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
     await page.screenshot({ path: path.join(shots, 'report-desktop.png'), fullPage: true });
     await context.close();
   });
+
+  it('shows a snapshot made while it runs, and browses its new file', async () => {
+    const { page } = desktop;
+    fs.writeFileSync(path.join(tmp, 'src', 'docs', 'late.txt'), 'written while the UI runs\n');
+    await ok(['backup', 'src', '--tag', 'late']);
+    await go(page, ui.base + '/#/', 'timeline');
+    expect(await page.locator('li.snap').count()).toBe(4);
+    await go(page, ui.base + '/#/browse?snapshot=latest&path=%2Fsrc%2Fdocs%2Flate.txt', 'browse');
+    expect(await page.locator('pre.text').textContent()).toBe('written while the UI runs\n');
+  });
 });
