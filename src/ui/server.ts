@@ -20,6 +20,7 @@ import { diffView, listDirectory, locate, timeline } from './browse.js';
 import { contentType } from './content-type.js';
 import { pageHtml } from './page.js';
 import { SnapshotFiles } from './snapshot-files.js';
+import { writeZip } from './zip.js';
 import { plotData, type PlotDataOptions } from './plot-data.js';
 
 /** How the CLI writes a file's bytes and a directory as tar (cli/dump.ts), handed in so both serve the same bytes. */
@@ -214,21 +215,26 @@ export class UiServer {
   }
 
   private async archive(res: ServerResponse, ref: string, rawPath: string | null, format: string): Promise<void> {
-    if (format !== 'tar')
+    if (format !== 'tar' && format !== 'zip')
       throw new RepoError(
         'INVALID_ARGUMENT',
-        `unsupported archive format ${JSON.stringify(format.slice(0, 20))}: only tar`,
+        `unsupported archive format ${JSON.stringify(format.slice(0, 20))}: tar or zip`,
       );
     const repo = this.opts.repo;
     const { sn, path: p, resolved } = await locate(repo, ref, rawPath, this.snapshots);
+    if (resolved.node !== undefined && resolved.treeId === undefined)
+      throw new RepoError('INVALID_ARGUMENT', `${p} is not a directory: download it as a file`, { path: p });
     const base = p === '/' ? `snapshot-${sn.id.slice(0, 8)}` : (p.split('/').pop() ?? 'archive');
     res.writeHead(200, {
       ...SECURITY_HEADERS,
-      'content-type': 'application/x-tar',
-      'content-disposition': contentDisposition('attachment', `${base}.tar`),
+      'content-type': format === 'zip' ? 'application/zip' : 'application/x-tar',
+      'content-disposition': contentDisposition('attachment', `${base}.${format}`),
     });
+    const warn = (line: string) => this.opts.log(`ui: ${line}`);
     await this.stream(res, (signal) =>
-      this.opts.dumper.archive(repo, sn, resolved, p, res, signal, (line) => this.opts.log(`ui: ${line}`)),
+      format === 'zip'
+        ? writeZip(repo, sn, resolved, p, res, signal, warn, this.opts.dumper)
+        : this.opts.dumper.archive(repo, sn, resolved, p, res, signal, warn),
     );
     res.end();
   }

@@ -198,7 +198,7 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
     expect(res.headers()['content-security-policy']).toMatch(/^sandbox/);
   });
 
-  it('downloads a directory as tar with the same bytes as the source', async () => {
+  it('downloads a directory as tar and as zip with the same bytes as the source', async () => {
     const { page } = desktop;
     await go(page, ui.base + '/#/browse?snapshot=latest&path=%2Fsrc%2Fdocs', 'browse');
     const [download] = await Promise.all([
@@ -212,6 +212,17 @@ describe.skipIf(!haveChromium)('repo ui and repo report in Chromium', () => {
     fs.mkdirSync(out);
     execFileSync('tar', ['-xf', tarFile, '-C', out]);
     execFileSync('diff', ['-r', path.join(tmp, 'src', 'docs'), path.join(out, 'docs')]);
+
+    const [zipped] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download as .zip' }).click(),
+    ]);
+    expect(zipped.suggestedFilename()).toBe('docs.zip');
+    const zipFile = path.join(shots, 'docs.zip');
+    await zipped.saveAs(zipFile);
+    const unzipped = path.join(tmp, 'unzipped');
+    execFileSync('unzip', ['-q', zipFile, '-d', unzipped]);
+    execFileSync('diff', ['-r', path.join(tmp, 'src', 'docs'), path.join(unzipped, 'docs')]);
   });
 
   it('draws every plot, with one point per snapshot, at desktop and phone sizes', async () => {

@@ -150,11 +150,15 @@
       when(ls.snapshot.time) + ' · ' + ls.snapshot.paths.join(' '),
     );
     main.appendChild(crumbs(ls.snapshot.id, ls.path));
-    const archive =
-      '/api/archive?' + new URLSearchParams({ snapshot: ls.snapshot.id, path: ls.path, format: 'tar' }).toString();
+    const archive = function (format) {
+      return (
+        '/api/archive?' + new URLSearchParams({ snapshot: ls.snapshot.id, path: ls.path, format: format }).toString()
+      );
+    };
     main.appendChild(
       el('div', { class: 'actions' }, [
-        el('a', { href: archive, class: 'button', download: '', text: 'Download as .tar' }),
+        el('a', { href: archive('tar'), class: 'button', download: '', text: 'Download as .tar' }),
+        el('a', { href: archive('zip'), class: 'button', download: '', text: 'Download as .zip' }),
       ]),
     );
     const rows = ls.entries.map(function (e) {
