@@ -34,6 +34,19 @@ export interface FileInfo {
 }
 
 /**
+ * A file being stored piece by piece (Backend.beginUpload): nothing is visible under any name until commit(),
+ * and a process killed before it leaves at most a temporary file that cleanup removes.
+ */
+export interface Upload {
+  /** Appends bytes. The upload does not keep `part` after the promise settles, so the caller may reuse it. */
+  write(part: Uint8Array): Promise<void>;
+  /** Makes what was written durable and visible as `h` (of the type the upload was begun for), atomically. */
+  commit(h: Handle): Promise<void>;
+  /** Discards what was written. Never throws. */
+  abort(): Promise<void>;
+}
+
+/**
  * A place that stores repository files. Implementations never look inside the bytes.
  *
  * Contract shared by all implementations:
@@ -61,6 +74,13 @@ export interface Backend {
    * copy of; every other backend ignores it.
    */
   save(h: Handle, data: SaveData, opts?: SaveOptions): Promise<void>;
+
+  /**
+   * Optional: starts storing a file of `type` whose name is known only at the end (a pack, named by the hash
+   * of its bytes), so the writer need not hold it in memory. Only a backend that stores files itself offers
+   * it; a wrapper does not inherit it, so writers fall back to save() through every wrapper's own rules.
+   */
+  beginUpload?(type: FileType, opts?: { signal?: AbortSignal }): Promise<Upload>;
 
   /**
    * Returns the whole file, or the range [offset, offset+length) when offset and/or length are
@@ -94,6 +114,17 @@ export interface Backend {
 /** True for a NotFoundError (or any RepoError with code 'NOT_FOUND'). */
 export function isNotFound(err: unknown): boolean {
   return isRepoError(err, 'NOT_FOUND');
+}
+
+/** exists() of a backend through its stat(): true, false when stat finds nothing, or stat's error as it is. */
+export async function existsByStat(stat: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await stat();
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
 }
 
 /** Whether `name` is a valid handle name for `type`. */

@@ -6,10 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import os from 'node:os';
 import * as path from 'node:path';
-import { RepoError } from '../core/errors.js';
-import { createBlake3 } from '../crypto/blake3.js';
+import { RepoError, errnoCode } from '../core/errors.js';
 import {
   type Backend,
   type FileInfo,
@@ -26,6 +24,9 @@ import {
   validateRangeArgs,
 } from './backend.js';
 import { WrappingBackend, unwrap } from './stack.js';
+import { CACHEDIR_TAG, DIR_MODE, FILE_MODE, TEMP_PREFIX, blake3Hex } from './cache-dir.js';
+
+export { defaultCacheDir } from './cache-dir.js';
 
 /** Where the cache lives and how it checks files. */
 export interface CacheOptions {
@@ -55,47 +56,6 @@ export interface CacheStats {
   dropped: number;
   /** Cached files removed because the repository no longer has them. */
   stale: number;
-}
-
-const DIR_MODE = 0o700;
-const FILE_MODE = 0o600;
-const TEMP_PREFIX = '.tmp-';
-const CACHEDIR_TAG =
-  'Signature: 8a477f597d28d172789f06886806bc55\n' +
-  '# This file is a cache directory tag created by repo.\n' +
-  '# For information about cache directory tags, see https://bford.info/cachedir/\n';
-
-/**
- * The cache base directory for an environment: $REPO_CACHE_DIR, else $XDG_CACHE_HOME/repo, else
- * ~/.cache/repo (%LOCALAPPDATA%\repo on Windows). Undefined when none can be determined.
- */
-export function defaultCacheDir(env: Record<string, string | undefined> = process.env): string | undefined {
-  const set = (v: string | undefined) => (v !== undefined && v.trim() !== '' ? v : undefined);
-  const explicit = set(env.REPO_CACHE_DIR);
-  if (explicit !== undefined) return path.resolve(explicit);
-  const xdg = set(env.XDG_CACHE_HOME);
-  if (xdg !== undefined && path.isAbsolute(xdg)) return path.join(xdg, 'repo');
-  if (process.platform === 'win32' && set(env.LOCALAPPDATA) !== undefined) return path.join(env.LOCALAPPDATA!, 'repo');
-  let home = set(env.HOME);
-  if (home === undefined) {
-    try {
-      home = os.homedir();
-    } catch {
-      return undefined;
-    }
-  }
-  return home === '' ? undefined : path.join(home, '.cache', 'repo');
-}
-
-function blake3Hex(parts: readonly Uint8Array[]): string {
-  const h = createBlake3();
-  for (const p of parts) h.update(p);
-  return h.digest().toString('hex');
-}
-
-function errnoCode(err: unknown): string | undefined {
-  const c = (err as { code?: unknown } | null)?.code;
-  return typeof c === 'string' ? c : undefined;
 }
 
 /** Rejects as soon as `signal` aborts, without cancelling `p` (which others may share). */

@@ -40,6 +40,7 @@ export {
 export type { SftpBackend } from './sftp.js';
 export {
   openBackend,
+  openBackendWithoutConfig,
   createBackend,
   parseLocation,
   requestCounts,

@@ -6,7 +6,11 @@ import type { Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { BackendError, NotFoundError, RepoError } from '../core/errors.js';
+import { BackendError, RepoError } from '../core/errors.js';
+import { DIR_MODE, ensureDir, errnoCode, FILE_MODE, mapFsError, syncDir, TEMP_PREFIX, writeParts } from './local-fs.js';
+import { LocalUpload } from './local-upload.js';
+
+export { mapFsError, TEMP_PREFIX } from './local-fs.js';
 import { isIdHex } from '../core/id.js';
 import {
   type Backend,
@@ -23,92 +27,12 @@ import {
   saveDataParts,
 } from './backend.js';
 
-/** Prefix of temporary files written before the atomic rename. */
-export const TEMP_PREFIX = '.tmp-';
 /** Default age after which cleanupTemporaryFiles() considers a temporary file abandoned. */
 export const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
-const FILE_MODE = 0o600;
-const DIR_MODE = 0o700;
-/** Largest single write; between writes an abort signal is checked. */
-const WRITE_CHUNK = 8 * 1024 * 1024;
-/** Buffers in one writev (Linux's IOV_MAX). */
-const IOV_MAX = 1024;
 /** How many stat() calls list() runs at once. */
 const STAT_BATCH = 64;
 const SUBDIR_RE = /^[0-9a-f]{2}$/;
-
-function errnoCode(err: unknown): string | undefined {
-  if (err !== null && typeof err === 'object' && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
-
-/**
- * Maps a Node fs error for the repository file `file` (relative layout path) to a RepoError:
- * ENOENT → NotFoundError; ENOSPC/EDQUOT → BackendError "disk full"; EACCES/EPERM → BackendError
- * "permission denied"; an AbortError → RepoError('INTERRUPTED'); anything else → BackendError with
- * the original error as cause. RepoErrors pass through unchanged.
- */
-export function mapFsError(err: unknown, file: string, action = 'access'): RepoError {
-  if (err instanceof RepoError) return err;
-  const code = errnoCode(err);
-  const ctx = code === undefined ? { file } : { file, errno: code };
-  const opts = { cause: err };
-  if (code === 'ABORT_ERR' || (err instanceof Error && err.name === 'AbortError')) {
-    return new RepoError('INTERRUPTED', 'operation aborted', { file }, opts);
-  }
-  switch (code) {
-    case 'ENOENT':
-      return action === 'save'
-        ? new NotFoundError(`cannot save ${file}: its directory does not exist`, ctx, opts)
-        : new NotFoundError(`${file} not found`, ctx, opts);
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return new BackendError(`disk full: cannot ${action} ${file}`, ctx, opts);
-    case 'EACCES':
-    case 'EPERM':
-      return new BackendError(`permission denied: cannot ${action} ${file}`, ctx, opts);
-    default: {
-      const detail = err instanceof Error ? err.message : String(err);
-      return new BackendError(`cannot ${action} ${file}: ${detail}`, ctx, opts);
-    }
-  }
-}
-
-/** Errors from fsync on a directory that mean "not supported here", not "failed". */
-function isIgnorableDirSyncError(err: unknown): boolean {
-  const code = errnoCode(err);
-  if (code === 'EINVAL' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return true;
-  // Windows cannot open or fsync a directory.
-  return process.platform === 'win32' && (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES');
-}
-
-async function syncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await fs.open(dir, 'r');
-    await fh.sync();
-  } catch (err) {
-    if (!isIgnorableDirSyncError(err)) throw err;
-  } finally {
-    await fh?.close();
-  }
-}
-
-/** Creates dir (if missing) and sets its mode to 0700 regardless of umask. */
-async function ensureDir(dir: string): Promise<void> {
-  try {
-    await fs.mkdir(dir, { mode: DIR_MODE });
-  } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw err;
-    const st = await fs.stat(dir);
-    if (!st.isDirectory()) throw err;
-  }
-  await fs.chmod(dir, DIR_MODE);
-}
 
 /** The 256 data sub-directory names "00" … "ff". */
 function dataSubdirs(): string[] {
@@ -272,6 +196,12 @@ export class LocalBackend implements Backend {
       }
       throw mapFsError(err, rel, 'save');
     }
+  }
+
+  /** A file written piece by piece under a temporary name in the type's directory (backend/local-upload.ts). */
+  beginUpload(type: FileType, opts: { signal?: AbortSignal } = {}): Promise<LocalUpload> {
+    validateFileType(type);
+    return LocalUpload.begin(this.dir, type, opts.signal);
   }
 
   private async writeAtomic(rel: string, final: string, data: SaveData, signal?: AbortSignal): Promise<void> {
@@ -484,34 +414,4 @@ export class LocalBackend implements Backend {
   async close(): Promise<void> {
     // Nothing is held open between calls.
   }
-}
-
-/**
- * Writes the parts one after another from offset 0, gathering up to IOV_MAX of them (about WRITE_CHUNK
- * bytes) into each writev: a pack of small blobs has thousands of parts, and one write each cost a
- * thread-pool round trip per blob. A short write (rare for regular files) goes on where it stopped.
- */
-async function writeParts(fh: FileHandle, parts: readonly Uint8Array[], beforeEach: () => void): Promise<void> {
-  let pos = 0;
-  let group: Uint8Array[] = [];
-  let groupBytes = 0;
-  const flush = async (): Promise<void> => {
-    while (group.length > 0) {
-      beforeEach();
-      let { bytesWritten } = await fh.writev(group, pos);
-      pos += bytesWritten;
-      while (group.length > 0 && bytesWritten >= group[0].byteLength) bytesWritten -= group.shift()!.byteLength;
-      if (group.length > 0) group[0] = group[0].subarray(bytesWritten);
-    }
-    groupBytes = 0;
-  };
-  for (const part of parts) {
-    for (let off = 0; off < part.byteLength; off += WRITE_CHUNK) {
-      const piece = part.subarray(off, off + WRITE_CHUNK);
-      group.push(piece);
-      groupBytes += piece.byteLength;
-      if (group.length === IOV_MAX || groupBytes >= WRITE_CHUNK) await flush();
-    }
-  }
-  await flush();
 }

@@ -14,6 +14,7 @@ import {
   validateFileType,
   type SaveData,
   saveDataParts,
+  type Upload,
 } from './backend.js';
 
 interface Entry {
@@ -48,6 +49,34 @@ export class MemoryBackend implements Backend {
     await Promise.resolve();
     throwIfAborted(opts.signal, rel);
     this.files.set(rel, { name: h.name, type: h.type, data: copy });
+  }
+
+  /** Collects copies of the parts; commit() saves them as one file (so tests exercise streamed packs). */
+  async beginUpload(type: FileType, opts: { signal?: AbortSignal } = {}): Promise<Upload> {
+    validateFileType(type);
+    throwIfAborted(opts.signal, type);
+    const parts: Buffer[] = [];
+    let done = false;
+    const open = (): void => {
+      if (done) throw new RepoError('INVALID_ARGUMENT', `the upload of a ${type} file is finished`);
+    };
+    return {
+      write: async (part) => {
+        open();
+        parts.push(Buffer.from(part)); // a copy: the caller reuses its buffer
+      },
+      commit: async (h) => {
+        open();
+        if (h.type !== type)
+          throw new RepoError('INVALID_ARGUMENT', `an upload begun for ${type} cannot become ${h.type}`);
+        done = true;
+        await this.save(h, parts, opts);
+      },
+      abort: async () => {
+        done = true;
+        parts.length = 0;
+      },
+    };
   }
 
   async load(h: Handle, opts: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Buffer> {

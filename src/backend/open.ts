@@ -1,7 +1,8 @@
 // Turns a user-supplied repository location into a Backend; the one place where wrappers get stacked.
 // Must never create anything when opening, and never echo credentials from a location in errors.
 
-import { RepoError } from '../core/errors.js';
+import { RepoError, errorMessage, isRepoError } from '../core/errors.js';
+import { LocalBackend } from './local.js';
 import type { Backend } from './backend.js';
 import { CacheBackend } from './cache.js';
 import { RateLimitedBackend } from './rate-limit.js';
@@ -124,6 +125,29 @@ export async function createBackend(location: string, options: OpenOptions = {})
     }
   } catch (err) {
     return closeAndThrow(b, err);
+  }
+  return b;
+}
+
+/**
+ * Opens the storage at `location` whether or not it still holds a config: for finishing `destroy
+ * --crypto-erase`, which removes the config before the rest. A missing location is still REPO_NOT_FOUND.
+ */
+export async function openBackendWithoutConfig(location: string, options: OpenOptions = {}): Promise<Backend> {
+  const { factory, loc } = resolve(location);
+  if (factory.scheme === 'local') {
+    try {
+      return await openBackend(location, options);
+    } catch (err) {
+      if (!isRepoError(err, 'NOT_A_REPOSITORY') || /not a directory/.test(errorMessage(err))) throw err;
+      return stack(new LocalBackend((loc as { path: string }).path), false, options);
+    }
+  }
+  const { b, c } = await connect(location, options, 'open');
+  try {
+    if (c.checkRepository !== undefined) await retried(b, 'open', c.checkRepository);
+  } catch (err) {
+    if (!isRepoError(err, 'NOT_A_REPOSITORY')) return closeAndThrow(b, err);
   }
   return b;
 }

@@ -6,6 +6,7 @@
 import { Semaphore } from '../core/concurrency.js';
 import { BackendError, NotFoundError, RepoError } from '../core/errors.js';
 import {
+  existsByStat,
   type Backend,
   type FileInfo,
   type FileType,
@@ -258,13 +259,7 @@ export class RestBackend implements Backend {
   }
 
   async exists(h: Handle): Promise<boolean> {
-    try {
-      await this.head(handleToPath(h), 'stat');
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+    return existsByStat(() => this.head(handleToPath(h), 'stat'));
   }
 
   async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {

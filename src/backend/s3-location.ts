@@ -2,7 +2,6 @@
 // Must never echo a location's text in an error (it may hold credentials) nor accept credentials in a URL.
 
 import { RepoError } from '../core/errors.js';
-import type { SchemeFactory } from './registry.js';
 
 /** Where an S3 repository lives. */
 export interface S3Location {
@@ -261,20 +260,3 @@ export function s3ConfigFor(
   else delete merged.region;
   return merged;
 }
-
-/** The `s3:` scheme: loads the AWS SDK (~150 ms) only when an s3: location is actually opened. */
-export const s3Scheme: SchemeFactory<S3Location> = {
-  scheme: 's3',
-  syntax: 's3:https://HOST/BUCKET[/PREFIX] or s3:BUCKET[/PREFIX]',
-  remote: true,
-  parse: parseS3Location,
-  async connect(loc, options) {
-    const where: S3Location = { bucket: loc.bucket, prefix: loc.prefix };
-    if (loc.endpoint !== undefined) where.endpoint = loc.endpoint;
-    if (loc.region !== undefined) where.region = loc.region;
-    const config = s3ConfigFor(where, options.s3, options.env ?? process.env);
-    const { S3Backend } = await import('./s3.js');
-    const backend = new S3Backend(config);
-    return { backend, checkRepository: () => backend.checkRepository(), checkEmpty: () => backend.checkEmpty() };
-  },
-};

@@ -19,6 +19,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Semaphore } from '../core/concurrency.js';
 import { BackendError, RepoError } from '../core/errors.js';
 import {
+  existsByStat,
   type Backend,
   type FileInfo,
   type FileType,
@@ -361,14 +362,7 @@ export class S3Backend implements Backend {
   }
 
   async exists(h: Handle): Promise<boolean> {
-    const rel = handleToPath(h);
-    try {
-      await this.head(rel, 'stat');
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+    return existsByStat(() => this.head(handleToPath(h), 'stat'));
   }
 
   async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {

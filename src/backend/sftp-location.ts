@@ -7,7 +7,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import SSHConfig from 'ssh-config';
 import { errorMessage, RepoError } from '../core/errors.js';
-import type { SchemeFactory } from './registry.js';
 
 /** A parsed `sftp:` location. `path` is absolute (starts with '/') or relative to the login directory. */
 export interface SftpLocation {
@@ -222,21 +221,3 @@ export function resolveSftpTarget(
   }
   return target;
 }
-
-/** The `sftp:` scheme: loads ssh2 only when an sftp: location is actually opened. */
-export const sftpScheme: SchemeFactory<SftpLocation> = {
-  scheme: 'sftp',
-  syntax: 'sftp:[USER@]HOST:/PATH or sftp://[USER@]HOST[:PORT]//PATH',
-  remote: true,
-  parse: parseSftpLocation,
-  async connect(loc, options) {
-    const target = resolveSftpTarget(loc, options.sftp, options.env ?? process.env);
-    const { SftpBackend } = await import('./sftp.js');
-    const backend = new SftpBackend(target, formatSftpLocation(loc));
-    return {
-      backend,
-      checkRepository: () => backend.checkRepository(),
-      createRepository: () => backend.createRepository(),
-    };
-  },
-};

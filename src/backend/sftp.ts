@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import { BackendError, NotFoundError, RepoError } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 import {
+  existsByStat,
   type Backend,
   type FileInfo,
   type FileType,
   type Handle,
   FILE_TYPES,
-  TransientBackendError,
   handleToPath,
   resolveRange,
   throwIfAborted,
@@ -23,17 +23,9 @@ import {
   saveDataParts,
 } from './backend.js';
 import { type SftpSession, connectSftp, describeTarget } from './sftp-connection.js';
-import {
-  SFTP_STATUS,
-  ShortReadError,
-  isDirMode,
-  isFileMode,
-  readFully,
-  sftpOps as ops,
-  sftpStatusOf,
-  writeParts,
-} from './sftp-io.js';
+import { SFTP_STATUS, isDirMode, isFileMode, readFully, sftpOps as ops, sftpStatusOf, writeParts } from './sftp-io.js';
 import type { SftpTarget } from './sftp-location.js';
+import { type SftpAction as Action, mapSftpError } from './sftp-errors.js';
 
 /** Prefix of temporary files, as LocalBackend's (so both clean up each other's leftovers the same way). */
 export const SFTP_TEMP_PREFIX = '.tmp-';
@@ -43,8 +35,6 @@ const DIR_MODE = 0o700;
 const SUBDIR_RE = /^[0-9a-f]{2}$/;
 /** Directory listings (of data/xx) requested at once. */
 const LIST_CONCURRENCY = 16;
-
-type Action = 'open' | 'create' | 'save' | 'load' | 'stat' | 'list' | 'remove';
 
 /**
  * A repository on an SFTP server. One SSH connection carries every request, many in flight at once;
@@ -103,48 +93,15 @@ export class SftpBackend implements Backend {
     try {
       return await fn(s);
     } catch (err) {
-      throw this.mapError(err, s, action, file, opts.mayHaveSucceeded ?? false);
-    }
-  }
-
-  private mapError(err: unknown, s: SftpSession, action: Action, file: string, mayHaveSucceeded: boolean): RepoError {
-    if (err instanceof RepoError) return err;
-    const code = sftpStatusOf(err);
-    const detail = err instanceof Error ? err.message : String(err);
-    const ctx = { file, backend: 'sftp', host: this.target.hostname };
-    const cause = { cause: err };
-    if (code === SFTP_STATUS.NO_SUCH_FILE) {
-      return action === 'save'
-        ? new NotFoundError(`sftp ${this.who}: cannot save ${file}: its directory does not exist`, ctx, cause)
-        : new NotFoundError(`${file} not found`, { file }, cause);
-    }
-    if (code === SFTP_STATUS.PERMISSION_DENIED) {
-      return new BackendError(`sftp ${this.who}: permission denied: cannot ${action} ${file}`, ctx, cause);
-    }
-    if (code === SFTP_STATUS.OP_UNSUPPORTED) {
-      return new BackendError(
-        `sftp ${this.who}: cannot ${action} ${file}: the server does not support this operation`,
-        ctx,
-        cause,
+      throw mapSftpError(
+        err,
+        s,
+        { who: this.who, host: this.target.hostname },
+        action,
+        file,
+        opts.mayHaveSucceeded ?? false,
       );
     }
-    if (err instanceof ShortReadError) {
-      return new BackendError(
-        `sftp ${this.who}: cannot load ${file}: ${err.message}`,
-        { ...ctx, reason: 'short' },
-        cause,
-      );
-    }
-    if (code === undefined || code === SFTP_STATUS.NO_CONNECTION || code === SFTP_STATUS.CONNECTION_LOST || !s.alive) {
-      // ssh2 fails every request in flight when the channel ends ("No response from server").
-      s.alive = false;
-      s.end();
-      return new TransientBackendError(`sftp ${this.who}: cannot ${action} ${file}: connection lost (${detail})`, ctx, {
-        cause: err,
-        mayHaveSucceeded,
-      });
-    }
-    return new BackendError(`sftp ${this.who}: cannot ${action} ${file}: ${detail}`, ctx, cause);
   }
 
   /** Creates `dir` and its missing parents (mkdir -p); an existing directory is fine. */
@@ -361,13 +318,7 @@ export class SftpBackend implements Backend {
   }
 
   async exists(h: Handle): Promise<boolean> {
-    try {
-      await this.stat(h);
-      return true;
-    } catch (err) {
-      if (err instanceof NotFoundError) return false;
-      throw err;
-    }
+    return existsByStat(() => this.stat(h));
   }
 
   async *list(type: FileType, opts: { signal?: AbortSignal } = {}): AsyncIterable<FileInfo> {

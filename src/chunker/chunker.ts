@@ -1,7 +1,8 @@
-// The chunker interface, so that a keyed chunker can replace FastCDC in a later format version.
-// Must never produce boundaries that depend on how the input was split, read or buffered.
+// createChunker: the chunker that a repository's parameters name, after validating them; the interface every
+// algorithm implements is in chunker-interface.ts. Must never hand out a chunker for parameters that failed validation.
 
 import { FastCdcChunker, type FastCdcOptions } from './fastcdc.js';
+import type { Chunker } from './chunker-interface.js';
 import { validateChunkerParams, type ChunkerParams } from './params.js';
 
 export {
@@ -13,23 +14,7 @@ export {
   type ParamsOrigin,
 } from './params.js';
 
-/**
- * Fills `buffer[offset, offset + length)` with the next bytes of the input and resolves to how
- * many it wrote; 0 means end of input (and only then). Same contract as fs FileHandle.read.
- */
-export type ReadInto = (buffer: Uint8Array, offset: number, length: number) => Promise<number>;
-
-export interface Chunker {
-  readonly params: ChunkerParams;
-  /**
-   * Splits the concatenation of `source`'s pieces into chunks. Each yielded Buffer is a fresh,
-   * independent copy. An empty input yields nothing. Boundaries depend only on the bytes.
-   * A piece may be reused by the source once the next piece is requested.
-   */
-  chunks(source: AsyncIterable<Uint8Array>): AsyncIterable<Buffer>;
-  /** Same as `chunks`, but pulls bytes straight into the chunker's window (no extra copy). */
-  chunksFrom(read: ReadInto): AsyncIterable<Buffer>;
-}
+export type { Chunker, ReadInto } from './chunker-interface.js';
 
 /** Validates `params` (RepoError 'INVALID_ARGUMENT' if bad) and returns a chunker for them. */
 export function createChunker(params: ChunkerParams, options: FastCdcOptions = {}): Chunker {

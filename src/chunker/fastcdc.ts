@@ -5,7 +5,7 @@ import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { errorMessage, RepoError } from '../core/errors.js';
-import type { Chunker, ReadInto } from './chunker.js';
+import type { Chunker, ReadInto } from './chunker-interface.js';
 import { validateChunkerParams, type ChunkerParams } from './params.js';
 
 /*

@@ -22,14 +22,18 @@ export const AUDITED_COMMANDS: ReadonlySet<string> = new Set([
   'key add',
   'key remove',
   'key passwd',
+  'key export',
+  'key import',
   'repair index',
   'repair snapshots',
   'repair packs',
   'check',
+  'rewrite',
+  'recover',
 ]);
 
 /** Commands that only read: no snapshot listing before and after. */
-const READ_ONLY = new Set(['restore', 'dump', 'check']);
+const READ_ONLY = new Set(['restore', 'dump', 'check', 'key export']);
 
 interface Current {
   operation?: string;

@@ -4,7 +4,7 @@
 
 import type { BackupItem, BackupProgress, SourceWarning } from '../archiver/index.js';
 import type { Output } from './context.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatElapsed } from './format.js';
 import { backupItemJson, backupItemText, backupStatusJson, errorJson, statusTicker } from './json-messages.js';
 import { describePhase, etaSeconds, formatRate, percent, StatusBlock } from './progress.js';
 
@@ -67,7 +67,7 @@ export class BackupLive {
     const totalFiles = Math.max(p.filesTotal, p.filesDone);
     const totalBytes = Math.max(p.bytesTotal, p.bytesDone);
     const errors = `${p.errors} error${p.errors === 1 ? '' : 's'}`;
-    let head = `[${formatDuration(secs)}]`;
+    let head = `[${formatElapsed(secs)}]`;
     if (p.scanDone) head += ` ${percent(p.bytesDone, totalBytes)} `;
     head += ` ${p.filesDone} files ${formatBytes(p.bytesDone)}`;
     head += p.scanDone
@@ -75,7 +75,7 @@ export class BackupLive {
       : `, found so far ${totalFiles} files ${formatBytes(totalBytes)}`;
     head += `, ${errors}  ${formatRate(p.bytesDone, secs)}`;
     const eta = p.scanDone ? etaSeconds(secs, p.bytesDone, totalBytes) : undefined;
-    if (eta !== undefined) head += `  ETA ${formatDuration(eta)}`;
+    if (eta !== undefined) head += `  ETA ${formatElapsed(eta)}`;
     const current = p.currentFiles.slice(0, CURRENT_FILES_SHOWN);
     if (p.currentFiles.length > current.length) current.push(`… and ${p.currentFiles.length - current.length} more`);
     return [head, ...current];

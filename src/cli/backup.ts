@@ -30,7 +30,7 @@ import { shortId } from '../core/id.js';
 import { validateCompression } from '../repository/compression.js';
 import type { Repository } from '../repository/repository.js';
 import { Env, EXIT_PARTIAL, runtime, withRepository } from './context.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatElapsed } from './format.js';
 import { collect, flattenTags, parseSize, parseTime } from './parse.js';
 import { BackupLive } from './backup-live.js';
 
@@ -155,8 +155,10 @@ function checkPatterns(what: string, patterns: string[]): void {
   }
 }
 
-/** The exclude rules in restic's order: each list's flags first, then its files' lines. */
-async function excludeRules(flags: BackupFlags): Promise<ExcludeRule[]> {
+/** The exclude rules in restic's order: each list's flags first, then its files' lines (rewrite uses them too). */
+export async function excludeRules(
+  flags: Pick<BackupFlags, 'exclude' | 'iexclude' | 'excludeFile' | 'iexcludeFile'>,
+): Promise<ExcludeRule[]> {
   checkPatterns('--exclude', flags.exclude ?? []);
   checkPatterns(
     '--iexclude',
@@ -384,7 +386,7 @@ function report(env: Env, r: BackupResult, dryRun: boolean, seconds: number, str
     `${dryRun ? 'Would add' : 'Added'} to the repository: ${formatBytes(s.data_added)} (${formatBytes(s.data_added_packed)} stored)`,
   );
   out.info('');
-  out.info(`processed ${s.total_files_processed} files, ${formatBytes(processedBytes)} in ${formatDuration(seconds)}`);
+  out.info(`processed ${s.total_files_processed} files, ${formatBytes(processedBytes)} in ${formatElapsed(seconds)}`);
   if (r.snapshotId !== undefined) out.info(`snapshot ${shortId(r.snapshotId)} saved`);
   else out.info('dry run: no snapshot saved');
 }

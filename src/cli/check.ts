@@ -12,7 +12,7 @@ import {
 import { parseSubset } from '../maintenance/subset.js';
 import { verifyAuditLog } from '../ops/audit.js';
 import { Env, runtime, withRepository } from './context.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatElapsed } from './format.js';
 import { describePhase, describeTransfer, StatusBlock } from './progress.js';
 import { snakeKeys } from './json-messages.js';
 
@@ -124,13 +124,13 @@ function printReport(env: Env, r: CheckReport): void {
   if (r.readData) {
     const d = r.readData;
     env.out.info(
-      `read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} in ${formatDuration(d.seconds)} (${formatBytes(d.bytesPerSecond)}/s), ${d.blobsChecked} blobs verified`,
+      `read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} in ${formatElapsed(d.seconds)} (${formatBytes(d.bytesPerSecond)}/s), ${d.blobsChecked} blobs verified`,
     );
     const heads = d.restoreSnapshots ?? [];
     const what = `the latest snapshot of ${heads.length === 1 ? 'its one path set' : `each of its ${heads.length} path sets`} (${formatBytes(d.restoreStoredBytes ?? 0)} stored)`;
     if (d.estimatedRestoreSeconds !== undefined) {
       env.out.info(
-        `estimated time to restore ${what}: ${formatDuration(d.estimatedRestoreSeconds)} (reading and decrypting at this read rate; writing the files is not included)`,
+        `estimated time to restore ${what}: ${formatElapsed(d.estimatedRestoreSeconds)} (reading and decrypting at this read rate; writing the files is not included)`,
       );
     } else if (heads.length > 0) {
       env.out.info(

@@ -10,7 +10,7 @@ import { copySnapshots, type CopyProgress, type CopyResult } from '../maintenanc
 import { Lock } from '../repository/lock.js';
 import type { OpenOptions, Repository } from '../repository/repository.js';
 import { addFilterFlags, Env, runtime, withRepository, type FilterFlags } from './context.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatElapsed } from './format.js';
 import { collect, parseWaitDuration } from './parse.js';
 import { getPassword } from './password.js';
 import { describePhase, describeTransfer, StatusBlock } from './progress.js';
@@ -179,6 +179,6 @@ function report(env: Env, r: CopyResult, from: string, seconds: number): void {
   const n = r.copied.length;
   out.info(
     `${n} snapshot${n === 1 ? '' : 's'} copied, ${r.skipped.length} already present; ` +
-      `${r.dataBlobsAdded + r.treeBlobsAdded} new blobs (${formatBytes(r.dataBytesAdded)} of data) in ${formatDuration(seconds)}`,
+      `${r.dataBlobsAdded + r.treeBlobsAdded} new blobs (${formatBytes(r.dataBytesAdded)} of data) in ${formatElapsed(seconds)}`,
   );
 }

@@ -3,16 +3,7 @@
 
 import type { NodeType } from '../tree/node.js';
 
-export { formatBytes } from '../core/units.js';
-
-/** Seconds → "0:05", "12:03", "1:02:03". */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-}
+export { formatBytes, formatElapsed } from '../core/units.js';
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 

@@ -8,8 +8,9 @@ import { addKey, changePassword, listKeys, removeKey } from '../repository/key-m
 import { Env, withRepository } from './context.js';
 import { formatTimestamp, renderTable } from './format.js';
 import { getPassword } from './password.js';
+import { registerKeyRecovery } from './key-recovery.js';
 
-interface NewPasswordFlags {
+export interface NewPasswordFlags {
   newPasswordFile?: string;
 }
 
@@ -20,7 +21,8 @@ export function registerKey(program: Command): void {
     .addHelpText(
       'after',
       '\nEvery key file holds the same master key sealed under one password; any of them opens the repository.\n' +
-        'Examples:\n  repo key add --new-password-file new.txt\n  repo key passwd\n  repo key remove 1a2b3c4d',
+        'Examples:\n  repo key add --new-password-file new.txt\n  repo key passwd\n  repo key remove 1a2b3c4d\n' +
+        '  repo key export --recovery /safe/place/repo.recovery --code\n  repo key import --recovery /safe/place/repo.recovery',
     );
   key
     .command('list')
@@ -41,15 +43,16 @@ export function registerKey(program: Command): void {
     .description('remove a key file (not the one in use, never the last one)')
     .argument('<id>', 'key id or a unique prefix of one')
     .action((id: string, _flags: unknown, c: Command) => runRemove(Env.from(c), id));
+  registerKeyRecovery(key, { newPassword, newKeyKdf });
 }
 
 /** scrypt parameters for new key files: calibrated (~0.5 s), or the cheap test values with REPO_TEST_KDF=cheap. */
-async function newKeyKdf(): Promise<ScryptParams> {
+export async function newKeyKdf(): Promise<ScryptParams> {
   // REPO_TEST_KDF=cheap is for the test suite only (as in init): far too cheap for a real password.
   return process.env.REPO_TEST_KDF === 'cheap' ? CHEAP_TEST_SCRYPT : calibrateScrypt();
 }
 
-function newPassword(flags: NewPasswordFlags): Promise<string> {
+export function newPassword(flags: NewPasswordFlags): Promise<string> {
   return getPassword(
     { passwordFile: flags.newPasswordFile },
     {

@@ -40,6 +40,12 @@ import { registerProfileOptions } from './profile-option.js';
 import { adoptResticEnvironment } from './restic-env.js';
 import { registerWal } from './wal.js';
 import { registerPg } from './pg.js';
+import { registerRewrite } from './rewrite.js';
+import { registerRecover } from './recover.js';
+import { registerList } from './list.js';
+import { registerDestroy } from './destroy.js';
+import { registerS3 } from './s3.js';
+import { registerMount } from './mount.js';
 import { registerUi } from './ui.js';
 import { registerReport } from './report.js';
 
@@ -74,7 +80,7 @@ Exit codes:
   3    backup saved, but some source files could not be read
   10   the repository does not exist
   11   the repository is locked
-  12   wrong password
+  12   wrong password (or wrong recovery passphrase for key import)
   130  interrupted (Ctrl-C; press it twice to exit immediately)`;
 
 const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
@@ -168,6 +174,12 @@ function buildProgram(): Command {
   registerServe(program);
   registerWal(program);
   registerPg(program);
+  registerRewrite(program);
+  registerRecover(program);
+  registerList(program);
+  registerDestroy(program);
+  registerS3(program);
+  registerMount(program);
   registerUi(program);
   registerReport(program);
   registerLog(program);

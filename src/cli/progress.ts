@@ -2,7 +2,7 @@
 // (so a command that is still opening, planning or waiting says so), and nothing at all when stdout or
 // stderr is not a terminal or with --quiet/--json. Rendering only: the commands say what the lines are.
 
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatElapsed } from './format.js';
 
 const REDRAW_MS = 250;
 const CURSOR_UP = '\x1b[1A';
@@ -100,7 +100,7 @@ export function describeTransfer(c: TransferCounts): string {
   const byBytes = c.bytesTotal !== undefined && c.bytesTotal > 0 && c.bytesDone !== undefined;
   const [d, t] = byBytes ? [c.bytesDone!, c.bytesTotal!] : [c.done, c.total];
   const total = Math.max(c.total, c.done); // never "done > total"
-  let s = `[${formatDuration(c.seconds)}] ${c.label}  ${percent(d, t)}  ${c.done} / ${total} ${c.unit}`;
+  let s = `[${formatElapsed(c.seconds)}] ${c.label}  ${percent(d, t)}  ${c.done} / ${total} ${c.unit}`;
   if (c.bytesDone !== undefined) {
     s +=
       c.bytesTotal !== undefined
@@ -109,11 +109,11 @@ export function describeTransfer(c: TransferCounts): string {
     s += `  ${formatRate(c.bytesDone, c.workSeconds ?? c.seconds)}`;
   }
   const eta = etaSeconds(c.workSeconds ?? c.seconds, d, t);
-  if (eta !== undefined) s += `  ETA ${formatDuration(eta)}`;
+  if (eta !== undefined) s += `  ETA ${formatElapsed(eta)}`;
   return s;
 }
 
 /** "[0:03] opening the repository…": a phase before there is anything to count. */
 export function describePhase(seconds: number, phase: string): string {
-  return `[${formatDuration(seconds)}] ${phase}…`;
+  return `[${formatElapsed(seconds)}] ${phase}…`;
 }

@@ -15,7 +15,7 @@ import {
 } from '../restorer/index.js';
 import { findSnapshot } from '../snapshot/snapshot.js';
 import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatElapsed } from './format.js';
 import { collect, splitSnapshotPath } from './parse.js';
 import { RestoreLive } from './restore-live.js';
 
@@ -156,7 +156,7 @@ function printSummary(
   if (result.specials > 0) parts.push(`${result.specials} special files`);
   const verb = opts.dryRun ? 'would restore' : 'restored';
   out.info(
-    `${verb} ${parts.join(', ')}, ${formatBytes(result.bytes)} from snapshot ${shortId(snapshotId)} to ${flags.target} in ${formatDuration(seconds)}`,
+    `${verb} ${parts.join(', ')}, ${formatBytes(result.bytes)} from snapshot ${shortId(snapshotId)} to ${flags.target} in ${formatElapsed(seconds)}`,
   );
   if (result.verified !== undefined) out.info(`verified ${result.verified} files`);
   if (result.skipped > 0) out.info(`left ${result.skipped} existing entries unchanged (--overwrite ${opts.overwrite})`);

@@ -8,7 +8,7 @@ import { runProfile, type JobResult } from '../ops/profile-runner.js';
 import { defaultStateDir } from '../ops/state.js';
 import { inWindow } from '../ops/time.js';
 import { Env, runtime } from './context.js';
-import { formatBytes, formatDuration, renderTable } from './format.js';
+import { formatBytes, formatElapsed, renderTable } from './format.js';
 
 interface RunFlags {
   all?: boolean;
@@ -113,7 +113,7 @@ async function runRun(env: Env, names: string[], flags: RunFlags): Promise<void>
         r.status,
         r.snapshots.map((s) => shortId(s)).join(' ') || '-',
         formatBytes(r.bytesAdded),
-        formatDuration(r.seconds),
+        formatElapsed(r.seconds),
         r.steps
           .filter((s) => s.status === 'failed' || s.status === 'partial')
           .map((s) => `${s.step}: ${s.message ?? s.status}`)

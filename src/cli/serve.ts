@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { Authenticator, ROLES, type Role, addUser, readCredentials, removeUser } from '../server/credentials.js';
+import { AuditFeed } from '../server/audit-feed.js';
+import { LockOwners } from '../server/lock-owners.js';
 import { RestServer } from '../server/rest-server.js';
 import { Env } from './context.js';
 import { collect } from './parse.js';
@@ -21,6 +23,10 @@ interface ServeFlags {
   subpaths?: boolean;
   maxRequestSize: string;
   timeout: string;
+  privateRepos?: boolean;
+  lockOwners?: string;
+  audit?: boolean;
+  auditInterval: string;
 }
 
 const DEFAULT_MAX_REQUEST = 128 * 1024 * 1024;
@@ -48,6 +54,16 @@ export function registerServe(program: Command): void {
     .option('--subpaths', 'also serve repositories under each location by sub-path (like rest-server --path)')
     .option('--max-request-size <bytes>', 'largest upload accepted', String(DEFAULT_MAX_REQUEST))
     .option('--timeout <seconds>', 'longest time one request may take', '300')
+    .option('--private-repos', 'each user reaches only repositories under /USER/ (like rest-server --private-repos)')
+    .option(
+      '--lock-owners <file>',
+      'where to remember which user created which lock (default: the credentials file + ".lock-owners")',
+    )
+    .option(
+      '--audit',
+      "append the request log to each repository's audit log (needs the repository password: REPO_PASSWORD, --password-file, …)",
+    )
+    .option('--audit-interval <seconds>', 'longest time a request waits before it is appended to the audit log', '60')
     .action((flags: ServeFlags, c: Command) => runServe(Env.from(c), flags));
   const user = serve.command('user').description('manage the users of the credentials file');
   user
@@ -121,7 +137,8 @@ function readPem(file: string): string {
 }
 
 async function runServe(env: Env, flags: ServeFlags): Promise<void> {
-  const creds = readCredentials(credentialsFile(flags.credentials));
+  const credsFile = credentialsFile(flags.credentials);
+  const creds = readCredentials(credsFile);
   const auth = new Authenticator(creds);
   if (auth.size === 0)
     throw new RepoError(
@@ -130,7 +147,8 @@ async function runServe(env: Env, flags: ServeFlags): Promise<void> {
     );
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
     throw new RepoError('INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
-  const subpaths = flags.subpaths === true;
+  // Private repositories live at sub-paths (/alice/…), so they imply --subpaths.
+  const subpaths = flags.subpaths === true || flags.privateRepos === true;
   const mounts =
     flags.mount.length === 0
       ? [{ prefix: '/', location: env.location, subpaths }]
@@ -141,6 +159,15 @@ async function runServe(env: Env, flags: ServeFlags): Promise<void> {
           return { prefix: p, location: m.slice(eq + 1), subpaths };
         });
   const { host, port } = parseListen(flags.listen);
+  const lockOwners = LockOwners.load(flags.lockOwners ?? `${credsFile}.lock-owners`);
+  const feed =
+    flags.audit === true
+      ? new AuditFeed({
+          password: await env.password(),
+          intervalMs: positive(flags.auditInterval, '--audit-interval') * 1000,
+          warn: (line) => process.stderr.write(`warning: ${line}\n`),
+        })
+      : undefined;
   const server = new RestServer({
     mounts,
     auth,
@@ -149,6 +176,9 @@ async function runServe(env: Env, flags: ServeFlags): Promise<void> {
     timeoutMs: positive(flags.timeout, '--timeout') * 1000,
     tls: flags.tlsCert !== undefined ? { cert: readPem(flags.tlsCert), key: readPem(flags.tlsKey!) } : undefined,
     log: (line) => process.stderr.write(`${line}\n`),
+    privateRepos: flags.privateRepos === true,
+    lockOwners,
+    onRequest: feed === undefined ? undefined : (loc, backend, rec) => feed.note(loc, backend, rec),
   });
   const signal = env.signal;
   const addr = await server.listen(host, port);
@@ -161,5 +191,7 @@ async function runServe(env: Env, flags: ServeFlags): Promise<void> {
     signal.addEventListener('abort', () => resolve(), { once: true });
     process.once('SIGTERM', () => resolve());
   });
+  // Appended before the backends close: the last requests are in the audit log too.
+  await feed?.close();
   await server.close();
 }

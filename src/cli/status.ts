@@ -6,10 +6,9 @@ import type { Command } from 'commander';
 import { shortId } from '../core/id.js';
 import { defaultStateDir } from '../ops/state.js';
 import { metricsText, profileStatus, writeMetricsFile, type ProfileStatus } from '../ops/status.js';
-import { formatAge } from '../ops/time.js';
 import { withProfileEnvironment } from '../ops/profile-env.js';
 import { Env, runtime } from './context.js';
-import { formatBytes, formatTimestamp } from './format.js';
+import { formatBytes, formatElapsed, formatTimestamp } from './format.js';
 import { snakeKeys } from './json-messages.js';
 
 /** Exit status of `repo status` when an objective is missed (or a repository cannot be read). */
@@ -77,13 +76,13 @@ async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise
     if (s.objectives.length === 0) env.out.print('  (no objectives configured)');
     if (s.newestSnapshot)
       env.out.info(
-        `  newest snapshot ${shortId(s.newestSnapshot.id)} at ${formatTimestamp(s.newestSnapshot.time)} (${formatAge(s.newestSnapshot.ageSeconds * 1000)} ago), ${s.snapshots} snapshots`,
+        `  newest snapshot ${shortId(s.newestSnapshot.id)} at ${formatTimestamp(s.newestSnapshot.time)} (${formatElapsed(s.newestSnapshot.ageSeconds, 'short')} ago), ${s.snapshots} snapshots`,
       );
     if (s.lastJob) env.out.info(`  last job: ${s.lastJob.result} at ${formatTimestamp(s.lastJob.time)}`);
     if (s.lastCheck) env.out.info(`  last check: ${s.lastCheck.result} at ${formatTimestamp(s.lastCheck.time)}`);
     if (s.restore?.estimatedSeconds !== undefined) {
       env.out.info(
-        `  full restore: ${formatBytes(s.restore.storedBytes)} stored at ${formatBytes(s.restore.bytesPerSecond!)}/s ≈ ${formatAge(s.restore.estimatedSeconds * 1000)} (${s.restore.includes})`,
+        `  full restore: ${formatBytes(s.restore.storedBytes)} stored at ${formatBytes(s.restore.bytesPerSecond!)}/s ≈ ${formatElapsed(s.restore.estimatedSeconds, 'short')} (${s.restore.includes})`,
       );
     }
   }

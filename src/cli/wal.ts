@@ -13,9 +13,9 @@ import type { ProfileConfig } from '../ops/config.js';
 import { findWal, pushWal, snapshotFileBytes } from '../ops/pg-wal.js';
 import { openProfileRepository, withLock } from '../ops/repos.js';
 import { walChain } from '../ops/pg-wal-chain.js';
-import { formatAge, parseOpsDuration } from '../ops/time.js';
+import { parseOpsDuration } from '../ops/time.js';
 import { Env, runtime } from './context.js';
-import { formatBytes } from './format.js';
+import { formatBytes, formatElapsed } from './format.js';
 
 interface WalFlags {
   profile?: string;
@@ -90,7 +90,7 @@ async function runStatus(env: Env, flags: WalFlags & { maxAge?: string }): Promi
     env.out.print(
       r.newest === undefined
         ? 'newest segment: none'
-        : `newest segment: ${r.newest.name} archived ${formatAge(r.newest.ageMs)} ago (RPO)${late ? ' — older than --max-age' : ''}`,
+        : `newest segment: ${r.newest.name} archived ${formatElapsed(r.newest.ageMs / 1000, 'short')} ago (RPO)${late ? ' — older than --max-age' : ''}`,
     );
     env.out.print(
       r.oldestNeeded === undefined

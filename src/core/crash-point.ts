@@ -16,6 +16,7 @@ export const CRASH_POINTS = [
   'before-pack-delete', // prune: new index complete, no pack deleted
   'pack-deleted', // prune: one more pack deleted (use #n for the n-th)
   'after-pack-delete', // prune: every pack to delete is deleted
+  'erase-keys-removed', // destroy --crypto-erase: every key file removed, the config and the rest not yet
 ] as const;
 
 export type CrashPoint = (typeof CRASH_POINTS)[number];

@@ -110,3 +110,12 @@ export function withContext(err: unknown, context: ErrorContext, opts: ContextOp
   if (opts.code === undefined) return err;
   return new RepoError(opts.code, reword(errorMessage(err)), context, { cause: err });
 }
+
+/** The errno code ('ENOENT', 'EACCES', …) of a Node system error, or undefined. */
+export function errnoCode(err: unknown): string | undefined {
+  if (err !== null && typeof err === 'object' && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}

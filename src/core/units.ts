@@ -1,4 +1,5 @@
-// The one grammar for sizes ("1.5G", "8 MiB"), durations ("1y2m3d4h", "90s", "1h30min") and byte formatting.
+// The one grammar for sizes ("1.5G", "8 MiB"), durations ("1y2m3d4h", "90s", "1h30min"), and byte and
+// elapsed-time formatting.
 // Every flag, config key and environment variable that takes a size or a length of time parses it here, so
 // "1.5G" and "8 MiB" mean the same everywhere and no spelling means minutes in one place and months in another.
 // Pure functions; every failure is RepoError('INVALID_ARGUMENT') naming the flag or key.
@@ -207,4 +208,26 @@ export function parseElapsed(
 /** Whether `value` is written in the duration grammar (used where a flag takes either a time or an age). */
 export function looksLikeDuration(value: string): boolean {
   return /^\s*(\d+(\.\d+)?\s*(ms|min|mo|[ywdhms])\s*)+$/.test(value);
+}
+
+/**
+ * A length of time in seconds, for people. 'clock' is how restic prints elapsed times and ETAs: "0:05", "12:03",
+ * "1:02:03". 'short' is for ages and estimates in sentences: "45s", "12m", "3h 5m", "2d 4h" (seconds below 90 s,
+ * minutes below 90 min, then hours and minutes below 48 h, then days and hours). Negative lengths print as 0.
+ */
+export function formatElapsed(seconds: number, style: 'clock' | 'short' = 'clock'): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (style === 'clock') {
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const sec = String(s % 60).padStart(2, '0');
+    return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+  }
+  if (s < 90) return `${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
+  const d = Math.floor(h / 24);
+  return h % 24 === 0 ? `${d}d` : `${d}d ${h % 24}h`;
 }

@@ -10,7 +10,7 @@ import { siblingWorkerUrl } from '../core/worker-script.js';
 import { LocalBackend } from '../backend/local.js';
 import { ENTRY_SIZE, type BlobEntry } from '../repository/blob.js';
 import { packPath } from '../repository/repository.js';
-import { locKey, type CheckContext } from './check.js';
+import { locKey, type CheckContext } from './check-context.js';
 import { indexMismatches, unreadable, writeEntries, type VerifyPackResult } from './verify-pack.js';
 import { verifyList, VerifyPool, type PackList } from './verify-pool.js';
 

@@ -9,7 +9,7 @@ import type { StoredSnapshot } from '../snapshot/snapshot.js';
 import type { Tree } from '../tree/tree.js';
 import { describeFault, MAX_DEPTH, MAX_TREE_ENTRIES, treeFaults } from '../tree/validate.js';
 import { expansionRefusal, GraphMeasurer, shapeOfTree, type TreeShape } from '../tree/validate-graph.js';
-import type { CheckProblem } from './check.js';
+import type { CheckProblem } from './check-context.js';
 
 export class GraphValidator {
   /** The snapshot whose walk is loading trees (set before each walk): faults are reported under it. */

@@ -5,7 +5,6 @@ import { errorMessage } from '../core/errors.js';
 import { Semaphore } from '../core/concurrency.js';
 import { idFromHex, idToHex } from '../core/id.js';
 import { AAD_INDEX } from '../repository/aad.js';
-import type { BlobEntry } from '../repository/blob.js';
 import { decodeIndex } from '../repository/index-file.js';
 import { parseKeyFile } from '../repository/keys.js';
 import { MasterIndex } from '../repository/master-index.js';
@@ -16,65 +15,26 @@ import { decodeTree, type Tree } from '../tree/tree.js';
 import { walkTree } from '../tree/walk.js';
 import { GraphValidator } from './check-graph.js';
 import { compareWithIndex, readPacks, type DataReadStats } from './check-data.js';
-import { selectPacks, type DataSubset } from './subset.js';
+import { selectPacks } from './subset.js';
 
-export type ProblemKind =
-  | 'key'
-  | 'index'
-  | 'pack-missing'
-  | 'pack-size'
-  | 'pack-header'
-  | 'pack-hash'
-  | 'blob'
-  | 'index-mismatch'
-  | 'snapshot'
-  | 'tree'
-  | 'blob-missing'
-  | 'node' // a node every reader refuses or reads with defaults (tree/validate.ts)
-  | 'bounds' // a tree or snapshot beyond MAX_TREE_ENTRIES, MAX_DEPTH or MAX_EXPANSION
-  | 'audit';
+import {
+  locKey,
+  type AffectedPath,
+  type CheckContext,
+  type CheckNote,
+  type CheckOptions,
+  type CheckProblem,
+} from './check-context.js';
 
-export interface CheckProblem {
-  kind: ProblemKind;
-  message: string;
-  file?: string;
-  pack?: string;
-  blob?: string;
-  snapshot?: string;
-  tree?: string;
-  path?: string;
-}
-
-export interface CheckNote {
-  kind: 'unreferenced-pack' | 'duplicate-blob' | 'superseded-index' | 'stale-lock' | 'unknown-file' | 'audit';
-  message: string;
-  file?: string;
-}
-
-export interface AffectedPath {
-  snapshot: string;
-  path: string;
-  blob: string;
-}
-
-/** A phase of a check with its packs done and total, and for reading data the bytes read and to read. */
-export interface CheckProgress {
-  phase: string;
-  done: number;
-  total: number;
-  bytes?: number;
-  bytesTotal?: number;
-}
-
-export interface CheckOptions {
-  readData?: boolean;
-  subset?: DataSubset;
-  concurrency?: number;
-  /** Threads that verify packs read with readData (default one per core, at most 8; 0 verifies on this thread). */
-  workers?: number;
-  signal?: AbortSignal;
-  onProgress?: (p: CheckProgress) => void;
-}
+export type {
+  AffectedPath,
+  CheckContext,
+  CheckNote,
+  CheckOptions,
+  CheckProblem,
+  CheckProgress,
+  ProblemKind,
+} from './check-context.js';
 
 export interface CheckReport {
   ok: boolean;
@@ -110,19 +70,6 @@ export interface RestoreEstimate {
 /** Whether a check that read `bytesRead` in `packsRead` of `packsTotal` packs measured a read rate worth extrapolating. */
 export function rateMeasured(bytesRead: number, packsRead: number, packsTotal: number): boolean {
   return bytesRead >= MIN_RATE_BYTES || (packsTotal > 0 && packsRead >= packsTotal);
-}
-
-/** Everything check learns, shared with the data reader and the path mapper. */
-export interface CheckContext {
-  repo: Repository;
-  index: MasterIndex;
-  packEntries: Map<string, BlobEntry[]>; // as the index files list them
-  packSizes: Map<string, number>; // as storage lists them
-  problems: CheckProblem[];
-  notes: CheckNote[];
-  /** Locations found damaged or missing: "pack:type:id". */
-  badLocations: Set<string>;
-  opts: CheckOptions;
 }
 
 export async function checkRepository(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
@@ -429,8 +376,4 @@ async function mapAffected(ctx: CheckContext, snapshots: StoredSnapshot[]): Prom
     });
   }
   return out;
-}
-
-export function locKey(pack: string, e: Pick<BlobEntry, 'type' | 'id'>): string {
-  return `${pack}:${e.type}:${idToHex(e.id)}`;
 }

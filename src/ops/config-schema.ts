@@ -20,7 +20,6 @@ import {
   type RetentionPolicy,
 } from '../policy/index.js';
 import { validateCompression } from '../repository/compression.js';
-import { ENV_NAME_RE } from './profile-env.js';
 import { parseOpsDuration, parseWindow } from './time.js';
 
 /** Where relative paths are anchored, and the file's mode (a `password` needs a private file). */
@@ -41,6 +40,10 @@ const expected = (what: string) => (iss: { input?: unknown }) => `expected ${wha
 
 /** Marks strict objects: config-issues.ts reads the allowed keys from this message. */
 export const ALLOWED_PREFIX = 'allowed:';
+
+/** Environment variable names as POSIX shells and systemd accept them (`env:` keys, env-file lines). */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 function keys<S extends z.ZodRawShape>(shape: S) {
   return z.strictObject(shape, {
     error: (iss) =>

@@ -5,9 +5,7 @@
 import fs from 'node:fs';
 import { errorMessage, RepoError } from '../core/errors.js';
 import type { ProfileConfig } from './config.js';
-
-/** Environment variable names as POSIX shells and systemd accept them. */
-export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+import { ENV_NAME_RE } from './config-schema.js';
 
 /** Parses KEY=VALUE lines: blank lines and # comments skipped, an optional `export `, values optionally quoted. */
 export function parseEnvFile(text: string, file: string): Record<string, string> {

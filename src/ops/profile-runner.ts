@@ -15,30 +15,20 @@ import {
 } from '../archiver/index.js';
 import { errorMessage, isRepoError, RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { formatBytes } from '../core/units.js';
-import { checkRepository } from '../maintenance/check.js';
-import { copySnapshots } from '../maintenance/copy.js';
-import { executeForget, planForget } from '../maintenance/forget.js';
-import { executePrune } from '../maintenance/prune-execute.js';
-import { planPrune } from '../maintenance/prune-plan.js';
+import { formatBytes, formatElapsed } from '../core/units.js';
 import type { Repository } from '../repository/repository.js';
-import { listSnapshots } from '../snapshot/snapshot.js';
-import { newestAudit, readAuditLog, tryAppendAudit, type AuditRecord } from './audit.js';
-import type { CopyTarget, ProfileConfig } from './config.js';
+import { tryAppendAudit, type AuditRecord } from './audit.js';
+import type { ProfileConfig } from './config.js';
 import { childEnv } from '../core/child-env.js';
 import { dumpCommand } from './dumps.js';
 import { commandStream, describeExit, runShell } from './exec.js';
 import { Monitor } from './monitor.js';
-import {
-  belongsToProfile,
-  openProfileRepository,
-  openTargetRepository,
-  profileHost,
-  withLock,
-  type RepoAccess,
-} from './repos.js';
-import { formatAge } from './time.js';
+import { JobLog, type RunOptions } from './profile-job.js';
+import { applyRetention, checkDue, copyTo, runCheck } from './profile-steps.js';
+import { openProfileRepository, profileHost, withLock } from './repos.js';
 import { withProfileEnvironment } from './profile-env.js';
+
+export type { RunOptions } from './profile-job.js';
 
 export type StepStatus = 'ok' | 'failed' | 'skipped' | 'partial';
 
@@ -67,41 +57,7 @@ export interface JobResult {
   log: string[];
 }
 
-export interface RunOptions extends RepoAccess {
-  signal?: AbortSignal;
-  now?: () => Date;
-  /** Local state directory for the audit log's memory (null: none). */
-  stateDir?: string | null;
-  /** Each log line as it happens (e.g. to stdout). */
-  onLog?: (line: string) => void;
-  /** Run the check even when it is not due yet (or when the profile has no check policy: a structure check). */
-  forceCheck?: boolean;
-  /** Skip the check even when it is due. */
-  skipCheck?: boolean;
-  fetch?: typeof fetch;
-}
-
 const EXIT: Record<JobStatus, number> = { success: 0, partial: 3, failure: 1, interrupted: 130 };
-const MAX_LOG_LINES = 5000;
-
-class JobLog {
-  readonly lines: string[] = [];
-  constructor(
-    private readonly profile: string,
-    private readonly echo?: (line: string) => void,
-  ) {}
-
-  add(msg: string): void {
-    const line = `${new Date().toISOString()} [${this.profile}] ${msg}`;
-    this.lines.push(line);
-    if (this.lines.length > MAX_LOG_LINES) this.lines.shift();
-    this.echo?.(line);
-  }
-
-  tail(n: number): string[] {
-    return n <= 0 ? [] : this.lines.slice(-n);
-  }
-}
 
 class StepFailure extends Error {}
 
@@ -182,7 +138,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
           if (r.code !== 0 || r.error)
             throw new RepoError(
               'COMMAND_FAILED',
-              `${kind} hook "${cmd}" ${describeExit(r, formatAge(profile.hooks.timeoutMs))}`,
+              `${kind} hook "${cmd}" ${describeExit(r, formatElapsed(profile.hooks.timeoutMs / 1000, 'short'))}`,
             );
         },
         { fatal },
@@ -442,200 +398,4 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
     error: failure,
     log: log.lines,
   };
-}
-
-type Audit = (repo: Repository, rec: AuditRecord) => Promise<string | undefined>;
-
-/** Forget per the profile's retention among the profile's snapshots, then prune (exclusive lock). */
-async function applyRetention(
-  repo: Repository,
-  profile: ProfileConfig,
-  label: string,
-  log: JobLog,
-  audit: Audit,
-  opts: RunOptions,
-): Promise<void> {
-  const ret = profile.retention!;
-  await withLock(repo, true, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
-    const mine = belongsToProfile(profile);
-    const candidates = (await listSnapshots(repo)).filter(mine);
-    const plan = planForget(candidates, ret.policy, ret.groupBy, (opts.now ?? (() => new Date()))());
-    let removed: string[] = [];
-    try {
-      removed = await executeForget(repo, plan);
-    } catch (err) {
-      await audit(repo, { operation: 'forget', result: 'failure', error: errorMessage(err) });
-      throw err;
-    }
-    const kept = plan.groups.reduce((n, g) => n + g.keep.length, 0);
-    log.add(`${label}: ${removed.length} snapshot${removed.length === 1 ? '' : 's'} removed, ${kept} kept`);
-    if (removed.length > 0)
-      await audit(repo, { operation: 'forget', result: 'success', snapshots: { removed }, details: { kept } });
-    if (!ret.prune || removed.length === 0) return;
-    const t0 = Date.now();
-    try {
-      const prunePlan = await planPrune(repo, { maxUnused: ret.maxUnused });
-      const res = await executePrune(repo, prunePlan);
-      log.add(
-        `${label}: prune deleted ${res.packsDeleted} packs, repacked ${res.packsRepacked}, freed ${formatBytes(res.bytesFreed)}`,
-      );
-      await audit(repo, {
-        operation: 'prune',
-        result: 'success',
-        details: {
-          packs_deleted: res.packsDeleted,
-          packs_repacked: res.packsRepacked,
-          bytes_freed: res.bytesFreed,
-          duration_seconds: (Date.now() - t0) / 1000,
-        },
-      });
-    } catch (err) {
-      await audit(repo, { operation: 'prune', result: 'failure', error: errorMessage(err) });
-      throw err;
-    }
-  });
-}
-
-/** Copies the profile's snapshots that the target lacks, then applies the retention there too (unless disabled). */
-async function copyTo(
-  src: Repository,
-  profile: ProfileConfig,
-  t: CopyTarget,
-  log: JobLog,
-  audit: Audit,
-  opts: RunOptions,
-): Promise<void> {
-  let dst: Repository;
-  try {
-    dst = await openTargetRepository(profile, t, opts);
-  } catch (err) {
-    if (isRepoError(err, 'REPO_NOT_FOUND') || isRepoError(err, 'NOT_A_REPOSITORY')) {
-      throw new RepoError(
-        'REPO_NOT_FOUND',
-        `copy target ${t.repository} is not a repository: create it once with "repo -r ${t.repository} init --copy-chunker-params --from-repo ${profile.repository}"`,
-      );
-    }
-    throw err;
-  }
-  try {
-    const lockOpts = { retryMs: profile.retryLockMs, signal: opts.signal };
-    await withLock(src, false, lockOpts, () =>
-      withLock(dst, false, lockOpts, async () => {
-        const mine = (await listSnapshots(src)).filter(belongsToProfile(profile));
-        const t0 = Date.now();
-        try {
-          const res = await copySnapshots(src, dst, mine, { signal: opts.signal });
-          log.add(
-            `copy to ${t.repository}: ${res.copied.length} snapshots copied, ${res.skipped.length} already there, ${formatBytes(res.dataBytesAdded)} added`,
-          );
-          if (res.copied.length > 0) {
-            await audit(dst, {
-              operation: 'copy',
-              result: 'success',
-              snapshots: { added: res.copied.map((c) => c.destination) },
-              details: {
-                from: src.backend.location,
-                data_added: res.dataBytesAdded,
-                duration_seconds: (Date.now() - t0) / 1000,
-              },
-            });
-            await audit(src, {
-              operation: 'copy',
-              result: 'success',
-              snapshots: { read: res.copied.map((c) => c.source) },
-              details: { to: dst.backend.location },
-            });
-          }
-        } catch (err) {
-          await audit(dst, {
-            operation: 'copy',
-            result: isRepoError(err, 'INTERRUPTED') ? 'interrupted' : 'failure',
-            error: errorMessage(err),
-            details: { from: src.backend.location },
-          });
-          throw err;
-        }
-      }),
-    );
-    if (t.retention && profile.retention)
-      await applyRetention(dst, profile, `retention at ${t.repository}`, log, audit, opts);
-  } finally {
-    await dst.close().catch(() => undefined);
-  }
-}
-
-/** Why a check is due now ("never checked", "last check 8d ago"), or undefined when it is not. */
-async function checkDue(
-  repo: Repository,
-  profile: ProfileConfig,
-  now: Date,
-  opts: RunOptions,
-): Promise<string | undefined> {
-  const every = profile.check?.everyMs;
-  if (every === undefined) return 'every run';
-  const log = await readAuditLog(repo, { stateDir: opts.stateDir });
-  const last = newestAudit(
-    log.entries,
-    (e) => e.operation === 'check' && (e.result === 'success' || e.result === 'failure'),
-  );
-  if (last === undefined) return 'never checked';
-  const age = now.getTime() - Date.parse(last.time);
-  // Slack, so a daily job does not miss a weekly check by the few minutes its backup took.
-  const slack = Math.min(every / 10, 3_600_000);
-  return age >= every - slack ? `last check ${formatAge(age)} ago` : undefined;
-}
-
-/** check (with the profile's data subset) on a fresh, uncached handle; the read rate goes into the audit log for status. */
-async function runCheck(
-  profile: ProfileConfig,
-  log: JobLog,
-  audit: Audit,
-  opts: RunOptions,
-  why: string,
-): Promise<void> {
-  log.add(`check: due (${why})`);
-  const repo = await openProfileRepository(profile, opts, { skipIndex: true }, true);
-  try {
-    await withLock(repo, false, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
-      const c = profile.check;
-      const t0 = Date.now();
-      const report = await checkRepository(repo, {
-        readData: c?.readData === true,
-        subset: c?.subset,
-        signal: opts.signal,
-      });
-      const d = report.readData;
-      const details: Record<string, unknown> = {
-        problems: report.problems.length,
-        duration_seconds: (Date.now() - t0) / 1000,
-        subset: c?.subsetText,
-        read_data: c?.readData === true,
-      };
-      if (d) {
-        Object.assign(details, {
-          packs_read: d.packsRead,
-          bytes_read: d.bytesRead,
-          read_seconds: d.seconds,
-          bytes_per_second: d.bytesPerSecond,
-          rate_measured: d.rateMeasured,
-          estimated_restore_seconds: d.estimatedRestoreSeconds,
-        });
-        log.add(`check: read ${d.packsRead} packs, ${formatBytes(d.bytesRead)} at ${formatBytes(d.bytesPerSecond)}/s`);
-      }
-      for (const p of report.problems.slice(0, 20)) log.add(`check: error: ${p.message}`);
-      await audit(repo, {
-        operation: 'check',
-        result: report.ok ? 'success' : 'failure',
-        error: report.ok ? undefined : `${report.problems.length} problems found`,
-        details,
-      });
-      if (!report.ok)
-        throw new RepoError(
-          'INTEGRITY',
-          `check found ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}; run "repo check" for details`,
-        );
-    });
-  } finally {
-    await repo.close().catch(() => undefined);
-  }
 }

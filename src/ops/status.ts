@@ -9,7 +9,7 @@
 
 import { errorMessage } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
-import { formatBytes } from '../core/units.js';
+import { formatBytes, formatElapsed } from '../core/units.js';
 import { MIN_RATE_BYTES, MIN_RATE_SUBSET, newestPerPathSet } from '../maintenance/check.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots } from '../snapshot/snapshot.js';
@@ -19,7 +19,6 @@ import { newestAudit, readAuditLog, type StoredAuditEntry } from './audit.js';
 import type { ProfileConfig } from './config.js';
 import { belongsToProfile, openProfileRepository, type RepoAccess } from './repos.js';
 import { writeFileAtomic } from './state.js';
-import { formatAge } from './time.js';
 
 export interface ObjectiveStatus {
   objective: 'rpo' | 'rto' | 'check';
@@ -225,7 +224,7 @@ function evaluate(p: ProfileConfig, st: ProfileStatus, _entries: StoredAuditEntr
           ? `no snapshot yet (RPO ${o.rpoText})`
           : missingGroup
             ? `only ${st.groups.length} of ${expectedGroups} backups (files, databases) have a snapshot (RPO ${o.rpoText})`
-            : `newest backup is ${formatAge(oldest * 1000)} old (RPO ${o.rpoText})`),
+            : `newest backup is ${formatElapsed(oldest, 'short')} old (RPO ${o.rpoText})`),
     });
   }
   if (p.check?.everyMs !== undefined) {
@@ -242,7 +241,7 @@ function evaluate(p: ProfileConfig, st: ProfileStatus, _entries: StoredAuditEntr
         unreachable ??
         (c === undefined
           ? `never checked (every ${p.check.everyText})`
-          : `last check ${c.result === 'success' ? 'passed' : 'FAILED'} ${formatAge(c.ageSeconds * 1000)} ago (every ${p.check.everyText})`),
+          : `last check ${c.result === 'success' ? 'passed' : 'FAILED'} ${formatElapsed(c.ageSeconds, 'short')} ago (every ${p.check.everyText})`),
     });
   }
   if (o.rtoMs !== undefined) {
@@ -263,7 +262,7 @@ function evaluate(p: ProfileConfig, st: ProfileStatus, _entries: StoredAuditEntr
           ? `no snapshot to restore (RTO ${o.rtoText})`
           : est === undefined || r === undefined
             ? `RTO unknown — run \`repo check --read-data-subset ${MIN_RATE_SUBSET}\` (no check has read enough to measure a read rate: at least ${formatBytes(MIN_RATE_BYTES)} or the whole repository) (RTO ${o.rtoText})`
-            : `full restore estimated at ${formatAge(est * 1000)}: ${formatBytes(r.storedBytes)} of ${r.snapshots.length === 1 ? 'the newest snapshot' : `the newest snapshots of ${r.snapshots.length} path sets`} read at ${formatBytes(r.bytesPerSecond ?? 0)}/s; writing the files is not included (RTO ${o.rtoText})`),
+            : `full restore estimated at ${formatElapsed(est, 'short')}: ${formatBytes(r.storedBytes)} of ${r.snapshots.length === 1 ? 'the newest snapshot' : `the newest snapshots of ${r.snapshots.length} path sets`} read at ${formatBytes(r.bytesPerSecond ?? 0)}/s; writing the files is not included (RTO ${o.rtoText})`),
     });
   }
   st.ok = st.reachable && st.objectives.every((x) => x.met);

@@ -1,5 +1,5 @@
 // Durations ("90s", "1h", "7d", "1h30min", "2w") and daily windows ("02:00-06:00") of the operations config.
-// Pure parsing and formatting; the clock is always passed in.
+// Pure parsing; the clock is always passed in (lengths of time are formatted by core/units.ts formatElapsed).
 
 import { RepoError } from '../core/errors.js';
 import { parseElapsed } from '../core/units.js';
@@ -15,18 +15,6 @@ export function parseOpsDuration(
   bareM: 'minutes' | 'ambiguous' = 'ambiguous',
 ): number {
   return parseElapsed(value, what, bareM);
-}
-
-/** A short human form of a length of time: "45s", "12m", "3h 5m", "2d 4h". */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 90) return `${s}s`;
-  const m = Math.round(s / 60);
-  if (m < 90) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
-  const d = Math.floor(h / 24);
-  return h % 24 === 0 ? `${d}d` : `${d}d ${h % 24}h`;
 }
 
 /** A daily time window in local time: minutes after midnight; `end` < `start` wraps past midnight. */

@@ -6,15 +6,21 @@
 
 import { errorMessage, isRepoError } from '../core/errors.js';
 import { AAD_INDEX } from './aad.js';
+import type { FileType } from '../backend/backend.js';
 import { decodeIndex } from './index-file.js';
-import type { Repository } from './repository.js';
+import type { MasterIndex } from './master-index.js';
 
 export const REPAIR_INDEX_HINT = 'run "repo repair index" to rebuild the index from the packs';
 
-type IndexLoader = Pick<
-  Repository,
-  'listNames' | 'loadUnpacked' | 'index' | 'damagedIndexFiles' | 'supersededIndexFiles' | 'warn'
->;
+/** The parts of a Repository that loading its index uses (spelled out here: repository.ts imports this file). */
+interface IndexLoader {
+  listNames(type: FileType): Promise<string[]>;
+  loadUnpacked(type: 'index', name: string, aad: Buffer): Promise<Buffer>;
+  readonly index: MasterIndex;
+  readonly damagedIndexFiles: string[];
+  readonly supersededIndexFiles: string[];
+  readonly warn: (message: string) => void;
+}
 
 /**
  * Loads every index file; damaged ones are warned about and listed in repo.damagedIndexFiles, or thrown with

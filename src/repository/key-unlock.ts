@@ -31,7 +31,11 @@ export async function unlockWithPassword(backend: Backend, password: string): Pr
   const names: string[] = [];
   for await (const f of backend.list('keys')) names.push(f.name);
   if (names.length === 0)
-    throw new RepoError('FORMAT', `repository at ${backend.location} has no key files`, { file: 'keys/' });
+    throw new RepoError(
+      'FORMAT',
+      `repository at ${backend.location} has no key files (a recovery file or code restores access: repo key import)`,
+      { file: 'keys/' },
+    );
   const damaged: { name: string; bytes?: Buffer; err: unknown }[] = [];
   for (const name of names.sort()) {
     let bytes: Buffer | undefined;

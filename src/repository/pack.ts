@@ -54,13 +54,26 @@ export function assemblePack(blobs: SealedBlob[], key: XaesKey): AssembledPack {
     parts.push(b.sealed);
     offset += b.sealed.length;
   }
+  const tail = packTail(header, key);
+  parts.push(...tail);
+  const length = offset + tail[0].length + 4;
+  if (length > MAX_PACK_LENGTH) throw new RangeError('pack would exceed 4 GiB');
+  return { parts, length, entries };
+}
+
+/** The header entries of `entries`, in their order, as bytes (before sealing). */
+export function encodePackHeader(entries: readonly BlobEntry[]): Buffer {
+  const header = Buffer.alloc(entries.length * ENTRY_SIZE);
+  entries.forEach((e, i) => writeEntry(header, i * ENTRY_SIZE, e));
+  return header;
+}
+
+/** What follows the blobs of a pack: the sealed header, then its length as 4 little-endian bytes. */
+export function packTail(header: Buffer, key: XaesKey): [sealedHeader: Buffer, trailer: Buffer] {
   const sealedHeader = key.seal(header, AAD_PACK_HEADER);
   const trailer = Buffer.alloc(4);
   trailer.writeUInt32LE(sealedHeader.length, 0);
-  parts.push(sealedHeader, trailer);
-  const length = offset + sealedHeader.length + 4;
-  if (length > MAX_PACK_LENGTH) throw new RangeError('pack would exceed 4 GiB');
-  return { parts, length, entries };
+  return [sealedHeader, trailer];
 }
 
 /** The header length stored in a pack's last four bytes, checked against the pack length. */

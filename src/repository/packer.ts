@@ -7,6 +7,7 @@ import type { XaesKey } from '../crypto/xaes.js';
 import type { BlobType } from './blob.js';
 import type { PackRecord } from './index-file.js';
 import { assemblePack, type SealedBlob } from './pack.js';
+import { PackStream } from './pack-stream.js';
 
 /** Where a finished pack is reported once it is safely stored. */
 export type PackStored = (record: PackRecord, storedBytes: number) => void;
@@ -18,6 +19,10 @@ export class Packer {
   };
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
+  /** The data pack being written to storage, when the backend takes files piece by piece. */
+  private stream: PackStream | undefined;
+  /** Streamed adds run one after another (each may wait for a write); this is the last one queued. */
+  private streaming: Promise<void> = Promise.resolve();
 
   private readonly maxConcurrentUploads: number;
 
@@ -34,6 +39,11 @@ export class Packer {
   /** Adds a blob; when its pack is full the pack is stored. Waits when too many uploads are in flight (backpressure). */
   async add(blob: SealedBlob): Promise<void> {
     this.throwIfFailed();
+    if (blob.type === 'data' && this.backend.beginUpload !== undefined) {
+      const next = this.streaming.then(() => this.addStreamed(blob));
+      this.streaming = next.catch(() => undefined);
+      return next;
+    }
     const p = this.open[blob.type];
     p.blobs.push(blob);
     p.bytes += blob.sealed.length;
@@ -46,6 +56,9 @@ export class Packer {
 
   /** Stores every partly filled pack and waits for all uploads. */
   async flush(): Promise<void> {
+    await this.streaming;
+    this.throwIfFailed();
+    if (this.stream !== undefined) this.finishStream();
     for (const t of ['data', 'tree'] as const) if (this.open[t].blobs.length > 0) this.startUpload(t);
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.throwIfFailed();
@@ -53,18 +66,60 @@ export class Packer {
 
   /** Waits for the uploads already started, without starting new ones (after an interruption). */
   async drain(): Promise<void> {
+    await this.streaming;
+    const dropped = this.stream;
+    this.stream = undefined;
+    await dropped?.abort();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   /** Bytes of sealed blobs not yet stored. */
   get pendingBytes(): number {
-    return this.open.data.bytes + this.open.tree.bytes;
+    return this.open.data.bytes + this.open.tree.bytes + (this.stream?.bytes ?? 0);
+  }
+
+  private async addStreamed(blob: SealedBlob): Promise<void> {
+    this.throwIfFailed();
+    try {
+      this.stream ??= new PackStream(await this.backend.beginUpload!('data'), this.key);
+      await this.stream.add(blob);
+    } catch (err) {
+      this.failure ??= err;
+      const broken = this.stream;
+      this.stream = undefined;
+      await broken?.abort();
+      throw err;
+    }
+    if (this.stream.bytes >= this.packSize) {
+      this.finishStream();
+      while (this.inFlight.size >= this.maxConcurrentUploads) await Promise.race(this.inFlight);
+      this.throwIfFailed();
+    }
+  }
+
+  /** Writes the rest of the streamed pack and commits it in the background, like an upload. */
+  private finishStream(): void {
+    const s = this.stream!;
+    this.stream = undefined;
+    this.track(
+      s.finish().then(
+        (p) => this.onStored({ pack: p.id, blobs: p.entries }, p.length),
+        async (err: unknown) => {
+          await s.abort();
+          throw err;
+        },
+      ),
+    );
   }
 
   private startUpload(type: BlobType): void {
     const blobs = this.open[type].blobs;
     this.open[type] = { blobs: [], bytes: 0 };
-    const job = this.upload(blobs).catch((err) => {
+    this.track(this.upload(blobs));
+  }
+
+  private track(work: Promise<void>): void {
+    const job = work.catch((err) => {
       this.failure ??= err;
     });
     const tracked = job.finally(() => this.inFlight.delete(tracked));

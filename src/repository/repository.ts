@@ -6,11 +6,11 @@ import { isNotFound } from '../backend/backend.js';
 import { attachCache } from '../backend/cache.js';
 import { DryRunBackend } from '../backend/dry-run.js';
 import { isRemoteStack } from '../backend/stack.js';
-import { createChunker, DEFAULT_CHUNKER_PARAMS, type Chunker, type ChunkerParams } from '../chunker/chunker.js';
+import { createChunker, DEFAULT_CHUNKER_PARAMS, type Chunker } from '../chunker/chunker.js';
 import { IntegrityError, NotFoundError, RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { blake3 } from '../crypto/blake3.js';
-import { calibrateScrypt, type ScryptParams } from '../crypto/kdf.js';
+import { calibrateScrypt } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/random.js';
 import { AAD_CONFIG, AAD_INDEX, blobAad } from './aad.js';
 import type { BlobType, Compression, IndexedBlob } from './blob.js';
@@ -34,7 +34,6 @@ import { MasterIndex } from './master-index.js';
 import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
 import { openSealedBlob, packPath } from './blob-open.js';
-import type { FileReply } from './file-batch.js';
 import { MAX_CACHED_TREE_PACK, TreePackCache } from './tree-pack-cache.js';
 
 const POOL_MIN_BLOB = 64 * 1024;
@@ -42,51 +41,9 @@ const POOL_MIN_BLOB = 64 * 1024;
 // An index file is written at the latest after this many new blobs, so an interrupted backup keeps most of its work.
 const INDEX_FLUSH_BLOBS = 40_000;
 
-export type SmallFileResult =
-  | { status: 'ok'; size: number; sizeAfter: number; mtimeNs: bigint; ids: Buffer[]; newBlobs: number }
-  | Exclude<FileReply, { status: 'ok' }>; // the worker's own answer when it could not read the file
+import type { InitOptions, OpenOptions, SaveBlobResult, SmallFileResult, WriteStats } from './repository-options.js';
 
-export interface InitOptions {
-  chunker?: ChunkerParams;
-  compression?: string;
-  packSize?: number;
-  /** KDF parameters for the first key; by default calibrated to ~0.5 s. Cheap values are for tests only. */
-  kdf?: ScryptParams;
-  now?: Date;
-  workers?: number;
-}
-
-export interface OpenOptions {
-  /** Overrides the config's compression for blobs written through this handle. */
-  compression?: string;
-  maxConcurrentUploads?: number;
-  /** Worker threads that compress and seal new blobs (default: one per core; 0 = on the calling thread). */
-  workers?: number;
-  /** Compute, compress and seal new blobs as usual, but store nothing (backup --dry-run). */
-  dryRun?: boolean;
-  /** Skip loading the index (check and repair read index files themselves, one by one, to report damage). */
-  skipIndex?: boolean;
-  /**
-   * Told about damage that was worked around (a damaged key file that still opens, skipped index or snapshot
-   * files); default: process.emitWarning.
-   */
-  onWarning?: (message: string) => void;
-}
-
-export interface SaveBlobResult {
-  id: Buffer;
-  /** True when the repository already had the blob and nothing was stored. */
-  known: boolean;
-  storedLength: number;
-}
-
-export interface WriteStats {
-  blobsAdded: number;
-  rawBytesAdded: number;
-  storedBytesAdded: number;
-  packsWritten: number;
-  indexFilesWritten: number;
-}
+export type { InitOptions, OpenOptions, SaveBlobResult, SmallFileResult, WriteStats } from './repository-options.js';
 
 export class Repository {
   readonly index = new MasterIndex();
@@ -188,6 +145,29 @@ export class Repository {
     }
     const repo = new Repository(backend, parseConfig(plain), key, keyName, opts);
     if (damage !== undefined) repo.warn(damage);
+    repo.attachCache();
+    if (!opts.skipIndex) await repo.loadIndex();
+    return repo;
+  }
+
+  /**
+   * Opens with a master key recovered from outside the repository (a recovery file or code, spec §17) instead
+   * of a key file's password; INTEGRITY when the config does not authenticate under it (another repository).
+   * `keyName` is empty: no key file opened this handle.
+   */
+  static async openWithMasterKey(backend: Backend, key: MasterKey, opts: OpenOptions = {}): Promise<Repository> {
+    const sealed = await backend.load({ type: 'config', name: 'config' });
+    let plain: Buffer;
+    try {
+      plain = key.encryption.open(sealed, AAD_CONFIG);
+    } catch (err) {
+      throw new IntegrityError(
+        "the recovered master key does not open this repository's config: it belongs to another repository",
+        { file: 'config' },
+        { cause: err },
+      );
+    }
+    const repo = new Repository(backend, parseConfig(plain), key, '', opts);
     repo.attachCache();
     if (!opts.skipIndex) await repo.loadIndex();
     return repo;

@@ -3,12 +3,16 @@
 // is touched, answered, and logged as one line (user, role, operation, object, result).
 // Must never write outside the mounted repositories, never log a password, never leave a partial file.
 
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Backend, type FileType, type Handle, FILE_TYPES, isNotFound, isValidName } from '../backend/backend.js';
 import { createBackend, openBackend } from '../backend/open.js';
 import { RepoError, isRepoError } from '../core/errors.js';
+import { blake3 } from '../crypto/blake3.js';
+import type { RequestRecord } from './audit-feed.js';
+import type { LockOwners } from './lock-owners.js';
 import { type Operation, effectiveRole, refusal } from './access.js';
 import type { Authenticator, Role } from './credentials.js';
 
@@ -25,6 +29,12 @@ export interface ServeOptions {
   timeoutMs: number;
   tls?: { cert: string; key: string };
   log: (line: string) => void;
+  /** Like rest-server --private-repos: a user reaches only repositories under /USER/ (sub-paths on). */
+  privateRepos?: boolean;
+  /** Who created which lock: a backup-role user may delete only its own (survives restarts). */
+  lockOwners?: LockOwners;
+  /** Told about every request that named a repository (the audit feed). */
+  onRequest?: (location: string, backend: () => Promise<Backend>, rec: RequestRecord) => void;
 }
 
 class HttpFailure extends Error {
@@ -40,6 +50,8 @@ class HttpFailure extends Error {
 interface Target {
   location: string;
   repoPath: string;
+  /** The repository's path segments below the mount prefix. */
+  repoSegs: string[];
   type?: FileType;
   name?: string;
 }
@@ -107,7 +119,7 @@ export class RestServer {
       throw new HttpFailure(404, 'not a valid file name');
     const location =
       repoSegs.length === 0 ? mount.location : `${mount.location.replace(/\/+$/, '')}/${repoSegs.join('/')}`;
-    return { location, repoPath: `${mount.prefix}${repoSegs.map((s) => `${s}/`).join('')}`, type, name };
+    return { location, repoPath: `${mount.prefix}${repoSegs.map((s) => `${s}/`).join('')}`, repoSegs, type, name };
   }
 
   private backend(location: string): Promise<Backend> {
@@ -138,6 +150,7 @@ export class RestServer {
     let op: Operation | '-' = '-';
     let object = url.pathname;
     let reason = '';
+    let location: string | undefined;
     try {
       const who = await this.authenticate(req);
       if (who === undefined) {
@@ -148,9 +161,12 @@ export class RestServer {
       const r = effectiveRole(who.role, this.opts.appendOnly);
       role = r;
       const t = this.target(url.pathname);
+      location = t.location;
+      if (this.opts.privateRepos === true && t.repoSegs[0] !== user)
+        throw new HttpFailure(403, `with private repositories, user ${user} may use only /${user}/…`);
       object = t.type === undefined ? t.repoPath : `${t.repoPath}${t.type}/${t.name ?? ''}`;
       op = operationOf(req.method ?? '', t, url);
-      await this.serve(req, res, t, op, r);
+      await this.serve(req, res, t, op, r, user);
     } catch (err) {
       const status = err instanceof HttpFailure ? err.status : isNotFound(err) ? 404 : 500;
       reason = err instanceof HttpFailure ? err.message : isRepoError(err) ? err.message : 'internal error';
@@ -166,6 +182,19 @@ export class RestServer {
     } finally {
       const line = `${new Date().toISOString()} user=${user} role=${role} op=${op} method=${req.method} object=${object} status=${res.statusCode}${reason === '' ? '' : ` reason=${JSON.stringify(reason)}`}`;
       this.opts.log(line);
+      if (location !== undefined && this.opts.onRequest !== undefined) {
+        const loc = location;
+        this.opts.onRequest(loc, () => this.backend(loc), {
+          time: new Date().toISOString(),
+          user,
+          role,
+          op,
+          method: req.method ?? '',
+          object,
+          status: res.statusCode,
+          ...(reason === '' ? {} : { reason }),
+        });
+      }
     }
   }
 
@@ -175,6 +204,7 @@ export class RestServer {
     t: Target,
     op: Operation,
     role: Role,
+    user: string,
   ): Promise<void> {
     const h: Handle | undefined =
       t.type !== undefined && t.name !== undefined ? { type: t.type, name: t.name } : undefined;
@@ -211,9 +241,19 @@ export class RestServer {
     if (op === 'delete') {
       const why = refusal(role, op, h.type, true);
       if (why !== undefined) throw new HttpFailure(403, why);
+      const owners = this.opts.lockOwners;
+      if (owners !== undefined && h.type === 'locks' && role !== 'admin') {
+        const owner = owners.owner(t.location, h.name);
+        if (owner !== user)
+          throw new HttpFailure(
+            403,
+            `role backup may delete only lock files it created itself; ${owner === undefined ? 'nobody known to this server' : `user ${owner}`} created this one`,
+          );
+      }
       await b.remove(h).catch((err: unknown) => {
         if (!isNotFound(err)) throw err;
       });
+      if (h.type === 'locks') owners?.removed(t.location, h.name);
       res.writeHead(200).end();
       return;
     }
@@ -221,11 +261,19 @@ export class RestServer {
     const early = refusal(role, op, h.type, false);
     if (early !== undefined) throw new HttpFailure(403, early);
     const body = await readBody(req, this.opts.maxRequestBytes);
+    // Every file but config is named by the hash of its bytes (BLAKE3, spec §2; SHA-256 in restic's
+    // repositories): anything else is not a repository file, and letting it in would let a backup
+    // credential plant junk or a renamed copy.
+    if (role !== 'admin' && h.type !== 'config' && !namedByContent(h.name, body))
+      throw new HttpFailure(403, `role ${role} may store only files named by the hash of their content`);
     if (role !== 'admin' && (await b.exists(h))) {
       // Identical bytes change nothing (a retried upload); anything else would overwrite.
       const same = (await b.load(h)).equals(body);
       if (!same) throw new HttpFailure(403, refusal(role, op, h.type, true) ?? 'refused');
-    } else await b.save(h, body);
+    } else {
+      await b.save(h, body);
+      if (h.type === 'locks') this.opts.lockOwners?.created(t.location, h.name, user);
+    }
     res.writeHead(200).end();
   }
 
@@ -258,6 +306,10 @@ export class RestServer {
       })
       .end(data);
   }
+}
+
+function namedByContent(name: string, body: Buffer): boolean {
+  return blake3(body).toString('hex') === name || createHash('sha256').update(body).digest('hex') === name;
 }
 
 function isFileType(s: string | undefined): s is FileType {

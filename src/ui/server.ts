@@ -10,11 +10,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { errorMessage, isRepoError, RepoError } from '../core/errors.js';
 import type { Repository } from '../repository/repository.js';
-import type { ResolvedPath } from '../restorer/index.js';
 import { restoreSnapshot } from '../restorer/index.js';
-import type { StoredSnapshot } from '../snapshot/snapshot.js';
-import type { TreeNode } from '../tree/node.js';
 import { Access } from './access.js';
+import type { Dumper } from './dumper.js';
 import { asset, ASSETS, type AssetName } from './assets.js';
 import { diffView, listDirectory, locate, timeline } from './browse.js';
 import { contentType } from './content-type.js';
@@ -22,27 +20,6 @@ import { pageHtml } from './page.js';
 import { SnapshotFiles } from './snapshot-files.js';
 import { writeZip } from './zip.js';
 import { plotData, type PlotDataOptions } from './plot-data.js';
-
-/** How the CLI writes a file's bytes and a directory as tar (cli/dump.ts), handed in so both serve the same bytes. */
-export interface Dumper {
-  file(
-    repo: Repository,
-    node: TreeNode,
-    path: string,
-    signal: AbortSignal,
-    expected: undefined,
-    out: NodeJS.WritableStream,
-  ): Promise<void>;
-  archive(
-    repo: Repository,
-    sn: StoredSnapshot,
-    resolved: ResolvedPath,
-    path: string,
-    out: NodeJS.WritableStream,
-    signal: AbortSignal,
-    warn: (line: string) => void,
-  ): Promise<number>;
-}
 
 export interface UiServerOptions {
   repo: Repository;

@@ -12,7 +12,7 @@ import { displayName, type TreeNode } from '../tree/node.js';
 import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
 import { describeFault, readableNodes } from '../tree/validate.js';
 import { ValidatingReader } from '../tree/validate-reader.js';
-import type { Dumper } from './server.js';
+import type { Dumper } from './dumper.js';
 
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;

@@ -435,6 +435,36 @@ export function backendConformance(name: string, setup: () => Promise<Conformanc
       });
     });
 
+    describe('uploads piece by piece (where offered)', () => {
+      it('commit makes the written bytes visible under the name at once; abort leaves nothing', async () => {
+        if (b.beginUpload === undefined) return;
+        const parts = [randomBytes(1000), randomBytes(3 * 1024 * 1024), Buffer.alloc(0), randomBytes(1)];
+        const up = await b.beginUpload('data');
+        for (const p of parts) await up.write(p);
+        expect(await listNames(b, 'data')).toEqual([]);
+        const name = randomId();
+        await up.commit({ type: 'data', name });
+        expect((await b.load({ type: 'data', name })).equals(Buffer.concat(parts))).toBe(true);
+        expect(await listNames(b, 'data')).toEqual([name]);
+        await expect(up.write(Buffer.from('late'))).rejects.toThrow();
+
+        const dropped = await b.beginUpload('data');
+        await dropped.write(randomBytes(100));
+        await dropped.abort();
+        await dropped.abort(); // idempotent
+        expect(await listNames(b, 'data')).toEqual([name]);
+      });
+
+      it('an upload commits only under a handle of its own type', async () => {
+        if (b.beginUpload === undefined) return;
+        const up = await b.beginUpload('data');
+        await up.write(Buffer.from('x'));
+        const err = await rejection(up.commit({ type: 'index', name: randomId() }));
+        expect(err.code).toBe('INVALID_ARGUMENT');
+        expect(await listNames(b, 'index')).toEqual([]);
+      });
+    });
+
     describe('create', () => {
       it('create() on a repository with a config is REPO_EXISTS', async () => {
         await b.save({ type: 'config', name: 'config' }, Buffer.from('cfg'));

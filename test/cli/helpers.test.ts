@@ -2,7 +2,7 @@
 // The commands themselves are tested end to end in test/e2e/cli.test.ts.
 
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, modeString, renderTable } from '../../src/cli/format.js';
+import { formatBytes, formatElapsed, modeString, renderTable } from '../../src/cli/format.js';
 import {
   flattenTags,
   parseChunker,
@@ -62,8 +62,8 @@ describe('formatting', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1001.7065499939841)).toBe('1002 B'); // a rate below 1 KiB/s, never a raw float
     expect(formatBytes(1536)).toBe('1.500 KiB');
-    expect(formatDuration(5)).toBe('0:05');
-    expect(formatDuration(3723)).toBe('1:02:03');
+    expect(formatElapsed(5)).toBe('0:05');
+    expect(formatElapsed(3723)).toBe('1:02:03');
     expect(modeString('file', 0o644)).toBe('-rw-r--r--');
     expect(modeString('dir', 0o2755)).toBe('drwxr-sr-x');
     expect(modeString('file', 0o4754 | 0o1000)).toBe('-rwsr-xr-T');

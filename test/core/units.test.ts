@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatBytes,
+  formatElapsed,
   looksLikeDuration,
   parseElapsed,
   parseRetentionDuration,
@@ -152,5 +153,32 @@ describe('elapsed durations', () => {
     expect(looksLikeDuration('1h30min')).toBe(true);
     expect(looksLikeDuration('2026-01-01')).toBe(false);
     expect(looksLikeDuration('12:00')).toBe(false);
+  });
+});
+
+describe('elapsed-time formatting (one formatter, two styles)', () => {
+  it.each([
+    [0, '0:00', '0s'],
+    [-3, '0:00', '0s'],
+    [0.4, '0:00', '0s'],
+    [5, '0:05', '5s'],
+    [59.6, '1:00', '60s'],
+    [89, '1:29', '89s'],
+    [90, '1:30', '2m'],
+    [723, '12:03', '12m'],
+    [3599, '59:59', '60m'],
+    [5340, '1:29:00', '89m'],
+    [5400, '1:30:00', '1h 30m'],
+    [3723, '1:02:03', '62m'],
+    [7200, '2:00:00', '2h'],
+    [11_100, '3:05:00', '3h 5m'],
+    [47 * 3600 + 59 * 60, '47:59:00', '47h 59m'],
+    [48 * 3600, '48:00:00', '2d'],
+    [52 * 3600, '52:00:00', '2d 4h'],
+    [14 * 86_400, '336:00:00', '14d'],
+  ])('%d s is %j on a clock and %j in a sentence', (seconds, clock, short) => {
+    expect(formatElapsed(seconds)).toBe(clock);
+    expect(formatElapsed(seconds, 'clock')).toBe(clock);
+    expect(formatElapsed(seconds, 'short')).toBe(short);
   });
 });

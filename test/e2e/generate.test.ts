@@ -70,7 +70,7 @@ words=(repo restore x); CURRENT=3; _repo`;
         .filter(Boolean)
         .map((l) => l.split(':')[0])
         .sort(),
-    ).toEqual(['add', 'list', 'passwd', 'remove']);
+    ).toEqual(['add', 'export', 'import', 'list', 'passwd', 'remove']);
     expect(opts).toMatch(/^--exclude:exclude paths matching the pattern/m);
     expect(opts).toMatch(/^--repo:repository location/m);
     expect(files.trim()).toBe('FILES');
@@ -87,7 +87,7 @@ words=(repo restore x); CURRENT=3; _repo`;
         .filter(Boolean)
         .map((l) => l.split('\t')[0]);
     expect(out('repo ba')).toEqual(['backup']);
-    expect(out('repo key ').sort()).toEqual(['add', 'list', 'passwd', 'remove']);
+    expect(out('repo key ').sort()).toEqual(['add', 'export', 'import', 'list', 'passwd', 'remove']);
     expect(out('repo backup --exclude-c')).toEqual(['--exclude-caches']);
   });
 

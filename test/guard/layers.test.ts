@@ -3,10 +3,8 @@
 // climbs (a static import, an `export … from`, a dynamic import()) fails this test with the file and the import.
 import fs from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-
-const SRC = path.join(import.meta.dirname, '..', '..', 'src');
+import { importsOf, SRC, sources } from '../helpers/source-imports.js';
 
 /** Lowest first. `index.ts` (the library entry) sits above every folder but cli/. */
 const LAYERS: string[][] = [
@@ -22,18 +20,10 @@ const LAYERS: string[][] = [
   ['maintenance'],
   ['ops'],
   ['index.ts'],
-  ['server', 'ui'],
+  ['server', 'mount', 'ui'],
   ['cli'],
 ];
 const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
-
-/** Every relative module specifier a source file imports or re-exports, statically or dynamically (TypeScript's own scanner). */
-export function importsOf(source: string): string[] {
-  return ts
-    .preProcessFile(source, true, true)
-    .importedFiles.map((f) => f.fileName)
-    .filter((f) => f.startsWith('.'));
-}
 
 /** The layer unit of a path under src/: its top folder, or the file itself for a top-level file. */
 function unitOf(relPath: string): string {
@@ -85,13 +75,6 @@ export function violations(files: { rel: string; source: string }[]): Violation[
     }
   }
   return out;
-}
-
-function sources(): { rel: string; source: string }[] {
-  return fs
-    .readdirSync(SRC, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => ({ rel: f.split(path.sep).join('/'), source: fs.readFileSync(path.join(SRC, f), 'utf8') }));
 }
 
 describe('layers', () => {

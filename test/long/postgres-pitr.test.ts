@@ -8,36 +8,14 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
-
-function pgBin(): string | undefined {
-  const base = '/usr/lib/postgresql';
-  if (!fs.existsSync(base)) return undefined;
-  const versions = fs
-    .readdirSync(base)
-    .filter((v) => fs.existsSync(path.join(base, v, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions.length > 0 ? path.join(base, versions[0], 'bin') : undefined;
-}
+import { freePort } from '../helpers/free-port.js';
+import { asPostgresArgv as asUser, isRoot, pgBin } from '../helpers/postgres.js';
 
 const BIN = pgBin();
-const isRoot = process.getuid?.() === 0;
-const asUser = (argv: string[]) => (isRoot ? ['runuser', '-u', 'postgres', '--', ...argv] : argv);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let dir = '';
 let job = '';

@@ -4,41 +4,18 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
+import { asPostgresArgv, isRoot, pgBin } from '../helpers/postgres.js';
 import { pingPaths, pingServer } from '../ops/helpers.js';
 
-/** The newest installed server's bin directory, e.g. /usr/lib/postgresql/15/bin. */
-function pgBin(): string | undefined {
-  const base = '/usr/lib/postgresql';
-  if (!fs.existsSync(base)) return undefined;
-  const versions = fs
-    .readdirSync(base)
-    .filter((v) => fs.existsSync(path.join(base, v, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions.length > 0 ? path.join(base, versions[0], 'bin') : undefined;
-}
-
 const BIN = pgBin();
-const isRoot = process.getuid?.() === 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Runs a server program as the postgres user when we are root (initdb refuses root). */
 function asPostgres(argv: string[]): void {
-  const cmd = isRoot ? ['runuser', '-u', 'postgres', '--', ...argv] : argv;
+  const cmd = asPostgresArgv(argv);
   const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
 }

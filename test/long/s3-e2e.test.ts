@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
+import { tempDir } from '../helpers/repo.js';
+import { filesUnder, remoteE2e, writeIncompressibleFiles } from '../helpers/remote-e2e.js';
 import { type S3TestServer, startS3Server } from '../helpers/s3server.js';
 import { compareTrees, generateTree } from '../helpers/tree-gen.js';
 
@@ -42,19 +43,7 @@ function run(repo: string, args: string[], extra: Record<string, string | undefi
   return runCli(['-r', repo, ...args], { cwd: tmp, password: PASSWORD, env: env(extra) });
 }
 
-async function ok(repo: string, args: string[], extra: Record<string, string | undefined> = {}): Promise<CliResult> {
-  const r = await run(repo, args, extra);
-  if (r.code !== 0)
-    throw new Error(
-      `repo -r ${repo} ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stderr}${r.out.slice(0, 4000)}`,
-    );
-  return r;
-}
-
-async function json<T = any>(repo: string, args: string[], extra: Record<string, string | undefined> = {}): Promise<T> {
-  const lines = (await ok(repo, ['--json', ...args], extra)).out.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as T;
-}
+const { ok, json, restoreAndCompare } = remoteE2e(run);
 
 /** The S3 request counts a `-v` run printed ("backend requests: N {...}"). */
 function requests(r: CliResult, label = 'backend'): { total: number; byOp: Record<string, number> } {
@@ -69,20 +58,6 @@ function cacheStats(r: CliResult, label = 'backend'): { hits: number; misses: nu
   return JSON.parse(m[1]);
 }
 
-function filesUnder(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
-}
-
-function restoreAndCompare(repo: string, snapshot: string, src: string, target: string): Promise<void> {
-  return ok(repo, ['restore', `${snapshot}:${path.dirname(src)}`, '--target', target]).then(() => {
-    expect(compareTrees(src, path.join(target, path.basename(src)), { dirTimes: false })).toEqual([]);
-  });
-}
-
 const mbps = (bytes: number, ms: number) => `${(bytes / 1048576 / (ms / 1000)).toFixed(1)} MiB/s`;
 
 beforeAll(async () => {
@@ -92,10 +67,7 @@ beforeAll(async () => {
   small = path.join(tmp, 'small');
   smallStats = generateTree(small, { seed: 2, maxChunk: 300_000, maxDepth: 4, maxEntries: 12 }); // 125 files, 8.4 MiB
   big = path.join(tmp, 'big');
-  fs.mkdirSync(big);
-  const rand = prng(99);
-  for (let i = 0; i < 25; i++)
-    fs.writeFileSync(path.join(big, `part-${String(i).padStart(2, '0')}.bin`), randomBuffer(rand, 4 * 1024 * 1024));
+  writeIncompressibleFiles(big, 99, 25);
 }, LONG);
 
 afterAll(async () => {

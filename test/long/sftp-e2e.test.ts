@@ -8,9 +8,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blake3 } from '../../src/crypto/blake3.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
+import { tempDir } from '../helpers/repo.js';
+import { filesUnder, remoteE2e, writeIncompressibleFiles } from '../helpers/remote-e2e.js';
 import { startSshd, type SshdServer } from '../helpers/sshd.js';
-import { compareTrees, generateTree } from '../helpers/tree-gen.js';
+import { generateTree } from '../helpers/tree-gen.js';
 
 const PASSWORD = 'sftp e2e correct horse';
 const LONG = 600_000;
@@ -28,33 +29,7 @@ function run(repo: string, args: string[], extra: Record<string, string | undefi
   });
 }
 
-async function ok(repo: string, args: string[], extra: Record<string, string | undefined> = {}): Promise<CliResult> {
-  const r = await run(repo, args, extra);
-  if (r.code !== 0)
-    throw new Error(
-      `repo -r ${repo} ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stderr}${r.out.slice(0, 4000)}`,
-    );
-  return r;
-}
-
-async function json<T = any>(repo: string, args: string[], extra: Record<string, string | undefined> = {}): Promise<T> {
-  const lines = (await ok(repo, ['--json', ...args], extra)).out.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as T;
-}
-
-function filesUnder(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
-}
-
-function restoreAndCompare(repo: string, snapshot: string, src: string, target: string): Promise<void> {
-  return ok(repo, ['restore', `${snapshot}:${path.dirname(src)}`, '--target', target]).then(() => {
-    expect(compareTrees(src, path.join(target, path.basename(src)), { dirTimes: false })).toEqual([]);
-  });
-}
+const { ok, json, restoreAndCompare } = remoteE2e(run);
 
 /** One line on stderr, naming the sftp backend, without a stack trace. */
 function expectOneLine(r: CliResult, pattern: RegExp): void {
@@ -72,10 +47,7 @@ beforeAll(async () => {
   small = path.join(tmp, 'small');
   generateTree(small, { seed: 3, maxChunk: 300_000, maxDepth: 4, maxEntries: 12 });
   big = path.join(tmp, 'big');
-  fs.mkdirSync(big);
-  const rand = prng(7);
-  for (let i = 0; i < 15; i++)
-    fs.writeFileSync(path.join(big, `part-${String(i).padStart(2, '0')}.bin`), randomBuffer(rand, 4 * 1024 * 1024));
+  writeIncompressibleFiles(big, 7, 15);
 }, LONG);
 
 afterAll(async () => {

@@ -1,0 +1,84 @@
+// What check reports and what its phases share: the kinds of problems and notes, the options, and the context
+// that the structure check, the data reader (check-data.ts) and the graph walk (check-graph.ts) fill in.
+
+import { idToHex } from '../core/id.js';
+import type { BlobEntry } from '../repository/blob.js';
+import type { MasterIndex } from '../repository/master-index.js';
+import type { Repository } from '../repository/repository.js';
+import type { DataSubset } from './subset.js';
+
+export type ProblemKind =
+  | 'key'
+  | 'index'
+  | 'pack-missing'
+  | 'pack-size'
+  | 'pack-header'
+  | 'pack-hash'
+  | 'blob'
+  | 'index-mismatch'
+  | 'snapshot'
+  | 'tree'
+  | 'blob-missing'
+  | 'node' // a node every reader refuses or reads with defaults (tree/validate.ts)
+  | 'bounds' // a tree or snapshot beyond MAX_TREE_ENTRIES, MAX_DEPTH or MAX_EXPANSION
+  | 'audit';
+
+export interface CheckProblem {
+  kind: ProblemKind;
+  message: string;
+  file?: string;
+  pack?: string;
+  blob?: string;
+  snapshot?: string;
+  tree?: string;
+  path?: string;
+}
+
+export interface CheckNote {
+  kind: 'unreferenced-pack' | 'duplicate-blob' | 'superseded-index' | 'stale-lock' | 'unknown-file' | 'audit';
+  message: string;
+  file?: string;
+}
+
+export interface AffectedPath {
+  snapshot: string;
+  path: string;
+  blob: string;
+}
+
+/** A phase of a check with its packs done and total, and for reading data the bytes read and to read. */
+export interface CheckProgress {
+  phase: string;
+  done: number;
+  total: number;
+  bytes?: number;
+  bytesTotal?: number;
+}
+
+export interface CheckOptions {
+  readData?: boolean;
+  subset?: DataSubset;
+  concurrency?: number;
+  /** Threads that verify packs read with readData (default one per core, at most 8; 0 verifies on this thread). */
+  workers?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: CheckProgress) => void;
+}
+
+/** Everything check learns, shared with the data reader and the path mapper. */
+export interface CheckContext {
+  repo: Repository;
+  index: MasterIndex;
+  packEntries: Map<string, BlobEntry[]>; // as the index files list them
+  packSizes: Map<string, number>; // as storage lists them
+  problems: CheckProblem[];
+  notes: CheckNote[];
+  /** Locations found damaged or missing: "pack:type:id". */
+  badLocations: Set<string>;
+  opts: CheckOptions;
+}
+
+/** The key of a blob's location in badLocations. */
+export function locKey(pack: string, e: Pick<BlobEntry, 'type' | 'id'>): string {
+  return `${pack}:${e.type}:${idToHex(e.id)}`;
+}
