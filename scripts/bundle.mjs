@@ -48,6 +48,12 @@ await build({
   banner: { js: 'const __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 });
+// `repo ui` and `repo report` serve and inline these files: the chart library from its own package (no CDN,
+// nothing fetched at run time) and the UI's script and style sheet (src/ui/assets.ts finds them here).
+fs.mkdirSync(`${out}/ui`, { recursive: true });
+for (const f of ['uPlot.iife.min.js', 'uPlot.min.css'])
+  fs.copyFileSync(`node_modules/uplot/dist/${f}`, `${out}/ui/${f}`);
+for (const f of ['app.js', 'plots.js', 'app.css']) fs.copyFileSync(`src/ui/client/${f}`, `${out}/ui/${f}`);
 // A setting read only when a process starts, so it sits on the #! line (`env -S` splits it): at most two
 // glibc malloc arenas. Every thread-pool thread that allocated got an arena of its own, holding memory it
 // no longer used (backup of 350 MiB of sources: peak RSS 232 → 209 MiB, same CPU).

@@ -10,8 +10,9 @@ import {
   type AnalyzeSettingReport,
 } from '../analyze/index.js';
 import type { ChunkerParams } from '../chunker/chunker.js';
-import { RepoError } from '../core/errors.js';
+import { errorMessage, RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
+import { recordAnalysis } from '../ops/analyses.js';
 import { compressionLevel } from '../repository/compression.js';
 import { Env, withRepository } from './context.js';
 import { formatBytes, renderTable } from './format.js';
@@ -71,11 +72,21 @@ async function runAnalyze(env: Env, paths: string[], flags: AnalyzeFlags): Promi
     };
   }
   // Only an explicit -r/--repo compares: REPO_REPOSITORY alone must not make a dry analysis ask for a password.
+  let repositoryId: string | undefined;
   const report =
     env.globals.repo === undefined
       ? await analyzePaths(paths, opts)
-      : await withRepository(env, { workers: 0 }, (repo) => analyzePaths(paths, { ...opts, repo }));
+      : await withRepository(env, { workers: 0 }, (repo) => {
+          repositoryId = repo.id;
+          return analyzePaths(paths, { ...opts, repo });
+        });
   if (env.out.progress) process.stderr.write('\r\x1b[K');
+  // Kept in the local state directory for `repo ui` and `repo report` (dedupe of runs compared); losing it is harmless.
+  await recordAnalysis({
+    time: new Date().toISOString(),
+    repository: repositoryId,
+    analysis: analyzeJson(report),
+  }).catch((err: unknown) => env.out.warn(`could not store this analysis for repo ui: ${errorMessage(err)}`));
   for (const w of report.warnings) env.out.warn(`${w.path}: ${w.message}`);
   if (env.out.json) env.out.printJson(analyzeJson(report));
   else if (flags.csv) process.stdout.write(analyzeCsv(report));

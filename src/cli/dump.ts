@@ -5,9 +5,9 @@ import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { idFromHex } from '../core/id.js';
 import type { Repository } from '../repository/repository.js';
-import { resolveSnapshotPath } from '../restorer/index.js';
+import { resolveSnapshotPath, type ResolvedPath } from '../restorer/index.js';
 import { splitDev } from '../restorer/index.js';
-import { findSnapshot } from '../snapshot/snapshot.js';
+import { findSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
 import { rfc3339ToNs } from '../tree/time.js';
 import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
@@ -64,16 +64,18 @@ function contentLength(repo: Repository, node: TreeNode): number | { missing: st
   return n;
 }
 
-async function writeFile(
+/** Writes a file's content blob by blob to `out` (default stdout); also what `repo ui` serves as a file download. */
+export async function writeFile(
   repo: Repository,
   node: TreeNode,
   path: string,
   signal: AbortSignal,
   expected?: number,
+  out: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
   let written = 0;
   for await (const buf of fileBlobs(repo, node.content ?? [], signal)) {
-    await writeTo(process.stdout, buf);
+    await writeTo(out, buf);
     written += buf.length;
   }
   if (expected !== undefined && written !== expected) {
@@ -109,6 +111,7 @@ async function writeTar(
   top: { node: TreeNode; name: Buffer; tree?: string }[] | undefined,
   rootTree: string,
   signal: AbortSignal,
+  out: NodeJS.WritableStream,
 ): Promise<void> {
   const hardlinks = new Map<string, Buffer>();
   const guard = new TarNameGuard();
@@ -155,7 +158,7 @@ async function writeTar(
     }
     guard.written(name, node.type);
     await writeTo(
-      process.stdout,
+      out,
       encodeHeader({
         name,
         type,
@@ -174,9 +177,9 @@ async function writeTar(
     if (type === 'file') {
       // Only a member actually written may be the target of later hard-link members.
       if (hardlinkKey !== undefined) hardlinks.set(hardlinkKey, name);
-      await writeFile(repo, node, shown, signal, size);
+      await writeFile(repo, node, shown, signal, size, out);
       const pad = padding(size);
-      if (pad.length > 0) await writeTo(process.stdout, pad);
+      if (pad.length > 0) await writeTo(out, pad);
     }
     if (node.type === 'dir' && node.subtree !== undefined) await children(node.subtree, name);
   };
@@ -191,7 +194,7 @@ async function writeTar(
   };
   if (top === undefined) await children(rootTree, undefined);
   else for (const t of top) await entry(t.node, t.name, t.tree ?? rootTree);
-  await writeTo(process.stdout, endOfArchive());
+  await writeTo(out, endOfArchive());
 }
 
 async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): Promise<void> {
@@ -217,24 +220,36 @@ async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): P
       );
     }
     // Refused nodes are named on standard error and left out; exit 1 at the end (README, exit codes).
-    const reader = new ValidatingReader(
-      (id) => loadTree(repo, id),
-      (line) => env.out.warn(line),
-      storedTreeShapes(repo),
-    );
-    reader.snapshot = sn.id;
-    try {
-      if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return; // nothing written: a truncated archive would look whole
-      let top: { node: TreeNode; name: Buffer }[] | undefined;
-      if (node !== undefined) {
-        top = readableNodes({ nodes: [node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f))).map((n) => ({
-          node: n,
-          name: n.name,
-        }));
-      }
-      await writeTar(repo, reader, top, sn.tree, signal);
-    } finally {
-      if (reader.faults > 0) runtime.exitCode = 1;
-    }
+    const faults = await writeArchive(repo, sn, resolved, path, process.stdout, signal, (line) => env.out.warn(line));
+    if (faults > 0) runtime.exitCode = 1;
   });
+}
+
+/**
+ * Writes the directory (or other non-file node) at `path` of a snapshot as a tar stream to `out`; also what
+ * `repo ui` serves as a directory download. Refused nodes go to `warn` and are left out; returns their count.
+ * Writes nothing when the tree is beyond the expansion bounds (a truncated archive would look whole).
+ */
+export async function writeArchive(
+  repo: Repository,
+  sn: StoredSnapshot,
+  resolved: ResolvedPath,
+  path: string,
+  out: NodeJS.WritableStream,
+  signal: AbortSignal,
+  warn: (line: string) => void,
+): Promise<number> {
+  const reader = new ValidatingReader((id) => loadTree(repo, id), warn, storedTreeShapes(repo));
+  reader.snapshot = sn.id;
+  if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return Math.max(reader.faults, 1);
+  const node = resolved.node;
+  let top: { node: TreeNode; name: Buffer }[] | undefined;
+  if (node !== undefined) {
+    top = readableNodes({ nodes: [node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f))).map((n) => ({
+      node: n,
+      name: n.name,
+    }));
+  }
+  await writeTar(repo, reader, top, sn.tree, signal, out);
+  return reader.faults;
 }

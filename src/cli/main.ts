@@ -46,6 +46,8 @@ import { registerList } from './list.js';
 import { registerDestroy } from './destroy.js';
 import { registerS3 } from './s3.js';
 import { registerMount } from './mount.js';
+import { registerUi } from './ui.js';
+import { registerReport } from './report.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -178,6 +180,8 @@ function buildProgram(): Command {
   registerDestroy(program);
   registerS3(program);
   registerMount(program);
+  registerUi(program);
+  registerReport(program);
   registerLog(program);
   registerGenerate(program, EPILOG);
   program.hook('preAction', (_root, action) => noteCommand(action)); // which command runs, for the audit log

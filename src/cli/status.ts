@@ -36,23 +36,29 @@ export function registerStatus(program: Command): void {
     .action((names: string[], flags: StatusFlags, c: Command) => runStatus(Env.from(c), names, flags));
 }
 
-async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise<void> {
+/** Every selected profile's status (also what `repo ui` and `repo report` show); names [] means all. */
+export async function profileStatuses(
+  env: Env,
+  names: string[],
+  detailed: boolean,
+  now = new Date(),
+): Promise<ProfileStatus[]> {
   // Loaded here, not at start-up: the YAML and cron parsers it brings cost every other command ~40 ms.
   const { loadConfig, selectProfiles } = await import('../ops/config.js');
   const config = loadConfig(env.globals.config);
   if (env.globals.profile !== undefined) names = [...names, env.globals.profile];
   const profiles = selectProfiles(config, names);
-  const now = new Date();
   const statuses: ProfileStatus[] = [];
   for (const p of profiles) {
-    const opts = {
-      now,
-      stateDir: defaultStateDir(),
-      backendOptions: env.backendOptions(),
-      detailed: flags.metricsFile !== undefined,
-    };
+    const opts = { now, stateDir: defaultStateDir(), backendOptions: env.backendOptions(), detailed };
     statuses.push(await withProfileEnvironment(p, () => profileStatus(p, opts))); // its S3 credentials, if any
   }
+  return statuses;
+}
+
+async function runStatus(env: Env, names: string[], flags: StatusFlags): Promise<void> {
+  const now = new Date();
+  const statuses = await profileStatuses(env, names, flags.metricsFile !== undefined, now);
   if (flags.metricsFile !== undefined) await writeMetricsFile(flags.metricsFile, metricsText(statuses, now));
   const ok = statuses.every((s) => s.ok);
   const missed = statuses.some((s) => !s.reachable || s.objectives.some((o) => o.state === 'missed'));

@@ -20,7 +20,7 @@ const LAYERS: string[][] = [
   ['maintenance'],
   ['ops'],
   ['index.ts'],
-  ['server', 'mount'],
+  ['server', 'mount', 'ui'],
   ['cli'],
 ];
 const rank = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
