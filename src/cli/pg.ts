@@ -15,7 +15,7 @@ import {
 import { openProfileRepository, withLock } from '../ops/repos.js';
 import { Env, runtime } from './context.js';
 import { formatBytes } from './format.js';
-import { loadProfile, withGlobals } from './wal.js';
+import { loadProfile, withGlobals } from './wal-profile.js';
 
 interface PgRestoreFlags {
   profile?: string;

@@ -123,7 +123,7 @@ export async function runPusherCommand(env: Env, flags: PusherFlags): Promise<vo
   const stamp = (m: string) => env.out.print(`${new Date().toISOString()} [${process.pid}] ${m}`);
   let monitor: Monitor | undefined;
   try {
-    const { loadProfile } = await import('./wal.js');
+    const { loadProfile } = await import('./wal-profile.js');
     const { openProfileRepository } = await import('../ops/repos.js');
     const { runPusher } = await import('../ops/pg-wal-pusher.js');
     const { profile } = await loadProfile(flags);

@@ -9,7 +9,6 @@ import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import type { ProfileConfig } from '../ops/config.js';
 import { findWal, pushWal, snapshotFileBytes } from '../ops/pg-wal.js';
 import { openProfileRepository, withLock } from '../ops/repos.js';
 import { walChain } from '../ops/pg-wal-chain.js';
@@ -17,11 +16,7 @@ import { parseOpsDuration } from '../ops/time.js';
 import { Env, runtime } from './context.js';
 import { runAsyncPush, runPusherCommand } from './wal-async.js';
 import { formatBytes, formatElapsed } from './format.js';
-
-interface WalFlags {
-  profile?: string;
-  config?: string;
-}
+import { loadProfile, withGlobals, type WalFlags } from './wal-profile.js';
 
 export function registerWal(program: Command): void {
   const wal = program.command('wal').description('PostgreSQL WAL archiving: archive_command and restore_command');
@@ -158,23 +153,6 @@ async function runForget(env: Env, flags: WalFlags & { dryRun?: boolean }): Prom
   } finally {
     await repo.close().catch(() => undefined);
   }
-}
-
-/** The command's flags with the global --profile and --config (cli/profile-option.ts), which name the profile here. */
-export function withGlobals<T extends object>(flags: T, c: Command): T & WalFlags {
-  const g = c.optsWithGlobals<WalFlags>();
-  if (g.profile === undefined)
-    throw new RepoError(
-      'INVALID_ARGUMENT',
-      `${c.parent?.name()} ${c.name()} needs --profile NAME: the repo.yaml profile with the repository and its password`,
-    );
-  return { ...flags, profile: g.profile, config: g.config };
-}
-
-export async function loadProfile(flags: WalFlags): Promise<{ profile: ProfileConfig; file: string }> {
-  const { loadConfig, selectProfiles } = await import('../ops/config.js');
-  const config = loadConfig(flags.config);
-  return { profile: selectProfiles(config, [flags.profile!])[0], file: config.file };
 }
 
 async function runPush(env: Env, file: string, flags: WalFlags): Promise<void> {
