@@ -3,6 +3,7 @@
 
 import { BackendError, type ErrorContext, NotFoundError, RepoError, isRepoError } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
+import type { ObjectRetention } from './object-lock.js';
 
 /** The kinds of files a repository holds; each maps to one place in the layout (`audit`: the audit log, spec §14). */
 export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks' | 'audit';
@@ -109,6 +110,12 @@ export interface Backend {
 
   /** Releases resources. Idempotent. */
   close(): Promise<void>;
+
+  /**
+   * Optional capability: Object Lock (object-lock.ts), offered only by a store that can make objects immutable.
+   * Wrappers forward it (stack.ts), so maintenance asks the outermost layer and never looks for a store class.
+   */
+  retention?(): ObjectRetention | undefined;
 }
 
 /** True for a NotFoundError (or any RepoError with code 'NOT_FOUND'). */
