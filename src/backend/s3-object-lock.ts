@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { BackendError, RepoError } from '../core/errors.js';
-import { type FileType, type Handle, handleToPath } from './backend.js';
+import { type FileType, type Handle, handleToPath, isNotFound } from './backend.js';
 import {
   type ObjectLockMode,
   type ObjectLockPolicy,
@@ -71,7 +71,8 @@ export class S3ObjectLock implements ObjectRetention {
       enabled = out.ObjectLockConfiguration?.ObjectLockEnabled;
       rule = out.ObjectLockConfiguration?.Rule?.DefaultRetention;
     } catch (err) {
-      if (!(err instanceof RepoError) || (err.context.status !== 404 && err.context.status !== 400)) throw err;
+      // ObjectLockConfigurationNotFoundError (404): the bucket exists (create() made sure) but has no Object Lock.
+      if (!isNotFound(err) && !(err instanceof RepoError && err.context.status === 400)) throw err;
     }
     if (enabled !== 'Enabled') {
       throw new BackendError(

@@ -72,7 +72,7 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
           const who = s.snapshots.map((id) => id.slice(0, 8)).join(', ');
           r.problems.push({
             kind: 'object-lock',
-            message: `${s.file} ${have}, but snapshot ${who} needs it locked until ${s.neededUntil} (a backup that uses it extends the lock)`,
+            message: `${s.file} ${have}, but snapshot ${who} needs it locked until ${s.neededUntil}${s.file.startsWith('data/') ? ' (the next backup that uses it extends the lock)' : ''}`,
             file: s.file,
           });
         }

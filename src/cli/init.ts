@@ -93,7 +93,11 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   // REPO_TEST_KDF=cheap is for the test suite only (deliberately not in --help): it writes a key file
   // that is far too cheap to brute-force-protect a real repository. Without it scrypt is calibrated (~0.5 s).
   if (process.env.REPO_TEST_KDF === 'cheap') opts.kdf = CHEAP_TEST_SCRYPT;
-  const backend = await createBackend(location, { ...env.backendOptions(true), cache: false });
+  const backend = await createBackend(location, {
+    ...env.backendOptions(true),
+    cache: false,
+    ...(objectLock === undefined ? {} : { objectLock }),
+  });
   let repo: Repository;
   try {
     repo = await Repository.init(backend, password, opts);
