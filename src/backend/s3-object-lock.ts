@@ -60,6 +60,15 @@ export class S3ObjectLock implements ObjectRetention {
     params.ObjectLockRetainUntilDate = retainUntil(this.now(), this.policy.days);
   }
 
+  /**
+   * After a multipart upload: radosgw 16.2 ignores the lock headers of CreateMultipartUpload, so the lock is set
+   * with PutObjectRetention (a HEAD and nothing more where the server applied the headers).
+   */
+  async lockAfterMultipart(h: Handle): Promise<void> {
+    if (this.policy === undefined || !isLockedType(h.type)) return;
+    await this.extendRetention(h, retainUntil(this.now(), this.policy.days));
+  }
+
   async checkLockEnabled(): Promise<void> {
     const where = `bucket ${this.s3.bucket}`;
     let enabled: string | undefined;

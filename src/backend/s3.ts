@@ -285,6 +285,7 @@ export class S3Backend implements Backend {
     this.objectLock.lockPut(h.type, params);
     if (body.length > this.multipartThreshold) {
       await this.call(rel, 'save', signal, () => this.multipartUpload(rel, params, signal));
+      await this.objectLock.lockAfterMultipart(h);
       return;
     }
     const md5 = contentMd5(body);

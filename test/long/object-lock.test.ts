@@ -15,7 +15,9 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { retainUntil } from '../../src/backend/object-lock.js';
+import { S3Backend } from '../../src/backend/s3.js';
 import { lastJson, runCli, type CliResult } from '../helpers/cli.js';
 import { type RadosgwServer, startRadosgw } from '../helpers/radosgw.js';
 import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
@@ -284,6 +286,35 @@ describe('S3 Object Lock on radosgw', () => {
         ),
       );
       expect(govDel).toBe('ok');
+    },
+    LONG,
+  );
+
+  it(
+    'a multipart upload is locked too (radosgw ignores the headers of CreateMultipartUpload; repo sets the lock after)',
+    async () => {
+      const b = new S3Backend({
+        endpoint: srv.endpoint,
+        bucket: 'lock-multipart',
+        prefix: 'repo',
+        credentials: { ...srv.credentials },
+        multipartThresholdBytes: 5 << 20,
+        partSizeBytes: 5 << 20,
+      });
+      try {
+        b.objectLock.setWritePolicy({ mode: 'compliance', days: 1 });
+        await b.create();
+        await b.objectLock.checkLockEnabled();
+        const h = { type: 'data' as const, name: 'ef'.repeat(32) };
+        const data = randomBytes(11 << 20);
+        await b.save(h, data);
+        expect(b.requests.UploadPart).toBe(3);
+        expect(await b.objectLock.retention(h)).toEqual({ mode: 'compliance', until: retainUntil(new Date(), 1) });
+        expect((await b.load(h)).equals(data)).toBe(true);
+        await expect(b.remove(h)).rejects.toThrow(/is locked until/);
+      } finally {
+        await b.close();
+      }
     },
     LONG,
   );
