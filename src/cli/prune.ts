@@ -143,7 +143,8 @@ function planJson(p: PrunePlan): Record<string, unknown> {
     packs_to_write: s.packsToWrite,
     bytes_freed: s.bytesFreed,
     bytes_unused_after: s.bytesUnusedAfter,
-    locked_packs: p.lockedPacks,
+    // Only with Object Lock: the shape stays restic's for every other repository.
+    ...(p.lockedPacks.length > 0 ? { locked_packs: p.lockedPacks } : {}),
   };
 }
 
