@@ -3,22 +3,10 @@
 // Object Lock); maintenance asks for it through Backend.retention() and must never reach a store class directly.
 
 import { RepoError } from '../core/errors.js';
-import type { FileType, Handle } from './backend.js';
+import type { FileType, ObjectLockMode, ObjectLockPolicy } from './backend.js';
 
-/** S3's two Object Lock modes: governance can be lifted by a user with a bypass permission, compliance by nobody. */
-export type ObjectLockMode = 'compliance' | 'governance';
-
-/** How new objects are written: locked in `mode` for at least `days` days (recorded in the repository config). */
-export interface ObjectLockPolicy {
-  mode: ObjectLockMode;
-  days: number;
-}
-
-/** The lock an object carries: no one can delete or overwrite its version before `until`. */
-export interface Retention {
-  mode: ObjectLockMode;
-  until: Date;
-}
+// The types live in backend.ts (the Backend interface names them); they are re-exported here with their helpers.
+export type { ObjectLockMode, ObjectLockPolicy, ObjectRetention, Retention } from './backend.js';
 
 /** The longest lock accepted: S3 itself allows 100 years; a decade is already a very expensive mistake. */
 export const MAX_LOCK_DAYS = 3650;
@@ -57,26 +45,4 @@ export function validateObjectLockPolicy(p: ObjectLockPolicy): ObjectLockPolicy 
     );
   }
   return p;
-}
-
-/**
- * What a store with Object Lock offers. Reading a retention is one request per object; extending one is another.
- * The store never shortens a lock (S3 refuses that in compliance mode anyway).
- */
-export interface ObjectRetention {
-  /** From now on, objects of every locked type (isLockedType) are written with `policy`; undefined writes them unlocked. */
-  setWritePolicy(policy: ObjectLockPolicy | undefined): void;
-  readonly writePolicy: ObjectLockPolicy | undefined;
-  /**
-   * Throws BackendError unless the bucket has Object Lock enabled and no default retention rule (a default rule
-   * would lock lock files too, which every command must be able to delete).
-   */
-  checkLockEnabled(): Promise<void>;
-  /** The lock the stored object carries, or undefined if it carries none (or it has expired). NotFoundError if absent. */
-  retention(h: Handle): Promise<Retention | undefined>;
-  /**
-   * Makes the object's lock last at least until `until` (in the object's own mode, or the write policy's for an
-   * unlocked object). Does nothing when it already does; returns whether a request changed the lock.
-   */
-  extendRetention(h: Handle, until: Date): Promise<boolean>;
 }

@@ -34,7 +34,6 @@ import { MasterIndex } from './master-index.js';
 import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
 import { applyObjectLock, checkLockedInit, prepareLockedInit } from './object-lock-config.js';
-import type { ObjectLockPolicy } from '../backend/object-lock.js';
 import { openSealedBlob, packPath } from './blob-open.js';
 import { MAX_CACHED_TREE_PACK, TreePackCache } from './tree-pack-cache.js';
 
