@@ -109,6 +109,12 @@ export interface Backend {
 
   /** Releases resources. Idempotent. */
   close(): Promise<void>;
+
+  /**
+   * Optional capability: Object Lock (object-lock.ts), offered only by a store that can make objects immutable.
+   * Wrappers forward it (stack.ts), so maintenance asks the outermost layer and never looks for a store class.
+   */
+  retention?(): ObjectRetention | undefined;
 }
 
 /** True for a NotFoundError (or any RepoError with code 'NOT_FOUND'). */
@@ -306,4 +312,43 @@ export function saveDataLength(d: SaveData): number {
 export function concatSaveData(d: SaveData): Buffer {
   if (d instanceof Uint8Array) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
   return Buffer.concat(d);
+}
+
+// Object Lock (helpers and the S3 implementation: object-lock.ts, s3-object-lock.ts).
+
+/** S3's two Object Lock modes: governance can be lifted by a user with a bypass permission, compliance by nobody. */
+export type ObjectLockMode = 'compliance' | 'governance';
+
+/** How new objects are written: locked in `mode` for at least `days` days (recorded in the repository config). */
+export interface ObjectLockPolicy {
+  mode: ObjectLockMode;
+  days: number;
+}
+
+/** The lock an object carries: no one can delete or overwrite its version before `until`. */
+export interface Retention {
+  mode: ObjectLockMode;
+  until: Date;
+}
+
+/**
+ * What a store with Object Lock offers. Reading a retention is one request per object; extending one is another.
+ * The store never shortens a lock (S3 refuses that in compliance mode anyway).
+ */
+export interface ObjectRetention {
+  /** From now on, objects of every locked type (isLockedType) are written with `policy`; undefined writes them unlocked. */
+  setWritePolicy(policy: ObjectLockPolicy | undefined): void;
+  readonly writePolicy: ObjectLockPolicy | undefined;
+  /**
+   * Throws BackendError unless the bucket has Object Lock enabled and no default retention rule (a default rule
+   * would lock lock files too, which every command must be able to delete).
+   */
+  checkLockEnabled(): Promise<void>;
+  /** The lock the stored object carries, or undefined if it carries none (or it has expired). NotFoundError if absent. */
+  retention(h: Handle): Promise<Retention | undefined>;
+  /**
+   * Makes the object's lock last at least until `until` (in the object's own mode, or the write policy's for an
+   * unlocked object). Does nothing when it already does; returns whether a request changed the lock.
+   */
+  extendRetention(h: Handle, until: Date): Promise<boolean>;
 }

@@ -4,6 +4,7 @@
 
 import { RepoError } from '../core/errors.js';
 import { type Backend, type Handle, type SaveData, type SaveOptions, handleToPath } from './backend.js';
+import type { ObjectRetention } from './object-lock.js';
 import { WrappingBackend } from './stack.js';
 
 export class DryRunBackend extends WrappingBackend {
@@ -26,6 +27,21 @@ export class DryRunBackend extends WrappingBackend {
       return;
     }
     throw new RepoError('INVALID_ARGUMENT', `a dry run must not store ${h.type} files`, { file });
+  }
+
+  /** Locks can be read, never extended: a dry run changes nothing in storage. */
+  override retention(): ObjectRetention | undefined {
+    const inner = this.inner.retention?.();
+    if (inner === undefined) return undefined;
+    return {
+      get writePolicy() {
+        return inner.writePolicy;
+      },
+      setWritePolicy: (p) => inner.setWritePolicy(p),
+      checkLockEnabled: () => inner.checkLockEnabled(),
+      retention: (h) => inner.retention(h),
+      extendRetention: async () => false,
+    };
   }
 
   override async remove(h: Handle): Promise<void> {

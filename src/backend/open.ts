@@ -117,6 +117,16 @@ export async function openBackend(location: string, options: OpenOptions = {}): 
 export async function createBackend(location: string, options: OpenOptions = {}): Promise<Backend> {
   const { b, c } = await connect(location, options, 'create');
   try {
+    if (options.objectLock !== undefined) {
+      const lock = b.retention?.();
+      if (lock === undefined) {
+        throw new RepoError(
+          'INVALID_ARGUMENT',
+          `--object-lock needs an s3: repository; ${b.location} cannot lock objects`,
+        );
+      }
+      lock.setWritePolicy(options.objectLock);
+    }
     if (c.createRepository !== undefined) {
       await retried(b, 'create', c.createRepository);
     } else if (c.checkEmpty !== undefined) {

@@ -2,6 +2,7 @@
 // to connect), and openBackend asks the registry instead of testing schemes one by one.
 // Must never echo the text of a location in an error (it may hold credentials).
 
+import type { ObjectLockPolicy } from './object-lock.js';
 import { RepoError } from '../core/errors.js';
 import type { Backend } from './backend.js';
 import type { CacheOptions } from './cache.js';
@@ -30,6 +31,11 @@ export interface OpenOptions {
   limits?: { uploadKiBps?: number; downloadKiBps?: number };
   /** Backend-specific `-o key=value` options (e.g. `rclone.program`, `rest.connections`); each scheme reads its own prefix. */
   extended?: Readonly<Record<string, string>>;
+  /**
+   * For createBackend (init --object-lock): the storage must offer Object Lock, and is told the policy before it creates
+   * anything (an S3 bucket made then has Object Lock enabled, which cannot be switched on later).
+   */
+  objectLock?: ObjectLockPolicy;
 }
 
 /** The `-o` keys the schemes read (rclone.ts, rest-location.ts); any other key is refused. */

@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
@@ -37,7 +38,9 @@ import {
   validateRangeArgs,
 } from './backend.js';
 import { bytesOfRangeResponse, rangeHeader, truncated, type RangeResponse } from './http-range.js';
+import type { ObjectRetention } from './object-lock.js';
 import { contentMd5, readBody } from './s3-body.js';
+import { S3ObjectLock } from './s3-object-lock.js';
 import { codeOf, mapS3Error, statusOf } from './s3-errors.js';
 import { type S3Location, type S3Options, formatS3Location, validateS3Options } from './s3-location.js';
 
@@ -83,6 +86,8 @@ export class S3Backend implements Backend {
   private readonly partSize: number;
   private readonly listPageSize: number;
   private closed = false;
+  /** Object Lock (s3-object-lock.ts): writes locked objects once a repository with a lock policy is opened. */
+  readonly objectLock: S3ObjectLock;
 
   constructor(cfg: S3BackendConfig) {
     validateS3Options(cfg);
@@ -134,6 +139,16 @@ export class S3Backend implements Backend {
       },
       { step: 'finalizeRequest', priority: 'low', name: 'repoRequestCounter' },
     );
+    this.objectLock = new S3ObjectLock({
+      client: this.client,
+      bucket: this.bucket,
+      key: (rel) => this.key(rel),
+      call: (file, action, fn) => this.call(file, action, undefined, fn),
+    });
+  }
+
+  retention(): ObjectRetention {
+    return this.objectLock;
   }
 
   /** The total number of requests sent so far. */
@@ -166,11 +181,14 @@ export class S3Backend implements Backend {
     }
   }
 
+  private async headObject(rel: string, action: string): Promise<HeadObjectCommandOutput> {
+    return this.call(rel, action, undefined, () =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(rel) })),
+    );
+  }
+
   private async head(rel: string, action: string): Promise<number> {
-    return this.call(rel, action, undefined, async () => {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
-      return out.ContentLength ?? 0;
-    });
+    return (await this.headObject(rel, action)).ContentLength ?? 0;
   }
 
   /** Whether the bucket exists (a bucket we may not inspect, HTTP 403, counts as existing). */
@@ -220,6 +238,8 @@ export class S3Backend implements Backend {
   async create(): Promise<void> {
     if (this.createBucketIfMissing && !(await this.bucketExists())) {
       const input: CreateBucketCommandInput = { Bucket: this.bucket };
+      // A repository with a lock policy needs a bucket with Object Lock, which can only be chosen at creation.
+      if (this.objectLock.writePolicy !== undefined) input.ObjectLockEnabledForBucket = true;
       if (this.endpoint === undefined) {
         const region = await this.client.config.region();
         if (region !== 'us-east-1') input.CreateBucketConfiguration = { LocationConstraint: region as never };
@@ -262,8 +282,10 @@ export class S3Backend implements Backend {
     if (h.type === 'data' && this.storageClass !== undefined) params.StorageClass = this.storageClass as never;
     if (this.sse !== undefined) params.ServerSideEncryption = this.sse as never;
     if (this.sseKmsKeyId !== undefined) params.SSEKMSKeyId = this.sseKmsKeyId;
+    this.objectLock.lockPut(h.type, params);
     if (body.length > this.multipartThreshold) {
       await this.call(rel, 'save', signal, () => this.multipartUpload(rel, params, signal));
+      await this.objectLock.lockAfterMultipart(h);
       return;
     }
     const md5 = contentMd5(body);
@@ -404,8 +426,8 @@ export class S3Backend implements Backend {
 
   async remove(h: Handle): Promise<void> {
     const rel = handleToPath(h);
-    // S3 deletes are idempotent; the contract wants NOT_FOUND for a missing file.
-    await this.head(rel, 'remove');
+    // S3 deletes are idempotent; the contract wants NOT_FOUND for a missing file. The same HEAD shows a lock.
+    this.objectLock.refuseLockedRemoval(rel, await this.headObject(rel, 'remove'));
     await this.call(
       rel,
       'remove',

@@ -4,6 +4,7 @@
 
 import type { Backend, FileInfo, FileType, Handle, SaveData, SaveOptions } from './backend.js';
 import { LocalBackend } from './local.js';
+import type { ObjectRetention } from './object-lock.js';
 import { MemoryBackend } from './memory.js';
 
 /**
@@ -47,6 +48,10 @@ export abstract class WrappingBackend implements Backend {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  retention(): ObjectRetention | undefined {
+    return this.inner.retention?.();
   }
 }
 

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { extendSnapshotLocks } from '../maintenance/object-lock.js';
 import {
   backupPaths,
   backupStream,
@@ -254,7 +255,7 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
         // The directory cache (archiver/dir-cache.ts) lives beside the metadata cache, per repository.
         const cacheDir = env.globals.cache === false ? undefined : defaultCacheDir(process.env);
         if (cacheDir !== undefined) opts.dirCacheDir = path.join(cacheDir, repo.config.id, 'dirs');
-        return await backupPaths(target, args, opts);
+        return await extendLocks(env, repo, await backupPaths(target, args, opts));
       }
       const counted = async function* (src: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
         for await (const chunk of src) {
@@ -263,7 +264,11 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
         }
       };
       const source = stdinMode ? (process.stdin as AsyncIterable<Buffer>) : commandOutput(args, opts.signal!);
-      return await backupStream(target, counted(source), flags.stdinFilename ?? 'stdin', opts);
+      return await extendLocks(
+        env,
+        repo,
+        await backupStream(target, counted(source), flags.stdinFilename ?? 'stdin', opts),
+      );
     } catch (err) {
       // Keep what was already stored: packs being written are finished and indexed, so the next run reuses them.
       if (isRepoError(err, 'INTERRUPTED')) await repo.abort().catch(() => undefined);
@@ -283,6 +288,19 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     process.stderr.write('warning: at least one source file could not be read; the snapshot lacks it\n');
     runtime.exitCode = EXIT_PARTIAL;
   }
+}
+
+/**
+ * With Object Lock: the packs the new snapshot needs (old ones it deduplicated against too) are locked at least as long
+ * as the snapshot file, so its data cannot be deleted while the snapshot cannot be (maintenance/object-lock.ts).
+ */
+async function extendLocks(env: Env, repo: Repository, r: BackupResult): Promise<BackupResult> {
+  if (r.snapshotId === undefined) return r;
+  const e = await extendSnapshotLocks(repo, { ...r.snapshot, id: r.snapshotId });
+  if (e.extended > 0 && !env.out.json) {
+    env.out.info(`extended the object lock of ${e.extended} of ${e.packs} packs to ${e.until} (the snapshot's)`);
+  }
+  return r;
 }
 
 const GROUP_FIELDS: GroupBy = ['host', 'paths', 'tags'];

@@ -10,6 +10,7 @@ import {
   type CheckReport,
 } from '../maintenance/check.js';
 import { parseSubset } from '../maintenance/subset.js';
+import { findShortLocks, repositoryLock } from '../maintenance/object-lock.js';
 import { verifyAuditLog } from '../ops/audit.js';
 import { checkWalChains } from './check-wal.js';
 import { Env, runtime, withRepository } from './context.js';
@@ -64,6 +65,18 @@ async function runCheck(env: Env, flags: CheckFlags): Promise<void> {
       for (const p of audit.problems) r.problems.push({ kind: 'audit', message: p.message, file: p.file });
       for (const n of audit.notes) r.notes.push({ kind: 'audit', message: n.message });
       await checkWalChains(repo, r);
+      if (repositoryLock(repo) !== undefined) {
+        await repo.loadIndex(); // opened without it: check reads index files itself; the lock check needs the blob → pack map
+        for (const s of await findShortLocks(repo)) {
+          const have = s.until === null ? 'is not locked' : `is locked only until ${s.until}`;
+          const who = s.snapshots.map((id) => id.slice(0, 8)).join(', ');
+          r.problems.push({
+            kind: 'object-lock',
+            message: `${s.file} ${have}, but snapshot ${who} needs it locked until ${s.neededUntil}${s.file.startsWith('data/') ? ' (the next backup that uses it extends the lock)' : ''}`,
+            file: s.file,
+          });
+        }
+      }
       r.ok = r.problems.length === 0;
       return r;
     },

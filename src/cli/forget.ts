@@ -138,7 +138,10 @@ async function runForget(env: Env, ids: string[], flags: ForgetFlags): Promise<v
         );
       }
       if (!flags.dryRun) {
-        const removed = await executeForget(repo, plan);
+        const removed = await executeForget(repo, plan, (locked) => {
+          for (const l of locked)
+            env.out.warn(`snapshot ${l.name.slice(0, 8)} is kept: it is under object lock until ${l.until}`);
+        });
         if (!env.out.json) env.out.info(`removed ${removed.length} snapshot${removed.length === 1 ? '' : 's'}`);
         if (flags.prune && removed.length > 0) await pruneRepository(env, repo, flags);
       } else if (flags.prune) {

@@ -9,6 +9,7 @@ import { shortId } from '../core/id.js';
 import { CHEAP_TEST_SCRYPT } from '../crypto/kdf.js';
 import { validateCompression } from '../repository/compression.js';
 import { validatePackSize } from '../repository/config.js';
+import { type ObjectLockPolicy, parseObjectLockMode, validateObjectLockPolicy } from '../backend/object-lock.js';
 import { DEFAULT_CHUNKER_PARAMS as DEFAULT_CHUNKER } from '../chunker/index.js';
 import { Repository, type InitOptions } from '../repository/repository.js';
 import { Env } from './context.js';
@@ -21,6 +22,8 @@ interface InitFlags extends FromRepoFlags {
   compression?: string;
   packSize?: string;
   copyChunkerParams?: boolean;
+  objectLock?: string;
+  lockDays?: string;
 }
 
 export function registerInit(program: Command): void {
@@ -33,6 +36,8 @@ export function registerInit(program: Command): void {
     )
     .option('--compression <mode>', 'default compression for new data: auto, off, max or a zstd level 1-22', 'auto')
     .option('--pack-size <size>', 'target size of pack files, 4M-128M', '16M')
+    .option('--object-lock <mode>', 'S3 Object Lock: write every object locked, in compliance or governance mode')
+    .option('--lock-days <n>', 'with --object-lock: how many days each object stays locked (at least)')
     .option(
       '--copy-chunker-params',
       'use the chunker parameters of the --from-repo repository, so that copies between the two deduplicate',
@@ -63,8 +68,19 @@ async function sourceChunker(env: Env, flags: InitFlags): Promise<ChunkerParams 
   }
 }
 
+/** The --object-lock/--lock-days pair: both or neither. */
+function objectLockFlags(flags: InitFlags): ObjectLockPolicy | undefined {
+  if (flags.objectLock === undefined && flags.lockDays === undefined) return undefined;
+  if (flags.objectLock === undefined || flags.lockDays === undefined) {
+    throw new RepoError('INVALID_ARGUMENT', '--object-lock and --lock-days must be given together');
+  }
+  const days = /^\d+$/.test(flags.lockDays) ? Number(flags.lockDays) : NaN;
+  return validateObjectLockPolicy({ mode: parseObjectLockMode(flags.objectLock), days });
+}
+
 async function runInit(env: Env, flags: InitFlags): Promise<void> {
   const location = env.location;
+  const objectLock = objectLockFlags(flags);
   const compression = validateCompression(flags.compression ?? 'auto');
   const packSize = validatePackSize(parseSize(flags.packSize ?? '16M', '--pack-size'));
   const copied = await sourceChunker(env, flags);
@@ -73,10 +89,15 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   );
   const password = await env.password(true);
   const opts: InitOptions = { chunker, compression, packSize };
+  if (objectLock !== undefined) opts.objectLock = objectLock;
   // REPO_TEST_KDF=cheap is for the test suite only (deliberately not in --help): it writes a key file
   // that is far too cheap to brute-force-protect a real repository. Without it scrypt is calibrated (~0.5 s).
   if (process.env.REPO_TEST_KDF === 'cheap') opts.kdf = CHEAP_TEST_SCRYPT;
-  const backend = await createBackend(location, { ...env.backendOptions(true), cache: false });
+  const backend = await createBackend(location, {
+    ...env.backendOptions(true),
+    cache: false,
+    ...(objectLock === undefined ? {} : { objectLock }),
+  });
   let repo: Repository;
   try {
     repo = await Repository.init(backend, password, opts);
@@ -96,11 +117,17 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
       chunker: c.chunker,
       compression: c.compression,
       pack_size: c.pack_size,
+      ...(c.object_lock === undefined ? {} : { object_lock: c.object_lock }),
     });
     return;
   }
   // backend.location, not the argument: a location string may hold credentials, the backend's form never does.
   env.out.info(`created repository ${shortId(c.id)} at ${backend.location}`);
+  if (objectLock !== undefined) {
+    env.out.info(
+      `every file but locks and index is written with a ${objectLock.mode} object lock of ${objectLock.days} days`,
+    );
+  }
   env.out.info('');
   env.out.info('Please note that knowledge of your password is required to access the repository.');
   env.out.info('Losing your password means that your data is irrecoverably lost.');

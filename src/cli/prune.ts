@@ -143,7 +143,20 @@ function planJson(p: PrunePlan): Record<string, unknown> {
     packs_to_write: s.packsToWrite,
     bytes_freed: s.bytesFreed,
     bytes_unused_after: s.bytesUnusedAfter,
+    // Only with Object Lock: the shape stays restic's for every other repository.
+    ...(p.lockedPacks.length > 0 ? { locked_packs: p.lockedPacks } : {}),
   };
+}
+
+/** The packs prune leaves because they are still under Object Lock, and until when (earliest and latest). */
+export function describeLockedPacks(p: PrunePlan): string | undefined {
+  const l = p.lockedPacks;
+  if (l.length === 0) return undefined;
+  const dates = l.map((x) => x.until).sort();
+  const bytes = l.reduce((a, x) => a + x.bytes, 0);
+  const span =
+    dates[0] === dates[dates.length - 1] ? `until ${dates[0]}` : `until ${dates[0]} … ${dates[dates.length - 1]}`;
+  return `keeps ${l.length} packs (${formatBytes(bytes)}) it would remove: they are under object lock ${span}; prune again after that`;
 }
 
 function printPlan(env: Env, p: PrunePlan, dryRun: boolean): void {
@@ -155,6 +168,8 @@ function printPlan(env: Env, p: PrunePlan, dryRun: boolean): void {
   env.out.info(
     `${s.snapshots} snapshots use ${s.blobsUsed} blobs (${formatBytes(s.bytesUsed)}); ${s.blobsUnused} blobs (${formatBytes(s.bytesUnused)}) are unused${unref}`,
   );
+  const locked = describeLockedPacks(p);
+  if (locked !== undefined) env.out.info(locked);
   if (!pruneHasWork(p)) {
     const limit = s.bytesUnusedLimit === null ? 'no limit' : `the limit of ${formatBytes(s.bytesUnusedLimit)}`;
     const why =

@@ -22,7 +22,8 @@ export type ProblemKind =
   | 'node' // a node every reader refuses or reads with defaults (tree/validate.ts)
   | 'bounds' // a tree or snapshot beyond MAX_TREE_ENTRIES, MAX_DEPTH or MAX_EXPANSION
   | 'audit'
-  | 'wal'; // the archived PostgreSQL WAL has a gap after a base backup (joined by the CLI, cli/check-wal.ts)
+  | 'wal' // the archived PostgreSQL WAL has a gap after a base backup (joined by the CLI, cli/check-wal.ts)
+  | 'object-lock'; // a file's Object Lock ends before that of a snapshot that needs it (object-lock.ts)
 
 export interface CheckProblem {
   kind: ProblemKind;

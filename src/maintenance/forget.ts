@@ -15,6 +15,7 @@ import {
 import { machineZone, type ZoneOffset } from '../policy/calendar.js';
 import type { Repository } from '../repository/repository.js';
 import type { StoredSnapshot } from '../snapshot/snapshot.js';
+import { lockedFiles, type LockedFile } from './object-lock.js';
 
 export interface ForgetGroup {
   key: GroupKey;
@@ -72,9 +73,28 @@ export function planForget(
   return { groups, explicit: [], emptyPolicy };
 }
 
-/** Removes the snapshot files the plan names; returns their ids. The caller holds an exclusive lock. */
-export async function executeForget(repo: Pick<Repository, 'backend'>, plan: ForgetPlan): Promise<string[]> {
-  const ids = [...new Set([...plan.explicit, ...plan.groups.flatMap((g) => g.remove)].map((s) => s.id))];
+/**
+ * Removes the snapshot files the plan names; returns their ids. The caller holds an exclusive lock. With Object Lock,
+ * snapshot files still locked are left in place (a later forget removes them) and told to `onLocked` with their dates.
+ */
+export async function executeForget(
+  repo: Pick<Repository, 'backend' | 'config'>,
+  plan: ForgetPlan,
+  onLocked?: (locked: LockedFile[]) => void,
+): Promise<string[]> {
+  const planned = [...new Set([...plan.explicit, ...plan.groups.flatMap((g) => g.remove)].map((s) => s.id))];
+  const locked = await lockedFiles(
+    repo,
+    planned.map((name) => ({ type: 'snapshots', name })),
+  );
+  if (locked.size > 0) {
+    onLocked?.(
+      [...locked]
+        .map(([name, r]) => ({ name, until: r.until.toISOString() }))
+        .sort((a, b) => (a.name < b.name ? -1 : 1)),
+    );
+  }
+  const ids = planned.filter((id) => !locked.has(id));
   const keptSomewhere = new Set(plan.groups.flatMap((g) => g.keep.map((s) => s.id)));
   for (const id of ids) {
     if (keptSomewhere.has(id) && !plan.explicit.some((s) => s.id === id)) {

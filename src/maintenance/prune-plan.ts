@@ -9,6 +9,7 @@ import type { BlobType } from '../repository/blob.js';
 import type { Repository } from '../repository/repository.js';
 import { gatherPruneInputs, type PruneInputs } from './prune-gather.js';
 import { decidePacks, type MaxUnused, type PackFacts } from './prune-decide.js';
+import { lockedFiles, repositoryLock } from './object-lock.js';
 
 export type { MaxUnused } from './prune-decide.js';
 
@@ -42,6 +43,11 @@ export interface PrunePlan {
    * when no pack needs work; otherwise the index rewrite that the pack work does replaces them anyway.
    */
   supersededIndexFiles: string[];
+  /**
+   * Packs prune would delete or repack but that are still under Object Lock: they stay as they are (their unused
+   * blobs stay unused) until `until`, when a later prune can remove them. Sorted by pack name.
+   */
+  lockedPacks: { pack: string; until: string; bytes: number }[];
   stats: {
     snapshots: number;
     blobsUsed: number;
@@ -96,8 +102,28 @@ export function parseMaxUnused(s: string): MaxUnused {
   );
 }
 
+/**
+ * Gathers and decides. With Object Lock, the retention of every pack the decision would delete or repack is read,
+ * locked ones are set aside and the decision is made again (it may then pick other packs), until no pack it picks is
+ * locked: prune never tries to delete a locked object.
+ */
 export async function planPrune(repo: Repository, opts: PruneOptions = {}): Promise<PrunePlan> {
-  return decidePrune(await gatherPruneInputs(repo), opts);
+  const inputs = await gatherPruneInputs(repo);
+  if (repositoryLock(repo) === undefined) return decidePrune(inputs, opts);
+  const locked = new Map<string, string>();
+  const asked = new Set<string>();
+  for (;;) {
+    const plan = decidePrune({ ...inputs, lockedPacks: locked }, opts);
+    const ask = [...plan.deletePacks, ...plan.repackPacks, ...plan.unreferencedPacks].filter((p) => !asked.has(p));
+    if (ask.length === 0) return plan;
+    for (const p of ask) asked.add(p);
+    const found = await lockedFiles(
+      repo,
+      ask.map((name) => ({ type: 'data', name })),
+    );
+    if (found.size === 0) return plan;
+    for (const [pack, r] of found) locked.set(pack, r.until.toISOString());
+  }
 }
 
 /**
@@ -105,8 +131,12 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
  * and keep (prune-decide.ts decides from the facts), the blobs to copy, and the statistics. Throws when a
  * snapshot needs a blob that no stored pack holds: pruning then would hide the damage that check reports.
  */
-export function decidePrune(inputs: PruneInputs, opts: PruneOptions = {}): PrunePlan {
+export function decidePrune(
+  inputs: PruneInputs & { lockedPacks?: ReadonlyMap<string, string> },
+  opts: PruneOptions = {},
+): PrunePlan {
   const sizes = inputs.packFiles;
+  const locked = inputs.lockedPacks ?? new Map<string, string>();
   // Walk packs so that, of duplicate copies, the first one the index lists is the one kept. Packs the index names but
   // storage lacks are left out: they free nothing, and check reports them.
   const facts = new Map<string, PackFacts>();
@@ -137,13 +167,21 @@ export function decidePrune(inputs: PruneInputs, opts: PruneOptions = {}): Prune
   }
 
   const packs = [...facts.values()];
-  const decision = decidePacks(packs, {
-    maxUnused: opts.maxUnused ?? { kind: 'percent', value: 5 },
-    maxRepackSize: opts.maxRepackSize ?? Infinity,
-    packSize: inputs.packSize,
-    smallPackShare: opts.smallPackShare ?? 1 / 8,
-  });
-  const unreferencedPacks = [...sizes.keys()].filter((p) => !facts.has(p)).sort();
+  // A locked pack can be neither deleted nor repacked (repacking ends in deleting it): it is kept whatever it holds.
+  const decision = decidePacks(
+    packs.filter((f) => !locked.has(f.pack)),
+    {
+      maxUnused: opts.maxUnused ?? { kind: 'percent', value: 5 },
+      maxRepackSize: opts.maxRepackSize ?? Infinity,
+      packSize: inputs.packSize,
+      smallPackShare: opts.smallPackShare ?? 1 / 8,
+    },
+  );
+  const unreferencedPacks = [...sizes.keys()].filter((p) => !facts.has(p) && !locked.has(p)).sort();
+  const lockedPacks = [...locked]
+    .filter(([p]) => sizes.has(p))
+    .map(([pack, until]) => ({ pack, until, bytes: sizes.get(pack)! }))
+    .sort((a, b) => (a.pack < b.pack ? -1 : 1));
   const repackSet = new Set(decision.repackPacks);
   const deleteSet = new Set(decision.deletePacks);
   const kept = packs.filter((f) => !deleteSet.has(f.pack) && !repackSet.has(f.pack));
@@ -161,6 +199,7 @@ export function decidePrune(inputs: PruneInputs, opts: PruneOptions = {}): Prune
     copyBlobs,
     unreferencedPacks,
     supersededIndexFiles: packWork ? [] : [...inputs.supersededIndexFiles].sort(),
+    lockedPacks,
     stats: {
       snapshots: inputs.snapshots,
       blobsUsed: satisfied.size,

@@ -32,7 +32,11 @@ export async function applyRetention(
     const plan = planForget(candidates, ret.policy, ret.groupBy, (opts.now ?? (() => new Date()))());
     let removed: string[] = [];
     try {
-      removed = await executeForget(repo, plan);
+      removed = await executeForget(repo, plan, (locked) =>
+        log.add(
+          `${label}: ${locked.length} snapshot(s) kept under object lock until ${locked.map((l) => l.until).sort()[0]} or later`,
+        ),
+      );
     } catch (err) {
       await audit(repo, { operation: 'forget', result: 'failure', error: errorMessage(err) });
       throw err;

@@ -6,6 +6,7 @@ import { isIdHex } from '../core/id.js';
 import type { ChunkerParams } from '../chunker/chunker.js';
 import { validateChunkerParams } from '../chunker/chunker.js';
 import { validateCompression } from './compression.js';
+import { objectLockOf } from './object-lock-config.js';
 
 export const FORMAT_VERSION = 1;
 export const MIN_PACK_SIZE = 4 * 1024 * 1024;
@@ -19,6 +20,8 @@ export interface RepoConfig {
   compression: string;
   pack_size: number;
   created: string;
+  /** S3 Object Lock policy (spec §5); absent for a repository without Object Lock. */
+  object_lock?: { mode: string; days: number };
   [extra: string]: unknown; // unknown members are preserved (spec §5)
 }
 
@@ -54,6 +57,7 @@ export function parseConfig(plain: Buffer): RepoConfig {
   } catch (err) {
     throw new FormatError(`config is invalid: ${errorMessage(err)}`, ctx, { cause: err });
   }
+  objectLockOf(c); // validates the optional Object Lock policy
   return c;
 }
 

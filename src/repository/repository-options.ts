@@ -1,6 +1,7 @@
 // What opening or creating a Repository takes (chunker, compression, pack size, KDF, workers, dry run) and
 // what its writes report back (a saved blob, a small file read and saved whole, the counters of one handle).
 
+import type { ObjectLockPolicy } from '../backend/object-lock.js';
 import type { ChunkerParams } from '../chunker/chunker.js';
 import type { ScryptParams } from '../crypto/kdf.js';
 import type { FileReply } from './file-batch.js';
@@ -17,6 +18,8 @@ export interface InitOptions {
   kdf?: ScryptParams;
   now?: Date;
   workers?: number;
+  /** S3 Object Lock: every file but locks and index written locked (recorded in the config, spec §5). */
+  objectLock?: ObjectLockPolicy;
 }
 
 export interface OpenOptions {

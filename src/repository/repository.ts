@@ -33,6 +33,7 @@ import { damagedIndexNote, loadIndexFiles } from './index-load.js';
 import { MasterIndex } from './master-index.js';
 import { MasterKey } from './master-key.js';
 import { Packer } from './packer.js';
+import { applyObjectLock, checkLockedInit, prepareLockedInit } from './object-lock-config.js';
 import { openSealedBlob, packPath } from './blob-open.js';
 import { MAX_CACHED_TREE_PACK, TreePackCache } from './tree-pack-cache.js';
 
@@ -120,9 +121,12 @@ export class Repository {
       pack_size: validatePackSize(opts.packSize ?? DEFAULT_PACK_SIZE),
       created: (opts.now ?? new Date()).toISOString(),
     };
+    if (opts.objectLock !== undefined) config.object_lock = { ...opts.objectLock };
     createChunker(config.chunker); // validates
     const key = MasterKey.generate();
+    if (opts.objectLock !== undefined) prepareLockedInit(backend, opts.objectLock);
     await backend.create();
+    if (opts.objectLock !== undefined) await checkLockedInit(backend);
     const keyBytes = await createKeyFile(password, key, opts.kdf ?? (await calibrateScrypt()), opts.now);
     const keyName = blake3(keyBytes).toString('hex');
     await backend.save({ type: 'keys', name: keyName }, keyBytes);
@@ -145,6 +149,7 @@ export class Repository {
     }
     const repo = new Repository(backend, parseConfig(plain), key, keyName, opts);
     if (damage !== undefined) repo.warn(damage);
+    applyObjectLock(backend, repo.config, repo.warn);
     repo.attachCache();
     if (!opts.skipIndex) await repo.loadIndex();
     return repo;
