@@ -40,6 +40,7 @@ import { registerProfileOptions } from './profile-option.js';
 import { adoptResticEnvironment } from './restic-env.js';
 import { registerWal } from './wal.js';
 import { registerPg } from './pg.js';
+import { registerMigrate } from './migrate.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -166,6 +167,7 @@ function buildProgram(): Command {
   registerServe(program);
   registerWal(program);
   registerPg(program);
+  registerMigrate(program);
   registerLog(program);
   registerGenerate(program, EPILOG);
   program.hook('preAction', (_root, action) => noteCommand(action)); // which command runs, for the audit log
