@@ -21,7 +21,8 @@ export const CHUNKER_SECRET_LENGTH = 32;
 
 /**
  * The keyed gear table: K = BLAKE3-derive_key(GEAR_TABLE_CONTEXT, secret); bytes = BLAKE3-keyed(K, u32le(0)) ||
- * ... || BLAKE3-keyed(K, u32le(31)) (1024 bytes); entry i = uint32 little-endian at 4i.
+ * ... || BLAKE3-keyed(K, u32le(31)) (1024 bytes); entry i = (uint32 little-endian at 4i) & 0x7fffffff, 31 bits
+ * as format 1's public table.
  */
 export function keyedGearTable(secret: Uint8Array): Uint32Array {
   if (secret.length !== CHUNKER_SECRET_LENGTH)
@@ -39,23 +40,17 @@ export function keyedGearTable(secret: Uint8Array): Uint32Array {
   }
   tableKey.fill(0);
   const table = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) table[i] = bytes.readUInt32LE(4 * i);
+  for (let i = 0; i < 256; i++) table[i] = bytes.readUInt32LE(4 * i) & 0x7fffffff;
   bytes.fill(0);
   return table;
 }
 
 /**
- * Where the strict mask gives way to the loose one, counted from the chunk start: the same normalization point
- * as format 1's FastCDC (ronomon's center size), so both formats cut chunks of the same size distribution.
+ * Where the strict mask gives way to the loose one, counted from the chunk start: format 1's normalization point
+ * (ronomon's center size), so both formats cut chunks of the same size distribution.
  */
 export function normalPoint(min: number, avg: number): number {
-  const offset = Math.min(min + Math.ceil(min / 2), avg);
-  return min + (avg - offset);
-}
-
-/** Top `bits` bits of a 32-bit word (as int32): with a left-shifting gear hash they depend on the most bytes. */
-function topMask(bits: number): number {
-  return bits >= 32 ? -1 : (0xffffffff << (32 - bits)) | 0;
+  return avg - Math.min(min + Math.ceil(min / 2), avg);
 }
 
 // The hash after scan() found no cut (a second return value without allocating).
@@ -63,23 +58,23 @@ let scanHash = 0;
 
 /**
  * Feeds bytes[i, end) into the gear hash h and returns the index after the first byte whose hash has no bit of
- * `mask` set, or -1 (the hash is then left in scanHash). Int32 arithmetic throughout ("| 0" wraps like the
- * uint32 arithmetic of the spec; the bits tested are the same); unrolled by four for V8.
+ * `mask` set, or -1 (the hash is then left in scanHash). Table entries are 31-bit, so (h >>> 1) + entry < 2^32:
+ * "| 0" keeps V8 on int32 arithmetic and the next ">>> 1" reads the same 32 bits back. Unrolled by four.
  */
 function scan(bytes: Uint8Array, i: number, end: number, h: number, mask: number, table: Int32Array): number {
   const end4 = end - 3;
   for (; i < end4; i += 4) {
-    h = ((h << 1) + table[bytes[i]]) | 0;
+    h = ((h >>> 1) + table[bytes[i]]) | 0;
     if ((h & mask) === 0) return i + 1;
-    h = ((h << 1) + table[bytes[i + 1]]) | 0;
+    h = ((h >>> 1) + table[bytes[i + 1]]) | 0;
     if ((h & mask) === 0) return i + 2;
-    h = ((h << 1) + table[bytes[i + 2]]) | 0;
+    h = ((h >>> 1) + table[bytes[i + 2]]) | 0;
     if ((h & mask) === 0) return i + 3;
-    h = ((h << 1) + table[bytes[i + 3]]) | 0;
+    h = ((h >>> 1) + table[bytes[i + 3]]) | 0;
     if ((h & mask) === 0) return i + 4;
   }
   for (; i < end; i++) {
-    h = ((h << 1) + table[bytes[i]]) | 0;
+    h = ((h >>> 1) + table[bytes[i]]) | 0;
     if ((h & mask) === 0) return i + 1;
   }
   scanHash = h;
@@ -87,11 +82,11 @@ function scan(bytes: Uint8Array, i: number, end: number, h: number, mask: number
 }
 
 /**
- * Cut points of `bytes` taken as a whole input: [0, c1, ..., bytes.length] ([0] for no bytes). From each chunk
- * start s, the hash h = (2h + T[byte]) mod 2^32 restarts at 0 and is fed from s + min - 32 on (so the first
- * test, after byte s + min, sees a full 32-byte window); a cut follows byte i when h has its top `bits + 1`
- * bits zero (i < s + normalPoint) or its top `bits - 1` bits zero (after), bits = round(log2(avg)); no chunk
- * exceeds max, and an input of at most min bytes left is one chunk. Exactly spec/format-2.md §3.
+ * Cut points of `bytes` taken as a whole input: [0, c1, ..., bytes.length] ([0] for no bytes). Format 1's rule
+ * (spec §6) with the keyed table: from each chunk start s with n bytes left, n <= min is one chunk; else
+ * n' = min(n, max), h = 0, and for each i from s + min on, h = (h >>> 1) + T[byte i]; a cut follows byte i when
+ * h & (2^(bits+1) - 1) == 0 while i < s + min(normalPoint, n'), and when h & (2^(bits-1) - 1) == 0 after;
+ * bits = round(log2(avg)); with no cut the chunk is n' bytes. Exactly spec/format-2.md §3.
  */
 export function keyedGearBoundaries(
   bytes: Uint8Array,
@@ -103,8 +98,8 @@ export function keyedGearBoundaries(
   const n = bytes.length;
   const cuts: number[] = [0];
   const bits = Math.round(Math.log2(avg));
-  const strict = topMask(bits + 1);
-  const loose = topMask(bits - 1);
+  const strict = 2 ** (bits + 1) - 1;
+  const loose = 2 ** (bits - 1) - 1;
   const normal = normalPoint(min, avg);
   let s = 0;
   while (s < n) {
@@ -114,11 +109,9 @@ export function keyedGearBoundaries(
       break;
     }
     const end = s + Math.min(left, max);
-    const mid = Math.min(s + normal, end);
-    let h = 0;
-    for (let i = s + min - 32; i < s + min; i++) h = ((h << 1) + table[bytes[i]]) | 0;
-    let cut = scan(bytes, s + min, mid, h, strict, table);
-    if (cut < 0) cut = scan(bytes, mid, end, scanHash, loose, table);
+    const mid = Math.max(s + min, Math.min(s + normal, end));
+    let cut = scan(bytes, s + min, mid, 0, strict, table);
+    if (cut < 0) cut = scan(bytes, mid, end, mid > s + min ? scanHash : 0, loose, table);
     if (cut < 0) cut = end;
     cuts.push(cut);
     s = cut;
@@ -132,7 +125,6 @@ export type CutFunction = (bytes: Uint8Array, min: number, avg: number, max: num
 /** The cutter for keyed params (params.secret must be set). */
 export function keyedCutter(params: ChunkerParams): CutFunction {
   if (params.secret === undefined) throw new RepoError('INVALID_ARGUMENT', 'a keyed chunker needs its secret');
-  const t = keyedGearTable(Buffer.from(params.secret, 'hex'));
-  const table = new Int32Array(t.buffer, t.byteOffset, t.length);
+  const table = Int32Array.from(keyedGearTable(Buffer.from(params.secret, 'hex')));
   return (bytes, min, avg, max) => keyedGearBoundaries(bytes, min, avg, max, table);
 }

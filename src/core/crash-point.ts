@@ -16,6 +16,8 @@ export const CRASH_POINTS = [
   'before-pack-delete', // prune: new index complete, no pack deleted
   'pack-deleted', // prune: one more pack deleted (use #n for the n-th)
   'after-pack-delete', // prune: every pack to delete is deleted
+  'migrate-before-config', // migrate: locked, the new config not written
+  'migrate-after-config', // migrate: the new config written (the commit point passed), the lock still held
 ] as const;
 
 export type CrashPoint = (typeof CRASH_POINTS)[number];

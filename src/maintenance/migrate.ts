@@ -3,6 +3,7 @@
 // The single config write (temp file, fsync, rename, fsync of the directory on local storage) is the commit
 // point: killed before it, the repository is format 1 as before; after it, format 2.
 
+import { crashPoint } from '../core/crash-point.js';
 import { AAD_CONFIG } from '../repository/aad.js';
 import {
   chunkerForFormat,
@@ -43,6 +44,7 @@ export async function migrateToFormat2(repo: Repository, opts: { dryRun?: boolea
     return { from: old.version, to: old.version, needed: false, config: publicConfig(old) };
   const next = upgradedConfig(old);
   if (opts.dryRun !== true) {
+    crashPoint('migrate-before-config'); // test-only (core/crash-point.ts)
     await repo.backend.save(
       { type: 'config', name: 'config' },
       repo.key.encryption.seal(encodeConfig(next), AAD_CONFIG),

@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
-import { CliRepo, diffManifests, manifest, sleep, type Manifest } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { CliRepo, diffManifests, manifest, PASSWORD, sleep, type Manifest } from './helpers.js';
 
-const ROUNDS = 10;
+const ROUNDS = 8;
 let tmp: string;
 let src: string;
 let base: string; // a format-1 repository with two snapshots, copied afresh for every round
@@ -48,13 +49,29 @@ async function formatOf(repo: CliRepo): Promise<number> {
   return (JSON.parse((await repo.ok(['cat', 'config'])).out) as { version: number }).version;
 }
 
+/** Resolves when `repo` has a lock file, or when the run ended first (then false). */
+async function lockSeen(repo: CliRepo, done: Promise<unknown>): Promise<boolean> {
+  let ended = false;
+  void done.then(() => (ended = true));
+  while (!ended) {
+    if (repo.names('locks').length > 0) return true;
+    await sleep(2);
+  }
+  return false;
+}
+
 describe('migrate under a SIGKILL loop', () => {
   it(`${ROUNDS} rounds killed at random instants: format 1 or 2, never broken; migrate completes after`, async () => {
-    // How long an uninterrupted migrate takes, so the kills fall before, at and after the config write.
-    const timing = path.join(tmp, 'timing');
-    fs.cpSync(base, timing, { recursive: true });
-    const full = await new CliRepo(timing, tmp).start(['migrate']).done;
+    // How long an uninterrupted migrate holds its lock: the kills fall from the lock's appearance (the
+    // repository is open, the config about to be written) to a little after the run would have ended.
+    const timing = new CliRepo(path.join(tmp, 'timing'), tmp);
+    fs.cpSync(base, timing.dir, { recursive: true });
+    const t = timing.start(['migrate']);
+    expect(await lockSeen(timing, t.done)).toBe(true);
+    const locked = Date.now();
+    const full = await t.done;
     expect(full.code, full.stderr).toBe(0);
+    const window = Math.max(50, (Date.now() - locked) * 1.2);
     const rand = prng(2026);
     const seen = { 1: 0, 2: 0 } as Record<number, number>;
     for (let round = 0; round < ROUNDS; round++) {
@@ -62,7 +79,9 @@ describe('migrate under a SIGKILL loop', () => {
       fs.cpSync(base, dir, { recursive: true });
       const repo = new CliRepo(dir, tmp);
       const run = repo.start(['migrate']);
-      await sleep(Math.floor(rand() * full.ms * 1.1));
+      // Every other round from the start (start-up, opening, locking), the others from the lock on.
+      if (round % 2 === 1) await lockSeen(repo, run.done);
+      await sleep(Math.floor(rand() * (round % 2 === 1 ? window : full.ms)));
       run.child.kill('SIGKILL');
       await run.done;
       const version = await formatOf(repo);
@@ -75,4 +94,26 @@ describe('migrate under a SIGKILL loop', () => {
     }
     console.log(`migrate kill loop: ${seen[1]} rounds left format 1, ${seen[2]} reached format 2`);
   }, 600_000);
+
+  // The two sides of the commit point for certain (the random kills may fall on one side only).
+  for (const [at, version] of [
+    ['migrate-before-config', 1],
+    ['migrate-after-config', 2],
+  ] as const) {
+    it(`killed at ${at}: format ${version}, everything restores, migrate completes after`, async () => {
+      const dir = path.join(tmp, at);
+      fs.cpSync(base, dir, { recursive: true });
+      const repo = new CliRepo(dir, tmp);
+      const r = await runCli(['-r', dir, 'migrate'], {
+        cwd: tmp,
+        password: PASSWORD,
+        env: { REPO_TEST_ENABLE_CRASH_POINTS: '1', REPO_TEST_CRASH_AT: at },
+      });
+      expect(r.signal).toBe('SIGKILL');
+      expect(await formatOf(repo)).toBe(version);
+      await verify(repo, at);
+      await repo.ok(['migrate']);
+      expect(await formatOf(repo)).toBe(2);
+    }, 120_000);
+  }
 });
