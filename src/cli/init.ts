@@ -103,7 +103,6 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
       id: c.id,
       repository: backend.location,
       location: backend.location,
-      version: c.version,
       chunker: publicConfig(c).chunker,
       compression: c.compression,
       pack_size: c.pack_size,
