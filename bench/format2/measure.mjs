@@ -180,7 +180,7 @@ function randomFile(i, changed) {
     const regions = Math.ceil((FILE * 0.01) / region);
     const k = keystream(`random change ${i}`);
     for (let r = 0; r < regions; r++) {
-      const at = Math.floor(((r * 2654435761) % 1000003) / 1000003 * (FILE - region));
+      const at = Math.floor((((r * 2654435761) % 1000003) / 1000003) * (FILE - region));
       k.update(Buffer.alloc(region)).copy(data, at);
     }
   }

@@ -265,7 +265,12 @@ export class Repository {
 
   private pool(): SealPool | undefined {
     if (this.poolInstance === undefined && this.poolWorkers > 0)
-      this.poolInstance = SealPool.create(this.key.bytes(), this.config.chunker, this.poolWorkers, padsBlobs(this.config));
+      this.poolInstance = SealPool.create(
+        this.key.bytes(),
+        this.config.chunker,
+        this.poolWorkers,
+        padsBlobs(this.config),
+      );
     return this.poolInstance;
   }
 
