@@ -49,6 +49,7 @@ export async function migrateToFormat2(repo: Repository, opts: { dryRun?: boolea
       { type: 'config', name: 'config' },
       repo.key.encryption.seal(encodeConfig(next), AAD_CONFIG),
     );
+    crashPoint('migrate-after-config'); // the commit point has passed; the lock is still held
   }
   return { from: old.version, to: next.version, needed: true, config: publicConfig(next) };
 }
