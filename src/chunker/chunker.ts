@@ -9,7 +9,9 @@ export {
   CHUNKER_LIMITS,
   DEFAULT_CHUNKER_PARAMS,
   FASTCDC_ALGORITHM,
+  KEYED_GEAR_ALGORITHM,
   validateChunkerParams,
+  type ChunkerAlgorithm,
   type ChunkerParams,
   type ParamsOrigin,
 } from './params.js';
@@ -21,6 +23,7 @@ export function createChunker(params: ChunkerParams, options: FastCdcOptions = {
   const p = validateChunkerParams(params, 'argument');
   switch (p.algorithm) {
     case 'fastcdc-ronomon':
+    case 'gear-keyed':
       return new FastCdcChunker(p, options);
   }
 }

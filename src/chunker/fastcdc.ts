@@ -6,6 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { errorMessage, RepoError } from '../core/errors.js';
 import type { Chunker, ReadInto } from './chunker-interface.js';
+import { keyedCutter, type CutFunction } from './keyed-gear.js';
 import { validateChunkerParams, type ChunkerParams } from './params.js';
 
 /*
@@ -48,19 +49,34 @@ function getChunks(bytes: Uint8Array, min: number, avg: number, max: number): Ui
   return wasmGetChunks(bytes, min, avg, max);
 }
 
+// Keyed cutters by secret: deriving a table costs 32 BLAKE3 calls, and a backup cuts thousands of small files.
+const keyedCutters = new Map<string, CutFunction>();
+
+/** The cut function for `params` (validated): fastcdc-wasm for format 1, the keyed gear cutter for format 2. */
+export function cutterFor(params: ChunkerParams): CutFunction {
+  if (params.algorithm === 'fastcdc-ronomon') return getChunks;
+  const known = params.secret === undefined ? undefined : keyedCutters.get(params.secret);
+  if (known) return known;
+  const made = keyedCutter(params);
+  if (keyedCutters.size >= 4) keyedCutters.clear();
+  keyedCutters.set(params.secret!, made);
+  return made;
+}
+
 /**
- * Cut points of `bytes` taken as a whole input: [0, c1, ..., bytes.length] ([0] for no bytes).
- * One WASM call; WASM memory grows to bytes.length and never shrinks, so keep inputs bounded.
- * Throws RepoError 'INVALID_ARGUMENT' for bad params.
+ * Cut points of `bytes` taken as a whole input: [0, c1, ..., bytes.length] ([0] for no bytes), with the
+ * algorithm `params` name. For fastcdc-ronomon one WASM call; WASM memory grows to bytes.length and never
+ * shrinks, so keep inputs bounded. Throws RepoError 'INVALID_ARGUMENT' for bad params.
  */
 export function fastcdcBoundaries(bytes: Uint8Array, params: ChunkerParams): Uint32Array {
-  const { min, avg, max } = validateChunkerParams(params, 'argument');
+  const p = validateChunkerParams(params, 'argument');
+  const { min, avg, max } = p;
   if (bytes.length > MAX_WINDOW_SIZE)
     throw new RepoError('INVALID_ARGUMENT', `at most ${MAX_WINDOW_SIZE} bytes per call`);
   // No cut can fall within the first `min` bytes, so an input that short is one chunk. Most files of a
   // source tree are, and this spares each of them a copy into WebAssembly memory and back.
   if (bytes.length <= min) return bytes.length === 0 ? Uint32Array.of(0) : Uint32Array.of(0, bytes.length);
-  return getChunks(bytes, min, avg, max);
+  return cutterFor(p)(bytes, min, avg, max);
 }
 
 function copyOut(window: Buffer, start: number, end: number): Buffer {
@@ -80,9 +96,12 @@ export class FastCdcChunker implements Chunker {
    * with one spare, most small files would allocate (and the GC reclaim) a fresh 1 MiB window each.
    */
   readonly #spares: Buffer[] = [];
+  /** fastcdc-wasm (format 1) or the keyed gear cutter (format 2); both restart their hash at every chunk. */
+  readonly #cut: CutFunction;
 
   constructor(params: ChunkerParams, options: FastCdcOptions = {}) {
     this.params = Object.freeze(validateChunkerParams(params, 'argument'));
+    this.#cut = cutterFor(this.params);
     const requested = options.windowSize ?? DEFAULT_WINDOW_SIZE;
     if (!Number.isSafeInteger(requested) || requested < 1 || requested > MAX_WINDOW_SIZE) {
       throw new RepoError('INVALID_ARGUMENT', `windowSize must be an integer from 1 to ${MAX_WINDOW_SIZE}`);
@@ -152,7 +171,7 @@ export class FastCdcChunker implements Chunker {
         if (eof) {
           // The input ends here, so every cut of this call is final, the last chunk included.
           if (filled === 0) return;
-          const cuts = getChunks(filled === window.length ? window : window.subarray(0, filled), min, avg, max);
+          const cuts = this.#cut(filled === window.length ? window : window.subarray(0, filled), min, avg, max);
           for (let i = 0; i + 1 < cuts.length; i++) yield copyOut(window, cuts[i], cuts[i + 1]);
           return;
         }
@@ -167,7 +186,7 @@ export class FastCdcChunker implements Chunker {
 
         // A full window (>= 2 x max bytes): emit every chunk but the last, which ends at the
         // window's end only because the window does; carry it over (it is at most max bytes).
-        const cuts = getChunks(window, min, avg, max);
+        const cuts = this.#cut(window, min, avg, max);
         const n = cuts.length;
         if (n < 3) throw new Error(`fastcdc: no cut in a full window of ${full} bytes (max ${max})`);
         const carryStart = cuts[n - 2];

@@ -5,6 +5,7 @@ export {
   CHUNKER_LIMITS,
   DEFAULT_CHUNKER_PARAMS,
   FASTCDC_ALGORITHM,
+  KEYED_GEAR_ALGORITHM,
   createChunker,
   validateChunkerParams,
   type Chunker,
@@ -22,3 +23,4 @@ export {
   type ChunkFileOptions,
   type FastCdcOptions,
 } from './fastcdc.js';
+export { CHUNKER_SECRET_LENGTH, GEAR_TABLE_CONTEXT, keyedGearBoundaries, keyedGearTable } from './keyed-gear.js';

@@ -11,14 +11,24 @@ import { FormatError, RepoError } from '../core/errors.js';
  */
 export const FASTCDC_ALGORITHM = 'fastcdc-ronomon' as const;
 
+/**
+ * Format 2's chunker (spec/format-2.md §3): the same cut rule geometry over a gear hash whose table is derived
+ * from `secret`, so boundaries differ between repositories that do not share the secret.
+ */
+export const KEYED_GEAR_ALGORITHM = 'gear-keyed' as const;
+
+export type ChunkerAlgorithm = typeof FASTCDC_ALGORITHM | typeof KEYED_GEAR_ALGORITHM;
+
 export interface ChunkerParams {
-  algorithm: typeof FASTCDC_ALGORITHM;
+  algorithm: ChunkerAlgorithm;
   /** No chunk is shorter, except the last chunk of a file. */
   min: number;
   /** Target ("normal") chunk size; its base-2 logarithm, rounded, sets the cut masks. */
   avg: number;
   /** No chunk is longer. */
   max: number;
+  /** gear-keyed only: 32 random bytes, hex; lives only in the encrypted config (never printed or logged). */
+  secret?: string;
 }
 
 /**
@@ -82,13 +92,20 @@ export function validateChunkerParams(p: unknown, origin: ParamsOrigin = 'argume
     fail(origin, `chunker parameters must be an object, got ${describe(p)}`);
   }
   const o = p as Record<string, unknown>;
-  if (o.algorithm !== FASTCDC_ALGORITHM) {
-    fail(origin, `unknown chunker algorithm ${describe(o.algorithm)} (this version knows "${FASTCDC_ALGORITHM}")`);
+  if (o.algorithm !== FASTCDC_ALGORITHM && o.algorithm !== KEYED_GEAR_ALGORITHM) {
+    fail(
+      origin,
+      `unknown chunker algorithm ${describe(o.algorithm)} (this version knows "${FASTCDC_ALGORITHM}" and "${KEYED_GEAR_ALGORITHM}")`,
+    );
   }
   const L = CHUNKER_LIMITS;
   const min = checkInt(origin, 'min', o.min, L.minMin, L.minMax);
   const avg = checkInt(origin, 'avg', o.avg, L.avgMin, L.avgMax);
   const max = checkInt(origin, 'max', o.max, L.maxMin, L.maxMax);
   if (!(min < avg && avg < max)) fail(origin, `chunker sizes must satisfy min < avg < max, got ${min}/${avg}/${max}`);
-  return { algorithm: FASTCDC_ALGORITHM, min, avg, max };
+  if (o.algorithm === FASTCDC_ALGORITHM) return { algorithm: FASTCDC_ALGORITHM, min, avg, max };
+  // The secret's value is never echoed: a config error message may be printed.
+  if (typeof o.secret !== 'string' || !/^[0-9a-f]{64}$/.test(o.secret))
+    fail(origin, 'chunker.secret must be 64 lowercase hex digits');
+  return { algorithm: KEYED_GEAR_ALGORITHM, min, avg, max, secret: o.secret };
 }

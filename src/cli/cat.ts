@@ -7,6 +7,7 @@ import { idFromHex, idToHex, isIdHex } from '../core/id.js';
 import { AAD_INDEX } from '../repository/aad.js';
 import { Compression, type BlobEntry, type BlobType } from '../repository/blob.js';
 import { decodeIndex } from '../repository/index-file.js';
+import { publicConfig } from '../repository/config.js';
 import { parseKeyFile } from '../repository/keys.js';
 import { headerLengthFromTrailer, parsePackHeader } from '../repository/pack.js';
 import { verifyStorageId, type Repository } from '../repository/repository.js';
@@ -93,7 +94,7 @@ async function runCat(env: Env, typeArg: string, id: string | undefined): Promis
   await withRepository(env, {}, async (repo) => {
     switch (type) {
       case 'config':
-        env.out.print(pretty(repo.config));
+        env.out.print(pretty(publicConfig(repo.config)));
         return;
       case 'snapshot': {
         const { id: _id, ...sn } = await findSnapshot(repo, arg);

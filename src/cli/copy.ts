@@ -110,7 +110,19 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
       await src.loadIndex(); // only under the lock: a prune may have removed packs meanwhile
       const a = src.config.chunker;
       const b = dst.config.chunker;
-      if (a.min !== b.min || a.avg !== b.avg || a.max !== b.max || a.algorithm !== b.algorithm) {
+      const sameChunker =
+        a.min === b.min && a.avg === b.avg && a.max === b.max && a.algorithm === b.algorithm && a.secret === b.secret;
+      // A format-2 destination re-cuts whatever another chunker cut: copied files then dedupe against its own
+      // backups and carry none of the source's boundaries (format 1's are public, see spec/format-2.md §1).
+      const rechunk = !sameChunker && dst.config.version >= 2;
+      if (rechunk) {
+        progress.above(() =>
+          out.info(
+            "note: the repositories use different chunkers, so every copied file is cut again with this repository's " +
+              '(create it with "init --copy-chunker-params" to copy blobs as they are)',
+          ),
+        );
+      } else if (!sameChunker) {
         progress.above(() =>
           out.info(
             'note: the repositories use different chunker parameters, so later backups into this repository will not deduplicate ' +
@@ -124,6 +136,7 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
         `copying ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'} from ${src.backend.location}`,
       );
       const r = await copySnapshots(src, dst, snapshots, {
+        rechunk,
         signal,
         onWarning: (m) => progress.above(() => out.warn(m)),
         onProgress: (p) => {

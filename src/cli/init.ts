@@ -8,7 +8,7 @@ import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { CHEAP_TEST_SCRYPT } from '../crypto/kdf.js';
 import { validateCompression } from '../repository/compression.js';
-import { validatePackSize } from '../repository/config.js';
+import { publicConfig, validatePackSize } from '../repository/config.js';
 import { type ObjectLockPolicy, parseObjectLockMode, validateObjectLockPolicy } from '../backend/object-lock.js';
 import { DEFAULT_CHUNKER_PARAMS as DEFAULT_CHUNKER } from '../chunker/index.js';
 import { Repository, type InitOptions } from '../repository/repository.js';
@@ -18,6 +18,7 @@ import { parseChunker, parseSize } from './parse.js';
 import { recordAudit } from './audit-hook.js';
 
 interface InitFlags extends FromRepoFlags {
+  format?: string;
   chunker?: string;
   compression?: string;
   packSize?: string;
@@ -30,6 +31,7 @@ export function registerInit(program: Command): void {
   const cmd = program
     .command('init')
     .description('create a new repository')
+    .option('--format <n>', 'repository format: 2 (keyed chunker, padded blobs) or 1 (readable by older versions)', '2')
     .option(
       '--chunker <min/avg/max>',
       "content-defined chunking sizes, e.g. 512K/1M/8M (fixed for the repository's lifetime)",
@@ -83,12 +85,20 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   const objectLock = objectLockFlags(flags);
   const compression = validateCompression(flags.compression ?? 'auto');
   const packSize = validatePackSize(parseSize(flags.packSize ?? '16M', '--pack-size'));
+  const format = parseFormat(flags.format ?? '2');
   const copied = await sourceChunker(env, flags);
   const chunker = validateChunkerParams(
     copied ?? (flags.chunker === undefined ? DEFAULT_CHUNKER : parseChunker(flags.chunker)),
   );
+  if (copied !== undefined && (copied.algorithm === 'gear-keyed') !== (format === 2)) {
+    throw new RepoError(
+      'INVALID_ARGUMENT',
+      `--copy-chunker-params: the source repository is format ${copied.algorithm === 'gear-keyed' ? 2 : 1}; ` +
+        `give the same --format`,
+    );
+  }
   const password = await env.password(true);
-  const opts: InitOptions = { chunker, compression, packSize };
+  const opts: InitOptions = { format, chunker, compression, packSize };
   if (objectLock !== undefined) opts.objectLock = objectLock;
   // REPO_TEST_KDF=cheap is for the test suite only (deliberately not in --help): it writes a key file
   // that is far too cheap to brute-force-protect a real repository. Without it scrypt is calibrated (~0.5 s).
@@ -114,7 +124,7 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
       id: c.id,
       repository: backend.location,
       location: backend.location,
-      chunker: c.chunker,
+      chunker: publicConfig(c).chunker,
       compression: c.compression,
       pack_size: c.pack_size,
       ...(c.object_lock === undefined ? {} : { object_lock: c.object_lock }),
@@ -131,4 +141,9 @@ async function runInit(env: Env, flags: InitFlags): Promise<void> {
   env.out.info('');
   env.out.info('Please note that knowledge of your password is required to access the repository.');
   env.out.info('Losing your password means that your data is irrecoverably lost.');
+}
+
+function parseFormat(value: string): 1 | 2 {
+  if (value === '1' || value === '2') return Number(value) as 1 | 2;
+  throw new RepoError('INVALID_ARGUMENT', `--format must be 1 or 2, got ${JSON.stringify(value)}`);
 }

@@ -48,6 +48,7 @@ import { registerS3 } from './s3.js';
 import { registerMount } from './mount.js';
 import { registerUi } from './ui.js';
 import { registerReport } from './report.js';
+import { registerMigrate } from './migrate.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -182,6 +183,7 @@ function buildProgram(): Command {
   registerMount(program);
   registerUi(program);
   registerReport(program);
+  registerMigrate(program);
   registerLog(program);
   registerGenerate(program, EPILOG);
   program.hook('preAction', (_root, action) => noteCommand(action)); // which command runs, for the audit log

@@ -17,6 +17,8 @@ export const CRASH_POINTS = [
   'pack-deleted', // prune: one more pack deleted (use #n for the n-th)
   'after-pack-delete', // prune: every pack to delete is deleted
   'erase-keys-removed', // destroy --crypto-erase: every key file removed, the config and the rest not yet
+  'migrate-before-config', // migrate: locked, the new config not written
+  'migrate-after-config', // migrate: the new config written (the commit point passed), the lock still held
 ] as const;
 
 export type CrashPoint = (typeof CRASH_POINTS)[number];

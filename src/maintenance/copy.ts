@@ -20,6 +20,7 @@ export type CopyDestination = Pick<
   | 'id'
   | 'key'
   | 'blobId'
+  | 'chunker'
   | 'hasBlob'
   | 'saveBlob'
   | 'loadBlob'
@@ -47,6 +48,12 @@ export interface CopyOptions {
   onProgress?: (p: CopyProgress) => void;
   /** One line per node left out of a copied tree (see Copier.copyTreeNow); the copy goes on. */
   onWarning?: (message: string) => void;
+  /**
+   * Cut every file again with the destination's chunker instead of copying its blobs as they are: for a
+   * format-2 destination whose chunker differs from the source's (another secret, or format 1's public
+   * boundaries), so that copied files deduplicate against its own backups and keep no foreign boundaries.
+   */
+  rechunk?: boolean;
 }
 
 export interface CopiedSnapshot {
@@ -217,6 +224,10 @@ class Copier {
   /** Source data blob id → destination id (or the copy in progress). */
   private readonly data = new Map<string, string | Promise<string>>();
   private readonly sem: Semaphore;
+  /** Source file content (its blob ids joined) → destination content, when re-chunking. */
+  private readonly files = new Map<string, string[] | Promise<string[]>>();
+  /** Files re-chunked at once: each holds a chunker window (a few MiB). */
+  private readonly fileSem = new Semaphore(2);
   /** Both repositories hash blobs with the same id key: ids carry over unchanged. */
   private readonly sameIdKey: boolean;
   /** Called after each data blob read from the source (progress). */
@@ -279,7 +290,9 @@ class Copier {
     // after the other, so that only one path of trees from the root is held in memory.
     const files = tree.nodes.map((n) =>
       n.type === 'file' && n.content !== undefined && n.content.length > 0
-        ? Promise.all(n.content.map((c) => this.copyData(c)))
+        ? this.opts.rechunk === true
+          ? this.rechunkFile(n.content)
+          : Promise.all(n.content.map((c) => this.copyData(c)))
         : undefined,
     );
     // Rejections are awaited below; a failure in one must not go unhandled while another is awaited.
@@ -294,6 +307,44 @@ class Copier {
     const r = await saveTree(this.dst, nodes);
     if (!r.known) this.treeBlobsAdded++;
     return r.id;
+  }
+
+  /** A file's destination content when re-chunking: its source blobs streamed through the destination's chunker. */
+  private rechunkFile(content: string[]): Promise<string[]> {
+    const key = content.join(',');
+    const known = this.files.get(key);
+    if (known !== undefined) return Promise.resolve(known);
+    const p = this.fileSem.run(async () => {
+      const ids: string[] = [];
+      for await (const chunk of this.dst.chunker.chunks(this.sourcePieces(content))) {
+        const rawLength = chunk.length;
+        const r = await this.dst.saveBlob('data', chunk, undefined, { donate: true });
+        if (!r.known) {
+          this.dataBlobsAdded++;
+          this.dataBytesAdded += rawLength;
+        }
+        ids.push(idToHex(r.id));
+      }
+      return ids;
+    });
+    this.files.set(key, p);
+    p.then(
+      (v) => this.files.set(key, v),
+      () => this.files.delete(key),
+    );
+    return p;
+  }
+
+  /** A file's plaintext, blob by blob, from the source. */
+  private async *sourcePieces(content: string[]): AsyncGenerator<Buffer> {
+    for (const c of content) {
+      throwIfAborted(this.opts.signal);
+      const plain = await this.sem.run(() => this.src.loadBlob('data', idFromHex(c)));
+      this.blobsRead++;
+      this.bytesRead += plain.length;
+      this.onBlob();
+      yield plain;
+    }
   }
 
   /** The destination id of a source data blob, copying the blob if the destination lacks it. */
@@ -358,7 +409,7 @@ class Copier {
       )
         return;
       if (
-        (x.content?.length ?? 0) !== (y.content?.length ?? 0) ||
+        (this.opts.rechunk !== true && (x.content?.length ?? 0) !== (y.content?.length ?? 0)) ||
         (x.subtree === undefined) !== (y.subtree === undefined)
       )
         return;
@@ -367,7 +418,11 @@ class Copier {
     for (let i = 0; i < a.length; i++) {
       const x = a[i];
       const y = b[i];
-      if (x.content !== undefined && y.content !== undefined) {
+      if (this.opts.rechunk === true && x.content !== undefined && y.content !== undefined) {
+        // Re-chunked files map whole: same name and size in a copy of the same snapshot series.
+        if (y.content.every((c) => this.dst.hasBlob('data', idFromHex(c))))
+          this.files.set(x.content.join(','), y.content);
+      } else if (x.content !== undefined && y.content !== undefined) {
         for (let k = 0; k < x.content.length; k++) {
           if (!this.data.has(x.content[k]) && this.dst.hasBlob('data', idFromHex(y.content[k])))
             this.data.set(x.content[k], y.content[k]);

@@ -5,7 +5,7 @@
 import { fastcdcBoundaries } from '../chunker/fastcdc.js';
 import type { ChunkerParams } from '../chunker/params.js';
 import { blobAad } from './aad.js';
-import { compressBlob } from './compression.js';
+import { storedForm } from './blob-padding.js';
 import type { FileReply, SealedChunk } from './file-batch.js';
 import { WholeFileReader } from './file-read.js';
 import type { MasterKey } from './master-key.js';
@@ -16,6 +16,7 @@ export class FileSealer {
   constructor(
     private readonly key: MasterKey,
     private readonly chunker: ChunkerParams,
+    private readonly pad = false,
   ) {}
 
   /** Every file's chunks (or why it could not be read), in the order given. */
@@ -34,7 +35,7 @@ export class FileSealer {
       // seal() writes a fresh buffer, so nothing sealed points into the read buffer reused for the next file.
       const chunk = data.subarray(cuts[i], cuts[i + 1]);
       const id = this.key.blobId(chunk);
-      const { data: packed, compression } = compressBlob(chunk, level);
+      const { data: packed, compression } = storedForm(chunk, level, this.pad);
       const sealed = this.key.encryption.seal(packed, blobAad('data', id));
       chunks.push({ id, rawLength: chunk.length, sealed, compression });
     }

@@ -11,6 +11,9 @@ export type SmallFileResult =
   | Exclude<FileReply, { status: 'ok' }>; // the worker's own answer when it could not read the file
 
 export interface InitOptions {
+  /** Repository format (default FORMAT_VERSION, 2); 1 for readers that know only format 1. */
+  format?: 1 | 2;
+  /** Sizes (and, for format 2 with --copy-chunker-params, the secret to share); format decides the algorithm. */
   chunker?: ChunkerParams;
   compression?: string;
   packSize?: number;

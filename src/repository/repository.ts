@@ -17,11 +17,15 @@ import type { BlobType, Compression, IndexedBlob } from './blob.js';
 import { Semaphore } from '../core/concurrency.js';
 import { crashPoint } from '../core/crash-point.js';
 import { defaultWorkerCount, SealPool } from './seal-pool.js';
-import { compressBlob, compressionLevel, validateCompression } from './compression.js';
+import { compressionLevel, validateCompression } from './compression.js';
+import { storedForm } from './blob-padding.js';
 import {
   DEFAULT_PACK_SIZE,
   encodeConfig,
+  chunkerForFormat,
   FORMAT_VERSION,
+  PADME_PADDING,
+  padsBlobs,
   parseConfig,
   validatePackSize,
   type RepoConfig,
@@ -113,13 +117,15 @@ export class Repository {
     if (await backend.exists({ type: 'config', name: 'config' })) {
       throw new RepoError('REPO_EXISTS', `a repository already exists at ${backend.location}`);
     }
+    const version = opts.format ?? FORMAT_VERSION;
     const config: RepoConfig = {
-      version: FORMAT_VERSION,
+      version,
       id: Buffer.from(randomBytes(32)).toString('hex'),
-      chunker: { ...(opts.chunker ?? DEFAULT_CHUNKER_PARAMS) },
+      chunker: chunkerForFormat(version, opts.chunker ?? DEFAULT_CHUNKER_PARAMS),
       compression: validateCompression(opts.compression ?? 'auto'),
       pack_size: validatePackSize(opts.packSize ?? DEFAULT_PACK_SIZE),
       created: (opts.now ?? new Date()).toISOString(),
+      ...(version >= 2 ? { blob_padding: PADME_PADDING } : {}),
     };
     if (opts.objectLock !== undefined) config.object_lock = { ...opts.objectLock };
     createChunker(config.chunker); // validates
@@ -241,7 +247,12 @@ export class Repository {
 
   private pool(): SealPool | undefined {
     if (this.poolInstance === undefined && this.poolWorkers > 0)
-      this.poolInstance = SealPool.create(this.key.bytes(), this.config.chunker, this.poolWorkers);
+      this.poolInstance = SealPool.create(
+        this.key.bytes(),
+        this.config.chunker,
+        this.poolWorkers,
+        padsBlobs(this.config),
+      );
     return this.poolInstance;
   }
 
@@ -296,7 +307,7 @@ export class Repository {
     // Handing a small blob to a worker costs more (message, copy, wake-up) than sealing it here.
     const pool = plain.length >= POOL_MIN_BLOB ? this.pool() : undefined;
     if (pool) return pool.seal(type, id, plain, this.level, donate);
-    const { data, compression } = compressBlob(plain, this.level);
+    const { data, compression } = storedForm(plain, this.level, padsBlobs(this.config));
     return { sealed: this.key.encryption.seal(data, blobAad(type, id)), compression };
   }
 

@@ -44,10 +44,10 @@ export class SealPool {
   }
 
   /** A pool, or undefined when workers are off or the worker script is not available. */
-  static create(key: Uint8Array, chunker: ChunkerParams, count: number): SealPool | undefined {
+  static create(key: Uint8Array, chunker: ChunkerParams, count: number, pad = false): SealPool | undefined {
     if (count < 1) return undefined;
     const url = siblingWorkerUrl(import.meta.url, 'seal-worker.js');
-    return url ? new SealPool(url, { key, chunker }, count) : undefined;
+    return url ? new SealPool(url, { key, chunker, pad }, count) : undefined;
   }
 
   get size(): number {

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/params.js';
 import { blobAad } from './aad.js';
 import type { BlobType } from './blob.js';
-import { compressBlob } from './compression.js';
+import { storedForm } from './blob-padding.js';
 import { decodeFilesJob, encodeFilesReply, type FilesJob, type FilesReply } from './file-batch.js';
 import { FileSealer } from './file-seal.js';
 import { MasterKey } from './master-key.js';
@@ -31,11 +31,13 @@ export interface SealReply {
 export interface SealWorkerData {
   key: Uint8Array;
   chunker: ChunkerParams;
+  /** Format 2: pad every sealed blob (blob-padding.ts). */
+  pad: boolean;
 }
 
 const setup = workerData as SealWorkerData;
 const key = MasterKey.fromBytes(setup.key);
-const sealer = new FileSealer(key, setup.chunker);
+const sealer = new FileSealer(key, setup.chunker, setup.pad);
 
 parentPort!.on('message', (m: SealJob | FilesJob) => {
   if (m.kind === 'files') {
@@ -64,7 +66,7 @@ function sealBlob(
   plain: Buffer,
   level: number,
 ): { sealed: Buffer; compression: number } {
-  const { data, compression } = compressBlob(plain, level);
+  const { data, compression } = storedForm(plain, level, setup.pad);
   return { sealed: ownBuffer(key.encryption.seal(data, blobAad(type, id))), compression };
 }
 
