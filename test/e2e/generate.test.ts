@@ -41,7 +41,7 @@ describe('repo generate', () => {
   it("bash completes commands, subcommands, a command's options and the global ones, and files after that", () => {
     expect(bash('repo ba')).toEqual(['backup']);
     expect(bash('repo key a')).toEqual(['add']);
-    expect(bash('repo -r /srv/x rep')).toEqual(['repair']);
+    expect(bash('repo -r /srv/x rep')).toEqual(['repair', 'report']);
     expect(bash('repo backup --exclude-')).toEqual([
       '--exclude-file',
       '--exclude-if-present',
