@@ -83,8 +83,8 @@ describe('repo CLI', () => {
   it('version and help', async () => {
     const v = await run(['version']);
     expect(v.code).toBe(0);
-    expect(v.out).toMatch(/^repo 0\.1\.0 \(format 1, node v\d+/);
-    expect(json(await run(['--json', 'version']))).toMatchObject({ version: '0.1.0', format: 1 });
+    expect(v.out).toMatch(/^repo 0\.1\.0 \(format 2, node v\d+/);
+    expect(json(await run(['--json', 'version']))).toMatchObject({ version: '0.1.0', format: 2 });
     const dashed = await run(['--version']);
     expect(dashed.code).toBe(0);
     expect(dashed.out).toBe(v.out);
@@ -245,7 +245,7 @@ describe('repo CLI', () => {
 
   it('cat prints config, snapshot, tree, index, pack and key as JSON and a blob as raw bytes; never the master key', async () => {
     const config = json(await ok(['cat', 'config']));
-    expect(config).toMatchObject({ version: 1, compression: 'auto' });
+    expect(config).toMatchObject({ version: 2, compression: 'auto' });
     expect(json(await ok(['cat', 'snapshot', first.snapshot_id.slice(0, 12)])).tree).toMatch(/^[0-9a-f]{64}$/);
     const tree = json(await ok(['cat', 'tree', 'latest:src']));
     const markerNode = tree.nodes.find((n: any) => n.name === 'marker.txt');

@@ -89,7 +89,8 @@ export class CliRepo {
         .filter((n) => ID_RE.test(n))
         .sort();
     const out: string[] = [];
-    for (const sub of fs.readdirSync(base))
+    // data/ holds the 256 two-hex directories, and `.tmp-` files of packs a killed writer was writing.
+    for (const sub of fs.readdirSync(base).filter((d) => /^[0-9a-f]{2}$/.test(d)))
       for (const n of fs.readdirSync(path.join(base, sub))) if (ID_RE.test(n)) out.push(n);
     return out.sort();
   }
