@@ -179,4 +179,13 @@ export class Http2StreamTransport implements HttpTransport {
     if (this.session.closed) return;
     await new Promise<void>((resolve) => this.session.close(() => resolve()));
   }
+
+  /**
+   * The peer is gone (its process exited): fail the requests in progress now instead of after the idle
+   * timeout (a closed pipe does not always reach the HTTP/2 session), and every later one.
+   */
+  destroy(reason: Error): void {
+    this.failure ??= reason;
+    if (!this.session.destroyed) this.session.destroy(reason);
+  }
 }

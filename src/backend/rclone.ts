@@ -117,6 +117,11 @@ class RcloneProcess {
     return `rclone ${how}${last === undefined ? '' : `: ${last.slice(0, 300)}`}`;
   }
 
+  /** Settles when the child process has exited, for whatever reason. */
+  whenExited(): Promise<void> {
+    return this.exited;
+  }
+
   get dead(): boolean {
     return this.exit !== undefined;
   }
@@ -145,6 +150,9 @@ export const rcloneScheme: SchemeFactory<RcloneLocation> = {
     const connections = connectionsOption(options, 'rclone.connections', DEFAULT_RCLONE_CONNECTIONS);
     const proc = await RcloneProcess.start(program, args, rcloneEnv(options.env ?? process.env));
     const transport = new Http2StreamTransport(proc.stream, REST_IDLE_TIMEOUT_MS);
+    void proc
+      .whenExited()
+      .then(() => transport.destroy(Object.assign(new Error('rclone exited'), { code: 'ECONNRESET' })));
     const backend = new RestBackend({
       location: formatRcloneLocation(loc),
       basePath: '/',
