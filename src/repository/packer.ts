@@ -39,6 +39,7 @@ export class Packer {
   /** Adds a blob; when its pack is full the pack is stored. Waits when too many uploads are in flight (backpressure). */
   async add(blob: SealedBlob): Promise<void> {
     this.throwIfFailed();
+    blob = ownedBytes(blob);
     if (blob.type === 'data' && this.backend.beginUpload !== undefined) {
       const next = this.streaming.then(() => this.addStreamed(blob));
       this.streaming = next.catch(() => undefined);
@@ -140,4 +141,15 @@ export class Packer {
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
+}
+
+/**
+ * A blob whose bytes are a view into a larger buffer (a seal worker's reply holds a whole batch of small files
+ * back to back) would keep that whole buffer alive for as long as the blob waits in a pack or a shuffle window;
+ * a copy of its own bytes lets the rest of the batch go as soon as its other blobs are stored.
+ */
+function ownedBytes(blob: SealedBlob): SealedBlob {
+  const s = blob.sealed;
+  if (s.byteOffset === 0 && s.byteLength === s.buffer.byteLength) return blob;
+  return { ...blob, sealed: Buffer.from(s) };
 }

@@ -64,7 +64,7 @@ describe('parallelism', () => {
     ]) {
       // Separate repositories have separate id keys, so tree ids cannot be compared across them: the
       // restored bytes and metadata, blob counts and stored sizes are.
-      const repo = await localRepo(path.join(work, `repo-${workers}`), { chunker: SMALL_CHUNKER, workers });
+      const repo = await localRepo(path.join(work, `repo-${workers}`), { chunker: SMALL_CHUNKER, workers, format: 1 });
       const r = await backupPaths(repo, [src], { concurrency });
       expect(r.warnings).toEqual([]);
       const sn = await findSnapshot(repo, r.snapshotId!);

@@ -157,7 +157,7 @@ describe('analyzePaths', () => {
     fs.writeFileSync(path.join(a, 'text'), Buffer.alloc(300_000, 'compressible line\n'));
     fs.writeFileSync(path.join(b, 'two'), Buffer.concat([randomBuffer(rand, 5), shared, randomBuffer(rand, 100_000)]));
     fs.writeFileSync(path.join(b, 'empty'), '');
-    const { repo } = await memoryRepo({ chunker: SMALL });
+    const { repo } = await memoryRepo({ chunker: SMALL, format: 1 });
     await backupPaths(repo, [path.join(dir, 'a')]); // the repository already holds a
 
     const r = await analyzePaths([b, a], { repo, settings: [TINY], workers: 0 });
@@ -179,7 +179,7 @@ describe('analyzePaths', () => {
 
     // Without a repository, path by path: what the first backup stores, then what the second adds.
     const fresh = await analyzePaths([a, b], { settings: [SMALL], compressionLevel: 3, workers: 0 });
-    const { repo: empty } = await memoryRepo({ chunker: SMALL });
+    const { repo: empty } = await memoryRepo({ chunker: SMALL, format: 1 });
     const steps = [];
     for (const p of [a, b]) {
       const was = dataBlobs(empty);

@@ -20,7 +20,7 @@ afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }
  *   s2: /a.txt = X+Y, /d (same tree), /e.txt = X+Z
  */
 async function fixture() {
-  const { repo } = await memoryRepo({ compression: 'off' });
+  const { repo } = await memoryRepo({ compression: 'off', format: 1 });
   const [X, Y, Z] = [bytes(1000, 1), bytes(2000, 2), bytes(500, 3)];
   const d = await dir(repo, 'd', [await file(repo, 'c.txt', [Z])]);
   const s1 = await snapshot(
@@ -136,6 +136,7 @@ describe('computeStats', () => {
     fs.writeFileSync(path.join(src, 'sub', 'b'), block); // same content: deduplicated
     fs.writeFileSync(path.join(src, 'c'), Buffer.alloc(100_000, 'text '));
     const { repo } = await memoryRepo({
+      format: 1, // exact stored byte counts: format 2 pads every blob
       chunker: { algorithm: 'fastcdc-ronomon', min: 16384, avg: 65536, max: 262144 },
     });
     await backupPaths(repo, [src], { time: new Date('2024-01-01T00:00:00Z') });

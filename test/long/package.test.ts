@@ -128,6 +128,6 @@ describe('the published package', () => {
   it('puts a working `repo` on the path of the installing project', () => {
     const bin = path.join(dir, 'app/node_modules/.bin/repo');
     const out = execFileSync(bin, ['version'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
-    expect(out).toMatch(/^repo \d+\.\d+\.\d+ \(format 1/);
+    expect(out).toMatch(/^repo \d+\.\d+\.\d+ \(format 2/);
   });
 });
