@@ -59,7 +59,7 @@ describe('small files read on the seal workers', () => {
     const old = new Date('2001-02-03T04:05:06Z');
     // atime older than mtime: a plain read under relatime would update it; O_NOATIME must keep it.
     for (const f of files) fs.utimesSync(f, old, fs.statSync(f).mtime);
-    const withWorkers = await localRepo(path.join(work, 'a'), { chunker: CHUNKER });
+    const withWorkers = await localRepo(path.join(work, 'a'), { chunker: CHUNKER, format: 1 });
     expect(withWorkers.sealsFiles).toBe(true);
     const a = await backupPaths(withWorkers, [src]);
     for (const f of files) expect(fs.statSync(f).atime.getTime()).toBe(old.getTime());
@@ -72,7 +72,7 @@ describe('small files read on the seal workers', () => {
       ).toBe(true);
 
     // The same tree with the chunker on the main thread (no workers): the same cuts, so blobs of the same sizes.
-    const inline = await localRepo(path.join(work, 'b'), { chunker: CHUNKER, workers: 0 });
+    const inline = await localRepo(path.join(work, 'b'), { chunker: CHUNKER, workers: 0, format: 1 });
     expect(inline.sealsFiles).toBe(false);
     const b = await backupPaths(inline, [src]);
     const sizes = async (repo: Repository, tree: string) => {
