@@ -86,7 +86,7 @@ describe('sparse restore', () => {
     sparseSource(src);
     const repoDir = path.join(work, 'repo');
     const password = 'sparse pw';
-    expect((await runCli(['-r', repoDir, 'init'], { password })).code).toBe(0);
+    expect((await runCli(['-r', repoDir, 'init', '--format', '1'], { password })).code).toBe(0);
     expect((await runCli(['-r', repoDir, 'backup', src], { password })).code).toBe(0);
     const accepted = await runCli(
       ['-r', repoDir, 'restore', `latest:${work}`, '--target', path.join(work, 'dry'), '--sparse', '--dry-run'],
