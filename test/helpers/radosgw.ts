@@ -5,11 +5,11 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { answersHttp } from './s3server.js';
 
 const run = promisify(execFile);
 
@@ -49,20 +49,6 @@ async function freePort(): Promise<number> {
     s.listen(0, '127.0.0.1', () => {
       const port = (s.address() as net.AddressInfo).port;
       s.close(() => resolve(port));
-    });
-  });
-}
-
-function answers(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get(url, (res) => {
-      res.resume();
-      resolve(true);
-    });
-    req.on('error', () => resolve(false));
-    req.setTimeout(1000, () => {
-      req.destroy();
-      resolve(false);
     });
   });
 }
@@ -177,7 +163,7 @@ export async function startRadosgw(opts: { timeoutMs?: number } = {}): Promise<R
     daemon('radosgw', ['-n', 'client.rgw']);
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     await retry('radosgw answering', timeoutMs, async () => {
-      if (!(await answers(endpoint))) throw new Error('no answer');
+      if (!(await answersHttp(endpoint))) throw new Error('no answer');
     });
     await retry('radosgw-admin user create', timeoutMs, () =>
       run(

@@ -36,22 +36,45 @@ const require = createRequire(import.meta.url);
 const S3RVER_BIN = require.resolve('s3rver/bin/s3rver.js');
 const LISTEN_RE = /S3rver listening on [^:\s]+:(\d+)/;
 
+/** Whether `url` answers any HTTP response within a second. */
+export function answersHttp(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(url, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(1000, () => {
+      req.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * The environment a CLI subprocess needs to reach a test S3 server with `credentials`: those keys, and none of
+ * the caller's AWS session, profile or region settings.
+ */
+export function s3CliEnv(credentials: {
+  accessKeyId: string;
+  secretAccessKey: string;
+}): Record<string, string | undefined> {
+  return {
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_REGION: undefined,
+    AWS_DEFAULT_REGION: undefined,
+  };
+}
+
 /** Resolves when `url` answers any HTTP response; rejects after timeoutMs. */
 async function waitUntilAnswering(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error('s3rver exited during start-up');
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = http.get(url, (res) => {
-        res.resume();
-        resolve(true);
-      });
-      req.on('error', () => resolve(false));
-      req.setTimeout(1000, () => {
-        req.destroy();
-        resolve(false);
-      });
-    });
+    const ok = await answersHttp(url);
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`s3rver did not answer at ${url} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cliEnv, runCli, type CliResult } from '../helpers/cli.js';
 import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
-import { type S3TestServer, startS3Server } from '../helpers/s3server.js';
+import { s3CliEnv, type S3TestServer, startS3Server } from '../helpers/s3server.js';
 
 const PW = 'destroy test password';
 let tmp: string;
@@ -16,14 +16,7 @@ let src: string;
 let srv: S3TestServer;
 
 function s3Env(): Record<string, string | undefined> {
-  return {
-    AWS_ACCESS_KEY_ID: srv.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: srv.credentials.secretAccessKey,
-    AWS_SESSION_TOKEN: undefined,
-    AWS_PROFILE: undefined,
-    AWS_REGION: undefined,
-    AWS_DEFAULT_REGION: undefined,
-  };
+  return s3CliEnv(srv.credentials);
 }
 async function run(repo: string, args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
   return runCli(['-r', repo, ...args], { cwd: tmp, password: PW, env });

@@ -21,6 +21,7 @@ import { S3Backend } from '../../src/backend/s3.js';
 import { lastJson, runCli, type CliResult } from '../helpers/cli.js';
 import { type RadosgwServer, startRadosgw } from '../helpers/radosgw.js';
 import { prng, randomBuffer, tempDir } from '../helpers/repo.js';
+import { s3CliEnv } from '../helpers/s3server.js';
 
 const PASSWORD = 'object lock correct horse';
 const LONG = 300_000;
@@ -37,12 +38,7 @@ function run(repo: string, args: string[]): Promise<CliResult> {
     cwd: tmp,
     password: PASSWORD,
     env: {
-      AWS_ACCESS_KEY_ID: srv.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: srv.credentials.secretAccessKey,
-      AWS_SESSION_TOKEN: undefined,
-      AWS_PROFILE: undefined,
-      AWS_REGION: undefined,
-      AWS_DEFAULT_REGION: undefined,
+      ...s3CliEnv(srv.credentials),
       REPO_CACHE_DIR: path.join(tmp, 'cache'),
     },
   });

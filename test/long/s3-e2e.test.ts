@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/repo.js';
 import { filesUnder, remoteE2e, writeIncompressibleFiles } from '../helpers/remote-e2e.js';
-import { type S3TestServer, startS3Server } from '../helpers/s3server.js';
+import { s3CliEnv, type S3TestServer, startS3Server } from '../helpers/s3server.js';
 import { compareTrees, generateTree } from '../helpers/tree-gen.js';
 
 const PASSWORD = 's3 e2e correct horse';
@@ -28,12 +28,7 @@ const s3 = (prefix: string) => `s3:${srv.endpoint}/${srv.bucket}/${prefix}`;
 
 function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
-    AWS_ACCESS_KEY_ID: srv.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: srv.credentials.secretAccessKey,
-    AWS_SESSION_TOKEN: undefined,
-    AWS_PROFILE: undefined,
-    AWS_REGION: undefined,
-    AWS_DEFAULT_REGION: undefined,
+    ...s3CliEnv(srv.credentials),
     REPO_CACHE_DIR: cacheDir,
     ...extra,
   };
