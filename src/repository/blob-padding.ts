@@ -33,13 +33,17 @@ export function paddedLength(length: number): number {
   return padme(length + SKIPPABLE_HEADER);
 }
 
+/** Length of a zstd frame holding `length` bytes in raw blocks: a 9-byte header and 3 bytes per 128 KiB block. */
+function rawFrameLength(length: number): number {
+  return 9 + 3 * Math.max(1, Math.ceil(length / MAX_RAW_BLOCK)) + length;
+}
+
 /**
- * A zstd frame holding `plain` in raw blocks (no compression, 3 bytes per 128 KiB block plus a 9-byte header):
- * incompressible blobs are framed this way so that every format-2 blob is zstd and can carry padding.
+ * Writes a zstd frame holding `plain` in raw blocks (no compression) at the start of `out`: incompressible blobs
+ * are framed this way so that every format-2 blob is zstd and can carry padding.
  */
-export function rawZstdFrame(plain: Uint8Array): Buffer {
+function writeRawZstdFrame(plain: Uint8Array, out: Buffer): void {
   const blocks = Math.max(1, Math.ceil(plain.length / MAX_RAW_BLOCK));
-  const out = Buffer.allocUnsafe(9 + 3 * blocks + plain.length);
   out.writeUInt32LE(ZSTD_MAGIC, 0);
   // Frame header descriptor: Single_Segment_flag (0x20) and a 4-byte Frame_Content_Size (flag 2 = 0x80).
   out[4] = 0xa0;
@@ -54,20 +58,22 @@ export function rawZstdFrame(plain: Uint8Array): Buffer {
     out.set(plain.subarray(from, from + len), at);
     at += len;
   }
-  return out;
 }
 
 /**
  * Format 2's stored form of a blob: `data` as compressBlob made it (a zstd frame, or the plaintext for
- * Compression.None, which is framed raw here), followed by a skippable frame up to paddedLength().
+ * Compression.None, which is framed raw here), followed by a skippable frame up to paddedLength(). Built in one
+ * buffer with one copy of the bytes: this runs for every blob a backup stores.
  */
 export function padBlob(data: Buffer, compression: Compression): { data: Buffer; compression: Compression } {
-  const frame = compression === Compression.None ? rawZstdFrame(data) : data;
-  const total = paddedLength(frame.length);
-  const out = Buffer.alloc(total); // zero-filled: the padding's content is zero bytes
-  frame.copy(out, 0);
-  out.writeUInt32LE(SKIPPABLE_MAGIC, frame.length);
-  out.writeUInt32LE(total - frame.length - SKIPPABLE_HEADER, frame.length + 4);
+  const frameLength = compression === Compression.None ? rawFrameLength(data.length) : data.length;
+  const total = paddedLength(frameLength);
+  const out = Buffer.allocUnsafe(total);
+  if (compression === Compression.None) writeRawZstdFrame(data, out);
+  else data.copy(out, 0);
+  out.writeUInt32LE(SKIPPABLE_MAGIC, frameLength);
+  out.writeUInt32LE(total - frameLength - SKIPPABLE_HEADER, frameLength + 4);
+  out.fill(0, frameLength + SKIPPABLE_HEADER); // the padding's content is zero bytes
   return { data: out, compression: Compression.Zstd };
 }
 
