@@ -1,5 +1,6 @@
 // A directory of a snapshot as a zip stream (yazl; entries stored, not deflated, like the tar download), for
-// `repo ui`'s "Download as .zip". Files are read lazily, one at a time, through the same writer as `repo dump`.
+// `repo ui`'s "Download as .zip". Files are read lazily, one at a time, through the same writer as `repo dump`
+// (./dump.ts).
 // Must never write an entry name that is absolute or holds "..": names are joined from tree names that
 // tree/validate.ts accepted (never empty, ".", ".." or holding "/" or NUL), below the downloaded directory.
 
@@ -12,7 +13,7 @@ import { displayName, type TreeNode } from '../tree/node.js';
 import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
 import { describeFault, readableNodes } from '../tree/validate.js';
 import { ValidatingReader } from '../tree/validate-reader.js';
-import type { Dumper } from './dumper.js';
+import { writeFile } from './dump.js';
 
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -35,7 +36,6 @@ export async function writeZip(
   out: NodeJS.WritableStream,
   signal: AbortSignal,
   warn: (line: string) => void,
-  dumper: Dumper,
 ): Promise<number> {
   const { ZipFile } = await import('yazl');
   const reader = new ValidatingReader((id) => loadTree(repo, id), warn, storedTreeShapes(repo));
@@ -55,7 +55,7 @@ export async function writeZip(
       zip.addReadStreamLazy(name, { mtime, mode: S_IFREG | node.mode, size: node.size, compress: false }, (cb) => {
         const stream = new PassThrough();
         cb(null, stream);
-        dumper.file(repo, node, '/' + name, signal, undefined, stream).then(
+        writeFile(repo, node, '/' + name, stream, signal).then(
           () => stream.end(),
           (err: unknown) => stream.destroy(err instanceof Error ? err : new Error(String(err))),
         );
