@@ -184,10 +184,34 @@ async function writeTar(
 }
 
 /**
- * Writes the directory (or other non-file node) at `path` of a snapshot as a tar stream to `out`. Refused nodes
- * go to `warn` and are left out; returns their count. Writes nothing when the tree is beyond the expansion bounds (a truncated archive would look whole).
+ * The tree reader an archive (tar here, zip in ./zip.ts) of `resolved` reads through, refusals going to `warn`;
+ * or, when the tree is beyond the expansion bounds, the fault count to return without writing anything (a
+ * truncated archive would look whole).
  */
-export async function writeArchive(
+export async function archiveReader(
+  repo: Repository,
+  sn: StoredSnapshot,
+  resolved: ResolvedPath,
+  warn: (line: string) => void,
+): Promise<ValidatingReader | number> {
+  const reader = new ValidatingReader((id) => loadTree(repo, id), warn, storedTreeShapes(repo));
+  reader.snapshot = sn.id;
+  if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return Math.max(reader.faults, 1);
+  return reader;
+}
+
+/** The nodes an archive of `resolved` starts from: undefined for the snapshot root, else the node if readable. */
+export function archiveTop(reader: ValidatingReader, resolved: ResolvedPath, path: string): TreeNode[] | undefined {
+  if (resolved.node === undefined) return undefined;
+  return readableNodes({ nodes: [resolved.node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f)));
+}
+
+/**
+ * Writes the node at `resolved` (`path` in snapshot `sn`) as an archive to `out`. Refused nodes go to `warn`
+ * and are left out; returns their count. Nothing is written when the tree is beyond the expansion bounds.
+ * Tar here (writeArchive), zip in ./zip.ts: `repo ui` picks one.
+ */
+export type ArchiveWriter = (
   repo: Repository,
   sn: StoredSnapshot,
   resolved: ResolvedPath,
@@ -195,18 +219,13 @@ export async function writeArchive(
   out: NodeJS.WritableStream,
   signal: AbortSignal,
   warn: (line: string) => void,
-): Promise<number> {
-  const reader = new ValidatingReader((id) => loadTree(repo, id), warn, storedTreeShapes(repo));
-  reader.snapshot = sn.id;
-  if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return Math.max(reader.faults, 1);
-  const node = resolved.node;
-  let top: { node: TreeNode; name: Buffer }[] | undefined;
-  if (node !== undefined) {
-    top = readableNodes({ nodes: [node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f))).map((n) => ({
-      node: n,
-      name: n.name,
-    }));
-  }
+) => Promise<number>;
+
+/** The directory (or other non-file node) at `path` of a snapshot as a tar stream: `repo dump`'s archive. */
+export const writeArchive: ArchiveWriter = async (repo, sn, resolved, path, out, signal, warn) => {
+  const reader = await archiveReader(repo, sn, resolved, warn);
+  if (typeof reader === 'number') return reader;
+  const top = archiveTop(reader, resolved, path)?.map((n) => ({ node: n, name: n.name }));
   await writeTar(repo, reader, top, sn.tree, signal, out);
   return reader.faults;
-}
+};
