@@ -7,10 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { childEnv } from '../core/child-env.js';
 import { BackendError, RepoError } from '../core/errors.js';
-import { Http2StreamTransport } from './http-transport.js';
 import type { SchemeFactory } from './registry.js';
 import { REST_IDLE_TIMEOUT_MS, connectionsOption } from './rest-location.js';
-import { RestBackend } from './rest.js';
 
 /** restic's defaults: `rclone serve restic --stdio --b2-hard-delete`. */
 export const DEFAULT_RCLONE_ARGS = ['serve', 'restic', '--stdio', '--b2-hard-delete'];
@@ -148,6 +146,9 @@ export const rcloneScheme: SchemeFactory<RcloneLocation> = {
     const rawArgs = options.extended?.['rclone.args'];
     const args = [...(rawArgs === undefined ? DEFAULT_RCLONE_ARGS : splitArgs(rawArgs)), loc.remote];
     const connections = connectionsOption(options, 'rclone.connections', DEFAULT_RCLONE_CONNECTIONS);
+    // Loaded when an rclone: location is opened, not at start-up (node:http2 and tls cost every command).
+    const { Http2StreamTransport } = await import('./http-transport.js');
+    const { RestBackend } = await import('./rest.js');
     const proc = await RcloneProcess.start(program, args, rcloneEnv(options.env ?? process.env));
     const transport = new Http2StreamTransport(proc.stream, REST_IDLE_TIMEOUT_MS);
     void proc

@@ -3,9 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { RepoError } from '../core/errors.js';
-import { Http1Transport } from './http-transport.js';
 import type { OpenOptions, SchemeFactory } from './registry.js';
-import { RestBackend } from './rest.js';
 
 export const DEFAULT_REST_CONNECTIONS = 5;
 /** A socket silent this long fails its request (transient, so it is retried). */
@@ -95,6 +93,9 @@ export const restScheme: SchemeFactory<RestLocation> = {
       https && options.tls?.clientCertFile !== undefined
         ? readPem(options.tls.clientCertFile, '--tls-client-cert')
         : undefined;
+    // Loaded when a rest: location is opened, not at start-up: node:http, https, http2 and tls cost every command.
+    const { Http1Transport } = await import('./http-transport.js');
+    const { RestBackend } = await import('./rest.js');
     const transport = new Http1Transport({
       origin: loc.origin,
       connections,

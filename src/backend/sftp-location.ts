@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import SSHConfig from 'ssh-config';
+import { createRequire } from 'node:module';
+import type SSHConfigType from 'ssh-config';
 import { errorMessage, RepoError } from '../core/errors.js';
 
 /** A parsed `sftp:` location. `path` is absolute (starts with '/') or relative to the login directory. */
@@ -78,6 +79,12 @@ function splitUserHost(text: string, decode: boolean): { user?: string; host: st
  * - `//[user@]host[:port]/path`: a URL; `//abs` after the host is an absolute path, `/rel` a relative one.
  * Throws RepoError('INVALID_ARGUMENT') for anything else.
  */
+// Required when an sftp: location is resolved, not when the backends are registered: every command starts faster.
+let sshConfigModule: typeof SSHConfigType | undefined;
+function sshConfig(): typeof SSHConfigType {
+  return (sshConfigModule ??= createRequire(import.meta.url)('ssh-config') as typeof SSHConfigType);
+}
+
 export function parseSftpLocation(rest: string): SftpLocation {
   if (rest.startsWith('//')) {
     const body = rest.slice(2);
@@ -185,7 +192,7 @@ export function resolveSftpTarget(
   }
   if (text !== undefined) {
     try {
-      computed = SSHConfig.parse(text).compute(loc.host, { matchExec: false });
+      computed = sshConfig().parse(text).compute(loc.host, { matchExec: false });
     } catch (err) {
       throw new RepoError('INVALID_ARGUMENT', `sftp: cannot parse ${configFile}: ${errorMessage(err)}`, {
         path: configFile,

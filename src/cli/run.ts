@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { runProfile, type JobResult } from '../ops/profile-runner.js';
+import type { JobResult } from '../ops/profile-runner.js';
 import { defaultStateDir } from '../ops/state.js';
 import { inWindow } from '../ops/time.js';
 import { Env, runtime } from './context.js';
@@ -47,6 +47,8 @@ export function worstExit(codes: number[]): number {
 async function runRun(env: Env, names: string[], flags: RunFlags): Promise<void> {
   // Loaded here, not at start-up: the YAML and cron parsers it brings cost every other command ~40 ms.
   const { loadConfig, selectProfiles } = await import('../ops/config.js');
+  // So is the job runner, which brings the config schema library (zod) and every step's code.
+  const { runProfile } = await import('../ops/profile-runner.js');
   const config = loadConfig(env.globals.config);
   if (env.globals.profile !== undefined) names = [...names, env.globals.profile];
   if (names.length === 0 && flags.all !== true) {

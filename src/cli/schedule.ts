@@ -7,7 +7,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
-import { runProfile } from '../ops/profile-runner.js';
 import { defaultStateDir } from '../ops/state.js';
 import type { UnitOptions } from '../ops/units.js';
 import { Env, runtime } from './context.js';
@@ -66,6 +65,7 @@ async function runSchedule(env: Env, names: string[], flags: ScheduleFlags): Pro
   try {
     log(`repo schedule: ${profiles.filter((p) => p.schedule).length} scheduled profiles from ${config.file}`);
     const { runDaemon } = await import('../ops/daemon.js');
+    const { runProfile } = await import('../ops/profile-runner.js'); // not at start-up: it brings zod
     await runDaemon({
       profiles,
       stateDir,

@@ -13,7 +13,7 @@
 import { createCipheriv, createDecipheriv, type Cipher } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Blake3Hasher } from '@napi-rs/blake-hash';
-import binding from 'zstd-napi/binding.js';
+import type bindingType from 'zstd-napi/binding.js';
 import { idToHex } from '../core/id.js';
 import { blobAad } from '../repository/aad.js';
 import { Compression, type BlobEntry, type BlobType } from '../repository/blob.js';
@@ -70,7 +70,8 @@ export class PackVerifier {
   // K1 XOR the fixed bytes of XAES's M1 and M2; only the nonce's first 12 bytes vary per blob.
   readonly #template: Buffer;
   readonly #hasher: Blake3Hasher;
-  readonly #dctx = new binding.DCtx();
+  // The addon is required by the first verifier, not when the module loads (every command would pay for it).
+  readonly #dctx = new (createRequire(import.meta.url)('zstd-napi/binding.js') as typeof bindingType).DCtx();
   readonly #aad: Record<BlobType, Buffer>;
   // Kept from blob to blob; they grow to the largest blob seen, up to SCRATCH_KEEP.
   #plain: Buffer = Buffer.allocUnsafeSlow(256 * 1024);

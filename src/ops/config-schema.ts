@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
+import { ENV_NAME_RE } from './env-name.js';
 import { errorMessage, RepoError } from '../core/errors.js';
 import { parseSubset, type DataSubset } from '../maintenance/subset.js';
 import { parseMaxUnused } from '../maintenance/prune-plan.js';
@@ -40,9 +41,6 @@ const expected = (what: string) => (iss: { input?: unknown }) => `expected ${wha
 
 /** Marks strict objects: config-issues.ts reads the allowed keys from this message. */
 export const ALLOWED_PREFIX = 'allowed:';
-
-/** Environment variable names as POSIX shells and systemd accept them (`env:` keys, env-file lines). */
-export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function keys<S extends z.ZodRawShape>(shape: S) {
   return z.strictObject(shape, {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { errorMessage, RepoError } from '../core/errors.js';
 import type { ProfileConfig } from './config.js';
-import { ENV_NAME_RE } from './config-schema.js';
+import { ENV_NAME_RE } from './env-name.js';
 
 /** Parses KEY=VALUE lines: blank lines and # comments skipped, an optional `export `, values optionally quoted. */
 export function parseEnvFile(text: string, file: string): Record<string, string> {

@@ -7,7 +7,8 @@
 // compressBound()-sized buffer per blob, which cost more than compressing random data), and by storing
 // blobs that look incompressible raw without compressing them (see looksIncompressible).
 
-import binding from 'zstd-napi/binding.js';
+import { createRequire } from 'node:module';
+import type bindingType from 'zstd-napi/binding.js';
 import { RepoError } from '../core/errors.js';
 import { Compression } from './blob.js';
 
@@ -54,12 +55,17 @@ const SCRATCH_KEEP = 16 * 1024 * 1024;
 
 // One context and one output buffer per thread (module state is per worker thread): compressing with a
 // reused ZSTD_CCtx into a reused buffer avoids an allocation and a page-faulting fresh buffer per blob.
-let cctx: binding.CCtx | undefined;
-let dctx: binding.DCtx | undefined;
+let cctx: bindingType.CCtx | undefined;
+let dctx: bindingType.DCtx | undefined;
+// The native addon is loaded at the first blob, not at start-up (`repo version` and `--help` never need it).
+let zstd: typeof bindingType | undefined;
+function binding(): typeof bindingType {
+  return (zstd ??= createRequire(import.meta.url)('zstd-napi/binding.js') as typeof bindingType);
+}
 let scratch: Buffer | undefined;
 
 function outputBuffer(srcLength: number): Buffer {
-  const need = binding.compressBound(srcLength);
+  const need = binding().compressBound(srcLength);
   if (scratch && scratch.length >= need) return scratch;
   const buf = Buffer.allocUnsafeSlow(Math.max(need, 64 * 1024));
   if (buf.length <= SCRATCH_KEEP) scratch = buf;
@@ -70,7 +76,7 @@ function outputBuffer(srcLength: number): Buffer {
 export function looksIncompressible(plain: Uint8Array): boolean {
   const { minBlob, sampleSize, samples, sampleLevel, keepRatio } = EARLY_SKIP;
   if (plain.length < minBlob) return false;
-  const ctx = (cctx ??= new binding.CCtx());
+  const ctx = (cctx ??= new (binding().CCtx)());
   const dst = outputBuffer(sampleSize);
   for (let i = 0; i < samples; i++) {
     const at = Math.floor(((plain.length - sampleSize) * i) / (samples - 1));
@@ -87,7 +93,7 @@ export function looksIncompressible(plain: Uint8Array): boolean {
  */
 export function compressBlob(plain: Buffer, level: number): { data: Buffer; compression: Compression } {
   if (level > 0 && plain.length > 0 && !looksIncompressible(plain)) {
-    const ctx = (cctx ??= new binding.CCtx());
+    const ctx = (cctx ??= new (binding().CCtx)());
     const dst = outputBuffer(plain.length);
     const n = ctx.compress(dst, plain, level);
     if (n < plain.length) return { data: Buffer.from(dst.subarray(0, n)), compression: Compression.Zstd };
@@ -100,7 +106,7 @@ export function decompressBlob(data: Buffer, compression: Compression, rawLength
   if (compression === Compression.None) return data;
   const out = Buffer.allocUnsafe(rawLength);
   // A frame that holds more than rawLength bytes fails here ("Destination buffer is too small").
-  const n = (dctx ??= new binding.DCtx()).decompress(out, data);
+  const n = (dctx ??= new (binding().DCtx)()).decompress(out, data);
   if (n !== rawLength) throw new RangeError(`decompressed ${n} bytes, expected ${rawLength}`);
   return out;
 }
