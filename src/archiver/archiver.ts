@@ -30,7 +30,8 @@ import {
 import { plannedEntries } from './root.js';
 import { expandTargets, planRoot, type TargetNode } from './targets.js';
 
-export const PROGRAM_VERSION = 'repo 0.1.0';
+import { PROGRAM_VERSION } from '../core/version.js';
+export { PROGRAM_VERSION };
 
 export interface BackupResult {
   snapshotId?: string; // absent on a dry run

@@ -2,14 +2,10 @@
 // Needs no repository and no password.
 
 import type { Command } from 'commander';
-import { PROGRAM_VERSION } from '../archiver/index.js';
-import { FORMAT_VERSION } from '../repository/config.js';
+import { FORMAT_VERSION, PROGRAM_VERSION, versionLine } from '../core/version.js';
 import { Env } from './context.js';
 
-/** The line `repo version` and `repo --version` print. */
-export function versionLine(): string {
-  return `repo ${PROGRAM_VERSION.replace(/^repo /, '')} (format ${FORMAT_VERSION}, node ${process.version})`;
-}
+export { versionLine };
 
 export function registerVersion(program: Command): void {
   program

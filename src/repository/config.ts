@@ -10,8 +10,8 @@ import { randomBytes } from '../crypto/random.js';
 import { validateCompression } from './compression.js';
 import { objectLockOf } from './object-lock-config.js';
 
-/** The newest format this program reads and writes; `init` creates it unless told `--format 1`. */
-export const FORMAT_VERSION = 2;
+import { FORMAT_VERSION } from '../core/version.js';
+export { FORMAT_VERSION };
 /** Every format this program reads (format 1 stays readable forever). */
 export const SUPPORTED_FORMATS: readonly number[] = [1, 2];
 /** Format 2's length hiding of sealed blobs (spec/format-2.md §4). */
