@@ -2,7 +2,8 @@
 # PITR figures with real PostgreSQL (Debian's package): sustained wal push rate through --spool, dedupe of
 # two successive base backups, RPO (age of the newest archived segment in `repo status`) and RTO (pg restore,
 # then server start with replay to the end of the archive; table sums compared). Run as root after
-# `npm run build`: bash bench/pg-pitr.sh (SCALE: pgbench scale, default 30; LOAD: seconds of pgbench load).
+# `npm run build`: bash bench/pg-pitr.sh (SCALE: pgbench scale, default 30; LOAD: seconds of pgbench load;
+# ONLY_PUSH=1: stop after the wal push rate).
 set -e
 CLI=$(cd "$(dirname "$0")/.." && pwd)/dist/bundle/repo.js
 BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -39,6 +40,7 @@ a0=$($P -c "select archived_count from pg_stat_archiver")
 while [ "$($P -c "select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")" != 0 ]; do sleep 0.5; done
 T2=$(date +%s.%N); a1=$($P -c "select archived_count from pg_stat_archiver"); f=$($P -c "select failed_count from pg_stat_archiver")
 echo "pgbench -i: $(echo "$T1 - $T0" | bc) s; total archived $a1 (failed $f) in $(echo "$T2 - $T0" | bc) s from the start of pgbench = $(echo "scale=2; $a1 / ($T2 - $T0)" | bc) seg/s; backlog after pgbench: $gen ready, $a0 done; drained in $(echo "$T2 - $T1" | bc) s ($(echo "scale=2; ($a1 - $a0) / ($T2 - $T1)" | bc) seg/s); load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "$ONLY_PUSH" ]; then $R $BIN/pg_ctl -D $D/data -m fast -w stop >/dev/null; exit 0; fi
 for i in 1 2; do
   s=$(date +%s.%N); $REPO --json run --config $D/repo.yaml db > run$i.json 2>run$i.err || { cat run$i.err; exit 1; }
   e=$(date +%s.%N); echo "base backup $i: $(echo "$e - $s" | bc) s"

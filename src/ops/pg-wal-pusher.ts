@@ -89,6 +89,7 @@ export async function runPusher(
             size: res.bytes,
             snapshot: res.snapshotId,
             outcome: res.outcome,
+            identity: res.identity,
           });
           stats[res.outcome]++;
           failedAt.delete(w.name);
