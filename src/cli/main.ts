@@ -54,7 +54,7 @@ import { registerMigrate } from './migrate.js';
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
 // happens after this line.
 process.env.UV_THREADPOOL_SIZE ??= '16';
-runtime.cliScript = fileURLToPath(import.meta.url);
+runtime.cliScript = (globalThis as { repoCliScript?: string }).repoCliScript ?? fileURLToPath(import.meta.url);
 
 const EXIT_OK = 0;
 const EXIT_ERROR = 1;
