@@ -66,3 +66,7 @@ e=$(date +%s.%N)
 SUM2=$($P2 -c "select sum(abalance) || '/' || count(*) from pgbench_accounts")
 echo "RTO: pg restore $(echo "$m - $s" | bc) s + start and replay $(echo "$e - $m" | bc) s; sums $SUM vs $SUM2; replayed $(grep -c 'restored log file' $D/restored.log) files"
 $R $BIN/pg_ctl -D $D/restored -m immediate -w stop >/dev/null
+# The recovery above measured the replay rate (its wal fetch calls, ops/pg-replay-rate.ts); status's RTO uses it.
+$REPO --json status --config $D/repo.yaml --metrics-file $D/metrics.prom db | node -e '
+const r=JSON.parse(require("fs").readFileSync(0,"utf8")).profiles[0].restore||{};console.log("status RTO: replay rate", ((r.replay_bytes_per_second||0)/1048576).toFixed(1), "MiB/s (measured", r.replay_rate_from, "), WAL replay", (r.replay_seconds||0).toFixed(1), "s; estimate", r.estimated_seconds === undefined ? "unknown (no check measured a read rate)" : r.estimated_seconds.toFixed(1) + " s")'
+echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
