@@ -70,7 +70,12 @@ export async function nextXid(
   if (db.user !== undefined) argv.push('--username', db.user);
   argv.push('--dbname', db.name, '-c', 'SELECT txid_snapshot_xmax(txid_current_snapshot())');
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A server that stopped answering must not hold up the snapshot for long.
+    const child = spawn(argv[0], argv.slice(1), {
+      env: { PGCONNECT_TIMEOUT: '15', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
