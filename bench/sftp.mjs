@@ -5,13 +5,12 @@
 // Prints wall and CPU seconds (user+sys of the client and its children, e.g. restic's ssh) and the CPU
 // the server's session processes used. Needs /usr/sbin/sshd, ssh, ssh-keygen and restic on PATH.
 
-import { execFileSync, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSshd } from '../test/helpers/sshd.mjs';
 import { measure, setupTimeMethod, which } from './lib/proc.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -23,15 +22,6 @@ const arg = (name, dflt) => {
 const MIB = arg('mib', 200);
 const RUNS = arg('runs', 2);
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** user+sys seconds of a process's reaped children (the sshd listener reaps every session). */
 function childCpu(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -39,50 +29,19 @@ function childCpu(pid) {
   return (Number(f[13]) + Number(f[14])) / 100; // CLK_TCK is 100 on Linux
 }
 
-async function startSshd(dir) {
-  const home = path.join(dir, 'home');
-  fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  const port = await freePort();
-  const keygen = (f) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', f], { stdio: 'ignore' });
-  keygen(path.join(dir, 'host_ed25519'));
-  keygen(path.join(home, '.ssh', 'id_ed25519'));
-  fs.copyFileSync(path.join(home, '.ssh', 'id_ed25519.pub'), path.join(dir, 'authorized_keys'));
-  const hostKey = fs.readFileSync(path.join(dir, 'host_ed25519.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
-  fs.writeFileSync(path.join(home, '.ssh', 'known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
-  const user = os.userInfo().username;
+/**
+ * The tests' sshd (test/helpers/sshd.mjs), with an ssh client config for `benchhost` that restic's ssh (which
+ * takes ~ from the password database, not HOME) can use: every path absolute, strict host key checking, no prompts.
+ */
+async function startBenchSshd() {
+  const srv = await startSshd();
+  const ssh = path.join(srv.home, '.ssh');
+  const sshConfig = path.join(ssh, 'config');
   fs.writeFileSync(
-    path.join(home, '.ssh', 'config'),
-    `Host benchhost\n  HostName 127.0.0.1\n  Port ${port}\n  User ${user}\n  IdentityFile ${path.join(home, '.ssh', 'id_ed25519')}\n  UserKnownHostsFile ${path.join(home, '.ssh', 'known_hosts')}\n  StrictHostKeyChecking yes\n  BatchMode yes\n`,
+    sshConfig,
+    `Host benchhost\n  HostName 127.0.0.1\n  Port ${srv.port}\n  User ${srv.user}\n  IdentityFile ${path.join(ssh, 'id_ed25519')}\n  UserKnownHostsFile ${path.join(ssh, 'known_hosts')}\n  StrictHostKeyChecking yes\n  BatchMode yes\n`,
   );
-  const config = path.join(dir, 'sshd_config');
-  fs.writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${path.join(dir, 'host_ed25519')}`,
-      `PidFile ${path.join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-      'StrictModes no',
-      'UsePAM no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'LogLevel ERROR',
-      'Subsystem sftp internal-sftp',
-    ].join('\n') + '\n',
-  );
-  if (process.getuid?.() === 0 && !fs.existsSync('/run/sshd')) fs.mkdirSync('/run/sshd', { mode: 0o755 });
-  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('data', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, port, home, user, sshConfig: path.join(home, '.ssh', 'config') };
+  return { srv, sshConfig };
 }
 
 function makeData(dir) {
@@ -100,7 +59,7 @@ async function main() {
   }
   await setupTimeMethod();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-sftp-bench-'));
-  const srv = await startSshd(dir);
+  const { srv, sshConfig } = await startBenchSshd();
   const data = path.join(dir, 'src');
   makeData(data);
   const logs = path.join(dir, 'logs');
@@ -115,7 +74,7 @@ async function main() {
     REPO_CACHE_DIR: path.join(dir, 'repo-cache'),
     RESTIC_CACHE_DIR: path.join(dir, 'restic-cache'),
   };
-  const sshCommand = `ssh -F ${srv.sshConfig} benchhost -s sftp`;
+  const sshCommand = `ssh -F ${sshConfig} benchhost -s sftp`;
   const tools = {
     repo: (repo, args) => [process.execPath, [CLI, '-r', repo, ...args]],
     restic: (repo, args) => ['restic', ['-r', repo, '-o', `sftp.command=${sshCommand}`, ...args]],
@@ -128,12 +87,12 @@ async function main() {
         const where = path.join(dir, 'repos', `${name}-${run}`);
         const repo = `sftp:benchhost:${where}`;
         const step = async (label, args) => {
-          const before = childCpu(srv.child.pid);
+          const before = childCpu(srv.pid);
           const [c, a] = cmd(repo, args);
           const r = await measure(c, a, { env, cwd: dir, logBase: path.join(logs, `${name}-${run}-${label}`) });
           if (r.code !== 0) throw new Error(`${name} ${label} failed: ${r.errTail}`);
           await new Promise((res) => setTimeout(res, 300)); // let the listener reap the session
-          const server = childCpu(srv.child.pid) - before;
+          const server = childCpu(srv.pid) - before;
           results.push({ tool: name, run, step: label, wall: r.wall, cpu: r.cpu, rssMiB: r.rssMiB, serverCpu: server });
         };
         await step('init', ['init']);
@@ -145,7 +104,7 @@ async function main() {
       }
     }
   } finally {
-    srv.child.kill('SIGTERM');
+    await srv.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const fmt = (x, d = 2) => (x === null || x === undefined ? '-' : x.toFixed(d));

@@ -7,6 +7,11 @@ export default defineConfig({
     root: new URL('..', import.meta.url).pathname,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Two test files at a time, also on a 2-core machine (vitest's default there is one): most files spend their
+    // time waiting on the CLI subprocesses and servers they start, so a second file fills the idle core.
+    // Measured on 2 cores: see the README's test section.
+    maxWorkers: 2,
+    minWorkers: 1,
     projects: [
       {
         extends: true,

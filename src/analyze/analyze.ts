@@ -4,6 +4,7 @@
 import { DEFAULT_CHUNKER_PARAMS, type ChunkerParams } from '../chunker/chunker.js';
 import { RepoError } from '../core/errors.js';
 import { compressionLevel } from '../repository/compression.js';
+import { padsBlobs } from '../repository/config.js';
 import type { Repository } from '../repository/repository.js';
 import { defaultAnalyzeWorkers, runJobs } from './pool.js';
 import { INDEX_BYTES_PER_BLOB, sameSetting, settingLabel, uniqueSettings } from './settings.js';
@@ -63,7 +64,10 @@ export interface AnalyzeSettingReport {
   uniqueChunks: number;
   uniqueBytes: number;
   dedupeRatio: number;
-  /** Estimated stored bytes of the distinct chunks: zstd (kept only if smaller) plus 40 bytes of sealing each. */
+  /**
+   * Estimated stored bytes of the distinct chunks: zstd (kept only if smaller), padded to a Padmé class when the
+   * repository compared is format 2, plus 40 bytes of sealing each.
+   */
   storedBytes: number;
   compressionRatio: number;
   /** Estimated in-memory index size for the distinct chunks (57 bytes each). */
@@ -98,7 +102,9 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
   const { jobs, roots, warnings } = await listSources(paths, opts.signal);
   const bytesTotal = jobs.reduce((n, j) => n + j.size, 0);
   const progress: AnalyzeProgress = { filesDone: 0, filesTotal: jobs.length, bytesDone: 0, bytesTotal };
-  const run = await runJobs({ settings, level, idKey: repo?.key.idKey, readSize: opts.readSize }, jobs, {
+  // A format-2 repository pads every blob it stores; the estimate pads the same way (for every setting compared).
+  const pad = repo !== undefined && padsBlobs(repo.config);
+  const run = await runJobs({ settings, level, pad, idKey: repo?.key.idKey, readSize: opts.readSize }, jobs, {
     workers: opts.workers ?? defaultAnalyzeWorkers(),
     signal: opts.signal,
     onFile: (_job, r) => {

@@ -1,11 +1,11 @@
-// The per-thread core of `repo analyze`: reads a file once, chunks it with every setting, hashes and zstd-sizes new chunks.
+// The per-thread core of `repo analyze`: reads a file once, chunks it with every setting, hashes and sizes new chunks as stored.
 // Never writes anything and never opens a file other than the ones it is given; ids are kept per setting in compact tables.
 
 import { errorMessage } from '../core/errors.js';
 import fs from 'node:fs';
 import { createChunker, type Chunker, type ChunkerParams } from '../chunker/chunker.js';
 import { blake3, Blake3Key } from '../crypto/blake3.js';
-import { compressBlob } from '../repository/compression.js';
+import { storedForm } from '../repository/blob-padding.js';
 import { fanOut } from './fanout.js';
 import { SEAL_OVERHEAD } from './settings.js';
 
@@ -13,6 +13,8 @@ export interface AnalyzerConfig {
   settings: ChunkerParams[];
   /** zstd level for the stored-size estimate (0 = no compression). */
   level: number;
+  /** Pad each estimated blob as a format-2 writer does (spec/format-2.md §4): the repository's padsBlobs(). */
+  pad?: boolean;
   /** The repository's id key: chunk ids are then the repository's keyed blob ids (spec §6). */
   idKey?: Uint8Array;
   /** Bytes per read (default 4 MiB); does not affect boundaries. */
@@ -166,7 +168,8 @@ export class Analyzer {
     // The same bytes chunked by another setting (a small file is one chunk in all) are compressed only once.
     let stored: number | undefined;
     for (const other of this.tables) if (other !== t && (stored = other.storedOf(key)) !== undefined) break;
-    stored ??= compressBlob(chunk, this.cfg.level).data.length + SEAL_OVERHEAD;
+    // The writer's own function (file-seal.ts, seal-worker.ts): compressed, and padded in a format-2 repository.
+    stored ??= storedForm(chunk, this.cfg.level, this.cfg.pad === true).data.length + SEAL_OVERHEAD;
     t.add(key, chunk.length, stored, snap);
   }
 }

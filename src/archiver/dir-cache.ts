@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomicSync } from '../core/atomic-file.js';
 
 /** One directory as recorded: fingerprints of its non-directory and directory entries, and its tree id. */
 export interface DirRecord {
@@ -100,23 +100,9 @@ export class DirCache {
       at += RECORD;
     }
     this.hash(out.subarray(0, at)).copy(out, at);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
-    const fd = fs.openSync(tmp, 'wx', 0o600);
-    try {
-      fs.writeSync(fd, out);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, path.join(dir, snapshotId));
+    writeFileAtomicSync(path.join(dir, snapshotId), out, { makeDir: true });
+    // After the new file is durable: a crash before this removal only leaves a stale file behind.
     if (parentId !== undefined && parentId !== snapshotId) fs.rmSync(path.join(dir, parentId), { force: true });
-    const d = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(d);
-    } finally {
-      fs.closeSync(d);
-    }
   }
 }
 

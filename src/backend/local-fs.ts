@@ -1,9 +1,10 @@
 // Filesystem helpers shared by the local backend and its piece-by-piece uploads: error mapping, directory
-// creation with the repository's modes, directory fsync, and vectored writes of a file's parts. Must never follow a path outside the repository
+// creation with the repository's modes, directory fsync (core/atomic-file.ts), and vectored writes of a file's parts. Must never follow a path outside the repository
 // it is given.
 
 import type { FileHandle } from 'node:fs/promises';
 import * as fs from 'node:fs/promises';
+import { ATOMIC_TEMP_PREFIX, syncDir } from '../core/atomic-file.js';
 import { BackendError, errnoCode, NotFoundError, RepoError } from '../core/errors.js';
 
 export const FILE_MODE = 0o600;
@@ -14,9 +15,9 @@ const WRITE_CHUNK = 8 * 1024 * 1024;
 const IOV_MAX = 1024;
 
 /** Prefix of temporary files written before the atomic rename. */
-export const TEMP_PREFIX = '.tmp-';
+export const TEMP_PREFIX = ATOMIC_TEMP_PREFIX;
 
-export { errnoCode };
+export { errnoCode, syncDir };
 
 /**
  * Maps a Node fs error for the repository file `file` (relative layout path) to a RepoError:
@@ -47,26 +48,6 @@ export function mapFsError(err: unknown, file: string, action = 'access'): RepoE
       const detail = err instanceof Error ? err.message : String(err);
       return new BackendError(`cannot ${action} ${file}: ${detail}`, ctx, opts);
     }
-  }
-}
-
-/** Errors from fsync on a directory that mean "not supported here", not "failed". */
-function isIgnorableDirSyncError(err: unknown): boolean {
-  const code = errnoCode(err);
-  if (code === 'EINVAL' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return true;
-  // Windows cannot open or fsync a directory.
-  return process.platform === 'win32' && (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES');
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await fs.open(dir, 'r');
-    await fh.sync();
-  } catch (err) {
-    if (!isIgnorableDirSyncError(err)) throw err;
-  } finally {
-    await fh?.close();
   }
 }
 

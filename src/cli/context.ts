@@ -12,6 +12,7 @@ import {
   type OpenOptions as BackendOpenOptions,
 } from '../backend/index.js';
 import { RepoError } from '../core/errors.js';
+import { writeTo } from '../core/stream-write.js';
 import { damagedIndexNote } from '../repository/index-load.js';
 import { Lock } from '../repository/lock.js';
 import { Repository, type OpenOptions } from '../repository/repository.js';
@@ -58,36 +59,7 @@ export const runtime = {
   cliScript: '',
 };
 
-function brokenPipe(): Error {
-  return Object.assign(new Error('output closed'), { code: 'EPIPE' });
-}
-
-/** Writes bytes to a stream, waiting while its buffer is full; rejects if the stream fails or is closed (e.g. EPIPE). */
-export function writeTo(stream: NodeJS.WritableStream, data: Uint8Array | string): Promise<void> {
-  if ((stream as { destroyed?: boolean }).destroyed) return Promise.reject(brokenPipe());
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const done = (err?: Error | null) => {
-      if (settled) return;
-      settled = true;
-      stream.off('drain', onDrain);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onError = (err: Error) => done(err);
-    const onClose = () => done(brokenPipe());
-    stream.on('error', onError);
-    stream.on('close', onClose);
-    const more = stream.write(data, (err) => {
-      if (err) done(err);
-    });
-    if (more) done();
-    else stream.on('drain', onDrain);
-  });
-}
+export { writeTo };
 
 export class Output {
   constructor(

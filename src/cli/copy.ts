@@ -6,7 +6,7 @@ import { selectSnapshots } from './stats.js';
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
-import { copySnapshots, type CopyProgress, type CopyResult } from '../maintenance/copy.js';
+import { copyChunking, copySnapshots, type CopyProgress, type CopyResult } from '../maintenance/copy.js';
 import { Lock } from '../repository/lock.js';
 import type { OpenOptions, Repository } from '../repository/repository.js';
 import { addFilterFlags, Env, runtime, withRepository, type FilterFlags } from './context.js';
@@ -108,13 +108,7 @@ async function runCopy(env: Env, refs: string[], flags: CopyFlags): Promise<void
         lock = await Lock.acquire(src, { exclusive: false, retryMs, signal: runtime.controller.signal });
       phase = 'loading the source index';
       await src.loadIndex(); // only under the lock: a prune may have removed packs meanwhile
-      const a = src.config.chunker;
-      const b = dst.config.chunker;
-      const sameChunker =
-        a.min === b.min && a.avg === b.avg && a.max === b.max && a.algorithm === b.algorithm && a.secret === b.secret;
-      // A format-2 destination re-cuts whatever another chunker cut: copied files then dedupe against its own
-      // backups and carry none of the source's boundaries (format 1's are public, see spec/format-2.md §1).
-      const rechunk = !sameChunker && dst.config.version >= 2;
+      const { sameChunker, rechunk } = copyChunking(src, dst); // the rule profile copies follow too
       if (rechunk) {
         progress.above(() =>
           out.info(

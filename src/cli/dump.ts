@@ -1,27 +1,17 @@
-// `repo dump SNAPSHOT PATH`: a file's bytes, or a directory as a tar stream, on standard output.
-// Streams blob by blob with a small read-ahead and back-pressure; a file is never held in memory whole.
+// `repo dump SNAPSHOT PATH`: a file's bytes, or a directory as a tar stream, on standard output. The writers
+// are dump/dump.ts's, shared with `repo ui`'s downloads.
 
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
-import { idFromHex } from '../core/id.js';
-import type { Repository } from '../repository/repository.js';
-import { resolveSnapshotPath, type ResolvedPath } from '../restorer/index.js';
-import { splitDev } from '../restorer/index.js';
-import { findSnapshot, type StoredSnapshot } from '../snapshot/snapshot.js';
-import { displayName, type TreeNode } from '../tree/node.js';
-import { rfc3339ToNs } from '../tree/time.js';
-import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
-import { describeFault, readableNodes } from '../tree/validate.js';
-import { ValidatingReader } from '../tree/validate-reader.js';
-import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, writeTo, type FilterFlags } from './context.js';
+import { writeArchive, writeFile } from '../dump/dump.js';
+import { resolveSnapshotPath } from '../restorer/index.js';
+import { findSnapshot } from '../snapshot/snapshot.js';
+import { addFilterFlags, Env, runtime, snapshotFilter, withRepository, type FilterFlags } from './context.js';
 import { collect } from './parse.js';
-import { encodeHeader, endOfArchive, padding, TarNameGuard, type TarType } from './tar.js';
 
 interface DumpFlags extends FilterFlags {
   archive?: string;
 }
-
-const READ_AHEAD = 4;
 
 export function registerDump(program: Command): void {
   const cmd = program
@@ -33,168 +23,6 @@ export function registerDump(program: Command): void {
   addFilterFlags(cmd, collect).action((ref: string, path: string, flags: DumpFlags, c: Command) =>
     runDump(Env.from(c), ref, path, flags),
   );
-}
-
-/** The plaintext blobs of a file, in order, loading up to READ_AHEAD ahead. */
-async function* fileBlobs(repo: Repository, content: string[], signal: AbortSignal): AsyncIterable<Buffer> {
-  const pending: Promise<Buffer>[] = [];
-  let next = 0;
-  const start = () => {
-    const p = repo.loadBlob('data', idFromHex(content[next++]));
-    p.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
-    pending.push(p);
-  };
-  while (next < content.length && pending.length < READ_AHEAD) start();
-  while (pending.length > 0) {
-    if (signal.aborted) throw new RepoError('INTERRUPTED', 'dump interrupted');
-    const buf = await pending.shift()!;
-    if (next < content.length) start();
-    yield buf;
-  }
-}
-
-/** The content length from the index, so a tar header can be written before the first blob is read; undefined names a blob the index lacks. */
-function contentLength(repo: Repository, node: TreeNode): number | { missing: string } {
-  let n = 0;
-  for (const hex of node.content ?? []) {
-    const loc = repo.index.lookup('data', idFromHex(hex));
-    if (loc === undefined) return { missing: hex };
-    n += loc.rawLength;
-  }
-  return n;
-}
-
-/** Writes a file's content blob by blob to `out` (default stdout); also what `repo ui` serves as a file download. */
-export async function writeFile(
-  repo: Repository,
-  node: TreeNode,
-  path: string,
-  signal: AbortSignal,
-  expected?: number,
-  out: NodeJS.WritableStream = process.stdout,
-): Promise<void> {
-  let written = 0;
-  for await (const buf of fileBlobs(repo, node.content ?? [], signal)) {
-    await writeTo(out, buf);
-    written += buf.length;
-  }
-  if (expected !== undefined && written !== expected) {
-    throw new RepoError('INTEGRITY', `${path}: the index promised ${expected} bytes, the blobs held ${written}`, {
-      path,
-    });
-  }
-}
-
-function floorSeconds(ns: bigint): number {
-  return Number(ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n));
-}
-
-const TAR_TYPES: Partial<Record<TreeNode['type'], TarType>> = {
-  file: 'file',
-  dir: 'dir',
-  symlink: 'symlink',
-  fifo: 'fifo',
-  chardev: 'chardev',
-  blockdev: 'blockdev',
-};
-
-/**
- * Writes the tar stream. Every member name is a path of names tree/validate.ts accepted (never empty, ".", ".."
- * or holding "/" or NUL, unique in their tree), joined below directory members written just before, so no name
- * starts with "/", holds "..", or runs through a symlink member; TarNameGuard checks that again per member.
- * Refused nodes, unindexed files and trees beyond the bounds are each one line on standard error, and the rest
- * of the archive is still written.
- */
-async function writeTar(
-  repo: Repository,
-  reader: ValidatingReader,
-  top: { node: TreeNode; name: Buffer; tree?: string }[] | undefined,
-  rootTree: string,
-  signal: AbortSignal,
-  out: NodeJS.WritableStream,
-): Promise<void> {
-  const hardlinks = new Map<string, Buffer>();
-  const guard = new TarNameGuard();
-  const entry = async (node: TreeNode, name: Buffer, treeId: string): Promise<void> => {
-    if (signal.aborted) throw new RepoError('INTERRUPTED', 'dump interrupted');
-    let type = TAR_TYPES[node.type];
-    if (type === undefined) return; // sockets cannot be archived
-    const shown = '/' + displayName(name);
-    const refusal = guard.refusal(name, node.type);
-    if (refusal !== undefined) {
-      reader.refuse(`${shown}: tree ${treeId}: ${refusal}`);
-      return;
-    }
-    let linkname: Buffer | undefined;
-    let size = 0;
-    let hardlinkKey: string | undefined;
-    if (node.type === 'file') {
-      const key =
-        node.links !== undefined && node.links > 1 && node.inode !== undefined && node.deviceId !== undefined
-          ? `${node.deviceId}:${node.inode}`
-          : undefined;
-      const first = key === undefined ? undefined : hardlinks.get(key);
-      if (first !== undefined) {
-        type = 'hardlink';
-        linkname = first;
-      } else {
-        const length = contentLength(repo, node);
-        if (typeof length !== 'number') {
-          reader.refuse(
-            `${shown}: tree ${treeId} node ${JSON.stringify(displayName(node.name))}: data blob ${length.missing} is not in the index, file left out`,
-          );
-          return;
-        }
-        size = length;
-        hardlinkKey = key;
-      }
-    } else if (node.type === 'symlink') {
-      linkname = node.linktarget ?? Buffer.alloc(0);
-    }
-    let devmajor: number | undefined;
-    let devminor: number | undefined;
-    if ((node.type === 'chardev' || node.type === 'blockdev') && node.rdev !== undefined && /^\d+$/.test(node.rdev)) {
-      [devmajor, devminor] = splitDev(node.rdev).map(Number);
-    }
-    guard.written(name, node.type);
-    await writeTo(
-      out,
-      encodeHeader({
-        name,
-        type,
-        mode: node.mode,
-        uid: node.uid,
-        gid: node.gid,
-        uname: node.user,
-        gname: node.group,
-        mtime: floorSeconds(rfc3339ToNs(node.mtime)),
-        size,
-        linkname,
-        devmajor,
-        devminor,
-      }),
-    );
-    if (type === 'file') {
-      // Only a member actually written may be the target of later hard-link members.
-      if (hardlinkKey !== undefined) hardlinks.set(hardlinkKey, name);
-      await writeFile(repo, node, shown, signal, size, out);
-      const pad = padding(size);
-      if (pad.length > 0) await writeTo(out, pad);
-    }
-    if (node.type === 'dir' && node.subtree !== undefined) await children(node.subtree, name);
-  };
-  const children = async (treeId: string, prefix: Buffer | undefined): Promise<void> => {
-    for (const child of await reader.nodes(treeId, prefix === undefined ? '' : '/' + displayName(prefix))) {
-      await entry(
-        child,
-        prefix === undefined ? child.name : Buffer.concat([prefix, Buffer.from('/'), child.name]),
-        treeId,
-      );
-    }
-  };
-  if (top === undefined) await children(rootTree, undefined);
-  else for (const t of top) await entry(t.node, t.name, t.tree ?? rootTree);
-  await writeTo(out, endOfArchive());
 }
 
 async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): Promise<void> {
@@ -210,7 +38,7 @@ async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): P
     const resolved = await resolveSnapshotPath(repo, sn, path);
     const node = resolved.node;
     if (node !== undefined && node.type === 'file') {
-      await writeFile(repo, node, path, signal);
+      await writeFile(repo, node, path, process.stdout, signal);
       return;
     }
     if (process.stdout.isTTY) {
@@ -223,33 +51,4 @@ async function runDump(env: Env, ref: string, path: string, flags: DumpFlags): P
     const faults = await writeArchive(repo, sn, resolved, path, process.stdout, signal, (line) => env.out.warn(line));
     if (faults > 0) runtime.exitCode = 1;
   });
-}
-
-/**
- * Writes the directory (or other non-file node) at `path` of a snapshot as a tar stream to `out`; also what
- * `repo ui` serves as a directory download. Refused nodes go to `warn` and are left out; returns their count.
- * Writes nothing when the tree is beyond the expansion bounds (a truncated archive would look whole).
- */
-export async function writeArchive(
-  repo: Repository,
-  sn: StoredSnapshot,
-  resolved: ResolvedPath,
-  path: string,
-  out: NodeJS.WritableStream,
-  signal: AbortSignal,
-  warn: (line: string) => void,
-): Promise<number> {
-  const reader = new ValidatingReader((id) => loadTree(repo, id), warn, storedTreeShapes(repo));
-  reader.snapshot = sn.id;
-  if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return Math.max(reader.faults, 1);
-  const node = resolved.node;
-  let top: { node: TreeNode; name: Buffer }[] | undefined;
-  if (node !== undefined) {
-    top = readableNodes({ nodes: [node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f))).map((n) => ({
-      node: n,
-      name: n.name,
-    }));
-  }
-  await writeTar(repo, reader, top, sn.tree, signal, out);
-  return reader.faults;
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Command, Option } from 'commander';
 import { RepoError } from '../core/errors.js';
-import { writeFileAtomic } from '../ops/state.js';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import {
   bashCompletion,
   fishCompletion,
@@ -80,7 +80,7 @@ export function registerGenerate(program: Command, epilog: string): void {
         const text = await render();
         if (file === '-') process.stdout.write(text);
         else {
-          await writeFileAtomic(file, text, 0o644);
+          await writeFileAtomic(file, text, { mode: 0o644, makeDir: true });
           env.out.info(`writing ${file}`);
         }
       }
@@ -88,7 +88,7 @@ export function registerGenerate(program: Command, epilog: string): void {
         // The build's date would be more stable, but the program carries none; the page shows when it was made.
         const date = new Date().toISOString().slice(0, 10);
         for (const [name, text] of manPages(models, versionLine(), date, epilog)) {
-          await writeFileAtomic(path.join(flags.man, name), text, 0o644);
+          await writeFileAtomic(path.join(flags.man, name), text, { mode: 0o644, makeDir: true });
           env.out.info(`writing man page ${path.join(flags.man, name)}`);
         }
       }

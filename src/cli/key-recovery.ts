@@ -10,7 +10,7 @@ import { openBackend } from '../backend/index.js';
 import { RepoError } from '../core/errors.js';
 import { shortId } from '../core/id.js';
 import { calibrateScrypt, CHEAP_TEST_SCRYPT, type ScryptParams } from '../crypto/kdf.js';
-import { writeFileAtomic } from '../ops/state.js';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import { addKey } from '../repository/key-management.js';
 import { Lock } from '../repository/lock.js';
 import type { MasterKey } from '../repository/master-key.js';
@@ -109,7 +109,7 @@ async function runExport(env: Env, flags: ExportFlags): Promise<void> {
       const passphrase = await recoveryPassphrase(flags.recoveryPasswordFile, true);
       const bytes = await createRecoveryFile(passphrase, repo.key, repo.id, await recoveryKdf());
       try {
-        await writeFileAtomic(flags.recovery, bytes.toString('utf8'), 0o600);
+        await writeFileAtomic(flags.recovery, bytes.toString('utf8'), { mode: 0o600, makeDir: true });
       } catch (err) {
         throw new RepoError('INVALID_ARGUMENT', `cannot write ${flags.recovery}: ${describeFsError(err)}`, {
           path: flags.recovery,

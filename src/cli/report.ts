@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { RepoError } from '../core/errors.js';
 import { parseElapsed } from '../core/units.js';
-import { writeFileAtomic } from '../ops/state.js';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import { reportHtml } from '../ui/page.js';
 import { plotData } from '../ui/plot-data.js';
 import { Env, withRepository } from './context.js';
@@ -35,7 +35,7 @@ async function runReport(env: Env, flags: ReportFlags): Promise<void> {
     plotData(repo, { now, since, profiles: profilesOf(env) }),
   );
   const html = reportHtml(data);
-  await writeFileAtomic(flags.html, html, 0o644);
+  await writeFileAtomic(flags.html, html, { mode: 0o644, makeDir: true });
   if (env.out.json)
     env.out.printJson({
       message_type: 'report',

@@ -9,7 +9,6 @@ import type { ProfileStatus } from '../ops/status.js';
 import { isLoopback, newToken, parseListen } from '../ui/access.js';
 import { UiServer } from '../ui/server.js';
 import { Env, withRepository } from './context.js';
-import { writeArchive, writeFile } from './dump.js';
 import { profileStatuses } from './status.js';
 
 interface UiFlags {
@@ -98,7 +97,6 @@ async function runUi(env: Env, flags: UiFlags): Promise<void> {
       password,
       tls,
       allowRestore: flags.allowRestore === true,
-      dumper: { file: writeFile, archive: writeArchive },
       plots: { profiles: profilesOf(env) },
       log: (line) => process.stderr.write(`${line}\n`),
     });

@@ -78,6 +78,26 @@ export interface CopyResult {
   warnings: number;
 }
 
+/** How a copy treats chunk boundaries between two repositories: the one rule `repo copy` and profile copies share. */
+export interface CopyChunking {
+  /** Same algorithm, sizes and secret: blobs are copied as they are and dedupe with later backups. */
+  sameChunker: boolean;
+  /**
+   * A format-2 destination with another chunker re-cuts whatever the source's cut: copied files then dedupe
+   * against its own backups and carry none of the source's boundaries (format 1's are public, spec/format-2.md §1).
+   * Into a format-1 destination blobs are copied as they are, whatever cut them.
+   */
+  rechunk: boolean;
+}
+
+export function copyChunking(src: Pick<Repository, 'config'>, dst: Pick<Repository, 'config'>): CopyChunking {
+  const a = src.config.chunker;
+  const b = dst.config.chunker;
+  const sameChunker =
+    a.min === b.min && a.avg === b.avg && a.max === b.max && a.algorithm === b.algorithm && a.secret === b.secret;
+  return { sameChunker, rechunk: !sameChunker && dst.config.version >= 2 };
+}
+
 /** The id that names a snapshot across copies and rewrites: its `original`, or its own id. */
 function persistentId(sn: StoredSnapshot): string {
   return sn.original ?? sn.id;

@@ -26,6 +26,7 @@ import {
   Op,
   type Validity,
 } from './fuse-abi.js';
+import { mountWithFusermount } from './fusermount.js';
 
 /** An error a FileSystem method throws to answer with that errno (anything else answers EIO and is reported). */
 export class FsError extends Error {
@@ -105,14 +106,21 @@ export class FuseSession {
     });
   }
 
-  /** Mounts `fsys` at `mountpoint` (root only: mount(2) with an inherited /dev/fuse descriptor). */
+  /**
+   * Mounts `fsys` at `mountpoint`: as root with mount(2) and a /dev/fuse descriptor it opens itself (no helper,
+   * no FFI); otherwise through the setuid fusermount3, which opens /dev/fuse and hands the descriptor back.
+   */
   static async mount(mountpoint: string, fsys: FileSystem, opts: MountOptions): Promise<FuseSession> {
-    const fd = fs.openSync('/dev/fuse', 'r+');
-    const uid = process.getuid?.() ?? 0;
-    const gid = process.getgid?.() ?? 0;
-    const options = [`fd=3`, 'rootmode=40000', `user_id=${uid}`, `group_id=${gid}`, 'ro', 'nosuid', 'nodev'];
+    const options = ['ro', 'nosuid', 'nodev'];
     if (opts.allowOther) options.push('allow_other');
     if (opts.defaultPermissions) options.push('default_permissions');
+    if (process.getuid?.() !== 0) {
+      const fd = await mountWithFusermount(mountpoint, ['fsname=repo', 'subtype=repo', ...options]);
+      return new FuseSession(fd, fsys, opts.warn);
+    }
+    const fd = fs.openSync('/dev/fuse', 'r+');
+    const gid = process.getgid?.() ?? 0;
+    options.unshift('fd=3', 'rootmode=40000', 'user_id=0', `group_id=${gid}`);
     const session = new FuseSession(fd, fsys, opts.warn);
     try {
       // -i: no /sbin/mount.fuse helper; -n: no /etc/mtab. The child gets the descriptor as its fd 3.

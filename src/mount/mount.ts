@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { errorMessage, RepoError } from '../core/errors.js';
 import { FuseSession } from './fuse-session.js';
+import { onPath } from './fusermount.js';
 import { absoluteMountpoint, mountState, unmount, unmountCommand } from './mountpoint.js';
 import { SnapshotFs, type MountRepo, type SnapshotFsOptions } from './snapshot-fs.js';
 
@@ -34,16 +35,16 @@ function refusal(abs: string, given: string): string | undefined {
   return undefined;
 }
 
-/** Throws when `mountpoint` cannot be mounted on: a stale or live mount there (with the command that clears it), no directory, no FUSE, not root. */
+/** Throws when `mountpoint` cannot be mounted on: a stale or live mount there (with the command that clears it), no directory, no FUSE, no fusermount3 without root. */
 export function checkMountpoint(mountpoint: string): void {
   const why = refusal(absoluteMountpoint(mountpoint), mountpoint);
   if (why !== undefined) throw new RepoError('INVALID_ARGUMENT', why, { path: mountpoint });
   if (!fs.existsSync('/dev/fuse'))
     throw new RepoError('INVALID_ARGUMENT', '/dev/fuse is missing: this kernel or container offers no FUSE');
-  if (process.getuid?.() !== 0)
+  if (process.getuid?.() !== 0 && !onPath('fusermount3'))
     throw new RepoError(
       'INVALID_ARGUMENT',
-      'repo mount must run as root (it mounts with mount(2); see README, "repo mount", for why not fusermount3)',
+      'repo mount without root needs fusermount3 (Debian package fuse3) on PATH, or run it as root',
     );
 }
 

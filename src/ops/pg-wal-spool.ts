@@ -4,8 +4,9 @@
 // holds a key or a password, so the spool may sit on any local disk.
 
 import { createHash } from 'node:crypto';
-import { open, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { open, mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage, isRepoError, type ErrorCode } from '../core/errors.js';
 import { isWalName } from './pg-wal-name.js';
 
@@ -63,25 +64,6 @@ export async function fileIdentity(file: string): Promise<string> {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
-/** Writes `text` to `file` under a temporary name, fsyncs it, renames it into place and fsyncs the directory. */
-async function writeDurably(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
-
 async function readJson<T>(file: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as T;
@@ -123,7 +105,7 @@ export class WalSpool {
   }
 
   writeAck(ack: WalAck): Promise<void> {
-    return writeDurably(this.sub('acked', ack.name), JSON.stringify(ack) + '\n');
+    return writeFileAtomic(this.sub('acked', ack.name), JSON.stringify(ack) + '\n');
   }
 
   readFailure(name: string): Promise<WalFailure | undefined> {
@@ -132,7 +114,7 @@ export class WalSpool {
 
   async writeFailure(name: string, err: unknown): Promise<void> {
     const f: WalFailure = { name, code: isRepoError(err) ? err.code : 'UNKNOWN', message: errorMessage(err) };
-    await writeDurably(this.sub('failed', name), JSON.stringify(f) + '\n');
+    await writeFileAtomic(this.sub('failed', name), JSON.stringify(f) + '\n');
   }
 
   async clearFailure(name: string): Promise<void> {
@@ -141,7 +123,7 @@ export class WalSpool {
 
   /** Asks the pusher to archive `file` (an absolute path), whether or not PostgreSQL marked it ready. */
   request(name: string, file: string): Promise<void> {
-    return writeDurably(this.sub('queue', name), file);
+    return writeFileAtomic(this.sub('queue', name), file);
   }
 
   async dropRequest(name: string): Promise<void> {

@@ -5,7 +5,7 @@
 import { errorMessage, isRepoError, RepoError } from '../core/errors.js';
 import { formatBytes, formatElapsed } from '../core/units.js';
 import { checkRepository } from '../maintenance/check.js';
-import { copySnapshots } from '../maintenance/copy.js';
+import { copyChunking, copySnapshots } from '../maintenance/copy.js';
 import { executeForget, planForget } from '../maintenance/forget.js';
 import { executePrune } from '../maintenance/prune-execute.js';
 import { planPrune } from '../maintenance/prune-plan.js';
@@ -98,7 +98,14 @@ export async function copyTo(
         const mine = (await listSnapshots(src)).filter(belongsToProfile(profile));
         const t0 = Date.now();
         try {
-          const res = await copySnapshots(src, dst, mine, { signal: opts.signal });
+          // As `repo copy` does: a format-2 target with another chunker cuts every copied file again.
+          const { sameChunker, rechunk } = copyChunking(src, dst);
+          if (rechunk) log.add(`copy to ${t.repository}: the chunkers differ, so copied files are cut again there`);
+          else if (!sameChunker)
+            log.add(
+              `copy to ${t.repository}: the chunker parameters differ, so its backups will not dedupe against the copies`,
+            );
+          const res = await copySnapshots(src, dst, mine, { rechunk, signal: opts.signal });
           log.add(
             `copy to ${t.repository}: ${res.copied.length} snapshots copied, ${res.skipped.length} already there, ${formatBytes(res.dataBytesAdded)} added`,
           );

@@ -2,10 +2,10 @@
 // machine has seen. Lives in $REPO_STATE_DIR, else $XDG_STATE_HOME/repo, else ~/.local/state/repo.
 // Never holds secrets; losing it costs a catch-up run and re-reading the audit log, nothing else.
 
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { writeFileAtomic } from '../core/atomic-file.js';
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.REPO_STATE_DIR !== undefined && env.REPO_STATE_DIR !== '') return path.resolve(env.REPO_STATE_DIR);
@@ -25,32 +25,7 @@ export async function readJsonFile<T>(file: string): Promise<T | undefined> {
   }
 }
 
-/** Writes JSON through a temporary file and a rename, so readers see the old or the new content (mode 0600). */
+/** Writes JSON crash-safely (core/atomic-file.ts), so readers see the old or the new content (mode 0600). */
 export async function writeJsonFile(file: string, value: unknown): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n');
-}
-
-export async function writeFileAtomic(file: string, text: string, mode = 0o600): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = path.join(path.dirname(file), `.tmp-${randomBytes(8).toString('hex')}-${path.basename(file)}`);
-  try {
-    // Durable before it is visible: the content reaches the disk, then the name, then the directory entry.
-    const fh = await fs.open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, file);
-    const dir = await fs.open(path.dirname(file), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
+  await writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n', { makeDir: true });
 }

@@ -19,8 +19,9 @@ import { newestAudit, readAuditLog, type StoredAuditEntry } from './audit.js';
 import type { ProfileConfig } from './config.js';
 import { belongsToProfile, openProfileRepository, type RepoAccess } from './repos.js';
 import { hasPhysicalDatabase, walStatus, type WalStatus } from './pg-wal-status.js';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import { replayRate } from './pg-replay-rate.js';
-import { defaultStateDir, writeFileAtomic } from './state.js';
+import { defaultStateDir } from './state.js';
 
 export interface ObjectiveStatus {
   objective: 'rpo' | 'rto' | 'check';
@@ -407,5 +408,5 @@ export function metricsText(statuses: ProfileStatus[], now = new Date()): string
 
 /** Writes the metrics atomically (node_exporter must never read half a file). */
 export async function writeMetricsFile(file: string, text: string): Promise<void> {
-  await writeFileAtomic(file, text, 0o644);
+  await writeFileAtomic(file, text, { mode: 0o644, makeDir: true });
 }

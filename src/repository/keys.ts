@@ -2,24 +2,17 @@
 // Passwords and derived keys never leave this module except as the opened MasterKey.
 
 import os from 'node:os';
-import { FormatError, IntegrityError, RepoError } from '../core/errors.js';
-import { deriveKey, validateScryptParams, type ScryptParams } from '../crypto/kdf.js';
-import { randomBytes } from '../crypto/random.js';
-import { XaesKey } from '../crypto/xaes.js';
+import { FormatError } from '../core/errors.js';
+import type { ScryptParams } from '../crypto/kdf.js';
 import { AAD_KEY } from './aad.js';
-import { MasterKey } from './master-key.js';
+import type { MasterKey } from './master-key.js';
+import { checkSealedKey, openSealedKey, sealMasterKey, type SealedKey } from './sealed-key.js';
 
-export interface KeyFile {
+/** A key file's members (spec §4): the shared sealed-key members, with restic's hostname and username before `data`. */
+export interface KeyFile extends SealedKey {
   version: number;
-  kdf: 'scrypt';
-  N: number;
-  r: number;
-  p: number;
-  salt: string;
-  created: string;
   hostname: string;
   username: string;
-  data: string;
 }
 
 export async function createKeyFile(
@@ -28,21 +21,9 @@ export async function createKeyFile(
   params: ScryptParams,
   now = new Date(),
 ): Promise<Buffer> {
-  validateScryptParams(params);
-  const salt = Buffer.from(randomBytes(32));
-  const kek = new XaesKey(await deriveKey(password, salt, params));
-  const file: KeyFile = {
-    version: 1,
-    kdf: 'scrypt',
-    N: params.N,
-    r: params.r,
-    p: params.p,
-    salt: salt.toString('base64'),
-    created: now.toISOString(),
-    hostname: os.hostname(),
-    username: safeUsername(),
-    data: kek.seal(master.bytes(), AAD_KEY).toString('base64'),
-  };
+  const { data, ...sealed } = await sealMasterKey(password, master, AAD_KEY, params, now);
+  // The order of spec §4 (the storage id is the hash of these bytes): hostname and username come before data.
+  const file: KeyFile = { version: 1, ...sealed, hostname: os.hostname(), username: safeUsername(), data };
   return Buffer.from(JSON.stringify(file, null, 2) + '\n', 'utf8');
 }
 
@@ -54,31 +35,15 @@ export function parseKeyFile(bytes: Buffer, name: string): KeyFile {
   } catch (err) {
     throw new FormatError(`key file ${name} is not valid JSON`, ctx, { cause: err });
   }
-  if (typeof k !== 'object' || k === null || k.version !== 1 || k.kdf !== 'scrypt') {
+  if (typeof k !== 'object' || k === null || k.version !== 1)
     throw new FormatError(`key file ${name} has an unknown version or KDF`, ctx);
-  }
-  if (typeof k.salt !== 'string' || typeof k.data !== 'string')
-    throw new FormatError(`key file ${name} is incomplete`, ctx);
-  try {
-    validateScryptParams({ N: k.N, r: k.r, p: k.p });
-  } catch (err) {
-    throw new FormatError(`key file ${name} has unacceptable KDF parameters`, ctx, { cause: err });
-  }
+  checkSealedKey(k, `key file ${name}`, ctx);
   return k;
 }
 
 /** The master key if the password opens this key file, otherwise undefined. */
-export async function openKeyFile(k: KeyFile, password: string): Promise<MasterKey | undefined> {
-  const kek = new XaesKey(await deriveKey(password, Buffer.from(k.salt, 'base64'), { N: k.N, r: k.r, p: k.p }));
-  let plain: Buffer;
-  try {
-    plain = kek.open(Buffer.from(k.data, 'base64'), AAD_KEY);
-  } catch (err) {
-    if (err instanceof IntegrityError) return undefined;
-    throw err;
-  }
-  if (plain.length !== 64) throw new RepoError('FORMAT', 'key file holds a master key of the wrong length');
-  return MasterKey.fromBytes(plain);
+export function openKeyFile(k: KeyFile, password: string): Promise<MasterKey | undefined> {
+  return openSealedKey(k, password, AAD_KEY, 'key file');
 }
 
 function safeUsername(): string {

@@ -3,13 +3,12 @@
 // bound to the repository id) and a printable recovery code (the master key itself with a checksum, for paper).
 // Passphrases, derived keys and the master key never appear in an error message.
 
-import { FormatError, IntegrityError, RepoError } from '../core/errors.js';
+import { FormatError, RepoError } from '../core/errors.js';
 import { isIdHex } from '../core/id.js';
 import { blake3 } from '../crypto/blake3.js';
-import { deriveKey, validateScryptParams, type ScryptParams } from '../crypto/kdf.js';
-import { randomBytes } from '../crypto/random.js';
-import { XaesKey } from '../crypto/xaes.js';
+import type { ScryptParams } from '../crypto/kdf.js';
 import { MasterKey } from './master-key.js';
+import { checkSealedKey, openSealedKey, sealMasterKey, type SealedKey } from './sealed-key.js';
 
 export const RECOVERY_KIND = 'repo-recovery';
 const AAD_RECOVERY_PREFIX = Buffer.from('repo:v1:recovery\0', 'ascii');
@@ -19,18 +18,11 @@ const CODE_PREFIX = 'RK1';
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const CODE_CHECK_BYTES = 4;
 
-/** A recovery file's JSON members (spec §17.1). */
-export interface RecoveryFile {
+/** A recovery file's JSON members (spec §17.1): the shared sealed-key members after its kind and repository. */
+export interface RecoveryFile extends SealedKey {
   version: 1;
   kind: typeof RECOVERY_KIND;
   repository: string;
-  kdf: 'scrypt';
-  N: number;
-  r: number;
-  p: number;
-  salt: string;
-  created: string;
-  data: string;
 }
 
 function recoveryAad(repositoryId: string): Buffer {
@@ -46,21 +38,8 @@ export async function createRecoveryFile(
   now = new Date(),
 ): Promise<Buffer> {
   if (passphrase === '') throw new RepoError('NO_PASSWORD', 'an empty recovery passphrase is not allowed');
-  validateScryptParams(params);
-  const salt = Buffer.from(randomBytes(32));
-  const kek = new XaesKey(await deriveKey(passphrase, salt, params));
-  const file: RecoveryFile = {
-    version: 1,
-    kind: RECOVERY_KIND,
-    repository: repositoryId,
-    kdf: 'scrypt',
-    N: params.N,
-    r: params.r,
-    p: params.p,
-    salt: salt.toString('base64'),
-    created: now.toISOString(),
-    data: kek.seal(master.bytes(), recoveryAad(repositoryId)).toString('base64'),
-  };
+  const sealed = await sealMasterKey(passphrase, master, recoveryAad(repositoryId), params, now);
+  const file: RecoveryFile = { version: 1, kind: RECOVERY_KIND, repository: repositoryId, ...sealed };
   return Buffer.from(JSON.stringify(file, null, 2) + '\n', 'utf8');
 }
 
@@ -77,30 +56,18 @@ export function parseRecoveryFile(bytes: Buffer, where: string): RecoveryFile {
     throw new FormatError(`${where} is not a recovery file`, ctx);
   if (f.version !== 1 || f.kdf !== 'scrypt')
     throw new FormatError(`recovery file ${where} has an unknown version or KDF`, ctx);
-  if (typeof f.repository !== 'string' || !isIdHex(f.repository) || typeof f.salt !== 'string')
+  if (typeof f.repository !== 'string' || !isIdHex(f.repository))
     throw new FormatError(`recovery file ${where} is incomplete`, ctx);
-  if (typeof f.data !== 'string') throw new FormatError(`recovery file ${where} is incomplete`, ctx);
-  try {
-    validateScryptParams({ N: f.N, r: f.r, p: f.p });
-  } catch (err) {
-    throw new FormatError(`recovery file ${where} has unacceptable KDF parameters`, ctx, { cause: err });
-  }
+  checkSealedKey(f, `recovery file ${where}`, ctx);
   return f;
 }
 
 /** The master key of a recovery file; WRONG_PASSWORD when the passphrase does not open it. */
 export async function openRecoveryFile(f: RecoveryFile, passphrase: string): Promise<MasterKey> {
-  const kek = new XaesKey(await deriveKey(passphrase, Buffer.from(f.salt, 'base64'), { N: f.N, r: f.r, p: f.p }));
-  let plain: Buffer;
-  try {
-    plain = kek.open(Buffer.from(f.data, 'base64'), recoveryAad(f.repository));
-  } catch (err) {
-    if (err instanceof IntegrityError)
-      throw new RepoError('WRONG_PASSWORD', 'wrong recovery passphrase: the recovery file does not open with it');
-    throw err;
-  }
-  if (plain.length !== 64) throw new FormatError('the recovery file holds a master key of the wrong length', {});
-  return MasterKey.fromBytes(plain);
+  const master = await openSealedKey(f, passphrase, recoveryAad(f.repository), 'the recovery file');
+  if (master === undefined)
+    throw new RepoError('WRONG_PASSWORD', 'wrong recovery passphrase: the recovery file does not open with it');
+  return master;
 }
 
 function codeCheck(key: Buffer): Buffer {

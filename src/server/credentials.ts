@@ -2,8 +2,8 @@
 // Written crash-safely (temp file, fsync, rename, fsync of the directory) with mode 0600.
 
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../core/atomic-file.js';
 import { RepoError } from '../core/errors.js';
 
 export type Role = 'backup' | 'restore' | 'admin';
@@ -70,21 +70,7 @@ export function readCredentials(file: string): CredentialsFile {
 }
 
 function writeCredentials(file: string, creds: CredentialsFile): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(creds, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dir = openSync(path.dirname(path.resolve(file)), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeFileAtomicSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** Adds a user, or replaces the role and password of an existing one. Returns whether it replaced one. */

@@ -3,8 +3,8 @@
 // hide which client is active). Kept in a JSON file next to the credentials, written crash-safely (temp file,
 // fsync, rename, fsync of the directory, mode 0600) on every change, so it survives a server restart.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../core/atomic-file.js';
 import { RepoError, errorMessage } from '../core/errors.js';
 
 interface OwnersFile {
@@ -61,20 +61,6 @@ export class LockOwners {
 
   private save(): void {
     const body: OwnersFile = { version: 1, locks: Object.fromEntries([...this.locks].sort()) };
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify(body, null, 1)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    const dir = openSync(path.dirname(path.resolve(this.file)), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    writeFileAtomicSync(this.file, `${JSON.stringify(body, null, 1)}\n`, { mode: 0o600 });
   }
 }

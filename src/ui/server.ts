@@ -9,16 +9,16 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { errorMessage, isRepoError, RepoError } from '../core/errors.js';
+import { writeArchive, writeFile } from '../dump/dump.js';
+import { writeZip } from '../dump/zip.js';
 import type { Repository } from '../repository/repository.js';
 import { restoreSnapshot } from '../restorer/index.js';
 import { Access } from './access.js';
-import type { Dumper } from './dumper.js';
 import { asset, ASSETS, type AssetName } from './assets.js';
 import { diffView, listDirectory, locate, timeline } from './browse.js';
 import { contentType } from './content-type.js';
 import { pageHtml } from './page.js';
 import { SnapshotFiles } from './snapshot-files.js';
-import { writeZip } from './zip.js';
 import { plotData, type PlotDataOptions } from './plot-data.js';
 
 export interface UiServerOptions {
@@ -28,7 +28,6 @@ export interface UiServerOptions {
   password?: string;
   tls?: { cert: string; key: string };
   allowRestore: boolean;
-  dumper: Dumper;
   plots: Omit<PlotDataOptions, 'now' | 'since'>;
   /** One line per refused request or failure (never the token). */
   log: (line: string) => void;
@@ -187,7 +186,7 @@ export class UiServer {
       'content-security-policy': FILE_CSP,
       ...(node.size !== undefined ? { 'content-length': String(node.size) } : {}),
     });
-    await this.stream(res, (signal) => this.opts.dumper.file(repo, node, p, signal, undefined, res));
+    await this.stream(res, (signal) => writeFile(repo, node, p, res, signal));
     res.end();
   }
 
@@ -210,8 +209,8 @@ export class UiServer {
     const warn = (line: string) => this.opts.log(`ui: ${line}`);
     await this.stream(res, (signal) =>
       format === 'zip'
-        ? writeZip(repo, sn, resolved, p, res, signal, warn, this.opts.dumper)
-        : this.opts.dumper.archive(repo, sn, resolved, p, res, signal, warn),
+        ? writeZip(repo, sn, resolved, p, res, signal, warn)
+        : writeArchive(repo, sn, resolved, p, res, signal, warn),
     );
     res.end();
   }

@@ -12,7 +12,7 @@ import {
   splitSnapshotPath,
   tagFilter,
 } from '../../src/cli/parse.js';
-import { BLOCK, encodeHeader, padding } from '../../src/cli/tar.js';
+import { BLOCK, encodeHeader, padding } from '../../src/dump/tar.js';
 
 describe('argument parsing', () => {
   it('sizes use binary units', () => {

@@ -16,6 +16,7 @@ const LAYERS: string[][] = [
   ['tree'],
   ['snapshot', 'policy'],
   ['archiver', 'restorer'],
+  ['dump'],
   ['analyze'],
   ['maintenance'],
   ['ops'],

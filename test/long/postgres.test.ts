@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../helpers/free-port.mjs';
 import { asPostgresArgv, isRoot, pgBin } from '../helpers/postgres.js';
 import { pingPaths, pingServer } from '../ops/helpers.js';
 

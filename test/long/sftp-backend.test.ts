@@ -19,7 +19,7 @@ import {
 } from '../../src/backend/index.js';
 import { SftpBackend } from '../../src/backend/sftp.js';
 import { sha256Fingerprint } from '../../src/backend/sftp-hostkeys.js';
-import { keygen, startSshd, type SshdServer } from '../helpers/sshd.js';
+import { keygen, startSshd, type SshdServer } from '../helpers/sshd.mjs';
 import { backendConformance, idOf, listNames, randomId, rejection } from '../backend/conformance.js';
 
 let srv: SshdServer;

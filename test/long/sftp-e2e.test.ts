@@ -10,7 +10,7 @@ import { blake3 } from '../../src/crypto/blake3.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/repo.js';
 import { filesUnder, remoteE2e, writeIncompressibleFiles } from '../helpers/remote-e2e.js';
-import { startSshd, type SshdServer } from '../helpers/sshd.js';
+import { startSshd, type SshdServer } from '../helpers/sshd.mjs';
 import { generateTree } from '../helpers/tree-gen.js';
 
 const PASSWORD = 'sftp e2e correct horse';

@@ -11,6 +11,7 @@ import {
   openRecoveryFile,
   parseRecoveryFile,
 } from '../../src/repository/recovery.js';
+import { createKeyFile, openKeyFile, parseKeyFile } from '../../src/repository/keys.js';
 
 const REPO_ID = 'ab'.repeat(32);
 
@@ -26,6 +27,33 @@ describe('recovery file', () => {
     );
     expect(() => parseRecoveryFile(Buffer.from('{"version":1,"kdf":"scrypt"}'), 'x')).toThrow(/not a recovery file/);
     expect(() => parseRecoveryFile(Buffer.from(JSON.stringify({ ...f, N: 3 })), 'x')).toThrow(/KDF parameters/);
+  });
+
+  it('shares the members of a key file, their names and order (spec §4, §17.1), sealed with a different AAD', async () => {
+    const key = MasterKey.generate();
+    const recovery = await createRecoveryFile('pass', key, REPO_ID, CHEAP_TEST_SCRYPT);
+    const keyFile = await createKeyFile('pass', key, CHEAP_TEST_SCRYPT);
+    const r = JSON.parse(recovery.toString()) as Record<string, unknown>;
+    const k = JSON.parse(keyFile.toString()) as Record<string, unknown>;
+    expect(Object.keys(r)).toEqual(['version', 'kind', 'repository', 'kdf', 'N', 'r', 'p', 'salt', 'created', 'data']);
+    expect(Object.keys(k)).toEqual([
+      'version',
+      'kdf',
+      'N',
+      'r',
+      'p',
+      'salt',
+      'created',
+      'hostname',
+      'username',
+      'data',
+    ]);
+    expect(recovery.toString()).toBe(JSON.stringify(r, null, 2) + '\n');
+    expect(keyFile.toString()).toBe(JSON.stringify(k, null, 2) + '\n');
+    // The same members under the other file's AAD do not open: a recovery file is no key file.
+    const asKeyFile = parseKeyFile(Buffer.from(JSON.stringify({ ...k, salt: r.salt, data: r.data })), 'k');
+    expect(await openKeyFile(asKeyFile, 'pass')).toBeUndefined();
+    expect((await openKeyFile(parseKeyFile(keyFile, 'k'), 'pass'))?.bytes().equals(key.bytes())).toBe(true);
   });
 });
 

@@ -3,7 +3,7 @@
 // loads each distinct tree once.
 
 import { describe, expect, it } from 'vitest';
-import { TarNameGuard, encodeHeader } from '../../src/cli/tar.js';
+import { TarNameGuard, encodeHeader } from '../../src/dump/tar.js';
 import type { TreeNode } from '../../src/tree/node.js';
 import type { Tree } from '../../src/tree/tree.js';
 import {

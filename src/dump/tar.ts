@@ -1,4 +1,5 @@
-// A streaming POSIX tar (ustar + pax extended headers) encoder for `repo dump`: headers and padding only.
+// A streaming POSIX tar (ustar + pax extended headers) encoder for `repo dump` and `repo ui`:
+// headers and padding only.
 // Pax records carry what ustar cannot: long or non-ASCII names and link targets, large sizes, ids and times.
 
 export const BLOCK = 512;

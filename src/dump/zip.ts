@@ -1,18 +1,13 @@
 // A directory of a snapshot as a zip stream (yazl; entries stored, not deflated, like the tar download), for
-// `repo ui`'s "Download as .zip". Files are read lazily, one at a time, through the same writer as `repo dump`.
+// `repo ui`'s "Download as .zip". Files are read lazily, one at a time, through the same writer as `repo dump`
+// (./dump.ts).
 // Must never write an entry name that is absolute or holds "..": names are joined from tree names that
 // tree/validate.ts accepted (never empty, ".", ".." or holding "/" or NUL), below the downloaded directory.
 
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Repository } from '../repository/repository.js';
-import type { ResolvedPath } from '../restorer/index.js';
-import type { StoredSnapshot } from '../snapshot/snapshot.js';
 import { displayName, type TreeNode } from '../tree/node.js';
-import { loadTree, storedTreeShapes } from '../tree/tree-store.js';
-import { describeFault, readableNodes } from '../tree/validate.js';
-import { ValidatingReader } from '../tree/validate-reader.js';
-import type { Dumper } from './dumper.js';
+import { archiveReader, archiveTop, writeFile, type ArchiveWriter } from './dump.js';
 
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -27,20 +22,10 @@ function mtimeOf(node: TreeNode): Date {
  * Writes the node at `resolved` (a directory, or the snapshot root) as a zip to `out`. Refused nodes go to
  * `warn` and are left out (sockets, devices and FIFOs too: zip has no such entries); returns the refusals.
  */
-export async function writeZip(
-  repo: Repository,
-  sn: StoredSnapshot,
-  resolved: ResolvedPath,
-  path: string,
-  out: NodeJS.WritableStream,
-  signal: AbortSignal,
-  warn: (line: string) => void,
-  dumper: Dumper,
-): Promise<number> {
+export const writeZip: ArchiveWriter = async (repo, sn, resolved, path, out, signal, warn) => {
   const { ZipFile } = await import('yazl');
-  const reader = new ValidatingReader((id) => loadTree(repo, id), warn, storedTreeShapes(repo));
-  reader.snapshot = sn.id;
-  if (!(await reader.withinBounds(resolved.treeId ?? sn.tree))) return Math.max(reader.faults, 1);
+  const reader = await archiveReader(repo, sn, resolved, warn);
+  if (typeof reader === 'number') return reader;
   const zip = new ZipFile();
   const done = pipeline(zip.outputStream, out as NodeJS.WritableStream & { end(): void });
 
@@ -55,7 +40,7 @@ export async function writeZip(
       zip.addReadStreamLazy(name, { mtime, mode: S_IFREG | node.mode, size: node.size, compress: false }, (cb) => {
         const stream = new PassThrough();
         cb(null, stream);
-        dumper.file(repo, node, '/' + name, signal, undefined, stream).then(
+        writeFile(repo, node, '/' + name, stream, signal).then(
           () => stream.end(),
           (err: unknown) => stream.destroy(err instanceof Error ? err : new Error(String(err))),
         );
@@ -67,14 +52,13 @@ export async function writeZip(
     }
   };
 
-  const node = resolved.node;
-  if (node === undefined) {
+  const top = archiveTop(reader, resolved, path);
+  if (top === undefined) {
     for (const child of await reader.nodes(sn.tree, '')) await entry(child, displayName(child.name), sn.tree);
   } else {
-    for (const n of readableNodes({ nodes: [node] }, `holding ${path}`, (f) => reader.refuse(describeFault(f))))
-      await entry(n, displayName(n.name), resolved.treeId ?? sn.tree);
+    for (const n of top) await entry(n, displayName(n.name), resolved.treeId ?? sn.tree);
   }
   zip.end();
   await done;
   return reader.faults;
-}
+};

@@ -1,67 +1,25 @@
 // Starts a real OpenSSH server (Debian's /usr/sbin/sshd) on a loopback port for tests, as the current user,
 // with its own host key, an authorized test key, and a fake HOME whose .ssh/ (config, known_hosts, key)
 // points at it. Must never listen beyond 127.0.0.1, never kill anything but the processes it started,
-// and must remove its temp dir.
+// and must remove its temp dir. Plain JavaScript (types in sshd.d.mts) so that bench/sftp.mjs starts the same
+// server the tests do.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from './free-port.js';
+import { freePort } from './free-port.mjs';
 
 export const SSHD = '/usr/sbin/sshd';
 
-export interface SshdOptions {
-  /** Extra sshd_config lines (e.g. `Subsystem sftp internal-sftp -R` for a read-only server). */
-  extraConfig?: string[];
-  /** Replaces the default `Subsystem sftp internal-sftp`. */
-  subsystem?: string;
-}
-
-export interface SshdServer {
-  readonly port: number;
-  /** The temp dir holding everything (server files, home/, data/). */
-  readonly dir: string;
-  /** Fake HOME: .ssh/config (Host `testhost` → this server), .ssh/known_hosts, .ssh/id_ed25519. */
-  readonly home: string;
-  /** A directory for repositories, on the server's (= this machine's) file system. */
-  readonly data: string;
-  readonly user: string;
-  /** The host key's public line (`ssh-ed25519 AAAA…`). */
-  readonly hostKeyLine: string;
-  /** SHA256 fingerprint of the host key, as ssh-keygen -l prints it. */
-  readonly fingerprint: string;
-  /** Environment for the CLI: HOME = home, no agent. */
-  readonly env: Record<string, string | undefined>;
-  /** `sftp://USER@127.0.0.1:PORT//abs` for an absolute path on the server. */
-  url(absPath: string): string;
-  readonly running: boolean;
-  /** The listener's pid and those of every session process it forked, now. */
-  processes(): number[];
-  /**
-   * SIGKILLs the server and every session process it forked (a crash); the files stay. `known` (from
-   * processes()) are killed first, before the slower look-up of the current ones.
-   */
-  kill(known?: number[]): Promise<void>;
-  /** Starts it again on the same port (after kill()). */
-  restart(): Promise<void>;
-  /** Stops it and removes the temp dir. Idempotent. */
-  stop(): Promise<void>;
-}
-
 /** Resolves once the port answers with an SSH banner. */
-async function waitForBanner(
-  port: number,
-  child: ChildProcess,
-  stderr: () => string,
-  timeoutMs = 15_000,
-): Promise<void> {
+async function waitForBanner(port, child, stderr, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`sshd exited during start-up: ${stderr()}`);
-    const ok = await new Promise<boolean>((resolve) => {
+    const ok = await new Promise((resolve) => {
       const sock = net.connect(port, '127.0.0.1');
       sock.setTimeout(1000);
       sock.once('data', (d) => {
@@ -81,8 +39,8 @@ async function waitForBanner(
 }
 
 /** Pids of every descendant of `pid` (from /proc). */
-export function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
+export function descendants(pid) {
+  const parent = new Map();
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
@@ -93,10 +51,10 @@ export function descendants(pid: number): number[] {
       // gone meanwhile
     }
   }
-  const out: number[] = [];
+  const out = [];
   const todo = [pid];
   while (todo.length > 0) {
-    const p = todo.pop()!;
+    const p = todo.pop();
     for (const [child, pp] of parent) {
       if (pp === p && !out.includes(child)) {
         out.push(child);
@@ -107,15 +65,16 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-export function keygen(file: string, comment = 'repo-test'): void {
+export function keygen(file, comment = 'repo-test') {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: 'ignore' });
 }
 
-export function fingerprintOf(pubFile: string): string {
+export function fingerprintOf(pubFile) {
   return execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', pubFile], { encoding: 'utf8' }).split(' ')[1];
 }
 
-export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
+/** @param {import('./sshd.d.mts').SshdOptions} opts @returns {Promise<import('./sshd.d.mts').SshdServer>} */
+export async function startSshd(opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-sshd-'));
   const home = path.join(dir, 'home');
   const data = path.join(dir, 'data');
@@ -162,12 +121,13 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
   // As root, sshd wants its privilege-separation directory; an unprivileged sshd runs without it.
   if (process.getuid?.() === 0 && !fs.existsSync('/run/sshd')) fs.mkdirSync('/run/sshd', { mode: 0o755 });
 
-  let child: ChildProcess | undefined;
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  let child;
   let log = '';
-  const start = async (): Promise<void> => {
+  const start = async () => {
     log = '';
     const c = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    c.stderr!.on('data', (d: Buffer) => {
+    c.stderr.on('data', (d) => {
       log += d.toString();
     });
     child = c;
@@ -178,8 +138,8 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
       throw err;
     }
   };
-  const processes = (): number[] => (child?.pid === undefined ? [] : [...descendants(child.pid), child.pid]);
-  const kill = async (known: number[] = []): Promise<void> => {
+  const processes = () => (child?.pid === undefined ? [] : [...descendants(child.pid), child.pid]);
+  const kill = async (known = []) => {
     const c = child;
     if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
     for (const pid of [...known, ...processes()]) {
@@ -189,7 +149,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
         // already gone
       }
     }
-    await new Promise<void>((resolve) =>
+    await new Promise((resolve) =>
       c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()),
     );
   };
@@ -204,7 +164,10 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
     hostKeyLine,
     fingerprint: fingerprintOf(path.join(dir, 'host_ed25519.pub')),
     env: { HOME: home, SSH_AUTH_SOCK: undefined },
-    url: (abs: string) => `sftp://${user}@127.0.0.1:${port}/${abs}`,
+    url: (abs) => `sftp://${user}@127.0.0.1:${port}/${abs}`,
+    get pid() {
+      return child?.pid;
+    },
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
