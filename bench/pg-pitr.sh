@@ -2,11 +2,15 @@
 # PITR figures with real PostgreSQL (Debian's package): sustained wal push rate through --spool, dedupe of
 # two successive base backups, RPO (age of the newest archived segment in `repo status`) and RTO (pg restore,
 # then server start with replay to the end of the archive; table sums compared). Run as root after
-# `npm run build`: bash bench/pg-pitr.sh (SCALE: pgbench scale, default 30; LOAD: seconds of pgbench load).
+# `npm run build`: bash bench/pg-pitr.sh (SCALE: pgbench scale, default 30; LOAD: seconds of pgbench load;
+# ONLY_PUSH=1: stop after the wal push rate).
 set -e
 CLI=$(cd "$(dirname "$0")/.." && pwd)/dist/bundle/repo.js
 BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-D=${PITR_DIR:-/tmp/repo-pitr-bench}; rm -rf $D; mkdir -p $D/sock; cd $D
+D=${PITR_DIR:-/tmp/repo-pitr-bench}
+# A previous run's pusher idles for 30 s: it would push into the new repository with the old key.
+if [ -f $D/spool/pusher.pid ]; then kill "$(head -1 $D/spool/pusher.pid)" 2>/dev/null || true; sleep 1; fi
+rm -rf $D; mkdir -p $D/sock; cd $D
 echo 'rate secret' > pass; chmod 600 pass
 cat > repo.yaml <<Y
 profiles:
@@ -39,6 +43,9 @@ a0=$($P -c "select archived_count from pg_stat_archiver")
 while [ "$($P -c "select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")" != 0 ]; do sleep 0.5; done
 T2=$(date +%s.%N); a1=$($P -c "select archived_count from pg_stat_archiver"); f=$($P -c "select failed_count from pg_stat_archiver")
 echo "pgbench -i: $(echo "$T1 - $T0" | bc) s; total archived $a1 (failed $f) in $(echo "$T2 - $T0" | bc) s from the start of pgbench = $(echo "scale=2; $a1 / ($T2 - $T0)" | bc) seg/s; backlog after pgbench: $gen ready, $a0 done; drained in $(echo "$T2 - $T1" | bc) s ($(echo "scale=2; ($a1 - $a0) / ($T2 - $T1)" | bc) seg/s); load $(cut -d' ' -f1-3 /proc/loadavg)"
+# The pusher would idle 30 s more; a next run in the same directory must not meet it.
+stop_pusher() { [ -f $D/spool/pusher.pid ] && kill "$(head -1 $D/spool/pusher.pid)" 2>/dev/null; true; }
+if [ -n "$ONLY_PUSH" ]; then $R $BIN/pg_ctl -D $D/data -m fast -w stop >/dev/null; stop_pusher; exit 0; fi
 for i in 1 2; do
   s=$(date +%s.%N); $REPO --json run --config $D/repo.yaml db > run$i.json 2>run$i.err || { cat run$i.err; exit 1; }
   e=$(date +%s.%N); echo "base backup $i: $(echo "$e - $s" | bc) s"
@@ -64,3 +71,8 @@ e=$(date +%s.%N)
 SUM2=$($P2 -c "select sum(abalance) || '/' || count(*) from pgbench_accounts")
 echo "RTO: pg restore $(echo "$m - $s" | bc) s + start and replay $(echo "$e - $m" | bc) s; sums $SUM vs $SUM2; replayed $(grep -c 'restored log file' $D/restored.log) files"
 $R $BIN/pg_ctl -D $D/restored -m immediate -w stop >/dev/null
+# The recovery above measured the replay rate (its wal fetch calls, ops/pg-replay-rate.ts); status's RTO uses it.
+$REPO --json status --config $D/repo.yaml --metrics-file $D/metrics.prom db | node -e '
+const r=JSON.parse(require("fs").readFileSync(0,"utf8")).profiles[0].restore||{};console.log("status RTO: replay rate", ((r.replay_bytes_per_second||0)/1048576).toFixed(1), "MiB/s (measured", r.replay_rate_from, "), WAL replay", (r.replay_seconds||0).toFixed(1), "s; estimate", r.estimated_seconds === undefined ? "unknown (no check measured a read rate)" : r.estimated_seconds.toFixed(1) + " s")'
+echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
+stop_pusher

@@ -175,6 +175,7 @@ async function finish(
   summary.backup_end = new Date().toISOString();
   summary.data_added = repo.stats.rawBytesAdded;
   summary.data_added_packed = repo.stats.storedBytesAdded;
+  if (opts.summaryExtra) Object.assign(summary, await opts.summaryExtra());
   const info = os.userInfo();
   // As restic: a snapshot is dated when its backup started, the moment its contents are closest to.
   const time = opts.time ?? s.started;

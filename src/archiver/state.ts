@@ -64,6 +64,8 @@ export interface BackupOptions {
    */
   dirCacheDir?: string;
   signal?: AbortSignal;
+  /** Fields added to the snapshot's summary once every byte is stored (e.g. a base backup's stop LSN). */
+  summaryExtra?: () => Promise<Record<string, string>>;
   onProgress?: (p: BackupProgress) => void;
   onWarning?: (w: SourceWarning) => void;
   /** Each file or directory stored as new or changed, and each entry of the parent gone from a directory (restic's -vv list). */

@@ -12,6 +12,7 @@ import {
   physicalDatabase,
   type RecoveryTarget,
 } from '../ops/pg-restore.js';
+import { findRestorePoint } from '../ops/pg-restore-point.js';
 import { openProfileRepository, withLock } from '../ops/repos.js';
 import { Env, runtime } from './context.js';
 import { formatBytes } from './format.js';
@@ -89,7 +90,10 @@ async function runPgRestore(env: Env, flags: PgRestoreFlags): Promise<void> {
   );
   try {
     await withLock(repo, false, { retryMs: profile.retryLockMs, signal: env.signal }, async () => {
-      const base = chooseBase(await baseBackups(repo, profile, db), t, profile.name);
+      const bases = await baseBackups(repo, profile, db);
+      const restorePointLsn =
+        t.kind === 'name' && bases.length > 0 ? await findRestorePoint(repo, profile, t.text, env.signal) : undefined;
+      const base = chooseBase(bases, t, profile.name, { restorePointLsn, warn: (m) => env.out.warn(m) });
       const repoCommand = [process.execPath, runtime.cliScript];
       const { bytes } = await layDownBase(repo, profile, base, {
         into: flags.into!,
@@ -105,6 +109,8 @@ async function runPgRestore(env: Env, flags: PgRestoreFlags): Promise<void> {
             message_type: 'pg_restore',
             base_snapshot: base.id,
             base_time: base.time,
+            base_stop_lsn: base.summary?.pg_stop_lsn ?? null,
+            base_next_xid: base.summary?.pg_next_xid ?? null,
             bytes,
             into: flags.into,
             target: t.kind,

@@ -11,7 +11,7 @@ import { errorMessage, RepoError, type ErrorCode } from '../core/errors.js';
 import { PASSWORD_VARIABLES } from '../core/child-env.js';
 import { shortId } from '../core/id.js';
 import { checkWalName } from '../ops/pg-wal.js';
-import { fileDigest, WalSpool } from '../ops/pg-wal-spool.js';
+import { fileDigest, fileIdentity, WalSpool } from '../ops/pg-wal-spool.js';
 import { Monitor } from '../ops/monitor.js';
 import { parseOpsDuration } from '../ops/time.js';
 import { Env, runtime } from './context.js';
@@ -34,12 +34,18 @@ export async function runAsyncPush(env: Env, file: string, flags: AsyncPushFlags
   const timeoutMs = flags.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseOpsDuration(flags.timeout, '--timeout');
   const spool = new WalSpool(path.resolve(flags.spool));
   await spool.init();
-  const digest = await fileDigest(abs).catch((err: NodeJS.ErrnoException) => {
+  const unreadable = (err: NodeJS.ErrnoException) => {
     throw new RepoError('INVALID_ARGUMENT', `cannot read WAL file ${file}: ${err.message}`, { path: file });
-  });
+  };
+  const identity = await fileIdentity(abs).catch(unreadable);
+  // Hashed only when an acknowledgement does not name this very file (pg-wal-spool.ts WalAck.identity).
+  let digest: { sha256: string; size: number } | undefined;
   const acked = async () => {
     const a = await spool.readAck(name);
-    return a !== undefined && a.sha256 === digest.sha256 && a.size === digest.size ? a : undefined;
+    if (a === undefined) return undefined;
+    if (a.identity !== undefined && a.identity === identity) return a;
+    digest ??= await fileDigest(abs).catch(unreadable);
+    return a.sha256 === digest.sha256 && a.size === digest.size ? a : undefined;
   };
   let ack = await acked();
   if (ack === undefined) {

@@ -12,6 +12,8 @@ import { shortId } from '../core/id.js';
 import { findWal, pushWal, snapshotFileBytes } from '../ops/pg-wal.js';
 import { openProfileRepository, withLock } from '../ops/repos.js';
 import { walChain } from '../ops/pg-wal-chain.js';
+import { noteFetch } from '../ops/pg-replay-rate.js';
+import { defaultStateDir } from '../ops/state.js';
 import { parseOpsDuration } from '../ops/time.js';
 import { Env, runtime } from './context.js';
 import { runAsyncPush, runPusherCommand } from './wal-async.js';
@@ -215,6 +217,8 @@ async function runFetch(env: Env, name: string, dest: string, flags: WalFlags): 
       }
       env.out.info(`${name}: restored from snapshot ${shortId(sn.id)}`);
     });
+    // The time of each fetch measures the server's replay rate for status's RTO; a figure, never a failure.
+    await noteFetch(defaultStateDir(), profile.name, name, dest).catch(() => undefined);
   } finally {
     await repo.close().catch(() => undefined);
   }

@@ -10,6 +10,7 @@ import { RepoError } from '../core/errors.js';
 import type { Repository } from '../repository/repository.js';
 import { listSnapshots, type StoredSnapshot } from '../snapshot/snapshot.js';
 import type { DatabaseConfig, ProfileConfig } from './config.js';
+import { formatLsn, parseLsn } from './pg-base-info.js';
 import { snapshotFileBytes } from './pg-wal.js';
 import { profileHost } from './repos.js';
 
@@ -71,11 +72,63 @@ export async function baseBackups(
   return list.sort((a, b) => endTime(a).getTime() - endTime(b).getTime());
 }
 
-/** The newest base backup from which `target` can be reached. */
-export function chooseBase(bases: StoredSnapshot[], target: RecoveryTarget, profile: string): StoredSnapshot {
+/**
+ * The newest base backup from which `target` can be reached. time: the stream ended at or before it. lsn:
+ * its recorded stop LSN (pg_stop_lsn) is at or before it. xid: its recorded next transaction id
+ * (pg_next_xid) is at or below it, so the transaction began after the backup was consistent. name: the
+ * LSN of the restore point (`restorePointLsn`, found in the archived WAL by the caller) as for lsn; when it
+ * was not found, the oldest base backup (the one most likely to precede it). latest: the newest.
+ * Base backups that recorded nothing for an lsn or xid target (taken before the figure was recorded) are
+ * used only when none that recorded it qualifies: the oldest of them, with a warning.
+ */
+export function chooseBase(
+  bases: StoredSnapshot[],
+  target: RecoveryTarget,
+  profile: string,
+  opts: { restorePointLsn?: bigint; warn?: (message: string) => void } = {},
+): StoredSnapshot {
   if (bases.length === 0)
     throw new RepoError('NOT_FOUND', `profile ${profile} has no base backup yet: run "repo run ${profile}" first`);
-  if (target.kind !== 'time') return bases[bases.length - 1];
+  if (target.kind === 'latest') return bases[bases.length - 1];
+  if (target.kind === 'name') {
+    if (opts.restorePointLsn !== undefined)
+      return byPosition(
+        bases,
+        'pg_stop_lsn',
+        opts.restorePointLsn,
+        parseLsn,
+        formatLsn,
+        `restore point ${JSON.stringify(target.text)}`,
+        'LSN',
+        opts.warn,
+      );
+    opts.warn?.(
+      `restore point ${JSON.stringify(target.text)} was not found in the archived WAL: using the oldest base backup`,
+    );
+    return bases[0];
+  }
+  if (target.kind === 'lsn')
+    return byPosition(
+      bases,
+      'pg_stop_lsn',
+      parseLsn(target.text),
+      parseLsn,
+      formatLsn,
+      `LSN ${target.text}`,
+      'LSN',
+      opts.warn,
+    );
+  if (target.kind === 'xid')
+    return byPosition(
+      bases,
+      'pg_next_xid',
+      xidIn(bases, target.text),
+      BigInt,
+      String,
+      `transaction ${target.text}`,
+      'transaction id',
+      opts.warn,
+    );
   const before = bases.filter((sn) => endTime(sn).getTime() <= target.at.getTime());
   if (before.length === 0) {
     throw new RepoError(
@@ -84,6 +137,46 @@ export function chooseBase(bases: StoredSnapshot[], target: RecoveryTarget, prof
     );
   }
   return before[before.length - 1];
+}
+
+/**
+ * A 32-bit transaction id (recovery_target_xid as most people read it off txid_current() in a young
+ * cluster) is taken in the epoch of the newest base backup's recorded next id; a larger one is a full id.
+ */
+function xidIn(bases: StoredSnapshot[], text: string): bigint {
+  const v = BigInt(text);
+  if (v >= 1n << 32n) return v;
+  const recorded = bases.map((sn) => sn.summary?.pg_next_xid).filter((x) => typeof x === 'string');
+  const newest = recorded.length > 0 ? BigInt(recorded[recorded.length - 1]) : 0n;
+  return ((newest >> 32n) << 32n) | v;
+}
+
+function byPosition(
+  bases: StoredSnapshot[],
+  field: 'pg_stop_lsn' | 'pg_next_xid',
+  target: bigint,
+  parse: (text: string) => bigint,
+  format: (v: bigint) => string,
+  what: string,
+  unit: string,
+  warn?: (message: string) => void,
+): StoredSnapshot {
+  const known = bases.filter((sn) => typeof sn.summary?.[field] === 'string');
+  const at = (sn: StoredSnapshot) => parse(sn.summary![field] as string);
+  const fit = known.filter((sn) => at(sn) <= target).sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0));
+  if (fit.length > 0) return fit[fit.length - 1];
+  const unknown = bases.filter((sn) => typeof sn.summary?.[field] !== 'string');
+  if (unknown.length > 0) {
+    warn?.(
+      `no base backup recorded a ${unit} at or before ${what}: using the oldest of those that recorded none (${unknown[0].id.slice(0, 8)})`,
+    );
+    return unknown[0];
+  }
+  const earliest = known.map(at).reduce((a, b) => (a < b ? a : b));
+  throw new RepoError(
+    'NOT_FOUND',
+    `no base backup is consistent before ${what}: the earliest ${unit} that can be recovered to is ${format(earliest)}`,
+  );
 }
 
 /** Quotes a shell word, then the whole for a single-quoted postgresql.conf value. */

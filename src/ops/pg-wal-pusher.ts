@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../core/errors.js';
 import type { Repository } from '../repository/repository.js';
-import { listSnapshots } from '../snapshot/snapshot.js';
+import { listSnapshots, loadSnapshot, sortByTime, type StoredSnapshot } from '../snapshot/snapshot.js';
 import type { ProfileConfig } from './config.js';
 import { pushWal, walSnapshots } from './pg-wal.js';
 import type { WalSpool, WalWork } from './pg-wal-spool.js';
@@ -54,6 +54,7 @@ export async function runPusher(
   opts: PusherOptions,
 ): Promise<PusherStats> {
   const stats: PusherStats = { stored: 0, present: 0, failed: 0 };
+  const snapshots = new SnapshotCache();
   const walDirs = new Set<string>();
   const failedAt = new Map<string, number>();
   let idleSince = Date.now();
@@ -77,7 +78,7 @@ export async function runPusher(
         `WAL archiving falls behind: ${oldest.name} has waited ${Math.round((Date.now() - oldest.since) / 1000)} s, ${work.length} file(s) waiting`,
       );
     await withLock(repo, false, { retryMs: profile.retryLockMs, signal: opts.signal }, async () => {
-      const known = walSnapshots(await listSnapshots(repo), profile);
+      const known = walSnapshots(await snapshots.list(repo), profile);
       for (const w of work) {
         if (opts.signal?.aborted) return;
         const requested = w.requested;
@@ -89,6 +90,7 @@ export async function runPusher(
             size: res.bytes,
             snapshot: res.snapshotId,
             outcome: res.outcome,
+            identity: res.identity,
           });
           stats[res.outcome]++;
           failedAt.delete(w.name);
@@ -121,6 +123,28 @@ export async function runPusher(
     idleSince = Date.now();
   }
   return stats;
+}
+
+/**
+ * The repository's snapshots for each batch. Snapshot files never change once written (their name is their
+ * hash), so a long-running pusher lists the names and loads only the new ones: a batch no longer reads every
+ * snapshot file of an archive that grows by one per segment. Other writers' snapshots and removals show up
+ * through the listing; if a new file cannot be loaded, everything is listed the ordinary way.
+ */
+class SnapshotCache {
+  private byName = new Map<string, StoredSnapshot>();
+
+  async list(repo: Repository): Promise<StoredSnapshot[]> {
+    const names = await repo.listNames('snapshots');
+    const live = new Set(names);
+    for (const n of [...this.byName.keys()]) if (!live.has(n)) this.byName.delete(n);
+    try {
+      for (const n of names) if (!this.byName.has(n)) this.byName.set(n, await loadSnapshot(repo, n));
+    } catch {
+      this.byName = new Map((await listSnapshots(repo)).map((sn) => [sn.id, sn]));
+    }
+    return sortByTime([...this.byName.values()]);
+  }
 }
 
 /** The file that has waited longest, by its last modification (PostgreSQL finished it then). */

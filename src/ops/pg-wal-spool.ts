@@ -17,6 +17,13 @@ export interface WalAck {
   size: number;
   snapshot: string;
   outcome: 'stored' | 'present';
+  /**
+   * The file's identity (fileIdentity) while the pusher read it, when it did not change during the read:
+   * archive_command accepts a file that still has it without hashing it again (as git and restic trust
+   * unchanged metadata). PostgreSQL never rewrites a finished segment in place; any write changes mtime
+   * and ctime, and a recycled segment gets a new name.
+   */
+  identity?: string;
 }
 
 /** Why the pusher could not archive a requested file: archive_command prints it and exits non-zero. */
@@ -49,6 +56,12 @@ export async function fileDigest(file: string): Promise<{ sha256: string; size: 
     await fh.close();
   }
   return { sha256: hash.digest('hex'), size };
+}
+
+/** Device, inode, size, mtime and ctime (nanoseconds) of a file: what changes when its content can have. */
+export async function fileIdentity(file: string): Promise<string> {
+  const st = await stat(file, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
 async function readJson<T>(file: string): Promise<T | undefined> {

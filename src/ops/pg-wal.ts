@@ -14,6 +14,7 @@ import { loadTree } from '../tree/tree-store.js';
 import { blake3 } from '../crypto/index.js';
 import type { ProfileConfig } from './config.js';
 import { isWalName } from './pg-wal-name.js';
+import { fileIdentity } from './pg-wal-spool.js';
 import { profileHost } from './repos.js';
 
 export { isWalName };
@@ -85,6 +86,8 @@ export interface PushResult {
   bytes: number;
   /** SHA-256 of the file's bytes (hex): what an asynchronous push acknowledges (ops/pg-wal-spool.ts). */
   sha256: string;
+  /** The file's identity while it was read (pg-wal-spool.ts fileIdentity), if it did not change meanwhile. */
+  identity?: string;
   addedPacked: number;
 }
 
@@ -103,9 +106,13 @@ export async function pushWal(
 ): Promise<PushResult> {
   const name = file.slice(file.lastIndexOf('/') + 1);
   checkWalName(name);
-  const data = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+  const unreadable = (err: NodeJS.ErrnoException) => {
     throw new RepoError('INVALID_ARGUMENT', `cannot read WAL file ${file}: ${err.message}`, { path: file });
-  });
+  };
+  const before = await fileIdentity(file).catch(unreadable);
+  const data = await readFile(file).catch(unreadable);
+  // Recorded only when nothing changed while the file was read: then `data` is what the identity names.
+  const identity = (await fileIdentity(file).catch(unreadable)) === before ? before : undefined;
   // A long-running pusher passes the WAL snapshots it listed once (and adds what it stores), so a batch
   // does not read every snapshot file again for each segment.
   const existing = (known ?? walSnapshots(await listSnapshots(repo), profile)).get(name);
@@ -118,6 +125,7 @@ export async function pushWal(
         snapshotId: existing.id,
         bytes: data.length,
         sha256: sha256Hex(data),
+        identity,
         addedPacked: 0,
       };
     throw new RepoError(
@@ -149,6 +157,7 @@ export async function pushWal(
     snapshotId: res.snapshotId!,
     bytes: data.length,
     sha256: sha256Hex(data),
+    identity,
     addedPacked: res.snapshot.summary!.data_added_packed,
   };
 }

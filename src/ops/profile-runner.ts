@@ -21,6 +21,7 @@ import { tryAppendAudit, type AuditRecord } from './audit.js';
 import type { ProfileConfig } from './config.js';
 import { childEnv } from '../core/child-env.js';
 import { dumpCommand } from './dumps.js';
+import { baseBackupInfo, StreamTail } from './pg-base-info.js';
 import { commandStream, describeExit, runShell } from './exec.js';
 import { Monitor } from './monitor.js';
 import { JobLog, type RunOptions } from './profile-job.js';
@@ -251,15 +252,24 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
               log: (l) => log.add(`  ${l}`),
               what: `dump of ${db.type} database ${db.name}`,
             });
+            const tail = db.mode === 'physical' ? new StreamTail() : undefined;
             const counted = (async function* () {
               for await (const c of source) {
                 streamed += c.length;
+                tail?.push(c);
                 yield c;
               }
             })();
             let res: BackupResult;
             try {
-              res = await backupStream(r, counted, db.filename, base);
+              res = await backupStream(
+                r,
+                counted,
+                db.filename,
+                tail === undefined
+                  ? base
+                  : { ...base, summaryExtra: () => baseBackupInfo(db, tail, cmd.env, (l) => log.add(l)) },
+              );
             } catch (err) {
               if (isRepoError(err, 'INTERRUPTED')) await r.abort().catch(() => undefined);
               await audit(r, {

@@ -20,6 +20,8 @@ import type { ProfileConfig } from './config.js';
 import { belongsToProfile, openProfileRepository, type RepoAccess } from './repos.js';
 import { hasPhysicalDatabase, walStatus, type WalStatus } from './pg-wal-status.js';
 import { writeFileAtomic } from '../core/atomic-file.js';
+import { replayRate } from './pg-replay-rate.js';
+import { defaultStateDir } from './state.js';
 
 export interface ObjectiveStatus {
   objective: 'rpo' | 'rto' | 'check';
@@ -54,6 +56,10 @@ export interface ProfileStatus {
     bytesPerSecond?: number;
     estimatedSeconds?: number;
     rateFrom?: string;
+    /** WAL replay (fetch and replay per segment) as a recovery on this machine measured it, and its share. */
+    replayBytesPerSecond?: number;
+    replaySeconds?: number;
+    replayRateFrom?: string;
     /** What the estimate covers, in words. */
     includes: string;
   };
@@ -183,13 +189,28 @@ export async function profileStatus(p: ProfileConfig, opts: StatusOptions = {}):
       );
       const rate = rated ? num(rated.details?.bytes_per_second) : undefined;
       const wal = st.wal?.replayStoredBytes ?? 0;
+      // WAL replay at the rate a real recovery on this machine measured (ops/pg-replay-rate.ts): it covers
+      // fetching and replaying each segment, so the WAL's stored bytes are not also counted at the read rate.
+      const replay =
+        st.wal !== undefined && opts.stateDir !== null
+          ? await replayRate(opts.stateDir ?? defaultStateDir(), p.name)
+          : undefined;
+      const replaySeconds = replay ? st.wal!.replayWalBytes / replay.bytesPerSecond : undefined;
+      const files = `reading and decrypting the ${heads.length === 1 ? 'newest snapshot' : `newest snapshots of ${heads.length} path sets`}`;
       st.restore = {
         storedBytes: stored + wal,
         snapshots: heads.map((h) => h.id),
         bytesPerSecond: rate,
         rateFrom: rated?.time,
-        estimatedSeconds: rate ? (stored + wal) / rate : undefined,
-        includes: `reading and decrypting the ${heads.length === 1 ? 'newest snapshot' : `newest snapshots of ${heads.length} path sets`}${st.wal ? ` and ${st.wal.replaySegments} archived WAL segments to replay` : ''} at the read rate a check measured; writing the files${st.wal ? " and PostgreSQL's replay" : ''} not included`,
+        estimatedSeconds: rate ? (replay ? stored / rate + replaySeconds! : (stored + wal) / rate) : undefined,
+        replayBytesPerSecond: replay?.bytesPerSecond,
+        replaySeconds,
+        replayRateFrom: replay?.time,
+        includes: !st.wal
+          ? `${files} at the read rate a check measured; writing the files not included`
+          : replay
+            ? `${files} at the read rate a check measured, then fetching and replaying ${st.wal.replaySegments} WAL segments (${formatBytes(st.wal.replayWalBytes)}) at the ${formatBytes(replay.bytesPerSecond)}/s a recovery measured on ${replay.time}; writing the files not included`
+            : `${files} and ${st.wal.replaySegments} archived WAL segments to replay at the read rate a check measured; writing the files and PostgreSQL's replay not included (no recovery measured its replay rate yet)`,
       };
     }
     st.reachable = true;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acknowledgedPush } from '../../src/cli/wal-ack.js';
-import { fileDigest, WalSpool } from '../../src/ops/pg-wal-spool.js';
+import { fileDigest, fileIdentity, WalSpool } from '../../src/ops/pg-wal-spool.js';
 
 const SEG = '000000010000000000000007';
 let dir = '';
@@ -55,6 +55,38 @@ describe('WAL spool', () => {
     changed[5] ^= 1;
     fs.writeFileSync(file, changed);
     expect(await acknowledgedPush(push)).toBe(false); // other bytes under the same name: never acknowledged
+  });
+
+  it("trusts an acknowledgement's file identity while the file keeps it, and the digest once it changed", async () => {
+    const file = path.join(wal, SEG);
+    const push = argv('wal', 'push', '--profile', 'db', '--spool', spool.dir, '-q', file);
+    const d = await fileDigest(file);
+    const identity = await fileIdentity(file);
+    // The identity names this very file as the pusher read it: accepted without reading the bytes (the
+    // digest recorded here is deliberately not this file's, which only the identity can make pass).
+    await spool.writeAck({
+      name: SEG,
+      sha256: '0'.repeat(64),
+      size: d.size,
+      snapshot: 'ab'.repeat(32),
+      outcome: 'stored',
+      identity,
+    });
+    expect(await acknowledgedPush(push)).toBe(true);
+    // Replaced by a file with the same bytes: a new identity, so the digest decides (here: the wrong one).
+    fs.writeFileSync(`${file}.new`, fs.readFileSync(file));
+    fs.renameSync(`${file}.new`, file);
+    expect(await fileIdentity(file)).not.toBe(identity);
+    expect(await acknowledgedPush(push)).toBe(false);
+    await spool.writeAck({
+      name: SEG,
+      sha256: d.sha256,
+      size: d.size,
+      snapshot: 'ab'.repeat(32),
+      outcome: 'stored',
+      identity,
+    });
+    expect(await acknowledgedPush(push)).toBe(true);
   });
 
   it('lists requests and ready files, and refuses names that are not WAL names', async () => {
