@@ -1,7 +1,7 @@
 // The backup tools under test: how to find/install them and the command line of every step.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { aptInstall, sh, which } from './proc.mjs';
 
 export const ALL_TOOLS = ['repo', 'restic', 'borg'];
@@ -37,8 +37,8 @@ function repoTool(projectRoot) {
     init: (r, o) => node(['-r', r, '-q', 'init'], o),
     backup: (r, src, _name, o) => node(['-r', r, '-q', 'backup', src], o),
     restore: (r, target, _name, o) => node(['-r', r, '-q', 'restore', 'latest', '--target', target], o),
-    // repo restores a backed-up directory under its base name
-    restoredRoot: (target, src) => join(target, basename(src)),
+    // repo restores a backed-up directory under its full path, as restic does
+    restoredRoot: (target, src) => join(target, src),
     check: (r, o) => node(['-r', r, '-q', 'check', '--read-data'], o),
     snapshots: (r, o) => node(['-r', r, '-q', 'snapshots'], o),
   };
