@@ -3,6 +3,8 @@
 // Run by `npm run build` after tsc; the library (dist/index.js) stays ESM.
 import { build } from 'esbuild';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 
 const out = 'dist/bundle';
 fs.rmSync(out, { recursive: true, force: true });
@@ -53,6 +55,9 @@ await build(common);
 // What the `repo` command runs: answers `repo version` and an acknowledged WAL push (cli/entry.ts) without
 // compiling main.js (~850 KB); requires it for everything else. `repo version`: 0.19 → 0.12 s of CPU.
 await build({ ...common, entryPoints: { repo: 'src/cli/entry.ts' }, external: [...common.external, './main.js'] });
+// `repo --help` without loading every command (src/cli/help-manifest.ts): the full program's overview, described.
+const { helpManifest } = createRequire(import.meta.url)(path.resolve(`${out}/main.js`));
+fs.writeFileSync(`${out}/help.json`, JSON.stringify(await helpManifest()) + '\n');
 // `repo ui` and `repo report` serve and inline these files: the chart library from its own package (no CDN,
 // nothing fetched at run time) and the UI's script and style sheet (src/ui/assets.ts finds them here).
 fs.mkdirSync(`${out}/ui`, { recursive: true });

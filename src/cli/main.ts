@@ -13,6 +13,7 @@ import { noteCommand } from './audit-hook.js';
 import { exitErrorJson } from './json-messages.js';
 import { registerProfileOptions } from './profile-option.js';
 import { adoptResticEnvironment } from './restic-env.js';
+import { describeProgram, type HelpManifest } from './help-manifest.js';
 
 // Restores and backups of many small files wait on the libuv thread pool (open, write, chmod, utimes,
 // close); its default of 4 threads leaves the CPU idle. Read by libuv at the first pool request, which
@@ -282,6 +283,11 @@ async function main(argv: string[]): Promise<void> {
     code = reportError(err, verbose() || program.opts().verbose === true);
   }
   await exit(code);
+}
+
+/** The overview of every command, for dist/bundle/help.json (written by scripts/bundle.mjs; see help-manifest.ts). */
+export async function helpManifest(): Promise<HelpManifest> {
+  return describeProgram(buildProgram(await Promise.all(COMMANDS.map(([, load]) => load()))));
 }
 
 /** Runs the command line; `cliScript` is the script that started it (what units, crontabs and child processes run). */
