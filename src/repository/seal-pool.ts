@@ -18,8 +18,13 @@ interface QueuedFile {
   reject: (e: unknown) => void;
 }
 
-/** Small files are handed to workers in batches of at most this many, so one message carries many files. */
-const FILES_PER_BATCH = 32;
+/**
+ * Small files are handed to workers in batches of at most this many, so one message carries many files.
+ * With the archiver's 64 small files in flight, 16 keeps four batches queued, so a worker that finishes
+ * one starts the next while the main thread takes the reply: kernel tree first backup (warm, 8 pairs)
+ * 3 % less wall time than with 32; 8 was no better than 16.
+ */
+const FILES_PER_BATCH = 16;
 
 export function defaultWorkerCount(): number {
   // One per core but the main thread's, which walks the tree, stats every entry, chunks and hashes large
