@@ -13,6 +13,9 @@ import { acknowledgedPush } from './wal-ack.js';
 
 async function start(): Promise<void> {
   const args = process.argv.slice(2);
+  // A reader that goes away (`repo --help | head -3`) fails our next write with EPIPE; without a listener
+  // Node would throw it with a stack trace. main.ts sets the same listener for every other command.
+  process.stdout.on('error', () => undefined);
   if (args.length === 1 && (args[0] === 'version' || args[0] === '--version')) {
     process.stdout.write(`${versionLine()}\n`);
     return;

@@ -2,7 +2,7 @@
 // program (src/cli/help-manifest.ts). It must print exactly what the full program prints (dist/bundle/main.js run
 // directly), on a pipe and on terminals of other widths, with the same exit codes; and it must not need the
 // program at all, or the fast path could silently be the slow one.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,5 +60,21 @@ describe('the overview of all commands, answered without loading them', () => {
     const named = run(path.join(tmp, 'repo.js'), ['snapshots', '--help']);
     expect(named.code).not.toBe(0);
     expect(named.stderr).toMatch(/main\.js/);
+  });
+
+  it('says nothing when its reader has gone (repo --help | head)', async () => {
+    const child = spawn(process.execPath, [ENTRY, '--help'], { env: cliEnv('unused') });
+    child.stdout.destroy(); // closed before the entry writes: its write fails with EPIPE
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('loads the program with require(), not through the ESM loader (which scans all of main.js for exports)', () => {
+    const entry = fs.readFileSync(ENTRY, 'utf8');
+    expect(entry).toContain('require("./main.js")');
+    expect(entry).not.toContain('import("./main.js")');
   });
 });
