@@ -54,7 +54,16 @@ const common = {
 await build(common);
 // What the `repo` command runs: answers `repo version` and an acknowledged WAL push (cli/entry.ts) without
 // compiling main.js (~850 KB); requires it for everything else. `repo version`: 0.19 → 0.12 s of CPU.
-await build({ ...common, entryPoints: { repo: 'src/cli/entry.ts' }, external: [...common.external, './main.js'] });
+// main.js is CommonJS: an `import('./main.js')` would go through the ESM loader, which scans the whole bundle
+// for its export names (cjs-module-lexer) and keeps that work's memory. Without dynamic import, esbuild
+// writes it as a require() instead. `repo snapshots` (kernel repository, medians of 10): 0.636 -> 0.592 s
+// wall, 0.70 -> 0.59 s CPU, 99.7 -> 84.7 MiB peak RSS.
+await build({
+  ...common,
+  entryPoints: { repo: 'src/cli/entry.ts' },
+  external: [...common.external, './main.js'],
+  supported: { 'dynamic-import': false },
+});
 // `repo --help` without loading every command (src/cli/help-manifest.ts): the full program's overview, described.
 const { helpManifest } = createRequire(import.meta.url)(path.resolve(`${out}/main.js`));
 fs.writeFileSync(`${out}/help.json`, JSON.stringify(await helpManifest()) + '\n');
@@ -70,15 +79,7 @@ for (const f of ['app.js', 'plots.js', 'app.css']) fs.copyFileSync(`src/ui/clien
 // The young generation keeps V8's default (16 MiB semi-spaces): 32 MiB ones cost 32 MiB of peak RSS and,
 // since the directory cache spares most of the tree walk, no longer save CPU (kernel tree, unchanged
 // re-backup: 154 vs 186 MiB and 0.93x the CPU; first backup: 276 vs 299 MiB, CPU within noise).
-// main.js is CommonJS: the entry's `import('./main.js')` would go through the ESM loader, which scans the
-// whole ~850 KB bundle for its export names (cjs-module-lexer) and keeps that work's memory; a plain
-// require() does not. `repo snapshots` (kernel repository, medians of 10): 0.636 -> 0.592 s wall,
-// 0.70 -> 0.59 s CPU, 99.7 -> 84.7 MiB peak RSS.
 const cli = `${out}/repo.js`;
-const dynamicMain = 'await import("./main.js")';
-let code = fs.readFileSync(cli, 'utf8');
-if (code.split(dynamicMain).length !== 2) throw new Error(`${cli}: expected exactly one ${dynamicMain}`);
-code = code.replace(dynamicMain, 'require("./main.js")');
-code = code.replace(/^#!.*\n/, '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node\n');
+const code = fs.readFileSync(cli, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node\n');
 fs.writeFileSync(cli, code);
 fs.chmodSync(cli, 0o755);

@@ -1,7 +1,8 @@
 // `repo --help` without loading the program. The overview lists every command, and building it the normal way
 // loads every command's module (the server, the UI, the mount, the operations layer): 0.128 s and 57 MiB against
-// 0.092 s and 45 MiB this way (medians of 15, idle 2-core machine). So `npm run build` describes the full program's overview once (scripts/bundle.mjs writes
-// dist/bundle/help.json with describeProgram), and the entry (entry.ts) rebuilds from it a skeleton that has the
+// 0.092 s and 45 MiB this way (medians of 15, idle 2-core machine). So `npm run build` describes the full
+// program's overview once (scripts/bundle.mjs writes dist/bundle/help.json with describeProgram), and the
+// entry (entry.ts) rebuilds from it a skeleton that has the
 // same root options, help texts and, per command, what the overview shows of it: name, aliases, arguments,
 // whether it has options, summary, group, hidden or not. Commander then formats the skeleton exactly as it
 // formats the full program, at whatever width the terminal has; test/e2e/help-fast.test.ts compares the two.
