@@ -100,7 +100,8 @@ async function verifyLoaded(
   workers: number,
   onResult: (r: VerifyPackResult) => void,
 ): Promise<void> {
-  const pool = new VerifyPool(url, workers, ctx.repo.key);
+  const most = packs.reduce((m, p) => Math.max(m, ctx.packEntries.get(p)?.length ?? 0), 0);
+  const pool = new VerifyPool(url, workers, ctx.repo.key, most);
   // One pack more than threads is loaded meanwhile, so that every thread finds its next pack ready.
   const lanes = Math.min(ctx.opts.concurrency ?? 4, Math.max(2, pool.threads + 1));
   try {
