@@ -8,10 +8,10 @@ import { idFromHex, idToHex } from '../core/id.js';
 import { threadsPerCore, transferable } from '../core/worker-pool.js';
 import { siblingWorkerUrl } from '../core/worker-script.js';
 import { LocalBackend } from '../backend/local.js';
-import { ENTRY_SIZE, type BlobEntry } from '../repository/blob.js';
+import { ENTRY_SIZE, entryRawLength, type BlobEntry } from '../repository/blob.js';
 import { packPath } from '../repository/repository.js';
-import { locKey, type CheckContext } from './check-context.js';
-import { indexMismatches, unreadable, writeEntries, type VerifyPackResult } from './verify-pack.js';
+import { indexedCount, indexedEntries, locKey, type CheckContext } from './check-context.js';
+import { indexMismatches, unreadable, type VerifyPackResult } from './verify-pack.js';
 import { verifyList, VerifyPool, type PackList } from './verify-pool.js';
 
 export interface DataReadStats {
@@ -76,7 +76,9 @@ export async function readPacks(ctx: CheckContext, packs: string[]): Promise<Dat
  */
 function cost(ctx: CheckContext, pack: string): number {
   let c = ctx.packSizes.get(pack) ?? 0;
-  for (const e of ctx.packEntries.get(pack) ?? []) c += 12_000 + e.rawLength;
+  const records = ctx.packRecords.get(pack);
+  if (records !== undefined)
+    for (let at = 0; at < records.length; at += ENTRY_SIZE) c += 12_000 + entryRawLength(records, at);
   return c;
 }
 
@@ -86,9 +88,9 @@ const THREAD_WORTH_NS = 400e6;
 /** The packs with their index entries in shared memory, for the threads to take one by one. */
 function packList(ctx: CheckContext, packs: string[], dir: string): PackList {
   const bounds = [0];
-  for (const p of packs) bounds.push(bounds[bounds.length - 1] + (ctx.packEntries.get(p)?.length ?? 0) * ENTRY_SIZE);
+  for (const p of packs) bounds.push(bounds[bounds.length - 1] + (ctx.packRecords.get(p)?.length ?? 0));
   const records = Buffer.from(new SharedArrayBuffer(bounds[bounds.length - 1]));
-  packs.forEach((p, i) => writeEntries(records, bounds[i], ctx.packEntries.get(p) ?? []));
+  packs.forEach((p, i) => ctx.packRecords.get(p)?.copy(records, bounds[i]));
   return { dir, packs, records, bounds, next: new Int32Array(new SharedArrayBuffer(4)) };
 }
 
@@ -100,7 +102,7 @@ async function verifyLoaded(
   workers: number,
   onResult: (r: VerifyPackResult) => void,
 ): Promise<void> {
-  const most = packs.reduce((m, p) => Math.max(m, ctx.packEntries.get(p)?.length ?? 0), 0);
+  const most = packs.reduce((m, p) => Math.max(m, indexedCount(ctx, p)), 0);
   const pool = new VerifyPool(url, workers, ctx.repo.key, most);
   // One pack more than threads is loaded meanwhile, so that every thread finds its next pack ready.
   const lanes = Math.min(ctx.opts.concurrency ?? 4, Math.max(2, pool.threads + 1));
@@ -117,9 +119,9 @@ async function verifyLoaded(
           onResult(unreadable(job, err));
           return;
         }
-        const entries = ctx.packEntries.get(pack) ?? [];
-        const indexed = Buffer.allocUnsafeSlow(entries.length * ENTRY_SIZE);
-        writeEntries(indexed, 0, entries);
+        // A copy of its own, which moves to the thread with the pack.
+        const indexed = Buffer.allocUnsafeSlow(indexedCount(ctx, pack) * ENTRY_SIZE);
+        ctx.packRecords.get(pack)?.copy(indexed);
         onResult(
           await pool.verify({ job, pack, bytes, indexed }, [...transferable(bytes), indexed.buffer as ArrayBuffer]),
         );
@@ -134,7 +136,7 @@ function report(ctx: CheckContext, pack: string, r: VerifyPackResult): void {
   const file = packPath(pack);
   if (r.readError !== undefined) {
     ctx.problems.push({ kind: 'pack-missing', message: `pack ${pack} cannot be read: ${r.readError}`, pack, file });
-    for (const e of ctx.packEntries.get(pack) ?? []) ctx.badLocations.add(locKey(pack, e));
+    for (const e of indexedEntries(ctx, pack)) ctx.badLocations.add(locKey(pack, e));
     return;
   }
   if (!r.hashOk) {
@@ -146,7 +148,8 @@ function report(ctx: CheckContext, pack: string, r: VerifyPackResult): void {
     });
   }
   if (r.headerError === undefined) {
-    const indexed = ctx.packEntries.get(pack) ?? [];
+    // Decoded only when something is to be named: a sound pack's entries stay records.
+    const indexed = r.mismatched.length > 0 ? indexedEntries(ctx, pack) : [];
     for (const i of r.mismatched) reportMismatch(ctx, pack, indexed[i]);
   } else {
     ctx.problems.push({ kind: 'pack-header', message: `pack ${pack}: ${r.headerError}`, pack, file });
@@ -165,7 +168,7 @@ function report(ctx: CheckContext, pack: string, r: VerifyPackResult): void {
 
 /** Every blob the index places in a pack must be listed by the pack's own header at the same place. */
 export function compareWithIndex(ctx: CheckContext, pack: string, header: BlobEntry[]): void {
-  const indexed = ctx.packEntries.get(pack) ?? [];
+  const indexed = indexedEntries(ctx, pack);
   for (const i of indexMismatches(indexed, header)) reportMismatch(ctx, pack, indexed[i]);
 }
 

@@ -5,10 +5,11 @@ import { errorMessage } from '../core/errors.js';
 import { Semaphore } from '../core/concurrency.js';
 import { idFromHex, idToHex } from '../core/id.js';
 import { AAD_INDEX } from '../repository/aad.js';
+import { ENTRY_SIZE } from '../repository/blob.js';
 import { decodeIndex } from '../repository/index-file.js';
 import { parseKeyFile } from '../repository/keys.js';
 import { MasterIndex } from '../repository/master-index.js';
-import { expectedPackLength, loadPackHeader } from '../repository/pack-reader.js';
+import { loadPackHeader } from '../repository/pack-reader.js';
 import { packPath, verifyStorageId, type Repository } from '../repository/repository.js';
 import { loadSnapshot, sortByTime, type StoredSnapshot } from '../snapshot/snapshot.js';
 import { decodeTree, type Tree } from '../tree/tree.js';
@@ -16,8 +17,11 @@ import { walkTree } from '../tree/walk.js';
 import { GraphValidator } from './check-graph.js';
 import { compareWithIndex, readPacks, type DataReadStats } from './check-data.js';
 import { selectPacks } from './subset.js';
+import { writeEntries } from './verify-pack.js';
 
 import {
+  indexedEntries,
+  indexedPackLength,
   locKey,
   type AffectedPath,
   type CheckContext,
@@ -76,7 +80,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   const ctx: CheckContext = {
     repo,
     index: new MasterIndex(),
-    packEntries: new Map(),
+    packRecords: new Map(),
     packSizes: new Map(),
     problems: [],
     notes: [],
@@ -96,7 +100,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   const readSet = new Set(toRead);
   await checkHeaders(
     ctx,
-    [...ctx.packEntries.keys()].filter((p) => ctx.packSizes.has(p) && !readSet.has(p)),
+    [...ctx.packRecords.keys()].filter((p) => ctx.packSizes.has(p) && !readSet.has(p)),
   );
   const wantData = toRead.length > 0 || opts.readData === true || opts.subset !== undefined;
   // Reading packs keeps the worker threads busy while this thread is mostly idle, so the snapshot graph
@@ -168,8 +172,11 @@ async function loadIndexes(ctx: CheckContext): Promise<number> {
       const idx = decodeIndex(await ctx.repo.loadUnpacked('index', name, AAD_INDEX), name);
       for (const s of idx.supersedes) superseded.add(s);
       for (const p of idx.packs) {
-        const known = ctx.packEntries.get(p.pack);
-        if (!known) ctx.packEntries.set(p.pack, [...p.blobs]);
+        if (!ctx.packRecords.has(p.pack)) {
+          const records = Buffer.allocUnsafe(p.blobs.length * ENTRY_SIZE);
+          writeEntries(records, 0, p.blobs);
+          ctx.packRecords.set(p.pack, records);
+        }
         for (const b of p.blobs) ctx.index.add(p.pack, b);
       }
     } catch (err) {
@@ -192,7 +199,7 @@ async function loadIndexes(ctx: CheckContext): Promise<number> {
 }
 
 function checkPackPresence(ctx: CheckContext): void {
-  for (const [pack, entries] of ctx.packEntries) {
+  for (const pack of ctx.packRecords.keys()) {
     const size = ctx.packSizes.get(pack);
     if (size === undefined) {
       ctx.problems.push({
@@ -201,18 +208,18 @@ function checkPackPresence(ctx: CheckContext): void {
         pack,
         file: packPath(pack),
       });
-      for (const e of entries) ctx.badLocations.add(locKey(pack, e));
-    } else if (size !== expectedPackLength(entries)) {
+      for (const e of indexedEntries(ctx, pack)) ctx.badLocations.add(locKey(pack, e));
+    } else if (size !== indexedPackLength(ctx, pack)) {
       ctx.problems.push({
         kind: 'pack-size',
-        message: `pack ${pack} is ${size} bytes but the index implies ${expectedPackLength(entries)}`,
+        message: `pack ${pack} is ${size} bytes but the index implies ${indexedPackLength(ctx, pack)}`,
         pack,
         file: packPath(pack),
       });
     }
   }
   for (const pack of ctx.packSizes.keys()) {
-    if (!ctx.packEntries.has(pack)) {
+    if (!ctx.packRecords.has(pack)) {
       ctx.notes.push({
         kind: 'unreferenced-pack',
         message: `pack ${pack} is not in any index (an interrupted backup; prune removes it, repair index adopts it)`,
@@ -247,7 +254,7 @@ async function checkHeaders(ctx: CheckContext, packs: string[]): Promise<void> {
             pack,
             file: packPath(pack),
           });
-          for (const e of ctx.packEntries.get(pack) ?? []) ctx.badLocations.add(locKey(pack, e));
+          for (const e of indexedEntries(ctx, pack)) ctx.badLocations.add(locKey(pack, e));
         }
         ctx.opts.onProgress?.({ phase: 'pack headers', done: ++done, total: packs.length });
       }),

@@ -50,6 +50,16 @@ export function writeEntry(buf: Buffer, at: number, e: BlobEntry): void {
   e.id.copy(buf, at + 16, 0, 32);
 }
 
+/** The stored length of the entry at `at` (writeEntry's layout), without decoding the rest. */
+export function entryStoredLength(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at + 8);
+}
+
+/** The raw length of the entry at `at` (writeEntry's layout), without decoding the rest. */
+export function entryRawLength(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at + 12);
+}
+
 export function readEntry(buf: Buffer, at: number, ctx: Record<string, string>): BlobEntry {
   const compression = buf[at + 1];
   if (compression !== Compression.None && compression !== Compression.Zstd) {

@@ -41,5 +41,13 @@ export function packHashMatches(bytes: Buffer, pack: string): boolean {
 
 /** The length a pack must have, from its entries: blobs, the sealed header (48 bytes per entry + 40), and 4. */
 export function expectedPackLength(entries: Pick<BlobEntry, 'storedLength'>[]): number {
-  return entries.reduce((n, e) => n + e.storedLength, 0) + entries.length * 48 + 40 + 4;
+  return packLength(
+    entries.reduce((n, e) => n + e.storedLength, 0),
+    entries.length,
+  );
+}
+
+/** expectedPackLength of `count` entries whose blobs take `storedBytes` in all. */
+export function packLength(storedBytes: number, count: number): number {
+  return storedBytes + count * 48 + 40 + 4;
 }
