@@ -5,8 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import { Semaphore } from '../core/concurrency.js';
 import { idFromHex, idToHex } from '../core/id.js';
 import { AAD_INDEX } from '../repository/aad.js';
-import { ENTRY_SIZE } from '../repository/blob.js';
-import { decodeIndex } from '../repository/index-file.js';
+import { decodeIndexRecords } from '../repository/index-file.js';
 import { parseKeyFile } from '../repository/keys.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { loadPackHeader } from '../repository/pack-reader.js';
@@ -17,7 +16,6 @@ import { walkTree } from '../tree/walk.js';
 import { GraphValidator } from './check-graph.js';
 import { compareWithIndex, readPacks, type DataReadStats } from './check-data.js';
 import { selectPacks } from './subset.js';
-import { writeEntries } from './verify-pack.js';
 
 import {
   indexedEntries,
@@ -169,15 +167,11 @@ async function loadIndexes(ctx: CheckContext): Promise<number> {
   const superseded = new Set<string>();
   for (const name of names) {
     try {
-      const idx = decodeIndex(await ctx.repo.loadUnpacked('index', name, AAD_INDEX), name);
+      const idx = decodeIndexRecords(await ctx.repo.loadUnpacked('index', name, AAD_INDEX), name);
       for (const s of idx.supersedes) superseded.add(s);
       for (const p of idx.packs) {
-        if (!ctx.packRecords.has(p.pack)) {
-          const records = Buffer.allocUnsafe(p.blobs.length * ENTRY_SIZE);
-          writeEntries(records, 0, p.blobs);
-          ctx.packRecords.set(p.pack, records);
-        }
-        for (const b of p.blobs) ctx.index.add(p.pack, b);
+        if (!ctx.packRecords.has(p.pack)) ctx.packRecords.set(p.pack, p.records);
+        ctx.index.addRecords(p.pack, p.records);
       }
     } catch (err) {
       ctx.problems.push({

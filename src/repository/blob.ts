@@ -60,15 +60,21 @@ export function entryRawLength(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at + 12);
 }
 
-export function readEntry(buf: Buffer, at: number, ctx: Record<string, string>): BlobEntry {
+/** Throws FormatError unless the 48 bytes at `at` are an entry readEntry accepts (same checks, same order). */
+export function checkEntry(buf: Buffer, at: number, ctx: Record<string, string>): void {
   const compression = buf[at + 1];
   if (compression !== Compression.None && compression !== Compression.Zstd) {
     throw new FormatError(`unknown compression ${compression}`, ctx);
   }
   if (buf.readUInt16LE(at + 2) !== 0) throw new FormatError('reserved bytes of a blob entry are not zero', ctx);
+  blobTypeFromCode(buf[at], ctx);
+}
+
+export function readEntry(buf: Buffer, at: number, ctx: Record<string, string>): BlobEntry {
+  checkEntry(buf, at, ctx);
   return {
     type: blobTypeFromCode(buf[at], ctx),
-    compression,
+    compression: buf[at + 1] as Compression,
     offset: buf.readUInt32LE(at + 4),
     storedLength: buf.readUInt32LE(at + 8),
     rawLength: buf.readUInt32LE(at + 12),

@@ -3,7 +3,7 @@
 
 import { FormatError } from '../core/errors.js';
 import { idFromHex, idToHex } from '../core/id.js';
-import { ENTRY_SIZE, readEntry, writeEntry, type BlobEntry } from './blob.js';
+import { checkEntry, ENTRY_SIZE, readEntry, writeEntry, type BlobEntry } from './blob.js';
 
 const MAGIC = Buffer.from('RIX1', 'ascii');
 
@@ -39,7 +39,18 @@ export function encodeIndex(idx: IndexFile): Buffer {
   return buf;
 }
 
-export function decodeIndex(buf: Buffer, name: string): IndexFile {
+/** One pack of an index file with its entries as the file's own 48-byte records (checked), not as objects. */
+export interface PackRecords {
+  pack: string; // hex storage id
+  /** A view into the decoded file: `records.length / ENTRY_SIZE` entries. */
+  records: Buffer;
+}
+
+/**
+ * An index file checked as decodeIndex checks it, every entry included, with each pack's entries left as
+ * records: loading a repository's index makes no object per blob (MasterIndex.addRecords reads them).
+ */
+export function decodeIndexRecords(buf: Buffer, name: string): { supersedes: string[]; packs: PackRecords[] } {
   const ctx = { file: `index/${name}` };
   const need = (at: number, n: number) => {
     if (at + n > buf.length) throw new FormatError(`index ${name} is truncated`, ctx);
@@ -54,18 +65,31 @@ export function decodeIndex(buf: Buffer, name: string): IndexFile {
   for (let i = 0; i < nSuper; i++, at += 32) supersedes.push(idToHex(buf.subarray(at, at + 32)));
   const nPacks = buf.readUInt32LE(at);
   at += 4;
-  const packs: PackRecord[] = [];
+  const packs: PackRecords[] = [];
   for (let i = 0; i < nPacks; i++) {
     need(at, 36);
     const pack = idToHex(buf.subarray(at, at + 32));
     const n = buf.readUInt32LE(at + 32);
     at += 36;
     need(at, n * ENTRY_SIZE);
-    const blobs: BlobEntry[] = new Array(n);
     const packCtx = { ...ctx, pack }; // one per pack, not per blob: indexes hold hundreds of thousands
-    for (let k = 0; k < n; k++, at += ENTRY_SIZE) blobs[k] = readEntry(buf, at, packCtx);
-    packs.push({ pack, blobs });
+    for (let k = 0; k < n; k++) checkEntry(buf, at + k * ENTRY_SIZE, packCtx);
+    packs.push({ pack, records: buf.subarray(at, at + n * ENTRY_SIZE) });
+    at += n * ENTRY_SIZE;
   }
   if (at !== buf.length) throw new FormatError(`index ${name} has trailing bytes`, ctx);
   return { supersedes, packs };
+}
+
+export function decodeIndex(buf: Buffer, name: string): IndexFile {
+  const { supersedes, packs } = decodeIndexRecords(buf, name);
+  return {
+    supersedes,
+    packs: packs.map(({ pack, records }) => {
+      const packCtx = { file: `index/${name}`, pack };
+      const blobs: BlobEntry[] = new Array(records.length / ENTRY_SIZE);
+      for (let k = 0; k < blobs.length; k++) blobs[k] = readEntry(records, k * ENTRY_SIZE, packCtx);
+      return { pack, blobs };
+    }),
+  };
 }

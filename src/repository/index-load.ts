@@ -7,7 +7,7 @@
 import { errorMessage, isRepoError } from '../core/errors.js';
 import { AAD_INDEX } from './aad.js';
 import type { FileType } from '../backend/backend.js';
-import { decodeIndex } from './index-file.js';
+import { decodeIndexRecords } from './index-file.js';
 import type { MasterIndex } from './master-index.js';
 
 export const REPAIR_INDEX_HINT = 'run "repo repair index" to rebuild the index from the packs';
@@ -33,7 +33,7 @@ export async function loadIndexFiles(repo: IndexLoader, strict: boolean): Promis
   for (const name of names) {
     let idx;
     try {
-      idx = decodeIndex(await repo.loadUnpacked('index', name, AAD_INDEX), name);
+      idx = decodeIndexRecords(await repo.loadUnpacked('index', name, AAD_INDEX), name);
     } catch (err) {
       // Only a file proven damaged is skipped; an I/O error says nothing about its content.
       if (strict || !(isRepoError(err, 'INTEGRITY') || isRepoError(err, 'FORMAT'))) throw err;
@@ -43,7 +43,7 @@ export async function loadIndexFiles(repo: IndexLoader, strict: boolean): Promis
       );
       continue;
     }
-    for (const p of idx.packs) for (const b of p.blobs) repo.index.add(p.pack, b);
+    for (const p of idx.packs) repo.index.addRecords(p.pack, p.records);
     for (const old of idx.supersedes) if (present.has(old)) superseded.add(old);
   }
   repo.supersededIndexFiles.splice(0, Infinity, ...[...superseded].sort());

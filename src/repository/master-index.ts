@@ -3,7 +3,7 @@
 // hash slots at load ≤ 0.5) ≈ 57 bytes, with no per-blob JS objects. It never does I/O.
 
 import type { BlobEntry, BlobType, IndexedBlob } from './blob.js';
-import { Compression } from './blob.js';
+import { Compression, ENTRY_SIZE } from './blob.js';
 
 const INITIAL_CAPACITY = 1024;
 
@@ -37,23 +37,56 @@ export class MasterIndex {
 
   /** Adds a location; the same (type, id) in the same pack is ignored, in another pack it is kept as a duplicate. */
   add(pack: string, e: BlobEntry): void {
+    if (this.count === this.capacity) this.grow(this.capacity * 2);
+    const flags = (e.type === 'tree' ? 1 : 0) | (e.compression === Compression.Zstd ? 2 : 0);
+    this.insert(this.packNumber(pack), flags, e.offset, e.storedLength, e.rawLength, e.id, 0);
+  }
+
+  /**
+   * Adds every entry of `records` (48-byte records as index files store them, already checked: index-file.ts
+   * decodeIndexRecords) as add() would, without an object per entry.
+   */
+  addRecords(pack: string, records: Buffer): void {
+    const n = records.length / ENTRY_SIZE;
+    let capacity = this.capacity;
+    while (capacity < this.count + n) capacity *= 2;
+    if (capacity !== this.capacity) this.grow(capacity); // once, not once per doubling
     const p = this.packNumber(pack);
-    const tree = e.type === 'tree';
+    for (let at = 0; at < records.length; at += ENTRY_SIZE) {
+      // writeEntry's layout (blob.ts): type, compression, 2 reserved, offset, stored, raw, id.
+      const flags = (records[at] === 1 ? 1 : 0) | (records[at + 1] === Compression.Zstd ? 2 : 0);
+      const offset = records.readUInt32LE(at + 4);
+      const stored = records.readUInt32LE(at + 8);
+      const raw = records.readUInt32LE(at + 12);
+      this.insert(p, flags, offset, stored, raw, records, at + 16);
+    }
+  }
+
+  /** The entry unless the same (type, id) is known in pack `p` already; the id is id[idAt, idAt + 32). Needs room for one. */
+  private insert(
+    p: number,
+    flags: number,
+    offset: number,
+    stored: number,
+    raw: number,
+    id: Uint8Array,
+    idAt: number,
+  ): void {
+    const tree = (flags & 1) === 1;
     if (tree) this.treePackNumbers.add(p);
-    for (let s = this.firstSlot(e.id); ; s = (s + 1) & this.slotMask) {
+    for (let s = this.firstSlot(id, idAt); ; s = (s + 1) & this.slotMask) {
       const v = this.slots[s];
       if (v === 0) break;
       const i = v - 1;
-      if (this.packIdx[i] === p && this.matches(i, e.id, tree)) return;
+      if (this.packIdx[i] === p && this.matches(i, id, tree, idAt)) return;
     }
-    if (this.count === this.capacity) this.grow(this.capacity * 2);
     const i = this.count++;
-    e.id.copy(this.ids, i * 32, 0, 32);
+    this.ids.set(id.subarray(idAt, idAt + 32), i * 32);
     this.packIdx[i] = p;
-    this.offsets[i] = e.offset;
-    this.stored[i] = e.storedLength;
-    this.raw[i] = e.rawLength;
-    this.flags[i] = (tree ? 1 : 0) | (e.compression === Compression.Zstd ? 2 : 0);
+    this.offsets[i] = offset;
+    this.stored[i] = stored;
+    this.raw[i] = raw;
+    this.flags[i] = flags;
     this.insertSlot(i);
   }
 
@@ -119,16 +152,17 @@ export class MasterIndex {
     }
   }
 
-  private matches(i: number, id: Uint8Array, tree: boolean): boolean {
+  /** Whether entry i is of the type `tree` says and its id is id[at, at + 32). */
+  private matches(i: number, id: Uint8Array, tree: boolean, at = 0): boolean {
     if (((this.flags[i] & 1) === 1) !== tree) return false;
     const base = i * 32;
-    for (let k = 0; k < 32; k++) if (this.ids[base + k] !== id[k]) return false;
+    for (let k = 0; k < 32; k++) if (this.ids[base + k] !== id[at + k]) return false;
     return true;
   }
 
   // Blob ids are uniformly random hash outputs, so their first four bytes are a good slot hash.
-  private firstSlot(id: Uint8Array): number {
-    return ((id[0] | (id[1] << 8) | (id[2] << 16) | (id[3] << 24)) >>> 0) & this.slotMask;
+  private firstSlot(id: Uint8Array, at = 0): number {
+    return ((id[at] | (id[at + 1] << 8) | (id[at + 2] << 16) | (id[at + 3] << 24)) >>> 0) & this.slotMask;
   }
 
   private insertSlot(i: number): void {

@@ -4,9 +4,9 @@ import { isRepoError } from '../../src/core/errors.js';
 import { CHEAP_TEST_SCRYPT } from '../../src/crypto/kdf.js';
 import { MasterIndex } from '../../src/repository/master-index.js';
 import { Repository } from '../../src/repository/repository.js';
-import { decodeIndex, encodeIndex } from '../../src/repository/index-file.js';
+import { decodeIndex, decodeIndexRecords, encodeIndex } from '../../src/repository/index-file.js';
 import { assemblePack, headerLengthFromTrailer, parsePackHeader } from '../../src/repository/pack.js';
-import { Compression, type BlobEntry } from '../../src/repository/blob.js';
+import { Compression, ENTRY_SIZE, readEntry, type BlobEntry } from '../../src/repository/blob.js';
 import { MasterKey } from '../../src/repository/master-key.js';
 import { SEAL_OVERHEAD } from '../../src/crypto/xaes.js';
 import { padme } from '../../src/repository/blob-padding.js';
@@ -87,6 +87,73 @@ describe('index files', () => {
     const buf = encodeIndex({ supersedes: [], packs: [{ pack: 'cd'.repeat(32), blobs: [] }] });
     expect(() => decodeIndex(buf.subarray(0, buf.length - 1), 'x')).toThrow(/truncated/);
     expect(() => decodeIndex(Buffer.concat([buf, Buffer.alloc(1)]), 'x')).toThrow(/trailing/);
+  });
+});
+
+describe('index records', () => {
+  // Loading goes through decodeIndexRecords and MasterIndex.addRecords (no object per blob); they must
+  // accept, reject and index exactly what decodeIndex and MasterIndex.add do.
+  const entry = (rand: () => number, ids: Buffer[]): BlobEntry => ({
+    type: rand() < 0.2 ? 'tree' : 'data',
+    // Some ids repeat: the same blob twice in a pack (ignored) and in several packs (kept as duplicates).
+    id: ids.length > 0 && rand() < 0.1 ? ids[Math.floor(rand() * ids.length)] : randomBuffer(rand, 32),
+    compression: rand() < 0.5 ? Compression.Zstd : Compression.None,
+    offset: Math.floor(rand() * 2 ** 32),
+    storedLength: Math.floor(rand() * 2 ** 32),
+    rawLength: Math.floor(rand() * 2 ** 32),
+  });
+
+  it('index the same locations as add() over random files with repeated ids', () => {
+    for (const seed of [1, 2, 3]) {
+      const rand = prng(seed);
+      const ids: Buffer[] = [];
+      const packs = Array.from({ length: 1 + Math.floor(rand() * 6) }, (_, p) => ({
+        pack: (p + 10).toString(16).repeat(64),
+        blobs: Array.from({ length: Math.floor(rand() * 3000) }, () => {
+          const e = entry(rand, ids);
+          ids.push(e.id);
+          return e;
+        }),
+      }));
+      const file = encodeIndex({ supersedes: [], packs });
+      const byObjects = new MasterIndex();
+      for (const p of decodeIndex(file, 'x').packs) for (const b of p.blobs) byObjects.add(p.pack, b);
+      const byRecords = new MasterIndex();
+      for (const p of decodeIndexRecords(file, 'x').packs) byRecords.addRecords(p.pack, p.records);
+      expect(byRecords.size).toBe(byObjects.size);
+      expect([...byRecords.entries()]).toEqual([...byObjects.entries()]);
+      for (const id of ids.slice(0, 500))
+        for (const type of ['data', 'tree'] as const)
+          expect(byRecords.lookupAll(type, id)).toEqual(byObjects.lookupAll(type, id));
+    }
+  });
+
+  it('reject every damaged entry that readEntry rejects, with the same message', () => {
+    const rand = prng(9);
+    const file = encodeIndex({
+      supersedes: [],
+      packs: [{ pack: 'cd'.repeat(32), blobs: [entry(rand, []), entry(rand, [])] }],
+    });
+    const second = 8 + 4 + 36 + ENTRY_SIZE; // the second entry of the one pack
+    for (const [at, value] of [
+      [second, 2], // blob type
+      [second + 1, 7], // compression
+      [second + 2, 1], // reserved
+      [second + 3, 1], // reserved
+    ]) {
+      const bad = Buffer.from(file);
+      bad[at] = value;
+      const expected = (() => {
+        try {
+          readEntry(bad, second, {});
+        } catch (err) {
+          return (err as Error).message;
+        }
+        throw new Error('readEntry accepted a damaged entry');
+      })();
+      expect(() => decodeIndexRecords(bad, 'x')).toThrow(expected);
+      expect(() => decodeIndex(bad, 'x')).toThrow(expected);
+    }
   });
 });
 
