@@ -44,6 +44,7 @@ export async function backupPaths(
   paths: string[],
   opts: BackupOptions = {},
 ): Promise<BackupResult> {
+  opts.prefetch?.stop(); // from here on the walk lists directories itself (taking what was listed ahead)
   if (paths.length === 0) throw new RepoError('INVALID_ARGUMENT', 'no paths to back up');
   const cwd = process.cwd();
   const abs = [...new Set(paths.map((p) => path.resolve(p)))];

@@ -3,8 +3,8 @@
 // without loading, decrypting, parsing and comparing the parent's tree. It is a cache: losing it costs
 // time, never data. It never lives in the repository, and a file that fails its MAC is ignored, not trusted.
 
+import type { SourceStat } from './metadata.js';
 import fs from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../core/atomic-file.js';
 
@@ -109,7 +109,7 @@ export class DirCache {
 /** An entry as the walk saw it: its name and what lstat said. */
 export interface StatEntry {
   child: Buffer;
-  st: BigIntStats;
+  st: SourceStat;
 }
 
 /** lstat fields per entry in a fingerprint. */

@@ -1,8 +1,8 @@
 // Reads one file through the chunker into data blobs, warning (not failing) when it cannot be read or changes meanwhile.
 // Never follows a symlink that replaced the file after it was listed.
 
+import type { SourceStat } from './metadata.js';
 import fs from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import { RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
@@ -12,7 +12,7 @@ export interface FileContent {
   size: number;
 }
 
-export async function readFile(state: WalkState, abs: Buffer, before: BigIntStats): Promise<FileContent | undefined> {
+export async function readFile(state: WalkState, abs: Buffer, before: SourceStat): Promise<FileContent | undefined> {
   let fh: fs.promises.FileHandle;
   try {
     fh = await openForBackup(abs);
@@ -51,7 +51,7 @@ export const SMALL_FILE = 512 * 1024;
 export async function readSmallFile(
   state: WalkState,
   abs: Buffer,
-  before: BigIntStats,
+  before: SourceStat,
 ): Promise<FileContent | undefined> {
   checkAbort(state.opts.signal);
   const r = await state.repo.saveSmallFile(abs, SMALL_FILE);

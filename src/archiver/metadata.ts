@@ -6,7 +6,33 @@ import type { BigIntStats } from 'node:fs';
 import type { NodeType, TreeNode } from '../tree/node.js';
 import { nsToRfc3339 } from '../tree/time.js';
 
-export function nodeTypeOf(st: BigIntStats | fs.Stats): NodeType | undefined {
+/**
+ * The parts of an lstat result (with bigint: true) that a backup reads. A walk's own lstat gives a
+ * BigIntStats; a listing made ahead (stat-prefetch.ts) gives a packed copy of the same fields.
+ */
+export type SourceStat = Pick<
+  BigIntStats,
+  | 'dev'
+  | 'ino'
+  | 'mode'
+  | 'nlink'
+  | 'uid'
+  | 'gid'
+  | 'rdev'
+  | 'size'
+  | 'atimeNs'
+  | 'mtimeNs'
+  | 'ctimeNs'
+  | 'isFile'
+  | 'isDirectory'
+  | 'isSymbolicLink'
+  | 'isFIFO'
+  | 'isSocket'
+  | 'isCharacterDevice'
+  | 'isBlockDevice'
+>;
+
+export function nodeTypeOf(st: SourceStat | fs.Stats): NodeType | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -46,7 +72,7 @@ function readIdFile(path: string): Map<number, string> {
   return m;
 }
 
-export function nodeFromStat(name: Buffer, st: BigIntStats, type: NodeType, owners: OwnerNames): TreeNode {
+export function nodeFromStat(name: Buffer, st: SourceStat, type: NodeType, owners: OwnerNames): TreeNode {
   const uid = Number(st.uid);
   const gid = Number(st.gid);
   const n: TreeNode = {

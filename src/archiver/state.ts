@@ -1,6 +1,7 @@
 // Shared state of one backup run and the small helpers every part of the walk uses.
 // Holds no file system logic of its own.
 
+import type { StatPrefetch } from './stat-prefetch.js';
 import type { Chunker } from '../chunker/chunker.js';
 import type { Semaphore } from '../core/concurrency.js';
 import { RepoError } from '../core/errors.js';
@@ -63,6 +64,11 @@ export interface BackupOptions {
    * with force, ignoreCtime or ignoreInode, whose comparisons it cannot reproduce.
    */
   dirCacheDir?: string;
+  /**
+   * Directories listed and stat'ed ahead, while the repository was opened (stat-prefetch.ts): the walk
+   * takes each fresh listing instead of making the same system calls. Stopped when the walk starts.
+   */
+  prefetch?: StatPrefetch;
   signal?: AbortSignal;
   /** Fields added to the snapshot's summary once every byte is stored (e.g. a base backup's stop LSN). */
   summaryExtra?: () => Promise<Record<string, string>>;

@@ -18,6 +18,7 @@ import {
   parseExcludeFile,
   parseTagFileSpec,
   readFilesFrom,
+  StatPrefetch,
   type ArchiverRepo,
   type BackupOptions,
   type BackupResult,
@@ -241,10 +242,15 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     onItem: out.verbose ? (i) => live.item(i) : undefined,
   };
   live.start();
+  // The key derivation in opening the repository leaves this thread idle for about half a second: the
+  // directories to back up are listed and stat'ed meanwhile, and the walk takes what is still fresh.
+  if (!stdinMode && !commandMode)
+    opts.prefetch = StatPrefetch.start(args, { excludes, excludeIfPresent, oneFileSystem: opts.oneFileSystem });
 
   const started = Date.now();
   let streamedBytes = 0;
-  const result = await withRepository(env, { compression: flags.compression, dryRun: opts.dryRun }, async (repo) => {
+  const openOpts = { compression: flags.compression, dryRun: opts.dryRun, onOpened: () => opts.prefetch?.stop() };
+  const result = await withRepository(env, openOpts, async (repo) => {
     const target: ArchiverRepo = repo;
     try {
       if (!stdinMode && !commandMode) {
@@ -276,7 +282,10 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
     } finally {
       live.stop();
     }
-  }).finally(() => live.stop());
+  }).finally(() => {
+    live.stop();
+    opts.prefetch?.stop(); // opening the repository failed before the walk began
+  });
   report(
     env,
     result,

@@ -225,6 +225,8 @@ export function remoteOptions(g: GlobalOptions): BackendOpenOptions {
 export interface CommandOpenOptions extends OpenOptions {
   /** Bypass the local cache (check must read the repository itself, not a copy). */
   noCache?: boolean;
+  /** Told once the repository is open (its key derived), before the lock is taken. */
+  onOpened?: () => void;
 }
 
 export type LockMode = 'shared' | 'exclusive' | 'none';
@@ -244,6 +246,7 @@ export async function withRepository<T>(
   // packs that a prune deletes meanwhile: a backup would then reuse blobs that are gone, and a prune would
   // plan without the packs of a backup that finished meanwhile.
   const repo = await env.openRepository({ ...opts, skipIndex: true });
+  opts.onOpened?.();
   let lock: Lock | undefined;
   try {
     if (lockMode !== 'none' && env.globals.lock !== false) {
