@@ -182,10 +182,15 @@ export class StatPrefetch {
     return p;
   }
 
-  /** No more listing from now on; what is listed stays available to take(). */
+  /**
+   * No more listing from now on; what is listed stays available to take() while fresh, and is dropped
+   * once all of it has grown too old (a first backup reaches most directories long after).
+   */
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     this.#stack.length = 0;
+    setTimeout(() => this.#listings.clear(), this.maxAgeMs + 100).unref();
   }
 
   /** Whether listing has ended: everything is listed, or stop() was called, or the bound was reached. */
