@@ -26,7 +26,7 @@ import { commandStream, describeExit, runShell } from './exec.js';
 import { Monitor } from './monitor.js';
 import { JobLog, type RunOptions } from './profile-job.js';
 import { applyRetention, checkDue, copyTo, runCheck } from './profile-steps.js';
-import { openProfileRepository, profileHost, withLock } from './repos.js';
+import { dirCacheDirOf, openProfileRepository, profileHost, withLock } from './repos.js';
 import { withProfileEnvironment } from './profile-env.js';
 
 export type { RunOptions } from './profile-job.js';
@@ -190,6 +190,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
                 ...base,
                 excludes,
                 parent,
+                dirCacheDir: dirCacheDirOf(profile, opts, r.config.id),
                 onWarning: (w) => log.add(`warning: ${w.path}: ${w.message}`),
               });
             } catch (err) {

@@ -105,6 +105,38 @@ describe('repo run', () => {
     expect(snaps.map((s: { paths: string[] }) => s.paths.length)).toEqual([1]); // the files; no half dump
   });
 
+  it("keeps repo backup's directory cache, so an unchanged tree's directories are not read from the parent", async () => {
+    const { dir, cli } = await setup(
+      () => `  home:
+    repository: ./repo
+    password-file: ./pass
+    sources: [./src]
+`,
+    );
+    const snapshotIds = async () =>
+      (
+        JSON.parse((await cli('--json', '-r', 'repo', '--password-file', 'pass', 'snapshots')).out) as {
+          id: string;
+        }[]
+      ).map((s) => s.id);
+    expect((await cli('run', 'home')).code).toBe(0);
+    const [first] = await snapshotIds();
+    const repoId = (
+      JSON.parse((await cli('--json', '-r', 'repo', '--password-file', 'pass', 'cat', 'config')).out) as { id: string }
+    ).id;
+    const records = path.join(dir, 'cache', repoId, 'dirs');
+    expect(fs.readdirSync(records)).toEqual([first]);
+    // The next run starts from that record, and leaves its own in its place.
+    expect((await cli('run', 'home')).code).toBe(0);
+    const second = (await snapshotIds()).find((id) => id !== first)!;
+    expect(fs.readdirSync(records)).toEqual([second]);
+    // A profile without a cache keeps none.
+    fs.rmSync(records, { recursive: true });
+    fs.appendFileSync(path.join(dir, 'repo.yaml'), '    no-cache: true\n');
+    expect((await cli('run', 'home')).code).toBe(0);
+    expect(fs.existsSync(records)).toBe(false);
+  });
+
   it('backs up, applies retention, copies offsite, checks when due, pings success; status is truthful', async () => {
     server.pings.length = 0;
     const { dir, cli } = await setup(
