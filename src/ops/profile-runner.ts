@@ -9,6 +9,7 @@ import {
   backupStream,
   findParent,
   parseExcludeFile,
+  StatPrefetch,
   type BackupOptions,
   type BackupResult,
   type ExcludeRule,
@@ -61,6 +62,26 @@ export interface JobResult {
 const EXIT: Record<JobStatus, number> = { success: 0, partial: 3, failure: 1, interrupted: 130 };
 
 class StepFailure extends Error {}
+
+/** The profile's exclude patterns, its exclude files' lines after its own. */
+async function profileExcludes(profile: ProfileConfig): Promise<ExcludeRule[]> {
+  const excludes: ExcludeRule[] = profile.exclude.map((pattern) => ({ pattern, ignoreCase: false }));
+  for (const f of profile.excludeFile) {
+    for (const pattern of parseExcludeFile(await readFile(f, 'utf8'))) excludes.push({ pattern, ignoreCase: false });
+  }
+  return excludes;
+}
+
+/** Starts listing the sources ahead of the backup, with its exclusions; none if they cannot be read yet (the backup step reports why). */
+async function prefetchSources(profile: ProfileConfig): Promise<StatPrefetch | undefined> {
+  if (profile.sources.length === 0) return undefined;
+  try {
+    const excludes = await profileExcludes(profile);
+    return StatPrefetch.start(profile.sources, { excludes, oneFileSystem: profile.oneFileSystem });
+  } catch {
+    return undefined;
+  }
+}
 
 /** Runs one job of `profile`. Never throws for a failing step: the result says what happened. */
 export async function runProfile(profile: ProfileConfig, opts: RunOptions = {}): Promise<JobResult> {
@@ -150,14 +171,18 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
   log.add(`job started (repository ${profile.repository})`);
   await monitor.notify('start');
   let repo: Repository | undefined;
+  let prefetch: StatPrefetch | undefined;
   try {
     await runHooks('before', profile.hooks.before, hookEnv(), true);
+    // After the hooks (they may mount the sources): listed while the key is derived (archiver/stat-prefetch.ts).
+    prefetch = await prefetchSources(profile);
     repo = await step('open repository', () =>
       openProfileRepository(profile, opts, {
         compression: profile.compression,
         onWarning: (m) => log.add(`warning: ${m}`),
       }),
     );
+    prefetch?.stop(); // the key is derived: the walk lists the rest itself
     const r = repo!;
 
     // 1. Backup: files, then each database as its own snapshot. A failing dump fails the job but the others still run.
@@ -172,11 +197,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
         await step(
           'backup',
           async () => {
-            const excludes: ExcludeRule[] = profile.exclude.map((pattern) => ({ pattern, ignoreCase: false }));
-            for (const f of profile.excludeFile) {
-              for (const pattern of parseExcludeFile(await readFile(f, 'utf8')))
-                excludes.push({ pattern, ignoreCase: false });
-            }
+            const excludes = await profileExcludes(profile);
             const parent = await findParent(r, {
               hostname: profileHost(profile),
               paths: profile.sources,
@@ -191,6 +212,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
                 excludes,
                 parent,
                 dirCacheDir: dirCacheDirOf(profile, opts, r.config.id),
+                prefetch,
                 onWarning: (w) => log.add(`warning: ${w.path}: ${w.message}`),
               });
             } catch (err) {
@@ -342,6 +364,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
       if (!isRepoError(err, 'INTERRUPTED')) log.add(`FAILED: ${errorMessage(err)}`);
     }
   }
+  prefetch?.stop(); // when the job failed before its backup began
 
   const status: JobStatus = interrupted()
     ? 'interrupted'
