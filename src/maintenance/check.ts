@@ -221,14 +221,11 @@ function checkPackPresence(ctx: CheckContext): void {
       });
     }
   }
-  for (const e of ctx.index.entries()) {
-    const all = ctx.index.lookupAll(e.type, e.id);
-    if (all.length > 1 && all[0].pack === e.pack) {
-      ctx.notes.push({
-        kind: 'duplicate-blob',
-        message: `${e.type} blob ${idToHex(e.id)} is stored in ${all.length} packs`,
-      });
-    }
+  for (const d of ctx.index.duplicates()) {
+    ctx.notes.push({
+      kind: 'duplicate-blob',
+      message: `${d.type} blob ${idToHex(d.id)} is stored in ${d.count} packs`,
+    });
   }
 }
 

@@ -111,6 +111,27 @@ export class MasterIndex {
     }
   }
 
+  /**
+   * Each blob that more than one pack holds, once, with how many do: yielded at the location lookupAll
+   * would list first, in insertion order. Scans the table without an object per entry.
+   */
+  *duplicates(): IterableIterator<{ type: BlobType; id: Buffer; count: number }> {
+    for (let i = 0; i < this.count; i++) {
+      const tree = (this.flags[i] & 1) === 1;
+      const at = i * 32;
+      let count = 0;
+      let first = -1;
+      for (let s = this.firstSlot(this.ids, at); ; s = (s + 1) & this.slotMask) {
+        const v = this.slots[s];
+        if (v === 0) break;
+        if (!this.matches(v - 1, this.ids, tree, at)) continue;
+        if (count++ === 0) first = v - 1;
+      }
+      if (count > 1 && first === i)
+        yield { type: tree ? 'tree' : 'data', id: Buffer.from(this.ids.subarray(at, at + 32)), count };
+    }
+  }
+
   /** Every entry, in insertion order. */
   *entries(): IterableIterator<IndexedBlob> {
     for (let i = 0; i < this.count; i++) yield this.entryAt(i);

@@ -128,6 +128,27 @@ describe('index records', () => {
     }
   });
 
+  it('duplicates() names each blob held by several packs once, where lookupAll lists it first', () => {
+    for (const seed of [4, 5]) {
+      const rand = prng(seed);
+      const ids: Buffer[] = [];
+      const idx = new MasterIndex();
+      for (let p = 0; p < 5; p++)
+        for (let k = 0; k < 2000; k++) {
+          const e = entry(rand, ids);
+          ids.push(e.id);
+          idx.add((p + 10).toString(16).repeat(64), e);
+        }
+      const expected: string[] = [];
+      for (const e of idx.entries()) {
+        const all = idx.lookupAll(e.type, e.id);
+        if (all.length > 1 && all[0].pack === e.pack) expected.push(`${e.type} ${e.id.toString('hex')} ${all.length}`);
+      }
+      expect(expected.length).toBeGreaterThan(10);
+      expect([...idx.duplicates()].map((d) => `${d.type} ${d.id.toString('hex')} ${d.count}`)).toEqual(expected);
+    }
+  });
+
   it('reject every damaged entry that readEntry rejects, with the same message', () => {
     const rand = prng(9);
     const file = encodeIndex({
