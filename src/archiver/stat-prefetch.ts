@@ -17,8 +17,19 @@ import type { SourceStat } from './metadata.js';
 
 /** A listing older than this when the walk asks for it is dropped; the walk lists the directory itself. */
 export const MAX_AGE_MS = 2000;
-/** Entries stat'ed at most (about 16 MiB of names and stats), whatever the time the key derivation takes. */
-const MAX_ENTRIES = 65_536;
+/**
+ * Entries stat'ed at most (about 16 MiB of names and stats), whatever the time the key derivation takes. A
+ * directory that would cross it is not listed ahead at all (one of a million files would otherwise hold the
+ * thread for seconds and its listing 100 MiB); listing ends there.
+ */
+export const MAX_ENTRIES = 65_536;
+
+export interface PrefetchLimits {
+  /** A listing older than this is not used (default MAX_AGE_MS). */
+  maxAgeMs?: number;
+  /** Entries listed at most (default MAX_ENTRIES). */
+  maxEntries?: number;
+}
 /** Entries between two turns of the event loop, so the key's completion is seen within a millisecond or two. */
 const SLICE = 256;
 const SLASH = Buffer.from('/');
@@ -157,6 +168,7 @@ export class StatPrefetch {
   private constructor(
     opts: ExcludeOptions & { oneFileSystem?: boolean },
     private readonly maxAgeMs: number,
+    private readonly maxEntries: number,
   ) {
     // Warnings (an unreadable tag file) are the walk's to give, once.
     this.#excluded = compileExcluder(opts, () => undefined);
@@ -167,9 +179,9 @@ export class StatPrefetch {
   static start(
     paths: string[],
     opts: ExcludeOptions & { oneFileSystem?: boolean },
-    maxAgeMs = MAX_AGE_MS,
+    limits: PrefetchLimits = {},
   ): StatPrefetch {
-    const p = new StatPrefetch(opts, maxAgeMs);
+    const p = new StatPrefetch(opts, limits.maxAgeMs ?? MAX_AGE_MS, limits.maxEntries ?? MAX_ENTRIES);
     for (const target of [...new Set(paths.map((t) => path.resolve(t)))].reverse()) {
       try {
         const st = fs.lstatSync(target, { bigint: true });
@@ -214,18 +226,17 @@ export class StatPrefetch {
 
   #schedule(): void {
     // Not unref'd: with only unref'd immediates pending, the event loop sleeps in its poll until some I/O
-    // arrives, and the listing would advance a slice per wake-up. It ends by itself (MAX_ENTRIES).
+    // arrives, and the listing would advance a slice per wake-up. It ends by itself (maxEntries).
     if (this.#stack.length > 0 && !this.#stopped) setImmediate(() => this.#slice());
   }
 
   #slice(): void {
     let budget = SLICE;
-    while (budget > 0 && !this.#stopped && this.#entries < MAX_ENTRIES) {
+    while (budget > 0 && !this.#stopped) {
       const next = this.#stack.pop();
       if (next === undefined) break;
       budget -= this.#list(next) + 1;
     }
-    if (this.#entries >= MAX_ENTRIES) this.stop();
     this.#schedule();
   }
 
@@ -236,6 +247,10 @@ export class StatPrefetch {
       names = fs.readdirSync(abs, { encoding: 'latin1' }); // one character per byte: the names' exact bytes
     } catch {
       return 0; // the walk tries again and warns
+    }
+    if (this.#entries + names.length > this.maxEntries) {
+      this.stop(); // this directory and the rest are the walk's to list
+      return 0;
     }
     const at = Date.now();
     const ends = new Uint32Array(names.length);

@@ -78,6 +78,17 @@ describe('directories listed ahead of the walk', () => {
       expect(link[f]).toBe(real[f]);
   });
 
+  it('lists ahead no directory that would take it past its bound; the walk lists those itself', async () => {
+    const { src, excludes, first, again } = await setup();
+    const names = fs.readdirSync(src).length;
+    const bounded = StatPrefetch.start(['src'], { excludes }, { maxEntries: names - 1 });
+    await listed(bounded);
+    expect(bounded.take(Buffer.from(src))).toBeUndefined(); // the top directory alone is past the bound
+    const r = await again({ prefetch: bounded });
+    expect(r.snapshot.tree).toBe(first.snapshot.tree);
+    expect(bounded.counts).toEqual({ taken: 0, stale: 0 });
+  });
+
   it('a listing used while fresh is the state it saw; one grown old is listed again', async () => {
     const { src, excludes, again } = await setup();
     const fresh = StatPrefetch.start(['src'], { excludes });
@@ -86,7 +97,7 @@ describe('directories listed ahead of the walk', () => {
     const withFresh = await again({ prefetch: fresh });
     expect(withFresh.snapshot.summary!.files_new).toBe(0); // as if written just after the walk passed
 
-    const old = StatPrefetch.start(['src'], { excludes }, 0);
+    const old = StatPrefetch.start(['src'], { excludes }, { maxAgeMs: 0 });
     await listed(old);
     fs.writeFileSync(path.join(src, 'later.txt'), 'written after the listing\n');
     await new Promise((r) => setTimeout(r, 5));
