@@ -3,10 +3,10 @@
 // without loading, decrypting, parsing and comparing the parent's tree. It is a cache: losing it costs
 // time, never data. It never lives in the repository, and a file that fails its MAC is ignored, not trusted.
 
-import type { SourceStat } from './metadata.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../core/atomic-file.js';
+import type { SourceStat } from './metadata.js';
 
 /** One directory as recorded: fingerprints of its non-directory and directory entries, and its tree id. */
 export interface DirRecord {

@@ -1,11 +1,11 @@
 // Reads one file through the chunker into data blobs, warning (not failing) when it cannot be read or changes meanwhile.
 // Never follows a symlink that replaced the file after it was listed.
 
-import type { SourceStat } from './metadata.js';
 import fs from 'node:fs';
 import { RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
+import type { SourceStat } from './metadata.js';
 
 export interface FileContent {
   content: string[];

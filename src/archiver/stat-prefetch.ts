@@ -33,6 +33,15 @@ export interface PrefetchLimits {
 /** Entries between two turns of the event loop, so the key's completion is seen within a millisecond or two. */
 const SLICE = 256;
 const SLASH = Buffer.from('/');
+const NONE = Buffer.alloc(0);
+
+/**
+ * The path of entry `name` in directory `abs`, as the walk builds it. Listings are keyed by these bytes, so
+ * the walk and the listing ahead must build them alike: both call this.
+ */
+export function childPath(abs: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([abs, abs[abs.length - 1] === 0x2f ? NONE : SLASH, name]);
+}
 
 /** One directory as readdir and lstat saw it: stat(i) is names[i]'s (undefined: excluded or failed). */
 export interface Listing {
@@ -261,9 +270,8 @@ export class StatPrefetch {
     const values = new BigInt64Array(names.length * FIELDS);
     const stated = new Uint8Array(names.length);
     const subdirs: Pending[] = [];
-    const sep = abs[abs.length - 1] === 0x2f ? Buffer.alloc(0) : SLASH;
     for (let i = 0; i < names.length; i++) {
-      const childAbs = Buffer.concat([abs, sep, bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i])]);
+      const childAbs = childPath(abs, bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]));
       if (this.#excluded(childAbs.toString('utf8'))) continue;
       try {
         const st = fs.lstatSync(childAbs, { bigint: true });

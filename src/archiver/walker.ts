@@ -11,8 +11,8 @@ import { fingerprint, type StatEntry } from './dir-cache.js';
 import { fileUnchanged, parentChildren, sameNodes } from './parent.js';
 import { checkAbort, describeFsError, warn, type WalkState } from './state.js';
 import { tooLarge } from './exclude-fs.js';
+import { childPath } from './stat-prefetch.js';
 
-const SLASH = Buffer.from('/');
 const LARGE_FILE = 8n * 1024n * 1024n;
 const DIR_CONCURRENCY = 2;
 
@@ -84,7 +84,7 @@ async function backupDir(
   const present: Entry[] = [];
   for (let i = 0; i < names.length; i++) {
     const child = names[i];
-    const childAbs = Buffer.concat([abs, abs[abs.length - 1] === 0x2f ? Buffer.alloc(0) : SLASH, child]);
+    const childAbs = childPath(abs, child);
     if (state.excluded(childAbs.toString('utf8'))) continue;
     try {
       const st = listed?.stat(i) ?? fs.lstatSync(childAbs, { bigint: true });
