@@ -179,6 +179,8 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
     repo = await step('open repository', () =>
       openProfileRepository(profile, opts, {
         compression: profile.compression,
+        // one thread for the key while this one lists (as repo backup does)
+        kdfThreads: prefetch ? 1 : undefined,
         onWarning: (m) => log.add(`warning: ${m}`),
       }),
     );

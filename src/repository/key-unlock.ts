@@ -27,7 +27,11 @@ export function keyRepairHint(name: string): string {
 }
 
 /** Opens the first key file `password` fits; intact files are tried before damaged ones. */
-export async function unlockWithPassword(backend: Backend, password: string): Promise<UnlockedKey> {
+export async function unlockWithPassword(
+  backend: Backend,
+  password: string,
+  kdfThreads?: number,
+): Promise<UnlockedKey> {
   const names: string[] = [];
   for await (const f of backend.list('keys')) names.push(f.name);
   if (names.length === 0)
@@ -51,7 +55,7 @@ export async function unlockWithPassword(backend: Backend, password: string): Pr
         });
         continue;
       }
-      const key = await openKeyFile(parseKeyFile(bytes, name), password);
+      const key = await openKeyFile(parseKeyFile(bytes, name), password, kdfThreads);
       if (key) return { key, keyName: name };
     } catch (err) {
       damaged.push({ name, err }); // a key file that cannot be read must not hide a good one

@@ -41,9 +41,9 @@ export function parseKeyFile(bytes: Buffer, name: string): KeyFile {
   return k;
 }
 
-/** The master key if the password opens this key file, otherwise undefined. */
-export function openKeyFile(k: KeyFile, password: string): Promise<MasterKey | undefined> {
-  return openSealedKey(k, password, AAD_KEY, 'key file');
+/** The master key if the password opens this key file, otherwise undefined; `kdfThreads` as openSealedKey's. */
+export function openKeyFile(k: KeyFile, password: string, kdfThreads?: number): Promise<MasterKey | undefined> {
+  return openSealedKey(k, password, AAD_KEY, 'key file', kdfThreads);
 }
 
 function safeUsername(): string {

@@ -33,6 +33,11 @@ export interface OpenOptions {
   workers?: number;
   /** Compute, compress and seal new blobs as usual, but store nothing (backup --dry-run). */
   dryRun?: boolean;
+  /**
+   * Threads that derive the key from the password (its scrypt lanes): default up to two; 1 when the calling
+   * thread has its own work meanwhile (backup lists its sources then), so that the two do not share one core.
+   */
+  kdfThreads?: number;
   /** Skip loading the index (check and repair read index files themselves, one by one, to report damage). */
   skipIndex?: boolean;
   /**

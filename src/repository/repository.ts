@@ -145,7 +145,7 @@ export class Repository {
 
   /** Opens with the first key file the password fits; WRONG_PASSWORD if none does. */
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
-    const { key, keyName, damage } = await Repository.unlock(backend, password);
+    const { key, keyName, damage } = await Repository.unlock(backend, password, opts.kdfThreads);
     const sealed = await backend.load({ type: 'config', name: 'config' });
     let plain: Buffer;
     try {
@@ -195,8 +195,8 @@ export class Repository {
     return repo;
   }
 
-  static async unlock(backend: Backend, password: string): Promise<UnlockedKey> {
-    return unlockWithPassword(backend, password);
+  static async unlock(backend: Backend, password: string, kdfThreads?: number): Promise<UnlockedKey> {
+    return unlockWithPassword(backend, password, kdfThreads);
   }
 
   /**

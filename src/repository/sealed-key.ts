@@ -54,14 +54,19 @@ export function checkSealedKey(f: SealedKey, what: string, ctx: Record<string, s
   }
 }
 
-/** The master key when `passphrase` opens `f` (named `what`) with `aad`; undefined when it does not (a wrong passphrase). */
+/**
+ * The master key when `passphrase` opens `f` (named `what`) with `aad`; undefined when it does not (a wrong
+ * passphrase). `kdfThreads`: threads for the key derivation (deriveKey's default when undefined).
+ */
 export async function openSealedKey(
   f: SealedKey,
   passphrase: string,
   aad: Buffer,
   what: string,
+  kdfThreads?: number,
 ): Promise<MasterKey | undefined> {
-  const kek = new XaesKey(await deriveKey(passphrase, Buffer.from(f.salt, 'base64'), { N: f.N, r: f.r, p: f.p }));
+  const salt = Buffer.from(f.salt, 'base64');
+  const kek = new XaesKey(await deriveKey(passphrase, salt, { N: f.N, r: f.r, p: f.p }, kdfThreads));
   let plain: Buffer;
   try {
     plain = kek.open(Buffer.from(f.data, 'base64'), aad);
