@@ -243,8 +243,8 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
   };
   live.start();
   // The key derivation in opening the repository takes about half a second on another thread: the directories
-  // to back up are listed and stat'ed meanwhile, and the walk takes what is still fresh. The derivation then
-  // keeps to one thread, as this one has work (on two it took the listing's core: unchanged kernel tree +6 %).
+  // to back up are listed and stat'ed meanwhile, and the walk takes what is still fresh. The derivation keeps to
+  // one thread unless the listing is done when it starts (a few files): its second took the listing's core.
   if (!stdinMode && !commandMode)
     opts.prefetch = StatPrefetch.start(args, { excludes, excludeIfPresent, oneFileSystem: opts.oneFileSystem });
 
@@ -253,7 +253,7 @@ async function runBackup(env: Env, args: string[], flags: BackupFlags): Promise<
   const openOpts = {
     compression: flags.compression,
     dryRun: opts.dryRun,
-    kdfThreads: opts.prefetch ? 1 : undefined,
+    kdfThreads: { callerBusy: () => opts.prefetch?.done === false },
     onOpened: () => opts.prefetch?.stop(),
   };
   const result = await withRepository(env, openOpts, async (repo) => {

@@ -4,7 +4,9 @@
 
 import { scrypt } from 'node:crypto';
 import { FormatError, RepoError } from '../core/errors.js';
-import { laneThreads, scryptLanes } from './scrypt-lanes.js';
+import { laneThreads, scryptLanes, type LaneThreads } from './scrypt-lanes.js';
+
+export type { LaneThreads } from './scrypt-lanes.js';
 
 export interface ScryptParams {
   N: number;
@@ -77,13 +79,14 @@ function runScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams,
  * A 32-byte key from a password. The password is NFC-normalised first (RFC 8265) so the same typed
  * password opens the repository whichever OS or input method composed its characters. With p ≥ 2 lanes and
  * two cores, the lanes run on two threads (scrypt-lanes.ts): the same key in about 4/7 of the time at p = 7.
- * `threads` = 1 keeps to node:crypto's one thread, for a caller whose own thread has work meanwhile.
+ * With `threads.callerBusy()` true at the start, node:crypto's one thread derives it: the caller's thread has
+ * work meanwhile, and a lane thread on its core slowed both (unchanged kernel re-backup +6 %).
  */
 export async function deriveKey(
   password: string,
   salt: Uint8Array,
   params: ScryptParams,
-  threads: number = laneThreads(params.p),
+  threads: LaneThreads = {},
 ): Promise<Buffer> {
   if (typeof password !== 'string') throw new RepoError('INVALID_ARGUMENT', 'password must be a string');
   if (!(salt instanceof Uint8Array) || salt.byteLength < MIN_SALT_LENGTH) {
@@ -92,7 +95,7 @@ export async function deriveKey(
   validateScryptParams(params);
   const pw = Buffer.from(password.normalize('NFC'), 'utf8');
   try {
-    if (Math.min(threads, laneThreads(params.p)) >= 2) {
+    if (laneThreads(params.p) >= 2 && threads.callerBusy?.() !== true) {
       try {
         return await scryptLanes(pw, salt, params, DERIVED_KEY_LENGTH, threads);
       } catch {

@@ -29,55 +29,92 @@ function romixModule(): CompiledModule {
   return compiled;
 }
 
-interface LaneJob {
-  module: CompiledModule;
-  N: number;
-  r: number;
-  /** Each lane's 128·r input bytes; the same array comes back with each lane's output in place. */
-  blocks: Uint8Array[];
+/** How a derivation may use threads. */
+export interface LaneThreads {
+  /** At most this many (default laneThreads(p)). */
+  max?: number;
+  /**
+   * Asked when the derivation starts: true while the calling thread has work of its own meanwhile (backup lists
+   * its sources). kdf.ts then keeps to node:crypto's one thread and leaves the other core to the caller.
+   */
+  callerBusy?: () => boolean;
 }
 
-// CommonJS source evaluated as a worker (no file to find beside a bundle). It runs ROMix on each block, clears the
-// table before it exits (it held values derived from the password) and sends the blocks back, transferred.
+// CommonJS source evaluated as a worker (no file to find beside a bundle). It runs ROMix on each lane's block it is
+// sent and sends it back, transferred; on null it clears the table (it held values derived from the password)
+// and ends.
 const LANE_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { module, N, r, blocks } = workerData;
+const { module, N, r } = workerData;
 const { memory, romix } = new WebAssembly.Instance(module, {}).exports;
 const block = 128 * r;
 const need = (N / 2 + 4) * block;
 if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
 const mem = new Uint8Array(memory.buffer);
-for (const b of blocks) {
+parentPort.on('message', (b) => {
+  if (b === null) {
+    mem.fill(0);
+    parentPort.close();
+    return;
+  }
   mem.set(b, 0);
   mem.fill(0, (N / 2 + 3) * block, (N / 2 + 4) * block);
   const out = romix(r, N);
   b.set(mem.subarray(out, out + block));
-}
-mem.fill(0);
-parentPort.postMessage(blocks, blocks.map((b) => b.buffer));
+  parentPort.postMessage(b, [b.buffer]);
+});
 `;
 
-function runLanes(job: LaneJob): Promise<Uint8Array[]> {
+/**
+ * Runs ROMix in place on each of B's p lanes on `threads` threads: one lane at a time to each, from one queue,
+ * so that a thread slowed by other work takes fewer.
+ */
+function mixLanes(B: Buffer, N: number, r: number, p: number, threads: number): Promise<void> {
+  const block = 128 * r;
+  const module = romixModule();
+  const queue = Array.from({ length: p }, (_, lane) => lane);
   return new Promise((resolve, reject) => {
-    const worker = new Worker(LANE_WORKER_SOURCE, {
-      eval: true,
-      workerData: job,
-      transferList: job.blocks.map((b) => b.buffer as ArrayBuffer),
-      // The worker allocates next to nothing on V8's heap: the table is WebAssembly memory.
-      resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
-    });
-    let settled = false;
-    worker.once('message', (blocks: Uint8Array[]) => {
-      settled = true;
-      resolve(blocks);
-    });
-    worker.once('error', (err) => {
-      settled = true;
-      reject(err);
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new Error(`scrypt lane thread exited with code ${code} before its result`));
-    });
+    const workers: Worker[] = [];
+    let left = p;
+    let failed = false;
+    const fail = (err: unknown): void => {
+      if (failed) return;
+      failed = true;
+      for (const w of workers) void w.terminate();
+      reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    const startThread = (): void => {
+      const worker = new Worker(LANE_WORKER_SOURCE, {
+        eval: true,
+        workerData: { module, N, r },
+        // The thread allocates next to nothing on V8's heap: the table is WebAssembly memory.
+        resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
+      });
+      workers.push(worker);
+      let lane: number | undefined;
+      const feed = (): void => {
+        lane = queue.shift();
+        if (lane === undefined) {
+          worker.postMessage(null);
+          return;
+        }
+        // Each lane's input in its own buffer, so that it is transferred (and leaves no copy behind).
+        const b = new Uint8Array(B.subarray(lane * block, (lane + 1) * block));
+        worker.postMessage(b, [b.buffer]);
+      };
+      worker.on('message', (b: Uint8Array) => {
+        B.set(b, lane! * block);
+        b.fill(0);
+        if (--left === 0) resolve();
+        feed();
+      });
+      worker.once('error', fail);
+      worker.once('exit', (code) => {
+        if (lane !== undefined) fail(new Error(`scrypt lane thread exited with code ${code} before its result`));
+      });
+      feed();
+    };
+    for (let i = 0; i < threads; i++) startThread();
   });
 }
 
@@ -87,7 +124,7 @@ export function laneThreads(p: number): number {
 }
 
 /**
- * scrypt(password, salt, N, r, p) with the lanes spread over `threads` worker threads (at most p, at least one).
+ * scrypt(password, salt, N, r, p) with the lanes run on worker threads as `threads` allows (at least one).
  * Parameters must already be validated (N a power of two ≥ 2). The caller keeps and clears `password`.
  */
 export async function scryptLanes(
@@ -95,27 +132,13 @@ export async function scryptLanes(
   salt: Uint8Array,
   params: { N: number; r: number; p: number },
   keyLength: number,
-  threads: number = laneThreads(params.p),
+  threads: LaneThreads = {},
 ): Promise<Buffer> {
   const { N, r, p } = params;
-  const block = 128 * r;
-  const B = pbkdf2Sync(password, salt, 1, p * block, 'sha256');
-  threads = Math.max(1, Math.min(threads, p));
-  const module = romixModule();
-  const shares: number[][] = Array.from({ length: threads }, () => []);
-  for (let lane = 0; lane < p; lane++) shares[lane % threads].push(lane);
+  const B = pbkdf2Sync(password, salt, 1, p * 128 * r, 'sha256');
+  const max = Math.max(1, Math.min(threads.max ?? laneThreads(p), p));
   try {
-    await Promise.all(
-      shares.map(async (lanes) => {
-        // Each lane's input in its own buffer, so that it can be transferred (and leaves no copy behind).
-        const blocks = lanes.map((lane) => new Uint8Array(B.subarray(lane * block, (lane + 1) * block)));
-        const out = await runLanes({ module, N, r, blocks });
-        out.forEach((b, k) => {
-          B.set(b, lanes[k] * block);
-          b.fill(0);
-        });
-      }),
-    );
+    await mixLanes(B, N, r, p, max);
     return pbkdf2Sync(password, B, 1, keyLength, 'sha256');
   } finally {
     B.fill(0);

@@ -180,7 +180,7 @@ async function runProfileJob(profile: ProfileConfig, opts: RunOptions): Promise<
       openProfileRepository(profile, opts, {
         compression: profile.compression,
         // one thread for the key while this one lists (as repo backup does)
-        kdfThreads: prefetch ? 1 : undefined,
+        kdfThreads: { callerBusy: () => prefetch?.done === false },
         onWarning: (m) => log.add(`warning: ${m}`),
       }),
     );

@@ -8,7 +8,7 @@
 import type { Backend } from '../backend/backend.js';
 import { IntegrityError, RepoError } from '../core/errors.js';
 import { blake3 } from '../crypto/blake3.js';
-import { deriveKey, validateScryptParams, type ScryptParams } from '../crypto/kdf.js';
+import { deriveKey, validateScryptParams, type LaneThreads, type ScryptParams } from '../crypto/kdf.js';
 import { XaesKey } from '../crypto/xaes.js';
 import { AAD_KEY } from './aad.js';
 import { openKeyFile, parseKeyFile } from './keys.js';
@@ -30,7 +30,7 @@ export function keyRepairHint(name: string): string {
 export async function unlockWithPassword(
   backend: Backend,
   password: string,
-  kdfThreads?: number,
+  kdfThreads?: LaneThreads,
 ): Promise<UnlockedKey> {
   const names: string[] = [];
   for await (const f of backend.list('keys')) names.push(f.name);

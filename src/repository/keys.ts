@@ -3,7 +3,7 @@
 
 import os from 'node:os';
 import { FormatError } from '../core/errors.js';
-import type { ScryptParams } from '../crypto/kdf.js';
+import type { LaneThreads, ScryptParams } from '../crypto/kdf.js';
 import { AAD_KEY } from './aad.js';
 import type { MasterKey } from './master-key.js';
 import { checkSealedKey, openSealedKey, sealMasterKey, type SealedKey } from './sealed-key.js';
@@ -42,7 +42,7 @@ export function parseKeyFile(bytes: Buffer, name: string): KeyFile {
 }
 
 /** The master key if the password opens this key file, otherwise undefined; `kdfThreads` as openSealedKey's. */
-export function openKeyFile(k: KeyFile, password: string, kdfThreads?: number): Promise<MasterKey | undefined> {
+export function openKeyFile(k: KeyFile, password: string, kdfThreads?: LaneThreads): Promise<MasterKey | undefined> {
   return openSealedKey(k, password, AAD_KEY, 'key file', kdfThreads);
 }
 

@@ -3,7 +3,7 @@
 
 import type { ObjectLockPolicy } from '../backend/object-lock.js';
 import type { ChunkerParams } from '../chunker/chunker.js';
-import type { ScryptParams } from '../crypto/kdf.js';
+import type { LaneThreads, ScryptParams } from '../crypto/kdf.js';
 import type { FileReply } from './file-batch.js';
 
 export type SmallFileResult =
@@ -34,10 +34,10 @@ export interface OpenOptions {
   /** Compute, compress and seal new blobs as usual, but store nothing (backup --dry-run). */
   dryRun?: boolean;
   /**
-   * Threads that derive the key from the password (its scrypt lanes): default up to two; 1 when the calling
-   * thread has its own work meanwhile (backup lists its sources then), so that the two do not share one core.
+   * Threads that derive the key from the password (its scrypt lanes): default up to two. A caller whose own
+   * thread has work meanwhile (backup lists its sources then) says so with `callerBusy`, and gets one.
    */
-  kdfThreads?: number;
+  kdfThreads?: LaneThreads;
   /** Skip loading the index (check and repair read index files themselves, one by one, to report damage). */
   skipIndex?: boolean;
   /**

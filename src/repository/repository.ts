@@ -10,7 +10,7 @@ import { createChunker, DEFAULT_CHUNKER_PARAMS, type Chunker } from '../chunker/
 import { IntegrityError, NotFoundError, RepoError } from '../core/errors.js';
 import { idToHex } from '../core/id.js';
 import { blake3 } from '../crypto/blake3.js';
-import { calibrateScrypt } from '../crypto/kdf.js';
+import { calibrateScrypt, type LaneThreads } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/random.js';
 import { AAD_CONFIG, AAD_INDEX, blobAad } from './aad.js';
 import type { BlobType, Compression, IndexedBlob } from './blob.js';
@@ -195,7 +195,7 @@ export class Repository {
     return repo;
   }
 
-  static async unlock(backend: Backend, password: string, kdfThreads?: number): Promise<UnlockedKey> {
+  static async unlock(backend: Backend, password: string, kdfThreads?: LaneThreads): Promise<UnlockedKey> {
     return unlockWithPassword(backend, password, kdfThreads);
   }
 

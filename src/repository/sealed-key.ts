@@ -5,7 +5,7 @@
 // Passphrases and derived keys never leave this module.
 
 import { FormatError, IntegrityError } from '../core/errors.js';
-import { deriveKey, validateScryptParams, type ScryptParams } from '../crypto/kdf.js';
+import { deriveKey, validateScryptParams, type LaneThreads, type ScryptParams } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/random.js';
 import { XaesKey } from '../crypto/xaes.js';
 import { MasterKey } from './master-key.js';
@@ -63,7 +63,7 @@ export async function openSealedKey(
   passphrase: string,
   aad: Buffer,
   what: string,
-  kdfThreads?: number,
+  kdfThreads?: LaneThreads,
 ): Promise<MasterKey | undefined> {
   const salt = Buffer.from(f.salt, 'base64');
   const kek = new XaesKey(await deriveKey(passphrase, salt, { N: f.N, r: f.r, p: f.p }, kdfThreads));

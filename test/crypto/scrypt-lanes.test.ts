@@ -57,6 +57,25 @@ describe('scryptLanes', () => {
     expect(key.equals(native(Buffer.from('correct horse battery staple'), salt, 2 ** 15, 8, 7, 32))).toBe(true);
   });
 
+  it('gives the same key on one thread and on two', async () => {
+    const pw = Buffer.from('pw');
+    const salt = randomBytes(16);
+    const expected = native(pw, salt, 4096, 8, 5, 32).toString('hex');
+    for (const max of [1, 2, 9]) {
+      const key = await scryptLanes(pw, salt, { N: 4096, r: 8, p: 5 }, 32, { max });
+      expect(key.toString('hex')).toBe(expected);
+    }
+  });
+
+  it('deriveKey gives the same key whether or not its caller is busy (node:crypto or the lanes)', async () => {
+    const salt = randomBytes(32);
+    const params = { N: 4096, r: 8, p: 4 };
+    const busy = await deriveKey('pw', salt, params, { callerBusy: () => true });
+    const idle = await deriveKey('pw', salt, params, { callerBusy: () => false });
+    expect(busy.equals(idle)).toBe(true);
+    expect(idle.equals(native(Buffer.from('pw'), salt, 4096, 8, 4, 32))).toBe(true);
+  });
+
   it('uses two threads for several lanes on a machine with two cores, and none for one lane', () => {
     expect(laneThreads(1)).toBe(1);
     expect(laneThreads(7)).toBe(Math.min(2, availableParallelism()));
