@@ -76,6 +76,12 @@ describe('scryptLanes', () => {
     expect(idle.equals(native(Buffer.from('pw'), salt, 4096, 8, 4, 32))).toBe(true);
   });
 
+  it('rejects (and does not hang) when a lane thread fails: a table past the 4 GiB of WebAssembly memory', async () => {
+    // N = 2^22, r = 32: half the table is 8 GiB; deriveKey never gets here (validation caps scrypt at 1 GiB),
+    // and falls back to node:crypto when a thread fails for another reason.
+    await expect(scryptLanes(Buffer.from('pw'), Buffer.alloc(16), { N: 2 ** 22, r: 32, p: 2 }, 32)).rejects.toThrow();
+  });
+
   it('uses two threads for several lanes on a machine with two cores, and none for one lane', () => {
     expect(laneThreads(1)).toBe(1);
     expect(laneThreads(7)).toBe(Math.min(2, availableParallelism()));
