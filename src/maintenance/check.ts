@@ -309,16 +309,22 @@ async function checkGraph(
   const load = validator.wrap(treeLoader(ctx));
   const heads = newestPerPathSet(snapshots);
   const headSet = new Set(heads);
-  const counted = new Set<string>();
+  // Per index entry, whether its stored bytes are summed yet; ids looked up through one scratch buffer. The walk
+  // meets every content id of every distinct tree: a Set of strings and an object per lookup cost the main
+  // thread (which shares the cores with the verify threads) about 0.2 s on the kernel repository.
+  const counted = new Uint8Array(ctx.index.size);
+  const scratch = Buffer.alloc(32);
+  const find = (type: 'data' | 'tree', hex: string): number =>
+    ctx.index.find(type, hex.length === 64 && scratch.write(hex, 'hex') === 32 ? scratch : idFromHex(hex));
   let stored = 0;
-  const count = (type: 'data' | 'tree', id: string, storedLength: number) => {
-    if (counted.has(type + id)) return;
-    counted.add(type + id);
-    stored += storedLength;
+  const count = (entry: number) => {
+    if (entry < 0 || counted[entry] === 1) return;
+    counted[entry] = 1;
+    stored += ctx.index.storedLengthAt(entry);
   };
   for (const sn of [...heads, ...snapshots.filter((x) => !headSet.has(x))]) {
     const isHead = headSet.has(sn);
-    if (isHead) count('tree', sn.tree, ctx.index.lookup('tree', idFromHex(sn.tree))?.storedLength ?? 0);
+    if (isHead) count(find('tree', sn.tree));
     validator.snapshot = sn;
     await walkTree(
       load,
@@ -326,8 +332,8 @@ async function checkGraph(
       {
         node: (n, path) => {
           for (const c of n.content ?? []) {
-            const loc = ctx.index.lookup('data', idFromHex(c));
-            if (loc === undefined) {
+            const entry = find('data', c);
+            if (entry < 0) {
               ctx.problems.push({
                 kind: 'blob-missing',
                 message: `data blob ${c} of ${path} is not in the index`,
@@ -335,10 +341,9 @@ async function checkGraph(
                 snapshot: sn.id,
                 path,
               });
-            } else if (isHead) count('data', c, loc.storedLength);
+            } else if (isHead) count(entry);
           }
-          if (isHead && n.subtree)
-            count('tree', n.subtree, ctx.index.lookup('tree', idFromHex(n.subtree))?.storedLength ?? 0);
+          if (isHead && n.subtree) count(find('tree', n.subtree));
         },
         treeError: (treeId, path, err) => {
           ctx.problems.push({

@@ -100,6 +100,19 @@ export class MasterIndex {
     return i < 0 ? undefined : this.entryAt(i);
   }
 
+  /**
+   * The entry number of a blob's first location, or -1: for a caller that keeps a mark per entry (check's sum
+   * of stored bytes) without an object and an id copy per lookup. Entry numbers never change; later adds get higher ones.
+   */
+  find(type: BlobType, id: Uint8Array): number {
+    return this.findFirst(type, id);
+  }
+
+  /** The stored length of entry `i` (from find). */
+  storedLengthAt(i: number): number {
+    return this.stored[i];
+  }
+
   /** Every known location of a blob (more than one when the blob is stored in several packs). */
   lookupAll(type: BlobType, id: Uint8Array): IndexedBlob[] {
     const out: IndexedBlob[] = [];

@@ -9,6 +9,9 @@ import { Repository } from '../../src/repository/repository.js';
 import { CHEAP_TEST_SCRYPT } from '../../src/crypto/kdf.js';
 import { PASSWORD, tempDir } from '../helpers/repo.js';
 import { generateTree } from '../helpers/tree-gen.js';
+import { loadTree } from '../../src/tree/tree-store.js';
+import { walkTree } from '../../src/tree/walk.js';
+import { listSnapshots } from '../../src/snapshot/snapshot.js';
 
 let src: string;
 beforeAll(() => {
@@ -40,6 +43,39 @@ describe('check', () => {
     expect(full.problems).toEqual([]);
     expect(full.readData!.packsRead).toBe(full.counts.packs);
     expect(full.readData!.estimatedRestoreSeconds).toBeGreaterThan(0);
+  });
+
+  it('sums the stored bytes of the distinct blobs the newest snapshot of each path set needs', async () => {
+    const { backend } = await backedUp();
+    const repo = await Repository.open(backend, PASSWORD);
+    const other = path.join(src, 'data'); // same files under a second path set: shared blobs count once
+    fs.mkdirSync(path.join(src, 'more'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'more', 'new.bin'), Buffer.alloc(300_000, 7));
+    await backupPaths(repo, [other, path.join(src, 'more')]);
+    fs.writeFileSync(path.join(src, 'more', 'new.bin'), Buffer.alloc(200_000, 9));
+    await backupPaths(repo, [other, path.join(src, 'more')]); // the newest of that path set
+    const expected = new Map<string, number>();
+    const snapshots = (await listSnapshots(repo)).sort((a, b) => a.time.localeCompare(b.time));
+    const heads = new Map(snapshots.map((sn) => [JSON.stringify([...sn.paths].sort()), sn]));
+    const at = (type: 'data' | 'tree', id: string) =>
+      expected.set(type + id, repo.index.lookup(type, Buffer.from(id, 'hex'))!.storedLength);
+    for (const sn of heads.values()) {
+      at('tree', sn.tree);
+      await walkTree((id) => loadTree(repo, id), sn.tree, {
+        node: (n) => {
+          for (const c of n.content ?? []) at('data', c);
+          if (n.subtree) at('tree', n.subtree);
+        },
+        treeError: (id, _p, err) => {
+          throw err;
+        },
+      });
+    }
+    const r = await checkRepository(await reopen(backend), { readData: true });
+    expect(r.problems).toEqual([]);
+    expect(heads.size).toBe(2);
+    expect(r.readData!.restoreStoredBytes).toBe([...expected.values()].reduce((x, y) => x + y, 0));
+    fs.rmSync(path.join(src, 'more'), { recursive: true, force: true });
   });
 
   it('finds a flipped bit in a data pack only when reading data, and names pack, snapshot and paths', async () => {
