@@ -75,6 +75,8 @@ function runScrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams,
   });
 }
 
+let lanesFailed = false;
+
 /**
  * A 32-byte key from a password. The password is NFC-normalised first (RFC 8265) so the same typed
  * password opens the repository whichever OS or input method composed its characters. With p ≥ 2 lanes and
@@ -95,12 +97,14 @@ export async function deriveKey(
   validateScryptParams(params);
   const pw = Buffer.from(password.normalize('NFC'), 'utf8');
   try {
-    if (laneThreads(params.p) >= 2 && threads.callerBusy?.() !== true) {
+    if (laneThreads(params.p) >= 2 && threads.callerBusy?.() !== true && !lanesFailed) {
       try {
         return await scryptLanes(pw, salt, params, DERIVED_KEY_LENGTH, threads);
       } catch {
-        // A thread that cannot start or reserve its WebAssembly memory (a tight ulimit -v, say): the same
-        // key from node:crypto, one lane after another.
+        // A thread that cannot start or reserve its WebAssembly memory: under `ulimit -v` of 16 GB V8 could not
+        // reserve a module's memory (it sets aside address space far beyond what is used). The same key from
+        // node:crypto, one lane after another, from now on in this process (a failed try cost about 0.1 s).
+        lanesFailed = true;
       }
     }
     return await runScrypt(pw, salt, params, DERIVED_KEY_LENGTH);

@@ -2,7 +2,9 @@
 // a key file written by either opens with the other. And the committed WebAssembly must be what its generator
 // assembles from the text in scripts/gen-romix.mjs.
 import { randomBytes, scryptSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { deriveKey } from '../../src/crypto/kdf.js';
@@ -80,6 +82,23 @@ describe('scryptLanes', () => {
     // N = 2^22, r = 32: half the table is 8 GiB; deriveKey never gets here (validation caps scrypt at 1 GiB),
     // and falls back to node:crypto when a thread fails for another reason.
     await expect(scryptLanes(Buffer.from('pw'), Buffer.alloc(16), { N: 2 ** 22, r: 32, p: 2 }, 32)).rejects.toThrow();
+  });
+
+  it('gives the right key where the lane threads cannot reserve their memory (ulimit -v 16 GB): node:crypto', () => {
+    // V8 sets aside far more address space for WebAssembly memory than it uses; under this limit the lanes'
+    // threads fail on this machine and deriveKey falls back. The built library, in a process of its own.
+    const kdf = path.resolve('dist/crypto/kdf.js');
+    const code = `const { deriveKey } = await import(${JSON.stringify(kdf)});
+      const key = await deriveKey('pw', Buffer.alloc(16, 1), { N: 4096, r: 8, p: 3 });
+      process.stdout.write(key.toString('hex'));`;
+    const out = execFileSync(
+      'sh',
+      ['-c', 'ulimit -v 16000000 && exec "$0" --input-type=module -e "$1"', process.execPath, code],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(out).toBe(native(Buffer.from('pw'), Buffer.alloc(16, 1), 4096, 8, 3, 32).toString('hex'));
   });
 
   it('uses two threads for several lanes on a machine with two cores, and none for one lane', () => {
