@@ -312,10 +312,14 @@ async function checkGraph(
   // Per index entry, whether its stored bytes are summed yet; ids looked up through one scratch buffer. The walk
   // meets every content id of every distinct tree: a Set of strings and an object per lookup cost the main
   // thread (which shares the cores with the verify threads) about 0.2 s on the kernel repository.
+  // Every id here is valid lowercase hex already: loadSnapshot checks a snapshot's tree, decodeTree every
+  // content and subtree id.
   const counted = new Uint8Array(ctx.index.size);
   const scratch = Buffer.alloc(32);
-  const find = (type: 'data' | 'tree', hex: string): number =>
-    ctx.index.find(type, hex.length === 64 && scratch.write(hex, 'hex') === 32 ? scratch : idFromHex(hex));
+  const find = (type: 'data' | 'tree', hex: string): number => {
+    scratch.write(hex, 'hex');
+    return ctx.index.find(type, scratch);
+  };
   let stored = 0;
   const count = (entry: number) => {
     if (entry < 0 || counted[entry] === 1) return;
