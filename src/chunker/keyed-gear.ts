@@ -2,19 +2,12 @@
 // repository's secret chunker key, so the same file is cut at unrelated places in two repositories.
 // Must never let the secret or the table leave this module except as the table the cut rule reads.
 
-import { createRequire } from 'node:module';
 import { RepoError } from '../core/errors.js';
+import { blake3Binding } from '../crypto/blake3.js';
 import type { ChunkerParams } from './params.js';
 
 /** BLAKE3 derive_key context of the gear-table key (spec/format-2.md §3). Changing it changes every boundary. */
 export const GEAR_TABLE_CONTEXT = 'repo format 2 keyed gear table v1';
-
-type Blake3Binding = typeof import('@napi-rs/blake-hash');
-// Loaded on first use, as in crypto/blake3.ts: commands that cut nothing should not pay for loading it.
-let binding: Blake3Binding | undefined;
-function blake3Binding(): Blake3Binding {
-  return (binding ??= createRequire(import.meta.url)('@napi-rs/blake-hash') as Blake3Binding);
-}
 
 /** Length of a chunker secret in bytes (stored hex-encoded in the encrypted config). */
 export const CHUNKER_SECRET_LENGTH = 32;

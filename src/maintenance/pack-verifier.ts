@@ -18,6 +18,7 @@ import { idToHex } from '../core/id.js';
 import { blobAad } from '../repository/aad.js';
 import { Compression, type BlobEntry, type BlobType } from '../repository/blob.js';
 import type { MasterKey } from '../repository/master-key.js';
+import { blake3Binding } from '../crypto/blake3.js';
 
 const NONCE = 24;
 const TAG = 16;
@@ -95,8 +96,7 @@ export class PackVerifier {
     this.#template[17] ^= 0x02;
     this.#template[18] ^= 0x58;
     // crypto/blake3.ts's Blake3Key, but fed slice by slice; its native hasher keeps the key across reset().
-    const native = createRequire(import.meta.url)('@napi-rs/blake-hash') as typeof import('@napi-rs/blake-hash');
-    this.#hasher = native.Blake3Hasher.newKeyed(key.idKey);
+    this.#hasher = blake3Binding().Blake3Hasher.newKeyed(key.idKey);
     const zero = Buffer.alloc(32);
     this.#aad = { data: blobAad('data', zero), tree: blobAad('tree', zero) };
   }

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
@@ -135,4 +136,25 @@ describe('BLAKE3 against @noble/hashes', () => {
     expect(() => blake3('abc' as unknown as Uint8Array)).toThrow(/Uint8Array/);
     expect(() => createBlake3().update(5 as unknown as Uint8Array)).toThrow(/Uint8Array/);
   });
+});
+
+describe('loading the native binding', () => {
+  // The package's index calls process.report.getReport() (3.5-4 ms) in every thread that loads it, to tell
+  // glibc from musl. Where musl's loader is absent the glibc binary is loaded directly.
+  it.skipIf(process.platform !== 'linux' || existsSync(`/lib/ld-musl-x86_64.so.1`) || process.arch !== 'x64')(
+    'a fresh process hashes with the glibc binary without a diagnostic report',
+    () => {
+      const script = `
+        let reports = 0;
+        const real = process.report.getReport.bind(process.report);
+        process.report.getReport = (...a) => (reports++, real(...a));
+        const { blake3 } = await import(${JSON.stringify(new URL('../../dist/crypto/blake3.js', import.meta.url).href)});
+        console.log(JSON.stringify({ hash: blake3(Buffer.from('abc')).toString('hex'), reports }));
+      `;
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+      const r = JSON.parse(out) as { hash: string; reports: number };
+      expect(r.hash).toBe(Buffer.from(nobleBlake3(Buffer.from('abc'))).toString('hex'));
+      expect(r.reports).toBe(0);
+    },
+  );
 });
