@@ -57,6 +57,13 @@ function fmtStep(tool, label, r) {
   return parts.join('  ');
 }
 
+/** The run with the median wall time among those that did not fail (each run is kept under `runs`). */
+function medianRun(rs) {
+  const ok = rs.filter((r) => r.status !== 'fail');
+  const med = ok.length ? [...ok].sort((a, b) => a.wall - b.wall)[Math.floor((ok.length - 1) / 2)] : rs[0];
+  return { ...med, runs: rs };
+}
+
 const sumOrNull = (rs, k) => (rs.every((r) => r[k] != null) ? rs.reduce((a, r) => a + r[k], 0) : null);
 
 /** One result standing for several runs of a step (the changes of a dataset): sums, max RSS, worst status. */
@@ -258,9 +265,7 @@ export async function runDataset(mod, ctx) {
     for (const t of active) {
       const rs = [];
       for (let i = 0; i < VERSION_RUNS; i++) rs.push(await run(t, `version-${i + 1}`, tools[t].versionCmd()));
-      const ok = rs.filter((r) => r.status !== 'fail');
-      const med = ok.length ? [...ok].sort((a, b) => a.wall - b.wall)[Math.floor((ok.length - 1) / 2)] : rs[0];
-      const r = { ...med, runs: rs };
+      const r = medianRun(rs);
       ds.tools[t].steps.version = r;
       show(t, `version (median of ${VERSION_RUNS})`, r);
     }
@@ -364,22 +369,39 @@ export async function runDataset(mod, ctx) {
       rmSync(join(dir, 'tool-cache-warm'), { recursive: true, force: true });
     }
 
-    // the read-only steps, cold then warm on the main repository
+    // The read-only steps on the main repository: every tool cold, then every tool warm. Cold runs are
+    // repeated (--cold-runs) with the tools' order rotated, so that each tool is once the first after
+    // whatever ran before (the backups' writes and deletions cost the first one more: bench/README.md),
+    // and the median counts.
     const readOnlyStep = async (key, makeSpec, { bytes = null, after } = {}) => {
-      for (const t of live()) {
-        for (const state of states) {
-          const pre = makeSpec(t, state);
-          if (pre.result) {
-            ds.tools[t].steps[`${key}.${state}`] = pre.result;
-            show(t, `${STEP_LABEL[key]} (${state})`, pre.result);
-            continue;
+      for (const state of states) {
+        const runs = state === 'cold' ? opts.coldRuns : 1;
+        const got = new Map(live().map((t) => [t, []]));
+        for (let i = 0; i < runs; i++) {
+          const order = live().map((_, j, a) => a[(i + j) % a.length]);
+          for (const t of order) {
+            const label = `${STEP_LABEL[key]} (${state}${runs > 1 ? `, run ${i + 1} of ${runs}` : ''})`;
+            const pre = makeSpec(t, state);
+            if (pre.result) {
+              if (i === 0) {
+                got.get(t).push(pre.result);
+                show(t, label, pre.result);
+              }
+              continue;
+            }
+            await setCache(t, state, 'main');
+            const k = `${key}.${state}${i > 0 ? `-${i + 1}` : ''}`;
+            const spec = pre.spec(i === 0 ? prof(t, k) : undefined);
+            const r = await run(t, k, spec, { bytes: typeof bytes === 'function' ? bytes(t) : bytes });
+            got.get(t).push(r);
+            show(t, label, r);
+            if (after) await after(t, state, r);
           }
-          await setCache(t, state, 'main');
-          const k = `${key}.${state}`;
-          const r = await run(t, k, pre.spec(prof(t, k)), { bytes: typeof bytes === 'function' ? bytes(t) : bytes });
-          ds.tools[t].steps[k] = r;
-          show(t, `${STEP_LABEL[key]} (${state})`, r);
-          if (after) await after(t, state, r);
+        }
+        for (const [t, rs] of got) {
+          const r = rs.length > 1 ? medianRun(rs) : rs[0];
+          ds.tools[t].steps[`${key}.${state}`] = r;
+          if (rs.length > 1) show(t, `${STEP_LABEL[key]} (${state}, median of ${rs.length})`, r);
         }
       }
     };

@@ -24,6 +24,8 @@ Options:
   --cache-state S     cold, warm or both (default: both): run each backup, snapshots, restore and
                       check step with a cold page cache (dropped first, when permitted), a warm one
                       (everything it reads already cached), or both; see bench/README.md
+  --cold-runs N       runs of each cold snapshots, restore and check step per tool, the tools' order
+                      rotated from run to run; the median counts (default 3; 1 = one run, repo first)
   --keep              keep repositories, restores and working dirs for inspection
   --profile           run repo's steps under node --cpu-prof (profiles in bench/results/profiles/)
   -h, --help          this text
@@ -38,6 +40,7 @@ export function parseOptions(argv) {
       tools: { type: 'string' },
       cache: { type: 'string' },
       'cache-state': { type: 'string', default: 'both' },
+      'cold-runs': { type: 'string', default: '3' },
       keep: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -60,6 +63,9 @@ export function parseOptions(argv) {
   const cacheState = values['cache-state'];
   if (!['cold', 'warm', 'both'].includes(cacheState))
     throw new Error(`--cache-state must be cold, warm or both (got "${cacheState}")`);
+  const coldRuns = Number(values['cold-runs']);
+  if (!Number.isInteger(coldRuns) || coldRuns < 1 || coldRuns > 9)
+    throw new Error(`--cold-runs must be a whole number from 1 to 9 (got "${values['cold-runs']}")`);
   const cacheBase = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return {
     help: values.help,
@@ -69,6 +75,7 @@ export function parseOptions(argv) {
     cache: resolve(values.cache ?? join(cacheBase, 'repo-bench')),
     cacheState,
     cacheStates: cacheState === 'both' ? ['cold', 'warm'] : [cacheState],
+    coldRuns,
     keep: values.keep,
     profile: values.profile,
   };
