@@ -113,37 +113,54 @@ export async function deriveKey(
   }
 }
 
-async function timeScrypt(N: number): Promise<number> {
+async function timeScrypt(N: number, p = CALIBRATE_P): Promise<number> {
   const started = process.hrtime.bigint();
   await runScrypt(
     Buffer.from('calibration'),
     Buffer.alloc(MIN_SALT_LENGTH),
-    { N, r: CALIBRATE_R, p: CALIBRATE_P },
+    { N, r: CALIBRATE_R, p },
     DERIVED_KEY_LENGTH,
   );
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
 /**
- * Picks r = 8, p = 1 and the smallest N in 2^14..2^15 whose derivation takes at least `targetMs` here.
- * Only N = 2^14 is actually run; larger N are extrapolated linearly, which if anything underestimates
- * (big N fall out of cache), so the result errs towards the stronger side while calibration stays fast.
+ * The number of lanes (p, 1..16) whose derivation takes at least `targetMs`, from the times of one and of two
+ * lanes at the chosen N. A derivation costs a fixed part once (faulting in its fresh 128·N·r-byte table:
+ * OpenSSL allocates it per call, and the allocator maps and returns it each time) plus the same time per lane;
+ * on a virtual machine with slow page faults the fixed part is most of one lane's time (measured: N = 2^15,
+ * r = 8: 150 ms for one lane, 206 for two, 320 for four). Scaling the one-lane time chose p = 4 there, a
+ * derivation of 320 ms against a 500 ms target (restic chose p = 8 on the same machine).
+ */
+export function lanesForTarget(oneLaneMs: number, twoLanesMs: number, targetMs: number): number {
+  // Two lanes measured no slower than one is noise: count every lane at the one-lane time (no fixed part).
+  const laneMs = Math.max(twoLanesMs > oneLaneMs ? twoLanesMs - oneLaneMs : oneLaneMs, 0.001);
+  const fixedMs = Math.max(oneLaneMs - laneMs, 0);
+  let p = CALIBRATE_P;
+  while (p < MAX_P && fixedMs + p * laneMs < targetMs) p++;
+  return p;
+}
+
+/**
+ * Picks r = 8, the smallest N in 2^14..2^15 whose one-lane derivation takes at least `targetMs` here (only
+ * N = 2^14 is run for that; larger N are extrapolated linearly, which if anything underestimates, as big N fall
+ * out of cache), and then the lanes p that bring a whole derivation at that N to the target (lanesForTarget).
  */
 export async function calibrateScrypt(targetMs = 500): Promise<ScryptParams> {
   if (!(targetMs >= 0) || !Number.isFinite(targetMs))
     throw new RepoError('INVALID_ARGUMENT', 'targetMs must be a finite number ≥ 0');
   // The first call pays for thread-pool start-up; it must not be counted as scrypt cost.
   await timeScrypt(2 ** MIN_LOG_N);
-  // Best of two: the first probe also pays for faulting in its fresh 16 MiB.
-  const probeMs = Math.min(await timeScrypt(CALIBRATE_MIN_N), await timeScrypt(CALIBRATE_MIN_N));
+  const best = async (N: number, p: number) => Math.min(await timeScrypt(N, p), await timeScrypt(N, p));
+  const probeMs = await best(CALIBRATE_MIN_N, 1);
   const msPerN = Math.max(probeMs, 0.001) / CALIBRATE_MIN_N;
   let N = CALIBRATE_MIN_N;
   while (N < CALIBRATE_MAX_N && N * msPerN < targetMs) N *= 2;
   // Memory is capped at 32 MiB (N = 2^15 with r = 8, restic's choice too): every command derives the key
   // once, and its memory is the largest part of a small command's peak RSS (64 MiB at N = 2^16 put
   // `repo snapshots` at twice restic's). Time beyond that comes from p, which costs CPU but no memory.
-  let p = CALIBRATE_P;
-  while (p < 16 && N * p * msPerN < targetMs) p++;
+  const oneLaneMs = N === CALIBRATE_MIN_N ? probeMs : await best(N, 1);
+  const p = oneLaneMs >= targetMs ? CALIBRATE_P : lanesForTarget(oneLaneMs, await best(N, 2), targetMs);
   const params = { N, r: CALIBRATE_R, p };
   validateScryptParams(params);
   return params;

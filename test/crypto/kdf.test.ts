@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CHEAP_TEST_SCRYPT,
   calibrateScrypt,
+  lanesForTarget,
   deriveKey,
   scryptMemory,
   validateScryptParams,
@@ -115,6 +116,22 @@ describe('calibrateScrypt', () => {
   it('clamps to the ends of the range, adding parallel passes instead of memory', async () => {
     expect(await calibrateScrypt(0)).toEqual({ N: 2 ** 14, r: 8, p: 1 });
     expect(await calibrateScrypt(1e9)).toEqual({ N: 2 ** 15, r: 8, p: 16 });
+  });
+
+  it('counts a derivation as a fixed part plus the same time per lane (lanesForTarget)', () => {
+    // Measured on a VM with slow page faults (N = 2^15, r = 8): one lane 150 ms, two 206 ms, four 320 ms.
+    // Scaling the one-lane time (the old rule) gave p = 4, a 320 ms derivation against a 500 ms target.
+    const p = lanesForTarget(150, 206, 500);
+    expect(p).toBe(8);
+    expect(94 + p * 56).toBeGreaterThanOrEqual(500);
+    expect(94 + (p - 1) * 56).toBeLessThan(500);
+    // Without a fixed part it is plain division; the result stays within 1..16.
+    expect(lanesForTarget(100, 200, 500)).toBe(5);
+    expect(lanesForTarget(100, 200, 0)).toBe(1);
+    expect(lanesForTarget(10, 11, 1e9)).toBe(16);
+    // Noise that makes two lanes look no slower than one: every lane counted at the one-lane time.
+    expect(lanesForTarget(150, 140, 500)).toBe(4);
+    expect(lanesForTarget(150, 150, 500)).toBe(4);
   });
 
   it('rejects a nonsensical target', async () => {
